@@ -1,0 +1,47 @@
+# Thin wrapper around CMake: `make run` builds and starts the demo, `make test` runs
+# every suite in a normal and an ASan+UBSan build.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps build build-asan run test test-normal test-asan clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(BUILD_ASAN)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DLV_SANITIZE=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps $(BUILD_ASAN)/CMakeCache.txt
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+run: build
+	@mkdir -p run
+	exec $(BUILD)/bin/loopvisord -c examples/demo.json -s run/control.sock
+
+# Prints ctest's table, then check's own summary line of every suite.
+define run_ctest
+	cd $(1) && ctest --output-on-failure --timeout 300 -j 2; rc=$$?; \
+	echo "== check summaries ($(1)) =="; \
+	grep -h -E '^[0-9]+%: Checks:' Testing/Temporary/LastTest.log || true; \
+	exit $$rc
+endef
+
+test: test-normal test-asan
+
+test-normal: build
+	$(call run_ctest,$(BUILD))
+
+test-asan: build-asan
+	$(call run_ctest,$(BUILD_ASAN))
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) run

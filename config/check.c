@@ -1,0 +1,92 @@
+/* check: the small validators behind every config key, so that each message names the
+ * key path and the reason in the same words everywhere. */
+#include "config/check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cfg_fail(struct cfgerr *e, const char *prefix, const char *key, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (key)
+		snprintf(e->buf, e->len, "%s%s%s: %s", prefix, *prefix ? "." : "", key, msg);
+	else
+		snprintf(e->buf, e->len, "%s: %s", *prefix ? prefix : "(root)", msg);
+	return -1;
+}
+
+int cfg_known_keys(struct cfgerr *e, const json_t *obj, const char *prefix,
+                   const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		const char *const *a = allowed;
+
+		while (*a && strcmp(*a, key) != 0)
+			a++;
+		if (!*a)
+			return cfg_fail(e, prefix, key, "unknown key");
+	}
+	return 0;
+}
+
+int cfg_int(struct cfgerr *e, const json_t *obj, const char *prefix, const char *key,
+            long long min, long long max, long long *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return cfg_fail(e, prefix, key, "must be an integer between %lld and %lld", min, max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int cfg_string(struct cfgerr *e, const json_t *obj, const char *prefix, const char *key,
+               bool nonempty, const char **out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || (nonempty && json_string_length(v) == 0))
+		return cfg_fail(e, prefix, key, nonempty ? "must be a non-empty string" : "must be a string");
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return cfg_fail(e, prefix, key, "must not contain NUL");
+	*out = json_string_value(v);
+	return 0;
+}
+
+int cfg_bool(struct cfgerr *e, const json_t *obj, const char *prefix, const char *key,
+             bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return cfg_fail(e, prefix, key, "must be true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+char *cfg_resolve(const char *base_dir, const char *path)
+{
+	char *out;
+
+	if (path[0] == '/' || !base_dir)
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", base_dir, path) < 0)
+		return NULL;
+	return out;
+}

@@ -1,0 +1,35 @@
+/* check: helpers the config validators share: key allow-lists, typed getters that write
+ * "path: reason" messages, and path resolution against the config's folder. Internal. */
+#ifndef LV_CONFIG_CHECK_H
+#define LV_CONFIG_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+struct cfgerr {
+	char *buf;
+	size_t len;
+};
+
+/* Formats "prefix.key: message" (or "prefix: message" for key NULL); always returns -1. */
+int cfg_fail(struct cfgerr *e, const char *prefix, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Rejects members of obj whose names are not in allowed (NULL-terminated). */
+int cfg_known_keys(struct cfgerr *e, const json_t *obj, const char *prefix,
+                   const char *const *allowed);
+
+/* Reads an optional integer member into *out when present, checking [min, max]. */
+int cfg_int(struct cfgerr *e, const json_t *obj, const char *prefix, const char *key,
+            long long min, long long max, long long *out);
+/* Optional string member: *out borrowed from obj, left as is when absent. */
+int cfg_string(struct cfgerr *e, const json_t *obj, const char *prefix, const char *key,
+               bool nonempty, const char **out);
+int cfg_bool(struct cfgerr *e, const json_t *obj, const char *prefix, const char *key,
+             bool *out);
+
+/* Absolute path: as is when it starts with '/', else base_dir/path. malloc'd. */
+char *cfg_resolve(const char *base_dir, const char *path);
+
+#endif

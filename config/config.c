@@ -1,0 +1,176 @@
+/* config: reads the daemon's JSON config file and validates its top level (control,
+ * job_path, pools) into struct lv_config; pool objects are checked in pool.c. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/check.h"
+
+static const char *const top_keys[] = { "control", "job_path", "pools", NULL };
+static const char *const control_keys[] = { "socket", "mode", NULL };
+
+void lv_config_free(struct lv_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		lv_pool_config_clear(&cfg->pools[i]);
+	free(cfg->pools);
+	for (size_t i = 0; cfg->job_path && cfg->job_path[i]; i++)
+		free(cfg->job_path[i]);
+	free(cfg->job_path);
+	free(cfg->control_socket);
+	free(cfg->path);
+	free(cfg->dir);
+	free(cfg);
+}
+
+int lv_config_find_pool(const struct lv_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_pools; i++)
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int parse_mode(struct cfgerr *e, const char *text, mode_t *out)
+{
+	char *end;
+	unsigned long mode;
+
+	if (!*text || strspn(text, "01234567") != strlen(text))
+		return cfg_fail(e, "control", "mode", "must be an octal string such as \"0600\"");
+	mode = strtoul(text, &end, 8);
+	if (mode > 0777)
+		return cfg_fail(e, "control", "mode", "must be an octal string such as \"0600\"");
+	*out = (mode_t)mode;
+	return 0;
+}
+
+static int parse_control(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
+{
+	json_t *control = json_object_get(root, "control");
+	const char *socket = NULL, *mode = NULL;
+
+	cfg->control_mode = 0600;
+	if (!control)
+		return 0;
+	if (!json_is_object(control))
+		return cfg_fail(e, "", "control", "must be an object");
+	if (cfg_known_keys(e, control, "control", control_keys) < 0 ||
+	    cfg_string(e, control, "control", "socket", true, &socket) < 0 ||
+	    cfg_string(e, control, "control", "mode", true, &mode) < 0)
+		return -1;
+	if (mode && parse_mode(e, mode, &cfg->control_mode) < 0)
+		return -1;
+	if (socket && !(cfg->control_socket = cfg_resolve(cfg->dir, socket)))
+		return cfg_fail(e, "control", "socket", "out of memory");
+	return 0;
+}
+
+static int parse_job_path(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
+{
+	json_t *jp = json_object_get(root, "job_path"), *v;
+	size_t i;
+
+	if (jp && !json_is_array(jp))
+		return cfg_fail(e, "", "job_path", "must be an array of folders");
+	if (!(cfg->job_path = calloc((jp ? json_array_size(jp) : 0) + 1, sizeof *cfg->job_path)))
+		return cfg_fail(e, "", "job_path", "out of memory");
+	json_array_foreach(jp, i, v) {
+		char key[32];
+
+		snprintf(key, sizeof key, "job_path[%zu]", i);
+		if (!json_is_string(v) || json_string_length(v) == 0)
+			return cfg_fail(e, "", key, "must be a non-empty string");
+		if (!(cfg->job_path[i] = cfg_resolve(cfg->dir, json_string_value(v))))
+			return cfg_fail(e, "", key, "out of memory");
+	}
+	return 0;
+}
+
+static int parse_pools(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
+{
+	json_t *pools = json_object_get(root, "pools"), *v;
+	size_t i;
+
+	if (!pools)
+		return 0;
+	if (!json_is_array(pools))
+		return cfg_fail(e, "", "pools", "must be an array");
+	if (json_array_size(pools) &&
+	    !(cfg->pools = calloc(json_array_size(pools), sizeof *cfg->pools)))
+		return cfg_fail(e, "", "pools", "out of memory");
+	json_array_foreach(pools, i, v) {
+		char prefix[32];
+
+		snprintf(prefix, sizeof prefix, "pools[%zu]", i);
+		if (lv_pool_config_from_json(v, cfg->dir, prefix, &cfg->pools[i], e->buf, e->len) < 0)
+			return -1;
+		cfg->n_pools = i + 1;
+		if (lv_config_find_pool(cfg, cfg->pools[i].name) != (int)i)
+			return cfg_fail(e, prefix, "name", "duplicate pool name \"%s\"",
+			                cfg->pools[i].name);
+	}
+	return 0;
+}
+
+int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_config **out,
+                        char *err, size_t errlen)
+{
+	struct cfgerr e = { err, errlen };
+	struct lv_config *cfg = calloc(1, sizeof *cfg);
+
+	*out = NULL;
+	if (!cfg || !(cfg->dir = strdup(base_dir ? base_dir : "."))) {
+		free(cfg);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		cfg_fail(&e, "", NULL, "must be an object");
+		goto fail;
+	}
+	if (cfg_known_keys(&e, root, "", top_keys) < 0 || parse_control(&e, root, cfg) < 0 ||
+	    parse_job_path(&e, root, cfg) < 0 || parse_pools(&e, root, cfg) < 0)
+		goto fail;
+	*out = cfg;
+	return 0;
+fail:
+	lv_config_free(cfg);
+	return -1;
+}
+
+int lv_config_load(const char *file, struct lv_config **out, char *err, size_t errlen)
+{
+	char real[PATH_MAX], dir[PATH_MAX];
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	*out = NULL;
+	if (!realpath(file, real)) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	root = json_load_file(real, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	snprintf(dir, sizeof dir, "%s", real);
+	rc = lv_config_from_json(root, dirname(dir), out, err, errlen);
+	json_decref(root);
+	if (rc == 0 && !((*out)->path = strdup(real))) {
+		lv_config_free(*out);
+		*out = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return rc;
+}

@@ -1,0 +1,70 @@
+/* config: the daemon's configuration as plain C structs, parsed and validated from JSON.
+ * Pure code: no processes, no event loops; every error names the key path that is wrong. */
+#ifndef LV_CONFIG_H
+#define LV_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#define LV_POOL_NAME_MAX     64
+#define LV_POOL_WORKERS_MAX  10000
+#define LV_ERRBUF            512
+
+enum lv_pool_kind { LV_KIND_EXEC, LV_KIND_MODULE };
+enum lv_restart { LV_RESTART_ALWAYS, LV_RESTART_ON_FAILURE, LV_RESTART_NEVER };
+
+struct lv_pool_config {
+	char name[LV_POOL_NAME_MAX + 1];
+	enum lv_pool_kind kind;
+	char **argv;                 /* exec: NULL-terminated, argv[0] is the program */
+	char *module;                /* module: a name, or an absolute path if it had a '/' */
+	json_t *params;              /* module: owned reference to an object, never NULL */
+	unsigned workers;            /* 0 .. LV_POOL_WORKERS_MAX, default 1 */
+	enum lv_restart restart;     /* default LV_RESTART_ALWAYS */
+	bool autostart;              /* default true */
+	int stop_signal;             /* default SIGTERM */
+	unsigned stop_timeout_ms;    /* default 10000 */
+	unsigned start_limit_burst;  /* default 5 starts ... */
+	unsigned start_limit_interval_ms; /* ... within 10000 ms */
+	char **env;                  /* extra "KEY=VALUE" entries, NULL-terminated, never NULL */
+	char *cwd;                   /* absolute path or NULL (inherit) */
+	char *user, *group;          /* as written, or NULL */
+	uid_t uid;                   /* valid when user != NULL */
+	gid_t gid;                   /* valid when user or group != NULL */
+};
+
+struct lv_config {
+	char *path;                  /* absolute path of the file it came from, or NULL */
+	char *dir;                   /* folder that relative paths resolve against */
+	char *control_socket;        /* absolute path, or NULL when the file names none */
+	mode_t control_mode;         /* default 0600 */
+	char **job_path;             /* absolute folders, NULL-terminated, never NULL */
+	struct lv_pool_config *pools;
+	size_t n_pools;
+};
+
+/* Reads and validates FILE. On failure returns -1 and writes a message such as
+ * "pools[1].wrokers: unknown key" into err. */
+int lv_config_load(const char *file, struct lv_config **out, char *err, size_t errlen);
+
+/* Validates an already parsed document; relative paths resolve against base_dir. */
+int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_config **out,
+                        char *err, size_t errlen);
+
+/* Validates one POOL object (as in "pools") into *out; key paths in messages start with
+ * prefix (e.g. "pools[2]" or "pool"). Used by the config file and by runtime "add". */
+int lv_pool_config_from_json(const json_t *obj, const char *base_dir, const char *prefix,
+                             struct lv_pool_config *out, char *err, size_t errlen);
+
+void lv_pool_config_clear(struct lv_pool_config *pool);
+void lv_config_free(struct lv_config *cfg);
+
+/* Index of the pool called name, or -1. */
+int lv_config_find_pool(const struct lv_config *cfg, const char *name);
+
+/* True when name matches [A-Za-z0-9_.-]{1,64}. */
+bool lv_pool_name_valid(const char *name);
+
+#endif

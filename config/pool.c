@@ -1,0 +1,258 @@
+/* pool (config): validates one POOL object into struct lv_pool_config. Shared by the
+ * config file and the runtime "add" method, so both say the same about the same mistake. */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/check.h"
+#include "config/signame.h"
+
+static const char *const pool_keys[] = {
+	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
+	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", NULL,
+};
+
+bool lv_pool_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > LV_POOL_NAME_MAX)
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_' && *c != '.' && *c != '-')
+			return false;
+	return true;
+}
+
+void lv_pool_config_clear(struct lv_pool_config *p)
+{
+	for (size_t i = 0; p->argv && p->argv[i]; i++)
+		free(p->argv[i]);
+	free(p->argv);
+	for (size_t i = 0; p->env && p->env[i]; i++)
+		free(p->env[i]);
+	free(p->env);
+	free(p->module);
+	json_decref(p->params);
+	free(p->cwd);
+	free(p->user);
+	free(p->group);
+	memset(p, 0, sizeof *p);
+}
+
+static int parse_program(struct cfgerr *e, const json_t *obj, const char *prefix,
+                         const char *base_dir, struct lv_pool_config *p)
+{
+	json_t *exec = json_object_get(obj, "exec"), *params = json_object_get(obj, "params"), *v;
+	const char *module = NULL;
+	size_t i;
+
+	if (!exec == !json_object_get(obj, "module"))
+		return cfg_fail(e, prefix, NULL, "needs exactly one of \"exec\" or \"module\"");
+	if (exec) {
+		if (!json_is_array(exec) || json_array_size(exec) == 0)
+			return cfg_fail(e, prefix, "exec", "must be a non-empty array of strings");
+		if (params)
+			return cfg_fail(e, prefix, "params", "only allowed with \"module\"");
+		p->kind = LV_KIND_EXEC;
+		if (!(p->argv = calloc(json_array_size(exec) + 1, sizeof *p->argv)))
+			return cfg_fail(e, prefix, "exec", "out of memory");
+		json_array_foreach(exec, i, v) {
+			char key[32];
+			snprintf(key, sizeof key, "exec[%zu]", i);
+			if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+				return cfg_fail(e, prefix, key, "must be a string");
+			if (i == 0 && json_string_length(v) == 0)
+				return cfg_fail(e, prefix, key, "must not be empty");
+			p->argv[i] = strdup(json_string_value(v));
+		}
+		return 0;
+	}
+	if (cfg_string(e, obj, prefix, "module", true, &module) < 0)
+		return -1;
+	p->kind = LV_KIND_MODULE;
+	p->module = strchr(module, '/') ? cfg_resolve(base_dir, module) : strdup(module);
+	if (params && !json_is_object(params))
+		return cfg_fail(e, prefix, "params", "must be an object");
+	p->params = params ? json_deep_copy(params) : json_object();
+	return 0;
+}
+
+static int parse_restart(struct cfgerr *e, const json_t *obj, const char *prefix,
+                         struct lv_pool_config *p)
+{
+	const char *r = NULL;
+
+	if (cfg_string(e, obj, prefix, "restart", false, &r) < 0)
+		return -1;
+	if (!r || strcmp(r, "always") == 0)
+		p->restart = LV_RESTART_ALWAYS;
+	else if (strcmp(r, "on-failure") == 0)
+		p->restart = LV_RESTART_ON_FAILURE;
+	else if (strcmp(r, "never") == 0)
+		p->restart = LV_RESTART_NEVER;
+	else
+		return cfg_fail(e, prefix, "restart", "must be \"always\", \"on-failure\" or \"never\"");
+	return 0;
+}
+
+static int parse_stop(struct cfgerr *e, const json_t *obj, const char *prefix,
+                      struct lv_pool_config *p)
+{
+	json_t *sig = json_object_get(obj, "stop_signal");
+	long long timeout = 10000;
+
+	p->stop_signal = SIGTERM;
+	if (sig) {
+		int n = json_is_string(sig) ? lv_signal_from_name(json_string_value(sig))
+		        : json_is_integer(sig) && json_integer_value(sig) > 0 &&
+		          json_integer_value(sig) <= 64 ? (int)json_integer_value(sig) : -1;
+		if (n <= 0)
+			return cfg_fail(e, prefix, "stop_signal",
+			                "must be a signal name such as \"TERM\" or a number");
+		p->stop_signal = n;
+	}
+	if (cfg_int(e, obj, prefix, "stop_timeout_ms", 1, 3600000, &timeout) < 0)
+		return -1;
+	p->stop_timeout_ms = (unsigned)timeout;
+	return 0;
+}
+
+static int parse_start_limit(struct cfgerr *e, const json_t *obj, const char *prefix,
+                             struct lv_pool_config *p)
+{
+	static const char *const keys[] = { "burst", "interval_ms", NULL };
+	json_t *sl = json_object_get(obj, "start_limit");
+	long long burst = 5, interval = 10000;
+	char sub[96];
+
+	if (sl) {
+		snprintf(sub, sizeof sub, "%s.start_limit", prefix);
+		if (!json_is_object(sl))
+			return cfg_fail(e, prefix, "start_limit", "must be an object");
+		if (cfg_known_keys(e, sl, sub, keys) < 0 ||
+		    cfg_int(e, sl, sub, "burst", 1, 1000, &burst) < 0 ||
+		    cfg_int(e, sl, sub, "interval_ms", 1, 86400000, &interval) < 0)
+			return -1;
+	}
+	p->start_limit_burst = (unsigned)burst;
+	p->start_limit_interval_ms = (unsigned)interval;
+	return 0;
+}
+
+static int parse_env(struct cfgerr *e, const json_t *obj, const char *prefix,
+                     struct lv_pool_config *p)
+{
+	json_t *env = json_object_get(obj, "env"), *v;
+	const char *key;
+	size_t n = 0;
+
+	if (env && !json_is_object(env))
+		return cfg_fail(e, prefix, "env", "must be an object of strings");
+	if (!(p->env = calloc((env ? json_object_size(env) : 0) + 1, sizeof *p->env)))
+		return cfg_fail(e, prefix, "env", "out of memory");
+	json_object_foreach(env, key, v) {
+		char path[128];
+
+		snprintf(path, sizeof path, "env.%s", key);
+		if (!*key || strchr(key, '='))
+			return cfg_fail(e, prefix, path, "variable names must be non-empty, without '='");
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			return cfg_fail(e, prefix, path, "must be a string");
+		if (asprintf(&p->env[n], "%s=%s", key, json_string_value(v)) < 0)
+			return cfg_fail(e, prefix, path, "out of memory");
+		n++;
+	}
+	return 0;
+}
+
+/* user and group: names or numbers, resolved now so a typo fails the config, not a spawn. */
+static int parse_ids(struct cfgerr *e, const json_t *obj, const char *prefix,
+                     struct lv_pool_config *p)
+{
+	const char *user = NULL, *group = NULL;
+	char *end;
+
+	if (cfg_string(e, obj, prefix, "user", true, &user) < 0 ||
+	    cfg_string(e, obj, prefix, "group", true, &group) < 0)
+		return -1;
+	if ((user || group) && geteuid() != 0)
+		return cfg_fail(e, prefix, user ? "user" : "group",
+		                "only allowed when loopvisord runs as root");
+	if (user) {
+		struct passwd *pw = getpwnam(user);
+		unsigned long id = strtoul(user, &end, 10);
+
+		if (!pw && *end == '\0')
+			pw = getpwuid((uid_t)id);
+		if (!pw)
+			return cfg_fail(e, prefix, "user", "unknown user \"%s\"", user);
+		p->uid = pw->pw_uid;
+		p->gid = pw->pw_gid;
+		p->user = strdup(pw->pw_name);
+	}
+	if (group) {
+		struct group *gr = getgrnam(group);
+		unsigned long id = strtoul(group, &end, 10);
+
+		if (!gr && *end == '\0')
+			gr = getgrgid((gid_t)id);
+		if (!gr)
+			return cfg_fail(e, prefix, "group", "unknown group \"%s\"", group);
+		p->gid = gr->gr_gid;
+		p->group = strdup(gr->gr_name);
+	}
+	return 0;
+}
+
+static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
+                      const char *prefix, struct lv_pool_config *p)
+{
+	const char *name = NULL, *cwd = NULL;
+	long long workers = 1;
+
+	if (!json_is_object(obj))
+		return cfg_fail(e, prefix, NULL, "must be an object");
+	if (cfg_known_keys(e, obj, prefix, pool_keys) < 0)
+		return -1;
+	if (!json_object_get(obj, "name"))
+		return cfg_fail(e, prefix, "name", "required");
+	if (cfg_string(e, obj, prefix, "name", true, &name) < 0)
+		return -1;
+	if (!lv_pool_name_valid(name))
+		return cfg_fail(e, prefix, "name", "must match [A-Za-z0-9_.-]{1,64}");
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->autostart = true;
+	if (parse_program(e, obj, prefix, base_dir, p) < 0 ||
+	    cfg_int(e, obj, prefix, "workers", 0, LV_POOL_WORKERS_MAX, &workers) < 0 ||
+	    parse_restart(e, obj, prefix, p) < 0 ||
+	    cfg_bool(e, obj, prefix, "autostart", &p->autostart) < 0 ||
+	    parse_stop(e, obj, prefix, p) < 0 || parse_start_limit(e, obj, prefix, p) < 0 ||
+	    parse_env(e, obj, prefix, p) < 0 ||
+	    cfg_string(e, obj, prefix, "cwd", true, &cwd) < 0 || parse_ids(e, obj, prefix, p) < 0)
+		return -1;
+	p->workers = (unsigned)workers;
+	if (cwd && !(p->cwd = cfg_resolve(base_dir, cwd)))
+		return cfg_fail(e, prefix, "cwd", "out of memory");
+	return 0;
+}
+
+int lv_pool_config_from_json(const json_t *obj, const char *base_dir, const char *prefix,
+                             struct lv_pool_config *out, char *err, size_t errlen)
+{
+	struct cfgerr e = { err, errlen };
+
+	memset(out, 0, sizeof *out);
+	if (parse_pool(&e, obj, base_dir, prefix, out) < 0) {
+		lv_pool_config_clear(out);
+		return -1;
+	}
+	return 0;
+}

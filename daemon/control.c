@@ -1,0 +1,324 @@
+/* control: accepts control clients and moves lines between their sockets and their
+ * JSON-RPC sessions. Survives EMFILE, vanished peers, floods and slow readers. */
+#include "daemon/control.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "daemon/log.h"
+#include "ipc/frame.h"
+
+struct client {
+	struct client *prev, *next;
+	struct control *ctl;
+	struct bufferevent *bev;
+	struct lv_rpc_session *session;
+	int closing;            /* close once the output is written */
+};
+
+struct control {
+	struct supervisor *sup;
+	const struct lv_rpc_method *methods;
+	struct evconnlistener *listener;
+	struct event *resume;   /* re-enables accepting after EMFILE */
+	struct client *clients;
+	unsigned n_clients;
+	char *path;
+};
+
+static void client_free(struct client *cl)
+{
+	struct control *ctl = cl->ctl;
+
+	if (cl->prev)
+		cl->prev->next = cl->next;
+	else
+		ctl->clients = cl->next;
+	if (cl->next)
+		cl->next->prev = cl->prev;
+	ctl->n_clients--;
+	lv_rpc_session_free(cl->session);
+	bufferevent_free(cl->bev);
+	free(cl);
+	if (ctl->listener && ctl->n_clients == LV_CONTROL_MAX_CLIENTS - 1 && !ctl->resume)
+		evconnlistener_enable(ctl->listener);
+}
+
+static void client_send(void *io, const char *data, size_t len)
+{
+	struct client *cl = io;
+	struct evbuffer *out = bufferevent_get_output(cl->bev);
+
+	if (cl->closing)
+		return;
+	if (evbuffer_get_length(out) + len > LV_CONTROL_MAX_OUTPUT) {
+		/* It does not read what it asks for: drop it rather than grow without bound. */
+		log_warn("control: client not reading its replies, disconnecting");
+		cl->closing = 2;
+		return;
+	}
+	evbuffer_add(out, data, len);
+}
+
+/* Reads as long as the client's earlier requests are answered and its replies read. */
+static void update_reading(struct client *cl)
+{
+	if (cl->closing || lv_rpc_session_pending(cl->session) >= LV_CONTROL_MAX_PENDING)
+		bufferevent_disable(cl->bev, EV_READ);
+	else
+		bufferevent_enable(cl->bev, EV_READ);
+}
+
+/* Returns true if the client is gone. */
+static bool finish_or_close(struct client *cl)
+{
+	if (cl->closing == 2 ||
+	    (cl->closing && evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0)) {
+		client_free(cl);
+		return true;
+	}
+	update_reading(cl);
+	return false;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	const char *line;
+	size_t len;
+	enum lv_frame_result r = LV_FRAME_NONE;
+
+	while (!cl->closing && lv_rpc_session_pending(cl->session) < LV_CONTROL_MAX_PENDING &&
+	       (r = lv_frame_next(in, LV_CONTROL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
+		lv_rpc_session_handle(cl->session, line, len);
+		lv_frame_consume(in, len);
+	}
+	if (r == LV_FRAME_TOO_LONG && !cl->closing) {
+		log_warn("control: request line over %d bytes, closing that connection",
+		         LV_CONTROL_MAX_LINE);
+		lv_rpc_session_send_error(cl->session, LV_RPC_INVALID_REQUEST, "request too large");
+		cl->closing = 1;
+	}
+	finish_or_close(cl);
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)bev;
+	if (finish_or_close(cl))
+		return;
+	/* Reading may have paused on pending replies: pick up what is buffered. */
+	if (!cl->closing && evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0)
+		on_read(cl->bev, cl);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		client_free(arg);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                      int socklen, void *arg)
+{
+	struct control *ctl = arg;
+	struct client *cl = calloc(1, sizeof *cl);
+
+	(void)sa;
+	(void)socklen;
+	if (!cl || !(cl->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+		free(cl);
+		close(fd);
+		return;
+	}
+	cl->ctl = ctl;
+	if (!(cl->session = lv_rpc_session_new(ctl->methods, ctl->sup, client_send, cl))) {
+		bufferevent_free(cl->bev);
+		free(cl);
+		return;
+	}
+	cl->next = ctl->clients;
+	if (ctl->clients)
+		ctl->clients->prev = cl;
+	ctl->clients = cl;
+	if (++ctl->n_clients >= LV_CONTROL_MAX_CLIENTS)
+		evconnlistener_disable(l);
+	bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
+	bufferevent_setwatermark(cl->bev, EV_READ, 0, LV_CONTROL_MAX_LINE + 1);
+	bufferevent_enable(cl->bev, EV_READ);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+
+	(void)fd;
+	(void)what;
+	event_free(ctl->resume);
+	ctl->resume = NULL;
+	if (ctl->n_clients < LV_CONTROL_MAX_CLIENTS)
+		evconnlistener_enable(ctl->listener);
+}
+
+/* accept() failed (EMFILE, ENFILE, ENOBUFS...): stop accepting for a moment instead of
+ * spinning on a level-triggered listener that stays readable. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct control *ctl = arg;
+	struct timeval tv = { 0, 200 * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
+	log_warn("control: accept: %s; pausing accepts for 200 ms", strerror(err));
+	evconnlistener_disable(l);
+	if (!ctl->resume)
+		ctl->resume = evtimer_new(ctl->sup->base, on_resume, ctl);
+	if (ctl->resume)
+		evtimer_add(ctl->resume, &tv);
+}
+
+/* Removes a socket file left behind by a dead daemon, but never a live one. */
+static int clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a socket", path);
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "%s: another daemon is listening there", path);
+		return -1;
+	}
+	unlink(path);
+	return 0;
+}
+
+static int bind_socket(const char *path, mode_t mode, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old_umask;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof sun.sun_path) {
+		snprintf(err, errlen, "%s: socket path too long (max %zu bytes)", path,
+		         sizeof sun.sun_path - 1);
+		return -1;
+	}
+	if (clear_stale(path, err, errlen) < 0)
+		return -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Nobody may connect between bind and chmod: create it with no access at all. */
+	old_umask = umask(0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old_umask);
+	if (rc < 0 || chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (rc == 0)
+			unlink(path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Creates the socket's folder (one level, 0700) when it is missing. */
+static void ensure_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		log_warn("control: mkdir %s: %s", dir, strerror(errno));
+}
+
+struct control *control_open(struct supervisor *sup, const char *path, mode_t mode,
+                             const struct lv_rpc_method *methods, char *err, size_t errlen)
+{
+	struct control *ctl = calloc(1, sizeof *ctl);
+	int fd;
+
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ensure_dir(path);
+	if ((fd = bind_socket(path, mode, err, errlen)) < 0) {
+		free(ctl->path);
+		free(ctl);
+		return NULL;
+	}
+	ctl->sup = sup;
+	ctl->methods = methods;
+	ctl->listener = evconnlistener_new(sup->base, on_accept, ctl,
+	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!ctl->listener) {
+		snprintf(err, errlen, "%s: cannot listen", path);
+		close(fd);
+		unlink(path);
+		free(ctl->path);
+		free(ctl);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(ctl->listener, on_accept_error);
+	return ctl;
+}
+
+void control_flush(struct control *ctl)
+{
+	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+		struct evbuffer *out = bufferevent_get_output(cl->bev);
+		evutil_socket_t fd = bufferevent_getfd(cl->bev);
+
+		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+			;
+	}
+}
+
+void control_close(struct control *ctl)
+{
+	if (!ctl)
+		return;
+	while (ctl->clients)
+		client_free(ctl->clients);
+	if (ctl->resume)
+		event_free(ctl->resume);
+	evconnlistener_free(ctl->listener);
+	unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,255 @@
+/* main: loopvisord's command line and lifecycle: load the config, open the control
+ * socket, start the pools, run the loop, and drain every worker on the way out. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/control.h"
+#include "daemon/log.h"
+#include "daemon/methods.h"
+#include "daemon/supervisor.h"
+#include "daemon/waiters.h"
+#include "ipc/sockpath.h"
+
+#define DEFAULT_CONFIG "/etc/loopvisor/loopvisor.json"
+
+struct options {
+	const char *config;
+	const char *socket;
+	int check;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: loopvisord [-c CONFIG] [-s SOCKET] [--check]\n"
+	        "  -c, --config FILE   configuration (default " DEFAULT_CONFIG ")\n"
+	        "  -s, --socket PATH   control socket (overrides the config file)\n"
+	        "      --check         validate the configuration and exit 0 or 1\n"
+	        "  -h, --help          this text;  -V, --version  the version\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->config = DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "c:s:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 's': o->socket = optarg; break;
+		case 'k': o->check = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("loopvisord %s\n", LV_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		exit(2);
+	}
+	return 0;
+}
+
+/* Module folders: the config's job_path, then next to the binary, then the install. */
+static char **build_job_path(const struct lv_config *cfg)
+{
+	size_t n = 0, k = 0;
+	char exe[PATH_MAX], rel[PATH_MAX + 32], **out;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	while (cfg->job_path[n])
+		n++;
+	if (!(out = calloc(n + 3, sizeof *out)))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		out[k++] = strdup(cfg->job_path[i]);
+	if (len > 0) {
+		exe[len] = '\0';
+		snprintf(rel, sizeof rel, "%s/../lib/loopvisor/jobs", dirname(exe));
+		out[k++] = strdup(rel);
+	}
+	out[k++] = strdup(LV_INSTALL_JOBDIR);
+	return out;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+void supervisor_check_done(struct supervisor *sup)
+{
+	if (sup->shutting_down && sup->live == 0)
+		event_base_loopexit(sup->base, NULL);
+}
+
+void supervisor_shutdown(struct supervisor *sup)
+{
+	if (sup->shutting_down) {
+		/* Asked twice: do not wait for graceful stops any more. */
+		log_warn("second shutdown request: killing every worker now");
+		for (size_t p = 0; p < sup->n_pools; p++)
+			for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
+				struct worker *w = sup->pools[p]->workers[i];
+				if (w && w->pid > 0)
+					kill(-w->pid, SIGKILL);
+			}
+		return;
+	}
+	log_info("shutting down: stopping %u workers", sup->live);
+	sup->shutting_down = true;
+	for (size_t p = 0; p < sup->n_pools; p++)
+		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++)
+			if (sup->pools[p]->workers[i])
+				worker_stop(sup->pools[p]->workers[i]);
+	supervisor_check_done(sup);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct supervisor *sup = arg;
+
+	(void)what;
+	if (sig == SIGCHLD)
+		supervisor_reap(sup);
+	else
+		supervisor_shutdown(sup);
+}
+
+static int add_signals(struct supervisor *sup)
+{
+	sup->sigchld = evsignal_new(sup->base, SIGCHLD, on_signal, sup);
+	sup->sigterm = evsignal_new(sup->base, SIGTERM, on_signal, sup);
+	sup->sigint = evsignal_new(sup->base, SIGINT, on_signal, sup);
+	if (!sup->sigchld || !sup->sigterm || !sup->sigint)
+		return -1;
+	return evsignal_add(sup->sigchld, NULL) | evsignal_add(sup->sigterm, NULL) |
+	       evsignal_add(sup->sigint, NULL);
+}
+
+static int socket_path(const struct options *o, const struct lv_config *cfg, char *buf,
+                       size_t len)
+{
+	const char *p = o->socket ? o->socket : cfg->control_socket;
+
+	if (!p)
+		return lv_default_socket_path(buf, len);
+	return snprintf(buf, len, "%s", p) < (int)len ? 0 : -1;
+}
+
+static int setup(struct supervisor *sup, const struct options *o)
+{
+	char err[LV_ERRBUF], path[PATH_MAX];
+	struct event_config *ec = event_config_new();
+
+	event_config_set_flag(ec, EVENT_BASE_FLAG_IGNORE_ENV);
+	sup->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = build_job_path(sup->cfg))) {
+		log_err("cannot set up the event loop");
+		return -1;
+	}
+	for (size_t i = 0; i < sup->cfg->n_pools; i++)
+		if (supervisor_add_pool(sup, &sup->cfg->pools[i], err, sizeof err) < 0) {
+			log_err("pool %s: %s", sup->cfg->pools[i].name, err);
+			return -1;
+		}
+	if (socket_path(o, sup->cfg, path, sizeof path) < 0) {
+		log_err("control socket path too long");
+		return -1;
+	}
+	sup->control = control_open(sup, path, sup->cfg->control_mode, lv_methods, err, sizeof err);
+	if (!sup->control) {
+		log_err("control socket: %s", err);
+		return -1;
+	}
+	log_info("loopvisord %s: %zu pools, control socket %s", LV_VERSION, sup->n_pools, path);
+	return 0;
+}
+
+static void start_pools(struct supervisor *sup)
+{
+	for (size_t p = 0; p < sup->n_pools; p++) {
+		struct pool *pool = sup->pools[p];
+
+		if (!pool->cfg.autostart)
+			continue;
+		for (unsigned i = 0; i < pool->n_slots; i++)
+			worker_start(pool->workers[i]);
+	}
+}
+
+static void teardown(struct supervisor *sup)
+{
+	waiters_abort_all(sup);
+	if (sup->control) {
+		control_flush(sup->control);
+		control_close(sup->control);
+	}
+	for (size_t p = 0; p < sup->n_pools; p++)
+		pool_free(sup->pools[p]);
+	free(sup->pools);
+	lv_pidmap_free(&sup->pids);
+	if (sup->sigchld)
+		event_free(sup->sigchld);
+	if (sup->sigterm)
+		event_free(sup->sigterm);
+	if (sup->sigint)
+		event_free(sup->sigint);
+	if (sup->base)
+		event_base_free(sup->base);
+	free_strv(sup->job_path);
+	lv_config_free(sup->cfg);
+}
+
+int main(int argc, char **argv)
+{
+	struct supervisor sup = { 0 };
+	struct options o = { 0 };
+	char err[LV_ERRBUF];
+
+	parse_args(argc, argv, &o);
+	json_object_seed(0);
+	if (lv_config_load(o.config, &sup.cfg, err, sizeof err) < 0) {
+		fprintf(stderr, "loopvisord: %s\n", err);
+		return 1;
+	}
+	if (o.check) {
+		printf("%s: OK, %zu pools\n", o.config, sup.cfg->n_pools);
+		lv_config_free(sup.cfg);
+		return 0;
+	}
+	/* A client that vanishes mid-reply must not kill the supervisor. */
+	signal(SIGPIPE, SIG_IGN);
+	if (setup(&sup, &o) < 0) {
+		teardown(&sup);
+		return 1;
+	}
+	start_pools(&sup);
+	/* 0: keep NOTIFY_SOCKET for later messages; workers drop it themselves. */
+	sd_notifyf(0, "READY=1\nSTATUS=%zu pools", sup.n_pools);
+	event_base_dispatch(sup.base);
+	log_info("all workers stopped, exiting");
+	teardown(&sup);
+	return sup.exit_code;
+}

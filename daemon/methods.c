@@ -1,0 +1,270 @@
+/* methods: the control protocol's method table and handlers. Each handler validates what
+ * the shared schema cannot, acts on the supervisor, and replies now or parks the call. */
+#include "daemon/methods.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config/signame.h"
+#include "daemon/log.h"
+#include "daemon/waiters.h"
+
+#define DEFAULT_WAIT_MS 60000
+
+static void fail_target(struct lv_rpc_call *call, const char *target)
+{
+	lv_rpc_fail(call, LV_RPC_NO_SUCH_TARGET, "no such pool or worker",
+	            json_pack("{s:s}", "target", target));
+}
+
+/* Resolves params.target or answers -32001; returns the count, or -1 after replying. */
+static int resolve_or_fail(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
+                           struct worker ***out)
+{
+	int n = supervisor_resolve(sup, target, out);
+
+	if (n < 0)
+		fail_target(call, target);
+	return n;
+}
+
+static unsigned timeout_param(json_t *params)
+{
+	json_int_t t = json_integer_value(json_object_get(params, "timeout_ms"));
+
+	return t > 0 && t < 86400000 ? (unsigned)t : DEFAULT_WAIT_MS;
+}
+
+static void m_ping(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	(void)params;
+	(void)app;
+	lv_rpc_reply(call, json_string("pong"));
+}
+
+static void m_version(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	(void)params;
+	(void)app;
+	lv_rpc_reply(call, json_pack("{s:s, s:s, s:s}", "version", LV_VERSION, "libevent",
+	                             event_get_version(), "jansson", JANSSON_VERSION));
+}
+
+static void m_status(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *target = json_string_value(json_object_get(params, "target"));
+	json_t *pools = json_array(), *workers = json_array();
+
+	if (target) {
+		struct worker **ws;
+		int n = resolve_or_fail(sup, call, target, &ws);
+
+		if (n < 0) {
+			json_decref(pools);
+			json_decref(workers);
+			return;
+		}
+		if (n > 0 || !strchr(target, ':'))
+			json_array_append_new(pools, pool_to_json(supervisor_find_pool(sup,
+			                      n > 0 ? ws[0]->pool->cfg.name : target)));
+		for (int i = 0; i < n; i++)
+			json_array_append_new(workers, worker_to_json(ws[i]));
+		free(ws);
+	} else {
+		for (size_t p = 0; p < sup->n_pools; p++) {
+			struct pool *pool = sup->pools[p];
+
+			json_array_append_new(pools, pool_to_json(pool));
+			for (unsigned i = 0; i < pool->n_slots; i++)
+				if (pool->workers[i])
+					json_array_append_new(workers, worker_to_json(pool->workers[i]));
+		}
+	}
+	lv_rpc_reply(call, json_pack("{s:o, s:o}", "pools", pools, "workers", workers));
+}
+
+/* start, stop and restart share everything but the action and the state they await. */
+static void act_on_target(struct lv_rpc_call *call, json_t *params, struct supervisor *sup,
+                          void (*action)(struct worker *), unsigned ok_states,
+                          unsigned fail_states)
+{
+	const char *target = json_string_value(json_object_get(params, "target"));
+	json_t *wait = json_object_get(params, "wait");
+	struct wait_spec spec = { .ok_states = ok_states, .fail_states = fail_states };
+	struct worker **ws;
+	int n;
+
+	if (sup->shutting_down) {
+		lv_rpc_fail(call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
+		return;
+	}
+	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		action(ws[i]);
+	free(ws);
+	if (wait && !json_is_true(wait)) {
+		lv_rpc_reply(call, target_result(sup, target, false));
+		return;
+	}
+	spec.timeout_ms = timeout_param(params);
+	waiter_park(sup, call, target, &spec);
+}
+
+static void m_start(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	act_on_target(call, params, app, worker_start, WS_BIT(WS_RUNNING), WS_BIT(WS_FAILED));
+}
+
+static void m_stop(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	act_on_target(call, params, app, worker_stop, WS_BIT(WS_STOPPED), 0);
+}
+
+static void m_restart(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	act_on_target(call, params, app, worker_restart, WS_BIT(WS_RUNNING), WS_BIT(WS_FAILED));
+}
+
+static void m_wait(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *target = json_string_value(json_object_get(params, "target"));
+	json_t *states = json_object_get(params, "state");
+	json_int_t restarts = json_integer_value(json_object_get(params, "restarts"));
+	struct wait_spec spec = { .reply = REPLY_STATUS, .timeout_ms = timeout_param(params) };
+	struct worker **ws;
+	size_t i;
+	json_t *s;
+
+	if (json_is_string(states))
+		states = json_pack("[O]", states);
+	else
+		json_incref(states);
+	json_array_foreach(states, i, s) {
+		int st = json_is_string(s) ? worker_state_from_name(json_string_value(s)) : -1;
+		if (st < 0) {
+			json_decref(states);
+			lv_rpc_fail(call, LV_RPC_INVALID_PARAMS,
+			            "params.state: must be a worker state or a list of them", NULL);
+			return;
+		}
+		spec.ok_states |= WS_BIT(st);
+	}
+	json_decref(states);
+	if (restarts < 0 || restarts > 1000000000) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.restarts: must be >= 0", NULL);
+		return;
+	}
+	spec.min_restarts = (unsigned)restarts;
+	if (resolve_or_fail(sup, call, target, &ws) < 0)
+		return;
+	free(ws);
+	waiter_park(sup, call, target, &spec);
+}
+
+static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *name = json_string_value(json_object_get(params, "pool"));
+	json_int_t n = json_integer_value(json_object_get(params, "workers"));
+	struct pool *p = supervisor_find_pool(sup, name);
+	struct wait_spec spec = { .reply = REPLY_SCALE };
+	unsigned old;
+
+	if (!p) {
+		fail_target(call, name);
+		return;
+	}
+	if (n < 0 || n > LV_POOL_WORKERS_MAX) {
+		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
+		             "params.workers: must be between 0 and %d", LV_POOL_WORKERS_MAX);
+		return;
+	}
+	old = p->cfg.workers;
+	if (pool_scale(p, (unsigned)n) < 0) {
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		return;
+	}
+	for (unsigned i = old; i < (unsigned)n; i++)
+		if (!sup->shutting_down)
+			worker_start(p->workers[i]);
+	log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
+	if (json_is_false(json_object_get(params, "wait"))) {
+		lv_rpc_reply(call, scale_result(p));
+		return;
+	}
+	/* Settled: new workers past starting, surplus ones gone from the table. */
+	spec.ok_states = WS_BIT(WS_RUNNING) | WS_BIT(WS_STOPPED) | WS_BIT(WS_FAILED);
+	spec.pool_settled = true;
+	spec.timeout_ms = timeout_param(params);
+	waiter_park(sup, call, name, &spec);
+}
+
+static void m_signal(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *target = json_string_value(json_object_get(params, "target"));
+	json_t *sv = json_object_get(params, "signal");
+	json_t *names = json_array();
+	struct worker **ws;
+	int sig, n;
+
+	sig = json_is_string(sv) ? lv_signal_from_name(json_string_value(sv))
+	                         : (int)json_integer_value(sv);
+	if (sig <= 0 || sig >= NSIG) {
+		json_decref(names);
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.signal: unknown signal", NULL);
+		return;
+	}
+	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0) {
+		json_decref(names);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (worker_signal(ws[i], sig) == 0)
+			json_array_append_new(names, json_string(ws[i]->name));
+	free(ws);
+	lv_rpc_reply(call, json_pack("{s:o}", "workers", names));
+}
+
+static void m_shutdown(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	(void)params;
+	lv_rpc_reply(call, json_pack("{s:b}", "stopping", 1));
+	supervisor_shutdown(app);
+}
+
+static const struct lv_rpc_param p_target_opt[] = {
+	{ "target", LV_RPC_STRING, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_action[] = {
+	{ "target", LV_RPC_STRING, true }, { "wait", LV_RPC_BOOL, false },
+	{ "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_wait[] = {
+	{ "target", LV_RPC_STRING, true }, { "state", LV_RPC_STRING | LV_RPC_ARRAY, true },
+	{ "restarts", LV_RPC_INT, false }, { "timeout_ms", LV_RPC_INT, false },
+	{ NULL, 0, false } };
+static const struct lv_rpc_param p_scale[] = {
+	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT, true },
+	{ "wait", LV_RPC_BOOL, false }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_signal[] = {
+	{ "target", LV_RPC_STRING, true }, { "signal", LV_RPC_STRING | LV_RPC_INT, true },
+	{ NULL, 0, false } };
+
+const struct lv_rpc_method lv_methods[] = {
+	{ "ping", NULL, m_ping },
+	{ "version", NULL, m_version },
+	{ "status", p_target_opt, m_status },
+	{ "start", p_action, m_start },
+	{ "stop", p_action, m_stop },
+	{ "restart", p_action, m_restart },
+	{ "wait", p_wait, m_wait },
+	{ "scale", p_scale, m_scale },
+	{ "signal", p_signal, m_signal },
+	{ "shutdown", NULL, m_shutdown },
+	{ NULL, NULL, NULL },
+};

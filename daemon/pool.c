@@ -1,0 +1,191 @@
+/* pool: pools of workers: creating them from config, scaling, finding targets by name
+ * ("POOL" or "POOL:INDEX") and locating a pool's job module on the job path. */
+#include "daemon/supervisor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+
+static int copy_pool_config(struct lv_pool_config *dst, const struct lv_pool_config *src);
+
+int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
+                        size_t errlen)
+{
+	struct pool *p = calloc(1, sizeof *p), **pools;
+
+	if (!p || copy_pool_config(&p->cfg, cfg) < 0 ||
+	    !(pools = realloc(sup->pools, (sup->n_pools + 1) * sizeof *pools))) {
+		snprintf(err, errlen, "out of memory");
+		if (p)
+			lv_pool_config_clear(&p->cfg);
+		free(p);
+		return -1;
+	}
+	p->sup = sup;
+	sup->pools = pools;
+	sup->pools[sup->n_pools++] = p;
+	if (pool_scale(p, cfg->workers) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* A deep copy through the config module's own validator would need JSON; pools keep a
+ * private copy of the strings instead so that config reloads can free the old file. */
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static char **dup_strv(char *const *v)
+{
+	size_t n = 0;
+	char **out;
+
+	while (v && v[n])
+		n++;
+	if (!(out = calloc(n + 1, sizeof *out)))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = strdup(v[i]);
+	return out;
+}
+
+static int copy_pool_config(struct lv_pool_config *dst, const struct lv_pool_config *src)
+{
+	*dst = *src;
+	dst->argv = src->argv ? dup_strv(src->argv) : NULL;
+	dst->module = dup_or_null(src->module);
+	dst->params = src->params ? json_deep_copy(src->params) : json_object();
+	dst->env = dup_strv(src->env);
+	dst->cwd = dup_or_null(src->cwd);
+	dst->user = dup_or_null(src->user);
+	dst->group = dup_or_null(src->group);
+	return dst->env && dst->params ? 0 : -1;
+}
+
+struct pool *supervisor_find_pool(struct supervisor *sup, const char *name)
+{
+	for (size_t i = 0; i < sup->n_pools; i++)
+		if (strcmp(sup->pools[i]->cfg.name, name) == 0)
+			return sup->pools[i];
+	return NULL;
+}
+
+int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out)
+{
+	char name[LV_POOL_NAME_MAX + 1], *end;
+	const char *colon = strchr(target, ':');
+	size_t len = colon ? (size_t)(colon - target) : strlen(target);
+	struct pool *p;
+	struct worker **list;
+	unsigned long index;
+	int n = 0;
+
+	*out = NULL;
+	if (len == 0 || len > LV_POOL_NAME_MAX)
+		return -1;
+	memcpy(name, target, len);
+	name[len] = '\0';
+	if (!(p = supervisor_find_pool(sup, name)))
+		return -1;
+	if (colon) {
+		errno = 0;
+		index = strtoul(colon + 1, &end, 10);
+		if (!colon[1] || *end || errno || index >= p->n_slots || !p->workers[index])
+			return -1;
+		if (!(*out = malloc(sizeof **out)))
+			return -1;
+		(*out)[0] = p->workers[index];
+		return 1;
+	}
+	if (!(list = malloc((p->n_slots ? p->n_slots : 1) * sizeof *list)))
+		return -1;
+	for (unsigned i = 0; i < p->n_slots; i++)
+		if (p->workers[i] && !p->workers[i]->removing)
+			list[n++] = p->workers[i];
+	*out = list;
+	return n;
+}
+
+/* Grows or shrinks the pool to `workers`: new workers start when the pool runs,
+ * surplus ones are stopped and freed once their process is gone. */
+int pool_scale(struct pool *p, unsigned workers)
+{
+	if (workers > p->n_slots) {
+		struct worker **slots = realloc(p->workers, workers * sizeof *slots);
+		if (!slots)
+			return -1;
+		memset(slots + p->n_slots, 0, (workers - p->n_slots) * sizeof *slots);
+		p->workers = slots;
+		p->n_slots = workers;
+	}
+	for (unsigned i = 0; i < p->n_slots; i++) {
+		struct worker *w = p->workers[i];
+
+		if (i < workers) {
+			if (!w && !(w = p->workers[i] = worker_new(p, i)))
+				return -1;
+			w->removing = false;
+		} else if (w) {
+			w->removing = true;
+			worker_stop(w);
+			pool_drop_stopped(p, w);
+		}
+	}
+	p->cfg.workers = workers;
+	return 0;
+}
+
+void pool_drop_stopped(struct pool *p, struct worker *w)
+{
+	if (!w->removing || w->state != WS_STOPPED)
+		return;
+	p->workers[w->index] = NULL;
+	worker_free(w);
+	/* Trim trailing empty slots so n_slots tracks the real size. */
+	while (p->n_slots > p->cfg.workers && !p->workers[p->n_slots - 1])
+		p->n_slots--;
+	waiters_notify(p->sup, p);
+}
+
+void pool_free(struct pool *p)
+{
+	for (unsigned i = 0; i < p->n_slots; i++)
+		worker_free(p->workers[i]);
+	free(p->workers);
+	free(p->module_path);
+	lv_pool_config_clear(&p->cfg);
+	free(p);
+}
+
+int pool_resolve_module(struct pool *p, char *err, size_t errlen)
+{
+	const char *module = p->cfg.module;
+	char path[4096];
+
+	if (p->module_path)
+		return 0;
+	if (strchr(module, '/')) {
+		if (access(module, R_OK) < 0) {
+			snprintf(err, errlen, "module %s: %s", module, strerror(errno));
+			return -1;
+		}
+		p->module_path = strdup(module);
+		return p->module_path ? 0 : -1;
+	}
+	for (char **dir = p->sup->job_path; dir && *dir; dir++) {
+		snprintf(path, sizeof path, "%s/%s.so", *dir, module);
+		if (access(path, R_OK) == 0) {
+			p->module_path = strdup(path);
+			return p->module_path ? 0 : -1;
+		}
+	}
+	snprintf(err, errlen, "module %s: no %s.so in the job path", module, module);
+	return -1;
+}

@@ -1,0 +1,44 @@
+/* reap: collects exited children after SIGCHLD (signals coalesce, so until none is left)
+ * and hands each to its worker through the pid table, never scanning all workers. */
+#include "daemon/supervisor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "daemon/log.h"
+
+void supervisor_reap(struct supervisor *sup)
+{
+	for (;;) {
+		siginfo_t si = { 0 };
+		struct worker *w;
+		int status;
+		pid_t pid;
+
+		/* Peek first: while the zombie exists its pid, and so its process group id,
+		 * cannot be reused, so killing the group's leftovers is race-free. */
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* ECHILD */
+		}
+		if (si.si_pid == 0)
+			break;
+		pid = si.si_pid;
+		w = lv_pidmap_get(&sup->pids, pid);
+		if (w)
+			kill(-pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!w) {
+			log_debug("reaped pid %d, not a worker", (int)pid);
+			continue;
+		}
+		lv_pidmap_del(&sup->pids, pid);
+		worker_exited(w, status);
+		pool_drop_stopped(w->pool, w);
+	}
+	if (sup->shutting_down)
+		supervisor_check_done(sup);
+}

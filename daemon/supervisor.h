@@ -1,0 +1,129 @@
+/* supervisor: the daemon's core types (supervisor, pool, worker) and the operations the
+ * control methods and event callbacks use on them. One libevent loop, one thread. */
+#ifndef LV_SUPERVISOR_H
+#define LV_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "config/config.h"
+#include "daemon/pidmap.h"
+#include "daemon/policy.h"
+
+enum worker_state {
+	WS_STOPPED = 0,
+	WS_STARTING,
+	WS_RUNNING,
+	WS_STOPPING,
+	WS_BACKOFF,
+	WS_FAILED,
+};
+#define WS_COUNT 6
+
+struct pool;
+struct supervisor;
+
+struct worker {
+	struct pool *pool;
+	unsigned index;
+	char name[LV_POOL_NAME_MAX + 16];    /* "POOL:INDEX" */
+	enum worker_state state;
+	pid_t pid;                           /* 0 when no process */
+	uint64_t started_ms;                 /* when the current process was forked */
+	unsigned restarts;                   /* spawns after the first */
+	unsigned spawns;
+	unsigned quick_failures;             /* consecutive short runs, for backoff */
+	bool want_running;                   /* desired state, as left by commands/policy */
+	bool stop_requested;                 /* we asked the current process to stop */
+	bool removing;                       /* scaled away: freed once stopped */
+	int last_status;                     /* waitpid status of the last exit */
+	bool has_exited;
+	char *last_error;
+	struct lv_start_limit start_limit;
+	struct event *timer;                 /* backoff or stop-timeout */
+	struct event *exec_watch;            /* exec: error pipe, EOF = exec succeeded */
+	int error_fd;                        /* read end of the error pipe, or -1 */
+	struct bufferevent *channel;         /* module: supervisor end of the socketpair */
+};
+
+struct pool {
+	struct supervisor *sup;
+	struct lv_pool_config cfg;
+	char *module_path;                   /* resolved at spawn time */
+	struct worker **workers;             /* index -> worker; n_slots entries */
+	unsigned n_slots;
+	unsigned running;                    /* workers in WS_RUNNING */
+};
+
+struct waiter;
+struct control;
+
+struct supervisor {
+	struct event_base *base;
+	struct lv_config *cfg;
+	char **job_path;                     /* effective search path for modules */
+	struct pool **pools;
+	size_t n_pools;
+	struct lv_pidmap pids;
+	struct waiter *waiters;
+	struct control *control;
+	struct event *sigchld, *sigterm, *sigint;
+	bool shutting_down;
+	unsigned live;                       /* workers with a process */
+	int exit_code;
+};
+
+uint64_t lv_now_ms(void);
+const char *worker_state_name(enum worker_state s);
+int worker_state_from_name(const char *name);
+
+/* pool.c */
+int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
+                        size_t errlen);
+struct pool *supervisor_find_pool(struct supervisor *sup, const char *name);
+/* Resolves "POOL" or "POOL:INDEX" into workers; returns the count or -1 if unknown.
+ * *out is malloc'd (free it) and lists live slots only. */
+int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out);
+int pool_scale(struct pool *pool, unsigned workers);
+void pool_free(struct pool *pool);
+/* Frees a scaled-away worker once it has stopped. */
+void pool_drop_stopped(struct pool *pool, struct worker *w);
+/* Finds NAME.so on the job path, or takes a path as is; 0 or -1 with err. */
+int pool_resolve_module(struct pool *pool, char *err, size_t errlen);
+
+/* worker.c: commands and events of the state machine */
+struct worker *worker_new(struct pool *pool, unsigned index);
+void worker_free(struct worker *w);
+void worker_start(struct worker *w);          /* command: start (resets failed/backoff) */
+void worker_stop(struct worker *w);           /* command: stop, stays stopped */
+void worker_restart(struct worker *w);        /* command: stop then start */
+void worker_ready(struct worker *w);          /* the process reported readiness */
+void worker_exited(struct worker *w, int status);
+void worker_set_error(struct worker *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int worker_signal(struct worker *w, int sig); /* 0, or -errno */
+
+/* spawn.c */
+int worker_spawn(struct worker *w);           /* 0, or -1 with last_error set */
+void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */
+void worker_drain_error(struct worker *w);    /* reads a pending exec/start error */
+
+/* reap.c */
+void supervisor_reap(struct supervisor *sup);
+
+/* lifecycle */
+void supervisor_shutdown(struct supervisor *sup);
+void supervisor_check_done(struct supervisor *sup);
+
+/* waiters.c: parked requests woken by state changes */
+void waiters_notify(struct supervisor *sup, const struct pool *pool);
+
+/* status.c */
+json_t *worker_to_json(const struct worker *w);
+json_t *pool_to_json(const struct pool *p);
+
+#endif

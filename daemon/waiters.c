@@ -1,0 +1,210 @@
+/* waiters: parked start/stop/restart/wait requests. A state change re-checks only the
+ * waiters on that worker's pool; each waiter has its own timeout timer. */
+#include "daemon/waiters.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+
+struct waiter {
+	struct waiter *prev, *next;
+	struct supervisor *sup;
+	struct lv_rpc_call *call;
+	char *target;
+	size_t pool_len;          /* length of the pool part of target */
+	struct wait_spec spec;
+	struct event *timer;
+};
+
+json_t *target_result(struct supervisor *sup, const char *target, bool status)
+{
+	struct worker **ws;
+	int n = supervisor_resolve(sup, target, &ws);
+	json_t *list = json_array();
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(list, status ? worker_to_json(ws[i]) : json_string(ws[i]->name));
+	free(ws);
+	return json_pack("{s:o}", "workers", list);
+}
+
+json_t *scale_result(const struct pool *p)
+{
+	return json_pack("{s:s, s:i}", "pool", p->cfg.name, "workers", (int)p->cfg.workers);
+}
+
+static json_t *reply_for(struct waiter *wt)
+{
+	struct pool *p;
+
+	if (wt->spec.reply != REPLY_SCALE)
+		return target_result(wt->sup, wt->target, wt->spec.reply == REPLY_STATUS);
+	p = supervisor_find_pool(wt->sup, wt->target);
+	return p ? scale_result(p) : json_null();
+}
+
+static void waiter_free(struct waiter *wt)
+{
+	struct supervisor *sup = wt->sup;
+
+	if (wt->prev)
+		wt->prev->next = wt->next;
+	else
+		sup->waiters = wt->next;
+	if (wt->next)
+		wt->next->prev = wt->prev;
+	if (wt->timer)
+		event_free(wt->timer);
+	free(wt->target);
+	free(wt);
+}
+
+enum verdict { PENDING, DONE, FAILED, GONE };
+
+static bool satisfied(const struct waiter *wt, const struct worker *w)
+{
+	return (wt->spec.ok_states & WS_BIT(w->state)) && w->restarts >= wt->spec.min_restarts;
+}
+
+static bool ws_pool_unsettled(const struct waiter *wt)
+{
+	char name[LV_POOL_NAME_MAX + 1];
+	const struct pool *p;
+
+	snprintf(name, sizeof name, "%.*s", (int)wt->pool_len, wt->target);
+	p = supervisor_find_pool(wt->sup, name);
+	return p && p->n_slots != p->cfg.workers;
+}
+
+/* Judges a waiter; on FAILED, *culprit is the worker that failed. */
+static enum verdict judge(struct waiter *wt, struct worker **culprit)
+{
+	struct worker **ws;
+	int n = supervisor_resolve(wt->sup, wt->target, &ws);
+	enum verdict v = DONE;
+
+	if (n < 0)
+		return GONE;
+	for (int i = 0; i < n && v != FAILED; i++) {
+		if (satisfied(wt, ws[i]))
+			continue;
+		if (wt->spec.fail_states & WS_BIT(ws[i]->state)) {
+			*culprit = ws[i];
+			v = FAILED;
+		} else {
+			v = PENDING;
+		}
+	}
+	free(ws);
+	if (v == DONE && wt->spec.pool_settled && ws_pool_unsettled(wt))
+		v = PENDING;
+	return v;
+}
+
+/* Answers and frees the waiter if its verdict is final; returns true if it did. */
+static bool settle(struct waiter *wt)
+{
+	struct worker *culprit = NULL;
+	enum verdict v = judge(wt, &culprit);
+
+	switch (v) {
+	case PENDING:
+		return false;
+	case DONE:
+		lv_rpc_reply(wt->call, reply_for(wt));
+		break;
+	case FAILED:
+		lv_rpc_failf(wt->call, LV_RPC_WORKER_FAILED,
+		             json_pack("{s:s, s:o}", "worker", culprit->name, "last_error",
+		                       culprit->last_error ? json_string(culprit->last_error)
+		                                           : json_null()),
+		             "%s is %s%s%s", culprit->name, worker_state_name(culprit->state),
+		             culprit->last_error ? ": " : "",
+		             culprit->last_error ? culprit->last_error : "");
+		break;
+	case GONE:
+		lv_rpc_fail(wt->call, LV_RPC_NO_SUCH_TARGET, "no such pool or worker",
+		            json_pack("{s:s}", "target", wt->target));
+		break;
+	}
+	waiter_free(wt);
+	return true;
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct waiter *wt = arg;
+	struct worker **ws;
+	int n = supervisor_resolve(wt->sup, wt->target, &ws);
+	json_t *late = json_array();
+
+	(void)fd;
+	(void)what;
+	for (int i = 0; i < n; i++)
+		if (!satisfied(wt, ws[i]))
+			json_array_append_new(late, json_string(ws[i]->name));
+	free(ws);
+	lv_rpc_failf(wt->call, LV_RPC_TIMED_OUT, json_pack("{s:o}", "workers", late),
+	             "timed out after %u ms waiting for %s", wt->spec.timeout_ms, wt->target);
+	waiter_free(wt);
+}
+
+static void on_cancel(void *arg)
+{
+	waiter_free(arg);
+}
+
+void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
+                 const struct wait_spec *spec)
+{
+	struct waiter *wt = calloc(1, sizeof *wt);
+	struct timeval tv = { .tv_sec = spec->timeout_ms / 1000,
+	                      .tv_usec = (spec->timeout_ms % 1000) * 1000 };
+	const char *colon = strchr(target, ':');
+
+	if (!wt || !(wt->target = strdup(target)) ||
+	    !(wt->timer = evtimer_new(sup->base, on_timeout, wt))) {
+		if (wt) {
+			free(wt->target);
+			free(wt);
+		}
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		return;
+	}
+	wt->sup = sup;
+	wt->call = call;
+	wt->spec = *spec;
+	wt->pool_len = colon ? (size_t)(colon - target) : strlen(target);
+	wt->next = sup->waiters;
+	if (sup->waiters)
+		sup->waiters->prev = wt;
+	sup->waiters = wt;
+	if (settle(wt))
+		return;
+	lv_rpc_park(call, on_cancel, wt);
+	evtimer_add(wt->timer, &tv);
+}
+
+void waiters_notify(struct supervisor *sup, const struct pool *p)
+{
+	const char *pool = p->cfg.name;
+	size_t len = strlen(pool);
+	struct waiter *wt, *next;
+
+	for (wt = sup->waiters; wt; wt = next) {
+		next = wt->next;
+		if (wt->pool_len == len && memcmp(wt->target, pool, len) == 0)
+			settle(wt);
+	}
+}
+
+void waiters_abort_all(struct supervisor *sup)
+{
+	while (sup->waiters) {
+		struct waiter *wt = sup->waiters;
+		lv_rpc_fail(wt->call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
+		waiter_free(wt);
+	}
+}

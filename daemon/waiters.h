@@ -1,0 +1,33 @@
+/* waiters: control requests parked until their target workers reach a state, answered
+ * when a state change satisfies them, when one fails, or when their time runs out. */
+#ifndef LV_WAITERS_H
+#define LV_WAITERS_H
+
+#include <stdbool.h>
+
+#include "daemon/supervisor.h"
+#include "ipc/jsonrpc.h"
+
+#define WS_BIT(s) (1u << (s))
+
+struct wait_spec {
+	unsigned ok_states;     /* WS_BIT mask every target worker must be in */
+	unsigned fail_states;   /* a worker entering one of these ends the wait with an error */
+	unsigned min_restarts;  /* and have restarted at least this often */
+	unsigned timeout_ms;
+	enum { REPLY_NAMES, REPLY_STATUS, REPLY_SCALE } reply;
+	bool pool_settled;      /* and the pool has no scaled-away workers left */
+};
+
+/* Answers call once every worker of target satisfies spec (possibly at once). */
+void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
+                 const struct wait_spec *spec);
+/* Answers every parked request with an error (daemon shutting down). */
+void waiters_abort_all(struct supervisor *sup);
+
+/* The reply a start/stop/wait sends: {"workers": [...]} for the target. */
+json_t *target_result(struct supervisor *sup, const char *target, bool status);
+/* The reply scale sends: {"pool": NAME, "workers": N}. */
+json_t *scale_result(const struct pool *pool);
+
+#endif

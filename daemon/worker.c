@@ -1,0 +1,296 @@
+/* worker: the per-worker state machine: commands (start, stop, restart) and events
+ * (spawned, ready, exited, timers) move a worker between the six states. */
+#include "daemon/supervisor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <event2/bufferevent.h>
+
+#include "config/signame.h"
+#include "daemon/log.h"
+#include "ipc/channel.h"
+#include "ipc/frame.h"
+
+static const char *const state_names[WS_COUNT] = {
+	[WS_STOPPED] = "stopped", [WS_STARTING] = "starting", [WS_RUNNING] = "running",
+	[WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff", [WS_FAILED] = "failed",
+};
+
+uint64_t lv_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *worker_state_name(enum worker_state s)
+{
+	return (unsigned)s < WS_COUNT ? state_names[s] : "unknown";
+}
+
+int worker_state_from_name(const char *name)
+{
+	for (int i = 0; i < WS_COUNT; i++)
+		if (strcmp(state_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static void set_state(struct worker *w, enum worker_state s)
+{
+	if (w->state == s)
+		return;
+	if (w->state == WS_RUNNING)
+		w->pool->running--;
+	if (s == WS_RUNNING)
+		w->pool->running++;
+	log_debug("%s: %s -> %s", w->name, worker_state_name(w->state), worker_state_name(s));
+	w->state = s;
+	waiters_notify(w->pool->sup, w->pool);
+}
+
+void worker_set_error(struct worker *w, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	free(w->last_error);
+	w->last_error = strdup(buf);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+struct worker *worker_new(struct pool *pool, unsigned index)
+{
+	struct worker *w = calloc(1, sizeof *w);
+
+	if (!w)
+		return NULL;
+	w->pool = pool;
+	w->index = index;
+	w->error_fd = -1;
+	snprintf(w->name, sizeof w->name, "%s:%u", pool->cfg.name, index);
+	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
+	                        pool->cfg.start_limit_interval_ms) < 0 ||
+	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w))) {
+		worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void worker_free(struct worker *w)
+{
+	if (!w)
+		return;
+	worker_close_process(w);
+	if (w->timer)
+		event_free(w->timer);
+	lv_start_limit_free(&w->start_limit);
+	free(w->last_error);
+	free(w);
+}
+
+static void arm_timer(struct worker *w, unsigned ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_add(w->timer, &tv);
+}
+
+/* Starts a process now unless the start limit says the worker has failed too often. */
+static void spawn_now(struct worker *w)
+{
+	uint64_t now = lv_now_ms();
+
+	evtimer_del(w->timer);
+	if (lv_start_limit_hit(&w->start_limit, now)) {
+		char *why = w->last_error;
+
+		w->last_error = NULL;
+		worker_set_error(w, "start limit hit: %u starts within %u ms%s%s",
+		                 w->start_limit.burst, w->start_limit.interval_ms,
+		                 why ? "; last error: " : "", why ? why : "");
+		free(why);
+		log_warn("%s: %s", w->name, w->last_error);
+		w->want_running = false;
+		set_state(w, WS_FAILED);
+		return;
+	}
+	lv_start_limit_record(&w->start_limit, now);
+	if (worker_spawn(w) < 0) {
+		log_err("%s: %s", w->name, w->last_error ? w->last_error : "spawn failed");
+		if (w->pool->cfg.restart == LV_RESTART_NEVER) {
+			w->want_running = false;
+			set_state(w, WS_FAILED);
+			return;
+		}
+		w->quick_failures++;
+		set_state(w, WS_BACKOFF);
+		arm_timer(w, lv_backoff_ms(w->quick_failures));
+		return;
+	}
+	set_state(w, WS_STARTING);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->state == WS_BACKOFF) {
+		spawn_now(w);
+	} else if (w->state == WS_STOPPING && w->pid > 0) {
+		log_warn("%s: did not stop within %u ms, killing its process group", w->name,
+		         w->pool->cfg.stop_timeout_ms);
+		kill(-w->pid, SIGKILL);
+	}
+}
+
+/* Explicit commands forget the failure history: the operator asked for it. */
+static void forget_failures(struct worker *w)
+{
+	w->quick_failures = 0;
+	lv_start_limit_reset(&w->start_limit);
+}
+
+void worker_start(struct worker *w)
+{
+	w->want_running = true;
+	switch (w->state) {
+	case WS_STOPPED:
+	case WS_FAILED:
+	case WS_BACKOFF:
+		forget_failures(w);
+		spawn_now(w);
+		break;
+	case WS_STARTING:
+	case WS_RUNNING:
+	case WS_STOPPING: /* respawns when the current process is reaped */
+		break;
+	}
+}
+
+static void request_stop(struct worker *w)
+{
+	w->stop_requested = true;
+	set_state(w, WS_STOPPING);
+	if (w->channel) {
+		json_t *msg = lv_msg_new(LV_MSG_STOP, NULL);
+		lv_frame_put_json(bufferevent_get_output(w->channel), msg);
+		json_decref(msg);
+	} else if (kill(w->pid, w->pool->cfg.stop_signal) < 0) {
+		log_warn("%s: kill %d: %s", w->name, (int)w->pid, strerror(errno));
+	}
+	arm_timer(w, w->pool->cfg.stop_timeout_ms);
+}
+
+void worker_stop(struct worker *w)
+{
+	w->want_running = false;
+	switch (w->state) {
+	case WS_STARTING:
+	case WS_RUNNING:
+		request_stop(w);
+		break;
+	case WS_BACKOFF:
+	case WS_FAILED:
+		evtimer_del(w->timer);
+		set_state(w, WS_STOPPED);
+		break;
+	case WS_STOPPED:
+	case WS_STOPPING:
+		break;
+	}
+}
+
+void worker_restart(struct worker *w)
+{
+	forget_failures(w);
+	w->want_running = true;
+	if (w->state == WS_STARTING || w->state == WS_RUNNING)
+		request_stop(w);
+	else
+		worker_start(w);
+}
+
+void worker_ready(struct worker *w)
+{
+	if (w->state != WS_STARTING)
+		return;
+	free(w->last_error);
+	w->last_error = NULL;
+	set_state(w, WS_RUNNING);
+}
+
+int worker_signal(struct worker *w, int sig)
+{
+	if (w->pid <= 0)
+		return -ESRCH;
+	return kill(w->pid, sig) < 0 ? -errno : 0;
+}
+
+static void log_exit(const struct worker *w, int status, uint64_t uptime)
+{
+	if (WIFSIGNALED(status)) {
+		const char *sig = lv_signal_name(WTERMSIG(status));
+		log_info("%s: pid %d killed by signal %s after %llu ms", w->name, (int)w->pid,
+		         sig ? sig : "?", (unsigned long long)uptime);
+	} else {
+		log_info("%s: pid %d exited with code %d after %llu ms", w->name, (int)w->pid,
+		         WEXITSTATUS(status), (unsigned long long)uptime);
+	}
+}
+
+/* What follows an exit the supervisor did not ask for: policy, backoff, start limit. */
+static void after_unexpected_exit(struct worker *w, int status, uint64_t uptime)
+{
+	if (!lv_should_restart(w->pool->cfg.restart, status)) {
+		w->want_running = false;
+		set_state(w, lv_exit_is_clean(status) ? WS_STOPPED : WS_FAILED);
+		return;
+	}
+	w->quick_failures = uptime >= LV_STABLE_RUN_MS ? 0 : w->quick_failures + 1;
+	if (w->quick_failures == 0) {
+		spawn_now(w);
+		return;
+	}
+	set_state(w, WS_BACKOFF);
+	arm_timer(w, lv_backoff_ms(w->quick_failures));
+}
+
+void worker_exited(struct worker *w, int status)
+{
+	struct supervisor *sup = w->pool->sup;
+	uint64_t uptime = lv_now_ms() - w->started_ms;
+	bool asked = w->stop_requested;
+
+	log_exit(w, status, uptime);
+	worker_drain_error(w);
+	worker_close_process(w);
+	evtimer_del(w->timer);
+	w->pid = 0;
+	w->last_status = status;
+	w->has_exited = true;
+	w->stop_requested = false;
+	sup->live--;
+
+	if (sup->shutting_down || w->removing || !w->want_running)
+		set_state(w, WS_STOPPED);
+	else if (asked)
+		spawn_now(w); /* restart: the stop was half of it */
+	else
+		after_unexpected_exit(w, status, uptime);
+}

@@ -1,0 +1,62 @@
+/* loopvisor/job.h: the public, versioned API between loopvisord's workers and job modules.
+ * A job module is a shared object that exports one descriptor named LV_JOB_SYMBOL. */
+#ifndef LOOPVISOR_JOB_H
+#define LOOPVISOR_JOB_H
+
+#include <jansson.h>
+#include <event2/event.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever the descriptor or the ctx functions change incompatibly. */
+#define LV_JOB_ABI_VERSION 1
+
+/* The name of the descriptor a module exports (see LV_JOB_DEFINE). */
+#define LV_JOB_SYMBOL "loopvisor_job"
+
+/* One running instance of a job: handed to every callback, owned by the worker. */
+typedef struct lv_ctx lv_ctx;
+
+/* Called by a job when its graceful stop has finished (in-flight work done). */
+typedef void (*lv_done_fn)(lv_ctx *ctx);
+
+struct lv_job {
+	unsigned abi_version;  /* must be LV_JOB_ABI_VERSION */
+	const char *name;      /* short name for logs */
+	/* Sets the job up on lv_base(ctx). Return 0, or -1 after lv_fail(ctx, ...) to refuse. */
+	int (*start)(lv_ctx *ctx);
+	/* Asked to stop gracefully: stop accepting work, finish what is in flight, then call
+	 * done(ctx) (possibly later, from the loop). NULL means "stop at once". */
+	void (*stop)(lv_ctx *ctx, lv_done_fn done);
+};
+
+/* The loop this instance runs on: created in the worker after fork, never shared. */
+struct event_base *lv_base(lv_ctx *ctx);
+/* The pool's "params" object (read-only, never NULL). */
+const json_t *lv_params(lv_ctx *ctx);
+/* The pool's name and this worker's index in it. */
+const char *lv_pool(lv_ctx *ctx);
+unsigned lv_index(lv_ctx *ctx);
+/* Job-private pointer slot. */
+void lv_set_data(lv_ctx *ctx, void *data);
+void *lv_data(lv_ctx *ctx);
+
+/* Log levels follow syslog: 3 error, 4 warning, 6 info, 7 debug. */
+enum { LV_LOG_ERR = 3, LV_LOG_WARNING = 4, LV_LOG_INFO = 6, LV_LOG_DEBUG = 7 };
+/* Writes one line tagged with the worker to the supervisor's log. */
+void lv_log(lv_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Records why start failed; the text becomes the worker's last_error. */
+void lv_fail(lv_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Declares the module's descriptor: LV_JOB_DEFINE("ticker", start, stop); */
+#define LV_JOB_DEFINE(NAME, START, STOP)                                      \
+	__attribute__((visibility("default"))) const struct lv_job loopvisor_job = { \
+		.abi_version = LV_JOB_ABI_VERSION, .name = (NAME),                   \
+		.start = (START), .stop = (STOP) }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

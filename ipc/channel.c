@@ -1,0 +1,48 @@
+/* channel: the supervisor-worker message vocabulary and its JSON form.
+ * Untrusted input from workers is parsed here with the same strictness as control lines. */
+#include "ipc/channel.h"
+
+#include <string.h>
+
+static const char *const names[] = {
+	[LV_MSG_READY] = "ready",
+	[LV_MSG_STOP] = "stop",
+};
+
+const char *lv_msg_type_name(enum lv_msg_type type)
+{
+	if (type <= LV_MSG_INVALID || (size_t)type >= sizeof names / sizeof names[0])
+		return "invalid";
+	return names[type];
+}
+
+enum lv_msg_type lv_msg_parse(const char *line, size_t len, json_t **body)
+{
+	json_t *msg, *t;
+	enum lv_msg_type type = LV_MSG_INVALID;
+
+	if (len > LV_CHANNEL_MAX_LINE)
+		return LV_MSG_INVALID;
+	msg = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(msg))
+		goto out;
+	t = json_object_get(msg, "t");
+	if (!json_is_string(t))
+		goto out;
+	for (size_t i = 1; i < sizeof names / sizeof names[0]; i++)
+		if (names[i] && strcmp(names[i], json_string_value(t)) == 0)
+			type = (enum lv_msg_type)i;
+out:
+	if (type != LV_MSG_INVALID && body)
+		*body = json_incref(msg);
+	json_decref(msg);
+	return type;
+}
+
+json_t *lv_msg_new(enum lv_msg_type type, json_t *members)
+{
+	json_t *msg = members ? members : json_object();
+
+	json_object_set_new(msg, "t", json_string(lv_msg_type_name(type)));
+	return msg;
+}

@@ -1,0 +1,432 @@
+/* jsonrpc: the JSON-RPC 2.0 session machinery shared by the control socket and its tests.
+ * Knows nothing about workers: methods come in a table, output goes through a callback. */
+#include "ipc/jsonrpc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One received line that owes the peer output: a single request or a batch. Units are
+ * answered strictly in the order they arrived. */
+struct lv_rpc_unit {
+	struct lv_rpc_unit *next;
+	bool batch;
+	size_t outstanding;  /* calls not yet answered */
+	size_t n;            /* slots */
+	json_t **slots;      /* response per call, NULL for notifications */
+};
+
+struct lv_rpc_call {
+	struct lv_rpc_session *session;
+	struct lv_rpc_unit *unit;  /* NULL for a notification */
+	size_t slot;
+	json_t *id;                /* NULL for a notification */
+	void (*cancel)(void *arg);
+	void *cancel_arg;
+	struct lv_rpc_call *prev, *next; /* in the session's list of open calls */
+};
+
+struct lv_rpc_session {
+	const struct lv_rpc_method *methods;
+	void *app;
+	lv_rpc_send_fn send;
+	void *io;
+	struct lv_rpc_unit *head, *tail;
+	size_t pending;
+	struct lv_rpc_call *calls;
+};
+
+struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, void *app,
+                                          lv_rpc_send_fn send, void *io)
+{
+	struct lv_rpc_session *s = calloc(1, sizeof *s);
+
+	if (!s)
+		return NULL;
+	s->methods = methods;
+	s->app = app;
+	s->send = send;
+	s->io = io;
+	return s;
+}
+
+static void unit_free(struct lv_rpc_unit *u)
+{
+	for (size_t i = 0; i < u->n; i++)
+		json_decref(u->slots[i]);
+	free(u->slots);
+	free(u);
+}
+
+static void call_unlink(struct lv_rpc_call *c)
+{
+	struct lv_rpc_session *s = c->session;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	json_decref(c->id);
+	free(c);
+}
+
+void lv_rpc_session_free(struct lv_rpc_session *s)
+{
+	if (!s)
+		return;
+	while (s->calls) {
+		struct lv_rpc_call *c = s->calls;
+		void (*cancel)(void *) = c->cancel;
+		void *arg = c->cancel_arg;
+
+		call_unlink(c);
+		if (cancel)
+			cancel(arg);
+	}
+	while (s->head) {
+		struct lv_rpc_unit *u = s->head;
+		s->head = u->next;
+		unit_free(u);
+	}
+	free(s);
+}
+
+size_t lv_rpc_session_pending(const struct lv_rpc_session *s)
+{
+	return s->pending;
+}
+
+void *lv_rpc_session_io(const struct lv_rpc_session *s)
+{
+	return s->io;
+}
+
+struct lv_rpc_session *lv_rpc_call_session(const struct lv_rpc_call *call)
+{
+	return call->session;
+}
+
+static void send_json(struct lv_rpc_session *s, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	size_t len;
+
+	if (!text)
+		return;
+	len = strlen(text);
+	text[len] = '\n'; /* json_dumps leaves room only for the NUL: reuse it */
+	s->send(s->io, text, len + 1);
+	free(text);
+}
+
+/* Sends every finished unit at the head of the queue, keeping request order. */
+static void flush_units(struct lv_rpc_session *s)
+{
+	while (s->head && s->head->outstanding == 0) {
+		struct lv_rpc_unit *u = s->head;
+
+		if (u->batch) {
+			json_t *arr = json_array();
+			for (size_t i = 0; i < u->n; i++)
+				if (u->slots[i])
+					json_array_append(arr, u->slots[i]);
+			if (json_array_size(arr) > 0)
+				send_json(s, arr);
+			json_decref(arr);
+		} else if (u->slots[0]) {
+			send_json(s, u->slots[0]);
+		}
+		s->head = u->next;
+		if (!s->head)
+			s->tail = NULL;
+		s->pending--;
+		unit_free(u);
+	}
+}
+
+static json_t *error_object(int code, const char *message, json_t *data)
+{
+	json_t *e = json_pack("{s:i, s:s}", "code", code, "message", message);
+
+	if (data)
+		json_object_set_new(e, "data", data);
+	return e;
+}
+
+static json_t *response(json_t *id, const char *key, json_t *value)
+{
+	return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", key, value, "id",
+	                 id ? id : json_null());
+}
+
+static void complete(struct lv_rpc_call *c, json_t *resp)
+{
+	struct lv_rpc_session *s = c->session;
+	struct lv_rpc_unit *u = c->unit;
+
+	if (u && c->id) {
+		u->slots[c->slot] = resp;
+	} else {
+		json_decref(resp);
+	}
+	call_unlink(c);
+	if (u) {
+		u->outstanding--;
+		flush_units(s);
+	}
+}
+
+void lv_rpc_reply(struct lv_rpc_call *call, json_t *result)
+{
+	complete(call, response(call->id, "result", result ? result : json_null()));
+}
+
+void lv_rpc_fail(struct lv_rpc_call *call, int code, const char *message, json_t *data)
+{
+	complete(call, response(call->id, "error", error_object(code, message, data)));
+}
+
+void lv_rpc_failf(struct lv_rpc_call *call, int code, json_t *data, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	lv_rpc_fail(call, code, msg, data);
+}
+
+void lv_rpc_park(struct lv_rpc_call *call, void (*cancel)(void *arg), void *arg)
+{
+	call->cancel = cancel;
+	call->cancel_arg = arg;
+}
+
+void lv_rpc_session_notify(struct lv_rpc_session *s, const char *method, json_t *params)
+{
+	json_t *msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params",
+	                        params ? params : json_object());
+
+	send_json(s, msg);
+	json_decref(msg);
+}
+
+void lv_rpc_session_send_error(struct lv_rpc_session *s, int code, const char *message)
+{
+	json_t *msg = response(NULL, "error", error_object(code, message, NULL));
+
+	send_json(s, msg);
+	json_decref(msg);
+}
+
+static const char *type_name(unsigned types)
+{
+	switch (types) {
+	case LV_RPC_STRING: return "a string";
+	case LV_RPC_INT: return "an integer";
+	case LV_RPC_BOOL: return "a boolean";
+	case LV_RPC_OBJECT: return "an object";
+	case LV_RPC_ARRAY: return "an array";
+	case LV_RPC_STRING | LV_RPC_INT: return "a string or an integer";
+	case LV_RPC_STRING | LV_RPC_ARRAY: return "a string or an array";
+	default: return "of another type";
+	}
+}
+
+static bool type_ok(unsigned types, const json_t *v)
+{
+	return ((types & LV_RPC_STRING) && json_is_string(v)) ||
+	       ((types & LV_RPC_INT) && json_is_integer(v)) ||
+	       ((types & LV_RPC_BOOL) && json_is_boolean(v)) ||
+	       ((types & LV_RPC_OBJECT) && json_is_object(v)) ||
+	       ((types & LV_RPC_ARRAY) && json_is_array(v));
+}
+
+int lv_rpc_check_params(const struct lv_rpc_param *schema, json_t *params, char *err,
+                        size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(params)) {
+		snprintf(err, errlen, "params: must be an object");
+		return -1;
+	}
+	json_object_foreach(params, key, v) {
+		const struct lv_rpc_param *p = schema;
+
+		while (p && p->name && strcmp(p->name, key) != 0)
+			p++;
+		if (!p || !p->name) {
+			snprintf(err, errlen, "params.%s: unknown parameter", key);
+			return -1;
+		}
+		if (!type_ok(p->types, v)) {
+			snprintf(err, errlen, "params.%s: must be %s", key, type_name(p->types));
+			return -1;
+		}
+	}
+	for (const struct lv_rpc_param *p = schema; p && p->name; p++) {
+		if (p->required && !json_object_get(params, p->name)) {
+			snprintf(err, errlen, "params.%s: required", p->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const struct lv_rpc_method *find_method(const struct lv_rpc_session *s, const char *name)
+{
+	for (const struct lv_rpc_method *m = s->methods; m->name; m++)
+		if (strcmp(m->name, name) == 0)
+			return m;
+	return NULL;
+}
+
+static bool id_valid(const json_t *id)
+{
+	return json_is_string(id) || json_is_number(id) || json_is_null(id);
+}
+
+/* Validates the envelope; returns the method name or NULL with code/message set. */
+static const char *check_envelope(json_t *req, int *code, const char **message)
+{
+	const char *key;
+	json_t *v, *method = json_object_get(req, "method");
+
+	*code = LV_RPC_INVALID_REQUEST;
+	json_object_foreach(req, key, v) {
+		if (strcmp(key, "jsonrpc") != 0 && strcmp(key, "method") != 0 &&
+		    strcmp(key, "params") != 0 && strcmp(key, "id") != 0) {
+			*message = "unknown member in request";
+			return NULL;
+		}
+	}
+	if (!json_is_string(json_object_get(req, "jsonrpc")) ||
+	    strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0") != 0) {
+		*message = "jsonrpc must be \"2.0\"";
+		return NULL;
+	}
+	if (!json_is_string(method)) {
+		*message = "method must be a string";
+		return NULL;
+	}
+	return json_string_value(method);
+}
+
+static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slot, json_t *req)
+{
+	struct lv_rpc_call *c = calloc(1, sizeof *c);
+	json_t *id = json_is_object(req) ? json_object_get(req, "id") : NULL;
+	const struct lv_rpc_method *m;
+	const char *name, *message = NULL;
+	json_t *params;
+	char err[256];
+	int code;
+
+	if (!c)
+		abort();
+	c->session = s;
+	c->slot = slot;
+	if (id && !id_valid(id))
+		id = NULL;
+	/* Everything that is not a valid notification owes a response. */
+	c->id = id ? json_incref(id) : NULL;
+	c->unit = u;
+	c->next = s->calls;
+	if (s->calls)
+		s->calls->prev = c;
+	s->calls = c;
+
+	if (!json_is_object(req)) {
+		c->id = json_null();
+		lv_rpc_fail(c, LV_RPC_INVALID_REQUEST, "request must be an object", NULL);
+		return;
+	}
+	if (json_object_get(req, "id") && !id_valid(json_object_get(req, "id"))) {
+		c->id = json_null();
+		lv_rpc_fail(c, LV_RPC_INVALID_REQUEST, "id must be a string, a number or null", NULL);
+		return;
+	}
+	if (!(name = check_envelope(req, &code, &message))) {
+		if (!c->id)
+			c->id = json_null();
+		lv_rpc_fail(c, code, message, NULL);
+		return;
+	}
+	if (!(m = find_method(s, name))) {
+		lv_rpc_fail(c, LV_RPC_METHOD_NOT_FOUND, "method not found",
+		            json_pack("{s:s}", "method", name));
+		return;
+	}
+	params = json_object_get(req, "params");
+	params = params ? json_incref(params) : json_object();
+	if (lv_rpc_check_params(m->params, params, err, sizeof err) < 0) {
+		lv_rpc_fail(c, LV_RPC_INVALID_PARAMS, err, NULL);
+	} else {
+		m->handler(c, params, s->app);
+	}
+	json_decref(params);
+}
+
+static struct lv_rpc_unit *unit_new(struct lv_rpc_session *s, bool batch, size_t n)
+{
+	struct lv_rpc_unit *u = calloc(1, sizeof *u);
+
+	if (!u || !(u->slots = calloc(n ? n : 1, sizeof *u->slots)))
+		abort();
+	u->batch = batch;
+	u->n = n ? n : 1;
+	u->outstanding = u->n;
+	if (s->tail)
+		s->tail->next = u;
+	else
+		s->head = u;
+	s->tail = u;
+	s->pending++;
+	return u;
+}
+
+void lv_rpc_session_handle(struct lv_rpc_session *s, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	struct lv_rpc_unit *u;
+
+	if (!doc) {
+		char msg[256];
+		snprintf(msg, sizeof msg, "parse error: %s", jerr.text);
+		u = unit_new(s, false, 1);
+		u->slots[0] = response(NULL, "error", error_object(LV_RPC_PARSE_ERROR, msg, NULL));
+		u->outstanding = 0;
+		flush_units(s);
+		return;
+	}
+	if (json_is_array(doc)) {
+		size_t n = json_array_size(doc);
+
+		if (n == 0 || n > LV_RPC_MAX_BATCH) {
+			u = unit_new(s, false, 1);
+			u->slots[0] = response(NULL, "error", error_object(LV_RPC_INVALID_REQUEST,
+			                       n ? "batch too large" : "empty batch", NULL));
+			u->outstanding = 0;
+			flush_units(s);
+		} else {
+			u = unit_new(s, true, n);
+			/* Hold the unit back until every member dispatched. */
+			u->outstanding++;
+			for (size_t i = 0; i < n; i++)
+				dispatch(s, u, i, json_array_get(doc, i));
+			u->outstanding--;
+			flush_units(s);
+		}
+	} else {
+		u = unit_new(s, false, 1);
+		dispatch(s, u, 0, doc);
+	}
+	json_decref(doc);
+}

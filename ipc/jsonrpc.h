@@ -1,0 +1,75 @@
+/* jsonrpc: JSON-RPC 2.0 sessions: decode lines, validate, dispatch through a method table,
+ * and emit responses in request order, including batches and parked (asynchronous) calls. */
+#ifndef LV_JSONRPC_H
+#define LV_JSONRPC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "ipc/rpc_errors.h"
+
+struct lv_rpc_call;
+struct lv_rpc_session;
+
+/* Parameter schema: one entry per accepted key; the list ends with name == NULL. */
+enum lv_rpc_type {
+	LV_RPC_STRING = 1 << 0,
+	LV_RPC_INT = 1 << 1,
+	LV_RPC_BOOL = 1 << 2,
+	LV_RPC_OBJECT = 1 << 3,
+	LV_RPC_ARRAY = 1 << 4,
+};
+struct lv_rpc_param {
+	const char *name;
+	unsigned types;   /* mask of lv_rpc_type */
+	bool required;
+};
+
+/* A handler answers with lv_rpc_reply/lv_rpc_fail, now or later. params is always an
+ * object that passed the schema. If it answers later it must lv_rpc_park the call. */
+typedef void (*lv_rpc_handler)(struct lv_rpc_call *call, json_t *params, void *app);
+
+struct lv_rpc_method {
+	const char *name;
+	const struct lv_rpc_param *params; /* NULL: accepts no params */
+	lv_rpc_handler handler;
+};
+
+/* Sends one complete line (with its newline) to the peer. */
+typedef void (*lv_rpc_send_fn)(void *io, const char *data, size_t len);
+
+#define LV_RPC_MAX_BATCH 256
+
+struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, void *app,
+                                          lv_rpc_send_fn send, void *io);
+/* Cancels parked calls (their cancel hooks run) and frees the session. */
+void lv_rpc_session_free(struct lv_rpc_session *s);
+/* Handles one received line: a request, a notification or a batch. */
+void lv_rpc_session_handle(struct lv_rpc_session *s, const char *line, size_t len);
+/* Number of requests received whose responses are not sent yet. */
+size_t lv_rpc_session_pending(const struct lv_rpc_session *s);
+/* Sends a server-initiated notification. */
+void lv_rpc_session_notify(struct lv_rpc_session *s, const char *method, json_t *params);
+/* Sends a bare error response (id null), e.g. before closing on an oversize line. */
+void lv_rpc_session_send_error(struct lv_rpc_session *s, int code, const char *message);
+
+/* Completing a call: both steal result/data. After either, the call is gone. */
+void lv_rpc_reply(struct lv_rpc_call *call, json_t *result);
+void lv_rpc_fail(struct lv_rpc_call *call, int code, const char *message, json_t *data);
+void lv_rpc_failf(struct lv_rpc_call *call, int code, json_t *data, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Marks a call as answered later; cancel(arg) runs if its session closes first, after
+ * which the call must not be used. */
+void lv_rpc_park(struct lv_rpc_call *call, void (*cancel)(void *arg), void *arg);
+/* The session a call belongs to (e.g. to find the connection's peer). */
+struct lv_rpc_session *lv_rpc_call_session(const struct lv_rpc_call *call);
+void *lv_rpc_session_io(const struct lv_rpc_session *s);
+
+/* The shared params validator: NULL params become {}; -1 with a message naming the
+ * field ("params.target: must be a string") on failure. */
+int lv_rpc_check_params(const struct lv_rpc_param *schema, json_t *params, char *err,
+                        size_t errlen);
+
+#endif

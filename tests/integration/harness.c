@@ -1,0 +1,399 @@
+/* harness: starts loopvisord with a notify socket, waits for READY=1, talks JSON-RPC to
+ * it and tears it and every worker group down, so no test leaks a process into ctest. */
+#include "harness.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CALL_TIMEOUT_MS 30000
+
+const char *lvd_build_path(const char *rel)
+{
+	static char buf[8][512];
+	static int next;
+	const char *dir = getenv("LV_BUILD_DIR");
+	char *out = buf[next++ % 8];
+
+	snprintf(out, sizeof buf[0], "%s/%s", dir ? dir : "build", rel);
+	return out;
+}
+
+char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *data = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		char *grown = realloc(data, len + 4097);
+		size_t n;
+
+		if (!grown)
+			break;
+		data = grown;
+		n = fread(data + len, 1, 4096, f);
+		len += n;
+		data[len] = '\0';
+		if (n < 4096)
+			break;
+	}
+	fclose(f);
+	return data;
+}
+
+static int notify_socket(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof sun.sun_path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
+	return fd;
+}
+
+static pid_t spawn_daemon(struct lvd *d, const char *notify_path, int max_fds)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int log = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		int null = open("/dev/null", O_RDONLY);
+
+		if (log < 0 || null < 0)
+			_exit(120);
+		dup2(null, 0);
+		dup2(log, 1);
+		dup2(log, 2);
+		if (max_fds > 0) {
+			struct rlimit rl = { (rlim_t)max_fds, (rlim_t)max_fds };
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		setenv("NOTIFY_SOCKET", notify_path, 1);
+		execl(lvd_build_path("bin/loopvisord"), "loopvisord", "-c", d->config, "-s",
+		      d->sock, (char *)NULL);
+		_exit(121);
+	}
+	return pid;
+}
+
+/* Waits for READY=1 from the daemon, or its death; returns true when ready. */
+static bool await_ready(struct lvd *d, int nfd)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, d->pid, 0);
+	struct pollfd pfd[2] = { { .fd = nfd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+	bool ready = false;
+
+	ck_assert_int_ge(pidfd, 0);
+	while (!ready && poll(pfd, 2, 20000) > 0) {
+		char buf[4096];
+		ssize_t n;
+
+		if (pfd[1].revents) {
+			waitpid(d->pid, &d->status, 0);
+			d->pid = 0;
+			break;
+		}
+		if ((n = recv(nfd, buf, sizeof buf - 1, 0)) > 0) {
+			buf[n] = '\0';
+			ready = strstr(buf, "READY=1") != NULL;
+		}
+	}
+	close(pidfd);
+	return ready;
+}
+
+static void write_config(struct lvd *d, const char *config)
+{
+	FILE *f;
+	char tmpl[] = "/tmp/lvtest.XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(d->dir, sizeof d->dir, "%s", tmpl);
+	snprintf(d->sock, sizeof d->sock, "%s/control.sock", d->dir);
+	snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
+	snprintf(d->config, sizeof d->config, "%s/config.json", d->dir);
+	f = fopen(d->config, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(config, f);
+	fclose(f);
+}
+
+static int start_common(struct lvd *d, const char *config, int max_fds)
+{
+	char notify_path[400];
+	int nfd;
+	bool ready;
+
+	memset(d, 0, sizeof *d);
+	write_config(d, config);
+	snprintf(notify_path, sizeof notify_path, "%s/notify.sock", d->dir);
+	nfd = notify_socket(notify_path);
+	d->pid = spawn_daemon(d, notify_path, max_fds);
+	ready = await_ready(d, nfd);
+	close(nfd);
+	if (!ready)
+		return -1;
+	d->c = lv_client_connect(d->sock);
+	ck_assert_msg(d->c != NULL, "connect %s: %s", d->sock, strerror(errno));
+	return 0;
+}
+
+void lvd_start_limited(struct lvd *d, int max_fds, const char *config)
+{
+	if (start_common(d, config, max_fds) < 0) {
+		char *log = slurp(d->log);
+		ck_abort_msg("loopvisord did not get ready: %s", log ? log : "(no log)");
+	}
+}
+
+void lvd_start(struct lvd *d, const char *config_fmt, ...)
+{
+	char *config;
+	va_list ap;
+
+	va_start(ap, config_fmt);
+	ck_assert_int_ge(vasprintf(&config, config_fmt, ap), 0);
+	va_end(ap);
+	lvd_start_limited(d, 0, config);
+	free(config);
+}
+
+int lvd_try_start(struct lvd *d, const char *config, char *log_out, size_t log_len)
+{
+	char *log;
+
+	if (start_common(d, config, 0) == 0)
+		return 0;
+	log = slurp(d->log);
+	snprintf(log_out, log_len, "%s", log ? log : "");
+	free(log);
+	return d->status;
+}
+
+bool pid_gone_within(pid_t pid, int timeout_ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd;
+	bool gone;
+
+	if (fd < 0)
+		return errno == ESRCH;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	gone = poll(&pfd, 1, timeout_ms) == 1;
+	close(fd);
+	return gone;
+}
+
+bool group_gone_within(pid_t pgid, int timeout_ms)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	bool gone = true;
+
+	ck_assert_ptr_nonnull(proc);
+	while ((e = readdir(proc)) != NULL) {
+		char path[300], *stat, *p;
+		int pgrp = 0;
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+		if (!(stat = slurp(path)))
+			continue;
+		/* after "(comm)": state ppid pgrp */
+		p = strrchr(stat, ')');
+		if (p && sscanf(p + 2, "%*c %*d %d", &pgrp) == 1 && pgrp == pgid)
+			gone &= pid_gone_within(pid, timeout_ms);
+		free(stat);
+	}
+	closedir(proc);
+	return gone;
+}
+
+bool lvd_wait_exit(struct lvd *d, int timeout_ms)
+{
+	if (!d->pid)
+		return true;
+	if (!pid_gone_within(d->pid, timeout_ms))
+		return false;
+	waitpid(d->pid, &d->status, 0);
+	d->pid = 0;
+	return true;
+}
+
+/* Remembers every worker group so teardown can kill what a failed test left behind. */
+static void note_groups(struct lvd *d, const json_t *result)
+{
+	json_t *workers = json_object_get(result, "workers"), *w;
+	size_t i;
+
+	json_array_foreach(workers, i, w) {
+		json_t *pid = json_is_object(w) ? json_object_get(w, "pid") : NULL;
+		bool known = false;
+
+		if (!json_is_integer(pid))
+			continue;
+		for (int k = 0; k < d->n_groups; k++)
+			known |= d->groups[k] == (pid_t)json_integer_value(pid);
+		if (!known && d->n_groups < 256)
+			d->groups[d->n_groups++] = (pid_t)json_integer_value(pid);
+	}
+}
+
+static void kill_leftovers(struct lvd *d)
+{
+	for (int k = 0; k < d->n_groups; k++)
+		kill(-d->groups[k], SIGKILL);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* The temp dir goes once a test passed; a failed one keeps it for the log. */
+static void remove_tree(const char *dir)
+{
+	if (dir[0])
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void lvd_stop(struct lvd *d)
+{
+	json_t *r = NULL, *e = NULL;
+	bool was_running = d->pid != 0;
+
+	if (d->pid && d->c) {
+		json_t *st = NULL;
+		if (lv_client_call(d->c, "status", NULL, CALL_TIMEOUT_MS, &st, &e) == 0 && st)
+			note_groups(d, st);
+		json_decref(st);
+		json_decref(e);
+		e = NULL;
+		lv_client_call(d->c, "shutdown", NULL, CALL_TIMEOUT_MS, &r, &e);
+		json_decref(r);
+		json_decref(e);
+	}
+	if (d->c)
+		lv_client_close(d->c);
+	d->c = NULL;
+	if (!lvd_wait_exit(d, 30000)) {
+		kill(d->pid, SIGKILL);
+		lvd_wait_exit(d, 5000);
+		kill_leftovers(d);
+		ck_abort_msg("loopvisord did not exit after shutdown");
+	}
+	kill_leftovers(d);
+	ck_assert_msg(!was_running || (WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0),
+	              "loopvisord exit status %d; log in %s", d->status, d->log);
+	remove_tree(d->dir);
+}
+
+static json_t *vcall(struct lvd *d, bool want_error, const char *method, const char *fmt,
+                     va_list ap)
+{
+	json_t *params = NULL, *result = NULL, *error = NULL;
+	char *text = NULL;
+
+	if (fmt) {
+		json_error_t jerr;
+		ck_assert_int_ge(vasprintf(&text, fmt, ap), 0);
+		params = json_loads(text, 0, &jerr);
+		ck_assert_msg(params != NULL, "bad params in test: %s: %s", text, jerr.text);
+	}
+	ck_assert_msg(lv_client_call(d->c, method, params, CALL_TIMEOUT_MS, &result, &error) == 0,
+	              "%s: call failed: %s", method, strerror(errno));
+	if (want_error) {
+		char *dump = result ? json_dumps(result, 0) : NULL;
+		ck_assert_msg(error != NULL, "%s %s: expected an error, got %s", method,
+		              text ? text : "", dump ? dump : "?");
+		free(dump);
+		json_decref(result);
+		free(text);
+		return error;
+	}
+	if (error) {
+		char *dump = json_dumps(error, 0);
+		ck_abort_msg("%s %s: error %s", method, text ? text : "", dump);
+	}
+	free(text);
+	note_groups(d, result);
+	return result;
+}
+
+json_t *lvd_call(struct lvd *d, const char *method, const char *params_fmt, ...)
+{
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, params_fmt);
+	r = vcall(d, false, method, params_fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+json_t *lvd_call_error(struct lvd *d, const char *method, const char *params_fmt, ...)
+{
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, params_fmt);
+	r = vcall(d, true, method, params_fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+json_t *lvd_wait(struct lvd *d, const char *target, const char *state, int restarts)
+{
+	/* state is a name, or a JSON array of names */
+	bool list = state[0] == '[';
+
+	return lvd_call(d, "wait", "{\"target\":\"%s\",\"state\":%s%s%s,\"restarts\":%d,"
+	                "\"timeout_ms\":20000}", target, list ? "" : "\"", state, list ? "" : "\"",
+	                restarts);
+}
+
+json_t *lvd_worker(struct lvd *d, const char *name)
+{
+	json_t *r = lvd_call(d, "status", "{\"target\":\"%s\"}", name);
+	json_t *w = json_incref(json_array_get(json_object_get(r, "workers"), 0));
+
+	json_decref(r);
+	ck_assert_ptr_nonnull(w);
+	return w;
+}
+
+pid_t lvd_worker_pid(struct lvd *d, const char *name)
+{
+	json_t *w = lvd_worker(d, name);
+	pid_t pid = (pid_t)json_integer_value(json_object_get(w, "pid"));
+
+	json_decref(w);
+	return pid;
+}

@@ -1,0 +1,63 @@
+/* harness: runs the real loopvisord in a temp dir for integration tests and talks to it
+ * over its control socket. Every wait is on a state or an event, never a fixed sleep. */
+#ifndef LV_HARNESS_H
+#define LV_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "ctl/client.h"
+
+struct lvd {
+	char dir[256];        /* temp dir: config.json, control.sock, daemon.log */
+	char sock[320];
+	char log[320];
+	char config[320];
+	pid_t pid;            /* the daemon, 0 once reaped */
+	int status;           /* its wait status once reaped */
+	struct lv_client *c;  /* a connection for lvd_call */
+	pid_t groups[256];    /* worker process groups seen, killed at teardown */
+	int n_groups;
+};
+
+/* Path of a built file: lvd_path("bin/loopvisord"), lvd_path("tests/lv_testjob.so"). */
+const char *lvd_build_path(const char *rel);
+
+/* Writes config (printf-style, JSON) to the temp dir and starts the daemon; returns when
+ * it says READY=1 on its notify socket. Fails the test if it does not. max_fds > 0 lowers
+ * the daemon's RLIMIT_NOFILE. */
+void lvd_start(struct lvd *d, const char *config_fmt, ...) __attribute__((format(printf, 2, 3)));
+void lvd_start_limited(struct lvd *d, int max_fds, const char *config);
+/* Same, but returns the daemon's exit status when it fails to start instead of failing. */
+int lvd_try_start(struct lvd *d, const char *config, char *log_out, size_t log_len);
+
+/* Shuts the daemon down over the socket and checks it exited 0; kills leftovers. */
+void lvd_stop(struct lvd *d);
+/* Waits up to timeout_ms for the daemon to exit; returns true if it did. */
+bool lvd_wait_exit(struct lvd *d, int timeout_ms);
+
+/* Calls a method (params: JSON text or NULL) and returns the result; fails the test on an
+ * error reply. lvd_call_error returns the error object instead (fails on success). */
+json_t *lvd_call(struct lvd *d, const char *method, const char *params_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+json_t *lvd_call_error(struct lvd *d, const char *method, const char *params_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Waits (server-side) until every worker of target is in state (a name, or a JSON array
+ * of names) and has restarted at least `restarts` times; returns their status. */
+json_t *lvd_wait(struct lvd *d, const char *target, const char *state, int restarts);
+/* The status object of one worker ("POOL:INDEX"). */
+json_t *lvd_worker(struct lvd *d, const char *name);
+pid_t lvd_worker_pid(struct lvd *d, const char *name);
+
+/* Waits until an arbitrary pid (not our child) is gone, through a pidfd. */
+bool pid_gone_within(pid_t pid, int timeout_ms);
+
+/* Waits until no process of process group pgid is still running (zombies count as gone). */
+bool group_gone_within(pid_t pgid, int timeout_ms);
+
+/* Reads a whole file (malloc'd) or NULL. */
+char *slurp(const char *path);
+
+#endif

@@ -1,0 +1,334 @@
+/* test_control: the control socket against the real daemon: every method, JSON-RPC error
+ * handling on the wire, oversize lines, idle and vanishing clients, fd exhaustion. */
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
+#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
+
+static struct lvd d;
+
+static void teardown(void)
+{
+	lvd_stop(&d);
+}
+
+static void start_default(void)
+{
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2},"
+	              "{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+}
+
+/* Sends a raw line on a fresh connection and returns the parsed reply line. */
+static json_t *raw(struct lv_client *c, const char *line)
+{
+	char *reply;
+	json_t *v;
+
+	ck_assert_int_eq(lv_client_send_line(c, line, strlen(line)), 0);
+	reply = lv_client_read_line(c, 10000);
+	ck_assert_msg(reply != NULL, "no reply to %s: %s", line, strerror(errno));
+	v = json_loads(reply, 0, NULL);
+	ck_assert_msg(v != NULL, "reply is not JSON: %s", reply);
+	free(reply);
+	return v;
+}
+
+static int error_code(const json_t *resp)
+{
+	return (int)JINT(json_object_get(resp, "error"), "code");
+}
+
+START_TEST(ping_and_version)
+{
+	json_t *r;
+
+	start_default();
+	r = lvd_call(&d, "ping", NULL);
+	ck_assert_str_eq(json_string_value(r), "pong");
+	json_decref(r);
+	r = lvd_call(&d, "version", NULL);
+	ck_assert_ptr_nonnull(JSTR(r, "version"));
+	ck_assert_ptr_nonnull(strstr(JSTR(r, "libevent"), "2.1"));
+	ck_assert_ptr_nonnull(JSTR(r, "jansson"));
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(status_targets)
+{
+	json_t *r, *e;
+
+	start_default();
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	r = lvd_call(&d, "status", "{\"target\":\"m\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "pools")), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 2);
+	json_decref(r);
+	r = lvd_call(&d, "status", "{\"target\":\"m:1\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 1);
+	ck_assert_str_eq(JSTR(json_array_get(json_object_get(r, "workers"), 0), "name"), "m:1");
+	json_decref(r);
+	r = lvd_call(&d, "status", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "pools")), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 3);
+	json_decref(r);
+	for (const char *const *t = (const char *const[]){ "nope", "m:7", "m:x", "m:", ":1", NULL };
+	     *t; t++) {
+		e = lvd_call_error(&d, "status", "{\"target\":\"%s\"}", *t);
+		ck_assert_int_eq(JINT(e, "code"), -32001);
+		ck_assert_str_eq(JSTR(json_object_get(e, "data"), "target"), *t);
+		json_decref(e);
+	}
+	e = lvd_call_error(&d, "stop", "{\"target\":\"nope\"}");
+	ck_assert_int_eq(JINT(e, "code"), -32001);
+	json_decref(e);
+}
+END_TEST
+
+START_TEST(protocol_errors_on_the_wire)
+{
+	struct lv_client *c;
+	json_t *r;
+
+	start_default();
+	c = lv_client_connect(d.sock);
+	ck_assert_ptr_nonnull(c);
+	r = raw(c, "{not json");
+	ck_assert_int_eq(error_code(r), -32700);
+	ck_assert(json_is_null(json_object_get(r, "id")));
+	json_decref(r);
+	r = raw(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1,\"id\":2}");
+	ck_assert_int_eq(error_code(r), -32700);
+	json_decref(r);
+	r = raw(c, "{\"jsonrpc\":\"2.0\",\"id\":5}");
+	ck_assert_int_eq(error_code(r), -32600);
+	ck_assert_int_eq(JINT(r, "id"), 5);
+	json_decref(r);
+	r = raw(c, "{\"jsonrpc\":\"2.0\",\"method\":\"frobnicate\",\"id\":6}");
+	ck_assert_int_eq(error_code(r), -32601);
+	json_decref(r);
+	r = raw(c, "{\"jsonrpc\":\"2.0\",\"method\":\"start\",\"params\":{\"target\":3},\"id\":7}");
+	ck_assert_int_eq(error_code(r), -32602);
+	ck_assert_str_eq(JSTR(json_object_get(r, "error"), "message"),
+	                 "params.target: must be a string");
+	json_decref(r);
+	/* a notification gets no reply; the next request's reply is the next line */
+	r = raw(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\n"
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":\"after\"}");
+	ck_assert_str_eq(JSTR(r, "id"), "after");
+	json_decref(r);
+	/* a batch, answered with an array in order */
+	r = raw(c, "[{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1},"
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"version\",\"id\":2},"
+	           "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}]");
+	ck_assert(json_is_array(r));
+	ck_assert_uint_eq(json_array_size(r), 2);
+	ck_assert_str_eq(JSTR(json_array_get(r, 0), "result"), "pong");
+	json_decref(r);
+	/* and the connection is still fine */
+	r = raw(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":9}");
+	ck_assert_str_eq(JSTR(r, "result"), "pong");
+	json_decref(r);
+	lv_client_close(c);
+}
+END_TEST
+
+START_TEST(oversize_line_closes_only_that_connection)
+{
+	struct lv_client *big, *other;
+	size_t len = 300 * 1024;
+	char *line = malloc(len + 1);
+	json_t *r;
+	char *reply;
+
+	start_default();
+	big = lv_client_connect(d.sock);
+	other = lv_client_connect(d.sock);
+	memset(line, 'x', len);
+	line[len] = '\0';
+	/* no newline within 256 KiB: an error, then EOF */
+	send(lv_client_fd(big), line, len, MSG_NOSIGNAL);
+	reply = lv_client_read_line(big, 10000);
+	ck_assert_ptr_nonnull(reply);
+	r = json_loads(reply, 0, NULL);
+	ck_assert_int_eq(error_code(r), -32600);
+	json_decref(r);
+	free(reply);
+	ck_assert_ptr_null(lv_client_read_line(big, 10000));
+	ck_assert_int_eq(errno, ECONNRESET);
+	r = raw(other, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1}");
+	ck_assert_str_eq(JSTR(r, "result"), "pong");
+	json_decref(r);
+	free(line);
+	lv_client_close(big);
+	lv_client_close(other);
+}
+END_TEST
+
+START_TEST(idle_slow_and_vanishing_clients)
+{
+	struct lv_client *idle[100], *slow, *c;
+	json_t *r;
+
+	start_default();
+	for (int i = 0; i < 100; i++)
+		ck_assert_ptr_nonnull(idle[i] = lv_client_connect(d.sock));
+	/* half a request, never finished */
+	slow = lv_client_connect(d.sock);
+	send(lv_client_fd(slow), "{\"jsonrpc\":\"2.0\",\"meth", 22, MSG_NOSIGNAL);
+	/* clients that ask for a big reply and vanish before reading it */
+	for (int i = 0; i < 50; i++) {
+		c = lv_client_connect(d.sock);
+		const char *req = "{\"jsonrpc\":\"2.0\",\"method\":\"status\",\"id\":1}\n";
+		send(lv_client_fd(c), req, strlen(req), MSG_NOSIGNAL);
+		lv_client_close(c);
+	}
+	r = lvd_call(&d, "ping", NULL);
+	ck_assert_str_eq(json_string_value(r), "pong");
+	json_decref(r);
+	for (int i = 0; i < 100; i++)
+		lv_client_close(idle[i]);
+	lv_client_close(slow);
+	r = lvd_call(&d, "status", NULL);
+	json_decref(r);
+}
+END_TEST
+
+static long cpu_ticks(pid_t pid)
+{
+	char path[64], *stat, *p;
+	long utime = 0, stime = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	stat = slurp(path);
+	ck_assert_ptr_nonnull(stat);
+	p = strrchr(stat, ')');
+	/* fields after the command: state(3) ... utime(14) stime(15) */
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld",
+	                        &utime, &stime), 2);
+	free(stat);
+	return utime + stime;
+}
+
+START_TEST(fd_exhaustion_neither_spins_nor_stops)
+{
+	struct lv_client *c[64];
+	int n = 0;
+	long before, after;
+	json_t *e;
+
+	lvd_start_limited(&d, 40, "{\"pools\":[{\"name\":\"idle\",\"exec\":[\"true\"],"
+	                          "\"autostart\":false}]}");
+	/* far more connections than the daemon has descriptors for */
+	for (n = 0; n < 64; n++)
+		ck_assert_ptr_nonnull(c[n] = lv_client_connect(d.sock));
+	before = cpu_ticks(d.pid);
+	/* let the daemon sit at EMFILE for a second, timed by the daemon itself */
+	{
+		struct lv_client *waiter = c[0];
+		json_t *res = NULL, *err = NULL;
+		json_t *params = json_pack("{s:s, s:s, s:i}", "target", "idle", "state", "running",
+		                           "timeout_ms", 1000);
+		/* c[0] was accepted before the limit: it gets an answer */
+		lv_client_call(waiter, "wait", params, 10000, &res, &err);
+		json_decref(res);
+		json_decref(err);
+	}
+	after = cpu_ticks(d.pid);
+	/* a busy loop would burn ~100 ticks in that second */
+	ck_assert_int_lt(after - before, 30);
+	for (int i = 0; i < n; i++)
+		lv_client_close(c[i]);
+	/* once descriptors are free again, new clients are served */
+	e = lvd_call(&d, "ping", NULL);
+	json_decref(e);
+	lv_client_close(d.c);
+	d.c = lv_client_connect(d.sock);
+	ck_assert_ptr_nonnull(d.c);
+	e = lvd_call(&d, "ping", NULL);
+	ck_assert_str_eq(json_string_value(e), "pong");
+	json_decref(e);
+}
+END_TEST
+
+START_TEST(shutdown_stops_everything_and_exits_zero)
+{
+	json_t *r;
+	pid_t a, b;
+
+	start_default();
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	a = lvd_worker_pid(&d, "m:0");
+	b = lvd_worker_pid(&d, "s:0");
+	r = lvd_call(&d, "shutdown", NULL);
+	json_decref(r);
+	ck_assert(lvd_wait_exit(&d, 20000));
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(pid_gone_within(a, 1000));
+	ck_assert(pid_gone_within(b, 1000));
+	ck_assert_int_ne(access(d.sock, F_OK), 0);
+}
+END_TEST
+
+START_TEST(sigterm_drains_and_exits_zero)
+{
+	pid_t a;
+
+	start_default();
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	a = lvd_worker_pid(&d, "s:0");
+	kill(d.pid, SIGTERM);
+	ck_assert(lvd_wait_exit(&d, 20000));
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+	ck_assert(pid_gone_within(a, 1000));
+}
+END_TEST
+
+START_TEST(bad_config_refuses_to_start)
+{
+	char log[4096];
+	int st = lvd_try_start(&d, "{\"pools\":[{\"name\":\"x\",\"exec\":[\"true\"],\"wrokers\":2}]}",
+	                       log, sizeof log);
+
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ck_assert_msg(strstr(log, "pools[0].wrokers: unknown key") != NULL, "log: %s", log);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("control");
+	TCase *tc = tcase_create("socket");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ping_and_version);
+	tcase_add_test(tc, status_targets);
+	tcase_add_test(tc, protocol_errors_on_the_wire);
+	tcase_add_test(tc, oversize_line_closes_only_that_connection);
+	tcase_add_test(tc, idle_slow_and_vanishing_clients);
+	tcase_add_test(tc, fd_exhaustion_neither_spins_nor_stops);
+	tcase_add_test(tc, shutdown_stops_everything_and_exits_zero);
+	tcase_add_test(tc, sigterm_drains_and_exits_zero);
+	tcase_add_test(tc, bad_config_refuses_to_start);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,385 @@
+/* test_workers: worker lifecycles against the real daemon: module and exec workers,
+ * start/stop/restart, every restart policy, crash loops, stop timeouts, scale, signal. */
+#include <check.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "harness.h"
+
+#define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
+#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
+
+static struct lvd d;
+
+static void teardown(void)
+{
+	lvd_stop(&d);
+}
+
+static json_t *first_worker(json_t *status)
+{
+	return json_array_get(json_object_get(status, "workers"), 0);
+}
+
+START_TEST(module_worker_runs_and_reports)
+{
+	json_t *st, *w, *pool;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"tick\",\"module\":\"ticker\","
+	              "\"params\":{\"interval_ms\":50},\"workers\":2}]}");
+	json_decref(lvd_wait(&d, "tick", "running", 0));
+	st = lvd_call(&d, "status", NULL);
+	pool = json_array_get(json_object_get(st, "pools"), 0);
+	ck_assert_str_eq(JSTR(pool, "name"), "tick");
+	ck_assert_str_eq(JSTR(pool, "kind"), "module");
+	ck_assert_int_eq(JINT(pool, "workers"), 2);
+	ck_assert_int_eq(JINT(pool, "running"), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "workers")), 2);
+	w = first_worker(st);
+	ck_assert_str_eq(JSTR(w, "name"), "tick:0");
+	ck_assert_str_eq(JSTR(w, "pool"), "tick");
+	ck_assert_int_eq(JINT(w, "index"), 0);
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	ck_assert_int_gt(JINT(w, "pid"), 0);
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	ck_assert(json_is_integer(json_object_get(w, "uptime_ms")));
+	ck_assert(json_is_null(json_object_get(w, "last_exit")));
+	ck_assert(json_is_null(json_object_get(w, "last_error")));
+	json_decref(st);
+}
+END_TEST
+
+START_TEST(exec_stop_start_restart)
+{
+	json_t *r, *w;
+	pid_t pid1, pid2;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	pid1 = lvd_worker_pid(&d, "s:0");
+
+	r = lvd_call(&d, "stop", "{\"target\":\"s\"}");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "workers"), 0)), "s:0");
+	json_decref(r);
+	w = lvd_worker(&d, "s:0");
+	ck_assert_str_eq(JSTR(w, "state"), "stopped");
+	ck_assert(json_is_null(json_object_get(w, "pid")));
+	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "TERM");
+	json_decref(w);
+	ck_assert(pid_gone_within(pid1, 5000));
+
+	json_decref(lvd_call(&d, "start", "{\"target\":\"s:0\"}"));
+	w = lvd_worker(&d, "s:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	pid2 = (pid_t)JINT(w, "pid");
+	ck_assert_int_ne(pid2, pid1);
+	ck_assert_int_eq(JINT(w, "restarts"), 1);
+	json_decref(w);
+
+	json_decref(lvd_call(&d, "restart", "{\"target\":\"s\"}"));
+	w = lvd_worker(&d, "s:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	ck_assert_int_ne(JINT(w, "pid"), pid2);
+	ck_assert_int_eq(JINT(w, "restarts"), 2);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(stopped_by_command_stays_stopped)
+{
+	json_t *r;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2}]}");
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"s:1\"}"));
+	/* a restart of its sibling and a while later: s:1 is still stopped */
+	json_decref(lvd_call(&d, "restart", "{\"target\":\"s:0\"}"));
+	r = lvd_worker(&d, "s:1");
+	ck_assert_str_eq(JSTR(r, "state"), "stopped");
+	json_decref(r);
+	r = lvd_call(&d, "stop", "{\"target\":\"s\",\"wait\":false}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 2);
+	json_decref(r);
+	json_decref(lvd_wait(&d, "s", "stopped", 0));
+}
+END_TEST
+
+START_TEST(policy_always_restarts_clean_exit)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"e\",\"exec\":[\"true\"],\"restart\":\"always\"}]}");
+	/* exits 0 at once, over and over: restarted each time, with backoff */
+	w = lvd_wait(&d, "e", "[\"starting\",\"running\",\"backoff\",\"failed\"]", 2);
+	json_decref(w);
+	w = lvd_worker(&d, "e:0");
+	ck_assert_int_eq(JINT(json_object_get(w, "last_exit"), "code"), 0);
+	ck_assert_int_ge(JINT(w, "restarts"), 2);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(policy_on_failure)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"pools\":["
+	              "{\"name\":\"ok\",\"exec\":[\"true\"],\"restart\":\"on-failure\"},"
+	              "{\"name\":\"bad\",\"exec\":[\"sh\",\"-c\",\"exit 3\"],\"restart\":\"on-failure\"}]}");
+	w = lvd_wait(&d, "ok", "stopped", 0);
+	ck_assert_int_eq(JINT(json_object_get(first_worker(w), "last_exit"), "code"), 0);
+	ck_assert_int_eq(JINT(first_worker(w), "restarts"), 0);
+	json_decref(w);
+	w = lvd_wait(&d, "bad", "[\"starting\",\"running\",\"backoff\",\"failed\"]", 1);
+	ck_assert_int_eq(JINT(json_object_get(first_worker(w), "last_exit"), "code"), 3);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(policy_never)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"pools\":["
+	              "{\"name\":\"ok\",\"exec\":[\"true\"],\"restart\":\"never\"},"
+	              "{\"name\":\"bad\",\"exec\":[\"false\"],\"restart\":\"never\"}]}");
+	w = lvd_wait(&d, "ok", "stopped", 0);
+	ck_assert_int_eq(JINT(first_worker(w), "restarts"), 0);
+	json_decref(w);
+	w = lvd_wait(&d, "bad", "failed", 0);
+	ck_assert_int_eq(JINT(json_object_get(first_worker(w), "last_exit"), "code"), 1);
+	ck_assert_int_eq(JINT(first_worker(w), "restarts"), 0);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(crash_loop_ends_in_failed_until_started)
+{
+	json_t *w, *e;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"c\",\"exec\":[\"false\"],"
+	              "\"start_limit\":{\"burst\":3,\"interval_ms\":60000}},"
+	              "{\"name\":\"nx\",\"exec\":[\"no-such-program-lv\"],\"autostart\":false,"
+	              "\"start_limit\":{\"burst\":2,\"interval_ms\":60000}}]}");
+	w = lvd_wait(&d, "c", "failed", 0);
+	ck_assert_int_eq(JINT(first_worker(w), "restarts"), 2);
+	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "start limit"));
+	json_decref(w);
+	/* an explicit start tries again (the exec itself succeeds, so start says running) */
+	json_decref(lvd_call(&d, "start", "{\"target\":\"c\"}"));
+	w = lvd_wait(&d, "c", "failed", 5);
+	ck_assert_int_eq(JINT(first_worker(w), "restarts"), 5);
+	json_decref(w);
+	/* a start that cannot succeed answers with the reason once the worker has failed */
+	e = lvd_call_error(&d, "start", "{\"target\":\"nx\"}");
+	ck_assert_int_eq(JINT(e, "code"), -32004);
+	ck_assert_str_eq(JSTR(json_object_get(e, "data"), "worker"), "nx:0");
+	ck_assert_ptr_nonnull(strstr(JSTR(json_object_get(e, "data"), "last_error"),
+	                             "No such file or directory"));
+	json_decref(e);
+}
+END_TEST
+
+START_TEST(exec_errors_are_text)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"pools\":["
+	              "{\"name\":\"noent\",\"exec\":[\"/nonexistent/prog\"],\"restart\":\"never\"},"
+	              "{\"name\":\"nocwd\",\"exec\":[\"true\"],\"cwd\":\"/nonexistent/dir\","
+	              "\"restart\":\"never\"},"
+	              "{\"name\":\"noperm\",\"exec\":[\"/etc/passwd\"],\"restart\":\"never\"}]}");
+	w = lvd_wait(&d, "noent", "failed", 0);
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"),
+	                 "exec /nonexistent/prog: No such file or directory");
+	json_decref(w);
+	w = lvd_wait(&d, "nocwd", "failed", 0);
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"),
+	                 "chdir /nonexistent/dir: No such file or directory");
+	json_decref(w);
+	w = lvd_wait(&d, "noperm", "failed", 0);
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "exec /etc/passwd: Permission denied");
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(module_errors_are_text)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"abi\",\"module\":\"lv_badabi\",\"restart\":\"never\"},"
+	              "{\"name\":\"missing\",\"module\":\"nosuchjob\",\"restart\":\"never\"},"
+	              "{\"name\":\"refuses\",\"module\":\"lv_testjob\",\"restart\":\"never\","
+	              "\"params\":{\"fail_start\":\"port taken\"}}]}",
+	              lvd_build_path("tests"));
+	w = lvd_wait(&d, "abi", "failed", 0);
+	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "job ABI version 2"));
+	json_decref(w);
+	w = lvd_wait(&d, "refuses", "failed", 0);
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "start failed: port taken");
+	json_decref(w);
+	w = lvd_wait(&d, "missing", "failed", 0);
+	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "nosuchjob.so"));
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(stop_timeout_kills_the_group)
+{
+	json_t *w;
+	pid_t pid;
+	char cfg[512];
+
+	snprintf(cfg, sizeof cfg, "{\"pools\":[{\"name\":\"stubborn\",\"exec\":[\"sh\",\"-c\","
+	         "\"trap '' TERM; sleep 1000 & sleep 1000\"],\"stop_timeout_ms\":300}]}");
+	lvd_start(&d, "%s", cfg);
+	json_decref(lvd_wait(&d, "stubborn", "running", 0));
+	pid = lvd_worker_pid(&d, "stubborn:0");
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"stubborn\"}"));
+	w = lvd_worker(&d, "stubborn:0");
+	ck_assert_str_eq(JSTR(w, "state"), "stopped");
+	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "KILL");
+	json_decref(w);
+	/* nothing of its process group is left running (the orphaned sleep included) */
+	ck_assert(group_gone_within(pid, 5000));
+}
+END_TEST
+
+START_TEST(module_ignoring_stop_is_killed)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"m\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"ignore_stop\":true},\"stop_timeout_ms\":200}]}",
+	              lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"m\"}"));
+	w = lvd_worker(&d, "m:0");
+	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "KILL");
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(kill9_of_workers_restarts_them)
+{
+	json_t *w;
+	pid_t a, b;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2}]}");
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	a = lvd_worker_pid(&d, "m:0");
+	b = lvd_worker_pid(&d, "m:1");
+	/* both at once: the SIGCHLDs coalesce, and both must still be reaped */
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	w = lvd_wait(&d, "m", "running", 1);
+	ck_assert_int_ne(JINT(json_array_get(json_object_get(w, "workers"), 0), "pid"), a);
+	ck_assert_int_ne(JINT(json_array_get(json_object_get(w, "workers"), 1), "pid"), b);
+	ck_assert_str_eq(JSTR(json_object_get(first_worker(w), "last_exit"), "signal"), "KILL");
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(scale_up_and_down)
+{
+	json_t *r, *st;
+	pid_t pid;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":1}]}");
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	r = lvd_call(&d, "scale", "{\"pool\":\"m\",\"workers\":4}");
+	ck_assert_int_eq(JINT(r, "workers"), 4);
+	json_decref(r);
+	r = lvd_wait(&d, "m", "running", 0);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 4);
+	json_decref(r);
+	pid = lvd_worker_pid(&d, "m:3");
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"m\",\"workers\":1}"));
+	/* the reply comes once the surplus is stopped and gone from the table */
+	st = lvd_call(&d, "status", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "workers")), 1);
+	ck_assert_int_eq(JINT(json_array_get(json_object_get(st, "pools"), 0), "workers"), 1);
+	json_decref(st);
+	ck_assert(pid_gone_within(pid, 5000));
+	r = lvd_call_error(&d, "scale", "{\"pool\":\"m\",\"workers\":10001}");
+	ck_assert_int_eq(JINT(r, "code"), -32602);
+	json_decref(r);
+	r = lvd_call_error(&d, "scale", "{\"pool\":\"nope\",\"workers\":1}");
+	ck_assert_int_eq(JINT(r, "code"), -32001);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(signal_reaches_the_worker)
+{
+	json_t *r;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"],"
+	              "\"restart\":\"on-failure\"}]}");
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	r = lvd_call(&d, "signal", "{\"target\":\"s\",\"signal\":\"USR1\"}");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "workers"), 0)), "s:0");
+	json_decref(r);
+	/* sleep dies of USR1, a failure for on-failure: restarted */
+	r = lvd_wait(&d, "s", "running", 1);
+	ck_assert_str_eq(JSTR(json_object_get(first_worker(r), "last_exit"), "signal"), "USR1");
+	json_decref(r);
+	r = lvd_call(&d, "signal", "{\"target\":\"s:0\",\"signal\":9}");
+	json_decref(r);
+	json_decref(lvd_wait(&d, "s", "running", 2));
+	r = lvd_call_error(&d, "signal", "{\"target\":\"s\",\"signal\":\"NOPE\"}");
+	ck_assert_int_eq(JINT(r, "code"), -32602);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(autostart_false_waits_for_start)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"],"
+	              "\"autostart\":false}]}");
+	w = lvd_worker(&d, "s:0");
+	ck_assert_str_eq(JSTR(w, "state"), "stopped");
+	json_decref(w);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"s\"}"));
+	w = lvd_worker(&d, "s:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	json_decref(w);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("workers");
+	TCase *tc = tcase_create("lifecycle");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, module_worker_runs_and_reports);
+	tcase_add_test(tc, exec_stop_start_restart);
+	tcase_add_test(tc, stopped_by_command_stays_stopped);
+	tcase_add_test(tc, policy_always_restarts_clean_exit);
+	tcase_add_test(tc, policy_on_failure);
+	tcase_add_test(tc, policy_never);
+	tcase_add_test(tc, crash_loop_ends_in_failed_until_started);
+	tcase_add_test(tc, exec_errors_are_text);
+	tcase_add_test(tc, module_errors_are_text);
+	tcase_add_test(tc, stop_timeout_kills_the_group);
+	tcase_add_test(tc, module_ignoring_stop_is_killed);
+	tcase_add_test(tc, kill9_of_workers_restarts_them);
+	tcase_add_test(tc, scale_up_and_down);
+	tcase_add_test(tc, signal_reaches_the_worker);
+	tcase_add_test(tc, autostart_false_waits_for_start);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,326 @@
+/* test_jsonrpc: the JSON-RPC 2.0 session: every error code, batches, notifications,
+ * parked calls answered in request order, and the shared params validator. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc/jsonrpc.h"
+
+static char out[65536];
+static size_t out_len;
+static struct lv_rpc_call *parked;
+static int cancelled;
+
+static void sink(void *io, const char *data, size_t len)
+{
+	(void)io;
+	ck_assert_uint_lt(out_len + len, sizeof out);
+	memcpy(out + out_len, data, len);
+	out_len += len;
+	out[out_len] = '\0';
+}
+
+static void h_echo(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	(void)app;
+	lv_rpc_reply(call, json_incref(params));
+}
+
+static void h_park(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	(void)params;
+	(void)app;
+	parked = call;
+	lv_rpc_park(call, NULL, NULL);
+}
+
+static void h_cancel_count(void *arg)
+{
+	(void)arg;
+	cancelled++;
+}
+
+static void h_park_counted(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	(void)params;
+	(void)app;
+	parked = call;
+	lv_rpc_park(call, h_cancel_count, NULL);
+}
+
+static const struct lv_rpc_param p_echo[] = {
+	{ "target", LV_RPC_STRING, true }, { "n", LV_RPC_INT, false }, { NULL, 0, false } };
+
+static const struct lv_rpc_method methods[] = {
+	{ "echo", p_echo, h_echo },
+	{ "park", NULL, h_park },
+	{ "park2", NULL, h_park_counted },
+	{ NULL, NULL, NULL },
+};
+
+static struct lv_rpc_session *s;
+
+static void setup(void)
+{
+	out_len = 0;
+	out[0] = '\0';
+	parked = NULL;
+	cancelled = 0;
+	s = lv_rpc_session_new(methods, NULL, sink, NULL);
+}
+
+static void teardown(void)
+{
+	lv_rpc_session_free(s);
+}
+
+static void feed(const char *line)
+{
+	lv_rpc_session_handle(s, line, strlen(line));
+}
+
+/* Returns the output so far as one parsed value and clears it. */
+static json_t *take(void)
+{
+	json_t *v;
+
+	ck_assert_msg(out_len > 0 && out[out_len - 1] == '\n', "no complete line: %s", out);
+	ck_assert_ptr_null(memchr(out, '\n', out_len - 1));
+	v = json_loadb(out, out_len - 1, 0, NULL);
+	ck_assert_ptr_nonnull(v);
+	out_len = 0;
+	out[0] = '\0';
+	return v;
+}
+
+static void assert_error(json_t *resp, int code, json_t *id)
+{
+	ck_assert_str_eq(json_string_value(json_object_get(resp, "jsonrpc")), "2.0");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(resp, "error"), "code")),
+	                 code);
+	ck_assert(json_equal(json_object_get(resp, "id"), id));
+	ck_assert_ptr_null(json_object_get(resp, "result"));
+}
+
+START_TEST(result_echoes_id)
+{
+	json_t *r;
+
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"x\"},\"id\":\"abc\"}");
+	r = take();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "id")), "abc");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "result"), "target")),
+	                 "x");
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(parse_error_has_null_id)
+{
+	json_t *r;
+
+	feed("{\"jsonrpc\":\"2.0\",");
+	r = take();
+	assert_error(r, -32700, json_null());
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"method\":\"x\",\"id\":1}");
+	r = take();
+	assert_error(r, -32700, json_null());
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(invalid_requests)
+{
+	json_t *r, *one = json_integer(7);
+
+	feed("1");
+	r = take();
+	assert_error(r, -32600, json_null());
+	json_decref(r);
+	feed("{\"jsonrpc\":\"1.0\",\"method\":\"echo\",\"id\":7}");
+	r = take();
+	assert_error(r, -32600, one);
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":5,\"id\":7}");
+	r = take();
+	assert_error(r, -32600, one);
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":{}}");
+	r = take();
+	assert_error(r, -32600, json_null());
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"extra\":1,\"id\":7}");
+	r = take();
+	assert_error(r, -32600, one);
+	json_decref(r);
+	json_decref(one);
+}
+END_TEST
+
+START_TEST(method_not_found)
+{
+	json_t *r, *id = json_integer(3);
+
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":3}");
+	r = take();
+	assert_error(r, -32601, id);
+	json_decref(r);
+	json_decref(id);
+}
+END_TEST
+
+START_TEST(invalid_params_name_the_field)
+{
+	json_t *r, *id = json_integer(1);
+	const char *msg;
+
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":1},\"id\":1}");
+	r = take();
+	assert_error(r, -32602, id);
+	msg = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+	ck_assert_str_eq(msg, "params.target: must be a string");
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{},\"id\":1}");
+	r = take();
+	msg = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+	ck_assert_str_eq(msg, "params.target: required");
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"a\",\"zz\":1},\"id\":1}");
+	r = take();
+	msg = json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+	ck_assert_str_eq(msg, "params.zz: unknown parameter");
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[1],\"id\":1}");
+	r = take();
+	assert_error(r, -32602, id);
+	json_decref(r);
+	json_decref(id);
+}
+END_TEST
+
+START_TEST(notifications_get_no_reply)
+{
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"x\"}}");
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"nope\"}");
+	ck_assert_uint_eq(out_len, 0);
+	ck_assert_uint_eq(lv_rpc_session_pending(s), 0);
+}
+END_TEST
+
+START_TEST(batch_mixed)
+{
+	json_t *r;
+
+	feed("[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"a\"},\"id\":1},"
+	     "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"n\"}},"
+	     "1,"
+	     "{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":2}]");
+	r = take();
+	ck_assert(json_is_array(r));
+	ck_assert_uint_eq(json_array_size(r), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(r, 0), "id")), 1);
+	assert_error(json_array_get(r, 1), -32600, json_null());
+	ck_assert_int_eq(json_integer_value(json_object_get(
+		json_object_get(json_array_get(r, 2), "error"), "code")), -32601);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(batch_edge_cases)
+{
+	json_t *r;
+
+	feed("[]");
+	r = take();
+	ck_assert(json_is_object(r));
+	assert_error(r, -32600, json_null());
+	json_decref(r);
+	feed("[{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"a\"}}]");
+	ck_assert_uint_eq(out_len, 0);
+}
+END_TEST
+
+START_TEST(parked_call_keeps_order)
+{
+	json_t *r;
+
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"park\",\"id\":1}");
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"b\"},\"id\":2}");
+	ck_assert_uint_eq(out_len, 0);
+	ck_assert_uint_eq(lv_rpc_session_pending(s), 2);
+	ck_assert_ptr_nonnull(parked);
+	lv_rpc_reply(parked, json_string("late"));
+	ck_assert_uint_eq(lv_rpc_session_pending(s), 0);
+	/* two lines, in request order */
+	{
+		char *nl = memchr(out, '\n', out_len);
+		ck_assert_ptr_nonnull(nl);
+		r = json_loadb(out, (size_t)(nl - out), 0, NULL);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
+		ck_assert_str_eq(json_string_value(json_object_get(r, "result")), "late");
+		json_decref(r);
+		r = json_loads(nl + 1, 0, NULL);
+		ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 2);
+		json_decref(r);
+	}
+}
+END_TEST
+
+START_TEST(closing_cancels_parked)
+{
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"park2\",\"id\":1}");
+	ck_assert_int_eq(cancelled, 0);
+	lv_rpc_session_free(s);
+	s = NULL;
+	ck_assert_int_eq(cancelled, 1);
+}
+END_TEST
+
+START_TEST(notify_and_bare_error)
+{
+	json_t *r;
+
+	lv_rpc_session_notify(s, "event", json_pack("{s:i}", "seq", 1));
+	r = take();
+	ck_assert_str_eq(json_string_value(json_object_get(r, "method")), "event");
+	ck_assert_ptr_null(json_object_get(r, "id"));
+	json_decref(r);
+	lv_rpc_session_send_error(s, -32600, "request too large");
+	r = take();
+	assert_error(r, -32600, json_null());
+	json_decref(r);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *su = suite_create("jsonrpc");
+	TCase *tc = tcase_create("session");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, result_echoes_id);
+	tcase_add_test(tc, parse_error_has_null_id);
+	tcase_add_test(tc, invalid_requests);
+	tcase_add_test(tc, method_not_found);
+	tcase_add_test(tc, invalid_params_name_the_field);
+	tcase_add_test(tc, notifications_get_no_reply);
+	tcase_add_test(tc, batch_mixed);
+	tcase_add_test(tc, batch_edge_cases);
+	tcase_add_test(tc, parked_call_keeps_order);
+	tcase_add_test(tc, closing_cancels_parked);
+	tcase_add_test(tc, notify_and_bare_error);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,44 @@
+/* spawn: the plain struct the supervisor hands to a freshly forked child, and the child's
+ * entry point. Nothing else crosses from supervisor to worker at start. */
+#ifndef LV_WORKER_SPAWN_H
+#define LV_WORKER_SPAWN_H
+
+#include <stdbool.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <jansson.h>
+
+#include "config/config.h"
+
+#define LV_WORKER_CHANNEL_FD 3   /* module workers find their channel here */
+
+struct lv_spawn {
+	enum lv_pool_kind kind;
+	const char *pool;
+	unsigned index;
+	const char *worker;          /* "POOL:INDEX" */
+	pid_t supervisor;            /* getpid() of the parent, for the death check */
+	char *const *argv;           /* exec */
+	char *const *env;            /* extra "KEY=VALUE" entries */
+	const char *cwd;             /* or NULL */
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	const char *user;            /* for initgroups, or NULL */
+	const char *module_path;     /* module: resolved path of the .so */
+	const json_t *params;        /* module */
+	int channel_fd;              /* module: worker end of the socketpair, else -1 */
+	int error_fd;                /* write end of the CLOEXEC error pipe */
+};
+
+/* Runs in the child right after fork with every signal blocked; never returns. */
+_Noreturn void lv_worker_main(const struct lv_spawn *sp);
+
+/* Module workers, after the reset: build a loop, load the job, run it; never returns. */
+_Noreturn void lv_module_run(const struct lv_spawn *sp);
+
+/* Reports a start error to the supervisor over the error pipe and exits 127. */
+_Noreturn void lv_worker_die(const struct lv_spawn *sp, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

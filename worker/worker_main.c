@@ -1,0 +1,164 @@
+/* worker_main: what a child does right after fork, before it runs anything of its own:
+ * drop everything inherited from the supervisor, become its own group, then exec or host. */
+#include "worker/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+extern char **environ;
+
+_Noreturn void lv_worker_die(const struct lv_spawn *sp, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof msg)
+		n = sizeof msg - 1;
+	if (sp->error_fd >= 0 && write(sp->error_fd, msg, (size_t)n) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/* Every disposition back to default: SIG_IGN would survive exec, and the parent's
+ * libevent handler would write into the supervisor's signal pipe. */
+static void reset_signals(void)
+{
+	/* The kernel's own struct: glibc's sigaction() refuses signals 32 and 33, which it
+	 * reserves, yet an ignored one would be inherited by every exec'd program. */
+	struct { void *handler; unsigned long flags; void *restorer; unsigned long mask; } ksa;
+
+	memset(&ksa, 0, sizeof ksa); /* SIG_DFL, no flags, empty mask */
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			syscall(SYS_rt_sigaction, s, &ksa, NULL, sizeof ksa.mask);
+}
+
+static void setup_env(const struct lv_spawn *sp)
+{
+	static const char *const drop[] = {
+		"NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES",
+		"WATCHDOG_PID", "WATCHDOG_USEC", NULL,
+	};
+	char index[16];
+
+	for (size_t i = 0; drop[i]; i++)
+		unsetenv(drop[i]);
+	snprintf(index, sizeof index, "%u", sp->index);
+	setenv("LOOPVISOR_POOL", sp->pool, 1);
+	setenv("LOOPVISOR_WORKER", sp->worker, 1);
+	setenv("LOOPVISOR_INDEX", index, 1);
+	for (char *const *e = sp->env; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		char key[256];
+
+		if (!eq || (size_t)(eq - *e) >= sizeof key)
+			continue;
+		memcpy(key, *e, (size_t)(eq - *e));
+		key[eq - *e] = '\0';
+		setenv(key, eq + 1, 1);
+	}
+}
+
+/* Keeps stdout/stderr, /dev/null as stdin, the channel at fd 3 (module) and the error
+ * pipe above it; closes everything else the supervisor had open. */
+static struct lv_spawn setup_fds(const struct lv_spawn *sp)
+{
+	struct lv_spawn out = *sp;
+	int next = LV_WORKER_CHANNEL_FD, null_fd;
+	int chan = -1, err;
+
+	/* Park both above every target number first so the dup2s cannot clobber them. */
+	if (sp->channel_fd >= 0 && (chan = fcntl(sp->channel_fd, F_DUPFD_CLOEXEC, 16)) < 0)
+		_exit(126);
+	if ((err = fcntl(sp->error_fd, F_DUPFD_CLOEXEC, 16)) < 0)
+		_exit(126);
+	if (chan >= 0) {
+		if (dup2(chan, next) < 0)
+			_exit(126);
+		out.channel_fd = next++;
+	}
+	if (dup3(err, next, O_CLOEXEC) < 0)
+		_exit(126);
+	out.error_fd = next++;
+	close_range((unsigned)next, ~0U, 0);
+
+	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null_fd >= 0 && null_fd != STDIN_FILENO) {
+		dup2(null_fd, STDIN_FILENO);
+		close(null_fd);
+	}
+	return out;
+}
+
+static void drop_privileges(const struct lv_spawn *sp)
+{
+	if (!sp->set_ids)
+		return;
+	if (sp->user ? initgroups(sp->user, sp->gid) < 0 : setgroups(0, NULL) < 0)
+		lv_worker_die(sp, "setgroups: %s", strerror(errno));
+	if (setgid(sp->gid) < 0)
+		lv_worker_die(sp, "setgid %u: %s", (unsigned)sp->gid, strerror(errno));
+	if (setuid(sp->uid) < 0)
+		lv_worker_die(sp, "setuid %u: %s", (unsigned)sp->uid, strerror(errno));
+}
+
+/* execvp would run a file without a #! line through /bin/sh: search PATH here and
+ * execve, so a pool's argv is run exactly as written or fails with a reason. */
+static _Noreturn void exec_program(const struct lv_spawn *sp)
+{
+	const char *prog = sp->argv[0], *path = getenv("PATH");
+	char file[4096];
+	int err = ENOENT;
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (strchr(prog, '/')) {
+		execve(prog, sp->argv, environ);
+		lv_worker_die(sp, "exec %s: %s", prog, strerror(errno));
+	}
+	for (const char *dir = path ? path : "/usr/local/bin:/usr/bin:/bin"; dir; ) {
+		const char *colon = strchr(dir, ':');
+		size_t len = colon ? (size_t)(colon - dir) : strlen(dir);
+
+		snprintf(file, sizeof file, "%.*s/%s", (int)len, len ? dir : ".", prog);
+		execve(file, sp->argv, environ);
+		if (errno != ENOENT && errno != ENOTDIR)
+			err = errno; /* remember EACCES and the like over a later ENOENT */
+		dir = colon ? colon + 1 : NULL;
+	}
+	lv_worker_die(sp, "exec %s: %s", prog, strerror(err));
+}
+
+_Noreturn void lv_worker_main(const struct lv_spawn *args)
+{
+	struct lv_spawn sp;
+
+	/* No libevent call on anything inherited: the epoll instance is the parent's. */
+	reset_signals();
+	sp = setup_fds(args);
+	setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp.supervisor)
+		_exit(126);
+	setup_env(&sp);
+	if (sp.cwd && chdir(sp.cwd) < 0)
+		lv_worker_die(&sp, "chdir %s: %s", sp.cwd, strerror(errno));
+	drop_privileges(&sp);
+	if (sp.kind == LV_KIND_EXEC)
+		exec_program(&sp);
+	lv_module_run(&sp);
+}
