@@ -111,8 +111,8 @@ void supervisor_shutdown(struct supervisor *sup)
 		for (size_t p = 0; p < sup->n_pools; p++)
 			for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
 				struct worker *w = sup->pools[p]->workers[i];
-				if (w && w->pid > 0)
-					kill(-w->pid, SIGKILL);
+				if (w)
+					worker_kill(w, SIGKILL, true);
 			}
 		return;
 	}

@@ -226,7 +226,7 @@ static void m_signal(struct lv_rpc_call *call, json_t *params, void *app)
 		return;
 	}
 	for (int i = 0; i < n; i++)
-		if (worker_signal(ws[i], sig) == 0)
+		if (worker_kill(ws[i], sig, false) == 0)
 			json_array_append_new(names, json_string(ws[i]->name));
 	free(ws);
 	lv_rpc_reply(call, json_pack("{s:o}", "workers", names));

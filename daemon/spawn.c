@@ -110,6 +110,26 @@ static void on_channel_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 }
 
+int worker_kill(struct worker *w, int sig, bool group)
+{
+	if (w->pid <= 0)
+		return -ESRCH;
+	return kill(group ? -w->pid : w->pid, sig) < 0 ? -errno : 0;
+}
+
+void worker_ask_stop(struct worker *w)
+{
+	int rc;
+
+	if (w->channel) {
+		json_t *msg = lv_msg_new(LV_MSG_STOP, NULL);
+		lv_frame_put_json(bufferevent_get_output(w->channel), msg);
+		json_decref(msg);
+	} else if ((rc = worker_kill(w, w->pool->cfg.stop_signal, false)) < 0) {
+		log_warn("%s: kill %d: %s", w->name, (int)w->pid, strerror(-rc));
+	}
+}
+
 static void close_pair(int fds[2])
 {
 	for (int i = 0; i < 2; i++)

@@ -105,12 +105,16 @@ void worker_ready(struct worker *w);          /* the process reported readiness 
 void worker_exited(struct worker *w, int status);
 void worker_set_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int worker_signal(struct worker *w, int sig); /* 0, or -errno */
 
 /* spawn.c */
 int worker_spawn(struct worker *w);           /* 0, or -1 with last_error set */
 void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */
 void worker_drain_error(struct worker *w);    /* reads a pending exec/start error */
+/* Signals the worker's process (or its whole process group); 0 or -errno. Only while the
+ * process is not reaped, so its pid cannot have been reused. */
+int worker_kill(struct worker *w, int sig, bool group);
+/* Asks the process to stop gracefully: "stop" on the channel, or the pool's stop signal. */
+void worker_ask_stop(struct worker *w);
 
 /* reap.c */
 void supervisor_reap(struct supervisor *sup);

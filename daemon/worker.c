@@ -11,12 +11,8 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include <event2/bufferevent.h>
-
 #include "config/signame.h"
 #include "daemon/log.h"
-#include "ipc/channel.h"
-#include "ipc/frame.h"
 
 static const char *const state_names[WS_COUNT] = {
 	[WS_STOPPED] = "stopped", [WS_STARTING] = "starting", [WS_RUNNING] = "running",
@@ -155,7 +151,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	} else if (w->state == WS_STOPPING && w->pid > 0) {
 		log_warn("%s: did not stop within %u ms, killing its process group", w->name,
 		         w->pool->cfg.stop_timeout_ms);
-		kill(-w->pid, SIGKILL);
+		worker_kill(w, SIGKILL, true);
 	}
 }
 
@@ -187,13 +183,7 @@ static void request_stop(struct worker *w)
 {
 	w->stop_requested = true;
 	set_state(w, WS_STOPPING);
-	if (w->channel) {
-		json_t *msg = lv_msg_new(LV_MSG_STOP, NULL);
-		lv_frame_put_json(bufferevent_get_output(w->channel), msg);
-		json_decref(msg);
-	} else if (kill(w->pid, w->pool->cfg.stop_signal) < 0) {
-		log_warn("%s: kill %d: %s", w->name, (int)w->pid, strerror(errno));
-	}
+	worker_ask_stop(w);
 	arm_timer(w, w->pool->cfg.stop_timeout_ms);
 }
 
@@ -233,13 +223,6 @@ void worker_ready(struct worker *w)
 	free(w->last_error);
 	w->last_error = NULL;
 	set_state(w, WS_RUNNING);
-}
-
-int worker_signal(struct worker *w, int sig)
-{
-	if (w->pid <= 0)
-		return -ESRCH;
-	return kill(w->pid, sig) < 0 ? -errno : 0;
 }
 
 static void log_exit(const struct worker *w, int status, uint64_t uptime)
