@@ -48,7 +48,7 @@ static void set_state(struct worker *w, enum worker_state s)
 		w->pool->running--;
 	if (s == WS_RUNNING)
 		w->pool->running++;
-	log_debug("%s: %s -> %s", w->name, worker_state_name(w->state), worker_state_name(s));
+	log_info("%s: %s -> %s", w->name, worker_state_name(w->state), worker_state_name(s));
 	w->state = s;
 	waiters_notify(w->pool->sup, w->pool);
 }

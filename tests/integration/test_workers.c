@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <stdio.h>
 
 #include "harness.h"
 
@@ -229,14 +232,23 @@ END_TEST
 
 START_TEST(stop_timeout_kills_the_group)
 {
+	char dir[] = "/tmp/lvfifo.XXXXXX", fifo[64], line[16] = "";
 	json_t *w;
 	pid_t pid;
-	char cfg[512];
+	FILE *f;
 
-	snprintf(cfg, sizeof cfg, "{\"pools\":[{\"name\":\"stubborn\",\"exec\":[\"sh\",\"-c\","
-	         "\"trap '' TERM; sleep 1000 & sleep 1000\"],\"stop_timeout_ms\":300}]}");
-	lvd_start(&d, "%s", cfg);
-	json_decref(lvd_wait(&d, "stubborn", "running", 0));
+	/* the shell says on a FIFO when it ignores TERM, so the stop cannot come too early */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/ready", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"stubborn\",\"exec\":[\"sh\",\"-c\","
+	              "\"trap '' TERM; sleep 1000 & echo ready > %s; wait\"],"
+	              "\"stop_timeout_ms\":300}]}", fifo);
+	f = fopen(fifo, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+	fclose(f);
+	ck_assert_str_eq(line, "ready\n");
 	pid = lvd_worker_pid(&d, "stubborn:0");
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"stubborn\"}"));
 	w = lvd_worker(&d, "stubborn:0");
@@ -245,6 +257,8 @@ START_TEST(stop_timeout_kills_the_group)
 	json_decref(w);
 	/* nothing of its process group is left running (the orphaned sleep included) */
 	ck_assert(group_gone_within(pid, 5000));
+	unlink(fifo);
+	rmdir(dir);
 }
 END_TEST
 

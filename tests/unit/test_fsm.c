@@ -53,8 +53,12 @@ static struct supervisor sup;
 static struct pool pool;
 static struct worker *w;
 
+static void teardown(void);
+
+/* (Re)creates the fixture with another policy; a test may call it again. */
 static void setup_policy(enum lv_restart restart, unsigned burst)
 {
+	teardown();
 	memset(&sup, 0, sizeof sup);
 	memset(&pool, 0, sizeof pool);
 	spawn_fail = spawns = asked_stop = last_kill_sig = last_kill_group = notifies = 0;
@@ -79,7 +83,10 @@ static void setup(void)
 static void teardown(void)
 {
 	worker_free(w);
-	event_base_free(sup.base);
+	w = NULL;
+	if (sup.base)
+		event_base_free(sup.base);
+	sup.base = NULL;
 }
 
 /* The reaper's part: the process is gone with status. */
@@ -184,7 +191,6 @@ START_TEST(on_failure_and_never)
 	worker_start(w);
 	exit_with(KILLED(SIGSEGV));
 	ck_assert_int_eq(w->state, WS_BACKOFF);
-	teardown();
 
 	setup_policy(LV_RESTART_NEVER, 5);
 	worker_start(w);

@@ -1,0 +1,223 @@
+/* loopvisorctl: the command-line client: one request per command, a table or short lines
+ * for people, the raw result with --json for scripts, and exit codes that tell which. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/client.h"
+#include "ctl/output.h"
+#include "ipc/sockpath.h"
+
+enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
+
+struct opts {
+	const char *socket;
+	int json;
+	int no_wait;
+	int timeout_ms;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: loopvisorctl [-s SOCKET] [--json] [--timeout MS] COMMAND\n"
+	        "commands:\n"
+	        "  status [TARGET]                 workers and their states\n"
+	        "  start|stop|restart TARGET       and wait for the result (--no-wait: don't)\n"
+	        "  scale POOL N                    run N workers in POOL\n"
+	        "  signal TARGET SIG               send SIG (HUP, TERM, 9, ...) to the workers\n"
+	        "  shutdown                        stop every worker, then the daemon\n"
+	        "  version                         daemon and client versions\n"
+	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
+	        "TARGET is POOL or POOL:INDEX. Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon.\n");
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "loopvisorctl: %s\n", msg);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static void print_json(const json_t *v)
+{
+	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+	if (text)
+		printf("%s\n", text);
+	free(text);
+}
+
+static int report_error(const json_t *error)
+{
+	const json_t *data = json_object_get(error, "data");
+	char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	fprintf(stderr, "loopvisorctl: %s%s%s\n", json_string_value(json_object_get(error, "message")),
+	        text ? " " : "", text ? text : "");
+	free(text);
+	return EXIT_REMOTE;
+}
+
+/* Prints a result for people; cmd is the command word. */
+static void print_human(const char *cmd, const json_t *result)
+{
+	if (!strcmp(cmd, "status")) {
+		ctl_print_status(stdout, result);
+	} else if (!strcmp(cmd, "start")) {
+		ctl_print_names(stdout, "started", result);
+	} else if (!strcmp(cmd, "stop")) {
+		ctl_print_names(stdout, "stopped", result);
+	} else if (!strcmp(cmd, "restart")) {
+		ctl_print_names(stdout, "restarted", result);
+	} else if (!strcmp(cmd, "signal")) {
+		ctl_print_names(stdout, "signalled", result);
+	} else if (!strcmp(cmd, "scale")) {
+		printf("%s: %lld workers\n", json_string_value(json_object_get(result, "pool")),
+		       (long long)json_integer_value(json_object_get(result, "workers")));
+	} else if (!strcmp(cmd, "shutdown")) {
+		printf("shutting down\n");
+	} else if (!strcmp(cmd, "version")) {
+		printf("loopvisord %s (libevent %s, jansson %s)\nloopvisorctl %s\n",
+		       json_string_value(json_object_get(result, "version")),
+		       json_string_value(json_object_get(result, "libevent")),
+		       json_string_value(json_object_get(result, "jansson")), LV_VERSION);
+	} else {
+		print_json(result);
+	}
+}
+
+/* Builds the method and params of a command; returns EXIT_OK or EXIT_USAGE. */
+static int build_request(int argc, char **argv, const struct opts *o, const char **method,
+                         json_t **params)
+{
+	const char *cmd = argv[0];
+	char *end;
+
+	*method = cmd;
+	*params = NULL;
+	if (!strcmp(cmd, "status")) {
+		if (argc > 2)
+			return usage_error("status takes at most one TARGET");
+		if (argc == 2)
+			*params = json_pack("{s:s}", "target", argv[1]);
+	} else if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart")) {
+		if (argc != 2)
+			return usage_error("needs exactly one TARGET");
+		*params = json_pack("{s:s, s:b}", "target", argv[1], "wait", !o->no_wait);
+		if (o->timeout_ms > 0)
+			json_object_set_new(*params, "timeout_ms", json_integer(o->timeout_ms));
+	} else if (!strcmp(cmd, "scale")) {
+		long n;
+		if (argc != 3)
+			return usage_error("scale needs POOL and N");
+		errno = 0;
+		n = strtol(argv[2], &end, 10);
+		if (errno || *end || end == argv[2] || n < 0 || n > INT_MAX)
+			return usage_error("N must be a number of workers");
+		*params = json_pack("{s:s, s:i, s:b}", "pool", argv[1], "workers", (int)n,
+		                    "wait", !o->no_wait);
+	} else if (!strcmp(cmd, "signal")) {
+		if (argc != 3)
+			return usage_error("signal needs TARGET and SIG");
+		if (strspn(argv[2], "0123456789") == strlen(argv[2]))
+			*params = json_pack("{s:s, s:i}", "target", argv[1], "signal", atoi(argv[2]));
+		else
+			*params = json_pack("{s:s, s:s}", "target", argv[1], "signal", argv[2]);
+	} else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "version")) {
+		if (argc != 1)
+			return usage_error("takes no arguments");
+	} else if (!strcmp(cmd, "call")) {
+		json_error_t err;
+		if (argc < 2 || argc > 3)
+			return usage_error("call needs METHOD and optional PARAMS_JSON");
+		*method = argv[1];
+		if (argc == 3) {
+			*params = json_loads(argv[2], JSON_REJECT_DUPLICATES, &err);
+			if (!*params || !(json_is_object(*params) || json_is_array(*params))) {
+				json_decref(*params);
+				*params = NULL;
+				fprintf(stderr, "loopvisorctl: PARAMS_JSON: %s\n",
+				        err.text[0] ? err.text : "must be an object or an array");
+				return EXIT_USAGE;
+			}
+		}
+	} else {
+		char msg[128];
+		snprintf(msg, sizeof msg, "unknown command \"%s\"", cmd);
+		return usage_error(msg);
+	}
+	return EXIT_OK;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "no-wait", no_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	o->timeout_ms = -1;
+	/* '+': stop at the command, so "call m '{...}'" and negative numbers pass through */
+	while ((c = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->socket = optarg; break;
+		case 'j': o->json = 1; break;
+		case 'n': o->no_wait = 1; break;
+		case 't': o->timeout_ms = atoi(optarg); break;
+		case 'h': usage(stdout); exit(EXIT_OK);
+		default: usage(stderr); exit(EXIT_USAGE);
+		}
+	}
+	return optind;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	char path[4096];
+	const char *method;
+	json_t *params, *result, *error;
+	struct lv_client *c;
+	int first = parse_opts(argc, argv, &o), rc;
+
+	if (first >= argc)
+		return usage_error("no command given");
+	if ((rc = build_request(argc - first, argv + first, &o, &method, &params)) != EXIT_OK)
+		return rc;
+	if (!o.socket && lv_default_socket_path(path, sizeof path) == 0)
+		o.socket = path;
+	if (!o.socket || !(c = lv_client_connect(o.socket))) {
+		fprintf(stderr, "loopvisorctl: cannot connect to %s: %s\n", o.socket ? o.socket : "?",
+		        strerror(errno));
+		json_decref(params);
+		return EXIT_CONNECT;
+	}
+	if (lv_client_call(c, method, params, o.timeout_ms, &result, &error) < 0) {
+		fprintf(stderr, "loopvisorctl: %s: %s\n", method,
+		        errno == ECONNRESET ? "the daemon closed the connection" : strerror(errno));
+		lv_client_close(c);
+		return EXIT_CONNECT;
+	}
+	lv_client_close(c);
+	if (error) {
+		rc = report_error(error);
+	} else {
+		if (o.json)
+			print_json(result);
+		else
+			print_human(strcmp(argv[first], "call") ? argv[first] : "call", result);
+		rc = EXIT_OK;
+	}
+	json_decref(result);
+	json_decref(error);
+	return rc;
+}

@@ -1,0 +1,107 @@
+/* output: renders control results for terminals: the status table with columns sized to
+ * their content, human uptimes, and the reason a worker last stopped. */
+#include "ctl/output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ctl_format_uptime(long long ms, char *buf, size_t len)
+{
+	long long s = ms / 1000;
+
+	if (ms <= 0)
+		snprintf(buf, len, "-");
+	else if (ms < 1000)
+		snprintf(buf, len, "%lldms", ms);
+	else if (s < 60)
+		snprintf(buf, len, "%lld.%llds", s, (ms % 1000) / 100);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm%llds", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh%lldm", s / 3600, (s % 3600) / 60);
+	else
+		snprintf(buf, len, "%lldd%lldh", s / 86400, (s % 86400) / 3600);
+}
+
+void ctl_format_last(const json_t *w, char *buf, size_t len)
+{
+	const json_t *err = json_object_get(w, "last_error");
+	const json_t *exit = json_object_get(w, "last_exit");
+	const json_t *sig = json_object_get(exit, "signal");
+
+	if (json_is_string(err))
+		snprintf(buf, len, "%s", json_string_value(err));
+	else if (json_is_integer(json_object_get(exit, "code")))
+		snprintf(buf, len, "exit %lld",
+		         (long long)json_integer_value(json_object_get(exit, "code")));
+	else if (json_is_string(sig))
+		snprintf(buf, len, "killed by %s", json_string_value(sig));
+	else if (json_is_integer(sig))
+		snprintf(buf, len, "killed by signal %lld", (long long)json_integer_value(sig));
+	else
+		snprintf(buf, len, "-");
+}
+
+enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST, N_COLS };
+static const char *const headers[N_COLS] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST" };
+
+static void row_cells(const json_t *w, char cells[N_COLS][256])
+{
+	const json_t *pid = json_object_get(w, "pid");
+
+	snprintf(cells[COL_NAME], 256, "%s", json_string_value(json_object_get(w, "name")) ?: "?");
+	snprintf(cells[COL_STATE], 256, "%s", json_string_value(json_object_get(w, "state")) ?: "?");
+	if (json_is_integer(pid))
+		snprintf(cells[COL_PID], 256, "%lld", (long long)json_integer_value(pid));
+	else
+		snprintf(cells[COL_PID], 256, "-");
+	ctl_format_uptime(json_is_integer(pid) ? json_integer_value(json_object_get(w, "uptime_ms")) : 0,
+	                  cells[COL_UPTIME], 256);
+	snprintf(cells[COL_RESTARTS], 256, "%lld",
+	         (long long)json_integer_value(json_object_get(w, "restarts")));
+	ctl_format_last(w, cells[COL_LAST], 256);
+}
+
+static void print_row(FILE *out, char cells[N_COLS][256], const int width[N_COLS])
+{
+	for (int c = 0; c < N_COLS - 1; c++)
+		fprintf(out, "%-*s  ", width[c], cells[c]);
+	fprintf(out, "%s\n", cells[N_COLS - 1]);
+}
+
+void ctl_print_status(FILE *out, const json_t *status)
+{
+	const json_t *workers = json_object_get(status, "workers"), *w;
+	int width[N_COLS];
+	char cells[N_COLS][256];
+	size_t i;
+
+	if (json_array_size(workers) == 0) {
+		fprintf(out, "no workers\n");
+		return;
+	}
+	for (int c = 0; c < N_COLS; c++)
+		width[c] = (int)strlen(headers[c]);
+	json_array_foreach(workers, i, w) {
+		row_cells(w, cells);
+		for (int c = 0; c < N_COLS; c++)
+			if ((int)strlen(cells[c]) > width[c])
+				width[c] = (int)strlen(cells[c]);
+	}
+	for (int c = 0; c < N_COLS; c++)
+		snprintf(cells[c], 256, "%s", headers[c]);
+	print_row(out, cells, width);
+	json_array_foreach(workers, i, w) {
+		row_cells(w, cells);
+		print_row(out, cells, width);
+	}
+}
+
+void ctl_print_names(FILE *out, const char *verb, const json_t *result)
+{
+	const json_t *name;
+	size_t i;
+
+	json_array_foreach(json_object_get(result, "workers"), i, name)
+		fprintf(out, "%s %s\n", verb, json_string_value(name));
+}

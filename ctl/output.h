@@ -1,0 +1,21 @@
+/* output: how loopvisorctl shows results to people: the status table and short lines.
+ * Pure functions of a JSON result and a FILE, so tests can check them byte for byte. */
+#ifndef LV_CTL_OUTPUT_H
+#define LV_CTL_OUTPUT_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+/* "3h2m", "5m12s", "12.3s", "850ms"; "-" for 0 when the worker has no process. */
+void ctl_format_uptime(long long ms, char *buf, size_t len);
+
+/* The LAST column: last_error, else "exit N" / "killed by KILL", else "-". */
+void ctl_format_last(const json_t *worker, char *buf, size_t len);
+
+/* The aligned NAME STATE PID UPTIME RESTARTS LAST table of a status result. */
+void ctl_print_status(FILE *out, const json_t *status);
+
+/* One "<verb> NAME" line per worker of a {"workers": [names]} result. */
+void ctl_print_names(FILE *out, const char *verb, const json_t *result);
+
+#endif

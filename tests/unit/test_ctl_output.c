@@ -1,0 +1,118 @@
+/* test_ctl_output: loopvisorctl's table and line formats, byte for byte. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/output.h"
+
+static char *render(const char *status_json)
+{
+	json_t *status = json_loads(status_json, 0, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(status);
+	ctl_print_status(out, status);
+	fclose(out);
+	json_decref(status);
+	return buf;
+}
+
+START_TEST(uptime_formats)
+{
+	char buf[32];
+	static const struct { long long ms; const char *text; } cases[] = {
+		{ 0, "-" }, { 850, "850ms" }, { 12345, "12.3s" }, { 312000, "5m12s" },
+		{ 11000000, "3h3m" }, { 90000000, "1d1h" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ctl_format_uptime(cases[i].ms, buf, sizeof buf);
+		ck_assert_str_eq(buf, cases[i].text);
+	}
+}
+END_TEST
+
+START_TEST(last_column)
+{
+	char buf[128];
+	json_t *w = json_loads("{\"last_exit\":{\"code\":3},\"last_error\":null}", 0, NULL);
+
+	ctl_format_last(w, buf, sizeof buf);
+	ck_assert_str_eq(buf, "exit 3");
+	json_object_set_new(w, "last_exit", json_pack("{s:s}", "signal", "KILL"));
+	ctl_format_last(w, buf, sizeof buf);
+	ck_assert_str_eq(buf, "killed by KILL");
+	json_object_set_new(w, "last_error", json_string("exec /x: No such file or directory"));
+	ctl_format_last(w, buf, sizeof buf);
+	ck_assert_str_eq(buf, "exec /x: No such file or directory");
+	json_object_set_new(w, "last_error", json_null());
+	json_object_set_new(w, "last_exit", json_null());
+	ctl_format_last(w, buf, sizeof buf);
+	ck_assert_str_eq(buf, "-");
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(table_is_aligned)
+{
+	char *out = render(
+		"{\"pools\":[],\"workers\":["
+		"{\"name\":\"web:0\",\"state\":\"running\",\"pid\":4242,\"restarts\":0,"
+		"\"uptime_ms\":312000,\"last_exit\":null,\"last_error\":null},"
+		"{\"name\":\"worker-pool:10\",\"state\":\"backoff\",\"pid\":null,\"restarts\":12,"
+		"\"uptime_ms\":0,\"last_exit\":{\"signal\":\"SEGV\"},\"last_error\":null}]}");
+
+	ck_assert_str_eq(out,
+		"NAME            STATE    PID   UPTIME  RESTARTS  LAST\n"
+		"web:0           running  4242  5m12s   0         -\n"
+		"worker-pool:10  backoff  -     -       12        killed by SEGV\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(empty_status)
+{
+	char *out = render("{\"pools\":[],\"workers\":[]}");
+
+	ck_assert_str_eq(out, "no workers\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(names)
+{
+	json_t *r = json_loads("{\"workers\":[\"a:0\",\"a:1\"]}", 0, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ctl_print_names(out, "started", r);
+	fclose(out);
+	ck_assert_str_eq(buf, "started a:0\nstarted a:1\n");
+	free(buf);
+	json_decref(r);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("ctl_output");
+	TCase *tc = tcase_create("format");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, uptime_formats);
+	tcase_add_test(tc, last_column);
+	tcase_add_test(tc, table_is_aligned);
+	tcase_add_test(tc, empty_status);
+	tcase_add_test(tc, names);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
