@@ -235,7 +235,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.check) {
-		printf("%s: OK, %zu pools\n", o.config, sup.cfg->n_pools);
+		printf("%s: OK, %zu pool%s\n", o.config, sup.cfg->n_pools,
+		       sup.cfg->n_pools == 1 ? "" : "s");
 		lv_config_free(sup.cfg);
 		return 0;
 	}

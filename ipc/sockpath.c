@@ -24,5 +24,9 @@ int lv_default_socket_path(char *buf, size_t len)
 		return fit(buf, len, "/run/loopvisor/control.sock", "");
 	if ((v = getenv("XDG_RUNTIME_DIR")) != NULL && *v)
 		return fit(buf, len, v, "/loopvisor/control.sock");
-	return fit(buf, len, "/tmp/loopvisor-control.sock", "");
+	/* no per-user runtime folder: a per-user one in /tmp (created 0700 by the daemon) */
+	{
+		int n = snprintf(buf, len, "/tmp/loopvisor-%u/control.sock", (unsigned)geteuid());
+		return n < 0 || (size_t)n >= len ? -1 : 0;
+	}
 }

@@ -206,6 +206,44 @@ bool pid_gone_within(pid_t pid, int timeout_ms)
 	return gone;
 }
 
+static void read_all(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+int run_program(const char *const argv[], char *out, size_t out_len, char *err, size_t err_len)
+{
+	int po[2], pe[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(po), 0);
+	ck_assert_int_eq(pipe(pe), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	read_all(po[0], out, out_len); /* outputs are small: stderr cannot fill up meanwhile */
+	read_all(pe[0], err, err_len);
+	close(po[0]);
+	close(pe[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
 bool group_gone_within(pid_t pgid, int timeout_ms)
 {
 	DIR *proc = opendir("/proc");

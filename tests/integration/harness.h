@@ -57,6 +57,10 @@ bool pid_gone_within(pid_t pid, int timeout_ms);
 /* Waits until no process of process group pgid is still running (zombies count as gone). */
 bool group_gone_within(pid_t pgid, int timeout_ms);
 
+/* Runs argv[0] (a path) with argv, stdin from /dev/null; collects stdout and stderr
+ * (small outputs) and returns the exit code. */
+int run_program(const char *const argv[], char *out, size_t out_len, char *err, size_t err_len);
+
 /* Reads a whole file (malloc'd) or NULL. */
 char *slurp(const char *path);
 

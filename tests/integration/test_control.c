@@ -307,6 +307,37 @@ START_TEST(bad_config_refuses_to_start)
 }
 END_TEST
 
+START_TEST(check_mode_validates_and_exits)
+{
+	char dir[] = "/tmp/lvcheck.XXXXXX", good[64], bad[64], out[4096], err[4096];
+	const char *argv[] = { lvd_build_path("bin/loopvisord"), "--check", "-c", NULL, NULL };
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(good, sizeof good, "%s/good.json", dir);
+	snprintf(bad, sizeof bad, "%s/bad.json", dir);
+	f = fopen(good, "w");
+	fputs("{\"pools\":[{\"name\":\"a\",\"exec\":[\"true\"]}]}", f);
+	fclose(f);
+	f = fopen(bad, "w");
+	fputs("{\"pools\":[{\"name\":\"a\",\"exec\":[\"true\"]},\n"
+	      " {\"name\":\"b\",\"module\":\"m\",\"wrokers\":2}]}", f);
+	fclose(f);
+	argv[3] = good;
+	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 0);
+	ck_assert_ptr_nonnull(strstr(out, "OK, 1 pool\n"));
+	argv[3] = bad;
+	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 1);
+	ck_assert_str_eq(err, "loopvisord: pools[1].wrokers: unknown key\n");
+	argv[3] = "/nonexistent.json";
+	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 1);
+	ck_assert_str_eq(err, "loopvisord: /nonexistent.json: No such file or directory\n");
+	unlink(good);
+	unlink(bad);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("control");
@@ -325,6 +356,7 @@ int main(void)
 	tcase_add_test(tc, shutdown_stops_everything_and_exits_zero);
 	tcase_add_test(tc, sigterm_drains_and_exits_zero);
 	tcase_add_test(tc, bad_config_refuses_to_start);
+	tcase_add_test(tc, check_mode_validates_and_exits);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "harness.h"
 
@@ -18,23 +16,12 @@ static void teardown(void)
 	lvd_stop(&d);
 }
 
-static void read_all(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = '\0';
-}
-
 /* Runs loopvisorctl -s SOCK with the given arguments; returns its exit code. */
 static int ctl(const char *sock, ...)
 {
-	const char *argv[16] = { "loopvisorctl" };
-	int argc = 1, po[2], pe[2], status;
+	const char *argv[16] = { lvd_build_path("bin/loopvisorctl") };
+	int argc = 1;
 	va_list ap;
-	pid_t pid;
 
 	if (sock) {
 		argv[argc++] = "-s";
@@ -44,25 +31,7 @@ static int ctl(const char *sock, ...)
 	while (argc < 15 && (argv[argc] = va_arg(ap, const char *)) != NULL)
 		argc++;
 	va_end(ap);
-	ck_assert_int_eq(pipe(po), 0);
-	ck_assert_int_eq(pipe(pe), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		dup2(po[1], 1);
-		dup2(pe[1], 2);
-		execv(lvd_build_path("bin/loopvisorctl"), (char *const *)argv);
-		_exit(127);
-	}
-	close(po[1]);
-	close(pe[1]);
-	read_all(po[0], out, sizeof out); /* replies are small: no deadlock on stderr */
-	read_all(pe[0], err, sizeof err);
-	close(po[0]);
-	close(pe[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	return run_program(argv, out, sizeof out, err, sizeof err);
 }
 
 START_TEST(commands_and_output)

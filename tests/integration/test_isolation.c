@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -170,6 +171,64 @@ START_TEST(worker_signal_never_reaches_the_daemon)
 }
 END_TEST
 
+/* Reads one line a worker writes into a FIFO: an event to wait on, not a sleep. */
+static char *read_fifo_line(const char *fifo)
+{
+	char line[1024] = "";
+	FILE *f = fopen(fifo, "r");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+	fclose(f);
+	line[strcspn(line, "\n")] = '\0';
+	return strdup(line);
+}
+
+static void make_fifo(char *dir, char *fifo, size_t len)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, len, "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0666), 0);
+	/* writable by the unprivileged user a worker may run as */
+	chmod(fifo, 0666);
+	chmod(dir, 0755);
+}
+
+START_TEST(env_and_cwd_reach_the_worker)
+{
+	char dir[] = "/tmp/lvenv.XXXXXX", fifo[64], *line;
+
+	make_fifo(dir, fifo, sizeof fifo);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"e\",\"exec\":[\"sh\",\"-c\","
+	              "\"echo \\\"$GREETING|$LOOPVISOR_POOL|$LOOPVISOR_WORKER|$LOOPVISOR_INDEX|"
+	              "${NOTIFY_SOCKET:-unset}|$(pwd)\\\" > %s; exec sleep 1000\"],"
+	              "\"env\":{\"GREETING\":\"hello world\"},\"cwd\":\"/usr\"}]}", fifo);
+	line = read_fifo_line(fifo);
+	ck_assert_str_eq(line, "hello world|e|e:0|0|unset|/usr");
+	free(line);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(user_and_group_are_switched)
+{
+	char dir[] = "/tmp/lvuser.XXXXXX", fifo[64], *line;
+
+	if (geteuid() != 0)
+		return; /* only root may switch users; the config refuses it otherwise */
+	make_fifo(dir, fifo, sizeof fifo);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"u\",\"exec\":[\"sh\",\"-c\","
+	              "\"echo $(id -u):$(id -g):$(id -G) > %s; exec sleep 1000\"],"
+	              "\"user\":\"nobody\",\"group\":\"nogroup\"}]}", fifo);
+	line = read_fifo_line(fifo);
+	ck_assert_str_eq(line, "65534:65534:65534");
+	free(line);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("isolation");
@@ -183,6 +242,8 @@ int main(void)
 	tcase_add_test(tc, workers_start_with_clean_signals_and_own_group);
 	tcase_add_test(tc, no_worker_survives_kill9_of_the_daemon);
 	tcase_add_test(tc, worker_signal_never_reaches_the_daemon);
+	tcase_add_test(tc, env_and_cwd_reach_the_worker);
+	tcase_add_test(tc, user_and_group_are_switched);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);
