@@ -1,0 +1,287 @@
+/* test_config: the config validator: defaults, every key, path resolution, and the exact
+ * message (with its key path) for each kind of mistake. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "config/signame.h"
+
+static char err[LV_ERRBUF];
+
+static struct lv_config *parse_ok(const char *text)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	struct lv_config *cfg = NULL;
+
+	ck_assert_msg(root != NULL, "test JSON: %s", jerr.text);
+	ck_assert_msg(lv_config_from_json(root, "/etc/lv", &cfg, err, sizeof err) == 0, "%s", err);
+	json_decref(root);
+	return cfg;
+}
+
+static void parse_fails(const char *text, const char *message)
+{
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	struct lv_config *cfg = (void *)1;
+
+	ck_assert_msg(root != NULL, "test JSON does not parse: %s", text);
+	ck_assert_int_eq(lv_config_from_json(root, "/etc/lv", &cfg, err, sizeof err), -1);
+	ck_assert_ptr_null(cfg);
+	ck_assert_str_eq(err, message);
+	json_decref(root);
+}
+
+START_TEST(defaults)
+{
+	struct lv_config *cfg = parse_ok("{\"pools\":[{\"name\":\"a\",\"exec\":[\"sleep\",\"9\"]}]}");
+	const struct lv_pool_config *p = &cfg->pools[0];
+
+	ck_assert_ptr_null(cfg->control_socket);
+	ck_assert_uint_eq(cfg->control_mode, 0600);
+	ck_assert_ptr_null(cfg->job_path[0]);
+	ck_assert_uint_eq(cfg->n_pools, 1);
+	ck_assert_str_eq(p->name, "a");
+	ck_assert_int_eq(p->kind, LV_KIND_EXEC);
+	ck_assert_str_eq(p->argv[0], "sleep");
+	ck_assert_str_eq(p->argv[1], "9");
+	ck_assert_ptr_null(p->argv[2]);
+	ck_assert_uint_eq(p->workers, 1);
+	ck_assert_int_eq(p->restart, LV_RESTART_ALWAYS);
+	ck_assert(p->autostart);
+	ck_assert_int_eq(p->stop_signal, SIGTERM);
+	ck_assert_uint_eq(p->stop_timeout_ms, 10000);
+	ck_assert_uint_eq(p->start_limit_burst, 5);
+	ck_assert_uint_eq(p->start_limit_interval_ms, 10000);
+	ck_assert_ptr_nonnull(p->env);
+	ck_assert_ptr_null(p->env[0]);
+	ck_assert_ptr_null(p->cwd);
+	ck_assert_ptr_null(p->user);
+	lv_config_free(cfg);
+	cfg = parse_ok("{}");
+	ck_assert_uint_eq(cfg->n_pools, 0);
+	lv_config_free(cfg);
+}
+END_TEST
+
+START_TEST(every_key)
+{
+	struct lv_config *cfg = parse_ok(
+		"{\"control\":{\"socket\":\"run/ctl.sock\",\"mode\":\"0660\"},"
+		"\"job_path\":[\"jobs\",\"/opt/jobs\"],"
+		"\"pools\":[{\"name\":\"web.v2-x_1\",\"module\":\"http\",\"params\":{\"port\":8080},"
+		"\"workers\":4,\"restart\":\"on-failure\",\"autostart\":false,\"stop_signal\":\"SIGINT\","
+		"\"stop_timeout_ms\":2500,\"start_limit\":{\"burst\":3,\"interval_ms\":5000},"
+		"\"env\":{\"A\":\"1\",\"B\":\"x=y\"},\"cwd\":\"srv\"},"
+		"{\"name\":\"b\",\"module\":\"./mods/b.so\",\"restart\":\"never\",\"stop_signal\":3,"
+		"\"workers\":0}]}");
+	const struct lv_pool_config *p = &cfg->pools[0], *q = &cfg->pools[1];
+
+	ck_assert_str_eq(cfg->control_socket, "/etc/lv/run/ctl.sock");
+	ck_assert_uint_eq(cfg->control_mode, 0660);
+	ck_assert_str_eq(cfg->job_path[0], "/etc/lv/jobs");
+	ck_assert_str_eq(cfg->job_path[1], "/opt/jobs");
+	ck_assert_int_eq(p->kind, LV_KIND_MODULE);
+	ck_assert_str_eq(p->module, "http");
+	ck_assert_int_eq(json_integer_value(json_object_get(p->params, "port")), 8080);
+	ck_assert_uint_eq(p->workers, 4);
+	ck_assert_int_eq(p->restart, LV_RESTART_ON_FAILURE);
+	ck_assert(!p->autostart);
+	ck_assert_int_eq(p->stop_signal, SIGINT);
+	ck_assert_uint_eq(p->stop_timeout_ms, 2500);
+	ck_assert_uint_eq(p->start_limit_burst, 3);
+	ck_assert_uint_eq(p->start_limit_interval_ms, 5000);
+	ck_assert_str_eq(p->env[0], "A=1");
+	ck_assert_str_eq(p->env[1], "B=x=y");
+	ck_assert_str_eq(p->cwd, "/etc/lv/srv");
+	ck_assert_str_eq(q->module, "/etc/lv/./mods/b.so");
+	ck_assert_int_eq(q->restart, LV_RESTART_NEVER);
+	ck_assert_int_eq(q->stop_signal, SIGQUIT);
+	ck_assert_uint_eq(q->workers, 0);
+	ck_assert_int_eq(json_object_size(q->params), 0);
+	ck_assert_int_eq(lv_config_find_pool(cfg, "b"), 1);
+	ck_assert_int_eq(lv_config_find_pool(cfg, "zz"), -1);
+	lv_config_free(cfg);
+}
+END_TEST
+
+START_TEST(errors_name_the_key_path)
+{
+	parse_fails("[]", "(root): must be an object");
+	parse_fails("{\"pool\":[]}", "pool: unknown key");
+	parse_fails("{\"pools\":{}}", "pools: must be an array");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"]},"
+	            "{\"name\":\"b\",\"exec\":[\"x\"],\"wrokers\":2}]}",
+	            "pools[1].wrokers: unknown key");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"workers\":10001}]}",
+	            "pools[0].workers: must be an integer between 0 and 10000");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"workers\":\"2\"}]}",
+	            "pools[0].workers: must be an integer between 0 and 10000");
+	parse_fails("{\"pools\":[{\"name\":\"a\"}]}",
+	            "pools[0]: needs exactly one of \"exec\" or \"module\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"module\":\"m\"}]}",
+	            "pools[0]: needs exactly one of \"exec\" or \"module\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\",\"y\",3]}]}",
+	            "pools[0].exec[2]: must be a string");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[]}]}",
+	            "pools[0].exec: must be a non-empty array of strings");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"params\":{}}]}",
+	            "pools[0].params: only allowed with \"module\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"params\":[]}]}",
+	            "pools[0].params: must be an object");
+	parse_fails("{\"pools\":[{\"exec\":[\"x\"]}]}", "pools[0].name: required");
+	parse_fails("{\"pools\":[{\"name\":\"a b\",\"exec\":[\"x\"]}]}",
+	            "pools[0].name: must match [A-Za-z0-9_.-]{1,64}");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"]},{\"name\":\"a\",\"exec\":[\"y\"]}]}",
+	            "pools[1].name: duplicate pool name \"a\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"restart\":\"sometimes\"}]}",
+	            "pools[0].restart: must be \"always\", \"on-failure\" or \"never\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"stop_signal\":\"BOGUS\"}]}",
+	            "pools[0].stop_signal: must be a signal name such as \"TERM\" or a number");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"stop_timeout_ms\":0}]}",
+	            "pools[0].stop_timeout_ms: must be an integer between 1 and 3600000");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"start_limit\":{\"bursts\":1}}]}",
+	            "pools[0].start_limit.bursts: unknown key");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"start_limit\":{\"burst\":0}}]}",
+	            "pools[0].start_limit.burst: must be an integer between 1 and 1000");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"env\":{\"A\":1}}]}",
+	            "pools[0].env.A: must be a string");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"env\":{\"A=B\":\"1\"}}]}",
+	            "pools[0].env.A=B: variable names must be non-empty, without '='");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"autostart\":1}]}",
+	            "pools[0].autostart: must be true or false");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"cwd\":\"\"}]}",
+	            "pools[0].cwd: must be a non-empty string");
+	parse_fails("{\"control\":{\"mode\":\"rw\"}}",
+	            "control.mode: must be an octal string such as \"0600\"");
+	parse_fails("{\"control\":{\"mode\":\"01777\"}}",
+	            "control.mode: must be an octal string such as \"0600\"");
+	parse_fails("{\"control\":{\"socket\":\"/x\",\"owner\":\"me\"}}", "control.owner: unknown key");
+	parse_fails("{\"job_path\":\"/x\"}", "job_path: must be an array of folders");
+	parse_fails("{\"job_path\":[\"/x\",\"\"]}", "job_path[1]: must be a non-empty string");
+}
+END_TEST
+
+START_TEST(user_and_group)
+{
+	struct lv_config *cfg;
+
+	if (geteuid() != 0) {
+		parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"user\":\"nobody\"}]}",
+		            "pools[0].user: only allowed when loopvisord runs as root");
+		return;
+	}
+	cfg = parse_ok("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"user\":\"nobody\"},"
+	               "{\"name\":\"b\",\"exec\":[\"x\"],\"user\":\"65534\",\"group\":\"0\"}]}");
+	ck_assert_str_eq(cfg->pools[0].user, "nobody");
+	ck_assert_uint_eq(cfg->pools[0].uid, 65534);
+	ck_assert_uint_eq(cfg->pools[0].gid, 65534);
+	ck_assert_uint_eq(cfg->pools[1].uid, 65534);
+	ck_assert_uint_eq(cfg->pools[1].gid, 0);
+	lv_config_free(cfg);
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"user\":\"nosuchuser_lv\"}]}",
+	            "pools[0].user: unknown user \"nosuchuser_lv\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"group\":\"nosuchgroup_lv\"}]}",
+	            "pools[0].group: unknown group \"nosuchgroup_lv\"");
+}
+END_TEST
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+START_TEST(load_from_files)
+{
+	char dir[] = "/tmp/lvcfg.XXXXXX", path[64], real[4096];
+	struct lv_config *cfg;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/c.json", dir);
+	write_file(path, "{\"control\":{\"socket\":\"s.sock\"},\"pools\":[]}");
+	ck_assert_int_eq(lv_config_load(path, &cfg, err, sizeof err), 0);
+	ck_assert_ptr_nonnull(realpath(dir, real));
+	ck_assert_str_eq(cfg->dir, real);
+	ck_assert_ptr_nonnull(strstr(cfg->control_socket, "/s.sock"));
+	ck_assert_int_eq(strncmp(cfg->control_socket, real, strlen(real)), 0);
+	lv_config_free(cfg);
+
+	write_file(path, "{\"pools\": [\n  {\"name\": \"a\",}\n]}");
+	ck_assert_int_eq(lv_config_load(path, &cfg, err, sizeof err), -1);
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0 && strstr(err, ":2:"), "%s", err);
+
+	write_file(path, "{\"pools\":[],\"pools\":[]}");
+	ck_assert_int_eq(lv_config_load(path, &cfg, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "duplicate object key"));
+	unlink(path);
+
+	ck_assert_int_eq(lv_config_load(path, &cfg, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "No such file or directory"));
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(single_pool_validator)
+{
+	json_t *obj = json_loads("{\"name\":\"x\",\"exec\":[\"y\"],\"workers\":-1}", 0, NULL);
+	struct lv_pool_config p;
+
+	ck_assert_int_eq(lv_pool_config_from_json(obj, "/", "pool", &p, err, sizeof err), -1);
+	ck_assert_str_eq(err, "pool.workers: must be an integer between 0 and 10000");
+	json_decref(obj);
+	ck_assert(lv_pool_name_valid("a-b.c_9"));
+	ck_assert(!lv_pool_name_valid(""));
+	ck_assert(!lv_pool_name_valid("a:b"));
+	ck_assert(!lv_pool_name_valid("01234567890123456789012345678901234567890123456789012345678901234"));
+}
+END_TEST
+
+START_TEST(signal_names)
+{
+	ck_assert_int_eq(lv_signal_from_name("TERM"), SIGTERM);
+	ck_assert_int_eq(lv_signal_from_name("sigterm"), SIGTERM);
+	ck_assert_int_eq(lv_signal_from_name("SIGHUP"), SIGHUP);
+	ck_assert_int_eq(lv_signal_from_name("9"), SIGKILL);
+	ck_assert_int_eq(lv_signal_from_name("0"), -1);
+	ck_assert_int_eq(lv_signal_from_name("65"), -1);
+	ck_assert_int_eq(lv_signal_from_name("9x"), -1);
+	ck_assert_int_eq(lv_signal_from_name("NOPE"), -1);
+	ck_assert_int_eq(lv_signal_from_name(""), -1);
+	ck_assert_str_eq(lv_signal_name(SIGKILL), "KILL");
+	ck_assert_str_eq(lv_signal_name(SIGUSR2), "USR2");
+	ck_assert_ptr_null(lv_signal_name(40));
+	for (int s = 1; s < 32; s++)
+		if (lv_signal_name(s))
+			ck_assert_int_eq(lv_signal_from_name(lv_signal_name(s)), s);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("config");
+	TCase *tc = tcase_create("validate");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, every_key);
+	tcase_add_test(tc, errors_name_the_key_path);
+	tcase_add_test(tc, user_and_group);
+	tcase_add_test(tc, load_from_files);
+	tcase_add_test(tc, single_pool_validator);
+	tcase_add_test(tc, signal_names);
+	suite_add_tcase(su, tc);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
