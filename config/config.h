@@ -33,7 +33,17 @@ struct lv_pool_config {
 	char *user, *group;          /* as written, or NULL */
 	uid_t uid;                   /* valid when user != NULL */
 	gid_t gid;                   /* valid when user or group != NULL */
+	unsigned loops;              /* module: threads with a loop each, 1..64, default 1 */
+	unsigned heartbeat_ms;       /* module: heartbeat period, default 1000 */
+	unsigned hang_timeout_ms;    /* no heartbeat this long = hung; default 10000, 0 = off */
+	unsigned start_timeout_ms;   /* starting longer than this fails the start; default 60000 */
+	bool ready_notify;           /* exec: running on READY=1 ("ready": "notify") */
+	char **listen;               /* "tcp:HOST:PORT" / "unix:/abs/path", NULL-terminated, never NULL */
+	size_t n_listen;
 };
+
+#define LV_LOOPS_MAX 64
+#define LV_LISTEN_MAX 16
 
 struct lv_config {
 	char *path;                  /* absolute path of the file it came from, or NULL */

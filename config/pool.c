@@ -16,7 +16,8 @@
 
 static const char *const pool_keys[] = {
 	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
-	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", NULL,
+	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
+	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", NULL,
 };
 
 bool lv_pool_name_valid(const char *name)
@@ -39,6 +40,9 @@ void lv_pool_config_clear(struct lv_pool_config *p)
 	for (size_t i = 0; p->env && p->env[i]; i++)
 		free(p->env[i]);
 	free(p->env);
+	for (size_t i = 0; p->listen && p->listen[i]; i++)
+		free(p->listen[i]);
+	free(p->listen);
 	free(p->module);
 	json_decref(p->params);
 	free(p->cwd);
@@ -212,6 +216,92 @@ static int parse_ids(struct cfgerr *e, const json_t *obj, const char *prefix,
 	return 0;
 }
 
+/* "tcp:1.2.3.4:80", "tcp:[::1]:80", "unix:/path" (relative to the config folder). */
+static char *parse_listen_spec(const char *spec, const char *base_dir)
+{
+	const char *hostport, *colon;
+	char *end, *out;
+	long port;
+
+	if (!strncmp(spec, "unix:", 5) && spec[5]) {
+		char *path = cfg_resolve(base_dir, spec + 5);
+		if (!path || asprintf(&out, "unix:%s", path) < 0)
+			out = NULL;
+		free(path);
+		return out;
+	}
+	if (strncmp(spec, "tcp:", 4) != 0)
+		return NULL;
+	hostport = spec + 4;
+	if (hostport[0] == '[') {
+		const char *close = strchr(hostport, ']');
+		if (!close || close[1] != ':' || close == hostport + 1)
+			return NULL;
+		colon = close + 1;
+	} else {
+		colon = strrchr(hostport, ':');
+		if (!colon || colon == hostport || memchr(hostport, ':', (size_t)(colon - hostport)))
+			return NULL;
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || port < 0 || port > 65535)
+		return NULL;
+	return strdup(spec);
+}
+
+static int parse_listen(struct cfgerr *e, const json_t *obj, const char *prefix,
+                        const char *base_dir, struct lv_pool_config *p)
+{
+	json_t *listen = json_object_get(obj, "listen"), *v;
+	size_t i;
+
+	if (listen && (!json_is_array(listen) || json_array_size(listen) > LV_LISTEN_MAX))
+		return cfg_fail(e, prefix, "listen", "must be an array of at most %d addresses",
+		                LV_LISTEN_MAX);
+	if (!(p->listen = calloc((listen ? json_array_size(listen) : 0) + 1, sizeof *p->listen)))
+		return cfg_fail(e, prefix, "listen", "out of memory");
+	json_array_foreach(listen, i, v) {
+		char key[32];
+
+		snprintf(key, sizeof key, "listen[%zu]", i);
+		if (!json_is_string(v) ||
+		    !(p->listen[i] = parse_listen_spec(json_string_value(v), base_dir)))
+			return cfg_fail(e, prefix, key, "must be \"tcp:HOST:PORT\", "
+			                "\"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
+		p->n_listen = i + 1;
+	}
+	return 0;
+}
+
+/* Loop health, readiness and start timing. */
+static int parse_health(struct cfgerr *e, const json_t *obj, const char *prefix,
+                        struct lv_pool_config *p)
+{
+	long long loops = 1, hb = 1000, hang = 10000, start = 60000;
+	const char *ready = NULL;
+
+	if (cfg_int(e, obj, prefix, "loops", 1, LV_LOOPS_MAX, &loops) < 0 ||
+	    cfg_int(e, obj, prefix, "heartbeat_ms", 10, 60000, &hb) < 0 ||
+	    cfg_int(e, obj, prefix, "hang_timeout_ms", 0, 3600000, &hang) < 0 ||
+	    cfg_int(e, obj, prefix, "start_timeout_ms", 1, 3600000, &start) < 0 ||
+	    cfg_string(e, obj, prefix, "ready", true, &ready) < 0)
+		return -1;
+	if (p->kind == LV_KIND_EXEC && json_object_get(obj, "loops"))
+		return cfg_fail(e, prefix, "loops", "only allowed with \"module\"");
+	if (ready && p->kind == LV_KIND_MODULE)
+		return cfg_fail(e, prefix, "ready", "only allowed with \"exec\"");
+	if (ready && strcmp(ready, "exec") != 0 && strcmp(ready, "notify") != 0)
+		return cfg_fail(e, prefix, "ready", "must be \"exec\" or \"notify\"");
+	if (hang && hang < hb)
+		return cfg_fail(e, prefix, "hang_timeout_ms", "must be 0 (off) or at least heartbeat_ms");
+	p->loops = (unsigned)loops;
+	p->heartbeat_ms = (unsigned)hb;
+	p->hang_timeout_ms = (unsigned)hang;
+	p->start_timeout_ms = (unsigned)start;
+	p->ready_notify = ready && !strcmp(ready, "notify");
+	return 0;
+}
+
 static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
                       const char *prefix, struct lv_pool_config *p)
 {
@@ -236,7 +326,8 @@ static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
 	    cfg_bool(e, obj, prefix, "autostart", &p->autostart) < 0 ||
 	    parse_stop(e, obj, prefix, p) < 0 || parse_start_limit(e, obj, prefix, p) < 0 ||
 	    parse_env(e, obj, prefix, p) < 0 ||
-	    cfg_string(e, obj, prefix, "cwd", true, &cwd) < 0 || parse_ids(e, obj, prefix, p) < 0)
+	    cfg_string(e, obj, prefix, "cwd", true, &cwd) < 0 || parse_ids(e, obj, prefix, p) < 0 ||
+	    parse_health(e, obj, prefix, p) < 0 || parse_listen(e, obj, prefix, base_dir, p) < 0)
 		return -1;
 	p->workers = (unsigned)workers;
 	if (cwd && !(p->cwd = cfg_resolve(base_dir, cwd)))

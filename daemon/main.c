@@ -14,7 +14,9 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/control.h"
+#include "daemon/inspect.h"
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/methods.h"
 #include "daemon/supervisor.h"
 #include "daemon/waiters.h"
@@ -178,6 +180,10 @@ static int setup(struct supervisor *sup, const struct options *o)
 		log_err("control socket path too long");
 		return -1;
 	}
+	if (!(sup->notify = notify_open(sup, err, sizeof err))) {
+		log_err("%s", err);
+		return -1;
+	}
 	sup->control = control_open(sup, path, sup->cfg->control_mode, lv_methods, err, sizeof err);
 	if (!sup->control) {
 		log_err("control socket: %s", err);
@@ -202,6 +208,7 @@ static void start_pools(struct supervisor *sup)
 static void teardown(struct supervisor *sup)
 {
 	waiters_abort_all(sup);
+	inspect_abort_all(sup);
 	if (sup->control) {
 		control_flush(sup->control);
 		control_close(sup->control);
@@ -210,6 +217,7 @@ static void teardown(struct supervisor *sup)
 		pool_free(sup->pools[p]);
 	free(sup->pools);
 	lv_pidmap_free(&sup->pids);
+	notify_close(sup->notify);
 	if (sup->sigchld)
 		event_free(sup->sigchld);
 	if (sup->sigterm)

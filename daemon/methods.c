@@ -9,6 +9,7 @@
 #include <event2/event.h>
 
 #include "config/signame.h"
+#include "daemon/inspect.h"
 #include "daemon/log.h"
 #include "daemon/waiters.h"
 
@@ -232,6 +233,25 @@ static void m_signal(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_reply(call, json_pack("{s:o}", "workers", names));
 }
 
+static void m_inspect(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *target = json_string_value(json_object_get(params, "target"));
+	json_int_t t = json_integer_value(json_object_get(params, "timeout_ms"));
+	struct worker **ws;
+	int n;
+
+	if (!strchr(target, ':')) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.target: must name one worker, POOL:INDEX",
+		            NULL);
+		return;
+	}
+	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0)
+		return;
+	inspect_start(sup, call, ws[0], t > 0 && t <= 60000 ? (unsigned)t : LV_INSPECT_TIMEOUT_MS);
+	free(ws);
+}
+
 static void m_shutdown(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	(void)params;
@@ -251,6 +271,8 @@ static const struct lv_rpc_param p_wait[] = {
 static const struct lv_rpc_param p_scale[] = {
 	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT, true },
 	{ "wait", LV_RPC_BOOL, false }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_inspect[] = {
+	{ "target", LV_RPC_STRING, true }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
 static const struct lv_rpc_param p_signal[] = {
 	{ "target", LV_RPC_STRING, true }, { "signal", LV_RPC_STRING | LV_RPC_INT, true },
 	{ NULL, 0, false } };
@@ -265,6 +287,7 @@ const struct lv_rpc_method lv_methods[] = {
 	{ "wait", p_wait, m_wait },
 	{ "scale", p_scale, m_scale },
 	{ "signal", p_signal, m_signal },
+	{ "inspect", p_inspect, m_inspect },
 	{ "shutdown", NULL, m_shutdown },
 	{ NULL, NULL, NULL },
 };

@@ -8,9 +8,23 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/listen.h"
 #include "daemon/log.h"
 
 static int copy_pool_config(struct lv_pool_config *dst, const struct lv_pool_config *src);
+
+/* Binds every listen address of the pool; on failure closes what it opened. */
+static int open_listeners(struct pool *p, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < p->cfg.n_listen; i++) {
+		if ((p->listen_fds[i] = listen_open(p->cfg.listen[i], err, errlen)) < 0) {
+			while (i-- > 0)
+				close(p->listen_fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
                         size_t errlen)
@@ -25,8 +39,13 @@ int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg
 		free(p);
 		return -1;
 	}
-	p->sup = sup;
 	sup->pools = pools;
+	if (open_listeners(p, err, errlen) < 0) {
+		lv_pool_config_clear(&p->cfg);
+		free(p);
+		return -1;
+	}
+	p->sup = sup;
 	sup->pools[sup->n_pools++] = p;
 	if (pool_scale(p, cfg->workers) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -66,7 +85,8 @@ static int copy_pool_config(struct lv_pool_config *dst, const struct lv_pool_con
 	dst->cwd = dup_or_null(src->cwd);
 	dst->user = dup_or_null(src->user);
 	dst->group = dup_or_null(src->group);
-	return dst->env && dst->params ? 0 : -1;
+	dst->listen = dup_strv(src->listen);
+	return dst->env && dst->params && dst->listen ? 0 : -1;
 }
 
 struct pool *supervisor_find_pool(struct supervisor *sup, const char *name)
@@ -160,6 +180,8 @@ void pool_free(struct pool *p)
 		worker_free(p->workers[i]);
 	free(p->workers);
 	free(p->module_path);
+	for (size_t i = 0; i < p->cfg.n_listen; i++)
+		close(p->listen_fds[i]);
 	lv_pool_config_clear(&p->cfg);
 	free(p);
 }

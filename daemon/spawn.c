@@ -1,5 +1,5 @@
-/* spawn: the parent's half of starting a worker: pipes, fork with signals blocked, and
- * watching the child until it is ready (exec succeeded, or the module said so). */
+/* spawn: the parent's half of starting a worker: pipes and channels, fork with signals
+ * blocked, and watching the child until exec succeeded (or it failed with a reason). */
 #include "daemon/supervisor.h"
 
 #include <errno.h>
@@ -11,24 +11,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-
+#include "daemon/channels.h"
 #include "daemon/log.h"
-#include "ipc/channel.h"
-#include "ipc/frame.h"
+#include "daemon/notify.h"
 #include "worker/spawn.h"
-
-static void on_exec_pipe(evutil_socket_t fd, short what, void *arg);
-static void on_channel_read(struct bufferevent *bev, void *arg);
-static void on_channel_event(struct bufferevent *bev, short what, void *arg);
 
 void worker_close_process(struct worker *w)
 {
-	if (w->channel) {
-		bufferevent_free(w->channel);
-		w->channel = NULL;
-	}
+	for (unsigned i = 0; i < w->n_loops; i++)
+		channel_close(&w->loops[i]);
 	if (w->exec_watch) {
 		event_free(w->exec_watch);
 		w->exec_watch = NULL;
@@ -51,7 +42,7 @@ static ssize_t read_error(struct worker *w)
 		n = read(w->error_fd, buf, sizeof buf);
 	while (n < 0 && errno == EINTR);
 	if (n > 0)
-		worker_set_error(w, "%.*s", (int)n, buf);
+		worker_set_exit_error(w, "%.*s", (int)n, buf);
 	return n;
 }
 
@@ -74,40 +65,10 @@ static void on_exec_pipe(evutil_socket_t fd, short what, void *arg)
 	w->exec_watch = NULL;
 	close(w->error_fd);
 	w->error_fd = -1;
-	if (n == 0) /* EOF: CLOEXEC closed the pipe, the program runs */
+	/* EOF: CLOEXEC closed the pipe, the program runs; a notify worker still owes READY=1.
+	 * Otherwise the child reported an error and exits: the reaper takes it from here. */
+	if (n == 0 && !w->pool->cfg.ready_notify)
 		worker_ready(w);
-	/* otherwise the child reported an error and exits: the reaper takes it from here */
-}
-
-static void on_channel_read(struct bufferevent *bev, void *arg)
-{
-	struct worker *w = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	const char *line;
-	size_t len;
-	enum lv_frame_result r;
-
-	while ((r = lv_frame_next(in, LV_CHANNEL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
-		enum lv_msg_type type = lv_msg_parse(line, len, NULL);
-
-		lv_frame_consume(in, len);
-		if (type == LV_MSG_READY)
-			worker_ready(w);
-		else
-			log_warn("%s: ignoring an invalid channel message", w->name);
-	}
-	if (r == LV_FRAME_TOO_LONG) {
-		log_warn("%s: channel line too long, dropped", w->name);
-		evbuffer_drain(in, evbuffer_get_length(in));
-	}
-}
-
-static void on_channel_event(struct bufferevent *bev, short what, void *arg)
-{
-	(void)arg;
-	/* The worker closed its end; its exit arrives through SIGCHLD. */
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
 }
 
 int worker_kill(struct worker *w, int sig, bool group)
@@ -121,23 +82,39 @@ void worker_ask_stop(struct worker *w)
 {
 	int rc;
 
-	if (w->channel) {
-		json_t *msg = lv_msg_new(LV_MSG_STOP, NULL);
-		lv_frame_put_json(bufferevent_get_output(w->channel), msg);
-		json_decref(msg);
+	if (w->pool->cfg.kind == LV_KIND_MODULE && w->loops[0].channel) {
+		for (unsigned i = 0; i < w->n_loops; i++)
+			channel_send(&w->loops[i], LV_MSG_STOP, NULL);
 	} else if ((rc = worker_kill(w, w->pool->cfg.stop_signal, false)) < 0) {
 		log_warn("%s: kill %d: %s", w->name, (int)w->pid, strerror(-rc));
 	}
 }
 
-static void close_pair(int fds[2])
+static void close_fds(int *fds, unsigned n)
 {
-	for (int i = 0; i < 2; i++)
+	for (unsigned i = 0; i < n; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 }
 
-static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int channel_fd)
+/* One socketpair per loop: mine[i] stays here, theirs[i] goes to the child. */
+static int make_channels(unsigned n, int *mine, int *theirs)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			close_fds(mine, i);
+			close_fds(theirs, i);
+			return -1;
+		}
+		mine[i] = sv[0];
+		theirs[i] = sv[1];
+	}
+	return 0;
+}
+
+static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int *channels)
 {
 	const struct lv_pool_config *cfg = &w->pool->cfg;
 
@@ -156,12 +133,18 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 	sp->user = cfg->user;
 	sp->module_path = w->pool->module_path;
 	sp->params = cfg->params;
+	sp->loops = w->n_loops;
+	sp->heartbeat_ms = cfg->heartbeat_ms;
+	sp->channel_fds = channels;
+	sp->listen_fds = w->pool->listen_fds;
+	sp->listen_names = cfg->listen;
+	sp->n_listen = (unsigned)cfg->n_listen;
+	sp->notify_socket = cfg->ready_notify ? notify_address(w->pool->sup->notify) : NULL;
 	sp->error_fd = error_fd;
-	sp->channel_fd = channel_fd;
 }
 
-/* The parent's side of the process: event watches, pid table, counters. */
-static int adopt_child(struct worker *w, pid_t pid, int errpipe, int channel)
+/* The parent's side of the new process: watches, pid table, counters. */
+static void adopt_child(struct worker *w, pid_t pid, int errpipe, const int *channels)
 {
 	struct supervisor *sup = w->pool->sup;
 
@@ -179,24 +162,17 @@ static int adopt_child(struct worker *w, pid_t pid, int errpipe, int channel)
 		w->exec_watch = event_new(sup->base, errpipe, EV_READ | EV_PERSIST, on_exec_pipe, w);
 		if (!w->exec_watch || event_add(w->exec_watch, NULL) < 0)
 			log_err("%s: cannot watch the exec pipe", w->name);
-		return 0;
+		return;
 	}
-	w->channel = bufferevent_socket_new(sup->base, channel, BEV_OPT_CLOSE_ON_FREE);
-	if (!w->channel) {
-		close(channel);
-		log_err("%s: cannot watch the channel", w->name);
-		return 0;
-	}
-	evutil_make_socket_nonblocking(channel);
-	bufferevent_setcb(w->channel, on_channel_read, NULL, on_channel_event, w);
-	bufferevent_setwatermark(w->channel, EV_READ, 0, LV_CHANNEL_MAX_LINE + 1);
-	bufferevent_enable(w->channel, EV_READ);
-	return 0;
+	for (unsigned i = 0; i < w->n_loops; i++)
+		if (channel_open(&w->loops[i], channels[i]) < 0)
+			log_err("%s: cannot watch the channel of loop %u", w->name, i);
 }
 
 int worker_spawn(struct worker *w)
 {
-	int errpipe[2] = { -1, -1 }, chan[2] = { -1, -1 };
+	unsigned n_channels = w->pool->cfg.kind == LV_KIND_MODULE ? w->n_loops : 0;
+	int errpipe[2] = { -1, -1 }, mine[LV_LOOPS_MAX], theirs[LV_LOOPS_MAX];
 	sigset_t all, old;
 	struct lv_spawn sp;
 	pid_t pid;
@@ -207,14 +183,16 @@ int worker_spawn(struct worker *w)
 		worker_set_error(w, "%s", err);
 		return -1;
 	}
-	if (pipe2(errpipe, O_CLOEXEC) < 0 ||
-	    (w->pool->cfg.kind == LV_KIND_MODULE &&
-	     socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) < 0)) {
-		worker_set_error(w, "cannot create worker pipes: %s", strerror(errno));
-		close_pair(errpipe);
+	if (pipe2(errpipe, O_CLOEXEC) < 0) {
+		worker_set_error(w, "cannot create the error pipe: %s", strerror(errno));
 		return -1;
 	}
-	fill_spawn(w, &sp, errpipe[1], chan[1]);
+	if (make_channels(n_channels, mine, theirs) < 0) {
+		worker_set_error(w, "cannot create the channels: %s", strerror(errno));
+		close_fds(errpipe, 2);
+		return -1;
+	}
+	fill_spawn(w, &sp, errpipe[1], theirs);
 
 	/* No signal may run a handler in the child before it has reset them all. */
 	sigfillset(&all);
@@ -227,14 +205,13 @@ int worker_spawn(struct worker *w)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	close(errpipe[1]);
-	if (chan[1] >= 0)
-		close(chan[1]);
+	close_fds(theirs, n_channels);
 	if (pid < 0) {
 		worker_set_error(w, "fork: %s", strerror(saved));
 		close(errpipe[0]);
-		if (chan[0] >= 0)
-			close(chan[0]);
+		close_fds(mine, n_channels);
 		return -1;
 	}
-	return adopt_child(w, pid, errpipe[0], chan[0]);
+	adopt_child(w, pid, errpipe[0], mine);
+	return 0;
 }

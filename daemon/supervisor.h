@@ -27,6 +27,19 @@ enum worker_state {
 struct pool;
 struct supervisor;
 
+/* One event loop of a worker, as the supervisor sees it through heartbeats. Exec workers
+ * have one, fed by WATCHDOG=1 when they speak the notify protocol. */
+struct worker_loop {
+	struct worker *w;
+	unsigned index;
+	struct bufferevent *channel;         /* module: supervisor end of this loop's socketpair */
+	bool ready;
+	int64_t lag_us, lag_max_us, events;
+	uint64_t last_beat_ms;               /* 0 until the first heartbeat */
+	json_t *counters;                    /* as last reported, or NULL */
+	struct event *hang_timer;            /* fires when heartbeats stop */
+};
+
 struct worker {
 	struct pool *pool;
 	unsigned index;
@@ -42,18 +55,24 @@ struct worker {
 	bool removing;                       /* scaled away: freed once stopped */
 	int last_status;                     /* waitpid status of the last exit */
 	bool has_exited;
-	char *last_error;
+	char *last_error;                    /* why the last process ended badly, or NULL */
+	char *exit_error;                    /* the current process's error, moved at exit */
+	bool hung;                           /* the current process missed its heartbeats */
+	char *notify_status;                 /* STATUS= of a notify worker */
+	bool notify_stopping;                /* it said STOPPING=1 */
 	struct lv_start_limit start_limit;
-	struct event *timer;                 /* backoff or stop-timeout */
+	struct event *timer;                 /* backoff, start, stop or hang-kill timeout */
 	struct event *exec_watch;            /* exec: error pipe, EOF = exec succeeded */
 	int error_fd;                        /* read end of the error pipe, or -1 */
-	struct bufferevent *channel;         /* module: supervisor end of the socketpair */
+	struct worker_loop *loops;
+	unsigned n_loops;
 };
 
 struct pool {
 	struct supervisor *sup;
 	struct lv_pool_config cfg;
 	char *module_path;                   /* resolved at spawn time */
+	int listen_fds[LV_LISTEN_MAX];       /* bound once, shared by every worker */
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
@@ -61,6 +80,8 @@ struct pool {
 
 struct waiter;
 struct control;
+struct notify;
+struct inspect;
 
 struct supervisor {
 	struct event_base *base;
@@ -72,6 +93,8 @@ struct supervisor {
 	struct waiter *waiters;
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint;
+	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
+	struct inspect *inspects;            /* inspect requests waiting for their loops */
 	bool shutting_down;
 	unsigned live;                       /* workers with a process */
 	int exit_code;
@@ -102,6 +125,10 @@ void worker_start(struct worker *w);          /* command: start (resets failed/b
 void worker_stop(struct worker *w);           /* command: stop, stays stopped */
 void worker_restart(struct worker *w);        /* command: stop then start */
 void worker_ready(struct worker *w);          /* the process reported readiness */
+void worker_loop_ready(struct worker_loop *l);/* one loop reported readiness */
+void worker_heartbeat(struct worker_loop *l); /* a loop is alive: push its hang deadline */
+void worker_set_exit_error(struct worker *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void worker_exited(struct worker *w, int status);
 void worker_set_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

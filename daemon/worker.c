@@ -53,19 +53,70 @@ static void set_state(struct worker *w, enum worker_state s)
 	waiters_notify(w->pool->sup, w->pool);
 }
 
-void worker_set_error(struct worker *w, const char *fmt, ...)
+static void replace_text(char **slot, const char *fmt, va_list ap)
 {
 	char buf[1024];
+
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	free(*slot);
+	*slot = strdup(buf);
+}
+
+void worker_set_error(struct worker *w, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
+	replace_text(&w->last_error, fmt, ap);
 	va_end(ap);
-	free(w->last_error);
-	w->last_error = strdup(buf);
+}
+
+void worker_set_exit_error(struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	replace_text(&w->exit_error, fmt, ap);
+	va_end(ap);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void on_hang(evutil_socket_t fd, short what, void *arg);
+
+static int init_loops(struct worker *w)
+{
+	struct pool *p = w->pool;
+
+	w->n_loops = p->cfg.kind == LV_KIND_MODULE ? p->cfg.loops : 1;
+	if (!(w->loops = calloc(w->n_loops, sizeof *w->loops)))
+		return -1;
+	for (unsigned i = 0; i < w->n_loops; i++) {
+		w->loops[i].w = w;
+		w->loops[i].index = i;
+		if (!(w->loops[i].hang_timer = evtimer_new(p->sup->base, on_hang, &w->loops[i])))
+			return -1;
+	}
+	return 0;
+}
+
+/* A new process starts with a clean slate of per-process facts. */
+static void reset_process_state(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_loops; i++) {
+		struct worker_loop *l = &w->loops[i];
+
+		evtimer_del(l->hang_timer);
+		json_decref(l->counters);
+		l->counters = NULL;
+		l->ready = false;
+		l->lag_us = l->lag_max_us = l->events = 0;
+		l->last_beat_ms = 0;
+	}
+	free(w->exit_error);
+	free(w->notify_status);
+	w->exit_error = w->notify_status = NULL;
+	w->hung = w->notify_stopping = false;
+}
 
 struct worker *worker_new(struct pool *pool, unsigned index)
 {
@@ -79,7 +130,7 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	snprintf(w->name, sizeof w->name, "%s:%u", pool->cfg.name, index);
 	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
 	                        pool->cfg.start_limit_interval_ms) < 0 ||
-	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w))) {
+	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w)) || init_loops(w) < 0) {
 		worker_free(w);
 		return NULL;
 	}
@@ -93,8 +144,16 @@ void worker_free(struct worker *w)
 	worker_close_process(w);
 	if (w->timer)
 		event_free(w->timer);
+	for (unsigned i = 0; w->loops && i < w->n_loops; i++) {
+		if (w->loops[i].hang_timer)
+			event_free(w->loops[i].hang_timer);
+		json_decref(w->loops[i].counters);
+	}
+	free(w->loops);
 	lv_start_limit_free(&w->start_limit);
 	free(w->last_error);
+	free(w->exit_error);
+	free(w->notify_status);
 	free(w);
 }
 
@@ -125,6 +184,7 @@ static void spawn_now(struct worker *w)
 		return;
 	}
 	lv_start_limit_record(&w->start_limit, now);
+	reset_process_state(w);
 	if (worker_spawn(w) < 0) {
 		log_err("%s: %s", w->name, w->last_error ? w->last_error : "spawn failed");
 		if (w->pool->cfg.restart == LV_RESTART_NEVER) {
@@ -138,8 +198,11 @@ static void spawn_now(struct worker *w)
 		return;
 	}
 	set_state(w, WS_STARTING);
+	if (w->state == WS_STARTING) /* a fast worker may be running already */
+		arm_timer(w, w->pool->cfg.start_timeout_ms);
 }
 
+/* One timer per worker, whose meaning depends on the state it was armed in. */
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -148,11 +211,51 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (w->state == WS_BACKOFF) {
 		spawn_now(w);
-	} else if (w->state == WS_STOPPING && w->pid > 0) {
+	} else if (w->pid <= 0) {
+		return;
+	} else if (w->hung) {
+		log_warn("%s: still there after SIGABRT, killing its process group", w->name);
+		worker_kill(w, SIGKILL, true);
+	} else if (w->state == WS_STOPPING) {
 		log_warn("%s: did not stop within %u ms, killing its process group", w->name,
 		         w->pool->cfg.stop_timeout_ms);
 		worker_kill(w, SIGKILL, true);
+	} else if (w->state == WS_STARTING) {
+		worker_set_exit_error(w, "start timeout: not ready within %u ms",
+		                      w->pool->cfg.start_timeout_ms);
+		log_warn("%s: %s, killing its process group", w->name, w->exit_error);
+		worker_kill(w, SIGKILL, true);
 	}
+}
+
+#define HANG_KILL_GRACE_MS 2000
+
+/* A loop's heartbeats stopped: abort the worker (a core shows where it hung), then kill. */
+static void on_hang(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker_loop *l = arg;
+	struct worker *w = l->w;
+	uint64_t age = lv_now_ms() - l->last_beat_ms;
+
+	(void)fd;
+	(void)what;
+	if (w->pid <= 0 || w->hung || (w->state != WS_RUNNING && w->state != WS_STARTING))
+		return;
+	w->hung = true;
+	worker_set_exit_error(w, "hung: no heartbeat for %llu ms", (unsigned long long)age);
+	log_err("%s: loop %u %s; sending SIGABRT", w->name, l->index, w->exit_error);
+	worker_kill(w, SIGABRT, false);
+	arm_timer(w, HANG_KILL_GRACE_MS);
+}
+
+void worker_heartbeat(struct worker_loop *l)
+{
+	unsigned ms = l->w->pool->cfg.hang_timeout_ms;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	l->last_beat_ms = lv_now_ms();
+	if (ms > 0 && !l->w->hung && l->w->state != WS_STOPPING)
+		evtimer_add(l->hang_timer, &tv);
 }
 
 /* Explicit commands forget the failure history: the operator asked for it. */
@@ -183,6 +286,8 @@ static void request_stop(struct worker *w)
 {
 	w->stop_requested = true;
 	set_state(w, WS_STOPPING);
+	for (unsigned i = 0; i < w->n_loops; i++)
+		evtimer_del(w->loops[i].hang_timer); /* a draining loop may stall; the stop timeout rules */
 	worker_ask_stop(w);
 	arm_timer(w, w->pool->cfg.stop_timeout_ms);
 }
@@ -220,9 +325,19 @@ void worker_ready(struct worker *w)
 {
 	if (w->state != WS_STARTING)
 		return;
-	free(w->last_error);
-	w->last_error = NULL;
+	evtimer_del(w->timer); /* the start timeout */
 	set_state(w, WS_RUNNING);
+}
+
+void worker_loop_ready(struct worker_loop *l)
+{
+	struct worker *w = l->w;
+
+	l->ready = true;
+	for (unsigned i = 0; i < w->n_loops; i++)
+		if (!w->loops[i].ready)
+			return;
+	worker_ready(w);
 }
 
 static void log_exit(const struct worker *w, int status, uint64_t uptime)
@@ -264,6 +379,12 @@ void worker_exited(struct worker *w, int status)
 	worker_drain_error(w);
 	worker_close_process(w);
 	evtimer_del(w->timer);
+	for (unsigned i = 0; i < w->n_loops; i++)
+		evtimer_del(w->loops[i].hang_timer);
+	/* last_error tells why this process ended badly, or nothing if it did not */
+	free(w->last_error);
+	w->last_error = w->exit_error;
+	w->exit_error = NULL;
 	w->pid = 0;
 	w->last_status = status;
 	w->has_exited = true;

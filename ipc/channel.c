@@ -6,7 +6,11 @@
 
 static const char *const names[] = {
 	[LV_MSG_READY] = "ready",
+	[LV_MSG_HEARTBEAT] = "hb",
+	[LV_MSG_LOG] = "log",
+	[LV_MSG_INSPECTED] = "inspected",
 	[LV_MSG_STOP] = "stop",
+	[LV_MSG_INSPECT] = "inspect",
 };
 
 const char *lv_msg_type_name(enum lv_msg_type type)

@@ -10,8 +10,12 @@
 
 enum lv_msg_type {
 	LV_MSG_INVALID = 0,
-	LV_MSG_READY,     /* worker -> supervisor: the job started and serves */
+	LV_MSG_READY,     /* worker -> supervisor: this loop's job started and serves */
+	LV_MSG_HEARTBEAT, /* worker -> supervisor: {"lag_us", "lag_max_us", "events", "counters"} */
+	LV_MSG_LOG,       /* worker -> supervisor: {"level", "msg"} */
+	LV_MSG_INSPECTED, /* worker -> supervisor: {"id", loop stats, "job"} */
 	LV_MSG_STOP,      /* supervisor -> worker: stop gracefully */
+	LV_MSG_INSPECT,   /* supervisor -> worker: {"id"} */
 };
 
 /* Parses one line; on success returns the type and, if body != NULL, a new reference to

@@ -13,5 +13,6 @@
 #define LV_RPC_TIMED_OUT         (-32002) /* data: {"workers": [names not there yet]} */
 #define LV_RPC_WORKER_FAILED     (-32004) /* data: {"worker": name, "last_error": text} */
 #define LV_RPC_SHUTTING_DOWN     (-32005)
+#define LV_RPC_NOT_INSPECTABLE   (-32006) /* data: {"worker"}: no job process to ask */
 
 #endif

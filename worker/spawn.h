@@ -10,7 +10,9 @@
 
 #include "config/config.h"
 
-#define LV_WORKER_CHANNEL_FD 3   /* module workers find their channel here */
+/* In the child, listening sockets come first at fd 3 (the sd_listen_fds layout), then one
+ * channel per loop (module workers), then the error pipe. */
+#define LV_WORKER_FIRST_FD 3
 
 struct lv_spawn {
 	enum lv_pool_kind kind;
@@ -27,7 +29,13 @@ struct lv_spawn {
 	const char *user;            /* for initgroups, or NULL */
 	const char *module_path;     /* module: resolved path of the .so */
 	const json_t *params;        /* module */
-	int channel_fd;              /* module: worker end of the socketpair, else -1 */
+	unsigned loops;              /* module: loops (threads), each with its own channel */
+	unsigned heartbeat_ms;       /* module */
+	int *channel_fds;            /* module: worker ends of the socketpairs, one per loop */
+	const int *listen_fds;       /* the pool's listening sockets */
+	char *const *listen_names;
+	unsigned n_listen;
+	const char *notify_socket;   /* exec with "ready": "notify": NOTIFY_SOCKET to set */
 	int error_fd;                /* write end of the CLOEXEC error pipe */
 };
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ static void setup_env(const struct lv_spawn *sp)
 
 	for (size_t i = 0; drop[i]; i++)
 		unsetenv(drop[i]);
+	if (sp->notify_socket)
+		setenv("NOTIFY_SOCKET", sp->notify_socket, 1);
 	snprintf(index, sizeof index, "%u", sp->index);
 	setenv("LOOPVISOR_POOL", sp->pool, 1);
 	setenv("LOOPVISOR_WORKER", sp->worker, 1);
@@ -73,27 +76,47 @@ static void setup_env(const struct lv_spawn *sp)
 	}
 }
 
-/* Keeps stdout/stderr, /dev/null as stdin, the channel at fd 3 (module) and the error
- * pipe above it; closes everything else the supervisor had open. */
-static struct lv_spawn setup_fds(const struct lv_spawn *sp)
+/* Moves fd to exactly target, without close-on-exec (or with it, for cloexec). */
+static void place_fd(int fd, int target, bool cloexec)
+{
+	if (fd == target) {
+		if (fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0) < 0)
+			_exit(126);
+	} else if (dup3(fd, target, cloexec ? O_CLOEXEC : 0) < 0) {
+		_exit(126);
+	}
+}
+
+/* Keeps stdout/stderr, /dev/null as stdin, the listening sockets from fd 3, one channel per
+ * loop after them, then the error pipe; closes everything else the supervisor had open.
+ * The channel fds array of the returned copy is rewritten in place. */
+static struct lv_spawn setup_fds(const struct lv_spawn *sp, int *listen_out)
 {
 	struct lv_spawn out = *sp;
-	int next = LV_WORKER_CHANNEL_FD, null_fd;
-	int chan = -1, err;
+	int parked[LV_LISTEN_MAX + LV_LOOPS_MAX + 1], n = 0, next = LV_WORKER_FIRST_FD, null_fd;
+	unsigned loops = sp->kind == LV_KIND_MODULE ? sp->loops : 0;
 
-	/* Park both above every target number first so the dup2s cannot clobber them. */
-	if (sp->channel_fd >= 0 && (chan = fcntl(sp->channel_fd, F_DUPFD_CLOEXEC, 16)) < 0)
-		_exit(126);
-	if ((err = fcntl(sp->error_fd, F_DUPFD_CLOEXEC, 16)) < 0)
-		_exit(126);
-	if (chan >= 0) {
-		if (dup2(chan, next) < 0)
+	/* Park every fd to keep above all targets first so no dup can clobber another. */
+	for (unsigned i = 0; i < sp->n_listen; i++)
+		parked[n++] = fcntl(sp->listen_fds[i], F_DUPFD_CLOEXEC, 128);
+	for (unsigned i = 0; i < loops; i++)
+		parked[n++] = fcntl(sp->channel_fds[i], F_DUPFD_CLOEXEC, 128);
+	parked[n++] = fcntl(sp->error_fd, F_DUPFD_CLOEXEC, 128);
+	for (int i = 0; i < n; i++)
+		if (parked[i] < 0)
 			_exit(126);
-		out.channel_fd = next++;
+	n = 0;
+	for (unsigned i = 0; i < sp->n_listen; i++) {
+		listen_out[i] = next;
+		place_fd(parked[n++], next++, false); /* inherited across exec, like systemd's */
 	}
-	if (dup3(err, next, O_CLOEXEC) < 0)
-		_exit(126);
-	out.error_fd = next++;
+	for (unsigned i = 0; i < loops; i++) {
+		out.channel_fds[i] = next;
+		place_fd(parked[n++], next++, true);
+	}
+	out.listen_fds = listen_out;
+	out.error_fd = next;
+	place_fd(parked[n], next++, true);
 	close_range((unsigned)next, ~0U, 0);
 
 	null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -144,13 +167,33 @@ static _Noreturn void exec_program(const struct lv_spawn *sp)
 	lv_worker_die(sp, "exec %s: %s", prog, strerror(err));
 }
 
+/* sd_listen_fds(3): LISTEN_PID is this process, which the exec keeps. */
+static void export_listen_fds(const struct lv_spawn *sp)
+{
+	char buf[32], names[LV_LISTEN_MAX * 72] = "";
+
+	if (sp->n_listen == 0)
+		return;
+	snprintf(buf, sizeof buf, "%u", sp->n_listen);
+	setenv("LISTEN_FDS", buf, 1);
+	snprintf(buf, sizeof buf, "%d", (int)getpid());
+	setenv("LISTEN_PID", buf, 1);
+	for (unsigned i = 0; i < sp->n_listen; i++) {
+		if (i)
+			strcat(names, ":");
+		strncat(names, sp->pool, 64);
+	}
+	setenv("LISTEN_FDNAMES", names, 1);
+}
+
 _Noreturn void lv_worker_main(const struct lv_spawn *args)
 {
+	int listen_fds[LV_LISTEN_MAX];
 	struct lv_spawn sp;
 
 	/* No libevent call on anything inherited: the epoll instance is the parent's. */
 	reset_signals();
-	sp = setup_fds(args);
+	sp = setup_fds(args, listen_fds);
 	setpgid(0, 0);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp.supervisor)
 		_exit(126);
@@ -158,7 +201,9 @@ _Noreturn void lv_worker_main(const struct lv_spawn *args)
 	if (sp.cwd && chdir(sp.cwd) < 0)
 		lv_worker_die(&sp, "chdir %s: %s", sp.cwd, strerror(errno));
 	drop_privileges(&sp);
-	if (sp.kind == LV_KIND_EXEC)
+	if (sp.kind == LV_KIND_EXEC) {
+		export_listen_fds(&sp);
 		exec_program(&sp);
+	}
 	lv_module_run(&sp);
 }

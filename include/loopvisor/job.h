@@ -22,14 +22,22 @@ typedef struct lv_ctx lv_ctx;
 /* Called by a job when its graceful stop has finished (in-flight work done). */
 typedef void (*lv_done_fn)(lv_ctx *ctx);
 
+/* Descriptor flags. */
+#define LV_JOB_READY_LATER 0x1u /* running only once the job calls lv_ready(ctx) */
+
 struct lv_job {
 	unsigned abi_version;  /* must be LV_JOB_ABI_VERSION */
 	const char *name;      /* short name for logs */
-	/* Sets the job up on lv_base(ctx). Return 0, or -1 after lv_fail(ctx, ...) to refuse. */
+	unsigned flags;        /* LV_JOB_* */
+	/* Sets the job up on lv_base(ctx). Return 0, or -1 after lv_fail(ctx, ...) to refuse.
+	 * With loops > 1 it runs once per loop, each time in that loop's own thread. */
 	int (*start)(lv_ctx *ctx);
 	/* Asked to stop gracefully: stop accepting work, finish what is in flight, then call
 	 * done(ctx) (possibly later, from the loop). NULL means "stop at once". */
 	void (*stop)(lv_ctx *ctx, lv_done_fn done);
+	/* Optional: a new reference to a JSON object describing the job's state, for the
+	 * inspect method. Runs on the loop, so a blocked loop cannot answer. */
+	json_t *(*inspect)(lv_ctx *ctx);
 };
 
 /* The loop this instance runs on: created in the worker after fork, never shared. */
@@ -39,6 +47,9 @@ const json_t *lv_params(lv_ctx *ctx);
 /* The pool's name and this worker's index in it. */
 const char *lv_pool(lv_ctx *ctx);
 unsigned lv_index(lv_ctx *ctx);
+/* Which loop this instance runs on (0 .. lv_loops(ctx) - 1), and how many there are. */
+unsigned lv_loop(lv_ctx *ctx);
+unsigned lv_loops(lv_ctx *ctx);
 /* Job-private pointer slot. */
 void lv_set_data(lv_ctx *ctx, void *data);
 void *lv_data(lv_ctx *ctx);
@@ -49,6 +60,22 @@ enum { LV_LOG_ERR = 3, LV_LOG_WARNING = 4, LV_LOG_INFO = 6, LV_LOG_DEBUG = 7 };
 void lv_log(lv_ctx *ctx, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Records why start failed; the text becomes the worker's last_error. */
 void lv_fail(lv_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* With LV_JOB_READY_LATER: the job is ready to serve (the worker becomes running once
+ * every loop said so). The pool's start_timeout_ms bounds the wait. */
+void lv_ready(lv_ctx *ctx);
+
+/* Adds delta to a named counter of this loop; status shows the sums over all loops.
+ * Names are at most 63 bytes of [A-Za-z0-9_.-]; at most 64 counters per loop. */
+void lv_counter_add(lv_ctx *ctx, const char *name, long long delta);
+
+/* The pool's listening sockets ("listen" in the config), bound by the supervisor before
+ * any worker started and shared by every worker of the pool. The fds are blocking as
+ * passed; a job that uses them with libevent makes them non-blocking. */
+unsigned lv_listen_count(lv_ctx *ctx);
+int lv_listen_fd(lv_ctx *ctx, unsigned i);
+/* The address as configured, e.g. "tcp:127.0.0.1:8080". */
+const char *lv_listen_name(lv_ctx *ctx, unsigned i);
 
 /* Declares the module's descriptor: LV_JOB_DEFINE("ticker", start, stop); */
 #define LV_JOB_DEFINE(NAME, START, STOP)                                      \

@@ -1,43 +1,131 @@
 /* testjob: a job module for the integration tests that misbehaves on command through its
- * params: fail its start, ignore graceful stops, crash or exit after a delay. */
+ * params: fail its start, get ready late or never, block or busy its loop, crash, leak,
+ * ignore graceful stops, or drain slowly. */
 #include <loopvisor/job.h>
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-static void on_crash(evutil_socket_t fd, short what, void *arg)
+struct testjob {
+	lv_ctx *ctx;
+	struct event *tick, *later;
+	long long ticks;
+	lv_done_fn done;
+};
+
+static long long param(lv_ctx *ctx, const char *key)
 {
+	return json_integer_value(json_object_get(lv_params(ctx), key));
+}
+
+/* Keeps the loop busy (not sleeping: a busy loop is what a hung job looks like). */
+static void spin_ms(long long ms)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
+}
+
+static void arm(struct event *ev, long long ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	evtimer_add(ev, &tv);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct testjob *t = arg;
+	lv_ctx *ctx = t->ctx;
+	long long leak = param(ctx, "leak_kb_per_tick"), busy = param(ctx, "busy_ms");
+
 	(void)fd;
 	(void)what;
-	(void)arg;
-	raise(SIGSEGV);
+	t->ticks++;
+	lv_counter_add(ctx, "ticks", 1);
+	if (leak > 0)
+		memset(malloc((size_t)leak * 1024), 1, (size_t)leak * 1024);
+	if (busy > 0)
+		spin_ms(busy);
+	if (param(ctx, "block_after_ticks") > 0 && t->ticks == param(ctx, "block_after_ticks"))
+		for (;;)
+			pause(); /* the loop never comes back */
+	if (param(ctx, "crash_after_ticks") > 0 && t->ticks == param(ctx, "crash_after_ticks"))
+		raise(SIGSEGV);
+	arm(t->tick, param(ctx, "tick_ms") > 0 ? param(ctx, "tick_ms") : 50);
+}
+
+static void on_later(evutil_socket_t fd, short what, void *arg)
+{
+	struct testjob *t = arg;
+
+	(void)fd;
+	(void)what;
+	if (t->done) /* the slow drain is over */
+		t->done(t->ctx);
+	else
+		lv_ready(t->ctx);
 }
 
 static int testjob_start(lv_ctx *ctx)
 {
-	const json_t *p = lv_params(ctx);
-	const char *fail = json_string_value(json_object_get(p, "fail_start"));
-	json_int_t crash_ms = json_integer_value(json_object_get(p, "crash_after_ms"));
+	const char *fail = json_string_value(json_object_get(lv_params(ctx), "fail_start"));
+	json_t *ready_after = json_object_get(lv_params(ctx), "ready_after_ms");
+	struct testjob *t;
 
 	if (fail) {
 		lv_fail(ctx, "%s", fail);
 		return -1;
 	}
-	if (crash_ms > 0) {
-		struct timeval tv = { .tv_sec = crash_ms / 1000, .tv_usec = (crash_ms % 1000) * 1000 };
-		struct event *ev = evtimer_new(lv_base(ctx), on_crash, NULL);
-		evtimer_add(ev, &tv);
-	}
-	lv_log(ctx, LV_LOG_INFO, "testjob started");
+	if (!(t = calloc(1, sizeof *t)))
+		return -1;
+	t->ctx = ctx;
+	t->tick = evtimer_new(lv_base(ctx), on_tick, t);
+	t->later = evtimer_new(lv_base(ctx), on_later, t);
+	lv_set_data(ctx, t);
+	arm(t->tick, 0);
+	if (!ready_after)
+		lv_ready(ctx);
+	else if (json_integer_value(ready_after) >= 0) /* negative: never ready */
+		arm(t->later, json_integer_value(ready_after));
+	lv_log(ctx, LV_LOG_INFO, "testjob started on loop %u of %u", lv_loop(ctx), lv_loops(ctx));
 	return 0;
 }
 
 static void testjob_stop(lv_ctx *ctx, lv_done_fn done)
 {
+	struct testjob *t = lv_data(ctx);
+
 	if (json_is_true(json_object_get(lv_params(ctx), "ignore_stop")))
 		return; /* never calls done: the stop timeout must kill us */
+	lv_log(ctx, LV_LOG_INFO, "stopping after %lld ticks", t->ticks);
+	event_del(t->tick);
+	if (param(ctx, "drain_ms") > 0) {
+		t->done = done;
+		arm(t->later, param(ctx, "drain_ms"));
+		return;
+	}
 	done(ctx);
 }
 
-LV_JOB_DEFINE("testjob", testjob_start, testjob_stop);
+static json_t *testjob_inspect(lv_ctx *ctx)
+{
+	struct testjob *t = lv_data(ctx);
+
+	return json_pack("{s:I}", "ticks", (json_int_t)t->ticks);
+}
+
+__attribute__((visibility("default"))) const struct lv_job loopvisor_job = {
+	.abi_version = LV_JOB_ABI_VERSION,
+	.name = "testjob",
+	.flags = LV_JOB_READY_LATER,
+	.start = testjob_start,
+	.stop = testjob_stop,
+	.inspect = testjob_inspect,
+};

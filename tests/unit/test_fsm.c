@@ -225,6 +225,9 @@ START_TEST(spawn_failure_backs_off)
 	run_timers();
 	ck_assert_int_eq(w->state, WS_STARTING);
 	worker_ready(w);
+	/* the error stays until the next exit tells its own story */
+	ck_assert_str_eq(w->last_error, "fork: Resource temporarily unavailable");
+	exit_with(EXITED(0));
 	ck_assert_ptr_null(w->last_error);
 }
 END_TEST

@@ -1,0 +1,125 @@
+/* channels: the supervisor's end of each worker loop's channel: reads ready, heartbeat,
+ * log and inspect messages, and sends stop and inspect requests. */
+#include "daemon/channels.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "daemon/inspect.h"
+#include "daemon/log.h"
+#include "ipc/channel.h"
+#include "ipc/frame.h"
+
+static void on_heartbeat(struct worker_loop *l, json_t *msg)
+{
+	json_t *counters = json_object_get(msg, "counters");
+
+	l->lag_us = json_integer_value(json_object_get(msg, "lag_us"));
+	l->lag_max_us = json_integer_value(json_object_get(msg, "lag_max_us"));
+	l->events = json_integer_value(json_object_get(msg, "events"));
+	if (json_is_object(counters)) {
+		json_decref(l->counters);
+		l->counters = json_incref(counters);
+	}
+	worker_heartbeat(l);
+}
+
+static void on_log(struct worker_loop *l, json_t *msg)
+{
+	json_int_t level = json_integer_value(json_object_get(msg, "level"));
+	const char *text = json_string_value(json_object_get(msg, "msg"));
+
+	if (level < LOG_EMERG || level > LOG_DEBUG)
+		level = LOG_INFO;
+	lv_logf((int)level, "%s[%d]: %s", l->w->name, (int)l->w->pid, text ? text : "");
+}
+
+static void dispatch(struct worker_loop *l, enum lv_msg_type type, json_t *msg)
+{
+	switch (type) {
+	case LV_MSG_READY:
+		worker_loop_ready(l);
+		break;
+	case LV_MSG_HEARTBEAT:
+		on_heartbeat(l, msg);
+		break;
+	case LV_MSG_LOG:
+		on_log(l, msg);
+		break;
+	case LV_MSG_INSPECTED:
+		inspect_reply(l->w->pool->sup, l, msg);
+		break;
+	default:
+		log_warn("%s: ignoring an invalid channel message", l->w->name);
+		break;
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct worker_loop *l = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	enum lv_frame_result r;
+	const char *line;
+	size_t len;
+
+	while ((r = lv_frame_next(in, LV_CHANNEL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
+		json_t *msg = NULL;
+		enum lv_msg_type type = lv_msg_parse(line, len, &msg);
+
+		lv_frame_consume(in, len);
+		dispatch(l, type, msg);
+		json_decref(msg);
+		if (!l->channel)
+			return; /* the message ended the process's story (e.g. a failed inspect) */
+	}
+	if (r == LV_FRAME_TOO_LONG) {
+		log_warn("%s: channel line too long, dropped", l->w->name);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)arg;
+	/* The worker closed its end; its exit arrives through SIGCHLD. */
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+}
+
+int channel_open(struct worker_loop *l, int fd)
+{
+	struct supervisor *sup = l->w->pool->sup;
+
+	evutil_make_socket_nonblocking(fd);
+	l->channel = bufferevent_socket_new(sup->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!l->channel) {
+		close(fd);
+		return -1;
+	}
+	bufferevent_setcb(l->channel, on_read, NULL, on_event, l);
+	bufferevent_setwatermark(l->channel, EV_READ, 0, LV_CHANNEL_MAX_LINE + 1);
+	bufferevent_enable(l->channel, EV_READ);
+	return 0;
+}
+
+void channel_close(struct worker_loop *l)
+{
+	if (l->channel) {
+		bufferevent_free(l->channel);
+		l->channel = NULL;
+	}
+}
+
+int channel_send(struct worker_loop *l, enum lv_msg_type type, json_t *members)
+{
+	json_t *msg = lv_msg_new(type, members);
+	int rc = l->channel ? lv_frame_put_json(bufferevent_get_output(l->channel), msg) : -1;
+
+	json_decref(msg);
+	return rc;
+}

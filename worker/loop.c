@@ -1,0 +1,205 @@
+/* loop: runs one job instance on an event_base built in its own thread: the channel to
+ * the supervisor, heartbeats that measure the loop's lag, inspect, and graceful stop. */
+#include "worker/loop.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "ipc/channel.h"
+#include "ipc/frame.h"
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void lv_loop_send(struct lv_ctx *ctx, json_t *msg)
+{
+	if (ctx->channel)
+		lv_frame_put_json(bufferevent_get_output(ctx->channel), msg);
+	json_decref(msg);
+}
+
+static void stop_done(lv_ctx *ctx)
+{
+	event_base_loopbreak(ctx->base);
+}
+
+static void begin_stop(struct lv_ctx *ctx)
+{
+	if (ctx->stopping)
+		return;
+	ctx->stopping = true;
+	if (ctx->job->stop)
+		ctx->job->stop(ctx, stop_done);
+	else
+		stop_done(ctx);
+}
+
+void lv_loop_request_stop(struct lv_ctx *ctx)
+{
+	uint64_t one = 1;
+
+	if (write(ctx->stop_fd, &one, sizeof one) < 0)
+		return; /* the counter is saturated: a stop is already pending */
+}
+
+static void on_stop_fd(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof n) == (ssize_t)sizeof n)
+		begin_stop(arg);
+}
+
+static void arm_heartbeat(struct lv_ctx *ctx)
+{
+	unsigned ms = ctx->spawn->heartbeat_ms;
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	ctx->due_us = now_us() + (uint64_t)ms * 1000u;
+	evtimer_add(ctx->heartbeat, &tv);
+}
+
+static json_t *loop_stats(const struct lv_ctx *ctx)
+{
+	return json_pack("{s:i, s:I, s:I, s:i}", "loop", (int)ctx->loop, "lag_us",
+	                 (json_int_t)ctx->lag_us, "lag_max_us", (json_int_t)ctx->lag_max_us,
+	                 "events", event_base_get_num_events(ctx->base, EVENT_BASE_COUNT_ADDED));
+}
+
+/* How late the timer fired is how long the loop was busy with something else. */
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct lv_ctx *ctx = arg;
+	uint64_t now = now_us();
+	json_t *msg;
+
+	(void)fd;
+	(void)what;
+	ctx->lag_us = now > ctx->due_us ? (int64_t)(now - ctx->due_us) : 0;
+	if (ctx->lag_us > ctx->lag_max_us)
+		ctx->lag_max_us = ctx->lag_us;
+	msg = loop_stats(ctx);
+	json_object_set(msg, "counters", ctx->counters);
+	lv_loop_send(ctx, lv_msg_new(LV_MSG_HEARTBEAT, msg));
+	arm_heartbeat(ctx);
+}
+
+static void answer_inspect(struct lv_ctx *ctx, json_t *request)
+{
+	json_t *reply = loop_stats(ctx), *job = NULL;
+	char base[32];
+
+	snprintf(base, sizeof base, "%p", (void *)ctx->base);
+	json_object_set(reply, "id", json_object_get(request, "id"));
+	json_object_set(reply, "counters", ctx->counters);
+	json_object_set_new(reply, "thread", json_integer((json_int_t)syscall(SYS_gettid)));
+	json_object_set_new(reply, "base", json_string(base));
+	if (ctx->job->inspect)
+		job = ctx->job->inspect(ctx);
+	json_object_set_new(reply, "job", json_is_object(job) ? job : json_object());
+	if (job && !json_is_object(job))
+		json_decref(job);
+	lv_loop_send(ctx, lv_msg_new(LV_MSG_INSPECTED, reply));
+}
+
+static void on_channel_read(struct bufferevent *bev, void *arg)
+{
+	struct lv_ctx *ctx = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	enum lv_frame_result r;
+	const char *line;
+	size_t len;
+
+	while ((r = lv_frame_next(in, LV_CHANNEL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
+		json_t *msg = NULL;
+
+		switch (lv_msg_parse(line, len, &msg)) {
+		case LV_MSG_STOP:
+			begin_stop(ctx);
+			break;
+		case LV_MSG_INSPECT:
+			answer_inspect(ctx, msg);
+			break;
+		default:
+			break;
+		}
+		json_decref(msg);
+		lv_frame_consume(in, len);
+	}
+	if (r == LV_FRAME_TOO_LONG)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void on_channel_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	/* The supervisor is gone: nobody is left to report to or to stop us gracefully. */
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		_exit(0);
+}
+
+static void open_channel(struct lv_ctx *ctx)
+{
+	int fd = ctx->spawn->channel_fds[ctx->loop];
+
+	evutil_make_socket_nonblocking(fd);
+	ctx->channel = bufferevent_socket_new(ctx->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!ctx->channel)
+		lv_worker_die(ctx->spawn, "bufferevent_socket_new failed");
+	bufferevent_setcb(ctx->channel, on_channel_read, NULL, on_channel_event, ctx);
+	bufferevent_enable(ctx->channel, EV_READ);
+}
+
+static void add_watch(struct lv_ctx *ctx, struct event **ev, int fd, event_callback_fn cb,
+                      void *arg)
+{
+	*ev = event_new(ctx->base, fd, EV_READ | EV_PERSIST, cb, arg);
+	if (!*ev || event_add(*ev, NULL) < 0)
+		lv_worker_die(ctx->spawn, "cannot watch fd %d", fd);
+}
+
+void lv_loop_send_ready(struct lv_ctx *ctx)
+{
+	if (ctx->ready_sent)
+		return;
+	ctx->ready_sent = true;
+	lv_loop_send(ctx, lv_msg_new(LV_MSG_READY, NULL));
+}
+
+void lv_loop_run(struct lv_ctx *ctx)
+{
+	struct event_config *cfg = event_config_new();
+
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_IGNORE_ENV);
+	ctx->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (!ctx->base || !(ctx->counters = json_object()) ||
+	    !(ctx->heartbeat = evtimer_new(ctx->base, on_heartbeat, ctx)))
+		lv_worker_die(ctx->spawn, "cannot create the event loop");
+	open_channel(ctx);
+	add_watch(ctx, &ctx->stop_ev, ctx->stop_fd, on_stop_fd, ctx);
+	if (ctx->signal_fd >= 0)
+		add_watch(ctx, &ctx->signal_ev, ctx->signal_fd, ctx->on_signal, NULL);
+
+	if (ctx->job->start(ctx) < 0)
+		lv_worker_die(ctx->spawn, "start failed: %s", ctx->fail[0] ? ctx->fail : "no reason given");
+	if (!(ctx->job->flags & LV_JOB_READY_LATER))
+		lv_loop_send_ready(ctx);
+	arm_heartbeat(ctx);
+	event_base_dispatch(ctx->base);
+	/* Flush what the job said last (its final log lines) before the process exits. */
+	bufferevent_disable(ctx->channel, EV_READ);
+	evbuffer_write(bufferevent_get_output(ctx->channel), bufferevent_getfd(ctx->channel));
+}
