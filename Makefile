@@ -4,12 +4,15 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run test test-normal test-asan clean
+.PHONY: all deps deps-test build build-asan run test test-normal test-asan clean
 
 all: build
 
 deps:
 	@./scripts/install-deps.sh
+
+deps-test:
+	@./scripts/install-deps.sh test
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -37,10 +40,10 @@ endef
 
 test: test-normal test-asan
 
-test-normal: build
+test-normal: deps-test build
 	$(call run_ctest,$(BUILD))
 
-test-asan: build-asan
+test-asan: deps-test build-asan
 	$(call run_ctest,$(BUILD_ASAN))
 
 clean:

@@ -4,6 +4,7 @@
 #include "daemon/notify.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,10 +55,12 @@ static struct worker *sender_worker(struct supervisor *sup, pid_t pid)
 	return w && w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
 }
 
-static void apply(struct worker *w, const char *line, size_t len)
+/* Applies one assignment; READY=1 is only noted, so that it takes effect after the
+ * rest of its datagram (a STATUS= next to it is already there when waiters look). */
+static void apply(struct worker *w, const char *line, size_t len, bool *ready)
 {
 	if (len == 7 && !memcmp(line, "READY=1", 7)) {
-		worker_ready(w);
+		*ready = true;
 	} else if (len >= 7 && !memcmp(line, "STATUS=", 7)) {
 		free(w->notify_status);
 		w->notify_status = strndup(line + 7, len - 7 > 255 ? 255 : len - 7);
@@ -71,6 +74,7 @@ static void apply(struct worker *w, const char *line, size_t len)
 struct worker *notify_deliver(struct supervisor *sup, pid_t sender, const char *data, size_t len)
 {
 	struct worker *w;
+	bool ready = false;
 
 	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, sender)))
 		return NULL;
@@ -78,9 +82,11 @@ struct worker *notify_deliver(struct supervisor *sup, pid_t sender, const char *
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		apply(w, p, n);
+		apply(w, p, n, &ready);
 		p += n + 1;
 	}
+	if (ready)
+		worker_ready(w);
 	return w;
 }
 

@@ -47,6 +47,7 @@ struct worker {
 	enum worker_state state;
 	pid_t pid;                           /* 0 when no process */
 	uint64_t started_ms;                 /* when the current process was forked */
+	uint64_t ready_ms;                   /* when it became running */
 	unsigned restarts;                   /* spawns after the first */
 	unsigned spawns;
 	unsigned quick_failures;             /* consecutive short runs, for backoff */

@@ -235,7 +235,7 @@ static void on_hang(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker_loop *l = arg;
 	struct worker *w = l->w;
-	uint64_t age = lv_now_ms() - l->last_beat_ms;
+	uint64_t age = lv_now_ms() - (l->last_beat_ms ? l->last_beat_ms : w->ready_ms);
 
 	(void)fd;
 	(void)what;
@@ -248,14 +248,19 @@ static void on_hang(evutil_socket_t fd, short what, void *arg)
 	arm_timer(w, HANG_KILL_GRACE_MS);
 }
 
-void worker_heartbeat(struct worker_loop *l)
+static void arm_hang_timer(struct worker_loop *l)
 {
 	unsigned ms = l->w->pool->cfg.hang_timeout_ms;
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
-	l->last_beat_ms = lv_now_ms();
 	if (ms > 0 && !l->w->hung && l->w->state != WS_STOPPING)
 		evtimer_add(l->hang_timer, &tv);
+}
+
+void worker_heartbeat(struct worker_loop *l)
+{
+	l->last_beat_ms = lv_now_ms();
+	arm_hang_timer(l);
 }
 
 /* Explicit commands forget the failure history: the operator asked for it. */
@@ -326,6 +331,11 @@ void worker_ready(struct worker *w)
 	if (w->state != WS_STARTING)
 		return;
 	evtimer_del(w->timer); /* the start timeout */
+	w->ready_ms = lv_now_ms();
+	/* from now on a module loop that never beats is as hung as one that stopped beating */
+	if (w->pool->cfg.kind == LV_KIND_MODULE)
+		for (unsigned i = 0; i < w->n_loops; i++)
+			arm_hang_timer(&w->loops[i]);
 	set_state(w, WS_RUNNING);
 }
 

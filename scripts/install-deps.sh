@@ -1,9 +1,14 @@
 #!/bin/sh
-# Installs the Debian packages loopvisor needs to build and test, only those missing.
-# Called by the Makefile before every build; a no-op when everything is present.
+# Installs the Debian packages loopvisor needs, only those missing. Called by the Makefile
+# before every build (and with "test" before the suite); a no-op when all are present.
 set -eu
 
 PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-dev check"
+# Real programs the integration tests supervise: redis-server and systemd-notify speak
+# sd_notify without knowing loopvisor.
+if [ "${1:-}" = "test" ]; then
+	PKGS="$PKGS redis-server systemd"
+fi
 
 missing=""
 for p in $PKGS; do
@@ -20,6 +25,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Do not start the services that packages bring (redis-server): tests start their own.
+export RUNLEVEL=1
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+$SUDO env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends $missing

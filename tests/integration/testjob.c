@@ -118,6 +118,9 @@ static json_t *testjob_inspect(lv_ctx *ctx)
 {
 	struct testjob *t = lv_data(ctx);
 
+	if (json_is_true(json_object_get(lv_params(ctx), "block_on_inspect")))
+		for (;;)
+			pause(); /* the question itself hangs the loop: it can never answer */
 	return json_pack("{s:I}", "ticks", (json_int_t)t->ticks);
 }
 

@@ -1,0 +1,307 @@
+/* test_jobs: hosting jobs for real: hang detection (and no false kill of a slow loop),
+ * graceful drain, start timeouts and late readiness, loops in threads, inspect, counters,
+ * and sd_notify readiness from programs nobody here wrote (systemd-notify, redis-server). */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
+#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
+
+static struct lvd d;
+
+static void teardown(void)
+{
+	lvd_stop(&d);
+}
+
+static json_t *first_worker(json_t *result)
+{
+	return json_array_get(json_object_get(result, "workers"), 0);
+}
+
+/* A server-side wait that is expected to time out: the daemon times it, not the test. */
+static void expect_no_change(const char *target, const char *states, int ms)
+{
+	json_t *e = lvd_call_error(&d, "wait", "{\"target\":\"%s\",\"state\":%s,\"timeout_ms\":%d}",
+	                           target, states, ms);
+
+	ck_assert_int_eq(JINT(e, "code"), -32002);
+	json_decref(e);
+}
+
+START_TEST(hung_loop_is_aborted_and_restarted)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"h\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"block_after_ticks\":3,\"tick_ms\":20},\"heartbeat_ms\":50,"
+	              "\"hang_timeout_ms\":400}]}", lvd_build_path("tests"));
+	w = lvd_wait(&d, "h", "[\"backoff\",\"starting\",\"running\"]", 1);
+	json_decref(w);
+	w = lvd_worker(&d, "h:0");
+	ck_assert_msg(!strncmp(JSTR(w, "last_error"), "hung: no heartbeat for ", 23), "%s",
+	              JSTR(w, "last_error"));
+	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "ABRT");
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(busy_but_alive_loop_is_not_killed)
+{
+	json_t *w, *loop;
+
+	/* every 50 ms tick spins 150 ms: heavy lag, but heartbeats keep coming */
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"b\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"busy_ms\":150,\"tick_ms\":50},\"heartbeat_ms\":50,"
+	              "\"hang_timeout_ms\":600}]}", lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "b", "running", 0));
+	expect_no_change("b", "[\"stopping\",\"stopped\",\"backoff\",\"failed\"]", 1500);
+	w = lvd_worker(&d, "b:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	loop = json_object_get(w, "loop");
+	ck_assert_int_ge(JINT(loop, "lag_max_us"), 50000);
+	ck_assert(json_is_integer(json_object_get(loop, "heartbeat_age_ms")));
+	ck_assert_int_gt(JINT(json_object_get(w, "counters"), "ticks"), 0);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(inspect_answers_or_times_out)
+{
+	json_t *r, *loop;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"ok\",\"module\":\"lv_testjob\"},"
+	              "{\"name\":\"stuck\",\"module\":\"lv_testjob\",\"hang_timeout_ms\":0,"
+	              "\"params\":{\"block_on_inspect\":true}},"
+	              "{\"name\":\"x\",\"exec\":[\"sleep\",\"1000\"]}]}", lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "ok", "running", 0));
+	r = lvd_call(&d, "inspect", "{\"target\":\"ok:0\"}");
+	ck_assert_str_eq(JSTR(r, "worker"), "ok:0");
+	loop = json_array_get(json_object_get(r, "loops"), 0);
+	ck_assert_int_eq(JINT(loop, "loop"), 0);
+	ck_assert(json_is_integer(json_object_get(json_object_get(loop, "job"), "ticks")));
+	json_decref(r);
+	/* a blocked loop cannot answer; the daemon does not wait for it forever */
+	json_decref(lvd_wait(&d, "stuck", "running", 0));
+	r = lvd_call_error(&d, "inspect", "{\"target\":\"stuck:0\",\"timeout_ms\":300}");
+	ck_assert_int_eq(JINT(r, "code"), -32002);
+	json_decref(r);
+	r = lvd_call(&d, "ping", NULL);
+	json_decref(r);
+	r = lvd_call_error(&d, "inspect", "{\"target\":\"x:0\"}");
+	ck_assert_int_eq(JINT(r, "code"), -32006);
+	json_decref(r);
+	r = lvd_call_error(&d, "inspect", "{\"target\":\"ok\"}");
+	ck_assert_int_eq(JINT(r, "code"), -32602);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(loops_run_in_their_own_threads_and_bases)
+{
+	json_t *r, *loops, *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"l\",\"module\":\"lv_testjob\","
+	              "\"loops\":3,\"heartbeat_ms\":50,\"params\":{\"tick_ms\":10}}]}",
+	              lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "l", "running", 0));
+	r = lvd_call(&d, "inspect", "{\"target\":\"l:0\"}");
+	loops = json_object_get(r, "loops");
+	ck_assert_uint_eq(json_array_size(loops), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *a = json_array_get(loops, i);
+
+		ck_assert_int_eq(JINT(a, "loop"), (int)i);
+		for (size_t j = 0; j < i; j++) {
+			json_t *b = json_array_get(loops, j);
+			ck_assert_int_ne(JINT(a, "thread"), JINT(b, "thread"));
+			ck_assert_str_ne(JSTR(a, "base"), JSTR(b, "base"));
+		}
+	}
+	json_decref(r);
+	/* status shows every loop; counters are summed over them once all have beaten */
+	r = lvd_call(&d, "wait", "{\"target\":\"l\",\"state\":\"running\"}");
+	json_decref(r);
+	expect_no_change("l", "\"stopped\"", 300);
+	w = lvd_worker(&d, "l:0");
+	ck_assert_uint_eq(json_array_size(json_object_get(w, "loop")), 3);
+	ck_assert_int_ge(JINT(json_object_get(w, "counters"), "ticks"), 3);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(graceful_stop_drains_within_the_timeout)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"slow\",\"module\":\"lv_testjob\",\"params\":{\"drain_ms\":300},"
+	              "\"stop_timeout_ms\":5000},"
+	              "{\"name\":\"slower\",\"module\":\"lv_testjob\",\"params\":{\"drain_ms\":5000},"
+	              "\"stop_timeout_ms\":300}]}", lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "slow", "running", 0));
+	json_decref(lvd_wait(&d, "slower", "running", 0));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"slow\"}"));
+	w = lvd_worker(&d, "slow:0");
+	ck_assert_int_eq(JINT(json_object_get(w, "last_exit"), "code"), 0);
+	json_decref(w);
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"slower\"}"));
+	w = lvd_worker(&d, "slower:0");
+	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "KILL");
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(start_timeout_and_late_readiness)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"late\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400}},"
+	              "{\"name\":\"never\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":-1},"
+	              "\"start_timeout_ms\":300,\"restart\":\"never\"}]}", lvd_build_path("tests"));
+	w = lvd_worker(&d, "late:0");
+	ck_assert_str_eq(JSTR(w, "state"), "starting");
+	json_decref(w);
+	w = lvd_wait(&d, "late", "running", 0);
+	ck_assert_int_ge(JINT(first_worker(w), "uptime_ms"), 350);
+	json_decref(w);
+	w = lvd_wait(&d, "never", "failed", 0);
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "start timeout: not ready within 300 ms");
+	json_decref(w);
+}
+END_TEST
+
+/* ---- sd_notify from exec workers ---- */
+
+static char *worker_env(pid_t pid, const char *name)
+{
+	char path[64], *env, *p, *out = NULL;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	env = malloc(65536);
+	len = fread(env, 1, 65535, f);
+	fclose(f);
+	env[len] = '\0';
+	for (p = env; p < env + len; p += strlen(p) + 1)
+		if (!strncmp(p, name, strlen(name)) && p[strlen(name)] == '=')
+			out = strdup(p + strlen(name) + 1);
+	free(env);
+	return out;
+}
+
+static void send_datagram(const char *address, const char *text)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(address));
+
+	ck_assert_int_eq(address[0], '@');
+	memcpy(sun.sun_path + 1, address + 1, strlen(address) - 1);
+	ck_assert_int_ge(sendto(fd, text, strlen(text), 0, (struct sockaddr *)&sun, len), 0);
+	close(fd);
+}
+
+START_TEST(notify_readiness_needs_ready_from_the_worker)
+{
+	json_t *w;
+	char *address;
+
+	lvd_start(&d, "{\"pools\":["
+	              "{\"name\":\"quiet\",\"exec\":[\"sleep\",\"1000\"],\"ready\":\"notify\"},"
+	              "{\"name\":\"script\",\"exec\":[\"sh\",\"-c\",\"systemd-notify --status=warming; "
+	              "systemd-notify --ready --status=serving; exec sleep 1000\"],\"ready\":\"notify\"}]}");
+	w = lvd_wait(&d, "script", "running", 0);
+	ck_assert_str_eq(JSTR(json_object_get(first_worker(w), "notify"), "status"), "serving");
+	json_decref(w);
+	/* someone else's READY=1 does not count: only the worker and its group speak for it */
+	address = worker_env(lvd_worker_pid(&d, "quiet:0"), "NOTIFY_SOCKET");
+	ck_assert_ptr_nonnull(address);
+	send_datagram(address, "READY=1");
+	send_datagram(address, "");
+	free(address);
+	expect_no_change("quiet", "\"running\"", 300);
+	w = lvd_worker(&d, "quiet:0");
+	ck_assert_str_eq(JSTR(w, "state"), "starting");
+	json_decref(w);
+	/* the daemon's own NOTIFY_SOCKET (the harness's) never reaches a plain worker */
+	w = lvd_worker(&d, "script:0");
+	address = worker_env((pid_t)JINT(w, "pid"), "NOTIFY_SOCKET");
+	ck_assert_ptr_nonnull(address);
+	ck_assert_int_eq(address[0], '@');
+	free(address);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(redis_server_is_ready_only_after_it_says_so)
+{
+	char dir[] = "/tmp/lvredis.XXXXXX";
+	json_t *w;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	lvd_start(&d, "{\"pools\":[{\"name\":\"redis\",\"exec\":[\"redis-server\",\"--port\",\"0\","
+	              "\"--unixsocket\",\"%s/redis.sock\",\"--supervised\",\"systemd\",\"--save\",\"\","
+	              "\"--appendonly\",\"no\",\"--dir\",\"%s\"],\"ready\":\"notify\","
+	              "\"stop_timeout_ms\":5000}]}", dir, dir);
+	w = lvd_wait(&d, "redis", "running", 0);
+	ck_assert_ptr_nonnull(JSTR(json_object_get(first_worker(w), "notify"), "status"));
+	json_decref(w);
+	/* its socket is up: the READY=1 came after redis was serving */
+	ck_assert_int_eq(access(dir, F_OK), 0);
+	{
+		char sock[64];
+		snprintf(sock, sizeof sock, "%s/redis.sock", dir);
+		ck_assert_int_eq(access(sock, F_OK), 0);
+	}
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"redis\"}"));
+	w = lvd_worker(&d, "redis:0");
+	ck_assert_int_eq(JINT(json_object_get(w, "last_exit"), "code"), 0);
+	ck_assert(json_is_true(json_object_get(json_object_get(w, "notify"), "stopping")));
+	json_decref(w);
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("jobs");
+	TCase *tc = tcase_create("health");
+	TCase *tn = tcase_create("notify");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, hung_loop_is_aborted_and_restarted);
+	tcase_add_test(tc, busy_but_alive_loop_is_not_killed);
+	tcase_add_test(tc, inspect_answers_or_times_out);
+	tcase_add_test(tc, loops_run_in_their_own_threads_and_bases);
+	tcase_add_test(tc, graceful_stop_drains_within_the_timeout);
+	tcase_add_test(tc, start_timeout_and_late_readiness);
+	suite_add_tcase(su, tc);
+	tcase_add_checked_fixture(tn, NULL, teardown);
+	tcase_set_timeout(tn, 60);
+	tcase_add_test(tn, notify_readiness_needs_ready_from_the_worker);
+	tcase_add_test(tn, redis_server_is_ready_only_after_it_says_so);
+	suite_add_tcase(su, tn);
+	sr = srunner_create(su);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
