@@ -304,6 +304,8 @@ void control_flush(struct control *ctl)
 		struct evbuffer *out = bufferevent_get_output(cl->bev);
 		evutil_socket_t fd = bufferevent_getfd(cl->bev);
 
+		/* a bufferevent keeps its output's start frozen for itself: we take over */
+		evbuffer_unfreeze(out, 1);
 		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
 			;
 	}

@@ -2,6 +2,7 @@
  * the supervisor, heartbeats that measure the loop's lag, inspect, and graceful stop. */
 #include "worker/loop.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -199,7 +200,17 @@ void lv_loop_run(struct lv_ctx *ctx)
 		lv_loop_send_ready(ctx);
 	arm_heartbeat(ctx);
 	event_base_dispatch(ctx->base);
-	/* Flush what the job said last (its final log lines) before the process exits. */
-	bufferevent_disable(ctx->channel, EV_READ);
-	evbuffer_write(bufferevent_get_output(ctx->channel), bufferevent_getfd(ctx->channel));
+	/* Flush what the job said last (its final log lines) before the process exits; the
+	 * bufferevent keeps its output's start frozen for itself, so take it over. */
+	{
+		struct evbuffer *out = bufferevent_get_output(ctx->channel);
+		evutil_socket_t fd = bufferevent_getfd(ctx->channel);
+
+		bufferevent_disable(ctx->channel, EV_READ | EV_WRITE);
+		evbuffer_unfreeze(out, 1);
+		/* blocking: the supervisor reads channels all the time, and the channel is ours */
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+			;
+	}
 }

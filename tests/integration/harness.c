@@ -325,7 +325,7 @@ static void remove_tree(const char *dir)
 void lvd_stop(struct lvd *d)
 {
 	json_t *r = NULL, *e = NULL;
-	bool was_running = d->pid != 0;
+	bool was_running = d->pid != 0, shutdown_answered = !was_running || !d->c;
 
 	if (d->pid && d->c) {
 		json_t *st = NULL;
@@ -334,7 +334,8 @@ void lvd_stop(struct lvd *d)
 		json_decref(st);
 		json_decref(e);
 		e = NULL;
-		lv_client_call(d->c, "shutdown", NULL, CALL_TIMEOUT_MS, &r, &e);
+		shutdown_answered = lv_client_call(d->c, "shutdown", NULL, CALL_TIMEOUT_MS, &r, &e) == 0 &&
+		                    r != NULL;
 		json_decref(r);
 		json_decref(e);
 	}
@@ -350,6 +351,7 @@ void lvd_stop(struct lvd *d)
 	kill_leftovers(d);
 	ck_assert_msg(!was_running || (WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0),
 	              "loopvisord exit status %d; log in %s", d->status, d->log);
+	ck_assert_msg(shutdown_answered, "loopvisord did not answer shutdown; log in %s", d->log);
 	remove_tree(d->dir);
 }
 

@@ -32,12 +32,13 @@ static void normalize(json_t *v)
 	}
 	json_object_foreach(v, key, m) {
 		if ((!strcmp(key, "pid") || !strcmp(key, "uptime_ms") || !strcmp(key, "lag_us") ||
-		     !strcmp(key, "lag_max_us")) && json_is_integer(m))
+		     !strcmp(key, "lag_max_us") || !strcmp(key, "thread") || !strcmp(key, "events")) &&
+		    json_is_integer(m))
 			json_integer_set(m, 0);
 		else if (!strcmp(key, "heartbeat_age_ms") && (json_is_integer(m) || json_is_null(m)))
 			json_object_set_new(v, key, json_integer(0));
 		else if ((!strcmp(key, "version") || !strcmp(key, "libevent") ||
-		          !strcmp(key, "jansson")) && json_is_string(m))
+		          !strcmp(key, "jansson") || !strcmp(key, "base")) && json_is_string(m))
 			json_string_set(m, "*");
 		else
 			normalize(m);
