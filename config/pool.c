@@ -288,11 +288,13 @@ static int parse_health(struct cfgerr *e, const json_t *obj, const char *prefix,
 		return -1;
 	if (p->kind == LV_KIND_EXEC && json_object_get(obj, "loops"))
 		return cfg_fail(e, prefix, "loops", "only allowed with \"module\"");
+	if (p->kind == LV_KIND_EXEC && json_object_get(obj, "heartbeat_ms"))
+		return cfg_fail(e, prefix, "heartbeat_ms", "only allowed with \"module\"");
 	if (ready && p->kind == LV_KIND_MODULE)
 		return cfg_fail(e, prefix, "ready", "only allowed with \"exec\"");
 	if (ready && strcmp(ready, "exec") != 0 && strcmp(ready, "notify") != 0)
 		return cfg_fail(e, prefix, "ready", "must be \"exec\" or \"notify\"");
-	if (hang && hang < hb)
+	if (p->kind == LV_KIND_MODULE && hang && hang < hb)
 		return cfg_fail(e, prefix, "hang_timeout_ms", "must be 0 (off) or at least heartbeat_ms");
 	p->loops = (unsigned)loops;
 	p->heartbeat_ms = (unsigned)hb;

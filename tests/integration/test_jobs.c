@@ -54,6 +54,21 @@ START_TEST(hung_loop_is_aborted_and_restarted)
 }
 END_TEST
 
+START_TEST(crashing_job_is_restarted)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"c\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"crash_after_ticks\":2,\"tick_ms\":10}}]}", lvd_build_path("tests"));
+	w = lvd_wait(&d, "c", "[\"backoff\",\"starting\",\"running\"]", 1);
+	json_decref(w);
+	w = lvd_worker(&d, "c:0");
+	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "SEGV");
+	ck_assert(json_is_null(json_object_get(w, "last_error")));
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(busy_but_alive_loop_is_not_killed)
 {
 	json_t *w, *loop;
@@ -233,6 +248,13 @@ START_TEST(notify_readiness_needs_ready_from_the_worker)
 	ck_assert_ptr_nonnull(address);
 	send_datagram(address, "READY=1");
 	send_datagram(address, "");
+	{
+		char big[6000];
+		memset(big, 'x', sizeof big - 1);
+		memcpy(big, "READY=1\n", 8);
+		big[sizeof big - 1] = '\0';
+		send_datagram(address, big);
+	}
 	free(address);
 	expect_no_change("quiet", "\"running\"", 300);
 	w = lvd_worker(&d, "quiet:0");
@@ -244,6 +266,33 @@ START_TEST(notify_readiness_needs_ready_from_the_worker)
 	ck_assert_ptr_nonnull(address);
 	ck_assert_int_eq(address[0], '@');
 	free(address);
+	json_decref(w);
+}
+END_TEST
+
+START_TEST(watchdog_pings_are_heartbeats)
+{
+	json_t *w;
+
+	/* "beats" keeps pinging; "stalls" pings once, then never again: hung */
+	lvd_start(&d, "{\"pools\":["
+	              "{\"name\":\"beats\",\"exec\":[\"sh\",\"-c\",\"systemd-notify --ready; "
+	              "while systemd-notify WATCHDOG=1; do sleep 0.1; done\"],\"ready\":\"notify\","
+	              "\"hang_timeout_ms\":1500},"
+	              "{\"name\":\"stalls\",\"exec\":[\"sh\",\"-c\",\"systemd-notify --ready; "
+	              "systemd-notify WATCHDOG=1; exec sleep 1000\"],\"ready\":\"notify\","
+	              "\"hang_timeout_ms\":300}]}");
+	w = lvd_wait(&d, "stalls", "[\"backoff\",\"starting\",\"running\"]", 1);
+	json_decref(w);
+	w = lvd_worker(&d, "stalls:0");
+	ck_assert_msg(!strncmp(JSTR(w, "last_error"), "hung: no heartbeat for ", 23), "%s",
+	              JSTR(w, "last_error"));
+	json_decref(w);
+	json_decref(lvd_wait(&d, "beats", "running", 0));
+	expect_no_change("beats", "[\"backoff\",\"stopped\",\"failed\"]", 2000);
+	w = lvd_worker(&d, "beats:0");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	ck_assert(json_is_integer(json_object_get(json_object_get(w, "loop"), "heartbeat_age_ms")));
 	json_decref(w);
 }
 END_TEST
@@ -288,6 +337,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, hung_loop_is_aborted_and_restarted);
+	tcase_add_test(tc, crashing_job_is_restarted);
 	tcase_add_test(tc, busy_but_alive_loop_is_not_killed);
 	tcase_add_test(tc, inspect_answers_or_times_out);
 	tcase_add_test(tc, loops_run_in_their_own_threads_and_bases);
@@ -298,6 +348,7 @@ int main(void)
 	tcase_set_timeout(tn, 60);
 	tcase_add_test(tn, notify_readiness_needs_ready_from_the_worker);
 	tcase_add_test(tn, redis_server_is_ready_only_after_it_says_so);
+	tcase_add_test(tn, watchdog_pings_are_heartbeats);
 	suite_add_tcase(su, tn);
 	sr = srunner_create(su);
 	srunner_run_all(sr, CK_NORMAL);

@@ -216,13 +216,23 @@ START_TEST(module_errors_are_text)
 	              "{\"name\":\"abi\",\"module\":\"lv_badabi\",\"restart\":\"never\"},"
 	              "{\"name\":\"missing\",\"module\":\"nosuchjob\",\"restart\":\"never\"},"
 	              "{\"name\":\"refuses\",\"module\":\"lv_testjob\",\"restart\":\"never\","
-	              "\"params\":{\"fail_start\":\"port taken\"}}]}",
+	              "\"params\":{\"fail_start\":\"port taken\"}},"
+	              "{\"name\":\"nosym\",\"module\":\"lv_nosymbol\",\"restart\":\"never\"},"
+	              "{\"name\":\"notelf\",\"module\":\"/etc/passwd\",\"restart\":\"never\"}]}",
 	              lvd_build_path("tests"));
 	w = lvd_wait(&d, "abi", "failed", 0);
 	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "job ABI version 2"));
 	json_decref(w);
 	w = lvd_wait(&d, "refuses", "failed", 0);
 	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "start failed: port taken");
+	json_decref(w);
+	w = lvd_wait(&d, "nosym", "failed", 0);
+	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"),
+	                             "no loopvisor_job symbol: not a loopvisor job module"));
+	json_decref(w);
+	w = lvd_wait(&d, "notelf", "failed", 0);
+	ck_assert_msg(!strncmp(JSTR(first_worker(w), "last_error"), "dlopen: /etc/passwd: ", 21), "%s",
+	              JSTR(first_worker(w), "last_error"));
 	json_decref(w);
 	w = lvd_wait(&d, "missing", "failed", 0);
 	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "nosuchjob.so"));

@@ -61,6 +61,13 @@ START_TEST(defaults)
 	ck_assert_ptr_null(p->env[0]);
 	ck_assert_ptr_null(p->cwd);
 	ck_assert_ptr_null(p->user);
+	ck_assert_uint_eq(p->loops, 1);
+	ck_assert_uint_eq(p->heartbeat_ms, 1000);
+	ck_assert_uint_eq(p->hang_timeout_ms, 10000);
+	ck_assert_uint_eq(p->start_timeout_ms, 60000);
+	ck_assert(!p->ready_notify);
+	ck_assert_uint_eq(p->n_listen, 0);
+	ck_assert_ptr_null(p->listen[0]);
 	lv_config_free(cfg);
 	cfg = parse_ok("{}");
 	ck_assert_uint_eq(cfg->n_pools, 0);
@@ -76,9 +83,11 @@ START_TEST(every_key)
 		"\"pools\":[{\"name\":\"web.v2-x_1\",\"module\":\"http\",\"params\":{\"port\":8080},"
 		"\"workers\":4,\"restart\":\"on-failure\",\"autostart\":false,\"stop_signal\":\"SIGINT\","
 		"\"stop_timeout_ms\":2500,\"start_limit\":{\"burst\":3,\"interval_ms\":5000},"
-		"\"env\":{\"A\":\"1\",\"B\":\"x=y\"},\"cwd\":\"srv\"},"
+		"\"env\":{\"A\":\"1\",\"B\":\"x=y\"},\"cwd\":\"srv\",\"loops\":3,\"heartbeat_ms\":250,"
+		"\"hang_timeout_ms\":0,\"start_timeout_ms\":900,"
+		"\"listen\":[\"tcp:127.0.0.1:80\",\"tcp:[::1]:81\",\"unix:run/a.sock\"]},"
 		"{\"name\":\"b\",\"module\":\"./mods/b.so\",\"restart\":\"never\",\"stop_signal\":3,"
-		"\"workers\":0}]}");
+		"\"workers\":0},{\"name\":\"c\",\"exec\":[\"x\"],\"ready\":\"notify\"}]}");
 	const struct lv_pool_config *p = &cfg->pools[0], *q = &cfg->pools[1];
 
 	ck_assert_str_eq(cfg->control_socket, "/etc/lv/run/ctl.sock");
@@ -98,12 +107,21 @@ START_TEST(every_key)
 	ck_assert_str_eq(p->env[0], "A=1");
 	ck_assert_str_eq(p->env[1], "B=x=y");
 	ck_assert_str_eq(p->cwd, "/etc/lv/srv");
+	ck_assert_uint_eq(p->loops, 3);
+	ck_assert_uint_eq(p->heartbeat_ms, 250);
+	ck_assert_uint_eq(p->hang_timeout_ms, 0);
+	ck_assert_uint_eq(p->start_timeout_ms, 900);
+	ck_assert_uint_eq(p->n_listen, 3);
+	ck_assert_str_eq(p->listen[0], "tcp:127.0.0.1:80");
+	ck_assert_str_eq(p->listen[1], "tcp:[::1]:81");
+	ck_assert_str_eq(p->listen[2], "unix:/etc/lv/run/a.sock");
 	ck_assert_str_eq(q->module, "/etc/lv/./mods/b.so");
 	ck_assert_int_eq(q->restart, LV_RESTART_NEVER);
 	ck_assert_int_eq(q->stop_signal, SIGQUIT);
 	ck_assert_uint_eq(q->workers, 0);
 	ck_assert_int_eq(json_object_size(q->params), 0);
 	ck_assert_int_eq(lv_config_find_pool(cfg, "b"), 1);
+	ck_assert(cfg->pools[2].ready_notify);
 	ck_assert_int_eq(lv_config_find_pool(cfg, "zz"), -1);
 	lv_config_free(cfg);
 }
@@ -161,6 +179,21 @@ START_TEST(errors_name_the_key_path)
 	parse_fails("{\"control\":{\"mode\":\"01777\"}}",
 	            "control.mode: must be an octal string such as \"0600\"");
 	parse_fails("{\"control\":{\"socket\":\"/x\",\"owner\":\"me\"}}", "control.owner: unknown key");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"loops\":2}]}",
+	            "pools[0].loops: only allowed with \"module\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"loops\":65}]}",
+	            "pools[0].loops: must be an integer between 1 and 64");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"ready\":\"notify\"}]}",
+	            "pools[0].ready: only allowed with \"exec\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"ready\":\"sometime\"}]}",
+	            "pools[0].ready: must be \"exec\" or \"notify\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"heartbeat_ms\":500,"
+	            "\"hang_timeout_ms\":100}]}",
+	            "pools[0].hang_timeout_ms: must be 0 (off) or at least heartbeat_ms");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"listen\":[\"tcp:8080\"]}]}",
+	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"listen\":[\"tcp:[::1]:99999\"]}]}",
+	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
 	parse_fails("{\"job_path\":\"/x\"}", "job_path: must be an array of folders");
 	parse_fails("{\"job_path\":[\"/x\",\"\"]}", "job_path[1]: must be a non-empty string");
 }
