@@ -38,8 +38,10 @@ static void on_log(struct worker_loop *l, json_t *msg)
 	lv_logf((int)level, "%s[%d]: %s", l->w->name, (int)l->w->pid, text ? text : "");
 }
 
-static void dispatch(struct worker_loop *l, enum lv_msg_type type, json_t *msg)
+static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 {
+	struct worker_loop *l = arg;
+
 	switch (type) {
 	case LV_MSG_READY:
 		worker_loop_ready(l);
@@ -62,25 +64,9 @@ static void dispatch(struct worker_loop *l, enum lv_msg_type type, json_t *msg)
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct worker_loop *l = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	enum lv_frame_result r;
-	const char *line;
-	size_t len;
 
-	while ((r = lv_frame_next(in, LV_CHANNEL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
-		json_t *msg = NULL;
-		enum lv_msg_type type = lv_msg_parse(line, len, &msg);
-
-		lv_frame_consume(in, len);
-		dispatch(l, type, msg);
-		json_decref(msg);
-		if (!l->channel)
-			return; /* the message ended the process's story (e.g. a failed inspect) */
-	}
-	if (r == LV_FRAME_TOO_LONG) {
+	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, l))
 		log_warn("%s: channel line too long, dropped", l->w->name);
-		evbuffer_drain(in, evbuffer_get_length(in));
-	}
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

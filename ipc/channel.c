@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "ipc/frame.h"
+
 static const char *const names[] = {
 	[LV_MSG_READY] = "ready",
 	[LV_MSG_HEARTBEAT] = "hb",
@@ -41,6 +43,28 @@ out:
 		*body = json_incref(msg);
 	json_decref(msg);
 	return type;
+}
+
+bool lv_channel_read(struct evbuffer *in, void (*handle)(void *arg, enum lv_msg_type type,
+                     json_t *msg), void *arg)
+{
+	enum lv_frame_result r;
+	const char *line;
+	size_t len;
+
+	while ((r = lv_frame_next(in, LV_CHANNEL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
+		json_t *msg = NULL;
+		enum lv_msg_type type = lv_msg_parse(line, len, &msg);
+
+		lv_frame_consume(in, len);
+		handle(arg, type, msg);
+		json_decref(msg);
+	}
+	if (r == LV_FRAME_TOO_LONG) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return false;
+	}
+	return true;
 }
 
 json_t *lv_msg_new(enum lv_msg_type type, json_t *members)

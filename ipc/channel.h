@@ -3,6 +3,7 @@
 #ifndef LV_CHANNEL_H
 #define LV_CHANNEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -26,5 +27,12 @@ enum lv_msg_type lv_msg_parse(const char *line, size_t len, json_t **body);
 json_t *lv_msg_new(enum lv_msg_type type, json_t *members);
 
 const char *lv_msg_type_name(enum lv_msg_type type);
+
+struct evbuffer;
+/* Reads every complete message in `in` and hands it to handle (msg may be NULL for an
+ * invalid one, which then has type LV_MSG_INVALID). A line over LV_CHANNEL_MAX_LINE is
+ * dropped with the rest of the buffer; returns false then. */
+bool lv_channel_read(struct evbuffer *in, void (*handle)(void *arg, enum lv_msg_type type,
+                     json_t *msg), void *arg);
 
 #endif

@@ -114,32 +114,19 @@ static void answer_inspect(struct lv_ctx *ctx, json_t *request)
 	lv_loop_send(ctx, lv_msg_new(LV_MSG_INSPECTED, reply));
 }
 
-static void on_channel_read(struct bufferevent *bev, void *arg)
+static void handle_message(void *arg, enum lv_msg_type type, json_t *msg)
 {
 	struct lv_ctx *ctx = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	enum lv_frame_result r;
-	const char *line;
-	size_t len;
 
-	while ((r = lv_frame_next(in, LV_CHANNEL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
-		json_t *msg = NULL;
+	if (type == LV_MSG_STOP)
+		begin_stop(ctx);
+	else if (type == LV_MSG_INSPECT)
+		answer_inspect(ctx, msg);
+}
 
-		switch (lv_msg_parse(line, len, &msg)) {
-		case LV_MSG_STOP:
-			begin_stop(ctx);
-			break;
-		case LV_MSG_INSPECT:
-			answer_inspect(ctx, msg);
-			break;
-		default:
-			break;
-		}
-		json_decref(msg);
-		lv_frame_consume(in, len);
-	}
-	if (r == LV_FRAME_TOO_LONG)
-		evbuffer_drain(in, evbuffer_get_length(in));
+static void on_channel_read(struct bufferevent *bev, void *arg)
+{
+	lv_channel_read(bufferevent_get_input(bev), handle_message, arg);
 }
 
 static void on_channel_event(struct bufferevent *bev, short what, void *arg)

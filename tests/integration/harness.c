@@ -429,6 +429,31 @@ json_t *lvd_worker(struct lvd *d, const char *name)
 	return w;
 }
 
+json_t *first_worker(json_t *result)
+{
+	return json_array_get(json_object_get(result, "workers"), 0);
+}
+
+void lvd_expect_no_change(struct lvd *d, const char *target, const char *states, int ms)
+{
+	json_t *e = lvd_call_error(d, "wait", "{\"target\":\"%s\",\"state\":%s,\"timeout_ms\":%d}",
+	                           target, states, ms);
+
+	ck_assert_int_eq(JINT(e, "code"), -32002);
+	json_decref(e);
+}
+
+int lvd_run_suite(Suite *su)
+{
+	SRunner *sr = srunner_create(su);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 pid_t lvd_worker_pid(struct lvd *d, const char *name)
 {
 	json_t *w = lvd_worker(d, name);

@@ -7,7 +7,12 @@
 #include <sys/types.h>
 #include <jansson.h>
 
+#include <check.h>
+
 #include "ctl/client.h"
+
+#define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
+#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
 
 struct lvd {
 	char dir[256];        /* temp dir: config.json, control.sock, daemon.log */
@@ -50,6 +55,14 @@ json_t *lvd_wait(struct lvd *d, const char *target, const char *state, int resta
 /* The status object of one worker ("POOL:INDEX"). */
 json_t *lvd_worker(struct lvd *d, const char *name);
 pid_t lvd_worker_pid(struct lvd *d, const char *name);
+
+/* The first worker of a {"workers": [...]} result. */
+json_t *first_worker(json_t *result);
+/* Asserts that no worker of target reaches one of states (a JSON string or array) within
+ * ms: the daemon times the wait, so the test sleeps on nothing. */
+void lvd_expect_no_change(struct lvd *d, const char *target, const char *states, int ms);
+/* Runs a suite the way every test program does and returns its exit code. */
+int lvd_run_suite(Suite *su);
 
 /* Waits until an arbitrary pid (not our child) is gone, through a pidfd. */
 bool pid_gone_within(pid_t pid, int timeout_ms);

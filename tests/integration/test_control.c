@@ -13,9 +13,6 @@
 
 #include "harness.h"
 
-#define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
-#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
-
 static struct lvd d;
 
 static void teardown(void)
@@ -342,8 +339,6 @@ int main(void)
 {
 	Suite *su = suite_create("control");
 	TCase *tc = tcase_create("socket");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
@@ -358,9 +353,5 @@ int main(void)
 	tcase_add_test(tc, bad_config_refuses_to_start);
 	tcase_add_test(tc, check_mode_validates_and_exits);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lvd_run_suite(su);
 }

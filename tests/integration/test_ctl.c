@@ -120,8 +120,6 @@ int main(void)
 {
 	Suite *su = suite_create("ctl");
 	TCase *tc = tcase_create("loopvisorctl");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
@@ -129,9 +127,5 @@ int main(void)
 	tcase_add_test(tc, exit_codes);
 	tcase_add_test(tc, socket_from_the_environment);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lvd_run_suite(su);
 }

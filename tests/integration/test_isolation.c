@@ -233,8 +233,6 @@ int main(void)
 {
 	Suite *su = suite_create("isolation");
 	TCase *tc = tcase_create("fork");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
@@ -245,9 +243,5 @@ int main(void)
 	tcase_add_test(tc, env_and_cwd_reach_the_worker);
 	tcase_add_test(tc, user_and_group_are_switched);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lvd_run_suite(su);
 }

@@ -12,29 +12,11 @@
 
 #include "harness.h"
 
-#define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
-#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
-
 static struct lvd d;
 
 static void teardown(void)
 {
 	lvd_stop(&d);
-}
-
-static json_t *first_worker(json_t *result)
-{
-	return json_array_get(json_object_get(result, "workers"), 0);
-}
-
-/* A server-side wait that is expected to time out: the daemon times it, not the test. */
-static void expect_no_change(const char *target, const char *states, int ms)
-{
-	json_t *e = lvd_call_error(&d, "wait", "{\"target\":\"%s\",\"state\":%s,\"timeout_ms\":%d}",
-	                           target, states, ms);
-
-	ck_assert_int_eq(JINT(e, "code"), -32002);
-	json_decref(e);
 }
 
 START_TEST(hung_loop_is_aborted_and_restarted)
@@ -78,7 +60,7 @@ START_TEST(busy_but_alive_loop_is_not_killed)
 	              "\"params\":{\"busy_ms\":150,\"tick_ms\":50},\"heartbeat_ms\":50,"
 	              "\"hang_timeout_ms\":600}]}", lvd_build_path("tests"));
 	json_decref(lvd_wait(&d, "b", "running", 0));
-	expect_no_change("b", "[\"stopping\",\"stopped\",\"backoff\",\"failed\"]", 1500);
+	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\",\"backoff\",\"failed\"]", 1500);
 	w = lvd_worker(&d, "b:0");
 	ck_assert_str_eq(JSTR(w, "state"), "running");
 	ck_assert_int_eq(JINT(w, "restarts"), 0);
@@ -147,7 +129,7 @@ START_TEST(loops_run_in_their_own_threads_and_bases)
 	/* status shows every loop; counters are summed over them once all have beaten */
 	r = lvd_call(&d, "wait", "{\"target\":\"l\",\"state\":\"running\"}");
 	json_decref(r);
-	expect_no_change("l", "\"stopped\"", 300);
+	lvd_expect_no_change(&d, "l", "\"stopped\"", 300);
 	w = lvd_worker(&d, "l:0");
 	ck_assert_uint_eq(json_array_size(json_object_get(w, "loop")), 3);
 	ck_assert_int_ge(JINT(json_object_get(w, "counters"), "ticks"), 3);
@@ -256,7 +238,7 @@ START_TEST(notify_readiness_needs_ready_from_the_worker)
 		send_datagram(address, big);
 	}
 	free(address);
-	expect_no_change("quiet", "\"running\"", 300);
+	lvd_expect_no_change(&d, "quiet", "\"running\"", 300);
 	w = lvd_worker(&d, "quiet:0");
 	ck_assert_str_eq(JSTR(w, "state"), "starting");
 	json_decref(w);
@@ -289,7 +271,7 @@ START_TEST(watchdog_pings_are_heartbeats)
 	              JSTR(w, "last_error"));
 	json_decref(w);
 	json_decref(lvd_wait(&d, "beats", "running", 0));
-	expect_no_change("beats", "[\"backoff\",\"stopped\",\"failed\"]", 2000);
+	lvd_expect_no_change(&d, "beats", "[\"backoff\",\"stopped\",\"failed\"]", 2000);
 	w = lvd_worker(&d, "beats:0");
 	ck_assert_int_eq(JINT(w, "restarts"), 0);
 	ck_assert(json_is_integer(json_object_get(json_object_get(w, "loop"), "heartbeat_age_ms")));
@@ -331,8 +313,6 @@ int main(void)
 	Suite *su = suite_create("jobs");
 	TCase *tc = tcase_create("health");
 	TCase *tn = tcase_create("notify");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
@@ -350,9 +330,5 @@ int main(void)
 	tcase_add_test(tn, redis_server_is_ready_only_after_it_says_so);
 	tcase_add_test(tn, watchdog_pings_are_heartbeats);
 	suite_add_tcase(su, tn);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lvd_run_suite(su);
 }

@@ -18,8 +18,6 @@
 
 #include "harness.h"
 
-#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
-
 static struct lvd d;
 
 static void teardown(void)
@@ -267,8 +265,6 @@ int main(void)
 {
 	Suite *su = suite_create("sockets");
 	TCase *tc = tcase_create("listen");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
@@ -277,9 +273,5 @@ int main(void)
 	tcase_add_test(tc, echo_module_on_a_unix_socket_with_two_loops);
 	tcase_add_test(tc, a_taken_port_is_a_start_error);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lvd_run_suite(su);
 }

@@ -11,19 +11,11 @@
 
 #include "harness.h"
 
-#define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
-#define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
-
 static struct lvd d;
 
 static void teardown(void)
 {
 	lvd_stop(&d);
-}
-
-static json_t *first_worker(json_t *status)
-{
-	return json_array_get(json_object_get(status, "workers"), 0);
 }
 
 START_TEST(module_worker_runs_and_reports)
@@ -380,8 +372,6 @@ int main(void)
 {
 	Suite *su = suite_create("workers");
 	TCase *tc = tcase_create("lifecycle");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
@@ -401,9 +391,5 @@ int main(void)
 	tcase_add_test(tc, signal_reaches_the_worker);
 	tcase_add_test(tc, autostart_false_waits_for_start);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lvd_run_suite(su);
 }
