@@ -11,7 +11,7 @@
 
 #include "config/check.h"
 
-static const char *const top_keys[] = { "control", "job_path", "pools", NULL };
+static const char *const top_keys[] = { "control", "job_path", "state_dir", "pools", NULL };
 static const char *const control_keys[] = { "socket", "mode", NULL };
 
 void lv_config_free(struct lv_config *cfg)
@@ -25,6 +25,7 @@ void lv_config_free(struct lv_config *cfg)
 		free(cfg->job_path[i]);
 	free(cfg->job_path);
 	free(cfg->control_socket);
+	free(cfg->state_dir);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
@@ -94,6 +95,19 @@ static int parse_job_path(struct cfgerr *e, const json_t *root, struct lv_config
 	return 0;
 }
 
+static int parse_state_dir(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
+{
+	const char *dir = NULL;
+
+	if (cfg_string(e, root, "", "state_dir", true, &dir) < 0)
+		return -1;
+	if (!dir)
+		dir = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
+	if (dir && *dir && !(cfg->state_dir = cfg_resolve(cfg->dir, dir)))
+		return cfg_fail(e, "", "state_dir", "out of memory");
+	return 0;
+}
+
 static int parse_pools(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
 {
 	json_t *pools = json_object_get(root, "pools"), *v;
@@ -137,6 +151,7 @@ int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_conf
 		goto fail;
 	}
 	if (cfg_known_keys(&e, root, "", top_keys) < 0 || parse_control(&e, root, cfg) < 0 ||
+	    parse_state_dir(&e, root, cfg) < 0 ||
 	    parse_job_path(&e, root, cfg) < 0 || parse_pools(&e, root, cfg) < 0)
 		goto fail;
 	*out = cfg;

@@ -40,6 +40,7 @@ struct lv_pool_config {
 	bool ready_notify;           /* exec: running on READY=1 ("ready": "notify") */
 	char **listen;               /* "tcp:HOST:PORT" / "unix:/abs/path", NULL-terminated, never NULL */
 	size_t n_listen;
+	json_t *source;              /* the POOL object as written (owned), to compare and save */
 };
 
 #define LV_LOOPS_MAX 64
@@ -51,6 +52,7 @@ struct lv_config {
 	char *control_socket;        /* absolute path, or NULL when the file names none */
 	mode_t control_mode;         /* default 0600 */
 	char **job_path;             /* absolute folders, NULL-terminated, never NULL */
+	char *state_dir;             /* where runtime changes are saved, or NULL for nowhere */
 	struct lv_pool_config *pools;
 	size_t n_pools;
 };
@@ -69,6 +71,9 @@ int lv_pool_config_from_json(const json_t *obj, const char *base_dir, const char
                              struct lv_pool_config *out, char *err, size_t errlen);
 
 void lv_pool_config_clear(struct lv_pool_config *pool);
+
+/* True when a and b differ in more than their worker count (a restart is needed). */
+bool lv_pool_config_differs(const struct lv_pool_config *a, const struct lv_pool_config *b);
 void lv_config_free(struct lv_config *cfg);
 
 /* Index of the pool called name, or -1. */

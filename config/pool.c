@@ -45,6 +45,7 @@ void lv_pool_config_clear(struct lv_pool_config *p)
 	free(p->listen);
 	free(p->module);
 	json_decref(p->params);
+	json_decref(p->source);
 	free(p->cwd);
 	free(p->user);
 	free(p->group);
@@ -343,9 +344,22 @@ int lv_pool_config_from_json(const json_t *obj, const char *base_dir, const char
 	struct cfgerr e = { err, errlen };
 
 	memset(out, 0, sizeof *out);
-	if (parse_pool(&e, obj, base_dir, prefix, out) < 0) {
+	if (parse_pool(&e, obj, base_dir, prefix, out) < 0 || !(out->source = json_deep_copy(obj))) {
 		lv_pool_config_clear(out);
 		return -1;
 	}
 	return 0;
+}
+
+bool lv_pool_config_differs(const struct lv_pool_config *a, const struct lv_pool_config *b)
+{
+	json_t *x = json_copy(a->source), *y = json_copy(b->source);
+	bool differs;
+
+	json_object_del(x, "workers");
+	json_object_del(y, "workers");
+	differs = !json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return differs;
 }

@@ -31,6 +31,7 @@ static void usage(FILE *out)
 	        "  signal TARGET SIG               send SIG (HUP, TERM, 9, ...) to the workers\n"
 	        "  shutdown                        stop every worker, then the daemon\n"
 	        "  version                         daemon and client versions\n"
+	        "  events [TARGET]                 follow the event stream until interrupted\n"
 	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
 	        "TARGET is POOL or POOL:INDEX. Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon.\n");
 }
@@ -127,6 +128,12 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 			*params = json_pack("{s:s, s:i}", "target", argv[1], "signal", atoi(argv[2]));
 		else
 			*params = json_pack("{s:s, s:s}", "target", argv[1], "signal", argv[2]);
+	} else if (!strcmp(cmd, "events")) {
+		if (argc > 2)
+			return usage_error("events takes at most one TARGET");
+		*method = "subscribe";
+		if (argc == 2)
+			*params = json_pack("{s:s}", "target", argv[1]);
 	} else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "version")) {
 		if (argc != 1)
 			return usage_error("takes no arguments");
@@ -180,6 +187,32 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return optind;
 }
 
+/* After a successful subscribe: print every event until the daemon goes away. */
+static int follow_events(struct lv_client *c, const struct opts *o)
+{
+	char *line;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((line = lv_client_read_line(c, -1)) != NULL) {
+		json_t *msg = json_loads(line, 0, NULL);
+		json_t *params = json_object_get(msg, "params");
+
+		free(line);
+		if (json_is_object(params)) {
+			if (o->json) {
+				char *text = json_dumps(params, JSON_COMPACT);
+				printf("%s\n", text ? text : "{}");
+				free(text);
+			} else {
+				ctl_print_event(stdout, params);
+			}
+		}
+		json_decref(msg);
+	}
+	fprintf(stderr, "loopvisorctl: the event stream ended\n");
+	return EXIT_CONNECT;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -206,6 +239,12 @@ int main(int argc, char **argv)
 		        errno == ECONNRESET ? "the daemon closed the connection" : strerror(errno));
 		lv_client_close(c);
 		return EXIT_CONNECT;
+	}
+	if (!error && !strcmp(argv[first], "events")) {
+		json_decref(result);
+		rc = follow_events(c, &o);
+		lv_client_close(c);
+		return rc;
 	}
 	lv_client_close(c);
 	if (error) {

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void ctl_format_uptime(long long ms, char *buf, size_t len)
 {
@@ -95,6 +96,36 @@ void ctl_print_status(FILE *out, const json_t *status)
 		row_cells(w, cells);
 		print_row(out, cells, width);
 	}
+}
+
+void ctl_print_event(FILE *out, const json_t *ev)
+{
+	long long ms = json_integer_value(json_object_get(ev, "time"));
+	time_t secs = (time_t)(ms / 1000);
+	const json_t *exit = json_object_get(ev, "exit");
+	const char *who = json_string_value(json_object_get(ev, "worker"));
+	char stamp[32], last[256];
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+	if (!who)
+		who = json_string_value(json_object_get(ev, "pool"));
+	fprintf(out, "%s.%03lld #%lld %s", stamp, ms % 1000,
+	        (long long)json_integer_value(json_object_get(ev, "seq")),
+	        json_string_value(json_object_get(ev, "event")) ?: "?");
+	if (who)
+		fprintf(out, " %s", who);
+	if (json_is_integer(json_object_get(ev, "pid")))
+		fprintf(out, " pid %lld", (long long)json_integer_value(json_object_get(ev, "pid")));
+	if (exit || json_is_string(json_object_get(ev, "error"))) {
+		json_t *w = json_pack("{s:O?, s:O?}", "last_exit", exit, "last_error",
+		                      json_object_get(ev, "error"));
+		ctl_format_last(w, last, sizeof last);
+		fprintf(out, " %s", last);
+		json_decref(w);
+	}
+	fputc('\n', out);
 }
 
 void ctl_print_names(FILE *out, const char *verb, const json_t *result)

@@ -15,6 +15,9 @@ void ctl_format_last(const json_t *worker, char *buf, size_t len);
 /* The aligned NAME STATE PID UPTIME RESTARTS LAST table of a status result. */
 void ctl_print_status(FILE *out, const json_t *status);
 
+/* One line per stream event: "12:00:01.250 #7 worker.exited web:0 pid 42 killed by KILL". */
+void ctl_print_event(FILE *out, const json_t *event);
+
 /* One "<verb> NAME" line per worker of a {"workers": [names]} result. */
 void ctl_print_names(FILE *out, const char *verb, const json_t *result);
 

@@ -25,6 +25,9 @@ struct client {
 	struct bufferevent *bev;
 	struct lv_rpc_session *session;
 	int closing;            /* close once the output is written */
+	unsigned sub_mask;      /* subscribed events, 0 for none */
+	char *sub_target;       /* only events of this pool or worker, or NULL */
+	struct event *linger;   /* an overflowed subscriber gets this long to read its notice */
 };
 
 struct control {
@@ -35,6 +38,7 @@ struct control {
 	struct client *clients;
 	unsigned n_clients;
 	char *path;
+	mode_t mode;
 };
 
 static void client_free(struct client *cl)
@@ -50,6 +54,9 @@ static void client_free(struct client *cl)
 	ctl->n_clients--;
 	lv_rpc_session_free(cl->session);
 	bufferevent_free(cl->bev);
+	if (cl->linger)
+		event_free(cl->linger);
+	free(cl->sub_target);
 	free(cl);
 	if (ctl->listener && ctl->n_clients == LV_CONTROL_MAX_CLIENTS - 1 && !ctl->resume)
 		evconnlistener_enable(ctl->listener);
@@ -265,37 +272,138 @@ static void ensure_dir(const char *path)
 		log_warn("control: mkdir %s: %s", dir, strerror(errno));
 }
 
+/* Binds path and makes a listener for it; NULL with err on failure. */
+static struct evconnlistener *listen_on(struct control *ctl, const char *path, mode_t mode,
+                                        char *err, size_t errlen)
+{
+	struct evconnlistener *l;
+	int fd;
+
+	ensure_dir(path);
+	if ((fd = bind_socket(path, mode, err, errlen)) < 0)
+		return NULL;
+	l = evconnlistener_new(ctl->sup->base, on_accept, ctl,
+	                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!l) {
+		snprintf(err, errlen, "%s: cannot listen", path);
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l, on_accept_error);
+	return l;
+}
+
 struct control *control_open(struct supervisor *sup, const char *path, mode_t mode,
                              const struct lv_rpc_method *methods, char *err, size_t errlen)
 {
 	struct control *ctl = calloc(1, sizeof *ctl);
-	int fd;
 
 	if (!ctl || !(ctl->path = strdup(path))) {
 		free(ctl);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	ensure_dir(path);
-	if ((fd = bind_socket(path, mode, err, errlen)) < 0) {
-		free(ctl->path);
-		free(ctl);
-		return NULL;
-	}
 	ctl->sup = sup;
 	ctl->methods = methods;
-	ctl->listener = evconnlistener_new(sup->base, on_accept, ctl,
-	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (!ctl->listener) {
-		snprintf(err, errlen, "%s: cannot listen", path);
-		close(fd);
-		unlink(path);
+	ctl->mode = mode;
+	if (!(ctl->listener = listen_on(ctl, path, mode, err, errlen))) {
 		free(ctl->path);
 		free(ctl);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(ctl->listener, on_accept_error);
 	return ctl;
+}
+
+int control_rebind(struct control *ctl, const char *path, mode_t mode, char *err, size_t errlen)
+{
+	struct evconnlistener *l;
+	char *copy;
+
+	if (!strcmp(path, ctl->path)) {
+		if (mode != ctl->mode && chmod(path, mode) < 0) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		ctl->mode = mode;
+		return 0;
+	}
+	if (!(copy = strdup(path)) || !(l = listen_on(ctl, path, mode, err, errlen))) {
+		free(copy);
+		return -1;
+	}
+	/* connected clients stay; only the way in moves */
+	evconnlistener_free(ctl->listener);
+	unlink(ctl->path);
+	free(ctl->path);
+	ctl->listener = l;
+	ctl->path = copy;
+	ctl->mode = mode;
+	log_info("control socket moved to %s", path);
+	return 0;
+}
+
+const char *control_path(const struct control *ctl)
+{
+	return ctl->path;
+}
+
+int control_subscribe(void *client_io, unsigned mask, const char *target)
+{
+	struct client *cl = client_io;
+	char *copy = target ? strdup(target) : NULL;
+
+	if (target && !copy)
+		return -1;
+	free(cl->sub_target);
+	cl->sub_target = copy;
+	cl->sub_mask = mask;
+	return 0;
+}
+
+static bool target_matches(const char *target, const char *pool, const char *worker)
+{
+	if (!target)
+		return true;
+	if (strchr(target, ':'))
+		return worker && !strcmp(target, worker);
+	return pool && !strcmp(target, pool);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_free(arg);
+}
+
+/* A subscriber that does not read gets one last "overflow" event, then is disconnected:
+ * the daemon neither blocks on it nor keeps queueing for it. */
+static void overflow(struct client *cl)
+{
+	struct timeval tv = { 5, 0 };
+
+	log_warn("control: a subscriber stopped reading its events: disconnecting it");
+	lv_rpc_session_notify(cl->session, "event", json_pack("{s:s}", "event", "overflow"));
+	cl->sub_mask = 0;
+	cl->closing = 1;
+	bufferevent_disable(cl->bev, EV_READ);
+	if ((cl->linger = evtimer_new(cl->ctl->sup->base, on_linger, cl)))
+		evtimer_add(cl->linger, &tv);
+}
+
+void control_publish(struct control *ctl, int event, json_t *params, const char *pool,
+                     const char *worker)
+{
+	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
+		    !target_matches(cl->sub_target, pool, worker))
+			continue;
+		if (evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_SUBSCRIBER_MAX_QUEUE)
+			overflow(cl);
+		else
+			lv_rpc_session_notify(cl->session, "event", json_incref(params));
+	}
 }
 
 void control_flush(struct control *ctl)

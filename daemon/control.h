@@ -17,6 +17,19 @@
  * accepting. Returns NULL with err filled on failure. */
 struct control *control_open(struct supervisor *sup, const char *path, mode_t mode,
                              const struct lv_rpc_method *methods, char *err, size_t errlen);
+#define LV_SUBSCRIBER_MAX_QUEUE  (256 * 1024)      /* unread event bytes per subscriber */
+
+/* Subscribes the client a call came from (io of its session) to events in mask (bit per
+ * enum lv_event), optionally only those of target ("POOL" or "POOL:INDEX"). */
+int control_subscribe(void *client_io, unsigned mask, const char *target);
+/* Sends an event (params not stolen) to every matching subscriber. */
+void control_publish(struct control *c, int event, json_t *params, const char *pool,
+                     const char *worker);
+
+/* Moves the listening socket to path (or only changes its mode); connected clients stay. */
+int control_rebind(struct control *c, const char *path, mode_t mode, char *err, size_t errlen);
+const char *control_path(const struct control *c);
+
 /* Writes what can be written of pending replies without blocking. */
 void control_flush(struct control *c);
 /* Closes every client and the listener, and removes the socket file. */

@@ -14,9 +14,11 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/control.h"
+#include "daemon/events.h"
 #include "daemon/inspect.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
+#include "daemon/state.h"
 #include "daemon/methods.h"
 #include "daemon/supervisor.h"
 #include "daemon/waiters.h"
@@ -71,7 +73,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 }
 
 /* Module folders: the config's job_path, then next to the binary, then the install. */
-static char **build_job_path(const struct lv_config *cfg)
+char **supervisor_job_path(const struct lv_config *cfg)
 {
 	size_t n = 0, k = 0;
 	char exe[PATH_MAX], rel[PATH_MAX + 32], **out;
@@ -92,7 +94,7 @@ static char **build_job_path(const struct lv_config *cfg)
 	return out;
 }
 
-static void free_strv(char **v)
+void lv_strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
@@ -120,11 +122,31 @@ void supervisor_shutdown(struct supervisor *sup)
 	}
 	log_info("shutting down: stopping %u workers", sup->live);
 	sup->shutting_down = true;
+	events_emit(sup, EV_DAEMON_STOPPING, NULL, NULL);
 	for (size_t p = 0; p < sup->n_pools; p++)
 		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++)
 			if (sup->pools[p]->workers[i])
 				worker_stop(sup->pools[p]->workers[i]);
 	supervisor_check_done(sup);
+}
+
+/* SIGHUP: the same as the reload method, with the outcome in the log. */
+static void reload_on_signal(struct supervisor *sup)
+{
+	char err[LV_ERRBUF], *text;
+	json_t *result;
+
+	if (sup->shutting_down)
+		return;
+	if (supervisor_reload(sup, &result, err, sizeof err) < 0) {
+		log_err("reload failed, nothing changed: %s", err);
+		return;
+	}
+	state_save(sup);
+	text = json_dumps(result, JSON_COMPACT);
+	log_info("reload: %s", text ? text : "done");
+	free(text);
+	json_decref(result);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -134,6 +156,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGCHLD)
 		supervisor_reap(sup);
+	else if (sig == SIGHUP)
+		reload_on_signal(sup);
 	else
 		supervisor_shutdown(sup);
 }
@@ -143,23 +167,24 @@ static int add_signals(struct supervisor *sup)
 	sup->sigchld = evsignal_new(sup->base, SIGCHLD, on_signal, sup);
 	sup->sigterm = evsignal_new(sup->base, SIGTERM, on_signal, sup);
 	sup->sigint = evsignal_new(sup->base, SIGINT, on_signal, sup);
-	if (!sup->sigchld || !sup->sigterm || !sup->sigint)
+	sup->sighup = evsignal_new(sup->base, SIGHUP, on_signal, sup);
+	if (!sup->sigchld || !sup->sigterm || !sup->sigint || !sup->sighup)
 		return -1;
 	return evsignal_add(sup->sigchld, NULL) | evsignal_add(sup->sigterm, NULL) |
-	       evsignal_add(sup->sigint, NULL);
+	       evsignal_add(sup->sigint, NULL) | evsignal_add(sup->sighup, NULL);
 }
 
-static int socket_path(const struct options *o, const struct lv_config *cfg, char *buf,
-                       size_t len)
+int supervisor_socket_path(const struct supervisor *sup, const struct lv_config *cfg, char *buf,
+                           size_t len)
 {
-	const char *p = o->socket ? o->socket : cfg->control_socket;
+	const char *p = sup->socket_arg ? sup->socket_arg : cfg->control_socket;
 
 	if (!p)
 		return lv_default_socket_path(buf, len);
 	return snprintf(buf, len, "%s", p) < (int)len ? 0 : -1;
 }
 
-static int setup(struct supervisor *sup, const struct options *o)
+static int setup(struct supervisor *sup)
 {
 	char err[LV_ERRBUF], path[PATH_MAX];
 	struct event_config *ec = event_config_new();
@@ -167,7 +192,7 @@ static int setup(struct supervisor *sup, const struct options *o)
 	event_config_set_flag(ec, EVENT_BASE_FLAG_IGNORE_ENV);
 	sup->base = event_base_new_with_config(ec);
 	event_config_free(ec);
-	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = build_job_path(sup->cfg))) {
+	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = supervisor_job_path(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;
 	}
@@ -176,7 +201,7 @@ static int setup(struct supervisor *sup, const struct options *o)
 			log_err("pool %s: %s", sup->cfg->pools[i].name, err);
 			return -1;
 		}
-	if (socket_path(o, sup->cfg, path, sizeof path) < 0) {
+	if (supervisor_socket_path(sup, sup->cfg, path, sizeof path) < 0) {
 		log_err("control socket path too long");
 		return -1;
 	}
@@ -198,10 +223,12 @@ static void start_pools(struct supervisor *sup)
 	for (size_t p = 0; p < sup->n_pools; p++) {
 		struct pool *pool = sup->pools[p];
 
-		if (!pool->cfg.autostart)
-			continue;
-		for (unsigned i = 0; i < pool->n_slots; i++)
-			worker_start(pool->workers[i]);
+		for (unsigned i = 0; i < pool->n_slots; i++) {
+			struct worker *w = pool->workers[i];
+			/* restored pools run what the operator left running, others autostart */
+			if (w && (pool->restored ? w->want_running && !w->held : pool->cfg.autostart))
+				worker_start(w);
+		}
 	}
 }
 
@@ -224,9 +251,11 @@ static void teardown(struct supervisor *sup)
 		event_free(sup->sigterm);
 	if (sup->sigint)
 		event_free(sup->sigint);
+	if (sup->sighup)
+		event_free(sup->sighup);
 	if (sup->base)
 		event_base_free(sup->base);
-	free_strv(sup->job_path);
+	lv_strv_free(sup->job_path);
 	lv_config_free(sup->cfg);
 }
 
@@ -237,6 +266,7 @@ int main(int argc, char **argv)
 	char err[LV_ERRBUF];
 
 	parse_args(argc, argv, &o);
+	sup.socket_arg = o.socket;
 	json_object_seed(0);
 	if (lv_config_load(o.config, &sup.cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "loopvisord: %s\n", err);
@@ -250,10 +280,11 @@ int main(int argc, char **argv)
 	}
 	/* A client that vanishes mid-reply must not kill the supervisor. */
 	signal(SIGPIPE, SIG_IGN);
-	if (setup(&sup, &o) < 0) {
+	if (setup(&sup) < 0) {
 		teardown(&sup);
 		return 1;
 	}
+	state_restore(&sup);
 	start_pools(&sup);
 	/* 0: keep NOTIFY_SOCKET for later messages; workers drop it themselves. */
 	sd_notifyf(0, "READY=1\nSTATUS=%zu pools", sup.n_pools);

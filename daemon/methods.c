@@ -9,7 +9,10 @@
 #include <event2/event.h>
 
 #include "config/signame.h"
+#include "daemon/control.h"
+#include "daemon/events.h"
 #include "daemon/inspect.h"
+#include "daemon/state.h"
 #include "daemon/log.h"
 #include "daemon/waiters.h"
 
@@ -108,6 +111,7 @@ static void act_on_target(struct lv_rpc_call *call, json_t *params, struct super
 	for (int i = 0; i < n; i++)
 		action(ws[i]);
 	free(ws);
+	state_save(sup);
 	if (wait && !json_is_true(wait)) {
 		lv_rpc_reply(call, target_result(sup, target, false));
 		return;
@@ -116,19 +120,38 @@ static void act_on_target(struct lv_rpc_call *call, json_t *params, struct super
 	waiter_park(sup, call, target, &spec);
 }
 
+/* The operator's commands: they also record what should survive a daemon restart. */
+static void command_start(struct worker *w)
+{
+	w->held = false;
+	worker_start(w);
+}
+
+static void command_stop(struct worker *w)
+{
+	w->held = true;
+	worker_stop(w);
+}
+
+static void command_restart(struct worker *w)
+{
+	w->held = false;
+	worker_restart(w);
+}
+
 static void m_start(struct lv_rpc_call *call, json_t *params, void *app)
 {
-	act_on_target(call, params, app, worker_start, WS_BIT(WS_RUNNING), WS_BIT(WS_FAILED));
+	act_on_target(call, params, app, command_start, WS_BIT(WS_RUNNING), WS_BIT(WS_FAILED));
 }
 
 static void m_stop(struct lv_rpc_call *call, json_t *params, void *app)
 {
-	act_on_target(call, params, app, worker_stop, WS_BIT(WS_STOPPED), 0);
+	act_on_target(call, params, app, command_stop, WS_BIT(WS_STOPPED), 0);
 }
 
 static void m_restart(struct lv_rpc_call *call, json_t *params, void *app)
 {
-	act_on_target(call, params, app, worker_restart, WS_BIT(WS_RUNNING), WS_BIT(WS_FAILED));
+	act_on_target(call, params, app, command_restart, WS_BIT(WS_RUNNING), WS_BIT(WS_FAILED));
 }
 
 static void m_wait(struct lv_rpc_call *call, json_t *params, void *app)
@@ -195,6 +218,9 @@ static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 		if (!sup->shutting_down)
 			worker_start(p->workers[i]);
 	log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
+	state_save(sup);
+	events_emit(sup, EV_POOL_SCALED, name, json_pack("{s:i, s:i}", "from", (int)old, "workers",
+	                                                  (int)n));
 	if (json_is_false(json_object_get(params, "wait"))) {
 		lv_rpc_reply(call, scale_result(p));
 		return;
@@ -252,6 +278,107 @@ static void m_inspect(struct lv_rpc_call *call, json_t *params, void *app)
 	free(ws);
 }
 
+static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	json_t *events = json_object_get(params, "events"), *e;
+	const char *target = json_string_value(json_object_get(params, "target"));
+	unsigned mask = events ? 0 : (1u << EV_COUNT) - 1;
+	struct worker **ws;
+	size_t i;
+
+	json_array_foreach(events, i, e) {
+		int ev = json_is_string(e) ? event_from_name(json_string_value(e)) : -1;
+		if (ev < 0) {
+			lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
+			             "params.events[%zu]: not an event name", i);
+			return;
+		}
+		mask |= 1u << ev;
+	}
+	if (target) {
+		if (resolve_or_fail(sup, call, target, &ws) < 0)
+			return;
+		free(ws);
+	}
+	if (control_subscribe(lv_rpc_session_io(lv_rpc_call_session(call)), mask, target) < 0) {
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		return;
+	}
+	lv_rpc_reply(call, json_pack("{s:b}", "subscribed", 1));
+}
+
+static void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	char err[LV_ERRBUF];
+	json_t *result;
+
+	(void)params;
+	if (supervisor_reload(app, &result, err, sizeof err) < 0) {
+		lv_rpc_fail(call, LV_RPC_RELOAD_FAILED, err, NULL);
+		return;
+	}
+	state_save(app);
+	lv_rpc_reply(call, result);
+}
+
+static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	struct lv_pool_config cfg;
+	struct wait_spec spec = { .ok_states = WS_BIT(WS_RUNNING) | WS_BIT(WS_STOPPED),
+	                          .fail_states = WS_BIT(WS_FAILED) };
+	char err[LV_ERRBUF];
+	struct pool *p;
+
+	if (lv_pool_config_from_json(json_object_get(params, "pool"), sup->cfg->dir, "params.pool",
+	                             &cfg, err, sizeof err) < 0) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, err, NULL);
+		return;
+	}
+	if (supervisor_find_pool(sup, cfg.name)) {
+		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
+		             "params.pool.name: a pool \"%s\" exists already", cfg.name);
+	} else if (supervisor_add_pool(sup, &cfg, err, sizeof err) < 0) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, err, NULL);
+	} else {
+		p = supervisor_find_pool(sup, cfg.name);
+		log_info("pool %s: added at runtime", cfg.name);
+		events_emit(sup, EV_POOL_ADDED, cfg.name, NULL);
+		for (unsigned i = 0; cfg.autostart && i < p->n_slots; i++)
+			worker_start(p->workers[i]);
+		state_save(sup);
+		if (json_is_false(json_object_get(params, "wait"))) {
+			lv_rpc_reply(call, target_result(sup, cfg.name, false));
+		} else {
+			spec.timeout_ms = timeout_param(params);
+			waiter_park(sup, call, cfg.name, &spec);
+		}
+	}
+	lv_pool_config_clear(&cfg);
+}
+
+static void m_remove(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *name = json_string_value(json_object_get(params, "pool"));
+	struct pool *p = supervisor_find_pool(sup, name);
+	struct wait_spec spec = { .gone_ok = true, .reply = REPLY_REMOVED };
+
+	if (!p || p->removing) {
+		fail_target(call, name);
+		return;
+	}
+	supervisor_remove_pool(p);
+	state_save(sup);
+	if (json_is_false(json_object_get(params, "wait"))) {
+		lv_rpc_reply(call, json_pack("{s:s}", "removed", name));
+		return;
+	}
+	spec.timeout_ms = timeout_param(params);
+	waiter_park(sup, call, name, &spec);
+}
+
 static void m_shutdown(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	(void)params;
@@ -271,6 +398,14 @@ static const struct lv_rpc_param p_wait[] = {
 static const struct lv_rpc_param p_scale[] = {
 	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT, true },
 	{ "wait", LV_RPC_BOOL, false }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_add[] = {
+	{ "pool", LV_RPC_OBJECT, true }, { "wait", LV_RPC_BOOL, false },
+	{ "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_remove[] = {
+	{ "pool", LV_RPC_STRING, true }, { "wait", LV_RPC_BOOL, false },
+	{ "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_subscribe[] = {
+	{ "events", LV_RPC_ARRAY, false }, { "target", LV_RPC_STRING, false }, { NULL, 0, false } };
 static const struct lv_rpc_param p_inspect[] = {
 	{ "target", LV_RPC_STRING, true }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
 static const struct lv_rpc_param p_signal[] = {
@@ -288,6 +423,10 @@ const struct lv_rpc_method lv_methods[] = {
 	{ "scale", p_scale, m_scale },
 	{ "signal", p_signal, m_signal },
 	{ "inspect", p_inspect, m_inspect },
+	{ "subscribe", p_subscribe, m_subscribe },
+	{ "reload", NULL, m_reload },
+	{ "add", p_add, m_add },
+	{ "remove", p_remove, m_remove },
 	{ "shutdown", NULL, m_shutdown },
 	{ NULL, NULL, NULL },
 };

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/events.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
 
-static int copy_pool_config(struct lv_pool_config *dst, const struct lv_pool_config *src);
 
 /* Binds every listen address of the pool; on failure closes what it opened. */
 static int open_listeners(struct pool *p, char *err, size_t errlen)
@@ -31,7 +31,7 @@ int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg
 {
 	struct pool *p = calloc(1, sizeof *p), **pools;
 
-	if (!p || copy_pool_config(&p->cfg, cfg) < 0 ||
+	if (!p || pool_copy_config(&p->cfg, cfg) < 0 ||
 	    !(pools = realloc(sup->pools, (sup->n_pools + 1) * sizeof *pools))) {
 		snprintf(err, errlen, "out of memory");
 		if (p)
@@ -75,7 +75,7 @@ static char **dup_strv(char *const *v)
 	return out;
 }
 
-static int copy_pool_config(struct lv_pool_config *dst, const struct lv_pool_config *src)
+int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *src)
 {
 	*dst = *src;
 	dst->argv = src->argv ? dup_strv(src->argv) : NULL;
@@ -86,7 +86,8 @@ static int copy_pool_config(struct lv_pool_config *dst, const struct lv_pool_con
 	dst->user = dup_or_null(src->user);
 	dst->group = dup_or_null(src->group);
 	dst->listen = dup_strv(src->listen);
-	return dst->env && dst->params && dst->listen ? 0 : -1;
+	dst->source = src->source ? json_deep_copy(src->source) : json_object();
+	return dst->env && dst->params && dst->listen && dst->source ? 0 : -1;
 }
 
 struct pool *supervisor_find_pool(struct supervisor *sup, const char *name)
@@ -145,6 +146,7 @@ int pool_scale(struct pool *p, unsigned workers)
 		p->workers = slots;
 		p->n_slots = workers;
 	}
+	p->cfg.workers = workers;
 	for (unsigned i = 0; i < p->n_slots; i++) {
 		struct worker *w = p->workers[i];
 
@@ -158,8 +160,73 @@ int pool_scale(struct pool *p, unsigned workers)
 			pool_drop_stopped(p, w);
 		}
 	}
-	p->cfg.workers = workers;
 	return 0;
+}
+
+void supervisor_remove_pool(struct pool *p)
+{
+	log_info("pool %s: removing", p->cfg.name);
+	p->removing = true;
+	p->rolling = false;
+	pool_scale(p, 0);
+	pool_forget_if_gone(p);
+}
+
+bool pool_forget_if_gone(struct pool *p)
+{
+	struct supervisor *sup = p->sup;
+	size_t i;
+
+	if (!p->removing || p->n_slots > 0)
+		return false;
+	for (i = 0; i < sup->n_pools && sup->pools[i] != p; i++)
+		;
+	if (i < sup->n_pools) {
+		memmove(&sup->pools[i], &sup->pools[i + 1], (sup->n_pools - i - 1) * sizeof *sup->pools);
+		sup->n_pools--;
+	}
+	events_emit(sup, EV_POOL_REMOVED, p->cfg.name, NULL);
+	log_info("pool %s: removed", p->cfg.name);
+	pool_free(p);
+	waiters_notify_all(sup);
+	return true;
+}
+
+/* One worker at a time: the next is replaced only once its predecessor's successor is
+ * running (or could not be), so a pool of N never has fewer than N-1 serving. */
+void pool_roll(struct pool *p)
+{
+	while (p->rolling) {
+		struct worker *w = p->roll_index < p->n_slots ? p->workers[p->roll_index] : NULL;
+
+		if (p->roll_index >= p->n_slots) {
+			p->rolling = false;
+			log_info("pool %s: rolling restart done", p->cfg.name);
+			return;
+		}
+		if (w && p->roll_started) {
+			if (w->state == WS_STOPPING || w->state == WS_STARTING || w->state == WS_BACKOFF)
+				return; /* still on its way: this is called again on its next change */
+			p->roll_started = false;
+			p->roll_index++;
+			continue;
+		}
+		if (!w || w->removing || !w->want_running) {
+			p->roll_index++; /* nothing of this slot runs: nothing to replace */
+			continue;
+		}
+		p->roll_started = true;
+		worker_restart(w);
+	}
+}
+
+void pool_start_rolling(struct pool *p)
+{
+	log_info("pool %s: rolling restart of %u workers", p->cfg.name, p->cfg.workers);
+	p->rolling = true;
+	p->roll_index = 0;
+	p->roll_started = false;
+	pool_roll(p);
 }
 
 void pool_drop_stopped(struct pool *p, struct worker *w)

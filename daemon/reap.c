@@ -13,6 +13,7 @@ void supervisor_reap(struct supervisor *sup)
 	for (;;) {
 		siginfo_t si = { 0 };
 		struct worker *w;
+		struct pool *pool;
 		int status;
 		pid_t pid;
 
@@ -37,7 +38,9 @@ void supervisor_reap(struct supervisor *sup)
 		}
 		lv_pidmap_del(&sup->pids, pid);
 		worker_exited(w, status);
-		pool_drop_stopped(w->pool, w);
+		pool = w->pool;
+		pool_drop_stopped(pool, w);
+		pool_forget_if_gone(pool);
 	}
 	if (sup->shutting_down)
 		supervisor_check_done(sup);

@@ -8,16 +8,14 @@
 
 #include "config/signame.h"
 
-static json_t *exit_json(const struct worker *w)
+json_t *exit_status_json(int status)
 {
-	if (!w->has_exited)
-		return json_null();
-	if (WIFSIGNALED(w->last_status)) {
-		const char *name = lv_signal_name(WTERMSIG(w->last_status));
+	if (WIFSIGNALED(status)) {
+		const char *name = lv_signal_name(WTERMSIG(status));
 		return name ? json_pack("{s:s}", "signal", name)
-		            : json_pack("{s:i}", "signal", WTERMSIG(w->last_status));
+		            : json_pack("{s:i}", "signal", WTERMSIG(status));
 	}
-	return json_pack("{s:i}", "code", WEXITSTATUS(w->last_status));
+	return json_pack("{s:i}", "code", WEXITSTATUS(status));
 }
 
 /* Worker-supplied text may not be UTF-8: such bytes become '?' rather than a lost reply. */
@@ -91,7 +89,7 @@ json_t *worker_to_json(const struct worker *w)
 	                 "pid", w->pid > 0 ? json_integer(w->pid) : json_null(),
 	                 "restarts", (int)w->restarts,
 	                 "uptime_ms", (json_int_t)uptime,
-	                 "last_exit", exit_json(w),
+	                 "last_exit", w->has_exited ? exit_status_json(w->last_status) : json_null(),
 	                 "last_error", text_json(w->last_error),
 	                 "loop", loops_json(w, now),
 	                 "counters", counters_json(w));

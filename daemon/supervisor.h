@@ -54,6 +54,7 @@ struct worker {
 	bool want_running;                   /* desired state, as left by commands/policy */
 	bool stop_requested;                 /* we asked the current process to stop */
 	bool removing;                       /* scaled away: freed once stopped */
+	bool held;                           /* stopped by an operator: stays so across restarts */
 	int last_status;                     /* waitpid status of the last exit */
 	bool has_exited;
 	char *last_error;                    /* why the last process ended badly, or NULL */
@@ -77,6 +78,10 @@ struct pool {
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
+	bool removing;                       /* freed once its last worker is gone */
+	bool restored;                       /* which workers run came from the state file */
+	bool rolling, roll_started;          /* a rolling restart is under way ... */
+	unsigned roll_index;                 /* ... at this worker */
 };
 
 struct waiter;
@@ -87,16 +92,18 @@ struct inspect;
 struct supervisor {
 	struct event_base *base;
 	struct lv_config *cfg;
+	const char *socket_arg;              /* -s, which beats the config file */
 	char **job_path;                     /* effective search path for modules */
 	struct pool **pools;
 	size_t n_pools;
 	struct lv_pidmap pids;
 	struct waiter *waiters;
 	struct control *control;
-	struct event *sigchld, *sigterm, *sigint;
+	struct event *sigchld, *sigterm, *sigint, *sighup;
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
 	struct inspect *inspects;            /* inspect requests waiting for their loops */
 	bool shutting_down;
+	uint64_t event_seq;                  /* last event number sent */
 	unsigned live;                       /* workers with a process */
 	int exit_code;
 };
@@ -114,8 +121,17 @@ struct pool *supervisor_find_pool(struct supervisor *sup, const char *name);
 int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out);
 int pool_scale(struct pool *pool, unsigned workers);
 void pool_free(struct pool *pool);
+/* A deep copy, so the pool outlives the config file it came from. */
+int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *src);
 /* Frees a scaled-away worker once it has stopped. */
 void pool_drop_stopped(struct pool *pool, struct worker *w);
+/* Stops every worker of the pool and frees it once they are gone (possibly at once). */
+void supervisor_remove_pool(struct pool *pool);
+/* Frees a removed pool whose workers are all gone; true if it did (pool is invalid then). */
+bool pool_forget_if_gone(struct pool *pool);
+/* Restarts the pool's workers one at a time (see pool.c); pool_roll advances it. */
+void pool_start_rolling(struct pool *pool);
+void pool_roll(struct pool *pool);
 /* Finds NAME.so on the job path, or takes a path as is; 0 or -1 with err. */
 int pool_resolve_module(struct pool *pool, char *err, size_t errlen);
 
@@ -147,15 +163,25 @@ void worker_ask_stop(struct worker *w);
 /* reap.c */
 void supervisor_reap(struct supervisor *sup);
 
-/* lifecycle */
+/* lifecycle (main.c) */
+char **supervisor_job_path(const struct lv_config *cfg);
+void lv_strv_free(char **v);
+int supervisor_socket_path(const struct supervisor *sup, const struct lv_config *cfg, char *buf,
+                           size_t len);
+/* reload.c: re-reads the config file and applies the difference; -1 with err changes
+ * nothing. *result gets {"added", "removed", "changed", "scaled", "unchanged"}. */
+int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t errlen);
 void supervisor_shutdown(struct supervisor *sup);
 void supervisor_check_done(struct supervisor *sup);
 
 /* waiters.c: parked requests woken by state changes */
 void waiters_notify(struct supervisor *sup, const struct pool *pool);
+void waiters_notify_all(struct supervisor *sup);
 
 /* status.c */
 json_t *worker_to_json(const struct worker *w);
+/* {"code": N} or {"signal": "NAME"} for a waitpid status. */
+json_t *exit_status_json(int status);
 json_t *pool_to_json(const struct pool *p);
 
 #endif

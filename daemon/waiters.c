@@ -39,6 +39,8 @@ static json_t *reply_for(struct waiter *wt)
 {
 	struct pool *p;
 
+	if (wt->spec.reply == REPLY_REMOVED)
+		return json_pack("{s:s}", "removed", wt->target);
 	if (wt->spec.reply != REPLY_SCALE)
 		return target_result(wt->sup, wt->target, wt->spec.reply == REPLY_STATUS);
 	p = supervisor_find_pool(wt->sup, wt->target);
@@ -86,7 +88,11 @@ static enum verdict judge(struct waiter *wt, struct worker **culprit)
 	enum verdict v = DONE;
 
 	if (n < 0)
-		return GONE;
+		return wt->spec.gone_ok ? DONE : GONE;
+	if (wt->spec.gone_ok) {
+		free(ws);
+		return PENDING;
+	}
 	for (int i = 0; i < n && v != FAILED; i++) {
 		if (satisfied(wt, ws[i]))
 			continue;
@@ -197,6 +203,16 @@ void waiters_notify(struct supervisor *sup, const struct pool *p)
 		next = wt->next;
 		if (wt->pool_len == len && memcmp(wt->target, pool, len) == 0)
 			settle(wt);
+	}
+}
+
+void waiters_notify_all(struct supervisor *sup)
+{
+	struct waiter *wt, *next;
+
+	for (wt = sup->waiters; wt; wt = next) {
+		next = wt->next;
+		settle(wt);
 	}
 }
 

@@ -15,7 +15,8 @@ struct wait_spec {
 	unsigned fail_states;   /* a worker entering one of these ends the wait with an error */
 	unsigned min_restarts;  /* and have restarted at least this often */
 	unsigned timeout_ms;
-	enum { REPLY_NAMES, REPLY_STATUS, REPLY_SCALE } reply;
+	enum { REPLY_NAMES, REPLY_STATUS, REPLY_SCALE, REPLY_REMOVED } reply;
+	bool gone_ok;           /* the target disappearing is what we wait for (remove) */
 	bool pool_settled;      /* and the pool has no scaled-away workers left */
 };
 

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "config/signame.h"
+#include "daemon/events.h"
 #include "daemon/log.h"
 
 static const char *const state_names[WS_COUNT] = {
@@ -40,6 +41,13 @@ int worker_state_from_name(const char *name)
 	return -1;
 }
 
+/* The event each state's arrival emits (-1: none). */
+static const int state_events[WS_COUNT] = {
+	[WS_STOPPED] = EV_WORKER_STOPPED, [WS_STARTING] = EV_WORKER_STARTING,
+	[WS_RUNNING] = EV_WORKER_RUNNING, [WS_STOPPING] = -1,
+	[WS_BACKOFF] = EV_WORKER_BACKOFF, [WS_FAILED] = EV_WORKER_FAILED,
+};
+
 static void set_state(struct worker *w, enum worker_state s)
 {
 	if (w->state == s)
@@ -50,7 +58,13 @@ static void set_state(struct worker *w, enum worker_state s)
 		w->pool->running++;
 	log_info("%s: %s -> %s", w->name, worker_state_name(w->state), worker_state_name(s));
 	w->state = s;
+	if (state_events[s] >= 0)
+		events_worker(w->pool->sup, (enum lv_event)state_events[s], w,
+		              s == WS_FAILED && w->last_error
+		                  ? json_pack("{s:s}", "error", w->last_error) : NULL);
 	waiters_notify(w->pool->sup, w->pool);
+	if (w->pool->rolling)
+		pool_roll(w->pool);
 }
 
 static void replace_text(char **slot, const char *fmt, va_list ap)
@@ -95,6 +109,37 @@ static int init_loops(struct worker *w)
 		w->loops[i].index = i;
 		if (!(w->loops[i].hang_timer = evtimer_new(p->sup->base, on_hang, &w->loops[i])))
 			return -1;
+	}
+	return 0;
+}
+
+static void free_loops(struct worker *w)
+{
+	for (unsigned i = 0; w->loops && i < w->n_loops; i++) {
+		if (w->loops[i].hang_timer)
+			event_free(w->loops[i].hang_timer);
+		json_decref(w->loops[i].counters);
+	}
+	free(w->loops);
+	w->loops = NULL;
+}
+
+/* A reload may have changed the pool's loops or start limit since this worker was made. */
+static int follow_config(struct worker *w)
+{
+	const struct lv_pool_config *cfg = &w->pool->cfg;
+	unsigned loops = cfg->kind == LV_KIND_MODULE ? cfg->loops : 1;
+
+	if (w->n_loops != loops) {
+		free_loops(w);
+		if (init_loops(w) < 0)
+			return -1;
+	}
+	if (w->start_limit.burst != cfg->start_limit_burst ||
+	    w->start_limit.interval_ms != cfg->start_limit_interval_ms) {
+		lv_start_limit_free(&w->start_limit);
+		return lv_start_limit_init(&w->start_limit, cfg->start_limit_burst,
+		                           cfg->start_limit_interval_ms);
 	}
 	return 0;
 }
@@ -144,12 +189,7 @@ void worker_free(struct worker *w)
 	worker_close_process(w);
 	if (w->timer)
 		event_free(w->timer);
-	for (unsigned i = 0; w->loops && i < w->n_loops; i++) {
-		if (w->loops[i].hang_timer)
-			event_free(w->loops[i].hang_timer);
-		json_decref(w->loops[i].counters);
-	}
-	free(w->loops);
+	free_loops(w);
 	lv_start_limit_free(&w->start_limit);
 	free(w->last_error);
 	free(w->exit_error);
@@ -170,6 +210,12 @@ static void spawn_now(struct worker *w)
 	uint64_t now = lv_now_ms();
 
 	evtimer_del(w->timer);
+	if (follow_config(w) < 0) {
+		worker_set_error(w, "out of memory");
+		w->want_running = false;
+		set_state(w, WS_FAILED);
+		return;
+	}
 	if (lv_start_limit_hit(&w->start_limit, now)) {
 		char *why = w->last_error;
 
@@ -244,6 +290,7 @@ static void on_hang(evutil_socket_t fd, short what, void *arg)
 	w->hung = true;
 	worker_set_exit_error(w, "hung: no heartbeat for %llu ms", (unsigned long long)age);
 	log_err("%s: loop %u %s; sending SIGABRT", w->name, l->index, w->exit_error);
+	events_worker(w->pool->sup, EV_WORKER_HUNG, w, json_pack("{s:s}", "error", w->exit_error));
 	worker_kill(w, SIGABRT, false);
 	arm_timer(w, HANG_KILL_GRACE_MS);
 }
@@ -350,6 +397,16 @@ void worker_loop_ready(struct worker_loop *l)
 	worker_ready(w);
 }
 
+static json_t *exit_event_members(int status, const char *error)
+{
+	json_t *m = json_pack("{s:o}", "exit", exit_status_json(status));
+	json_t *text = error ? json_string(error) : NULL;
+
+	if (text)
+		json_object_set_new(m, "error", text);
+	return m;
+}
+
 static void log_exit(const struct worker *w, int status, uint64_t uptime)
 {
 	if (WIFSIGNALED(status)) {
@@ -387,6 +444,7 @@ void worker_exited(struct worker *w, int status)
 
 	log_exit(w, status, uptime);
 	worker_drain_error(w);
+	events_worker(sup, EV_WORKER_EXITED, w, exit_event_members(status, w->exit_error));
 	worker_close_process(w);
 	evtimer_del(w->timer);
 	for (unsigned i = 0; i < w->n_loops; i++)

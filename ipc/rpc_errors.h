@@ -14,5 +14,6 @@
 #define LV_RPC_WORKER_FAILED     (-32004) /* data: {"worker": name, "last_error": text} */
 #define LV_RPC_SHUTTING_DOWN     (-32005)
 #define LV_RPC_NOT_INSPECTABLE   (-32006) /* data: {"worker"}: no job process to ask */
+#define LV_RPC_RELOAD_FAILED     (-32007) /* the config file is invalid: nothing changed */
 
 #endif

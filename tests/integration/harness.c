@@ -139,15 +139,15 @@ static void write_config(struct lvd *d, const char *config)
 	fclose(f);
 }
 
-static int start_common(struct lvd *d, const char *config, int max_fds)
+/* Starts the daemon on d's config and waits for READY=1; -1 if it died instead. */
+static int launch(struct lvd *d, int max_fds)
 {
 	char notify_path[400];
 	int nfd;
 	bool ready;
 
-	memset(d, 0, sizeof *d);
-	write_config(d, config);
 	snprintf(notify_path, sizeof notify_path, "%s/notify.sock", d->dir);
+	unlink(notify_path);
 	nfd = notify_socket(notify_path);
 	d->pid = spawn_daemon(d, notify_path, max_fds);
 	ready = await_ready(d, nfd);
@@ -157,6 +157,38 @@ static int start_common(struct lvd *d, const char *config, int max_fds)
 	d->c = lv_client_connect(d->sock);
 	ck_assert_msg(d->c != NULL, "connect %s: %s", d->sock, strerror(errno));
 	return 0;
+}
+
+static int start_common(struct lvd *d, const char *config, int max_fds)
+{
+	memset(d, 0, sizeof *d);
+	write_config(d, config);
+	return launch(d, max_fds);
+}
+
+void lvd_restart_after_kill(struct lvd *d)
+{
+	if (d->c)
+		lv_client_close(d->c);
+	d->c = NULL;
+	ck_assert_msg(d->pid == 0, "the daemon is still running");
+	if (launch(d, 0) < 0) {
+		char *log = slurp(d->log);
+		ck_abort_msg("loopvisord did not get ready again: %s", log ? log : "(no log)");
+	}
+}
+
+void lvd_write_config(struct lvd *d, const char *config)
+{
+	char tmp[400];
+	FILE *f;
+
+	snprintf(tmp, sizeof tmp, "%s.new", d->config);
+	f = fopen(tmp, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(config, f);
+	fclose(f);
+	ck_assert_int_eq(rename(tmp, d->config), 0);
 }
 
 void lvd_start_limited(struct lvd *d, int max_fds, const char *config)

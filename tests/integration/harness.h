@@ -37,6 +37,12 @@ void lvd_start_limited(struct lvd *d, int max_fds, const char *config);
 /* Same, but returns the daemon's exit status when it fails to start instead of failing. */
 int lvd_try_start(struct lvd *d, const char *config, char *log_out, size_t log_len);
 
+/* Replaces the config file (atomically), e.g. before a reload. */
+void lvd_write_config(struct lvd *d, const char *config);
+/* Starts the daemon again in the same folder with the same config, after it was killed
+ * and reaped (lvd_wait_exit). */
+void lvd_restart_after_kill(struct lvd *d);
+
 /* Shuts the daemon down over the socket and checks it exited 0; kills leftovers. */
 void lvd_stop(struct lvd *d);
 /* Waits up to timeout_ms for the daemon to exit; returns true if it did. */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "daemon/events.h"
 #include "daemon/supervisor.h"
 
 #define EXITED(code) ((code) << 8)
@@ -38,6 +39,24 @@ void waiters_notify(struct supervisor *sup, const struct pool *pool)
 	(void)sup;
 	(void)pool;
 	notifies++;
+}
+
+void events_worker(struct supervisor *s, enum lv_event ev, const struct worker *wk, json_t *extra)
+{
+	(void)s;
+	(void)ev;
+	(void)wk;
+	json_decref(extra);
+}
+
+json_t *exit_status_json(int status)
+{
+	return json_pack("{s:i}", "status", status);
+}
+
+void pool_roll(struct pool *p)
+{
+	(void)p;
 }
 
 int worker_kill(struct worker *w, int sig, bool group)

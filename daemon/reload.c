@@ -1,0 +1,204 @@
+/* reload: re-reads the config file and applies only the difference: new pools start,
+ * removed pools stop, changed pools restart one worker at a time, a changed worker count
+ * only scales, and everything else keeps its processes. An invalid file changes nothing. */
+#include "daemon/supervisor.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/control.h"
+#include "daemon/events.h"
+#include "daemon/listen.h"
+#include "daemon/log.h"
+
+/* Listening sockets for a changed pool: an address it already had keeps its socket (so
+ * nothing is refused meanwhile); new ones are bound. -1 with err if one cannot be. */
+static int relisten(const struct pool *p, const struct lv_pool_config *next, int *fds, char *err,
+                    size_t errlen)
+{
+	for (size_t i = 0; i < next->n_listen; i++) {
+		fds[i] = -1;
+		for (size_t j = 0; j < p->cfg.n_listen; j++)
+			if (!strcmp(next->listen[i], p->cfg.listen[j]))
+				fds[i] = dup(p->listen_fds[j]);
+		if (fds[i] < 0 && (fds[i] = listen_open(next->listen[i], err, errlen)) < 0) {
+			while (i-- > 0)
+				close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct plan {
+	struct lv_config *next;
+	int (*fds)[LV_LISTEN_MAX];    /* per pool of next: new listen fds of changed pools */
+	bool *changed;                /* per pool of next */
+	size_t first_added;           /* sup->pools[first_added..] were added by this reload */
+	char old_path[PATH_MAX];
+};
+
+/* Everything that can fail, done before anything is changed for good. */
+static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t errlen)
+{
+	struct lv_config *next = pl->next;
+	char path[PATH_MAX];
+
+	pl->first_added = sup->n_pools;
+	for (size_t i = 0; i < next->n_pools; i++) {
+		struct pool *p = supervisor_find_pool(sup, next->pools[i].name);
+
+		if (p && !p->removing) {
+			pl->changed[i] = lv_pool_config_differs(&p->cfg, &next->pools[i]);
+			if (pl->changed[i] && relisten(p, &next->pools[i], pl->fds[i], err, errlen) < 0)
+				return -1;
+		} else if (supervisor_add_pool(sup, &next->pools[i], err, errlen) < 0) {
+			return -1;
+		}
+	}
+	snprintf(pl->old_path, sizeof pl->old_path, "%s", control_path(sup->control));
+	if (supervisor_socket_path(sup, next, path, sizeof path) < 0) {
+		snprintf(err, errlen, "control socket path too long");
+		return -1;
+	}
+	return control_rebind(sup->control, path, next->control_mode, err, errlen);
+}
+
+/* Undoes prepare() after a failure. */
+static void unprepare(struct supervisor *sup, struct plan *pl)
+{
+	char err[LV_ERRBUF];
+
+	while (sup->n_pools > pl->first_added)
+		pool_free(sup->pools[--sup->n_pools]);
+	for (size_t i = 0; i < pl->next->n_pools; i++)
+		for (size_t j = 0; pl->changed[i] && j < pl->next->pools[i].n_listen; j++)
+			if (pl->fds[i][j] >= 0)
+				close(pl->fds[i][j]);
+	if (pl->old_path[0])
+		control_rebind(sup->control, pl->old_path, sup->cfg->control_mode, err, sizeof err);
+}
+
+/* A changed pool takes its new config and listening sockets, then rolls. */
+static void apply_change(struct pool *p, const struct lv_pool_config *next, const int *fds)
+{
+	struct lv_pool_config copy;
+
+	if (pool_copy_config(&copy, next) < 0) {
+		log_err("pool %s: out of memory applying its new config", p->cfg.name);
+		return;
+	}
+	for (size_t j = 0; j < p->cfg.n_listen; j++)
+		close(p->listen_fds[j]);
+	memcpy(p->listen_fds, fds, next->n_listen * sizeof *fds);
+	copy.workers = p->cfg.workers; /* pool_scale below moves it */
+	lv_pool_config_clear(&p->cfg);
+	p->cfg = copy;
+	free(p->module_path);
+	p->module_path = NULL;
+}
+
+static void start_new_workers(struct pool *p, unsigned from)
+{
+	for (unsigned i = from; i < p->n_slots; i++)
+		if (p->workers[i] && !p->workers[i]->removing)
+			worker_start(p->workers[i]);
+}
+
+int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t errlen)
+{
+	struct plan pl = { 0 };
+	json_t *added = json_array(), *removed = json_array(), *changed = json_array();
+	json_t *scaled = json_array(), *unchanged = json_array();
+	char **job_path;
+	int rc = -1;
+
+	*result = NULL;
+	if (!sup->cfg->path) {
+		snprintf(err, errlen, "no config file to reload");
+		goto out;
+	}
+	if (lv_config_load(sup->cfg->path, &pl.next, err, errlen) < 0)
+		goto out;
+	pl.fds = calloc(pl.next->n_pools + 1, sizeof *pl.fds);
+	pl.changed = calloc(pl.next->n_pools + 1, sizeof *pl.changed);
+	if (!pl.fds || !pl.changed || !(job_path = supervisor_job_path(pl.next))) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (prepare(sup, &pl, err, errlen) < 0) {
+		unprepare(sup, &pl);
+		lv_strv_free(job_path);
+		goto out;
+	}
+
+	/* From here on nothing fails: apply. */
+	for (size_t i = 0; i < pl.first_added; i++) {
+		struct pool *p = sup->pools[i];
+		size_t before = sup->n_pools;
+
+		if (!p->removing && lv_config_find_pool(pl.next, p->cfg.name) < 0) {
+			json_array_append_new(removed, json_string(p->cfg.name));
+			supervisor_remove_pool(p);
+			if (sup->n_pools < before) { /* it had no workers left: gone already */
+				i--;
+				pl.first_added--;
+			}
+		}
+	}
+	for (size_t i = 0; i < pl.next->n_pools; i++) {
+		const struct lv_pool_config *next = &pl.next->pools[i];
+		struct pool *p = supervisor_find_pool(sup, next->name);
+		unsigned before = p->cfg.workers;
+		bool is_new = false;
+
+		for (size_t k = pl.first_added; k < sup->n_pools; k++)
+			is_new |= sup->pools[k] == p;
+		if (is_new) {
+			json_array_append_new(added, json_string(next->name));
+			events_emit(sup, EV_POOL_ADDED, next->name, NULL);
+			if (next->autostart)
+				start_new_workers(p, 0);
+			continue;
+		}
+		if (pl.changed[i])
+			apply_change(p, next, pl.fds[i]);
+		if (next->workers != before) {
+			pool_scale(p, next->workers);
+			start_new_workers(p, before);
+			events_emit(sup, EV_POOL_SCALED, next->name,
+			            json_pack("{s:i, s:i}", "from", (int)before, "workers", (int)next->workers));
+		}
+		if (pl.changed[i]) {
+			json_array_append_new(changed, json_string(next->name));
+			pool_start_rolling(p);
+		} else {
+			json_array_append_new(next->workers != before ? scaled : unchanged,
+			                      json_string(next->name));
+		}
+	}
+	lv_strv_free(sup->job_path);
+	sup->job_path = job_path;
+	lv_config_free(sup->cfg);
+	sup->cfg = pl.next;
+	pl.next = NULL;
+	*result = json_pack("{s:O, s:O, s:O, s:O, s:O}", "added", added, "removed", removed,
+	                    "changed", changed, "scaled", scaled, "unchanged", unchanged);
+	events_emit(sup, EV_DAEMON_RELOADED, NULL, json_incref(*result));
+	log_info("reloaded %s", sup->cfg->path);
+	rc = 0;
+out:
+	lv_config_free(pl.next);
+	free(pl.fds);
+	free(pl.changed);
+	json_decref(added);
+	json_decref(removed);
+	json_decref(changed);
+	json_decref(scaled);
+	json_decref(unchanged);
+	return rc;
+}

@@ -1,0 +1,334 @@
+/* test_live: changing a running daemon: reload (no change keeps every pid, a changed pool
+ * rolls one worker at a time, an invalid file changes nothing), add and remove, the event
+ * stream and its overflow, and the desired state surviving kill -9 of the daemon. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct lvd d;
+
+static void teardown(void)
+{
+	lvd_stop(&d);
+}
+
+#define POOLS_A "{\"name\":\"a\",\"module\":\"ticker\",\"workers\":3,\"params\":{\"interval_ms\":%d}}"
+#define POOLS_B "{\"name\":\"b\",\"exec\":[\"sleep\",\"1000\"],\"workers\":%d}"
+
+static char *config(int interval, int b_workers, const char *extra)
+{
+	char *text;
+
+	ck_assert_int_ge(asprintf(&text, "{\"state_dir\":\".\",\"pools\":[" POOLS_A "," POOLS_B "%s]}",
+	                          interval, b_workers, extra ? extra : ""), 0);
+	return text;
+}
+
+/* pid of every worker, by name, as one JSON object */
+static json_t *pids(void)
+{
+	json_t *st = lvd_call(&d, "status", NULL), *out = json_object(), *w;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "workers"), i, w)
+		json_object_set(out, JSTR(w, "name"), json_object_get(w, "pid"));
+	json_decref(st);
+	return out;
+}
+
+static void start_default(void)
+{
+	char *cfg = config(1000, 2, NULL);
+
+	lvd_start(&d, "%s", cfg);
+	free(cfg);
+	json_decref(lvd_wait(&d, "a", "running", 0));
+	json_decref(lvd_wait(&d, "b", "running", 0));
+}
+
+START_TEST(reload_without_change_keeps_every_pid)
+{
+	json_t *before, *after, *r;
+
+	start_default();
+	before = pids();
+	r = lvd_call(&d, "reload", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "unchanged")), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "changed")), 0);
+	json_decref(r);
+	kill(d.pid, SIGHUP); /* the signal does the same */
+	r = lvd_call(&d, "reload", NULL);
+	json_decref(r);
+	after = pids();
+	ck_assert(json_equal(before, after));
+	json_decref(before);
+	json_decref(after);
+}
+END_TEST
+
+START_TEST(invalid_reload_changes_nothing)
+{
+	json_t *before, *after, *e;
+
+	start_default();
+	before = pids();
+	lvd_write_config(&d, "{\"pools\":[{\"name\":\"a\",\"module\":\"ticker\",\"wrokers\":9}]}");
+	e = lvd_call_error(&d, "reload", NULL);
+	ck_assert_int_eq(JINT(e, "code"), -32007);
+	ck_assert_str_eq(JSTR(e, "message"), "pools[0].wrokers: unknown key");
+	json_decref(e);
+	after = pids();
+	ck_assert(json_equal(before, after));
+	json_decref(before);
+	json_decref(after);
+}
+END_TEST
+
+/* Reads events from a subscription until pred says stop; returns how many it read. */
+static json_t *next_event(struct lv_client *sub)
+{
+	char *line = lv_client_read_line(sub, 20000);
+	json_t *msg, *params;
+
+	ck_assert_msg(line != NULL, "no event");
+	msg = json_loads(line, 0, NULL);
+	free(line);
+	params = json_incref(json_object_get(msg, "params"));
+	json_decref(msg);
+	ck_assert_ptr_nonnull(params);
+	return params;
+}
+
+START_TEST(changed_pool_rolls_one_worker_at_a_time)
+{
+	struct lv_client *sub;
+	json_t *r, *res = NULL, *err = NULL, *before, *after;
+	char *cfg;
+	int running = 3, lowest = 3, replaced = 0;
+	json_int_t last_seq = 0;
+
+	start_default();
+	before = pids();
+	sub = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:s}", "target", "a"), 10000,
+	                                &res, &err), 0);
+	ck_assert(json_is_true(json_object_get(res, "subscribed")));
+	json_decref(res);
+	cfg = config(500, 2, NULL);
+	lvd_write_config(&d, cfg);
+	free(cfg);
+	r = lvd_call(&d, "reload", NULL);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "changed"), 0)), "a");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "unchanged"), 0)), "b");
+	json_decref(r);
+	/* watch the stream: a worker is down from its exit until its successor runs */
+	while (replaced < 3) {
+		json_t *ev = next_event(sub);
+		const char *name = JSTR(ev, "event");
+
+		ck_assert_int_eq(JINT(ev, "seq"), last_seq ? last_seq + 1 : JINT(ev, "seq"));
+		last_seq = JINT(ev, "seq");
+		if (!strcmp(name, "worker.exited"))
+			running--;
+		else if (!strcmp(name, "worker.running")) {
+			running++;
+			replaced++;
+		}
+		if (running < lowest)
+			lowest = running;
+		json_decref(ev);
+	}
+	ck_assert_int_eq(lowest, 2);
+	after = pids();
+	for (int i = 0; i < 3; i++) {
+		char name[8];
+		snprintf(name, sizeof name, "a:%d", i);
+		ck_assert(!json_equal(json_object_get(before, name), json_object_get(after, name)));
+	}
+	ck_assert(json_equal(json_object_get(before, "b:0"), json_object_get(after, "b:0")));
+	json_decref(before);
+	json_decref(after);
+	lv_client_close(sub);
+}
+END_TEST
+
+START_TEST(worker_count_change_only_scales)
+{
+	json_t *before, *after, *r;
+	char *cfg;
+
+	start_default();
+	before = pids();
+	cfg = config(1000, 3, NULL);
+	lvd_write_config(&d, cfg);
+	free(cfg);
+	r = lvd_call(&d, "reload", NULL);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "scaled"), 0)), "b");
+	json_decref(r);
+	json_decref(lvd_wait(&d, "b", "running", 0));
+	after = pids();
+	ck_assert(json_equal(json_object_get(before, "b:1"), json_object_get(after, "b:1")));
+	ck_assert(json_is_integer(json_object_get(after, "b:2")));
+	json_decref(before);
+	json_decref(after);
+}
+END_TEST
+
+START_TEST(reload_adds_and_removes_pools)
+{
+	json_t *r;
+	pid_t b0;
+
+	start_default();
+	b0 = lvd_worker_pid(&d, "b:0");
+	lvd_write_config(&d, "{\"pools\":[{\"name\":\"a\",\"module\":\"ticker\",\"workers\":3,"
+	                 "\"params\":{\"interval_ms\":1000}},{\"name\":\"c\",\"module\":\"ticker\"}]}");
+	r = lvd_call(&d, "reload", NULL);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "added"), 0)), "c");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "removed"), 0)), "b");
+	json_decref(r);
+	json_decref(lvd_wait(&d, "c", "running", 0));
+	ck_assert(pid_gone_within(b0, 10000));
+	r = lvd_call_error(&d, "status", "{\"target\":\"b\"}");
+	ck_assert_int_eq(JINT(r, "code"), -32001);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(add_and_remove_at_runtime)
+{
+	json_t *r;
+	pid_t pid;
+
+	start_default();
+	r = lvd_call(&d, "add", "{\"pool\":{\"name\":\"extra\",\"exec\":[\"sleep\",\"1000\"],"
+	             "\"workers\":2}}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 2);
+	json_decref(r);
+	r = lvd_wait(&d, "extra", "running", 0);
+	json_decref(r);
+	pid = lvd_worker_pid(&d, "extra:1");
+	r = lvd_call_error(&d, "add", "{\"pool\":{\"name\":\"extra\",\"exec\":[\"true\"]}}");
+	ck_assert_int_eq(JINT(r, "code"), -32602);
+	json_decref(r);
+	r = lvd_call_error(&d, "add", "{\"pool\":{\"name\":\"bad\",\"exec\":[\"true\"],\"wrokers\":1}}");
+	ck_assert_str_eq(JSTR(r, "message"), "params.pool.wrokers: unknown key");
+	json_decref(r);
+	r = lvd_call(&d, "remove", "{\"pool\":\"extra\"}");
+	ck_assert_str_eq(JSTR(r, "removed"), "extra");
+	json_decref(r);
+	ck_assert(pid_gone_within(pid, 5000));
+	r = lvd_call_error(&d, "remove", "{\"pool\":\"extra\"}");
+	ck_assert_int_eq(JINT(r, "code"), -32001);
+	json_decref(r);
+}
+END_TEST
+
+START_TEST(a_subscriber_that_stops_reading_is_cut_off)
+{
+	struct lv_client *sub;
+	json_t *res = NULL, *err = NULL, *r;
+	int small = 4096, saw_overflow = 0;
+	char *line;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":40}]}");
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	sub = lv_client_connect(d.sock);
+	setsockopt(lv_client_fd(sub), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	ck_assert_int_eq(lv_client_call(sub, "subscribe", NULL, 10000, &res, &err), 0);
+	json_decref(res);
+	/* lots of events nobody reads */
+	for (int i = 0; i < 60; i++) {
+		r = lvd_call(&d, "restart", "{\"target\":\"m\"}");
+		json_decref(r);
+	}
+	r = lvd_call(&d, "ping", NULL);
+	ck_assert_str_eq(json_string_value(r), "pong");
+	json_decref(r);
+	/* what it gets: events, then "overflow", then the end */
+	while ((line = lv_client_read_line(sub, 10000)) != NULL) {
+		saw_overflow = strstr(line, "\"event\":\"overflow\"") != NULL;
+		free(line);
+	}
+	ck_assert(saw_overflow);
+	lv_client_close(sub);
+}
+END_TEST
+
+START_TEST(desired_state_survives_kill9_of_the_daemon)
+{
+	json_t *w, *r;
+	char *cfg = config(1000, 3, NULL);
+
+	lvd_start(&d, "%s", cfg);
+	free(cfg);
+	json_decref(lvd_wait(&d, "b", "running", 0));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"b:1\"}"));
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"a\",\"workers\":1}"));
+	json_decref(lvd_call(&d, "add", "{\"pool\":{\"name\":\"late\",\"exec\":[\"sleep\",\"1000\"]}}"));
+	json_decref(lvd_call(&d, "remove", "{\"pool\":\"b\",\"wait\":false}"));
+	json_decref(lvd_call(&d, "add", "{\"pool\":" POOLS_B "}", 2));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"b:0\"}"));
+	kill(d.pid, SIGKILL);
+	ck_assert(lvd_wait_exit(&d, 10000));
+	lvd_restart_after_kill(&d);
+	json_decref(lvd_wait(&d, "late", "running", 0));
+	r = lvd_call(&d, "status", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 1 + 2 + 1);
+	json_decref(r);
+	w = lvd_worker(&d, "b:0");
+	ck_assert_str_eq(JSTR(w, "state"), "stopped");
+	json_decref(w);
+	json_decref(lvd_wait(&d, "b:1", "running", 0));
+	json_decref(lvd_wait(&d, "a", "running", 0));
+}
+END_TEST
+
+START_TEST(corrupt_state_file_gives_the_config_defaults)
+{
+	char path[400];
+	FILE *f;
+	char *log;
+
+	start_default();
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"b:1\"}"));
+	kill(d.pid, SIGKILL);
+	ck_assert(lvd_wait_exit(&d, 10000));
+	snprintf(path, sizeof path, "%s/state.json", d.dir);
+	f = fopen(path, "w");
+	fputs("{\"version\":1,\"pools\":{\"b\":", f); /* cut short */
+	fclose(f);
+	lvd_restart_after_kill(&d);
+	json_decref(lvd_wait(&d, "b", "running", 0));
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(strstr(log, "state: ignoring"));
+	free(log);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("live");
+	TCase *tc = tcase_create("reload");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, reload_without_change_keeps_every_pid);
+	tcase_add_test(tc, invalid_reload_changes_nothing);
+	tcase_add_test(tc, changed_pool_rolls_one_worker_at_a_time);
+	tcase_add_test(tc, worker_count_change_only_scales);
+	tcase_add_test(tc, reload_adds_and_removes_pools);
+	tcase_add_test(tc, add_and_remove_at_runtime);
+	tcase_add_test(tc, a_subscriber_that_stops_reading_is_cut_off);
+	tcase_add_test(tc, desired_state_survives_kill9_of_the_daemon);
+	tcase_add_test(tc, corrupt_state_file_gives_the_config_defaults);
+	suite_add_tcase(su, tc);
+	return lvd_run_suite(su);
+}
