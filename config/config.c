@@ -134,6 +134,63 @@ static int parse_pools(struct cfgerr *e, const json_t *root, struct lv_config *c
 	return 0;
 }
 
+/* Depth-first search for a cycle through "after"; on one, writes "a -> b -> a". */
+static bool find_cycle(const struct lv_config *cfg, size_t at, unsigned char *mark, size_t *path,
+                       size_t depth, char *out, size_t outlen)
+{
+	mark[at] = 1; /* on the current path */
+	path[depth] = at;
+	for (char **dep = cfg->pools[at].after; *dep; dep++) {
+		int next = lv_config_find_pool(cfg, *dep);
+
+		if (next < 0)
+			continue;
+		if (mark[next] == 1) {
+			size_t start = 0, len = 0;
+
+			while (path[start] != (size_t)next)
+				start++;
+			for (size_t k = start; k <= depth; k++)
+				len += (size_t)snprintf(out + len, len < outlen ? outlen - len : 0, "%s -> ",
+				                        cfg->pools[path[k]].name);
+			snprintf(out + len, len < outlen ? outlen - len : 0, "%s", cfg->pools[next].name);
+			return true;
+		}
+		if (mark[next] == 0 && find_cycle(cfg, (size_t)next, mark, path, depth + 1, out, outlen))
+			return true;
+	}
+	mark[at] = 2; /* done: no cycle through here */
+	return false;
+}
+
+int lv_config_check_after(const struct lv_config *cfg, char *err, size_t errlen)
+{
+	unsigned char *mark = calloc(cfg->n_pools + 1, 1);
+	size_t *path = calloc(cfg->n_pools + 1, sizeof *path);
+	char cycle[512];
+	int rc = 0;
+
+	if (!mark || !path) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	for (size_t i = 0; rc == 0 && i < cfg->n_pools; i++)
+		for (size_t k = 0; rc == 0 && cfg->pools[i].after[k]; k++)
+			if (lv_config_find_pool(cfg, cfg->pools[i].after[k]) < 0) {
+				snprintf(err, errlen, "pools[%zu].after[%zu]: no pool named \"%s\"", i, k,
+				         cfg->pools[i].after[k]);
+				rc = -1;
+			}
+	for (size_t i = 0; rc == 0 && i < cfg->n_pools; i++)
+		if (mark[i] == 0 && find_cycle(cfg, i, mark, path, 0, cycle, sizeof cycle)) {
+			snprintf(err, errlen, "pools: dependency cycle: %s", cycle);
+			rc = -1;
+		}
+	free(mark);
+	free(path);
+	return rc;
+}
+
 int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_config **out,
                         char *err, size_t errlen)
 {
@@ -152,7 +209,8 @@ int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_conf
 	}
 	if (cfg_known_keys(&e, root, "", top_keys) < 0 || parse_control(&e, root, cfg) < 0 ||
 	    parse_state_dir(&e, root, cfg) < 0 ||
-	    parse_job_path(&e, root, cfg) < 0 || parse_pools(&e, root, cfg) < 0)
+	    parse_job_path(&e, root, cfg) < 0 || parse_pools(&e, root, cfg) < 0 ||
+	    lv_config_check_after(cfg, err, errlen) < 0)
 		goto fail;
 	*out = cfg;
 	return 0;

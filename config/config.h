@@ -40,6 +40,7 @@ struct lv_pool_config {
 	bool ready_notify;           /* exec: running on READY=1 ("ready": "notify") */
 	char **listen;               /* "tcp:HOST:PORT" / "unix:/abs/path", NULL-terminated, never NULL */
 	size_t n_listen;
+	char **after;                /* pools that must be running before this one starts */
 	json_t *source;              /* the POOL object as written (owned), to compare and save */
 };
 
@@ -75,6 +76,9 @@ void lv_pool_config_clear(struct lv_pool_config *pool);
 /* True when a and b differ in more than their worker count (a restart is needed). */
 bool lv_pool_config_differs(const struct lv_pool_config *a, const struct lv_pool_config *b);
 void lv_config_free(struct lv_config *cfg);
+
+/* Checks that every "after" names a pool of cfg and that they form no cycle. */
+int lv_config_check_after(const struct lv_config *cfg, char *err, size_t errlen);
 
 /* Index of the pool called name, or -1. */
 int lv_config_find_pool(const struct lv_config *cfg, const char *name);

@@ -17,7 +17,7 @@
 static const char *const pool_keys[] = {
 	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
 	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
-	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", NULL,
+	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", NULL,
 };
 
 bool lv_pool_name_valid(const char *name)
@@ -43,6 +43,9 @@ void lv_pool_config_clear(struct lv_pool_config *p)
 	for (size_t i = 0; p->listen && p->listen[i]; i++)
 		free(p->listen[i]);
 	free(p->listen);
+	for (size_t i = 0; p->after && p->after[i]; i++)
+		free(p->after[i]);
+	free(p->after);
 	free(p->module);
 	json_decref(p->params);
 	json_decref(p->source);
@@ -274,6 +277,29 @@ static int parse_listen(struct cfgerr *e, const json_t *obj, const char *prefix,
 	return 0;
 }
 
+/* "after": names only here; whether they exist (and form no cycle) is the whole file's
+ * business, checked in config.c. */
+static int parse_after(struct cfgerr *e, const json_t *obj, const char *prefix,
+                       struct lv_pool_config *p)
+{
+	json_t *after = json_object_get(obj, "after"), *v;
+	size_t i;
+
+	if (after && !json_is_array(after))
+		return cfg_fail(e, prefix, "after", "must be an array of pool names");
+	if (!(p->after = calloc((after ? json_array_size(after) : 0) + 1, sizeof *p->after)))
+		return cfg_fail(e, prefix, "after", "out of memory");
+	json_array_foreach(after, i, v) {
+		char key[32];
+
+		snprintf(key, sizeof key, "after[%zu]", i);
+		if (!json_is_string(v) || !lv_pool_name_valid(json_string_value(v)))
+			return cfg_fail(e, prefix, key, "must be a pool name");
+		p->after[i] = strdup(json_string_value(v));
+	}
+	return 0;
+}
+
 /* Loop health, readiness and start timing. */
 static int parse_health(struct cfgerr *e, const json_t *obj, const char *prefix,
                         struct lv_pool_config *p)
@@ -330,7 +356,8 @@ static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
 	    parse_stop(e, obj, prefix, p) < 0 || parse_start_limit(e, obj, prefix, p) < 0 ||
 	    parse_env(e, obj, prefix, p) < 0 ||
 	    cfg_string(e, obj, prefix, "cwd", true, &cwd) < 0 || parse_ids(e, obj, prefix, p) < 0 ||
-	    parse_health(e, obj, prefix, p) < 0 || parse_listen(e, obj, prefix, base_dir, p) < 0)
+	    parse_health(e, obj, prefix, p) < 0 || parse_listen(e, obj, prefix, base_dir, p) < 0 ||
+	    parse_after(e, obj, prefix, p) < 0)
 		return -1;
 	p->workers = (unsigned)workers;
 	if (cwd && !(p->cwd = cfg_resolve(base_dir, cwd)))

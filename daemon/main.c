@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/control.h"
+#include "daemon/deps.h"
 #include "daemon/events.h"
 #include "daemon/inspect.h"
 #include "daemon/log.h"
@@ -103,7 +104,10 @@ void lv_strv_free(char **v)
 
 void supervisor_check_done(struct supervisor *sup)
 {
-	if (sup->shutting_down && sup->live == 0)
+	if (!sup->shutting_down)
+		return;
+	deps_shutdown_step(sup);
+	if (sup->live == 0)
 		event_base_loopexit(sup->base, NULL);
 }
 
@@ -123,10 +127,8 @@ void supervisor_shutdown(struct supervisor *sup)
 	log_info("shutting down: stopping %u workers", sup->live);
 	sup->shutting_down = true;
 	events_emit(sup, EV_DAEMON_STOPPING, NULL, NULL);
-	for (size_t p = 0; p < sup->n_pools; p++)
-		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++)
-			if (sup->pools[p]->workers[i])
-				worker_stop(sup->pools[p]->workers[i]);
+	/* pools nothing depends on first, in parallel; the rest as their followers are gone */
+	deps_shutdown_step(sup);
 	supervisor_check_done(sup);
 }
 

@@ -336,6 +336,14 @@ static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, err, NULL);
 		return;
 	}
+	for (size_t i = 0; cfg.after[i]; i++) {
+		if (!supervisor_find_pool(sup, cfg.after[i])) {
+			lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
+			             "params.pool.after[%zu]: no pool named \"%s\"", i, cfg.after[i]);
+			lv_pool_config_clear(&cfg);
+			return;
+		}
+	}
 	if (supervisor_find_pool(sup, cfg.name)) {
 		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
 		             "params.pool.name: a pool \"%s\" exists already", cfg.name);

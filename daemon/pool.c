@@ -86,8 +86,9 @@ int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *sr
 	dst->user = dup_or_null(src->user);
 	dst->group = dup_or_null(src->group);
 	dst->listen = dup_strv(src->listen);
+	dst->after = dup_strv(src->after);
 	dst->source = src->source ? json_deep_copy(src->source) : json_object();
-	return dst->env && dst->params && dst->listen && dst->source ? 0 : -1;
+	return dst->env && dst->params && dst->listen && dst->after && dst->source ? 0 : -1;
 }
 
 struct pool *supervisor_find_pool(struct supervisor *sup, const char *name)

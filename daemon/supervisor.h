@@ -55,6 +55,7 @@ struct worker {
 	bool stop_requested;                 /* we asked the current process to stop */
 	bool removing;                       /* scaled away: freed once stopped */
 	bool held;                           /* stopped by an operator: stays so across restarts */
+	bool waiting_deps;                   /* starting, held back by its pool's "after" */
 	int last_status;                     /* waitpid status of the last exit */
 	bool has_exited;
 	char *last_error;                    /* why the last process ended badly, or NULL */
@@ -80,6 +81,7 @@ struct pool {
 	unsigned running;                    /* workers in WS_RUNNING */
 	bool removing;                       /* freed once its last worker is gone */
 	bool restored;                       /* which workers run came from the state file */
+	bool draining;                       /* shutdown has stopped this pool's workers */
 	bool rolling, roll_started;          /* a rolling restart is under way ... */
 	unsigned roll_index;                 /* ... at this worker */
 };
@@ -141,6 +143,7 @@ void worker_free(struct worker *w);
 void worker_start(struct worker *w);          /* command: start (resets failed/backoff) */
 void worker_stop(struct worker *w);           /* command: stop, stays stopped */
 void worker_restart(struct worker *w);        /* command: stop then start */
+void worker_resume(struct worker *w);         /* the pools it waited for are running */
 void worker_ready(struct worker *w);          /* the process reported readiness */
 void worker_loop_ready(struct worker_loop *l);/* one loop reported readiness */
 void worker_heartbeat(struct worker_loop *l); /* a loop is alive: push its hang deadline */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "config/signame.h"
+#include "daemon/deps.h"
 #include "daemon/events.h"
 #include "daemon/log.h"
 
@@ -63,6 +64,7 @@ static void set_state(struct worker *w, enum worker_state s)
 		              s == WS_FAILED && w->last_error
 		                  ? json_pack("{s:s}", "error", w->last_error) : NULL);
 	waiters_notify(w->pool->sup, w->pool);
+	deps_changed(w->pool->sup, w->pool);
 	if (w->pool->rolling)
 		pool_roll(w->pool);
 }
@@ -204,12 +206,23 @@ static void arm_timer(struct worker *w, unsigned ms)
 	evtimer_add(w->timer, &tv);
 }
 
-/* Starts a process now unless the start limit says the worker has failed too often. */
+/* Starts a process now unless the pools it follows are not running yet, or the start
+ * limit says the worker has failed too often. */
 static void spawn_now(struct worker *w)
 {
 	uint64_t now = lv_now_ms();
+	char why[LV_ERRBUF];
 
 	evtimer_del(w->timer);
+	if (!deps_ready(w->pool->sup, w->pool, why, sizeof why)) {
+		if (!w->waiting_deps)
+			log_info("%s: %s", w->name, why);
+		w->waiting_deps = true;
+		worker_set_error(w, "%s", why);
+		set_state(w, WS_STARTING);
+		return;
+	}
+	w->waiting_deps = false;
 	if (follow_config(w) < 0) {
 		worker_set_error(w, "out of memory");
 		w->want_running = false;
@@ -217,13 +230,13 @@ static void spawn_now(struct worker *w)
 		return;
 	}
 	if (lv_start_limit_hit(&w->start_limit, now)) {
-		char *why = w->last_error;
+		char *last = w->last_error;
 
 		w->last_error = NULL;
 		worker_set_error(w, "start limit hit: %u starts within %u ms%s%s",
 		                 w->start_limit.burst, w->start_limit.interval_ms,
-		                 why ? "; last error: " : "", why ? why : "");
-		free(why);
+		                 last ? "; last error: " : "", last ? last : "");
+		free(last);
 		log_warn("%s: %s", w->name, w->last_error);
 		w->want_running = false;
 		set_state(w, WS_FAILED);
@@ -317,6 +330,12 @@ static void forget_failures(struct worker *w)
 	lv_start_limit_reset(&w->start_limit);
 }
 
+void worker_resume(struct worker *w)
+{
+	if (w->waiting_deps && w->state == WS_STARTING && w->want_running)
+		spawn_now(w);
+}
+
 void worker_start(struct worker *w)
 {
 	w->want_running = true;
@@ -347,6 +366,11 @@ static void request_stop(struct worker *w)
 void worker_stop(struct worker *w)
 {
 	w->want_running = false;
+	if (w->state == WS_STARTING && w->pid <= 0) { /* only waiting for its "after" pools */
+		w->waiting_deps = false;
+		set_state(w, WS_STOPPED);
+		return;
+	}
 	switch (w->state) {
 	case WS_STARTING:
 	case WS_RUNNING:
@@ -367,8 +391,10 @@ void worker_restart(struct worker *w)
 {
 	forget_failures(w);
 	w->want_running = true;
-	if (w->state == WS_STARTING || w->state == WS_RUNNING)
+	if ((w->state == WS_STARTING || w->state == WS_RUNNING) && w->pid > 0)
 		request_stop(w);
+	else if (w->state == WS_STARTING)
+		spawn_now(w); /* waiting for its "after" pools: check again */
 	else
 		worker_start(w);
 }

@@ -313,6 +313,70 @@ START_TEST(corrupt_state_file_gives_the_config_defaults)
 }
 END_TEST
 
+START_TEST(after_orders_start_and_shutdown)
+{
+	struct lv_client *sub;
+	json_t *w, *db, *res = NULL, *err = NULL;
+	json_int_t app_exit = 0, db_exit = 0;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"app\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2,\"after\":[\"db\"]},"
+	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400}}]}",
+	              lvd_build_path("tests"));
+	w = lvd_worker(&d, "app:1");
+	ck_assert_str_eq(JSTR(w, "state"), "starting");
+	ck_assert(json_is_null(json_object_get(w, "pid")));
+	ck_assert_str_eq(JSTR(w, "last_error"), "waiting for pool db (starting)");
+	json_decref(w);
+	w = lvd_wait(&d, "app", "running", 0);
+	db = lvd_worker(&d, "db:0");
+	ck_assert_int_gt(JINT(db, "uptime_ms"), JINT(first_worker(w), "uptime_ms"));
+	json_decref(db);
+	json_decref(w);
+	/* shutdown: app goes first, db only once app is gone */
+	sub = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:[s]}", "events",
+	                                "worker.exited"), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "shutdown", NULL));
+	while (!db_exit) {
+		json_t *ev = next_event(sub);
+		if (!strcmp(JSTR(ev, "pool"), "db"))
+			db_exit = JINT(ev, "seq");
+		else
+			app_exit = JINT(ev, "seq");
+		json_decref(ev);
+	}
+	ck_assert_int_gt(app_exit, 0);
+	ck_assert_int_gt(db_exit, app_exit);
+	lv_client_close(sub);
+	ck_assert(lvd_wait_exit(&d, 20000));
+}
+END_TEST
+
+START_TEST(a_failed_dependency_makes_followers_wait)
+{
+	json_t *w;
+	char log[4096];
+	int st;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"db\",\"exec\":[\"/nonexistent/db\"],\"restart\":\"never\"},"
+	              "{\"name\":\"app\",\"exec\":[\"sleep\",\"1000\"],\"after\":[\"db\"]}]}");
+	json_decref(lvd_wait(&d, "db", "failed", 0));
+	lvd_expect_no_change(&d, "app", "[\"running\",\"backoff\",\"failed\"]", 300);
+	w = lvd_worker(&d, "app:0");
+	ck_assert_str_eq(JSTR(w, "state"), "starting");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	ck_assert_str_eq(JSTR(w, "last_error"), "waiting for pool db (failed)");
+	json_decref(w);
+	lvd_stop(&d);
+	st = lvd_try_start(&d, "{\"pools\":[{\"name\":\"a\",\"exec\":[\"true\"],\"after\":[\"b\"]},"
+	                   "{\"name\":\"b\",\"exec\":[\"true\"],\"after\":[\"a\"]}]}", log, sizeof log);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ck_assert_msg(strstr(log, "pools: dependency cycle: a -> b -> a") != NULL, "%s", log);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("live");
@@ -329,6 +393,8 @@ int main(void)
 	tcase_add_test(tc, a_subscriber_that_stops_reading_is_cut_off);
 	tcase_add_test(tc, desired_state_survives_kill9_of_the_daemon);
 	tcase_add_test(tc, corrupt_state_file_gives_the_config_defaults);
+	tcase_add_test(tc, after_orders_start_and_shutdown);
+	tcase_add_test(tc, a_failed_dependency_makes_followers_wait);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }

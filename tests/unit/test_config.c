@@ -194,6 +194,16 @@ START_TEST(errors_name_the_key_path)
 	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"listen\":[\"tcp:[::1]:99999\"]}]}",
 	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"after\":[\"b\"]},"
+	            "{\"name\":\"b\",\"exec\":[\"x\"],\"after\":[\"c\"]},"
+	            "{\"name\":\"c\",\"exec\":[\"x\"],\"after\":[\"a\"]}]}",
+	            "pools: dependency cycle: a -> b -> c -> a");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"after\":[\"a\"]}]}",
+	            "pools: dependency cycle: a -> a");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"after\":[\"db\"]}]}",
+	            "pools[0].after[0]: no pool named \"db\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"after\":\"db\"}]}",
+	            "pools[0].after: must be an array of pool names");
 	parse_fails("{\"job_path\":\"/x\"}", "job_path: must be an array of folders");
 	parse_fails("{\"job_path\":[\"/x\",\"\"]}", "job_path[1]: must be a non-empty string");
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "daemon/deps.h"
 #include "daemon/events.h"
 #include "daemon/supervisor.h"
 
@@ -52,6 +53,21 @@ void events_worker(struct supervisor *s, enum lv_event ev, const struct worker *
 json_t *exit_status_json(int status)
 {
 	return json_pack("{s:i}", "status", status);
+}
+
+bool deps_ready(struct supervisor *s, const struct pool *p, char *why, size_t len)
+{
+	(void)s;
+	(void)p;
+	(void)why;
+	(void)len;
+	return true;
+}
+
+void deps_changed(struct supervisor *s, const struct pool *p)
+{
+	(void)s;
+	(void)p;
 }
 
 void pool_roll(struct pool *p)
