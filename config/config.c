@@ -11,7 +11,9 @@
 
 #include "config/check.h"
 
-static const char *const top_keys[] = { "control", "job_path", "state_dir", "pools", NULL };
+static const char *const top_keys[] = { "control", "job_path", "state_dir", "logs", "pools",
+	                                     NULL };
+static const char *const logs_keys[] = { "dir", "max_bytes", "keep", "ring_lines", NULL };
 static const char *const control_keys[] = { "socket", "mode", NULL };
 
 void lv_config_free(struct lv_config *cfg)
@@ -26,6 +28,7 @@ void lv_config_free(struct lv_config *cfg)
 	free(cfg->job_path);
 	free(cfg->control_socket);
 	free(cfg->state_dir);
+	free(cfg->logs_dir);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
@@ -105,6 +108,30 @@ static int parse_state_dir(struct cfgerr *e, const json_t *root, struct lv_confi
 		dir = getenv("STATE_DIRECTORY"); /* systemd's StateDirectory= */
 	if (dir && *dir && !(cfg->state_dir = cfg_resolve(cfg->dir, dir)))
 		return cfg_fail(e, "", "state_dir", "out of memory");
+	return 0;
+}
+
+static int parse_logs(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
+{
+	json_t *logs = json_object_get(root, "logs");
+	long long max = 10 * 1024 * 1024, keep = 5, ring = 200;
+	const char *dir = NULL;
+
+	if (logs && !json_is_object(logs))
+		return cfg_fail(e, "", "logs", "must be an object");
+	if (logs && (cfg_known_keys(e, logs, "logs", logs_keys) < 0 ||
+	             cfg_string(e, logs, "logs", "dir", true, &dir) < 0 ||
+	             cfg_int(e, logs, "logs", "max_bytes", 0, 1LL << 40, &max) < 0 ||
+	             cfg_int(e, logs, "logs", "keep", 0, 100, &keep) < 0 ||
+	             cfg_int(e, logs, "logs", "ring_lines", 0, 100000, &ring) < 0))
+		return -1;
+	if (!dir)
+		dir = getenv("LOGS_DIRECTORY"); /* systemd's LogsDirectory= */
+	if (dir && *dir && !(cfg->logs_dir = cfg_resolve(cfg->dir, dir)))
+		return cfg_fail(e, "logs", "dir", "out of memory");
+	cfg->logs_max_bytes = (unsigned long)max;
+	cfg->logs_keep = (unsigned)keep;
+	cfg->logs_ring = (unsigned)ring;
 	return 0;
 }
 
@@ -208,7 +235,7 @@ int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_conf
 		goto fail;
 	}
 	if (cfg_known_keys(&e, root, "", top_keys) < 0 || parse_control(&e, root, cfg) < 0 ||
-	    parse_state_dir(&e, root, cfg) < 0 ||
+	    parse_state_dir(&e, root, cfg) < 0 || parse_logs(&e, root, cfg) < 0 ||
 	    parse_job_path(&e, root, cfg) < 0 || parse_pools(&e, root, cfg) < 0 ||
 	    lv_config_check_after(cfg, err, errlen) < 0)
 		goto fail;

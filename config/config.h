@@ -54,6 +54,10 @@ struct lv_config {
 	mode_t control_mode;         /* default 0600 */
 	char **job_path;             /* absolute folders, NULL-terminated, never NULL */
 	char *state_dir;             /* where runtime changes are saved, or NULL for nowhere */
+	char *logs_dir;              /* per-pool log files, or NULL: the daemon's stderr */
+	unsigned long logs_max_bytes;/* rotate a file past this size, default 10 MiB; 0: never */
+	unsigned logs_keep;          /* rotated files kept, default 5 */
+	unsigned logs_ring;          /* lines kept in memory per worker for tail, default 200 */
 	struct lv_pool_config *pools;
 	size_t n_pools;
 };

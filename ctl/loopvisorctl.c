@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "ctl/client.h"
@@ -32,6 +33,7 @@ static void usage(FILE *out)
 	        "  shutdown                        stop every worker, then the daemon\n"
 	        "  version                         daemon and client versions\n"
 	        "  events [TARGET]                 follow the event stream until interrupted\n"
+	        "  tail [-f] [-n LINES] TARGET     the last log lines of workers (-f: and follow)\n"
 	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
 	        "TARGET is POOL or POOL:INDEX. Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon.\n");
 }
@@ -81,6 +83,8 @@ static void print_human(const char *cmd, const json_t *result)
 		       (long long)json_integer_value(json_object_get(result, "workers")));
 	} else if (!strcmp(cmd, "shutdown")) {
 		printf("shutting down\n");
+	} else if (!strcmp(cmd, "tail")) {
+		ctl_print_log_lines(stdout, result);
 	} else if (!strcmp(cmd, "version")) {
 		printf("loopvisord %s (libevent %s, jansson %s)\nloopvisorctl %s\n",
 		       json_string_value(json_object_get(result, "version")),
@@ -93,7 +97,7 @@ static void print_human(const char *cmd, const json_t *result)
 
 /* Builds the method and params of a command; returns EXIT_OK or EXIT_USAGE. */
 static int build_request(int argc, char **argv, const struct opts *o, const char **method,
-                         json_t **params)
+                         json_t **params, int *follow_out)
 {
 	const char *cmd = argv[0];
 	char *end;
@@ -132,8 +136,24 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 		if (argc > 2)
 			return usage_error("events takes at most one TARGET");
 		*method = "subscribe";
+		*follow_out = 1;
 		if (argc == 2)
 			*params = json_pack("{s:s}", "target", argv[1]);
+	} else if (!strcmp(cmd, "tail")) {
+		int follow = 0, lines = 50, i;
+		for (i = 1; i < argc - 1; i++) {
+			if (!strcmp(argv[i], "-f"))
+				follow = 1;
+			else if (!strcmp(argv[i], "-n") && i + 1 < argc - 1)
+				lines = atoi(argv[++i]);
+			else
+				return usage_error("tail [-f] [-n LINES] TARGET");
+		}
+		if (argc < 2 || argv[argc - 1][0] == '-')
+			return usage_error("tail needs a TARGET");
+		*params = json_pack("{s:s, s:i, s:b}", "target", argv[argc - 1], "lines", lines,
+		                    "follow", follow);
+		*follow_out = follow;
 	} else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "version")) {
 		if (argc != 1)
 			return usage_error("takes no arguments");
@@ -187,8 +207,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return optind;
 }
 
-/* After a successful subscribe: print every event until the daemon goes away. */
-static int follow_events(struct lv_client *c, const struct opts *o)
+static void print_streamed(const struct opts *o, const json_t *params, bool is_log)
+{
+	if (o->json) {
+		char *text = json_dumps(params, JSON_COMPACT);
+		printf("%s\n", text ? text : "{}");
+		free(text);
+	} else if (is_log) {
+		ctl_print_log_line(stdout, params);
+	} else {
+		ctl_print_event(stdout, params);
+	}
+}
+
+/* After a successful subscribe or tail -f: print what streams in until the daemon goes. */
+static int follow_stream(struct lv_client *c, const struct opts *o)
 {
 	char *line;
 
@@ -196,20 +229,14 @@ static int follow_events(struct lv_client *c, const struct opts *o)
 	while ((line = lv_client_read_line(c, -1)) != NULL) {
 		json_t *msg = json_loads(line, 0, NULL);
 		json_t *params = json_object_get(msg, "params");
+		const char *method = json_string_value(json_object_get(msg, "method"));
 
 		free(line);
-		if (json_is_object(params)) {
-			if (o->json) {
-				char *text = json_dumps(params, JSON_COMPACT);
-				printf("%s\n", text ? text : "{}");
-				free(text);
-			} else {
-				ctl_print_event(stdout, params);
-			}
-		}
+		if (json_is_object(params) && method)
+			print_streamed(o, params, !strcmp(method, "log"));
 		json_decref(msg);
 	}
-	fprintf(stderr, "loopvisorctl: the event stream ended\n");
+	fprintf(stderr, "loopvisorctl: the stream ended\n");
 	return EXIT_CONNECT;
 }
 
@@ -220,11 +247,11 @@ int main(int argc, char **argv)
 	const char *method;
 	json_t *params, *result, *error;
 	struct lv_client *c;
-	int first = parse_opts(argc, argv, &o), rc;
+	int first = parse_opts(argc, argv, &o), rc, follow = 0;
 
 	if (first >= argc)
 		return usage_error("no command given");
-	if ((rc = build_request(argc - first, argv + first, &o, &method, &params)) != EXIT_OK)
+	if ((rc = build_request(argc - first, argv + first, &o, &method, &params, &follow)) != EXIT_OK)
 		return rc;
 	if (!o.socket && lv_default_socket_path(path, sizeof path) == 0)
 		o.socket = path;
@@ -240,9 +267,11 @@ int main(int argc, char **argv)
 		lv_client_close(c);
 		return EXIT_CONNECT;
 	}
-	if (!error && !strcmp(argv[first], "events")) {
+	if (!error && follow) {
+		if (!strcmp(argv[first], "tail") && !o.json)
+			ctl_print_log_lines(stdout, result);
 		json_decref(result);
-		rc = follow_events(c, &o);
+		rc = follow_stream(c, &o);
 		lv_client_close(c);
 		return rc;
 	}

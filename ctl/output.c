@@ -128,6 +128,30 @@ void ctl_print_event(FILE *out, const json_t *ev)
 	fputc('\n', out);
 }
 
+void ctl_print_log_line(FILE *out, const json_t *line)
+{
+	long long ms = json_integer_value(json_object_get(line, "time"));
+	time_t secs = (time_t)(ms / 1000);
+	char stamp[32];
+	struct tm tm;
+
+	localtime_r(&secs, &tm);
+	strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+	fprintf(out, "%s.%03lld %s %s: %s\n", stamp, ms % 1000,
+	        json_string_value(json_object_get(line, "worker")) ?: "?",
+	        json_string_value(json_object_get(line, "stream")) ?: "?",
+	        json_string_value(json_object_get(line, "text")) ?: "");
+}
+
+void ctl_print_log_lines(FILE *out, const json_t *result)
+{
+	const json_t *line;
+	size_t i;
+
+	json_array_foreach(json_object_get(result, "lines"), i, line)
+		ctl_print_log_line(out, line);
+}
+
 void ctl_print_names(FILE *out, const char *verb, const json_t *result)
 {
 	const json_t *name;

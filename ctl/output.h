@@ -18,6 +18,10 @@ void ctl_print_status(FILE *out, const json_t *status);
 /* One line per stream event: "12:00:01.250 #7 worker.exited web:0 pid 42 killed by KILL". */
 void ctl_print_event(FILE *out, const json_t *event);
 
+/* Log lines: "12:00:01.250 web:0 stdout: text". */
+void ctl_print_log_line(FILE *out, const json_t *line);
+void ctl_print_log_lines(FILE *out, const json_t *tail_result);
+
 /* One "<verb> NAME" line per worker of a {"workers": [names]} result. */
 void ctl_print_names(FILE *out, const char *verb, const json_t *result);
 

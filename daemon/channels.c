@@ -11,6 +11,7 @@
 
 #include "daemon/inspect.h"
 #include "daemon/log.h"
+#include "daemon/logs.h"
 #include "ipc/channel.h"
 #include "ipc/frame.h"
 
@@ -30,12 +31,10 @@ static void on_heartbeat(struct worker_loop *l, json_t *msg)
 
 static void on_log(struct worker_loop *l, json_t *msg)
 {
-	json_int_t level = json_integer_value(json_object_get(msg, "level"));
-	const char *text = json_string_value(json_object_get(msg, "msg"));
+	json_t *text = json_object_get(msg, "msg");
 
-	if (level < LOG_EMERG || level > LOG_DEBUG)
-		level = LOG_INFO;
-	lv_logf((int)level, "%s[%d]: %s", l->w->name, (int)l->w->pid, text ? text : "");
+	if (json_is_string(text))
+		logs_line(l->w, LV_STREAM_LOG, json_string_value(text), json_string_length(text));
 }
 
 static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)

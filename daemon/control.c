@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 
 #include "daemon/log.h"
+#include "daemon/logs.h"
 #include "ipc/frame.h"
 
 struct client {
@@ -28,6 +29,8 @@ struct client {
 	unsigned sub_mask;      /* subscribed events, 0 for none */
 	char *sub_target;       /* only events of this pool or worker, or NULL */
 	struct event *linger;   /* an overflowed subscriber gets this long to read its notice */
+	bool follows;           /* receives log lines ... */
+	char *follow_target;    /* ... of this pool or worker, or of all */
 };
 
 struct control {
@@ -57,6 +60,9 @@ static void client_free(struct client *cl)
 	if (cl->linger)
 		event_free(cl->linger);
 	free(cl->sub_target);
+	free(cl->follow_target);
+	if (cl->follows)
+		logs_resume(ctl->sup); /* nobody waits for it any more */
 	free(cl);
 	if (ctl->listener && ctl->n_clients == LV_CONTROL_MAX_CLIENTS - 1 && !ctl->resume)
 		evconnlistener_enable(ctl->listener);
@@ -126,6 +132,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct client *cl = arg;
 
 	(void)bev;
+	if (cl->follows)
+		logs_resume(cl->ctl->sup); /* it caught up: paused workers may go on */
 	if (finish_or_close(cl))
 		return;
 	/* Reading may have paused on pending replies: pick up what is buffered. */
@@ -381,7 +389,7 @@ static void on_linger(evutil_socket_t fd, short what, void *arg)
  * the daemon neither blocks on it nor keeps queueing for it. */
 static void overflow(struct client *cl)
 {
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = { 30, 0 };
 
 	log_warn("control: a subscriber stopped reading its events: disconnecting it");
 	lv_rpc_session_notify(cl->session, "event", json_pack("{s:s}", "event", "overflow"));
@@ -404,6 +412,32 @@ void control_publish(struct control *ctl, int event, json_t *params, const char 
 		else
 			lv_rpc_session_notify(cl->session, "event", json_incref(params));
 	}
+}
+
+int control_follow(void *client_io, const char *target)
+{
+	struct client *cl = client_io;
+	char *copy = target ? strdup(target) : NULL;
+
+	if (target && !copy)
+		return -1;
+	free(cl->follow_target);
+	cl->follow_target = copy;
+	cl->follows = true;
+	return 0;
+}
+
+bool control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
+{
+	bool behind = false;
+
+	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+		if (!cl->follows || cl->closing || !target_matches(cl->follow_target, pool, worker))
+			continue;
+		lv_rpc_session_notify(cl->session, "log", json_incref(line));
+		behind |= evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_FOLLOWER_HIGH;
+	}
+	return behind;
 }
 
 void control_flush(struct control *ctl)

@@ -3,6 +3,7 @@
 #ifndef LV_CONTROL_H
 #define LV_CONTROL_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "daemon/supervisor.h"
@@ -25,6 +26,13 @@ int control_subscribe(void *client_io, unsigned mask, const char *target);
 /* Sends an event (params not stolen) to every matching subscriber. */
 void control_publish(struct control *c, int event, json_t *params, const char *pool,
                      const char *worker);
+
+#define LV_FOLLOWER_HIGH (256 * 1024)  /* a follower this far behind pauses the worker */
+
+/* Makes the client a follower of target's log lines (NULL: every worker). */
+int control_follow(void *client_io, const char *target);
+/* Sends a log line to its followers; true if one of them is behind (pause the worker). */
+bool control_publish_log(struct control *c, json_t *line, const char *pool, const char *worker);
 
 /* Moves the listening socket to path (or only changes its mode); connected clients stay. */
 int control_rebind(struct control *c, const char *path, mode_t mode, char *err, size_t errlen);

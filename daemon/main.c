@@ -18,6 +18,7 @@
 #include "daemon/events.h"
 #include "daemon/inspect.h"
 #include "daemon/log.h"
+#include "daemon/logs.h"
 #include "daemon/notify.h"
 #include "daemon/state.h"
 #include "daemon/methods.h"
@@ -160,6 +161,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		supervisor_reap(sup);
 	else if (sig == SIGHUP)
 		reload_on_signal(sup);
+	else if (sig == SIGUSR1)
+		logs_reopen(sup);
 	else
 		supervisor_shutdown(sup);
 }
@@ -170,10 +173,12 @@ static int add_signals(struct supervisor *sup)
 	sup->sigterm = evsignal_new(sup->base, SIGTERM, on_signal, sup);
 	sup->sigint = evsignal_new(sup->base, SIGINT, on_signal, sup);
 	sup->sighup = evsignal_new(sup->base, SIGHUP, on_signal, sup);
-	if (!sup->sigchld || !sup->sigterm || !sup->sigint || !sup->sighup)
+	sup->sigusr1 = evsignal_new(sup->base, SIGUSR1, on_signal, sup);
+	if (!sup->sigchld || !sup->sigterm || !sup->sigint || !sup->sighup || !sup->sigusr1)
 		return -1;
 	return evsignal_add(sup->sigchld, NULL) | evsignal_add(sup->sigterm, NULL) |
-	       evsignal_add(sup->sigint, NULL) | evsignal_add(sup->sighup, NULL);
+	       evsignal_add(sup->sigint, NULL) | evsignal_add(sup->sighup, NULL) |
+	       evsignal_add(sup->sigusr1, NULL);
 }
 
 int supervisor_socket_path(const struct supervisor *sup, const struct lv_config *cfg, char *buf,
@@ -255,6 +260,8 @@ static void teardown(struct supervisor *sup)
 		event_free(sup->sigint);
 	if (sup->sighup)
 		event_free(sup->sighup);
+	if (sup->sigusr1)
+		event_free(sup->sigusr1);
 	if (sup->base)
 		event_base_free(sup->base);
 	lv_strv_free(sup->job_path);

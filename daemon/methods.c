@@ -12,6 +12,7 @@
 #include "daemon/control.h"
 #include "daemon/events.h"
 #include "daemon/inspect.h"
+#include "daemon/logs.h"
 #include "daemon/state.h"
 #include "daemon/log.h"
 #include "daemon/waiters.h"
@@ -308,6 +309,31 @@ static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_reply(call, json_pack("{s:b}", "subscribed", 1));
 }
 
+static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *target = json_string_value(json_object_get(params, "target"));
+	json_t *lines = json_object_get(params, "lines");
+	json_int_t n = lines ? json_integer_value(lines) : 50;
+	struct worker **ws;
+	int count;
+
+	if (n < 0 || n > 100000) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.lines: must be between 0 and 100000", NULL);
+		return;
+	}
+	if ((count = resolve_or_fail(sup, call, target, &ws)) < 0)
+		return;
+	if (json_is_true(json_object_get(params, "follow")) &&
+	    control_follow(lv_rpc_session_io(lv_rpc_call_session(call)), target) < 0) {
+		free(ws);
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		return;
+	}
+	lv_rpc_reply(call, logs_tail(sup, ws, count, (unsigned)n));
+	free(ws);
+}
+
 static void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	char err[LV_ERRBUF];
@@ -406,6 +432,9 @@ static const struct lv_rpc_param p_wait[] = {
 static const struct lv_rpc_param p_scale[] = {
 	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT, true },
 	{ "wait", LV_RPC_BOOL, false }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_tail[] = {
+	{ "target", LV_RPC_STRING, true }, { "lines", LV_RPC_INT, false },
+	{ "follow", LV_RPC_BOOL, false }, { NULL, 0, false } };
 static const struct lv_rpc_param p_add[] = {
 	{ "pool", LV_RPC_OBJECT, true }, { "wait", LV_RPC_BOOL, false },
 	{ "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
@@ -433,6 +462,7 @@ const struct lv_rpc_method lv_methods[] = {
 	{ "inspect", p_inspect, m_inspect },
 	{ "subscribe", p_subscribe, m_subscribe },
 	{ "reload", NULL, m_reload },
+	{ "tail", p_tail, m_tail },
 	{ "add", p_add, m_add },
 	{ "remove", p_remove, m_remove },
 	{ "shutdown", NULL, m_shutdown },

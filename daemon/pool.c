@@ -11,6 +11,7 @@
 #include "daemon/events.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
+#include "daemon/logs.h"
 
 
 /* Binds every listen address of the pool; on failure closes what it opened. */
@@ -40,12 +41,19 @@ int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg
 		return -1;
 	}
 	sup->pools = pools;
+	p->sup = sup;
 	if (open_listeners(p, err, errlen) < 0) {
 		lv_pool_config_clear(&p->cfg);
 		free(p);
 		return -1;
 	}
-	p->sup = sup;
+	if (logs_open_pool(sup, p, err, errlen) < 0) {
+		for (size_t i = 0; i < p->cfg.n_listen; i++)
+			close(p->listen_fds[i]);
+		lv_pool_config_clear(&p->cfg);
+		free(p);
+		return -1;
+	}
 	sup->pools[sup->n_pools++] = p;
 	if (pool_scale(p, cfg->workers) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -250,6 +258,7 @@ void pool_free(struct pool *p)
 	free(p->module_path);
 	for (size_t i = 0; i < p->cfg.n_listen; i++)
 		close(p->listen_fds[i]);
+	logs_close_pool(p);
 	lv_pool_config_clear(&p->cfg);
 	free(p);
 }

@@ -14,6 +14,7 @@
 #include "daemon/events.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
+#include "daemon/logs.h"
 
 /* Listening sockets for a changed pool: an address it already had keeps its socket (so
  * nothing is refused meanwhile); new ones are bound. -1 with err if one cannot be. */
@@ -186,6 +187,12 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 	lv_config_free(sup->cfg);
 	sup->cfg = pl.next;
 	pl.next = NULL;
+	/* logs.* may have moved: every pool opens its file again under the new settings */
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		logs_close_pool(sup->pools[i]);
+		if (logs_open_pool(sup, sup->pools[i], err, errlen) < 0)
+			log_err("%s", err);
+	}
 	*result = json_pack("{s:O, s:O, s:O, s:O, s:O}", "added", added, "removed", removed,
 	                    "changed", changed, "scaled", scaled, "unchanged", unchanged);
 	events_emit(sup, EV_DAEMON_RELOADED, NULL, json_incref(*result));

@@ -13,6 +13,7 @@
 
 #include "daemon/channels.h"
 #include "daemon/log.h"
+#include "daemon/logs.h"
 #include "daemon/notify.h"
 #include "worker/spawn.h"
 
@@ -141,6 +142,7 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 	sp->n_listen = (unsigned)cfg->n_listen;
 	sp->notify_socket = cfg->ready_notify ? notify_address(w->pool->sup->notify) : NULL;
 	sp->error_fd = error_fd;
+	sp->stdout_fd = sp->stderr_fd = -1;
 }
 
 /* The parent's side of the new process: watches, pid table, counters. */
@@ -172,7 +174,8 @@ static void adopt_child(struct worker *w, pid_t pid, int errpipe, const int *cha
 int worker_spawn(struct worker *w)
 {
 	unsigned n_channels = w->pool->cfg.kind == LV_KIND_MODULE ? w->n_loops : 0;
-	int errpipe[2] = { -1, -1 }, mine[LV_LOOPS_MAX], theirs[LV_LOOPS_MAX];
+	int errpipe[2] = { -1, -1 }, out[2] = { -1, -1 }, err2[2] = { -1, -1 };
+	int mine[LV_LOOPS_MAX], theirs[LV_LOOPS_MAX];
 	sigset_t all, old;
 	struct lv_spawn sp;
 	pid_t pid;
@@ -187,12 +190,22 @@ int worker_spawn(struct worker *w)
 		worker_set_error(w, "cannot create the error pipe: %s", strerror(errno));
 		return -1;
 	}
+	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err2, O_CLOEXEC) < 0) {
+		worker_set_error(w, "cannot create the log pipes: %s", strerror(errno));
+		close_fds(errpipe, 2);
+		close_fds(out, 2);
+		return -1;
+	}
 	if (make_channels(n_channels, mine, theirs) < 0) {
 		worker_set_error(w, "cannot create the channels: %s", strerror(errno));
 		close_fds(errpipe, 2);
+		close_fds(out, 2);
+		close_fds(err2, 2);
 		return -1;
 	}
 	fill_spawn(w, &sp, errpipe[1], theirs);
+	sp.stdout_fd = out[1];
+	sp.stderr_fd = err2[1];
 
 	/* No signal may run a handler in the child before it has reset them all. */
 	sigfillset(&all);
@@ -205,13 +218,18 @@ int worker_spawn(struct worker *w)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	close(errpipe[1]);
+	close(out[1]);
+	close(err2[1]);
 	close_fds(theirs, n_channels);
 	if (pid < 0) {
 		worker_set_error(w, "fork: %s", strerror(saved));
 		close(errpipe[0]);
+		close(out[0]);
+		close(err2[0]);
 		close_fds(mine, n_channels);
 		return -1;
 	}
+	logs_attach(w, out[0], err2[0]);
 	adopt_child(w, pid, errpipe[0], mine);
 	return 0;
 }

@@ -85,6 +85,8 @@ int state_save(struct supervisor *sup)
 
 	if (!path)
 		return 0;
+	if (mkdir(sup->cfg->state_dir, 0700) < 0 && errno != EEXIST)
+		log_err("state: %s: %s", sup->cfg->state_dir, strerror(errno));
 	state = current_state(sup);
 	text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(state);

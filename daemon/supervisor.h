@@ -69,6 +69,10 @@ struct worker {
 	int error_fd;                        /* read end of the error pipe, or -1 */
 	struct worker_loop *loops;
 	unsigned n_loops;
+	struct bufferevent *log_bev[2];      /* read ends of the process's stdout and stderr */
+	bool log_paused;                     /* a follower is behind: its pipes wait */
+	json_t **ring;                       /* its last log lines */
+	unsigned ring_next, ring_len, ring_cap;
 };
 
 struct pool {
@@ -76,6 +80,7 @@ struct pool {
 	struct lv_pool_config cfg;
 	char *module_path;                   /* resolved at spawn time */
 	int listen_fds[LV_LISTEN_MAX];       /* bound once, shared by every worker */
+	struct logfile *log;                 /* logs.dir/NAME.log, or NULL */
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
@@ -89,6 +94,7 @@ struct pool {
 struct waiter;
 struct control;
 struct notify;
+struct logfile;
 struct inspect;
 
 struct supervisor {
@@ -101,11 +107,13 @@ struct supervisor {
 	struct lv_pidmap pids;
 	struct waiter *waiters;
 	struct control *control;
-	struct event *sigchld, *sigterm, *sigint, *sighup;
+	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
 	struct inspect *inspects;            /* inspect requests waiting for their loops */
 	bool shutting_down;
 	uint64_t event_seq;                  /* last event number sent */
+	uint64_t log_seq;                    /* last log line number */
+	unsigned log_paused;                 /* workers whose pipes wait for a follower */
 	unsigned live;                       /* workers with a process */
 	int exit_code;
 };

@@ -15,6 +15,7 @@
 #include "daemon/deps.h"
 #include "daemon/events.h"
 #include "daemon/log.h"
+#include "daemon/logs.h"
 
 static const char *const state_names[WS_COUNT] = {
 	[WS_STOPPED] = "stopped", [WS_STARTING] = "starting", [WS_RUNNING] = "running",
@@ -192,6 +193,7 @@ void worker_free(struct worker *w)
 	if (w->timer)
 		event_free(w->timer);
 	free_loops(w);
+	logs_free_worker(w);
 	lv_start_limit_free(&w->start_limit);
 	free(w->last_error);
 	free(w->exit_error);
@@ -469,6 +471,7 @@ void worker_exited(struct worker *w, int status)
 	bool asked = w->stop_requested;
 
 	log_exit(w, status, uptime);
+	logs_drain(w); /* its last words come before the news of its death */
 	worker_drain_error(w);
 	events_worker(sup, EV_WORKER_EXITED, w, exit_event_members(status, w->exit_error));
 	worker_close_process(w);

@@ -37,6 +37,7 @@ struct lv_spawn {
 	unsigned n_listen;
 	const char *notify_socket;   /* exec with "ready": "notify": NOTIFY_SOCKET to set */
 	int error_fd;                /* write end of the CLOEXEC error pipe */
+	int stdout_fd, stderr_fd;    /* write ends of the log pipes, or -1 to inherit */
 };
 
 /* Runs in the child right after fork with every signal blocked; never returns. */

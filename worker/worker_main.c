@@ -105,6 +105,10 @@ static struct lv_spawn setup_fds(const struct lv_spawn *sp, int *listen_out)
 	for (int i = 0; i < n; i++)
 		if (parked[i] < 0)
 			_exit(126);
+	/* stdout and stderr become the supervisor's log pipes */
+	if ((sp->stdout_fd >= 0 && dup2(sp->stdout_fd, STDOUT_FILENO) < 0) ||
+	    (sp->stderr_fd >= 0 && dup2(sp->stderr_fd, STDERR_FILENO) < 0))
+		_exit(126);
 	n = 0;
 	for (unsigned i = 0; i < sp->n_listen; i++) {
 		listen_out[i] = next;

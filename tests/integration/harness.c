@@ -41,17 +41,19 @@ char *slurp(const char *path)
 
 	if (!f)
 		return NULL;
-	for (;;) {
-		char *grown = realloc(data, len + 4097);
+	for (size_t cap = 0;;) {
 		size_t n;
 
-		if (!grown)
-			break;
-		data = grown;
-		n = fread(data + len, 1, 4096, f);
+		if (len + 4097 > cap) {
+			char *grown = realloc(data, cap = cap ? cap * 2 : 65536);
+			if (!grown)
+				break;
+			data = grown;
+		}
+		n = fread(data + len, 1, cap - len - 1, f);
 		len += n;
 		data[len] = '\0';
-		if (n < 4096)
+		if (n == 0)
 			break;
 	}
 	fclose(f);

@@ -8,6 +8,7 @@
 
 #include "daemon/deps.h"
 #include "daemon/events.h"
+#include "daemon/logs.h"
 #include "daemon/supervisor.h"
 
 #define EXITED(code) ((code) << 8)
@@ -68,6 +69,16 @@ void deps_changed(struct supervisor *s, const struct pool *p)
 {
 	(void)s;
 	(void)p;
+}
+
+void logs_drain(struct worker *wk)
+{
+	(void)wk;
+}
+
+void logs_free_worker(struct worker *wk)
+{
+	(void)wk;
 }
 
 void pool_roll(struct pool *p)

@@ -1,0 +1,93 @@
+/* logfile: append-only pool log files with size rotation. Writes go straight to the file
+ * with one write(2) per line, so a reader never sees half a line. */
+#include "daemon/logfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int open_fd(struct logfile *lf)
+{
+	struct stat st;
+
+	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (lf->fd < 0)
+		return -1;
+	lf->size = fstat(lf->fd, &st) == 0 ? st.st_size : 0;
+	return 0;
+}
+
+int logfile_open(struct logfile *lf, const char *dir, const char *name, off_t max_bytes,
+                 unsigned keep)
+{
+	memset(lf, 0, sizeof *lf);
+	lf->fd = -1;
+	lf->max_bytes = max_bytes;
+	lf->keep = keep;
+	if (asprintf(&lf->path, "%s/%s.log", dir, name) < 0) {
+		lf->path = NULL;
+		return -1;
+	}
+	return open_fd(lf);
+}
+
+/* pool.log.(keep-1) -> pool.log.keep, ..., pool.log -> pool.log.1; the oldest goes. */
+static int rotate(struct logfile *lf)
+{
+	char from[4200], to[4200];
+
+	close(lf->fd);
+	lf->fd = -1;
+	if (lf->keep == 0) {
+		unlink(lf->path);
+	} else {
+		for (unsigned i = lf->keep; i > 1; i--) {
+			snprintf(from, sizeof from, "%s.%u", lf->path, i - 1);
+			snprintf(to, sizeof to, "%s.%u", lf->path, i);
+			rename(from, to);
+		}
+		snprintf(to, sizeof to, "%s.1", lf->path);
+		rename(lf->path, to);
+	}
+	return open_fd(lf);
+}
+
+int logfile_write(struct logfile *lf, const char *line, size_t len)
+{
+	struct iovec iov[2] = { { (void *)line, len }, { (void *)"\n", 1 } };
+	ssize_t n;
+
+	if (lf->fd < 0)
+		return -1;
+	if (lf->max_bytes > 0 && lf->size > 0 && lf->size + (off_t)len + 1 > lf->max_bytes &&
+	    rotate(lf) < 0)
+		return -1;
+	do
+		n = writev(lf->fd, iov, 2);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	lf->size += n;
+	return 0;
+}
+
+int logfile_reopen(struct logfile *lf)
+{
+	if (lf->fd >= 0)
+		close(lf->fd);
+	return open_fd(lf);
+}
+
+void logfile_close(struct logfile *lf)
+{
+	if (lf->fd >= 0)
+		close(lf->fd);
+	free(lf->path);
+	lf->path = NULL;
+	lf->fd = -1;
+}

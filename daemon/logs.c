@@ -1,0 +1,297 @@
+/* logs: the capture side. Pipes are read with bufferevents; complete lines (or 64 KiB
+ * pieces of longer ones) go to the sinks at once, so a crash loses nothing that reached
+ * the pipe. A follower that cannot keep up pauses reading that worker's pipes instead of
+ * dropping lines: the worker blocks on write, everyone else goes on. */
+#include "daemon/logs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "daemon/control.h"
+#include "daemon/log.h"
+#include "daemon/logfile.h"
+
+static const char *const stream_names[] = { "stdout", "stderr", "log" };
+
+int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
+{
+	const struct lv_config *cfg = sup->cfg;
+
+	if (!cfg->logs_dir || p->log)
+		return 0;
+	if (mkdir(cfg->logs_dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "logs: %s: %s", cfg->logs_dir, strerror(errno));
+		return -1;
+	}
+	if (!(p->log = calloc(1, sizeof *p->log)) ||
+	    logfile_open(p->log, cfg->logs_dir, p->cfg.name, (off_t)cfg->logs_max_bytes,
+	                 cfg->logs_keep) < 0) {
+		snprintf(err, errlen, "logs: %s/%s.log: %s", cfg->logs_dir, p->cfg.name,
+		         strerror(errno));
+		logs_close_pool(p);
+		return -1;
+	}
+	return 0;
+}
+
+void logs_close_pool(struct pool *p)
+{
+	if (p->log) {
+		logfile_close(p->log);
+		free(p->log);
+		p->log = NULL;
+	}
+}
+
+void logs_reopen(struct supervisor *sup)
+{
+	for (size_t i = 0; i < sup->n_pools; i++)
+		if (sup->pools[i]->log && logfile_reopen(sup->pools[i]->log) < 0)
+			log_err("logs: reopen %s: %s", sup->pools[i]->log->path, strerror(errno));
+	log_info("logs: reopened the log files");
+}
+
+/* Worker output may be any bytes; JSON needs UTF-8: odd bytes become '?' there only. */
+static json_t *text_json(const char *text, size_t len)
+{
+	json_t *s = json_stringn(text, len);
+	char *copy;
+
+	if (s || !(copy = malloc(len)))
+		return s ? s : json_string("");
+	for (size_t i = 0; i < len; i++)
+		copy[i] = (unsigned char)text[i] >= 0x80 || !text[i] ? '?' : text[i];
+	s = json_stringn(copy, len);
+	free(copy);
+	return s ? s : json_string("");
+}
+
+static void ring_push(struct worker *w, json_t *rec)
+{
+	unsigned cap = w->ring ? w->ring_cap : w->pool->sup->cfg->logs_ring;
+
+	if (cap == 0) {
+		json_decref(rec);
+		return;
+	}
+	if (!w->ring) {
+		if (!(w->ring = calloc(cap, sizeof *w->ring))) {
+			json_decref(rec);
+			return;
+		}
+		w->ring_cap = cap;
+	}
+	json_decref(w->ring[w->ring_next]);
+	w->ring[w->ring_next] = rec;
+	w->ring_next = (w->ring_next + 1) % cap;
+	if (w->ring_len < cap)
+		w->ring_len++;
+}
+
+static void pause_reading(struct worker *w)
+{
+	if (w->log_paused)
+		return;
+	w->log_paused = true;
+	w->pool->sup->log_paused++;
+	for (int i = 0; i < 2; i++)
+		if (w->log_bev[i])
+			bufferevent_disable(w->log_bev[i], EV_READ);
+}
+
+void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t len)
+{
+	struct supervisor *sup = w->pool->sup;
+	struct timespec ts;
+	char stamp[32];
+	struct tm tm;
+	json_t *rec;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (w->pool->log) {
+		char head[160];
+		int n = snprintf(head, sizeof head, "%s.%03ld %s %s: ", stamp, ts.tv_nsec / 1000000,
+		                 w->name, stream_names[stream]);
+		char *line = malloc((size_t)n + len);
+
+		if (line) {
+			memcpy(line, head, (size_t)n);
+			memcpy(line + n, text, len);
+			if (logfile_write(w->pool->log, line, (size_t)n + len) < 0)
+				log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
+			free(line);
+		}
+	} else {
+		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
+		        (int)w->pid, stream_names[stream], (int)len, text);
+	}
+	rec = json_pack("{s:I, s:I, s:s, s:s, s:o}", "seq", (json_int_t)++sup->log_seq, "time",
+	                (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "worker", w->name,
+	                "stream", stream_names[stream], "text", text_json(text, len));
+	if (!rec)
+		return;
+	if (sup->control && control_publish_log(sup->control, rec, w->pool->cfg.name, w->name))
+		pause_reading(w);
+	ring_push(w, rec);
+}
+
+/* Emits every complete line of in; with final, the rest too (a last line without '\n'). */
+static void split_lines(struct worker *w, enum lv_stream stream, struct evbuffer *in, bool final)
+{
+	for (;;) {
+		size_t eol_len = 0, len = evbuffer_get_length(in);
+		struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
+		size_t take;
+
+		if (eol.pos >= 0 && (size_t)eol.pos <= LV_LOG_MAX_LINE)
+			take = (size_t)eol.pos;
+		else if (len >= LV_LOG_MAX_LINE)
+			take = LV_LOG_MAX_LINE, eol_len = 0; /* split an over-long line */
+		else if (final && len > 0)
+			take = len, eol_len = 0;
+		else
+			return;
+		logs_line(w, stream, (const char *)evbuffer_pullup(in, (ssize_t)take), take);
+		evbuffer_drain(in, take + eol_len);
+	}
+}
+
+static enum lv_stream stream_of(const struct worker *w, const struct bufferevent *bev)
+{
+	return bev == w->log_bev[1] ? LV_STREAM_STDERR : LV_STREAM_STDOUT;
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct worker *w = arg;
+
+	split_lines(w, stream_of(w, bev), bufferevent_get_input(bev), false);
+}
+
+static void close_pipe(struct worker *w, int i)
+{
+	if (!w->log_bev[i])
+		return;
+	split_lines(w, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT, bufferevent_get_input(w->log_bev[i]),
+	            true);
+	bufferevent_free(w->log_bev[i]);
+	w->log_bev[i] = NULL;
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		close_pipe(w, bev == w->log_bev[1]);
+}
+
+void logs_attach(struct worker *w, int out_fd, int err_fd)
+{
+	int fds[2] = { out_fd, err_fd };
+
+	for (int i = 0; i < 2; i++) {
+		struct bufferevent *bev;
+
+		evutil_make_socket_nonblocking(fds[i]);
+		bev = bufferevent_socket_new(w->pool->sup->base, fds[i], BEV_OPT_CLOSE_ON_FREE);
+		if (!bev) {
+			close(fds[i]);
+			continue;
+		}
+		w->log_bev[i] = bev;
+		bufferevent_setcb(bev, on_read, NULL, on_event, w);
+		bufferevent_setwatermark(bev, EV_READ, 0, 4 * LV_LOG_MAX_LINE);
+		if (!w->log_paused)
+			bufferevent_enable(bev, EV_READ);
+	}
+}
+
+void logs_drain(struct worker *w)
+{
+	for (int i = 0; i < 2; i++) {
+		struct bufferevent *bev = w->log_bev[i];
+
+		if (!bev)
+			continue;
+		/* what the process wrote before it died is in the pipe: take all of it (the
+		 * bufferevent keeps its input's end frozen for itself: we take over) */
+		evbuffer_unfreeze(bufferevent_get_input(bev), 0);
+		while (evbuffer_read(bufferevent_get_input(bev), bufferevent_getfd(bev), 65536) > 0)
+			split_lines(w, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT,
+			            bufferevent_get_input(bev), false);
+		close_pipe(w, i);
+	}
+	if (w->log_paused) {
+		w->log_paused = false;
+		w->pool->sup->log_paused--;
+	}
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
+	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
+
+	return x < y ? -1 : x > y;
+}
+
+json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned n)
+{
+	json_t **v, *out = json_array();
+	size_t m = 0, total = 0;
+
+	(void)sup;
+	for (int k = 0; k < n_ws; k++)
+		total += ws[k]->ring_len;
+	if (!(v = malloc(total * sizeof *v + 1)))
+		return json_pack("{s:o}", "lines", out);
+	for (int k = 0; k < n_ws; k++) {
+		const struct worker *w = ws[k];
+		for (unsigned i = 0; i < w->ring_len; i++)
+			v[m++] = w->ring[(w->ring_next + w->ring_cap - w->ring_len + i) % w->ring_cap];
+	}
+	/* several workers: interleave by sequence number; then keep the last n */
+	qsort(v, m, sizeof *v, by_seq);
+	for (size_t i = m > n ? m - n : 0; i < m; i++)
+		json_array_append(out, v[i]);
+	free(v);
+	return json_pack("{s:o}", "lines", out);
+}
+
+void logs_resume(struct supervisor *sup)
+{
+	if (sup->log_paused == 0)
+		return;
+	for (size_t p = 0; p < sup->n_pools; p++)
+		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
+			struct worker *w = sup->pools[p]->workers[i];
+
+			if (!w || !w->log_paused)
+				continue;
+			w->log_paused = false;
+			sup->log_paused--;
+			for (int k = 0; k < 2; k++)
+				if (w->log_bev[k])
+					bufferevent_enable(w->log_bev[k], EV_READ);
+		}
+}
+
+void logs_free_worker(struct worker *w)
+{
+	logs_drain(w);
+	for (unsigned i = 0; w->ring && i < w->ring_cap; i++)
+		json_decref(w->ring[i]);
+	free(w->ring);
+	w->ring = NULL;
+}

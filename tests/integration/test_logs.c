@@ -1,0 +1,207 @@
+/* test_logs: captured worker output: nothing lost under a flood or a crash, long lines
+ * split, size rotation, reopen on SIGUSR1, tail and tail -f, and a follower that stops
+ * reading pausing only its worker. */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct lvd d;
+
+static void teardown(void)
+{
+	lvd_stop(&d);
+}
+
+static char *log_path(const char *pool, int rotated)
+{
+	static char path[512];
+
+	if (rotated)
+		snprintf(path, sizeof path, "%s/logs/%s.log.%d", d.dir, pool, rotated);
+	else
+		snprintf(path, sizeof path, "%s/logs/%s.log", d.dir, pool);
+	return path;
+}
+
+/* Occurrences of needle in the file (a plain scan: strstr under ASan rescans the whole
+ * text on every call). */
+static int count_lines(const char *path, const char *needle)
+{
+	char *text = slurp(path);
+	size_t len, nlen = strlen(needle);
+	int n = 0;
+
+	ck_assert_msg(text != NULL, "no %s", path);
+	len = strlen(text);
+	for (size_t i = 0; i + nlen <= len; i++)
+		if (text[i] == needle[0] && memcmp(text + i, needle, nlen) == 0)
+			n++;
+	free(text);
+	return n;
+}
+
+#define LOGS "\"logs\":{\"dir\":\"logs\",\"max_bytes\":%d,\"keep\":2}"
+
+static void start_with(int max_bytes, const char *pools)
+{
+	char dir[600];
+
+	lvd_start(&d, "{" LOGS ",\"pools\":[%s]}", max_bytes, pools);
+	snprintf(dir, sizeof dir, "%s/logs", d.dir);
+}
+
+START_TEST(a_flood_loses_nothing)
+{
+	json_t *r;
+
+	lvd_start(&d, "{" LOGS ",\"pools\":[{\"name\":\"flood\",\"exec\":[\"seq\",\"1\",\"200000\"],"
+	              "\"restart\":\"never\"}]}", 0);
+	r = lvd_call(&d, "ping", NULL);
+	json_decref(r);
+	json_decref(lvd_wait(&d, "flood", "stopped", 0));
+	ck_assert_int_eq(count_lines(log_path("flood", 0), " flood:0 stdout: "), 200000);
+	ck_assert_int_eq(count_lines(log_path("flood", 0), " flood:0 stdout: 200000\n"), 1);
+}
+END_TEST
+
+START_TEST(last_words_before_a_crash_are_kept)
+{
+	json_t *w;
+
+	start_with(0, "{\"name\":\"c\",\"exec\":[\"sh\",\"-c\",\"echo last words; "
+	              "printf unterminated >&2; kill -SEGV $$\"],\"restart\":\"never\"}");
+	w = lvd_wait(&d, "c", "failed", 0);
+	ck_assert_str_eq(JSTR(json_object_get(first_worker(w), "last_exit"), "signal"), "SEGV");
+	json_decref(w);
+	ck_assert_int_eq(count_lines(log_path("c", 0), " c:0 stdout: last words\n"), 1);
+	ck_assert_int_eq(count_lines(log_path("c", 0), " c:0 stderr: unterminated\n"), 1);
+}
+END_TEST
+
+START_TEST(long_lines_are_split)
+{
+	start_with(0, "{\"name\":\"l\",\"exec\":[\"sh\",\"-c\",\"head -c 150000 /dev/zero | tr '\\\\0' x; "
+	              "echo; echo short\"],\"restart\":\"never\"}");
+	json_decref(lvd_wait(&d, "l", "stopped", 0));
+	/* 65536 + 65536 + 18928 bytes of x, then "short" */
+	ck_assert_int_eq(count_lines(log_path("l", 0), " l:0 stdout: "), 4);
+	ck_assert_int_eq(count_lines(log_path("l", 0), " l:0 stdout: short\n"), 1);
+}
+END_TEST
+
+START_TEST(files_rotate_by_size)
+{
+	struct stat st;
+
+	start_with(4096, "{\"name\":\"r\",\"exec\":[\"seq\",\"1\",\"2000\"],\"restart\":\"never\"}");
+	json_decref(lvd_wait(&d, "r", "stopped", 0));
+	for (int i = 0; i <= 2; i++) {
+		ck_assert_int_eq(stat(log_path("r", i), &st), 0);
+		ck_assert_int_le(st.st_size, 4096);
+	}
+	ck_assert_int_ne(stat(log_path("r", 3), &st), 0);
+	/* the newest lines are in the live file */
+	ck_assert_int_eq(count_lines(log_path("r", 0), " r:0 stdout: 2000\n"), 1);
+}
+END_TEST
+
+static json_t *next_line(struct lv_client *c)
+{
+	char *text = lv_client_read_line(c, 20000);
+	json_t *msg, *params;
+
+	ck_assert_ptr_nonnull(text);
+	msg = json_loads(text, 0, NULL);
+	free(text);
+	params = json_incref(json_object_get(msg, "params"));
+	json_decref(msg);
+	return params;
+}
+
+START_TEST(tail_and_follow)
+{
+	struct lv_client *f;
+	json_t *r, *res = NULL, *err = NULL, *line;
+
+	start_with(0, "{\"name\":\"t\",\"module\":\"ticker\",\"workers\":2,\"params\":{\"interval_ms\":20}}");
+	json_decref(lvd_wait(&d, "t", "running", 0));
+	f = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "t:1",
+	                                "lines", 2, "follow", 1), 10000, &res, &err), 0);
+	ck_assert_ptr_nonnull(res);
+	json_decref(res);
+	line = next_line(f);
+	ck_assert_str_eq(JSTR(line, "worker"), "t:1");
+	ck_assert_str_eq(JSTR(line, "stream"), "log");
+	ck_assert_int_eq(strncmp(JSTR(line, "text"), "tick ", 5), 0);
+	json_decref(line);
+	json_decref(next_line(f)); /* t:1 alone has ticked twice more: 3 lines in the pool */
+	json_decref(next_line(f));
+	lv_client_close(f);
+	r = lvd_call(&d, "tail", "{\"target\":\"t\",\"lines\":3}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "lines")), 3);
+	ck_assert_int_lt(JINT(json_array_get(json_object_get(r, "lines"), 0), "seq"),
+	                 JINT(json_array_get(json_object_get(r, "lines"), 2), "seq"));
+	json_decref(r);
+	/* SIGUSR1 reopens: after an external rename, new lines land in a new file */
+	ck_assert_int_eq(rename(log_path("t", 0), log_path("t", 1)), 0);
+	kill(d.pid, SIGUSR1);
+	f = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "t",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(next_line(f));
+	json_decref(next_line(f));
+	lv_client_close(f);
+	ck_assert_int_eq(access(log_path("t", 0), F_OK), 0);
+}
+END_TEST
+
+START_TEST(a_stuck_follower_pauses_only_its_worker)
+{
+	struct lv_client *f;
+	json_t *res = NULL, *err = NULL, *r;
+	int small = 4096;
+
+	start_with(0, "{\"name\":\"flood\",\"exec\":[\"seq\",\"1\",\"300000\"],\"restart\":\"never\","
+	              "\"autostart\":false},{\"name\":\"calm\",\"module\":\"ticker\"}");
+	f = lv_client_connect(d.sock);
+	setsockopt(lv_client_fd(f), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "flood",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"flood\",\"wait\":false}"));
+	/* the follower reads nothing: the flood cannot finish, everything else goes on */
+	lvd_expect_no_change(&d, "flood", "\"stopped\"", 500);
+	r = lvd_call(&d, "ping", NULL);
+	json_decref(r);
+	json_decref(lvd_wait(&d, "calm", "running", 0));
+	lv_client_close(f);
+	json_decref(lvd_wait(&d, "flood", "stopped", 0));
+	ck_assert_int_eq(count_lines(log_path("flood", 0), " flood:0 stdout: "), 300000);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("logs");
+	TCase *tc = tcase_create("capture");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, a_flood_loses_nothing);
+	tcase_add_test(tc, last_words_before_a_crash_are_kept);
+	tcase_add_test(tc, long_lines_are_split);
+	tcase_add_test(tc, files_rotate_by_size);
+	tcase_add_test(tc, tail_and_follow);
+	tcase_add_test(tc, a_stuck_follower_pauses_only_its_worker);
+	suite_add_tcase(su, tc);
+	return lvd_run_suite(su);
+}
