@@ -4,7 +4,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -116,6 +121,79 @@ START_TEST(socket_from_the_environment)
 }
 END_TEST
 
+/* Starts loopvisorctl with args in the background; its stdout comes out of *out_fd. */
+static pid_t ctl_background(const char *const *args, int *out_fd)
+{
+	const char *argv[16] = { lvd_build_path("bin/loopvisorctl"), "-s", d.sock };
+	int po[2], n = 3;
+	pid_t pid;
+
+	while (*args && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	ck_assert_int_eq(pipe(po), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(po[1], 1);
+		close(po[0]);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	*out_fd = po[0];
+	return pid;
+}
+
+/* Reads from fd until a line contains needle; false if the stream ends or is quiet for
+ * timeout_ms. */
+static bool read_until(int fd, const char *needle, int timeout_ms)
+{
+	static char buf[65536];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof buf - 1 && poll(&pfd, 1, timeout_ms) == 1 &&
+	       (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (strstr(buf, needle))
+			return true;
+	}
+	return false;
+}
+
+START_TEST(events_and_tail_follow)
+{
+	const char *events_args[] = { "events", "web", NULL };
+	const char *tail_args[] = { "tail", "-f", "-n", "1", "web:0", NULL };
+	int efd, tfd, st;
+	bool seen = false;
+	pid_t ev, tl;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"web\",\"module\":\"ticker\","
+	              "\"params\":{\"interval_ms\":20}}]}");
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	ev = ctl_background(events_args, &efd);
+	tl = ctl_background(tail_args, &tfd);
+	ck_assert(read_until(tfd, " web:0 log: tick ", 20000));
+	/* the events command may not have subscribed yet when the first restart happens:
+	 * restart until its stream shows one */
+	for (int i = 0; i < 20 && !seen; i++) {
+		json_decref(lvd_call(&d, "restart", "{\"target\":\"web\"}"));
+		seen = read_until(efd, " worker.running web:0 pid ", 1000);
+	}
+	ck_assert(seen);
+	kill(ev, SIGTERM);
+	kill(tl, SIGTERM);
+	waitpid(ev, &st, 0);
+	waitpid(tl, &st, 0);
+	close(efd);
+	close(tfd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("ctl");
@@ -126,6 +204,7 @@ int main(void)
 	tcase_add_test(tc, commands_and_output);
 	tcase_add_test(tc, exit_codes);
 	tcase_add_test(tc, socket_from_the_environment);
+	tcase_add_test(tc, events_and_tail_follow);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
