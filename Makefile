@@ -4,7 +4,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test build build-asan run test test-normal test-asan clean
+.PHONY: all deps deps-test build build-asan run test test-normal test-asan deb clean
 
 all: build
 
@@ -46,5 +46,12 @@ test-normal: deps-test build
 test-asan: deps-test build-asan
 	$(call run_ctest,$(BUILD_ASAN))
 
+# A Debian package built for /usr, in build-deb/
+deb: deps
+	cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build build-deb -j $(JOBS)
+	cd build-deb && cpack -G DEB
+	@ls -1 build-deb/*.deb
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) run
+	rm -rf $(BUILD) $(BUILD_ASAN) build-deb run

@@ -13,7 +13,8 @@
 
 static const char *const top_keys[] = { "control", "job_path", "state_dir", "logs", "pools",
 	                                     NULL };
-static const char *const logs_keys[] = { "dir", "max_bytes", "keep", "ring_lines", NULL };
+static const char *const logs_keys[] = { "dir", "max_bytes", "keep", "ring_lines", "target",
+	                                      NULL };
 static const char *const control_keys[] = { "socket", "mode", NULL };
 
 void lv_config_free(struct lv_config *cfg)
@@ -115,7 +116,7 @@ static int parse_logs(struct cfgerr *e, const json_t *root, struct lv_config *cf
 {
 	json_t *logs = json_object_get(root, "logs");
 	long long max = 10 * 1024 * 1024, keep = 5, ring = 200;
-	const char *dir = NULL;
+	const char *dir = NULL, *target = NULL;
 
 	if (logs && !json_is_object(logs))
 		return cfg_fail(e, "", "logs", "must be an object");
@@ -123,8 +124,17 @@ static int parse_logs(struct cfgerr *e, const json_t *root, struct lv_config *cf
 	             cfg_string(e, logs, "logs", "dir", true, &dir) < 0 ||
 	             cfg_int(e, logs, "logs", "max_bytes", 0, 1LL << 40, &max) < 0 ||
 	             cfg_int(e, logs, "logs", "keep", 0, 100, &keep) < 0 ||
-	             cfg_int(e, logs, "logs", "ring_lines", 0, 100000, &ring) < 0))
+	             cfg_int(e, logs, "logs", "ring_lines", 0, 100000, &ring) < 0 ||
+	             cfg_string(e, logs, "logs", "target", true, &target) < 0))
 		return -1;
+	if (!target || !strcmp(target, "auto"))
+		cfg->log_target = 0;
+	else if (!strcmp(target, "stderr"))
+		cfg->log_target = 1;
+	else if (!strcmp(target, "journal"))
+		cfg->log_target = 2;
+	else
+		return cfg_fail(e, "logs", "target", "must be \"auto\", \"stderr\" or \"journal\"");
 	if (!dir)
 		dir = getenv("LOGS_DIRECTORY"); /* systemd's LogsDirectory= */
 	if (dir && *dir && !(cfg->logs_dir = cfg_resolve(cfg->dir, dir)))

@@ -58,6 +58,7 @@ struct lv_config {
 	unsigned long logs_max_bytes;/* rotate a file past this size, default 10 MiB; 0: never */
 	unsigned logs_keep;          /* rotated files kept, default 5 */
 	unsigned logs_ring;          /* lines kept in memory per worker for tail, default 200 */
+	int log_target;              /* 0 auto, 1 stderr, 2 journal ("logs": {"target"}) */
 	struct lv_pool_config *pools;
 	size_t n_pools;
 };

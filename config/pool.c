@@ -234,6 +234,8 @@ static char *parse_listen_spec(const char *spec, const char *base_dir)
 		free(path);
 		return out;
 	}
+	if (!strncmp(spec, "fd:", 3)) /* a socket systemd passed (FileDescriptorName=) */
+		return spec[3] && !strchr(spec + 3, ':') ? strdup(spec) : NULL;
 	if (strncmp(spec, "tcp:", 4) != 0)
 		return NULL;
 	hostport = spec + 4;
@@ -271,7 +273,7 @@ static int parse_listen(struct cfgerr *e, const json_t *obj, const char *prefix,
 		if (!json_is_string(v) ||
 		    !(p->listen[i] = parse_listen_spec(json_string_value(v), base_dir)))
 			return cfg_fail(e, prefix, key, "must be \"tcp:HOST:PORT\", "
-			                "\"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
+			                "\"tcp:[IPV6]:PORT\", \"unix:PATH\" or \"fd:NAME\"");
 		p->n_listen = i + 1;
 	}
 	return 0;

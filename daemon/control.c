@@ -42,6 +42,7 @@ struct control {
 	unsigned n_clients;
 	char *path;
 	mode_t mode;
+	bool adopted;           /* passed by systemd: its path is not ours to remove */
 };
 
 static void client_free(struct client *cl)
@@ -323,11 +324,44 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 	return ctl;
 }
 
+struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rpc_method *methods,
+                              char *err, size_t errlen)
+{
+	struct control *ctl = calloc(1, sizeof *ctl);
+	struct sockaddr_un sun;
+	socklen_t len = sizeof sun;
+
+	memset(&sun, 0, sizeof sun);
+	getsockname(fd, (struct sockaddr *)&sun, &len);
+	if (!ctl || !(ctl->path = strdup(sun.sun_path[0] ? sun.sun_path : "(socket activation)"))) {
+		free(ctl);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ctl->sup = sup;
+	ctl->methods = methods;
+	ctl->adopted = true;
+	/* passed sockets arrive blocking and already listening (backlog 0: leave it) */
+	evutil_make_socket_nonblocking(fd);
+	ctl->listener = evconnlistener_new(sup->base, on_accept, ctl,
+	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (!ctl->listener) {
+		snprintf(err, errlen, "cannot accept on the passed control socket");
+		free(ctl->path);
+		free(ctl);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(ctl->listener, on_accept_error);
+	return ctl;
+}
+
 int control_rebind(struct control *ctl, const char *path, mode_t mode, char *err, size_t errlen)
 {
 	struct evconnlistener *l;
 	char *copy;
 
+	if (ctl->adopted)
+		return 0; /* systemd owns the socket: the unit says where it is */
 	if (!strcmp(path, ctl->path)) {
 		if (mode != ctl->mode && chmod(path, mode) < 0) {
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -462,7 +496,8 @@ void control_close(struct control *ctl)
 	if (ctl->resume)
 		event_free(ctl->resume);
 	evconnlistener_free(ctl->listener);
-	unlink(ctl->path);
+	if (!ctl->adopted)
+		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 }

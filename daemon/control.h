@@ -34,6 +34,10 @@ int control_follow(void *client_io, const char *target);
 /* Sends a log line to its followers; true if one of them is behind (pause the worker). */
 bool control_publish_log(struct control *c, json_t *line, const char *pool, const char *worker);
 
+/* Uses a listening socket systemd passed (socket activation) instead of binding one. */
+struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rpc_method *methods,
+                              char *err, size_t errlen);
+
 /* Moves the listening socket to path (or only changes its mode); connected clients stay. */
 int control_rebind(struct control *c, const char *path, mode_t mode, char *err, size_t errlen);
 const char *control_path(const struct control *c);

@@ -3,9 +3,16 @@
 #ifndef LV_DAEMON_LOG_H
 #define LV_DAEMON_LOG_H
 
+#include <stdbool.h>
 #include <syslog.h>
 
 void lv_logf(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum lv_log_target { LV_LOG_AUTO, LV_LOG_STDERR, LV_LOG_JOURNAL };
+/* Where messages go: the journal when stderr is connected to it (JOURNAL_STREAM) or when
+ * forced, else stderr with <N> priority prefixes. */
+void lv_log_set_target(enum lv_log_target target);
+bool lv_log_to_journal(void);
 
 #define log_err(...)   lv_logf(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  lv_logf(LOG_WARNING, __VA_ARGS__)

@@ -14,6 +14,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <systemd/sd-journal.h>
 
 #include "daemon/control.h"
 #include "daemon/log.h"
@@ -131,6 +132,13 @@ void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t
 				log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
 			free(line);
 		}
+	} else if (lv_log_to_journal()) {
+		sd_journal_send("MESSAGE=%.*s", (int)len, text, "PRIORITY=%i",
+		                stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO,
+		                "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name, "LOOPVISOR_POOL=%s",
+		                w->pool->cfg.name, "LOOPVISOR_WORKER=%s", w->name,
+		                "LOOPVISOR_WORKER_PID=%d", (int)w->pid, "LOOPVISOR_STREAM=%s",
+		                stream_names[stream], NULL);
 	} else {
 		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
 		        (int)w->pid, stream_names[stream], (int)len, text);

@@ -20,6 +20,7 @@
 #include "daemon/log.h"
 #include "daemon/logs.h"
 #include "daemon/notify.h"
+#include "daemon/service.h"
 #include "daemon/state.h"
 #include "daemon/methods.h"
 #include "daemon/supervisor.h"
@@ -128,6 +129,7 @@ void supervisor_shutdown(struct supervisor *sup)
 	log_info("shutting down: stopping %u workers", sup->live);
 	sup->shutting_down = true;
 	events_emit(sup, EV_DAEMON_STOPPING, NULL, NULL);
+	service_stopping(sup);
 	/* pools nothing depends on first, in parallel; the rest as their followers are gone */
 	deps_shutdown_step(sup);
 	supervisor_check_done(sup);
@@ -141,10 +143,13 @@ static void reload_on_signal(struct supervisor *sup)
 
 	if (sup->shutting_down)
 		return;
+	service_reloading(sup);
 	if (supervisor_reload(sup, &result, err, sizeof err) < 0) {
 		log_err("reload failed, nothing changed: %s", err);
+		service_reloaded(sup);
 		return;
 	}
+	service_reloaded(sup);
 	state_save(sup);
 	text = json_dumps(result, JSON_COMPACT);
 	log_info("reload: %s", text ? text : "done");
@@ -191,8 +196,39 @@ int supervisor_socket_path(const struct supervisor *sup, const struct lv_config 
 	return snprintf(buf, len, "%s", p) < (int)len ? 0 : -1;
 }
 
+/* Socket activation: "control" becomes the control socket, other names back "fd:NAME"
+ * listen addresses. Unsets LISTEN_*, so nothing of it reaches a worker. */
+static int take_passed_fds(struct supervisor *sup)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names), control = -1;
+
+	if (n <= 0)
+		return -1;
+	sup->passed = calloc((size_t)n, sizeof *sup->passed);
+	for (int i = 0; i < n; i++) {
+		const char *name = names && names[i] ? names[i] : "unknown";
+		int fd = SD_LISTEN_FDS_START + i;
+
+		if (!strcmp(name, "control") && control < 0) {
+			control = fd;
+		} else if (sup->passed) {
+			sup->passed[sup->n_passed].name = strdup(name);
+			sup->passed[sup->n_passed++].fd = fd;
+		}
+	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (n > 0)
+		log_info("socket activation: %d sockets passed%s", n,
+		         control >= 0 ? ", control among them" : "");
+	return control;
+}
+
 static int setup(struct supervisor *sup)
 {
+	int control_fd;
 	char err[LV_ERRBUF], path[PATH_MAX];
 	struct event_config *ec = event_config_new();
 
@@ -203,11 +239,6 @@ static int setup(struct supervisor *sup)
 		log_err("cannot set up the event loop");
 		return -1;
 	}
-	for (size_t i = 0; i < sup->cfg->n_pools; i++)
-		if (supervisor_add_pool(sup, &sup->cfg->pools[i], err, sizeof err) < 0) {
-			log_err("pool %s: %s", sup->cfg->pools[i].name, err);
-			return -1;
-		}
 	if (supervisor_socket_path(sup, sup->cfg, path, sizeof path) < 0) {
 		log_err("control socket path too long");
 		return -1;
@@ -216,12 +247,23 @@ static int setup(struct supervisor *sup)
 		log_err("%s", err);
 		return -1;
 	}
-	sup->control = control_open(sup, path, sup->cfg->control_mode, lv_methods, err, sizeof err);
+	control_fd = take_passed_fds(sup);
+	for (size_t i = 0; i < sup->cfg->n_pools; i++)
+		if (supervisor_add_pool(sup, &sup->cfg->pools[i], err, sizeof err) < 0) {
+			log_err("pool %s: %s", sup->cfg->pools[i].name, err);
+			return -1;
+		}
+	if (control_fd >= 0)
+		sup->control = control_adopt(sup, control_fd, lv_methods, err, sizeof err);
+	else
+		sup->control = control_open(sup, path, sup->cfg->control_mode, lv_methods, err,
+		                            sizeof err);
 	if (!sup->control) {
 		log_err("control socket: %s", err);
 		return -1;
 	}
-	log_info("loopvisord %s: %zu pools, control socket %s", LV_VERSION, sup->n_pools, path);
+	log_info("loopvisord %s: %zu pools, control socket %s", LV_VERSION, sup->n_pools,
+	         control_path(sup->control));
 	return 0;
 }
 
@@ -250,6 +292,12 @@ static void teardown(struct supervisor *sup)
 	for (size_t p = 0; p < sup->n_pools; p++)
 		pool_free(sup->pools[p]);
 	free(sup->pools);
+	service_free(sup);
+	for (size_t i = 0; i < sup->n_passed; i++) {
+		free(sup->passed[i].name);
+		close(sup->passed[i].fd);
+	}
+	free(sup->passed);
 	lv_pidmap_free(&sup->pids);
 	notify_close(sup->notify);
 	if (sup->sigchld)
@@ -276,6 +324,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	sup.socket_arg = o.socket;
+	lv_log_set_target(LV_LOG_AUTO);
 	json_object_seed(0);
 	if (lv_config_load(o.config, &sup.cfg, err, sizeof err) < 0) {
 		fprintf(stderr, "loopvisord: %s\n", err);
@@ -287,6 +336,7 @@ int main(int argc, char **argv)
 		lv_config_free(sup.cfg);
 		return 0;
 	}
+	lv_log_set_target((enum lv_log_target)sup.cfg->log_target);
 	/* A client that vanishes mid-reply must not kill the supervisor. */
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&sup) < 0) {
@@ -295,8 +345,9 @@ int main(int argc, char **argv)
 	}
 	state_restore(&sup);
 	start_pools(&sup);
-	/* 0: keep NOTIFY_SOCKET for later messages; workers drop it themselves. */
-	sd_notifyf(0, "READY=1\nSTATUS=%zu pools", sup.n_pools);
+	/* READY=1 follows once every autostart worker has settled */
+	if (service_start(&sup) < 0)
+		log_warn("systemd notification is not available");
 	event_base_dispatch(sup.base);
 	log_info("all workers stopped, exiting");
 	teardown(&sup);

@@ -13,6 +13,7 @@
 #include "daemon/events.h"
 #include "daemon/inspect.h"
 #include "daemon/logs.h"
+#include "daemon/service.h"
 #include "daemon/state.h"
 #include "daemon/log.h"
 #include "daemon/waiters.h"
@@ -340,10 +341,13 @@ static void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
 	json_t *result;
 
 	(void)params;
+	service_reloading(app);
 	if (supervisor_reload(app, &result, err, sizeof err) < 0) {
+		service_reloaded(app);
 		lv_rpc_fail(call, LV_RPC_RELOAD_FAILED, err, NULL);
 		return;
 	}
+	service_reloaded(app);
 	state_save(app);
 	lv_rpc_reply(call, result);
 }

@@ -3,6 +3,7 @@
 #include "daemon/supervisor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,22 @@
 #include "daemon/logs.h"
 
 
+int pool_listen_open(struct supervisor *sup, const char *spec, char *err, size_t errlen)
+{
+	if (strncmp(spec, "fd:", 3) != 0)
+		return listen_open(spec, err, errlen);
+	for (size_t i = 0; i < sup->n_passed; i++)
+		if (!strcmp(sup->passed[i].name, spec + 3))
+			return fcntl(sup->passed[i].fd, F_DUPFD_CLOEXEC, 3);
+	snprintf(err, errlen, "%s: systemd passed no socket of that name", spec);
+	return -1;
+}
+
 /* Binds every listen address of the pool; on failure closes what it opened. */
 static int open_listeners(struct pool *p, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < p->cfg.n_listen; i++) {
-		if ((p->listen_fds[i] = listen_open(p->cfg.listen[i], err, errlen)) < 0) {
+		if ((p->listen_fds[i] = pool_listen_open(p->sup, p->cfg.listen[i], err, errlen)) < 0) {
 			while (i-- > 0)
 				close(p->listen_fds[i]);
 			return -1;

@@ -26,7 +26,7 @@ static int relisten(const struct pool *p, const struct lv_pool_config *next, int
 		for (size_t j = 0; j < p->cfg.n_listen; j++)
 			if (!strcmp(next->listen[i], p->cfg.listen[j]))
 				fds[i] = dup(p->listen_fds[j]);
-		if (fds[i] < 0 && (fds[i] = listen_open(next->listen[i], err, errlen)) < 0) {
+		if (fds[i] < 0 && (fds[i] = pool_listen_open(p->sup, next->listen[i], err, errlen)) < 0) {
 			while (i-- > 0)
 				close(fds[i]);
 			return -1;

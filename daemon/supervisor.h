@@ -95,12 +95,15 @@ struct waiter;
 struct control;
 struct notify;
 struct logfile;
+struct service;
 struct inspect;
 
 struct supervisor {
 	struct event_base *base;
 	struct lv_config *cfg;
 	const char *socket_arg;              /* -s, which beats the config file */
+	struct passed_fd { char *name; int fd; } *passed; /* sockets systemd handed over */
+	size_t n_passed;
 	char **job_path;                     /* effective search path for modules */
 	struct pool **pools;
 	size_t n_pools;
@@ -110,6 +113,7 @@ struct supervisor {
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
 	struct inspect *inspects;            /* inspect requests waiting for their loops */
+	struct service *service;             /* systemd notification state */
 	bool shutting_down;
 	uint64_t event_seq;                  /* last event number sent */
 	uint64_t log_seq;                    /* last log line number */
@@ -131,6 +135,8 @@ struct pool *supervisor_find_pool(struct supervisor *sup, const char *name);
 int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out);
 int pool_scale(struct pool *pool, unsigned workers);
 void pool_free(struct pool *pool);
+/* A listening socket for a listen address: bound now, or one systemd passed ("fd:NAME"). */
+int pool_listen_open(struct supervisor *sup, const char *spec, char *err, size_t errlen);
 /* A deep copy, so the pool outlives the config file it came from. */
 int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *src);
 /* Frees a scaled-away worker once it has stopped. */

@@ -16,6 +16,7 @@
 #include "daemon/events.h"
 #include "daemon/log.h"
 #include "daemon/logs.h"
+#include "daemon/service.h"
 
 static const char *const state_names[WS_COUNT] = {
 	[WS_STOPPED] = "stopped", [WS_STARTING] = "starting", [WS_RUNNING] = "running",
@@ -66,6 +67,7 @@ static void set_state(struct worker *w, enum worker_state s)
 		                  ? json_pack("{s:s}", "error", w->last_error) : NULL);
 	waiters_notify(w->pool->sup, w->pool);
 	deps_changed(w->pool->sup, w->pool);
+	service_worker_changed(w->pool->sup);
 	if (w->pool->rolling)
 		pool_roll(w->pool);
 }

@@ -27,11 +27,27 @@ check() { # NAME COMMAND...
 	fi
 }
 
-check "cmake --install" cmake --install "$BUILD" --prefix "$tmp/usr"
-pcdir=$(find "$tmp/usr" -name loopvisor-job.pc -printf '%h\n' | head -n 1)
+prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
+check "cmake --install (into a DESTDIR)" env DESTDIR="$tmp" cmake --install "$BUILD"
+pcdir=$(find "$tmp" -name loopvisor-job.pc -printf '%h\n' | head -n 1)
 export PKG_CONFIG_PATH="$pcdir"
-# installed under a temp prefix instead of the configured one: tell pkg-config
-pc() { pkg-config --define-variable=prefix="$tmp/usr" "$@"; }
+# installed under a temp root instead of the real one: tell pkg-config
+pc() { pkg-config --define-variable=prefix="$tmp$prefix" "$@"; }
+for f in loopvisor.service loopvisor@.service loopvisor.socket; do
+	check "the $f unit is installed" test -n "$(find "$tmp" -name "$f")"
+done
+check "the example config is installed" test -f "$tmp/$(sed -n 's/^CMAKE_INSTALL_FULL_SYSCONFDIR:.*=//p' "$BUILD/CMakeCache.txt" | head -n 1)/loopvisor/loopvisor.json" -o -n "$(find "$tmp" -path '*etc/loopvisor/loopvisor.json')"
+for m in man8/loopvisord.8 man1/loopvisorctl.1 man5/loopvisor.json.5; do
+	check "man page $m" test -n "$(find "$tmp" -path "*man/$m")"
+done
+# every unit passes systemd-analyze verify (ExecStart pointed at the built daemon)
+for f in loopvisor.service loopvisor.socket loopvisor@.service; do
+	sed "s|ExecStart=[^ ]*/loopvisord|ExecStart=$(cd "$BUILD" && pwd)/bin/loopvisord|" \
+		"$(find "$tmp" -name "$f" | head -n 1)" >"$tmp/$(echo "$f" | sed 's/@/@demo/')"
+done
+check "systemd-analyze verify: loopvisor.service, loopvisor.socket, loopvisor@demo.service" \
+	sh -c "cd '$tmp' && systemd-analyze verify --man=no ./loopvisor.service ./loopvisor.socket \
+	       ./loopvisor@demo.service 2>&1 | (! grep .)"
 check "pkg-config --cflags --libs loopvisor-job" pc --cflags --libs loopvisor-job
 check "the job folder pkg-config names holds the shipped jobs" \
 	test -f "$(pc --variable=jobdir loopvisor-job)/ticker.so"
@@ -46,8 +62,8 @@ check "hello.so builds with pkg-config alone" \
 cat >"$tmp/hello.json" <<JSON
 { "job_path": ["."], "pools": [ { "name": "hello", "module": "hello", "workers": 2 } ] }
 JSON
-sbin=$(find "$tmp/usr" -name loopvisord -type f | head -n 1)
-bin=$(find "$tmp/usr" -name loopvisorctl -type f | head -n 1)
+sbin=$(find "$tmp" -name loopvisord -type f | head -n 1)
+bin=$(find "$tmp" -name loopvisorctl -type f | head -n 1)
 "$sbin" -c "$tmp/hello.json" -s "$tmp/hello.sock" 2>"$tmp/daemon.log" &
 daemon=$!
 check "the installed daemon runs the hello job" \

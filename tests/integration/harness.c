@@ -73,6 +73,36 @@ static int notify_socket(const char *path)
 	return fd;
 }
 
+static const char *extra_env[8];
+static int n_extra_env;
+
+void lvd_setenv(const char *assignment)
+{
+	if (n_extra_env < 8)
+		extra_env[n_extra_env++] = assignment;
+}
+
+char *lvd_notify_next(struct lvd *d, int timeout_ms, pid_t *sender)
+{
+	struct pollfd pfd = { .fd = d->notify_fd, .events = POLLIN };
+	char buf[4096];
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(struct ucred))]; } ctl;
+	struct iovec iov = { buf, sizeof buf - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+	                      .msg_controllen = sizeof ctl };
+	ssize_t n;
+
+	if (d->notify_fd < 0 || poll(&pfd, 1, timeout_ms) != 1 ||
+	    (n = recvmsg(d->notify_fd, &msg, MSG_DONTWAIT)) < 0)
+		return NULL;
+	buf[n] = '\0';
+	*sender = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
+			*sender = ((struct ucred *)CMSG_DATA(c))->pid;
+	return strdup(buf);
+}
+
 static pid_t spawn_daemon(struct lvd *d, const char *notify_path, int max_fds)
 {
 	pid_t pid = fork();
@@ -92,6 +122,8 @@ static pid_t spawn_daemon(struct lvd *d, const char *notify_path, int max_fds)
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 		setenv("NOTIFY_SOCKET", notify_path, 1);
+		for (int i = 0; i < n_extra_env; i++)
+			putenv((char *)extra_env[i]);
 		execl(lvd_build_path("bin/loopvisord"), "loopvisord", "-c", d->config, "-s",
 		      d->sock, (char *)NULL);
 		_exit(121);
@@ -150,10 +182,13 @@ static int launch(struct lvd *d, int max_fds)
 
 	snprintf(notify_path, sizeof notify_path, "%s/notify.sock", d->dir);
 	unlink(notify_path);
+	if (d->notify_fd > 0)
+		close(d->notify_fd);
 	nfd = notify_socket(notify_path);
+	d->notify_fd = nfd;
+	snprintf(d->notify_path, sizeof d->notify_path, "%s", notify_path);
 	d->pid = spawn_daemon(d, notify_path, max_fds);
 	ready = await_ready(d, nfd);
-	close(nfd);
 	if (!ready)
 		return -1;
 	d->c = lv_client_connect(d->sock);
@@ -385,6 +420,10 @@ void lvd_stop(struct lvd *d)
 	kill_leftovers(d);
 	ck_assert_msg(!was_running || (WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0),
 	              "loopvisord exit status %d; log in %s", d->status, d->log);
+	n_extra_env = 0;
+	if (d->notify_fd > 0)
+		close(d->notify_fd);
+	d->notify_fd = -1;
 	ck_assert_msg(shutdown_answered, "loopvisord did not answer shutdown; log in %s", d->log);
 	remove_tree(d->dir);
 }

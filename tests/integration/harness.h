@@ -24,7 +24,16 @@ struct lvd {
 	struct lv_client *c;  /* a connection for lvd_call */
 	pid_t groups[256];    /* worker process groups seen, killed at teardown */
 	int n_groups;
+	int notify_fd;        /* the daemon's NOTIFY_SOCKET, kept open for tests to read */
+	char notify_path[400];
 };
+
+/* Extra environment for the next daemon started (e.g. "WATCHDOG_USEC=200000"); cleared by
+ * lvd_stop. */
+void lvd_setenv(const char *assignment);
+/* The next sd_notify datagram the daemon sent (malloc'd, NULL after timeout_ms), and the
+ * pid the kernel says sent it. READY=1 of the start was consumed already. */
+char *lvd_notify_next(struct lvd *d, int timeout_ms, pid_t *sender);
 
 /* Path of a built file: lvd_path("bin/loopvisord"), lvd_path("tests/lv_testjob.so"). */
 const char *lvd_build_path(const char *rel);

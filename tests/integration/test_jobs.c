@@ -164,9 +164,11 @@ START_TEST(start_timeout_and_late_readiness)
 	json_t *w;
 
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
-	              "{\"name\":\"late\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400}},"
+	              "{\"name\":\"late\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400},"
+	              "\"autostart\":false},"
 	              "{\"name\":\"never\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":-1},"
 	              "\"start_timeout_ms\":300,\"restart\":\"never\"}]}", lvd_build_path("tests"));
+	json_decref(lvd_call(&d, "start", "{\"target\":\"late\",\"wait\":false}"));
 	w = lvd_worker(&d, "late:0");
 	ck_assert_str_eq(JSTR(w, "state"), "starting");
 	json_decref(w);
@@ -219,14 +221,17 @@ START_TEST(notify_readiness_needs_ready_from_the_worker)
 	char *address;
 
 	lvd_start(&d, "{\"pools\":["
-	              "{\"name\":\"quiet\",\"exec\":[\"sleep\",\"1000\"],\"ready\":\"notify\"},"
+	              "{\"name\":\"quiet\",\"exec\":[\"sleep\",\"1000\"],\"ready\":\"notify\","
+	              "\"autostart\":false},"
 	              "{\"name\":\"script\",\"exec\":[\"sh\",\"-c\",\"systemd-notify --status=warming; "
 	              "systemd-notify --ready --status=serving; exec sleep 1000\"],\"ready\":\"notify\"}]}");
 	w = lvd_wait(&d, "script", "running", 0);
 	ck_assert_str_eq(JSTR(json_object_get(first_worker(w), "notify"), "status"), "serving");
 	json_decref(w);
 	/* someone else's READY=1 does not count: only the worker and its group speak for it */
-	address = worker_env(lvd_worker_pid(&d, "quiet:0"), "NOTIFY_SOCKET");
+	json_decref(lvd_call(&d, "start", "{\"target\":\"quiet\",\"wait\":false}"));
+	/* every notify worker gets the same address; the running script shows it */
+	address = worker_env(lvd_worker_pid(&d, "script:0"), "NOTIFY_SOCKET");
 	ck_assert_ptr_nonnull(address);
 	send_datagram(address, "READY=1");
 	send_datagram(address, "");

@@ -319,10 +319,15 @@ START_TEST(after_orders_start_and_shutdown)
 	json_t *w, *db, *res = NULL, *err = NULL;
 	json_int_t app_exit = 0, db_exit = 0;
 
+	/* started by hand, so that the daemon's own READY=1 (which waits for every autostart
+	 * worker) does not hide the waiting */
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
-	              "{\"name\":\"app\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2,\"after\":[\"db\"]},"
-	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400}}]}",
-	              lvd_build_path("tests"));
+	              "{\"name\":\"app\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2,\"after\":[\"db\"],"
+	              "\"autostart\":false},"
+	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400},"
+	              "\"autostart\":false}]}", lvd_build_path("tests"));
+	json_decref(lvd_call(&d, "start", "{\"target\":\"db\",\"wait\":false}"));
+	json_decref(lvd_call(&d, "start", "{\"target\":\"app\",\"wait\":false}"));
 	w = lvd_worker(&d, "app:1");
 	ck_assert_str_eq(JSTR(w, "state"), "starting");
 	ck_assert(json_is_null(json_object_get(w, "pid")));

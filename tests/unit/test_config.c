@@ -191,9 +191,9 @@ START_TEST(errors_name_the_key_path)
 	            "\"hang_timeout_ms\":100}]}",
 	            "pools[0].hang_timeout_ms: must be 0 (off) or at least heartbeat_ms");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"listen\":[\"tcp:8080\"]}]}",
-	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
+	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\", \"unix:PATH\" or \"fd:NAME\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"listen\":[\"tcp:[::1]:99999\"]}]}",
-	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\" or \"unix:PATH\"");
+	            "pools[0].listen[0]: must be \"tcp:HOST:PORT\", \"tcp:[IPV6]:PORT\", \"unix:PATH\" or \"fd:NAME\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"after\":[\"b\"]},"
 	            "{\"name\":\"b\",\"exec\":[\"x\"],\"after\":[\"c\"]},"
 	            "{\"name\":\"c\",\"exec\":[\"x\"],\"after\":[\"a\"]}]}",

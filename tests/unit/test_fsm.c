@@ -9,6 +9,7 @@
 #include "daemon/deps.h"
 #include "daemon/events.h"
 #include "daemon/logs.h"
+#include "daemon/service.h"
 #include "daemon/supervisor.h"
 
 #define EXITED(code) ((code) << 8)
@@ -79,6 +80,11 @@ void logs_drain(struct worker *wk)
 void logs_free_worker(struct worker *wk)
 {
 	(void)wk;
+}
+
+void service_worker_changed(struct supervisor *s)
+{
+	(void)s;
 }
 
 void pool_roll(struct pool *p)

@@ -1,0 +1,157 @@
+/* service: the sd_notify side of the daemon. Everything goes through sd_notify(0, ...):
+ * passing 1 would unset NOTIFY_SOCKET and silence every later message. */
+#include "daemon/service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "daemon/log.h"
+
+#define STATUS_MIN_INTERVAL_MS 1000
+
+struct service {
+	struct supervisor *sup;
+	bool ready;
+	struct event *watchdog, *status_timer;
+	uint64_t watchdog_usec, last_status_ms;
+};
+
+/* Every worker that should run has settled: running, failed, or waiting for a pool that
+ * will not come. Scans the pools, but only until READY=1 has been sent. */
+static bool workers_settled(const struct supervisor *sup)
+{
+	for (size_t p = 0; p < sup->n_pools; p++)
+		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
+			const struct worker *w = sup->pools[p]->workers[i];
+
+			if (!w || !w->want_running || w->state == WS_RUNNING || w->state == WS_FAILED ||
+			    (w->state == WS_STARTING && w->waiting_deps))
+				continue;
+			return false;
+		}
+	return true;
+}
+
+static void send_status(struct service *s)
+{
+	unsigned workers = 0, running = 0;
+
+	for (size_t p = 0; p < s->sup->n_pools; p++) {
+		workers += s->sup->pools[p]->cfg.workers;
+		running += s->sup->pools[p]->running;
+	}
+	s->last_status_ms = lv_now_ms();
+	sd_notifyf(0, "STATUS=%zu pools, %u/%u workers running", s->sup->n_pools, running, workers);
+}
+
+static void on_status_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	send_status(arg);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* this runs only if the loop runs: a stalled supervisor gets restarted by systemd */
+	sd_notify(0, "WATCHDOG=1");
+}
+
+void service_worker_changed(struct supervisor *sup)
+{
+	struct service *s = sup->service;
+	struct timeval tv = { 0, 0 };
+	uint64_t since;
+
+	if (!s)
+		return;
+	if (!s->ready && !sup->shutting_down && workers_settled(sup)) {
+		s->ready = true;
+		sd_notify(0, "READY=1");
+		log_info("ready: every worker has started");
+	}
+	if (evtimer_pending(s->status_timer, NULL))
+		return;
+	since = lv_now_ms() - s->last_status_ms;
+	if (since < STATUS_MIN_INTERVAL_MS)
+		tv.tv_usec = (long)(STATUS_MIN_INTERVAL_MS - since) * 1000;
+	evtimer_add(s->status_timer, &tv);
+}
+
+int service_start(struct supervisor *sup)
+{
+	struct service *s = calloc(1, sizeof *s);
+	uint64_t usec = 0;
+
+	if (!s || !(s->status_timer = evtimer_new(sup->base, on_status_timer, s))) {
+		free(s);
+		return -1;
+	}
+	s->sup = sup;
+	sup->service = s;
+	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+		struct timeval tv = { .tv_sec = (time_t)(usec / 2 / 1000000),
+		                      .tv_usec = (suseconds_t)(usec / 2 % 1000000) };
+
+		s->watchdog_usec = usec;
+		s->watchdog = event_new(sup->base, -1, EV_PERSIST, on_watchdog, s);
+		if (s->watchdog)
+			event_add(s->watchdog, &tv);
+		log_info("watchdog: pinging systemd every %llu ms", (unsigned long long)usec / 2000);
+	}
+	service_worker_changed(sup);
+	return 0;
+}
+
+void service_reloading(struct supervisor *sup)
+{
+	struct timespec ts;
+
+	if (!sup->service)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	           (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
+}
+
+void service_reloaded(struct supervisor *sup)
+{
+	if (!sup->service)
+		return;
+	sd_notify(0, "READY=1");
+	send_status(sup->service);
+}
+
+void service_stopping(struct supervisor *sup)
+{
+	unsigned longest = 0;
+
+	if (!sup->service)
+		return;
+	for (size_t p = 0; p < sup->n_pools; p++)
+		if (sup->pools[p]->cfg.stop_timeout_ms > longest)
+			longest = sup->pools[p]->cfg.stop_timeout_ms;
+	/* draining may take the longest stop timeout (and a dependency chain more): ask for it */
+	sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping %u workers",
+	           (unsigned long long)(longest + 5000) * 1000ULL, sup->live);
+}
+
+void service_free(struct supervisor *sup)
+{
+	struct service *s = sup->service;
+
+	if (!s)
+		return;
+	if (s->watchdog)
+		event_free(s->watchdog);
+	if (s->status_timer)
+		event_free(s->status_timer);
+	free(s);
+	sup->service = NULL;
+}

@@ -1,0 +1,178 @@
+/* test_systemd: loopvisord as a systemd service without systemd: a notify receiver (an
+ * AF_UNIX datagram socket with SO_PASSCRED as NOTIFY_SOCKET) checks READY=1 after the
+ * workers run, STATUS=, the watchdog cadence, RELOADING=1/READY=1, STOPPING=1 and that
+ * only the daemon speaks; systemd-socket-activate starts it on the first connection. */
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct lvd d;
+
+static void teardown(void)
+{
+	lvd_stop(&d);
+}
+
+/* Reads datagrams until one contains needle; every one must come from the daemon. */
+static char *notify_until(const char *needle, int timeout_ms)
+{
+	char *msg;
+	pid_t sender;
+
+	while ((msg = lvd_notify_next(&d, timeout_ms, &sender)) != NULL) {
+		ck_assert_msg(sender == d.pid, "a datagram from pid %d, not the daemon: %s",
+		              (int)sender, msg);
+		if (strstr(msg, needle))
+			return msg;
+		free(msg);
+	}
+	ck_abort_msg("no %s from the daemon", needle);
+	return NULL;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(ready_status_reload_and_stopping)
+{
+	json_t *st, *w;
+	size_t i;
+	char *msg, *log;
+	FILE *f;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2},"
+	              "{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	/* READY=1 came (the harness waited for it) and by then every worker ran */
+	st = lvd_call(&d, "status", NULL);
+	json_array_foreach(json_object_get(st, "workers"), i, w)
+		ck_assert_str_eq(JSTR(w, "state"), "running");
+	json_decref(st);
+	msg = notify_until("STATUS=", 5000);
+	ck_assert_ptr_nonnull(strstr(msg, "STATUS=2 pools, 3/3 workers running"));
+	free(msg);
+
+	json_decref(lvd_call(&d, "reload", NULL));
+	msg = notify_until("RELOADING=1", 5000);
+	ck_assert_ptr_nonnull(strstr(msg, "MONOTONIC_USEC="));
+	free(msg);
+	free(notify_until("READY=1", 5000));
+
+	/* a worker has nothing of the daemon's NOTIFY_SOCKET: it cannot speak for it */
+	{
+		char path[64], env[65536];
+		size_t len;
+
+		snprintf(path, sizeof path, "/proc/%d/environ", (int)lvd_worker_pid(&d, "s:0"));
+		f = fopen(path, "r");
+		ck_assert_ptr_nonnull(f);
+		len = fread(env, 1, sizeof env, f);
+		fclose(f);
+		ck_assert_ptr_null(memmem(env, len, "NOTIFY_SOCKET=", 14));
+		ck_assert_ptr_nonnull(memmem(env, len, "LOOPVISOR_WORKER=s:0", 20));
+	}
+	json_decref(lvd_call(&d, "shutdown", NULL));
+	msg = notify_until("STOPPING=1", 5000);
+	ck_assert_ptr_nonnull(strstr(msg, "EXTEND_TIMEOUT_USEC="));
+	free(msg);
+	ck_assert(lvd_wait_exit(&d, 20000));
+	/* without the journal, stderr lines carry <N> priority prefixes */
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(strstr(log, "<6>"));
+	free(log);
+}
+END_TEST
+
+START_TEST(watchdog_pings_at_half_the_interval)
+{
+	long long last, gap, worst = 0;
+	char *msg;
+
+	lvd_setenv("WATCHDOG_USEC=200000");
+	lvd_start(&d, "{\"pools\":[]}");
+	free(notify_until("WATCHDOG=1", 1000));
+	last = now_ms();
+	for (int i = 0; i < 8; i++) {
+		msg = notify_until("WATCHDOG=1", 1000);
+		free(msg);
+		gap = now_ms() - last;
+		last += gap;
+		if (gap > worst)
+			worst = gap;
+	}
+	/* every 100 ms; systemd would act after 200 */
+	ck_assert_int_lt(worst, 190);
+}
+END_TEST
+
+START_TEST(socket_activation_starts_it_on_the_first_connection)
+{
+	char dir[] = "/tmp/lvact.XXXXXX", sock[64], cfg[64];
+	struct lv_client *c = NULL;
+	json_t *res = NULL, *err = NULL;
+	FILE *f;
+	pid_t pid;
+	int status;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sock, sizeof sock, "%s/control.sock", dir);
+	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	f = fopen(cfg, "w");
+	fputs("{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\"}]}", f);
+	fclose(f);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
+			_exit(126);
+		execlp("systemd-socket-activate", "systemd-socket-activate", "-l", sock,
+		       "--fdname=control", lvd_build_path("bin/loopvisord"), "-c", cfg, (char *)NULL);
+		_exit(127);
+	}
+	/* the listening socket appears before the daemon exists; connecting starts it */
+	for (int i = 0; i < 2000 && !(c = lv_client_connect(sock)); i++)
+		ck_assert(!pid_gone_within(pid, 5));
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(lv_client_call(c, "wait", json_pack("{s:s, s:s}", "target", "m", "state",
+	                                "running"), 20000, &res, &err), 0);
+	ck_assert_ptr_nonnull(res);
+	json_decref(res);
+	ck_assert_int_eq(lv_client_call(c, "shutdown", NULL, 20000, &res, &err), 0);
+	json_decref(res);
+	lv_client_close(c);
+	ck_assert(pid_gone_within(pid, 20000));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* systemd's socket is systemd's: the daemon did not remove it */
+	ck_assert_int_eq(access(sock, F_OK), 0);
+	unlink(sock);
+	unlink(cfg);
+	rmdir(dir);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("systemd");
+	TCase *tc = tcase_create("notify");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ready_status_reload_and_stopping);
+	tcase_add_test(tc, watchdog_pings_at_half_the_interval);
+	tcase_add_test(tc, socket_activation_starts_it_on_the_first_connection);
+	suite_add_tcase(su, tc);
+	return lvd_run_suite(su);
+}
