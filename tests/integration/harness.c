@@ -2,6 +2,8 @@
  * it and tears it and every worker group down, so no test leaks a process into ctest. */
 #include "harness.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -518,13 +520,7 @@ void lvd_expect_no_change(struct lvd *d, const char *target, const char *states,
 
 int lvd_run_suite(Suite *su)
 {
-	SRunner *sr = srunner_create(su);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lv_check_run(su);
 }
 
 pid_t lvd_worker_pid(struct lvd *d, const char *name)

@@ -58,7 +58,7 @@ START_TEST(busy_but_alive_loop_is_not_killed)
 	/* every 50 ms tick spins 150 ms: heavy lag, but heartbeats keep coming */
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"b\",\"module\":\"lv_testjob\","
 	              "\"params\":{\"busy_ms\":150,\"tick_ms\":50},\"heartbeat_ms\":50,"
-	              "\"hang_timeout_ms\":600}]}", lvd_build_path("tests"));
+	              "\"hang_timeout_ms\":2000}]}", lvd_build_path("tests"));
 	json_decref(lvd_wait(&d, "b", "running", 0));
 	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\",\"backoff\",\"failed\"]", 1500);
 	w = lvd_worker(&d, "b:0");

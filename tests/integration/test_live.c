@@ -273,7 +273,7 @@ START_TEST(desired_state_survives_kill9_of_the_daemon)
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"b:1\"}"));
 	json_decref(lvd_call(&d, "scale", "{\"pool\":\"a\",\"workers\":1}"));
 	json_decref(lvd_call(&d, "add", "{\"pool\":{\"name\":\"late\",\"exec\":[\"sleep\",\"1000\"]}}"));
-	json_decref(lvd_call(&d, "remove", "{\"pool\":\"b\",\"wait\":false}"));
+	json_decref(lvd_call(&d, "remove", "{\"pool\":\"b\"}"));
 	json_decref(lvd_call(&d, "add", "{\"pool\":" POOLS_B "}", 2));
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"b:0\"}"));
 	kill(d.pid, SIGKILL);

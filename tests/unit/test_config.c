@@ -1,6 +1,8 @@
 /* test_config: the config validator: defaults, every key, path resolution, and the exact
  * message (with its key path) for each kind of mistake. */
 #include <check.h>
+
+#include "check_run.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,8 +313,6 @@ int main(void)
 {
 	Suite *su = suite_create("config");
 	TCase *tc = tcase_create("validate");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, every_key);
@@ -322,9 +322,5 @@ int main(void)
 	tcase_add_test(tc, single_pool_validator);
 	tcase_add_test(tc, signal_names);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lv_check_run(su);
 }

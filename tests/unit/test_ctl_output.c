@@ -1,5 +1,7 @@
 /* test_ctl_output: loopvisorctl's table and line formats, byte for byte. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,8 +103,6 @@ int main(void)
 {
 	Suite *su = suite_create("ctl_output");
 	TCase *tc = tcase_create("format");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, uptime_formats);
 	tcase_add_test(tc, last_column);
@@ -110,9 +110,5 @@ int main(void)
 	tcase_add_test(tc, empty_status);
 	tcase_add_test(tc, names);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lv_check_run(su);
 }

@@ -1,6 +1,8 @@
 /* test_fsm: the worker state machine in daemon/worker.c, with the process layer stubbed:
  * commands and exits in, states, backoff timers, start limits and signals out. */
 #include <check.h>
+
+#include "check_run.h"
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,8 +310,6 @@ int main(void)
 {
 	Suite *su = suite_create("fsm");
 	TCase *tc = tcase_create("worker");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, start_ready_running);
@@ -323,9 +323,5 @@ int main(void)
 	tcase_add_test(tc, shutdown_never_restarts);
 	tcase_add_test(tc, state_names_round_trip);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lv_check_run(su);
 }

@@ -1,6 +1,8 @@
 /* test_jsonrpc: the JSON-RPC 2.0 session: every error code, batches, notifications,
  * parked calls answered in request order, and the shared params validator. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -316,11 +318,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lv_check_run(suite());
 }

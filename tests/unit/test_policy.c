@@ -1,6 +1,8 @@
 /* test_policy: restart decisions, backoff arithmetic, the start-limit window and the
  * pid table: the pure parts of the supervisor, driven with made-up times. */
 #include <check.h>
+
+#include "check_run.h"
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -113,8 +115,6 @@ int main(void)
 {
 	Suite *su = suite_create("policy");
 	TCase *tc = tcase_create("pure");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, clean_exits);
 	tcase_add_test(tc, restart_policies);
@@ -123,9 +123,5 @@ int main(void)
 	tcase_add_test(tc, pidmap_put_get_del);
 	tcase_add_test(tc, pidmap_churn_stays_bounded);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lv_check_run(su);
 }

@@ -1,5 +1,7 @@
 /* test_sockpath: the default control socket path, in the documented order of precedence. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -39,15 +41,9 @@ int main(void)
 {
 	Suite *su = suite_create("sockpath");
 	TCase *tc = tcase_create("default");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, precedence);
 	tcase_add_test(tc, too_long);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lv_check_run(su);
 }
