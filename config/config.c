@@ -135,8 +135,6 @@ static int parse_logs(struct cfgerr *e, const json_t *root, struct lv_config *cf
 		cfg->log_target = 2;
 	else
 		return cfg_fail(e, "logs", "target", "must be \"auto\", \"stderr\" or \"journal\"");
-	if (!dir)
-		dir = getenv("LOGS_DIRECTORY"); /* systemd's LogsDirectory= */
 	if (dir && *dir && !(cfg->logs_dir = cfg_resolve(cfg->dir, dir)))
 		return cfg_fail(e, "logs", "dir", "out of memory");
 	cfg->logs_max_bytes = (unsigned long)max;

@@ -4,9 +4,11 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,11 +22,16 @@ struct lv_client {
 	size_t len, cap;
 };
 
+/* A daemon that stopped accepting leaves connect() waiting for room in the listen backlog:
+ * Linux bounds that wait with SO_SNDTIMEO, so a hung daemon fails fast instead. */
+#define CONNECT_TIMEOUT_S 5
+
 struct lv_client *lv_client_connect(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = CONNECT_TIMEOUT_S }, none = { 0 };
 	struct lv_client *c;
-	int fd, saved;
+	int fd, rc, saved;
 
 	if (strlen(path) >= sizeof sun.sun_path) {
 		errno = ENAMETOOLONG;
@@ -33,7 +40,14 @@ struct lv_client *lv_client_connect(const char *path)
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return NULL;
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || !(c = calloc(1, sizeof *c))) {
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	do
+		rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0 && errno == EAGAIN)
+		errno = ETIMEDOUT;
+	if (rc < 0 || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none) < 0 ||
+	    !(c = calloc(1, sizeof *c))) {
 		saved = errno;
 		close(fd);
 		errno = saved;
@@ -117,11 +131,11 @@ static int fill(struct lv_client *c, long long deadline)
 		c->buf = grown;
 		c->cap = cap;
 	}
-	if (deadline >= 0 && (wait = (int)(deadline - now_ms())) < 0)
-		wait = 0;
-	do
+	do {
+		if (deadline >= 0 && (wait = (int)(deadline - now_ms())) < 0)
+			wait = 0;
 		rc = poll(&pfd, 1, wait);
-	while (rc < 0 && errno == EINTR);
+	} while (rc < 0 && errno == EINTR);
 	if (rc == 0) {
 		errno = ETIMEDOUT;
 		return -1;
@@ -141,24 +155,25 @@ static int fill(struct lv_client *c, long long deadline)
 	return 0;
 }
 
-char *lv_client_read_line(struct lv_client *c, int timeout_ms)
+/* Reads one line (without its newline) until deadline (ms on CLOCK_MONOTONIC, -1: none);
+ * *len gets its length, which lets a NUL byte inside reach the JSON parser as an error. */
+static char *read_line_until(struct lv_client *c, long long deadline, size_t *len)
 {
-	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
 	size_t scanned = 0;
 
 	for (;;) {
 		char *nl = c->buf ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
 
 		if (nl) {
-			size_t len = (size_t)(nl - c->buf);
-			char *line = malloc(len + 1);
+			char *line;
 
-			if (!line)
+			*len = (size_t)(nl - c->buf);
+			if (!(line = malloc(*len + 1)))
 				return NULL;
-			memcpy(line, c->buf, len);
-			line[len] = '\0';
-			memmove(c->buf, nl + 1, c->len - len - 1);
-			c->len -= len + 1;
+			memcpy(line, c->buf, *len);
+			line[*len] = '\0';
+			memmove(c->buf, nl + 1, c->len - *len - 1);
+			c->len -= *len + 1;
 			return line;
 		}
 		scanned = c->len;
@@ -171,45 +186,80 @@ char *lv_client_read_line(struct lv_client *c, int timeout_ms)
 	}
 }
 
+static long long deadline_of(int timeout_ms)
+{
+	return timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+}
+
+char *lv_client_read_line(struct lv_client *c, int timeout_ms)
+{
+	size_t len;
+
+	return read_line_until(c, deadline_of(timeout_ms), &len);
+}
+
+/* Our reply: the same id, or an error with "id": null (the daemon could not read our
+ * request's id; replies come in request order and we have one request outstanding). */
+static bool is_reply_to(const json_t *resp, long id)
+{
+	const json_t *rid = json_object_get(resp, "id");
+
+	if (json_is_integer(rid))
+		return json_integer_value(rid) == id;
+	return json_is_null(rid) && json_object_get(resp, "error") &&
+	       !json_object_get(resp, "method");
+}
+
 int lv_client_call(struct lv_client *c, const char *method, json_t *params, int timeout_ms,
                    json_t **result, json_t **error)
 {
+	long long deadline = deadline_of(timeout_ms);
 	long id = c->next_id++;
-	json_t *req = json_pack("{s:s, s:s, s:I}", "jsonrpc", "2.0", "method", method, "id",
-	                        (json_int_t)id);
+	json_t *req = json_pack("{s:s, s:s, s:I}", "jsonrpc", "2.0", "method", method ? method : "",
+	                        "id", (json_int_t)id);
 	char *text;
 	int rc;
 
 	*result = *error = NULL;
+	if (!req) {
+		json_decref(params);
+		errno = ENOMEM;
+		return -1;
+	}
 	if (params)
 		json_object_set_new(req, "params", params);
 	text = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
-	if (!text)
+	if (!text) {
+		errno = ENOMEM;
 		return -1;
+	}
 	rc = lv_client_send_line(c, text, strlen(text));
 	free(text);
 	if (rc < 0)
 		return -1;
 	for (;;) {
-		char *line = lv_client_read_line(c, timeout_ms);
-		json_t *resp, *rid;
+		size_t len;
+		char *line = read_line_until(c, deadline, &len);
+		json_t *resp;
 
 		if (!line)
 			return -1;
-		resp = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
+		resp = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 		free(line);
 		if (!json_is_object(resp)) {
 			json_decref(resp);
 			errno = EPROTO;
 			return -1;
 		}
-		rid = json_object_get(resp, "id");
-		if (json_is_integer(rid) && json_integer_value(rid) == id) {
+		if (is_reply_to(resp, id)) {
 			*result = json_incref(json_object_get(resp, "result"));
 			*error = json_incref(json_object_get(resp, "error"));
 			json_decref(resp);
-			if (!*result && !*error) {
+			if (!*result == !*error || (*error && !json_is_object(*error))) {
+				json_decref(*result);
+				json_decref(*error);
+				*result = *error = NULL;
 				errno = EPROTO;
 				return -1;
 			}

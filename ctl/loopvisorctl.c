@@ -24,7 +24,7 @@ struct opts {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: loopvisorctl [-s SOCKET] [--json] [--timeout MS] COMMAND\n"
+	        "usage: loopvisorctl [-s|--socket SOCKET] [--json] [--timeout MS] [--no-wait] COMMAND\n"
 	        "commands:\n"
 	        "  status [TARGET]                 workers and their states\n"
 	        "  start|stop|restart TARGET       and wait for the result (--no-wait: don't)\n"
@@ -45,6 +45,24 @@ static int usage_error(const char *msg)
 	return EXIT_USAGE;
 }
 
+/* A whole decimal number in 0..max, or -1. */
+static long parse_count(const char *text, long max)
+{
+	char *end;
+	long n;
+
+	if (!*text || strspn(text, "0123456789") != strlen(text))
+		return -1;
+	errno = 0;
+	n = strtol(text, &end, 10);
+	return errno || n > max ? -1 : n;
+}
+
+static const char *str_or(const json_t *v, const char *fallback)
+{
+	return json_is_string(v) ? json_string_value(v) : fallback;
+}
+
 static void print_json(const json_t *v)
 {
 	char *text = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
@@ -59,7 +77,8 @@ static int report_error(const json_t *error)
 	const json_t *data = json_object_get(error, "data");
 	char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 
-	fprintf(stderr, "loopvisorctl: %s%s%s\n", json_string_value(json_object_get(error, "message")),
+	fprintf(stderr, "loopvisorctl: %s%s%s\n",
+	        str_or(json_object_get(error, "message"), "the daemon answered with an error"),
 	        text ? " " : "", text ? text : "");
 	free(text);
 	return EXIT_REMOTE;
@@ -79,7 +98,7 @@ static void print_human(const char *cmd, const json_t *result)
 	} else if (!strcmp(cmd, "signal")) {
 		ctl_print_names(stdout, "signalled", result);
 	} else if (!strcmp(cmd, "scale")) {
-		printf("%s: %lld workers\n", json_string_value(json_object_get(result, "pool")),
+		printf("%s: %lld workers\n", str_or(json_object_get(result, "pool"), "?"),
 		       (long long)json_integer_value(json_object_get(result, "workers")));
 	} else if (!strcmp(cmd, "shutdown")) {
 		printf("shutting down\n");
@@ -87,9 +106,9 @@ static void print_human(const char *cmd, const json_t *result)
 		ctl_print_log_lines(stdout, result);
 	} else if (!strcmp(cmd, "version")) {
 		printf("loopvisord %s (libevent %s, jansson %s)\nloopvisorctl %s\n",
-		       json_string_value(json_object_get(result, "version")),
-		       json_string_value(json_object_get(result, "libevent")),
-		       json_string_value(json_object_get(result, "jansson")), LV_VERSION);
+		       str_or(json_object_get(result, "version"), "?"),
+		       str_or(json_object_get(result, "libevent"), "?"),
+		       str_or(json_object_get(result, "jansson"), "?"), LV_VERSION);
 	} else {
 		print_json(result);
 	}
@@ -100,7 +119,6 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
                          json_t **params, int *follow_out)
 {
 	const char *cmd = argv[0];
-	char *end;
 
 	*method = cmd;
 	*params = NULL;
@@ -119,18 +137,19 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 		long n;
 		if (argc != 3)
 			return usage_error("scale needs POOL and N");
-		errno = 0;
-		n = strtol(argv[2], &end, 10);
-		if (errno || *end || end == argv[2] || n < 0 || n > INT_MAX)
+		if ((n = parse_count(argv[2], INT_MAX)) < 0)
 			return usage_error("N must be a number of workers");
 		*params = json_pack("{s:s, s:i, s:b}", "pool", argv[1], "workers", (int)n,
 		                    "wait", !o->no_wait);
 	} else if (!strcmp(cmd, "signal")) {
-		if (argc != 3)
+		long signo;
+		if (argc != 3 || !argv[2][0])
 			return usage_error("signal needs TARGET and SIG");
-		if (strspn(argv[2], "0123456789") == strlen(argv[2]))
-			*params = json_pack("{s:s, s:i}", "target", argv[1], "signal", atoi(argv[2]));
-		else
+		if (strspn(argv[2], "0123456789") == strlen(argv[2])) {
+			if ((signo = parse_count(argv[2], INT_MAX)) < 0)
+				return usage_error("SIG is out of range");
+			*params = json_pack("{s:s, s:i}", "target", argv[1], "signal", (int)signo);
+		} else
 			*params = json_pack("{s:s, s:s}", "target", argv[1], "signal", argv[2]);
 	} else if (!strcmp(cmd, "events")) {
 		if (argc > 2)
@@ -144,8 +163,9 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 		for (i = 1; i < argc - 1; i++) {
 			if (!strcmp(argv[i], "-f"))
 				follow = 1;
-			else if (!strcmp(argv[i], "-n") && i + 1 < argc - 1)
-				lines = atoi(argv[++i]);
+			else if (!strcmp(argv[i], "-n") && i + 1 < argc - 1 &&
+			         (lines = (int)parse_count(argv[i + 1], INT_MAX)) >= 0)
+				i++;
 			else
 				return usage_error("tail [-f] [-n LINES] TARGET");
 		}
@@ -199,7 +219,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 's': o->socket = optarg; break;
 		case 'j': o->json = 1; break;
 		case 'n': o->no_wait = 1; break;
-		case 't': o->timeout_ms = atoi(optarg); break;
+		case 't':
+			if ((o->timeout_ms = (int)parse_count(optarg, INT_MAX)) < 0)
+				exit(usage_error("--timeout needs a number of milliseconds"));
+			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		default: usage(stderr); exit(EXIT_USAGE);
 		}
@@ -255,9 +278,13 @@ int main(int argc, char **argv)
 		return rc;
 	if (!o.socket && lv_default_socket_path(path, sizeof path) == 0)
 		o.socket = path;
-	if (!o.socket || !(c = lv_client_connect(o.socket))) {
-		fprintf(stderr, "loopvisorctl: cannot connect to %s: %s\n", o.socket ? o.socket : "?",
-		        strerror(errno));
+	if (!o.socket) {
+		fprintf(stderr, "loopvisorctl: no default control socket path fits; use -s SOCKET\n");
+		json_decref(params);
+		return EXIT_CONNECT;
+	}
+	if (!(c = lv_client_connect(o.socket))) {
+		fprintf(stderr, "loopvisorctl: cannot connect to %s: %s\n", o.socket, strerror(errno));
 		json_decref(params);
 		return EXIT_CONNECT;
 	}

@@ -5,9 +5,9 @@ set -eu
 
 PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-dev check"
 # Real programs the integration tests supervise: redis-server and systemd-notify speak
-# sd_notify without knowing loopvisor.
+# sd_notify without knowing loopvisor; systemd-nspawn and debootstrap boot a real systemd.
 if [ "${1:-}" = "test" ]; then
-	PKGS="$PKGS redis-server systemd"
+	PKGS="$PKGS redis-server systemd systemd-container debootstrap"
 fi
 
 missing=""

@@ -1,4 +1,5 @@
-/* test_ctl_output: loopvisorctl's table and line formats, byte for byte. */
+/* test_ctl_output: loopvisorctl's table and line formats, byte for byte: uptimes, the LAST
+ * column, "-" for a worker without a process, and columns sized to their widest cell. */
 #include <check.h>
 
 #include "check_run.h"
@@ -75,6 +76,38 @@ START_TEST(table_is_aligned)
 }
 END_TEST
 
+START_TEST(stopped_worker_hides_uptime)
+{
+	/* no process: PID and UPTIME are "-" even if a stale uptime came along; a number
+	 * signal and a long error widen LAST without disturbing the other columns */
+	char *out = render(
+		"{\"workers\":["
+		"{\"name\":\"a:0\",\"state\":\"stopped\",\"pid\":null,\"restarts\":3,"
+		"\"uptime_ms\":5000,\"last_exit\":{\"signal\":9},\"last_error\":null},"
+		"{\"name\":\"a:1\",\"state\":\"failed\",\"pid\":null,\"restarts\":100,"
+		"\"uptime_ms\":0,\"last_exit\":{\"code\":127},"
+		"\"last_error\":\"start limit reached: 5 starts in 10s\"},"
+		"{\"name\":\"a:2\",\"state\":\"running\",\"pid\":1,\"restarts\":0,"
+		"\"uptime_ms\":12345,\"last_exit\":{\"code\":0},\"last_error\":null}]}");
+
+	ck_assert_str_eq(out,
+		"NAME  STATE    PID  UPTIME  RESTARTS  LAST\n"
+		"a:0   stopped  -    -       3         killed by signal 9\n"
+		"a:1   failed   -    -       100       start limit reached: 5 starts in 10s\n"
+		"a:2   running  1    12.3s   0         exit 0\n");
+	free(out);
+}
+END_TEST
+
+START_TEST(missing_workers_key)
+{
+	char *out = render("{\"pools\":[]}");
+
+	ck_assert_str_eq(out, "no workers\n");
+	free(out);
+}
+END_TEST
+
 START_TEST(empty_status)
 {
 	char *out = render("{\"pools\":[],\"workers\":[]}");
@@ -107,6 +140,8 @@ int main(void)
 	tcase_add_test(tc, uptime_formats);
 	tcase_add_test(tc, last_column);
 	tcase_add_test(tc, table_is_aligned);
+	tcase_add_test(tc, stopped_worker_hides_uptime);
+	tcase_add_test(tc, missing_workers_key);
 	tcase_add_test(tc, empty_status);
 	tcase_add_test(tc, names);
 	suite_add_tcase(su, tc);
