@@ -2,7 +2,7 @@
 # inside: runs under a real systemd (PID 1) in the test container, after multi-user.target.
 # Writes "ok - ..." / "not ok - ..." lines to /results/out, then powers the container off.
 out=/results/out
-ctl="/usr/local/bin/loopvisorctl -s /run/loopvisor/control.sock"
+ctl="loopvisorctl -s /run/loopvisor/control.sock"
 : >"$out"
 check() { # NAME COMMAND...
 	name=$1

@@ -1,6 +1,7 @@
 #!/bin/sh
-# test_real_systemd: boots a real systemd (PID 1) in systemd-nspawn with the built tree
-# installed, and runs tests/systemd/inside.sh there: start, STATUS=, reload, journal fields,
+# test_real_systemd: builds the Debian package, installs it with dpkg into a minimal Debian
+# 12 root, boots a real systemd (PID 1) there in systemd-nspawn and runs
+# tests/systemd/inside.sh: start, STATUS=, reload, journal fields,
 # a watchdog kill of a frozen daemon, stop draining the workers, socket activation.
 # The Debian root is made once with debootstrap and cached in the build folder.
 set -u
@@ -30,20 +31,31 @@ if [ ! -x "$root/lib/systemd/systemd" ] || [ ! -x "$root/bin/kill" ]; then
 	mv "$root.tmp" "$root"
 fi
 
-# what is under test: the installed tree, its units, a config, the script
-DESTDIR="$root" cmake --install "$BUILD" >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
-prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
-for unit in loopvisor.service loopvisor.socket loopvisor@.service; do
-	cp "$BUILD/systemd/$unit" "$root/etc/systemd/system/$unit" 2>/dev/null ||
-		cp "$SRC/systemd/$unit" "$root/etc/systemd/system/$unit"
-done
-mkdir -p "$root/etc/systemd/system/loopvisor.service.d" "$root$prefix/etc/loopvisor"
+# what is under test: the Debian package (make deb's recipe), installed with dpkg
+deb_build="$BUILD/deb"
+{ cmake -S "$SRC" -B "$deb_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr &&
+  cmake --build "$deb_build" -j "$(nproc)" --target loopvisord loopvisorctl ticker echo http &&
+  (cd "$deb_build" && cpack -G DEB); } >"$BUILD/nspawn-deb.log" 2>&1 ||
+	{ tail -20 "$BUILD/nspawn-deb.log"; echo "0 passed, 1 failed"; exit 1; }
+deb=$(ls "$deb_build"/loopvisor_*.deb | head -n 1)
+host_pass=0
+host_fail=0
+host_check() {
+	if "$@" >/dev/null 2>&1; then host_pass=$((host_pass + 1)); echo "ok - $*";
+	else host_fail=$((host_fail + 1)); echo "not ok - $*"; fi
+}
+host_check dpkg --root="$root" -i "$deb"
+host_check dpkg --root="$root" -s loopvisor
+# it brings no maintainer scripts: installing creates and starts nothing
+host_check sh -c "! dpkg-deb -I '$deb' | grep -q -e postinst -e preinst -e prerm -e postrm"
+rm -rf "$root/etc/systemd/system/loopvisor.service" "$root/etc/systemd/system/loopvisor.socket"
+mkdir -p "$root/etc/systemd/system/loopvisor.service.d"
 cat >"$root/etc/systemd/system/loopvisor.service.d/test.conf" <<UNIT
 [Service]
 WatchdogSec=2s
 TimeoutAbortSec=2s
 UNIT
-cat >"$root$prefix/etc/loopvisor/loopvisor.json" <<JSON
+cat >"$root/etc/loopvisor/loopvisor.json" <<JSON
 { "pools": [ { "name": "web", "module": "ticker", "workers": 2, "params": { "interval_ms": 200 } },
              { "name": "sleeper", "exec": ["sleep", "3600"] } ] }
 JSON
@@ -65,8 +77,8 @@ ln -sf /etc/systemd/system/lv-inside-test.service \
 timeout 300 systemd-nspawn -q --register=no --keep-unit -D "$root" -b \
 	--bind="$results:/results" >"$BUILD/nspawn-boot.log" 2>&1
 cat "$results/out" 2>/dev/null
-pass=$(grep -c '^ok - ' "$results/out" 2>/dev/null)
-fail=$(grep -c '^not ok - ' "$results/out" 2>/dev/null)
+pass=$(($(grep -c '^ok - ' "$results/out" 2>/dev/null) + host_pass))
+fail=$(($(grep -c '^not ok - ' "$results/out" 2>/dev/null) + host_fail))
 if ! grep -q '^done' "$results/out" 2>/dev/null; then
 	echo "the test inside the container did not finish; boot log: $BUILD/nspawn-boot.log"
 	tail -20 "$BUILD/nspawn-boot.log"
