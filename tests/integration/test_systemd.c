@@ -3,7 +3,10 @@
  * workers run, STATUS=, the watchdog cadence, RELOADING=1/READY=1, STOPPING=1 and that
  * only the daemon speaks; systemd-socket-activate starts it on the first connection. */
 #include <check.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,28 +120,63 @@ START_TEST(watchdog_pings_at_half_the_interval)
 }
 END_TEST
 
+static int free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* One HTTP request to 127.0.0.1:port; returns the reply's first bytes. */
+static char *http_get(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	static char buf[1024];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t n, len = 0;
+
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_gt(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), 0);
+	while (len < (ssize_t)sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - (size_t)len)) > 0)
+		len += n;
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
 START_TEST(socket_activation_starts_it_on_the_first_connection)
 {
-	char dir[] = "/tmp/lvact.XXXXXX", sock[64], cfg[64];
+	char dir[] = "/tmp/lvact.XXXXXX", sock[64], cfg[64], web[32];
 	struct lv_client *c = NULL;
 	json_t *res = NULL, *err = NULL;
 	FILE *f;
 	pid_t pid;
-	int status;
+	int status, port = free_port();
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(sock, sizeof sock, "%s/control.sock", dir);
 	snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+	snprintf(web, sizeof web, "127.0.0.1:%d", port);
 	f = fopen(cfg, "w");
-	fputs("{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\"}]}", f);
+	/* the http pool serves on a socket systemd holds: "fd:web" */
+	fputs("{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\"},"
+	      "{\"name\":\"web\",\"module\":\"http\",\"listen\":[\"fd:web\"]}]}", f);
 	fclose(f);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr))
 			_exit(126);
-		execlp("systemd-socket-activate", "systemd-socket-activate", "-l", sock,
-		       "--fdname=control", lvd_build_path("bin/loopvisord"), "-c", cfg, (char *)NULL);
+		execlp("systemd-socket-activate", "systemd-socket-activate", "-l", sock, "-l", web,
+		       "--fdname=control:web", lvd_build_path("bin/loopvisord"), "-c", cfg,
+		       (char *)NULL);
 		_exit(127);
 	}
 	/* the listening socket appears before the daemon exists; connecting starts it */
@@ -149,6 +187,11 @@ START_TEST(socket_activation_starts_it_on_the_first_connection)
 	                                "running"), 20000, &res, &err), 0);
 	ck_assert_ptr_nonnull(res);
 	json_decref(res);
+	ck_assert_int_eq(lv_client_call(c, "wait", json_pack("{s:s, s:s}", "target", "web", "state",
+	                                "running"), 20000, &res, &err), 0);
+	ck_assert_ptr_nonnull(res);
+	json_decref(res);
+	ck_assert_ptr_nonnull(strstr(http_get(port), "X-Worker-Pid: "));
 	ck_assert_int_eq(lv_client_call(c, "shutdown", NULL, 20000, &res, &err), 0);
 	json_decref(res);
 	lv_client_close(c);
