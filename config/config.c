@@ -3,11 +3,14 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config/check.h"
 
@@ -15,7 +18,8 @@ static const char *const top_keys[] = { "control", "job_path", "state_dir", "log
 	                                     NULL };
 static const char *const logs_keys[] = { "dir", "max_bytes", "keep", "ring_lines", "target",
 	                                      NULL };
-static const char *const control_keys[] = { "socket", "mode", NULL };
+static const char *const control_keys[] = { "socket", "mode", "group", "access", NULL };
+static const char *const access_keys[] = { "user", "group", "role", NULL };
 
 void lv_config_free(struct lv_config *cfg)
 {
@@ -28,6 +32,7 @@ void lv_config_free(struct lv_config *cfg)
 		free(cfg->job_path[i]);
 	free(cfg->job_path);
 	free(cfg->control_socket);
+	free(cfg->access);
 	free(cfg->state_dir);
 	free(cfg->logs_dir);
 	free(cfg->path);
@@ -57,10 +62,72 @@ static int parse_mode(struct cfgerr *e, const char *text, mode_t *out)
 	return 0;
 }
 
+static int lookup_group(const char *name, gid_t *gid)
+{
+	struct group *gr = getgrnam(name);
+	char *end;
+	unsigned long id = strtoul(name, &end, 10);
+
+	if (!gr && *end == '\0' && *name)
+		gr = getgrgid((gid_t)id);
+	if (!gr)
+		return -1;
+	*gid = gr->gr_gid;
+	return 0;
+}
+
+/* control.access: [{"user"|"group": NAME, "role": "read"|"admin"}, ...] */
+static int parse_access(struct cfgerr *e, const json_t *list, struct lv_config *cfg)
+{
+	json_t *entry;
+	size_t i;
+
+	if (!json_is_array(list))
+		return cfg_fail(e, "control", "access", "must be an array of {\"user\" or \"group\", \"role\"}");
+	if (!(cfg->access = calloc(json_array_size(list) + 1, sizeof *cfg->access)))
+		return cfg_fail(e, "control", "access", "out of memory");
+	json_array_foreach(list, i, entry) {
+		struct lv_access *a = &cfg->access[i];
+		const char *user = NULL, *group = NULL, *role = NULL;
+		char prefix[48];
+
+		snprintf(prefix, sizeof prefix, "control.access[%zu]", i);
+		if (!json_is_object(entry))
+			return cfg_fail(e, prefix, NULL, "must be an object");
+		if (cfg_known_keys(e, entry, prefix, access_keys) < 0 ||
+		    cfg_string(e, entry, prefix, "user", true, &user) < 0 ||
+		    cfg_string(e, entry, prefix, "group", true, &group) < 0 ||
+		    cfg_string(e, entry, prefix, "role", true, &role) < 0)
+			return -1;
+		if (!user == !group)
+			return cfg_fail(e, prefix, NULL, "needs exactly one of \"user\" or \"group\"");
+		if (!role || (strcmp(role, "read") && strcmp(role, "admin")))
+			return cfg_fail(e, prefix, "role", "must be \"read\" or \"admin\"");
+		a->role = strcmp(role, "admin") ? 1 : 2;
+		if (group) {
+			a->is_group = true;
+			if (lookup_group(group, &a->gid) < 0)
+				return cfg_fail(e, prefix, "group", "unknown group \"%s\"", group);
+		} else {
+			struct passwd *pw = getpwnam(user);
+			char *end;
+			unsigned long id = strtoul(user, &end, 10);
+
+			if (!pw && *end == '\0')
+				pw = getpwuid((uid_t)id);
+			if (!pw)
+				return cfg_fail(e, prefix, "user", "unknown user \"%s\"", user);
+			a->uid = pw->pw_uid;
+		}
+		cfg->n_access = i + 1;
+	}
+	return 0;
+}
+
 static int parse_control(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
 {
 	json_t *control = json_object_get(root, "control");
-	const char *socket = NULL, *mode = NULL;
+	const char *socket = NULL, *mode = NULL, *group = NULL;
 
 	cfg->control_mode = 0600;
 	if (!control)
@@ -69,7 +136,16 @@ static int parse_control(struct cfgerr *e, const json_t *root, struct lv_config 
 		return cfg_fail(e, "", "control", "must be an object");
 	if (cfg_known_keys(e, control, "control", control_keys) < 0 ||
 	    cfg_string(e, control, "control", "socket", true, &socket) < 0 ||
-	    cfg_string(e, control, "control", "mode", true, &mode) < 0)
+	    cfg_string(e, control, "control", "mode", true, &mode) < 0 ||
+	    cfg_string(e, control, "control", "group", true, &group) < 0)
+		return -1;
+	if (group) {
+		if (lookup_group(group, &cfg->control_gid) < 0)
+			return cfg_fail(e, "control", "group", "unknown group \"%s\"", group);
+		cfg->control_has_group = true;
+	}
+	if (json_object_get(control, "access") &&
+	    parse_access(e, json_object_get(control, "access"), cfg) < 0)
 		return -1;
 	if (mode && parse_mode(e, mode, &cfg->control_mode) < 0)
 		return -1;
@@ -254,10 +330,35 @@ fail:
 	return -1;
 }
 
+/* Parses the file at real; on failure writes "FILE: reason" or "FILE:LINE:COL: reason". */
+static json_t *load_json(const char *file, const char *real, char *err, size_t errlen)
+{
+	FILE *f = fopen(real, "re");
+	json_error_t jerr;
+	struct stat st;
+	json_t *root;
+	int fail;
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return NULL;
+	}
+	fail = fstat(fileno(f), &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+	if (fail) {
+		snprintf(err, errlen, "%s: %s", file, strerror(fail));
+		fclose(f);
+		return NULL;
+	}
+	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+	fclose(f);
+	if (!root)
+		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+	return root;
+}
+
 int lv_config_load(const char *file, struct lv_config **out, char *err, size_t errlen)
 {
 	char real[PATH_MAX], dir[PATH_MAX];
-	json_error_t jerr;
 	json_t *root;
 	int rc;
 
@@ -266,11 +367,8 @@ int lv_config_load(const char *file, struct lv_config **out, char *err, size_t e
 		snprintf(err, errlen, "%s: %s", file, strerror(errno));
 		return -1;
 	}
-	root = json_load_file(real, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
+	if (!(root = load_json(file, real, err, errlen)))
 		return -1;
-	}
 	snprintf(dir, sizeof dir, "%s", real);
 	rc = lv_config_from_json(root, dirname(dir), out, err, errlen);
 	json_decref(root);

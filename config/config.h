@@ -52,6 +52,15 @@ struct lv_config {
 	char *dir;                   /* folder that relative paths resolve against */
 	char *control_socket;        /* absolute path, or NULL when the file names none */
 	mode_t control_mode;         /* default 0600 */
+	bool control_has_group;      /* control.group: the socket's group */
+	gid_t control_gid;
+	struct lv_access {           /* control.access: who may do what */
+		bool is_group;
+		uid_t uid;
+		gid_t gid;
+		int role;                /* 1 read, 2 admin (enum lv_rpc_role) */
+	} *access;
+	size_t n_access;
 	char **job_path;             /* absolute folders, NULL-terminated, never NULL */
 	char *state_dir;             /* where runtime changes are saved, or NULL for nowhere */
 	char *logs_dir;              /* per-pool log files, or NULL: the daemon's stderr */

@@ -3,6 +3,7 @@
 #include "config/config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -79,7 +80,8 @@ static int parse_program(struct cfgerr *e, const json_t *obj, const char *prefix
 				return cfg_fail(e, prefix, key, "must be a string");
 			if (i == 0 && json_string_length(v) == 0)
 				return cfg_fail(e, prefix, key, "must not be empty");
-			p->argv[i] = strdup(json_string_value(v));
+			if (!(p->argv[i] = strdup(json_string_value(v))))
+				return cfg_fail(e, prefix, key, "out of memory");
 		}
 		return 0;
 	}
@@ -87,9 +89,12 @@ static int parse_program(struct cfgerr *e, const json_t *obj, const char *prefix
 		return -1;
 	p->kind = LV_KIND_MODULE;
 	p->module = strchr(module, '/') ? cfg_resolve(base_dir, module) : strdup(module);
+	if (!p->module)
+		return cfg_fail(e, prefix, "module", "out of memory");
 	if (params && !json_is_object(params))
 		return cfg_fail(e, prefix, "params", "must be an object");
-	p->params = params ? json_deep_copy(params) : json_object();
+	if (!(p->params = params ? json_deep_copy(params) : json_object()))
+		return cfg_fail(e, prefix, "params", "out of memory");
 	return 0;
 }
 
@@ -181,12 +186,25 @@ static int parse_env(struct cfgerr *e, const json_t *obj, const char *prefix,
 	return 0;
 }
 
-/* user and group: names or numbers, resolved now so a typo fails the config, not a spawn. */
+/* True when text is a plain decimal id ("0", "65534"): digits only, no sign or spaces. */
+static bool numeric_id(const char *text, unsigned long *id)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	*id = strtoul(text, &end, 10);
+	return *end == '\0' && errno == 0 && *id < (unsigned long)(uid_t)-1;
+}
+
+/* user and group: names or numbers, resolved now so a typo fails the config, not a spawn.
+ * The stored user/group is the resolved name: initgroups() needs the user's name. */
 static int parse_ids(struct cfgerr *e, const json_t *obj, const char *prefix,
                      struct lv_pool_config *p)
 {
 	const char *user = NULL, *group = NULL;
-	char *end;
+	unsigned long id;
 
 	if (cfg_string(e, obj, prefix, "user", true, &user) < 0 ||
 	    cfg_string(e, obj, prefix, "group", true, &group) < 0)
@@ -196,26 +214,26 @@ static int parse_ids(struct cfgerr *e, const json_t *obj, const char *prefix,
 		                "only allowed when loopvisord runs as root");
 	if (user) {
 		struct passwd *pw = getpwnam(user);
-		unsigned long id = strtoul(user, &end, 10);
 
-		if (!pw && *end == '\0')
+		if (!pw && numeric_id(user, &id))
 			pw = getpwuid((uid_t)id);
 		if (!pw)
 			return cfg_fail(e, prefix, "user", "unknown user \"%s\"", user);
 		p->uid = pw->pw_uid;
 		p->gid = pw->pw_gid;
-		p->user = strdup(pw->pw_name);
+		if (!(p->user = strdup(pw->pw_name)))
+			return cfg_fail(e, prefix, "user", "out of memory");
 	}
 	if (group) {
 		struct group *gr = getgrnam(group);
-		unsigned long id = strtoul(group, &end, 10);
 
-		if (!gr && *end == '\0')
+		if (!gr && numeric_id(group, &id))
 			gr = getgrgid((gid_t)id);
 		if (!gr)
 			return cfg_fail(e, prefix, "group", "unknown group \"%s\"", group);
 		p->gid = gr->gr_gid;
-		p->group = strdup(gr->gr_name);
+		if (!(p->group = strdup(gr->gr_name)))
+			return cfg_fail(e, prefix, "group", "out of memory");
 	}
 	return 0;
 }
@@ -297,7 +315,8 @@ static int parse_after(struct cfgerr *e, const json_t *obj, const char *prefix,
 		snprintf(key, sizeof key, "after[%zu]", i);
 		if (!json_is_string(v) || !lv_pool_name_valid(json_string_value(v)))
 			return cfg_fail(e, prefix, key, "must be a pool name");
-		p->after[i] = strdup(json_string_value(v));
+		if (!(p->after[i] = strdup(json_string_value(v))))
+			return cfg_fail(e, prefix, key, "out of memory");
 	}
 	return 0;
 }

@@ -3,6 +3,8 @@
 #include "daemon/control.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@ struct client {
 	unsigned sub_mask;      /* subscribed events, 0 for none */
 	char *sub_target;       /* only events of this pool or worker, or NULL */
 	struct event *linger;   /* an overflowed subscriber gets this long to read its notice */
+	struct ucred peer;      /* who connected (SO_PEERCRED, as of connect()) */
 	bool follows;           /* receives log lines ... */
 	char *follow_target;    /* ... of this pool or worker, or of all */
 };
@@ -149,6 +152,47 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		client_free(arg);
 }
 
+static bool in_group(const struct ucred *peer, gid_t gid)
+{
+	struct passwd *pw;
+	gid_t groups[256];
+	int n = 256;
+
+	if (peer->gid == gid)
+		return true;
+	if (!(pw = getpwuid(peer->uid)) || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* root and the daemon's own user are admins; everyone else gets what control.access says,
+ * by uid and by every group of that uid (not only the primary one). */
+static enum lv_rpc_role peer_role(const struct lv_config *cfg, const struct ucred *peer)
+{
+	int role = LV_ROLE_NONE;
+
+	if (peer->uid == 0 || peer->uid == geteuid())
+		return LV_ROLE_ADMIN;
+	for (size_t i = 0; i < cfg->n_access; i++) {
+		const struct lv_access *a = &cfg->access[i];
+
+		if (a->role > role && (a->is_group ? in_group(peer, a->gid) : a->uid == peer->uid))
+			role = a->role;
+	}
+	return (enum lv_rpc_role)role;
+}
+
+static void on_denied(void *io, const char *method)
+{
+	struct client *cl = io;
+
+	log_warn("control: permission denied: uid %u (pid %d) may not call %s",
+	         (unsigned)cl->peer.uid, (int)cl->peer.pid, method);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
@@ -167,6 +211,13 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		bufferevent_free(cl->bev);
 		free(cl);
 		return;
+	}
+	{
+		socklen_t len = sizeof cl->peer;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &len) < 0)
+			cl->peer.uid = (uid_t)-1; /* unknown: no role at all */
+		lv_rpc_session_set_role(cl->session, cl->peer.uid == (uid_t)-1 ? LV_ROLE_NONE
+		                        : peer_role(ctl->sup->cfg, &cl->peer), on_denied);
 	}
 	cl->next = ctl->clients;
 	if (ctl->clients)
@@ -233,7 +284,7 @@ static int clear_stale(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-static int bind_socket(const char *path, mode_t mode, char *err, size_t errlen)
+static int bind_socket(const char *path, mode_t mode, gid_t group, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	mode_t old_umask;
@@ -256,7 +307,8 @@ static int bind_socket(const char *path, mode_t mode, char *err, size_t errlen)
 	old_umask = umask(0777);
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old_umask);
-	if (rc < 0 || chmod(path, mode) < 0 || listen(fd, 128) < 0) {
+	if (rc < 0 || chmod(path, mode) < 0 || (group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0) ||
+	    listen(fd, 128) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		if (rc == 0)
 			unlink(path);
@@ -289,7 +341,8 @@ static struct evconnlistener *listen_on(struct control *ctl, const char *path, m
 	int fd;
 
 	ensure_dir(path);
-	if ((fd = bind_socket(path, mode, err, errlen)) < 0)
+	if ((fd = bind_socket(path, mode, ctl->sup->cfg->control_has_group ? ctl->sup->cfg->control_gid
+	                                                               : (gid_t)-1, err, errlen)) < 0)
 		return NULL;
 	l = evconnlistener_new(ctl->sup->base, on_accept, ctl,
 	                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);

@@ -35,6 +35,8 @@ struct lv_rpc_session {
 	struct lv_rpc_unit *head, *tail;
 	size_t pending;
 	struct lv_rpc_call *calls;
+	enum lv_rpc_role role;
+	void (*denied)(void *io, const char *method);
 };
 
 struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, void *app,
@@ -46,6 +48,7 @@ struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, v
 		return NULL;
 	s->methods = methods;
 	s->app = app;
+	s->role = LV_ROLE_ADMIN;
 	s->send = send;
 	s->io = io;
 	return s;
@@ -92,6 +95,13 @@ void lv_rpc_session_free(struct lv_rpc_session *s)
 		unit_free(u);
 	}
 	free(s);
+}
+
+void lv_rpc_session_set_role(struct lv_rpc_session *s, enum lv_rpc_role role,
+                             void (*denied)(void *io, const char *method))
+{
+	s->role = role;
+	s->denied = denied;
 }
 
 size_t lv_rpc_session_pending(const struct lv_rpc_session *s)
@@ -360,6 +370,13 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 	}
 	if (!(m = find_method(s, name))) {
 		lv_rpc_fail(c, LV_RPC_METHOD_NOT_FOUND, "method not found",
+		            json_pack("{s:s}", "method", name));
+		return;
+	}
+	if (s->role < m->role) {
+		if (s->denied)
+			s->denied(s->io, name);
+		lv_rpc_fail(c, LV_RPC_PERMISSION_DENIED, "permission denied",
 		            json_pack("{s:s}", "method", name));
 		return;
 	}

@@ -30,10 +30,14 @@ struct lv_rpc_param {
  * object that passed the schema. If it answers later it must lv_rpc_park the call. */
 typedef void (*lv_rpc_handler)(struct lv_rpc_call *call, json_t *params, void *app);
 
+/* Who may call a method; a session has the role of its peer. */
+enum lv_rpc_role { LV_ROLE_NONE = 0, LV_ROLE_READ = 1, LV_ROLE_ADMIN = 2 };
+
 struct lv_rpc_method {
 	const char *name;
 	const struct lv_rpc_param *params; /* NULL: accepts no params */
 	lv_rpc_handler handler;
+	enum lv_rpc_role role;             /* the least role that may call it */
 };
 
 /* Sends one complete line (with its newline) to the peer. */
@@ -43,6 +47,11 @@ typedef void (*lv_rpc_send_fn)(void *io, const char *data, size_t len);
 
 struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, void *app,
                                           lv_rpc_send_fn send, void *io);
+/* The caller's role (default admin); a call needing more gets -32003 and denied(io, method)
+ * runs, e.g. to log it. */
+void lv_rpc_session_set_role(struct lv_rpc_session *s, enum lv_rpc_role role,
+                             void (*denied)(void *io, const char *method));
+
 /* Cancels parked calls (their cancel hooks run) and frees the session. */
 void lv_rpc_session_free(struct lv_rpc_session *s);
 /* Handles one received line: a request, a notification or a batch. */

@@ -10,6 +10,7 @@
 #define LV_RPC_INTERNAL_ERROR    (-32603)
 
 #define LV_RPC_NO_SUCH_TARGET    (-32001) /* data: {"target": ...} */
+#define LV_RPC_PERMISSION_DENIED (-32003) /* data: {"method": ...} */
 #define LV_RPC_TIMED_OUT         (-32002) /* data: {"workers": [names not there yet]} */
 #define LV_RPC_WORKER_FAILED     (-32004) /* data: {"worker": name, "last_error": text} */
 #define LV_RPC_SHUTTING_DOWN     (-32005)

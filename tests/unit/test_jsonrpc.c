@@ -54,10 +54,10 @@ static const struct lv_rpc_param p_echo[] = {
 	{ "target", LV_RPC_STRING, true }, { "n", LV_RPC_INT, false }, { NULL, 0, false } };
 
 static const struct lv_rpc_method methods[] = {
-	{ "echo", p_echo, h_echo },
-	{ "park", NULL, h_park },
-	{ "park2", NULL, h_park_counted },
-	{ NULL, NULL, NULL },
+	{ "echo", p_echo, h_echo, LV_ROLE_READ },
+	{ "park", NULL, h_park, LV_ROLE_READ },
+	{ "park2", NULL, h_park_counted, LV_ROLE_ADMIN },
+	{ NULL, NULL, NULL, 0 },
 };
 
 static struct lv_rpc_session *s;
@@ -295,6 +295,39 @@ START_TEST(notify_and_bare_error)
 }
 END_TEST
 
+static int denials;
+
+static void count_denial(void *io, const char *method)
+{
+	(void)io;
+	ck_assert_str_eq(method, "park2");
+	denials++;
+}
+
+START_TEST(roles_gate_methods)
+{
+	json_t *r, *id = json_integer(1);
+
+	denials = 0;
+	lv_rpc_session_set_role(s, LV_ROLE_READ, count_denial);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"park2\",\"id\":1}");
+	r = take();
+	assert_error(r, -32003, id);
+	json_decref(r);
+	ck_assert_int_eq(denials, 1);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"x\"},\"id\":1}");
+	r = take();
+	ck_assert_ptr_nonnull(json_object_get(r, "result"));
+	json_decref(r);
+	lv_rpc_session_set_role(s, LV_ROLE_NONE, NULL);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"x\"},\"id\":1}");
+	r = take();
+	assert_error(r, -32003, id);
+	json_decref(r);
+	json_decref(id);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *su = suite_create("jsonrpc");
@@ -312,6 +345,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, parked_call_keeps_order);
 	tcase_add_test(tc, closing_cancels_parked);
 	tcase_add_test(tc, notify_and_bare_error);
+	tcase_add_test(tc, roles_gate_methods);
 	suite_add_tcase(su, tc);
 	return su;
 }
