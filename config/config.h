@@ -41,6 +41,10 @@ struct lv_pool_config {
 	char **listen;               /* "tcp:HOST:PORT" / "unix:/abs/path", NULL-terminated, never NULL */
 	size_t n_listen;
 	char **after;                /* pools that must be running before this one starts */
+	bool no_new_privs;           /* PR_SET_NO_NEW_PRIVS; default on unless it runs as root */
+	int umask;                   /* -1: inherit */
+	struct lv_rlimit { int resource; unsigned long long value; } rlimits[16];
+	unsigned n_rlimits;
 	json_t *source;              /* the POOL object as written (owned), to compare and save */
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config/check.h"
@@ -18,7 +19,8 @@
 static const char *const pool_keys[] = {
 	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
 	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
-	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", NULL,
+	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", "no_new_privs", "umask",
+	"rlimits", NULL,
 };
 
 bool lv_pool_name_valid(const char *name)
@@ -352,6 +354,55 @@ static int parse_health(struct cfgerr *e, const json_t *obj, const char *prefix,
 	return 0;
 }
 
+static const struct { const char *name; int resource; } rlimit_names[] = {
+	{ "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU },
+	{ "data", RLIMIT_DATA }, { "fsize", RLIMIT_FSIZE }, { "memlock", RLIMIT_MEMLOCK },
+	{ "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE }, { "nofile", RLIMIT_NOFILE },
+	{ "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS }, { "rtprio", RLIMIT_RTPRIO },
+	{ "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
+};
+
+/* no_new_privs, umask and rlimits: what a worker may become and consume. */
+static int parse_limits(struct cfgerr *e, const json_t *obj, const char *prefix,
+                        struct lv_pool_config *p)
+{
+	json_t *rl = json_object_get(obj, "rlimits"), *v;
+	const char *mask = NULL, *key;
+
+	/* by default only a pool that runs as root may gain privileges (setuid programs) */
+	p->no_new_privs = p->user && p->uid != 0;
+	p->umask = -1;
+	if (cfg_bool(e, obj, prefix, "no_new_privs", &p->no_new_privs) < 0 ||
+	    cfg_string(e, obj, prefix, "umask", true, &mask) < 0)
+		return -1;
+	if (mask) {
+		char *end;
+		unsigned long m = strtoul(mask, &end, 8);
+		if (*end || strspn(mask, "01234567") != strlen(mask) || m > 0777)
+			return cfg_fail(e, prefix, "umask", "must be an octal string such as \"0027\"");
+		p->umask = (int)m;
+	}
+	if (rl && !json_is_object(rl))
+		return cfg_fail(e, prefix, "rlimits", "must be an object such as {\"nofile\": 4096}");
+	json_object_foreach(rl, key, v) {
+		char path[96];
+		size_t k = 0;
+
+		snprintf(path, sizeof path, "rlimits.%s", key);
+		while (k < sizeof rlimit_names / sizeof rlimit_names[0] && strcmp(rlimit_names[k].name, key))
+			k++;
+		if (k == sizeof rlimit_names / sizeof rlimit_names[0])
+			return cfg_fail(e, prefix, path, "unknown limit");
+		if (!(json_is_integer(v) && json_integer_value(v) >= 0) &&
+		    !(json_is_string(v) && !strcmp(json_string_value(v), "infinity")))
+			return cfg_fail(e, prefix, path, "must be a number >= 0 or \"infinity\"");
+		p->rlimits[p->n_rlimits].resource = rlimit_names[k].resource;
+		p->rlimits[p->n_rlimits++].value = json_is_string(v) ? (unsigned long long)RLIM_INFINITY
+		                                                     : (unsigned long long)json_integer_value(v);
+	}
+	return 0;
+}
+
 static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
                       const char *prefix, struct lv_pool_config *p)
 {
@@ -378,7 +429,7 @@ static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
 	    parse_env(e, obj, prefix, p) < 0 ||
 	    cfg_string(e, obj, prefix, "cwd", true, &cwd) < 0 || parse_ids(e, obj, prefix, p) < 0 ||
 	    parse_health(e, obj, prefix, p) < 0 || parse_listen(e, obj, prefix, base_dir, p) < 0 ||
-	    parse_after(e, obj, prefix, p) < 0)
+	    parse_after(e, obj, prefix, p) < 0 || parse_limits(e, obj, prefix, p) < 0)
 		return -1;
 	p->workers = (unsigned)workers;
 	if (cwd && !(p->cwd = cfg_resolve(base_dir, cwd)))

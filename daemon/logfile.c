@@ -1,6 +1,7 @@
 /* logfile: append-only pool log files with size rotation. Writes go straight to the file
  * with one write(2) per line, so a reader never sees half a line. */
 #include "daemon/logfile.h"
+#include "daemon/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +20,22 @@ static int open_fd(struct logfile *lf)
 	if (lf->fd < 0)
 		return -1;
 	lf->size = fstat(lf->fd, &st) == 0 ? st.st_size : 0;
+	return 0;
+}
+
+int lv_dir_is_private(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || (st.st_mode & 022)) {
+		snprintf(err, errlen, "%s: refusing a folder that is %s", dir,
+		         S_ISDIR(st.st_mode) ? "group- or world-writable" : "not a folder (or a symlink)");
+		return -1;
+	}
 	return 0;
 }
 

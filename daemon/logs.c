@@ -32,6 +32,8 @@ int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t err
 		snprintf(err, errlen, "logs: %s: %s", cfg->logs_dir, strerror(errno));
 		return -1;
 	}
+	if (lv_dir_is_private(cfg->logs_dir, err, errlen) < 0)
+		return -1;
 	if (!(p->log = calloc(1, sizeof *p->log)) ||
 	    logfile_open(p->log, cfg->logs_dir, p->cfg.name, (off_t)cfg->logs_max_bytes,
 	                 cfg->logs_keep) < 0) {

@@ -333,6 +333,10 @@ int main(int argc, char **argv)
 	if (o.check) {
 		printf("%s: OK, %zu pool%s\n", o.config, sup.cfg->n_pools,
 		       sup.cfg->n_pools == 1 ? "" : "s");
+		for (size_t i = 0; geteuid() == 0 && i < sup.cfg->n_pools; i++)
+			if (!sup.cfg->pools[i].user || sup.cfg->pools[i].uid == 0)
+				printf("warning: pools[%zu] (%s) runs as root: set \"user\" unless it must\n",
+				       i, sup.cfg->pools[i].name);
 		lv_config_free(sup.cfg);
 		return 0;
 	}

@@ -143,6 +143,7 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 	sp->notify_socket = cfg->ready_notify ? notify_address(w->pool->sup->notify) : NULL;
 	sp->error_fd = error_fd;
 	sp->stdout_fd = sp->stderr_fd = -1;
+	sp->limits = cfg;
 }
 
 /* The parent's side of the new process: watches, pid table, counters. */

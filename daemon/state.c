@@ -87,6 +87,14 @@ int state_save(struct supervisor *sup)
 		return 0;
 	if (mkdir(sup->cfg->state_dir, 0700) < 0 && errno != EEXIST)
 		log_err("state: %s: %s", sup->cfg->state_dir, strerror(errno));
+	{
+		char err[LV_ERRBUF];
+		if (lv_dir_is_private(sup->cfg->state_dir, err, sizeof err) < 0) {
+			log_err("state: not saving: %s", err);
+			free(path);
+			return -1;
+		}
+	}
 	state = current_state(sup);
 	text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(state);

@@ -180,6 +180,10 @@ void worker_ask_stop(struct worker *w);
 /* reap.c */
 void supervisor_reap(struct supervisor *sup);
 
+/* A folder the daemon writes as root must be one no worker user can write (no group or
+ * world write, not a symlink); -1 with err otherwise. */
+int lv_dir_is_private(const char *dir, char *err, size_t errlen);
+
 /* lifecycle (main.c) */
 char **supervisor_job_path(const struct lv_config *cfg);
 void lv_strv_free(char **v);

@@ -38,6 +38,7 @@ struct lv_spawn {
 	const char *notify_socket;   /* exec with "ready": "notify": NOTIFY_SOCKET to set */
 	int error_fd;                /* write end of the CLOEXEC error pipe */
 	int stdout_fd, stderr_fd;    /* write ends of the log pipes, or -1 to inherit */
+	const struct lv_pool_config *limits; /* no_new_privs, umask, rlimits */
 };
 
 /* Runs in the child right after fork with every signal blocked; never returns. */

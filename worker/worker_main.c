@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -131,16 +133,37 @@ static struct lv_spawn setup_fds(const struct lv_spawn *sp, int *listen_out)
 	return out;
 }
 
+/* Limits first (RLIMIT_NPROC counts against the user it becomes), then the user, then
+ * no_new_privs, so that nothing it execs can gain privileges again. */
+static void apply_limits(const struct lv_spawn *sp)
+{
+	const struct lv_pool_config *l = sp->limits;
+
+	if (!l)
+		return;
+	for (unsigned i = 0; i < l->n_rlimits; i++) {
+		struct rlimit rl = { (rlim_t)l->rlimits[i].value, (rlim_t)l->rlimits[i].value };
+		if (setrlimit(l->rlimits[i].resource, &rl) < 0)
+			lv_worker_die(sp, "setrlimit: %s", strerror(errno));
+	}
+	if (l->umask >= 0)
+		umask((mode_t)l->umask);
+}
+
 static void drop_privileges(const struct lv_spawn *sp)
 {
+	apply_limits(sp);
 	if (!sp->set_ids)
-		return;
+		goto nnp;
 	if (sp->user ? initgroups(sp->user, sp->gid) < 0 : setgroups(0, NULL) < 0)
 		lv_worker_die(sp, "setgroups: %s", strerror(errno));
 	if (setgid(sp->gid) < 0)
 		lv_worker_die(sp, "setgid %u: %s", (unsigned)sp->gid, strerror(errno));
 	if (setuid(sp->uid) < 0)
 		lv_worker_die(sp, "setuid %u: %s", (unsigned)sp->uid, strerror(errno));
+nnp:
+	if (sp->limits && sp->limits->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		lv_worker_die(sp, "no_new_privs: %s", strerror(errno));
 }
 
 /* execvp would run a file without a #! line through /bin/sh: search PATH here and

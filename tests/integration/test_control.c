@@ -323,6 +323,8 @@ START_TEST(check_mode_validates_and_exits)
 	argv[3] = good;
 	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 0);
 	ck_assert_ptr_nonnull(strstr(out, "OK, 1 pool\n"));
+	if (geteuid() == 0)
+		ck_assert_ptr_nonnull(strstr(out, "warning: pools[0] (a) runs as root"));
 	argv[3] = bad;
 	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 1);
 	ck_assert_str_eq(err, "loopvisord: pools[1].wrokers: unknown key\n");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -229,6 +230,41 @@ START_TEST(user_and_group_are_switched)
 }
 END_TEST
 
+START_TEST(limits_umask_and_no_new_privs)
+{
+	char dir[] = "/tmp/lvlim.XXXXXX", fifo[64], *line;
+
+	make_fifo(dir, fifo, sizeof fifo);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"l\",\"exec\":[\"sh\",\"-c\","
+	              "\"echo $(ulimit -n) $(ulimit -c) $(umask) $(grep NoNewPrivs /proc/self/status "
+	              "| cut -f2) > %s; exec sleep 1000\"],\"rlimits\":{\"nofile\":123,\"core\":0},"
+	              "\"umask\":\"0027\",\"no_new_privs\":true}]}", fifo);
+	line = read_fifo_line(fifo);
+	ck_assert_str_eq(line, "123 0 0027 1");
+	free(line);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(writable_log_folders_are_refused)
+{
+	char config[512], log[4096], logs[400];
+	int st;
+
+	/* the daemon writes there as root: a folder others can write is refused */
+	snprintf(logs, sizeof logs, "/tmp/lvopen.%d", (int)getpid());
+	mkdir(logs, 0777);
+	chmod(logs, 0777);
+	snprintf(config, sizeof config, "{\"logs\":{\"dir\":\"%s\"},\"pools\":[{\"name\":\"a\","
+	         "\"exec\":[\"true\"]}]}", logs);
+	st = lvd_try_start(&d, config, log, sizeof log);
+	rmdir(logs);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ck_assert_msg(strstr(log, "refusing a folder that is group- or world-writable") != NULL, "%s", log);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("isolation");
@@ -242,6 +278,8 @@ int main(void)
 	tcase_add_test(tc, worker_signal_never_reaches_the_daemon);
 	tcase_add_test(tc, env_and_cwd_reach_the_worker);
 	tcase_add_test(tc, user_and_group_are_switched);
+	tcase_add_test(tc, limits_umask_and_no_new_privs);
+	tcase_add_test(tc, writable_log_folders_are_refused);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }

@@ -211,6 +211,12 @@ START_TEST(errors_name_the_key_path)
 	            "control.access[0].role: must be \"read\" or \"admin\"");
 	parse_fails("{\"control\":{\"access\":[{\"user\":\"root\",\"group\":\"root\",\"role\":\"read\"}]}}",
 	            "control.access[0]: needs exactly one of \"user\" or \"group\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"rlimits\":{\"files\":1}}]}",
+	            "pools[0].rlimits.files: unknown limit");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"rlimits\":{\"nofile\":-1}}]}",
+	            "pools[0].rlimits.nofile: must be a number >= 0 or \"infinity\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"umask\":\"0999\"}]}",
+	            "pools[0].umask: must be an octal string such as \"0027\"");
 	parse_fails("{\"control\":{\"group\":\"nosuchgroup_lv\"}}",
 	            "control.group: unknown group \"nosuchgroup_lv\"");
 	parse_fails("{\"job_path\":\"/x\"}", "job_path: must be an array of folders");
