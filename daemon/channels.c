@@ -37,10 +37,71 @@ static void on_log(struct worker_loop *l, json_t *msg)
 		logs_line(l->w, LV_STREAM_LOG, json_string_value(text), json_string_length(text));
 }
 
+/* What one loop may send: generous for logging jobs, far below a flood. */
+#define CHANNEL_MAX_PER_SECOND 20000
+#define CHANNEL_MAX_FLOOD_SECONDS 5
+#define CHANNEL_MAX_INVALID 100
+
+static void on_read(struct bufferevent *bev, void *arg);
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker_loop *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (!l->channel)
+		return;
+	bufferevent_enable(l->channel, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(l->channel)) > 0)
+		on_read(l->channel, l); /* what waited in the buffer */
+}
+
+/* Is the loop within its budget of messages this second? If not, its channel waits for
+ * the next second; after CHANNEL_MAX_FLOOD_SECONDS such seconds in a row it is evicted. */
+static bool within_budget(struct worker_loop *l)
+{
+	uint64_t now = lv_now_ms();
+
+	if (now - l->window_ms >= 1000) {
+		if (l->window_msgs <= CHANNEL_MAX_PER_SECOND)
+			l->flood_seconds = 0;
+		l->window_ms = now;
+		l->window_msgs = 0;
+	}
+	if (l->window_msgs <= CHANNEL_MAX_PER_SECOND)
+		return true;
+	{
+		struct timeval tv = { 0, (suseconds_t)(1001 - (now - l->window_ms)) * 1000 };
+
+		if (l->throttled_ms != l->window_ms) { /* once per second */
+			l->throttled_ms = l->window_ms;
+			if (++l->flood_seconds >= CHANNEL_MAX_FLOOD_SECONDS) {
+				worker_evict(l->w, "flooding its channel: over %d messages/s for %d s",
+				             CHANNEL_MAX_PER_SECOND, CHANNEL_MAX_FLOOD_SECONDS);
+				return false;
+			}
+			log_warn("%s: loop %u sends over %d messages/s: throttled", l->w->name, l->index,
+			         CHANNEL_MAX_PER_SECOND);
+		}
+		bufferevent_disable(l->channel, EV_READ);
+		if (!l->resume)
+			l->resume = evtimer_new(l->w->pool->sup->base, on_resume, l);
+		if (l->resume)
+			evtimer_add(l->resume, &tv);
+	}
+	return false;
+}
+
 static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 {
 	struct worker_loop *l = arg;
 
+	l->window_msgs++;
+	if (type == LV_MSG_INVALID && ++l->invalid_msgs == CHANNEL_MAX_INVALID) {
+		worker_evict(l->w, "sent %d invalid channel messages", CHANNEL_MAX_INVALID);
+		return;
+	}
 	switch (type) {
 	case LV_MSG_READY:
 		worker_loop_ready(l);
@@ -55,7 +116,8 @@ static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 		inspect_reply(l->w->pool->sup, l, msg);
 		break;
 	default:
-		log_warn("%s: ignoring an invalid channel message", l->w->name);
+		if (l->invalid_msgs < 3)
+			log_warn("%s: ignoring an invalid channel message", l->w->name);
 		break;
 	}
 }
@@ -64,8 +126,12 @@ static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct worker_loop *l = arg;
 
+	if (!within_budget(l))
+		return; /* the input waits in the buffer (and the socket) until the next second */
 	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, l))
 		log_warn("%s: channel line too long, dropped", l->w->name);
+	if (l->channel)
+		within_budget(l); /* over it now: wait before reading more */
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -94,6 +160,11 @@ int channel_open(struct worker_loop *l, int fd)
 
 void channel_close(struct worker_loop *l)
 {
+	if (l->resume) {
+		event_free(l->resume);
+		l->resume = NULL;
+	}
+	l->window_msgs = l->invalid_msgs = l->flood_seconds = 0;
 	if (l->channel) {
 		bufferevent_free(l->channel);
 		l->channel = NULL;

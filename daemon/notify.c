@@ -78,6 +78,17 @@ struct worker *notify_deliver(struct supervisor *sup, pid_t sender, const char *
 
 	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, sender)))
 		return NULL;
+	/* a worker gets a generous budget per second; past it, datagrams are dropped */
+	if (lv_now_ms() - w->notify_window_ms >= 1000) {
+		w->notify_window_ms = lv_now_ms();
+		w->notify_count = 0;
+	}
+	if (++w->notify_count > LV_NOTIFY_MAX_PER_SECOND) {
+		if (w->notify_count == LV_NOTIFY_MAX_PER_SECOND + 1)
+			log_warn("%s: over %d notify datagrams/s: dropping the rest of this second",
+			         w->name, LV_NOTIFY_MAX_PER_SECOND);
+		return NULL;
+	}
 	for (const char *p = data, *end = data + len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -9,6 +9,7 @@
 #include "daemon/supervisor.h"
 
 #define LV_NOTIFY_MAX_DATAGRAM 4096
+#define LV_NOTIFY_MAX_PER_SECOND 1000
 
 struct notify *notify_open(struct supervisor *sup, char *err, size_t errlen);
 void notify_close(struct notify *n);

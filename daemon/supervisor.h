@@ -38,6 +38,10 @@ struct worker_loop {
 	uint64_t last_beat_ms;               /* 0 until the first heartbeat */
 	json_t *counters;                    /* as last reported, or NULL */
 	struct event *hang_timer;            /* fires when heartbeats stop */
+	uint64_t window_ms, throttled_ms;    /* rate limiting of what the loop sends: */
+	unsigned window_msgs, invalid_msgs;  /* messages this second, invalid ones in all */
+	unsigned flood_seconds;              /* consecutive throttled seconds */
+	struct event *resume;                /* reads again after a throttled second */
 };
 
 struct worker {
@@ -63,6 +67,8 @@ struct worker {
 	bool hung;                           /* the current process missed its heartbeats */
 	char *notify_status;                 /* STATUS= of a notify worker */
 	bool notify_stopping;                /* it said STOPPING=1 */
+	uint64_t notify_window_ms;           /* notify datagrams counted this second */
+	unsigned notify_count;
 	struct lv_start_limit start_limit;
 	struct event *timer;                 /* backoff, start, stop or hang-kill timeout */
 	struct event *exec_watch;            /* exec: error pipe, EOF = exec succeeded */
@@ -161,6 +167,8 @@ void worker_resume(struct worker *w);         /* the pools it waited for are run
 void worker_ready(struct worker *w);          /* the process reported readiness */
 void worker_loop_ready(struct worker_loop *l);/* one loop reported readiness */
 void worker_heartbeat(struct worker_loop *l); /* a loop is alive: push its hang deadline */
+/* The worker misbehaves toward the supervisor: log, kill its group, restart by policy. */
+void worker_evict(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void worker_set_exit_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void worker_exited(struct worker *w, int status);

@@ -321,6 +321,19 @@ static void arm_hang_timer(struct worker_loop *l)
 		evtimer_add(l->hang_timer, &tv);
 }
 
+void worker_evict(struct worker *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->pid <= 0 || w->exit_error)
+		return; /* already on its way out */
+	va_start(ap, fmt);
+	replace_text(&w->exit_error, fmt, ap);
+	va_end(ap);
+	log_err("%s: %s; killing it", w->name, w->exit_error);
+	worker_kill(w, SIGKILL, true);
+}
+
 void worker_heartbeat(struct worker_loop *l)
 {
 	l->last_beat_ms = lv_now_ms();

@@ -51,6 +51,32 @@ START_TEST(crashing_job_is_restarted)
 }
 END_TEST
 
+START_TEST(a_flooding_worker_is_throttled_then_evicted)
+{
+	json_t *w;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"flood\",\"module\":\"lv_testjob\",\"restart\":\"never\","
+	              "\"params\":{\"log_flood\":300,\"tick_ms\":1}},"
+	              "{\"name\":\"garbage\",\"module\":\"lv_testjob\",\"restart\":\"never\","
+	              "\"params\":{\"garbage\":true}},"
+	              "{\"name\":\"calm\",\"module\":\"ticker\"}]}", lvd_build_path("tests"));
+	w = lvd_wait(&d, "garbage", "failed", 0);
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "sent 100 invalid channel messages");
+	json_decref(w);
+	w = lvd_call(&d, "ping", NULL);
+	json_decref(w);
+	w = lvd_wait(&d, "flood", "failed", 0);
+	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "flooding its channel"));
+	json_decref(w);
+	/* everyone else carried on */
+	w = lvd_worker(&d, "calm:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(busy_but_alive_loop_is_not_killed)
 {
 	json_t *w, *loop;
@@ -323,6 +349,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, hung_loop_is_aborted_and_restarted);
 	tcase_add_test(tc, crashing_job_is_restarted);
+	tcase_add_test(tc, a_flooding_worker_is_throttled_then_evicted);
 	tcase_add_test(tc, busy_but_alive_loop_is_not_killed);
 	tcase_add_test(tc, inspect_answers_or_times_out);
 	tcase_add_test(tc, loops_run_in_their_own_threads_and_bases);

@@ -53,6 +53,12 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		memset(malloc((size_t)leak * 1024), 1, (size_t)leak * 1024);
 	if (busy > 0)
 		spin_ms(busy);
+	for (long long i = 0; i < param(ctx, "log_flood"); i++)
+		lv_log(ctx, LV_LOG_INFO, "flood %lld", i);
+	if (json_is_true(json_object_get(lv_params(ctx), "garbage")))
+		for (int i = 0; i < 200; i++) /* straight into its channel, bypassing the API */
+			if (write(3, "not a message\n", 14) < 0)
+				break;
 	if (param(ctx, "block_after_ticks") > 0 && t->ticks == param(ctx, "block_after_ticks"))
 		for (;;)
 			pause(); /* the loop never comes back */
