@@ -4,7 +4,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test build build-asan run test test-normal test-asan deb clean
+.PHONY: all deps deps-test build build-asan run test test-normal test-asan deb fuzz clean
 
 all: build
 
@@ -46,6 +46,26 @@ test-normal: deps-test build
 test-asan: deps-test build-asan
 	$(call run_ctest,$(BUILD_ASAN))
 
+# libFuzzer targets (clang): the control-socket framing and dispatch, the config validator,
+# the worker channel and the notify parser, each for FUZZ_SECONDS from the seeds in
+# tests/fuzz/corpus (new inputs collect in build-fuzz/corpus).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = rpc config channel notify
+
+fuzz: deps-test
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLV_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p build-fuzz/corpus/$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS) s =="; \
+		if ! build-fuzz/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-print_final_stats=1 -artifact_prefix=build-fuzz/crash-$$t- \
+			build-fuzz/corpus/$$t tests/fuzz/corpus/$$t >build-fuzz/fuzz-$$t.log 2>&1; then \
+			tail -40 build-fuzz/fuzz-$$t.log; exit 1; \
+		fi; \
+		grep -E 'Done [0-9]+ runs|stat::number_of_executed_units' build-fuzz/fuzz-$$t.log; \
+	done
+
 # A Debian package built for /usr, in build-deb/
 deb: deps
 	cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
@@ -54,4 +74,4 @@ deb: deps
 	@ls -1 build-deb/*.deb
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-deb run
+	rm -rf $(BUILD) $(BUILD_ASAN) build-deb build-fuzz run

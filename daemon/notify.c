@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "ipc/notify_msg.h"
 
 struct notify {
 	struct supervisor *sup;
@@ -55,26 +56,10 @@ static struct worker *sender_worker(struct supervisor *sup, pid_t pid)
 	return w && w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
 }
 
-/* Applies one assignment; READY=1 is only noted, so that it takes effect after the
- * rest of its datagram (a STATUS= next to it is already there when waiters look). */
-static void apply(struct worker *w, const char *line, size_t len, bool *ready)
-{
-	if (len == 7 && !memcmp(line, "READY=1", 7)) {
-		*ready = true;
-	} else if (len >= 7 && !memcmp(line, "STATUS=", 7)) {
-		free(w->notify_status);
-		w->notify_status = strndup(line + 7, len - 7 > 255 ? 255 : len - 7);
-	} else if (len == 10 && !memcmp(line, "WATCHDOG=1", 10)) {
-		worker_heartbeat(&w->loops[0]);
-	} else if (len == 10 && !memcmp(line, "STOPPING=1", 10)) {
-		w->notify_stopping = true;
-	}
-}
-
 struct worker *notify_deliver(struct supervisor *sup, pid_t sender, const char *data, size_t len)
 {
+	struct lv_notify_msg msg;
 	struct worker *w;
-	bool ready = false;
 
 	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, sender)))
 		return NULL;
@@ -89,14 +74,17 @@ struct worker *notify_deliver(struct supervisor *sup, pid_t sender, const char *
 			         w->name, LV_NOTIFY_MAX_PER_SECOND);
 		return NULL;
 	}
-	for (const char *p = data, *end = data + len; p < end;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-
-		apply(w, p, n, &ready);
-		p += n + 1;
+	lv_notify_parse(data, len, &msg);
+	if (msg.status) {
+		free(w->notify_status);
+		w->notify_status = strndup(msg.status, msg.status_len);
 	}
-	if (ready)
+	if (msg.watchdog)
+		worker_heartbeat(&w->loops[0]);
+	if (msg.stopping)
+		w->notify_stopping = true;
+	/* last, so that a STATUS= next to it is already there when waiters look */
+	if (msg.ready)
 		worker_ready(w);
 	return w;
 }

@@ -7,7 +7,7 @@ PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-de
 # Real programs the integration tests supervise: redis-server and systemd-notify speak
 # sd_notify without knowing loopvisor; systemd-nspawn and debootstrap boot a real systemd.
 if [ "${1:-}" = "test" ]; then
-	PKGS="$PKGS redis-server systemd systemd-container debootstrap"
+	PKGS="$PKGS redis-server systemd systemd-container debootstrap clang libclang-rt-14-dev"
 fi
 
 missing=""
