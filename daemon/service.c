@@ -15,7 +15,7 @@
 struct service {
 	struct supervisor *sup;
 	bool ready;
-	struct event *watchdog, *status_timer;
+	struct event *watchdog, *status_timer, *ready_check;
 	uint64_t watchdog_usec, last_status_ms;
 };
 
@@ -63,6 +63,21 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* Once per loop iteration at most: a start of 10000 workers makes 20000 state changes,
+ * and each need not rescan them all. */
+static void on_ready_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct service *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (!s->ready && !s->sup->shutting_down && workers_settled(s->sup)) {
+		s->ready = true;
+		sd_notify(0, "READY=1");
+		log_info("ready: every worker has started");
+	}
+}
+
 void service_worker_changed(struct supervisor *sup)
 {
 	struct service *s = sup->service;
@@ -71,11 +86,8 @@ void service_worker_changed(struct supervisor *sup)
 
 	if (!s)
 		return;
-	if (!s->ready && !sup->shutting_down && workers_settled(sup)) {
-		s->ready = true;
-		sd_notify(0, "READY=1");
-		log_info("ready: every worker has started");
-	}
+	if (!s->ready && !evtimer_pending(s->ready_check, NULL))
+		evtimer_add(s->ready_check, &tv);
 	if (evtimer_pending(s->status_timer, NULL))
 		return;
 	since = lv_now_ms() - s->last_status_ms;
@@ -89,7 +101,10 @@ int service_start(struct supervisor *sup)
 	struct service *s = calloc(1, sizeof *s);
 	uint64_t usec = 0;
 
-	if (!s || !(s->status_timer = evtimer_new(sup->base, on_status_timer, s))) {
+	if (!s || !(s->status_timer = evtimer_new(sup->base, on_status_timer, s)) ||
+	    !(s->ready_check = evtimer_new(sup->base, on_ready_check, s))) {
+		if (s && s->status_timer)
+			event_free(s->status_timer);
 		free(s);
 		return -1;
 	}
@@ -152,6 +167,8 @@ void service_free(struct supervisor *sup)
 		event_free(s->watchdog);
 	if (s->status_timer)
 		event_free(s->status_timer);
+	if (s->ready_check)
+		event_free(s->ready_check);
 	free(s);
 	sup->service = NULL;
 }

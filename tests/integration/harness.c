@@ -5,7 +5,9 @@
 #include "check_run.h"
 
 #include <check.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -502,6 +504,33 @@ json_t *lvd_worker(struct lvd *d, const char *name)
 	json_decref(r);
 	ck_assert_ptr_nonnull(w);
 	return w;
+}
+
+json_t *lvd_next_notification(struct lv_client *c)
+{
+	char *line = lv_client_read_line(c, 20000);
+	json_t *msg, *params;
+
+	ck_assert_msg(line != NULL, "no notification within 20 s");
+	msg = json_loads(line, 0, NULL);
+	free(line);
+	params = json_incref(json_object_get(msg, "params"));
+	json_decref(msg);
+	ck_assert_ptr_nonnull(params);
+	return params;
+}
+
+int free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
 }
 
 json_t *first_worker(json_t *result)

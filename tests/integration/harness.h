@@ -89,6 +89,11 @@ bool group_gone_within(pid_t pgid, int timeout_ms);
  * (small outputs) and returns the exit code. */
 int run_program(const char *const argv[], char *out, size_t out_len, char *err, size_t err_len);
 
+/* The params of the next notification on a subscribed connection (fails after 20 s). */
+json_t *lvd_next_notification(struct lv_client *c);
+/* A loopback TCP port nothing listens on right now. */
+int free_port(void);
+
 /* Reads a whole file (malloc'd) or NULL. */
 char *slurp(const char *path);
 

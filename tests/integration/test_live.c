@@ -91,21 +91,6 @@ START_TEST(invalid_reload_changes_nothing)
 }
 END_TEST
 
-/* Reads events from a subscription until pred says stop; returns how many it read. */
-static json_t *next_event(struct lv_client *sub)
-{
-	char *line = lv_client_read_line(sub, 20000);
-	json_t *msg, *params;
-
-	ck_assert_msg(line != NULL, "no event");
-	msg = json_loads(line, 0, NULL);
-	free(line);
-	params = json_incref(json_object_get(msg, "params"));
-	json_decref(msg);
-	ck_assert_ptr_nonnull(params);
-	return params;
-}
-
 START_TEST(changed_pool_rolls_one_worker_at_a_time)
 {
 	struct lv_client *sub;
@@ -130,7 +115,7 @@ START_TEST(changed_pool_rolls_one_worker_at_a_time)
 	json_decref(r);
 	/* watch the stream: a worker is down from its exit until its successor runs */
 	while (replaced < 3) {
-		json_t *ev = next_event(sub);
+		json_t *ev = lvd_next_notification(sub);
 		const char *name = JSTR(ev, "event");
 
 		ck_assert_int_eq(JINT(ev, "seq"), last_seq ? last_seq + 1 : JINT(ev, "seq"));
@@ -345,7 +330,7 @@ START_TEST(after_orders_start_and_shutdown)
 	json_decref(res);
 	json_decref(lvd_call(&d, "shutdown", NULL));
 	while (!db_exit) {
-		json_t *ev = next_event(sub);
+		json_t *ev = lvd_next_notification(sub);
 		if (!strcmp(JSTR(ev, "pool"), "db"))
 			db_exit = JINT(ev, "seq");
 		else

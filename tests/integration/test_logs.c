@@ -112,19 +112,6 @@ START_TEST(files_rotate_by_size)
 }
 END_TEST
 
-static json_t *next_line(struct lv_client *c)
-{
-	char *text = lv_client_read_line(c, 20000);
-	json_t *msg, *params;
-
-	ck_assert_ptr_nonnull(text);
-	msg = json_loads(text, 0, NULL);
-	free(text);
-	params = json_incref(json_object_get(msg, "params"));
-	json_decref(msg);
-	return params;
-}
-
 START_TEST(tail_and_follow)
 {
 	struct lv_client *f;
@@ -137,13 +124,13 @@ START_TEST(tail_and_follow)
 	                                "lines", 2, "follow", 1), 10000, &res, &err), 0);
 	ck_assert_ptr_nonnull(res);
 	json_decref(res);
-	line = next_line(f);
+	line = lvd_next_notification(f);
 	ck_assert_str_eq(JSTR(line, "worker"), "t:1");
 	ck_assert_str_eq(JSTR(line, "stream"), "log");
 	ck_assert_int_eq(strncmp(JSTR(line, "text"), "tick ", 5), 0);
 	json_decref(line);
-	json_decref(next_line(f)); /* t:1 alone has ticked twice more: 3 lines in the pool */
-	json_decref(next_line(f));
+	json_decref(lvd_next_notification(f)); /* t:1 alone has ticked twice more: 3 lines in the pool */
+	json_decref(lvd_next_notification(f));
 	lv_client_close(f);
 	r = lvd_call(&d, "tail", "{\"target\":\"t\",\"lines\":3}");
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "lines")), 3);
@@ -157,8 +144,8 @@ START_TEST(tail_and_follow)
 	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "t",
 	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
 	json_decref(res);
-	json_decref(next_line(f));
-	json_decref(next_line(f));
+	json_decref(lvd_next_notification(f));
+	json_decref(lvd_next_notification(f));
 	lv_client_close(f);
 	ck_assert_int_eq(access(log_path("t", 0), F_OK), 0);
 }
