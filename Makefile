@@ -1,10 +1,11 @@
 # Thin wrapper around CMake: `make run` builds and starts the demo, `make test` runs
 # every suite in a normal and an ASan+UBSan build.
+SHELL      := /bin/bash
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test build build-asan run test test-normal test-asan deb fuzz clean
+.PHONY: all deps deps-test build build-asan run test test-normal test-asan deb fuzz chaos clean
 
 all: build
 
@@ -32,7 +33,7 @@ run: build
 
 # Prints ctest's table, then check's own summary line of every suite.
 define run_ctest
-	cd $(1) && ctest --output-on-failure --timeout 300 -j 2; rc=$$?; \
+	cd $(1) && ctest --output-on-failure --timeout 300 -j 2 -LE chaos; rc=$$?; \
 	echo "== check summaries ($(1)) =="; \
 	grep -h -E '^[0-9]+%: Checks:' Testing/Temporary/LastTest.log || true; \
 	exit $$rc
@@ -45,6 +46,14 @@ test-normal: deps-test build
 
 test-asan: deps-test build-asan
 	$(call run_ctest,$(BUILD_ASAN))
+
+# Faults and storms (tests/chaos): CHAOS_SECONDS bounds the crash storm (30 s by default)
+CHAOS_SECONDS ?= 30
+
+chaos: deps-test build
+	cd $(BUILD) && CHAOS_SECONDS=$(CHAOS_SECONDS) ctest --output-on-failure -L chaos -V | \
+		grep -E '^[0-9]+: (crash storm|[0-9]+%: Checks)|tests passed|Failed'; \
+		exit $${PIPESTATUS[0]}
 
 # libFuzzer targets (clang): the control-socket framing and dispatch, the config validator,
 # the worker channel and the notify parser, each for FUZZ_SECONDS from the seeds in

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -341,6 +342,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	lv_log_set_target((enum lv_log_target)sup.cfg->log_target);
+	/* Orphans of workers (double forks, setsid) come back here to be reaped, not to init. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		log_warn("cannot become a child subreaper: %s", strerror(errno));
 	/* A client that vanishes mid-reply must not kill the supervisor. */
 	signal(SIGPIPE, SIG_IGN);
 	if (setup(&sup) < 0) {

@@ -79,6 +79,16 @@ static int notify_socket(const char *path)
 
 static const char *extra_env[8];
 static int n_extra_env;
+static const char *wrapper[16];
+
+void lvd_set_wrapper(const char *const *argv)
+{
+	int i = 0;
+
+	for (; argv && argv[i] && i < 15; i++)
+		wrapper[i] = argv[i];
+	wrapper[i] = NULL;
+}
 
 void lvd_setenv(const char *assignment)
 {
@@ -128,6 +138,21 @@ static pid_t spawn_daemon(struct lvd *d, const char *notify_path, int max_fds)
 		setenv("NOTIFY_SOCKET", notify_path, 1);
 		for (int i = 0; i < n_extra_env; i++)
 			putenv((char *)extra_env[i]);
+		if (wrapper[0]) { /* e.g. valgrind, or unshare for a PID namespace */
+			const char *argv[24];
+			int n = 0;
+
+			for (int i = 0; wrapper[i]; i++)
+				argv[n++] = wrapper[i];
+			argv[n++] = lvd_build_path("bin/loopvisord");
+			argv[n++] = "-c";
+			argv[n++] = d->config;
+			argv[n++] = "-s";
+			argv[n++] = d->sock;
+			argv[n] = NULL;
+			execvp(argv[0], (char *const *)argv);
+			_exit(122);
+		}
 		execl(lvd_build_path("bin/loopvisord"), "loopvisord", "-c", d->config, "-s",
 		      d->sock, (char *)NULL);
 		_exit(121);
@@ -236,7 +261,10 @@ void lvd_start_limited(struct lvd *d, int max_fds, const char *config)
 {
 	if (start_common(d, config, max_fds) < 0) {
 		char *log = slurp(d->log);
-		ck_abort_msg("loopvisord did not get ready: %s", log ? log : "(no log)");
+		size_t len = log ? strlen(log) : 0;
+		/* the end of the log: check's messages have a size limit */
+		ck_abort_msg("loopvisord did not get ready: ...%s", log ? log + (len > 2000 ? len - 2000 : 0)
+		                                                        : "(no log)");
 	}
 }
 

@@ -28,6 +28,9 @@ struct lvd {
 	char notify_path[400];
 };
 
+/* A command the daemon runs under from now on (NULL-terminated argv, e.g. valgrind). */
+void lvd_set_wrapper(const char *const *argv);
+
 /* Extra environment for the next daemon started (e.g. "WATCHDOG_USEC=200000"); cleared by
  * lvd_stop. */
 void lvd_setenv(const char *assignment);
