@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,10 +259,35 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 		evtimer_add(ctl->resume, &tv);
 }
 
-/* Removes a socket file left behind by a dead daemon, but never a live one. */
+/* True when pid names a process that has not died (a zombie has). */
+static bool process_alive(pid_t pid)
+{
+	char path[64], stat[256], *paren;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return false;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "re")))
+		return true; /* no /proc: trust kill() */
+	n = fread(stat, 1, sizeof stat - 1, f);
+	fclose(f);
+	stat[n] = '\0';
+	paren = strrchr(stat, ')');
+	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+/* Removes a socket file left behind by a dead daemon, but never a live one. A socket that
+ * still accepts is not proof of life: a worker forked a moment before its daemon was
+ * killed holds the listening socket until it closes its inherited fds or dies with its
+ * parent. SO_PEERCRED names the process that called listen(); only if it lives is the
+ * socket taken. */
 static int clear_stale(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct ucred peer = { 0 };
+	socklen_t peer_len = sizeof peer;
 	struct stat st;
 	int fd, rc;
 
@@ -275,6 +301,9 @@ static int clear_stale(const char *path, char *err, size_t errlen)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return 0;
 	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
+	if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) == 0 &&
+	    !process_alive(peer.pid))
+		rc = -1;
 	close(fd);
 	if (rc == 0) {
 		snprintf(err, errlen, "%s: another daemon is listening there", path);

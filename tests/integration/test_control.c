@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -337,6 +338,58 @@ START_TEST(check_mode_validates_and_exits)
 }
 END_TEST
 
+/* A daemon killed a moment after forking leaves its listening socket open in that child
+ * until the child closes its inherited fds or dies: a new daemon must take the path over
+ * (the process that listened is dead), and still refuse a path a live daemon listens on. */
+START_TEST(a_dead_daemons_socket_is_taken_over_and_a_live_ones_is_not)
+{
+	const char *argv[] = { lvd_build_path("bin/loopvisord"), "-c", NULL, "-s", NULL, NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char out[4096], err[4096];
+	int pfd[2], status;
+	pid_t listener, holder = 0;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	kill(d.pid, SIGKILL);
+	ck_assert(lvd_wait_exit(&d, 10000));
+	/* the orphan: listens as the dead daemon did, in a process whose parent is gone */
+	ck_assert_uint_lt(strlen(d.sock), sizeof sun.sun_path);
+	memcpy(sun.sun_path, d.sock, strlen(d.sock) + 1);
+	ck_assert_int_eq(pipe(pfd), 0);
+	listener = fork();
+	ck_assert_int_ge(listener, 0);
+	if (listener == 0) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		pid_t child;
+
+		unlink(d.sock);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || listen(fd, 8) < 0)
+			_exit(1);
+		if ((child = fork()) == 0) {
+			close(pfd[1]);
+			close(pfd[0]);
+			pause();
+			_exit(0);
+		}
+		_exit(write(pfd[1], &child, sizeof child) == sizeof child ? 0 : 1);
+	}
+	close(pfd[1]);
+	ck_assert_int_eq(read(pfd[0], &holder, sizeof holder), (ssize_t)sizeof holder);
+	close(pfd[0]);
+	ck_assert_int_eq(waitpid(listener, &status, 0), listener);
+	ck_assert_int_eq(status, 0);
+
+	lvd_restart_after_kill(&d);
+	kill(holder, SIGKILL);
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	argv[2] = d.config;
+	argv[4] = d.sock;
+	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 1);
+	ck_assert_msg(strstr(err, "another daemon is listening there") != NULL, "%s", err);
+	json_decref(lvd_call(&d, "ping", NULL));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("control");
@@ -354,6 +407,7 @@ int main(void)
 	tcase_add_test(tc, sigterm_drains_and_exits_zero);
 	tcase_add_test(tc, bad_config_refuses_to_start);
 	tcase_add_test(tc, check_mode_validates_and_exits);
+	tcase_add_test(tc, a_dead_daemons_socket_is_taken_over_and_a_live_ones_is_not);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
