@@ -50,10 +50,17 @@ test-asan: deps-test build-asan
 # Faults and storms (tests/chaos): CHAOS_SECONDS bounds the crash storm (30 s by default)
 CHAOS_SECONDS ?= 30
 
+# ... and then integration suites again with the daemon (and its forked module workers)
+# under valgrind's memcheck. The default set is the one that fits CI's time: the heavier
+# suites restart hundreds of workers, each slowed ~30x by valgrind, past their call timeouts.
+VALGRIND_SUITES ?= control|workers
+
 chaos: deps-test build
 	cd $(BUILD) && CHAOS_SECONDS=$(CHAOS_SECONDS) ctest --output-on-failure -L chaos -V | \
-		grep -E '^[0-9]+: (crash storm|[0-9]+%: Checks)|tests passed|Failed'; \
-		exit $${PIPESTATUS[0]}
+		grep -E '^[0-9]+: (crash storm|[0-9]+%: Checks)|:[FE]:|tests passed|Failed'; \
+		test $${PIPESTATUS[0]} -eq 0
+	cd $(BUILD) && LV_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=5 ctest --output-on-failure -j 2 \
+		-R '^test_($(VALGRIND_SUITES))$$'
 
 # libFuzzer targets (clang): the control-socket framing and dispatch, the config validator,
 # the worker channel and the notify parser, each for FUZZ_SECONDS from the seeds in
