@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -301,6 +302,8 @@ static void teardown(struct supervisor *sup)
 	free(sup->passed);
 	lv_pidmap_free(&sup->pids);
 	notify_close(sup->notify);
+	if (sup->settle)
+		event_free(sup->settle);
 	if (sup->sigchld)
 		event_free(sup->sigchld);
 	if (sup->sigterm)
@@ -315,6 +318,23 @@ static void teardown(struct supervisor *sup)
 		event_base_free(sup->base);
 	lv_strv_free(sup->job_path);
 	lv_config_free(sup->cfg);
+}
+
+/* Every worker costs the daemon 3 descriptors and more (channel per loop, output pipes):
+ * take the hard limit, as systemd does for itself; workers get the old soft limit back. */
+static void raise_nofile(struct supervisor *sup)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	sup->nofile_soft = (unsigned long)rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open files limit: %s", strerror(errno));
+	else
+		log_debug("open files limit raised from %lu to %llu", sup->nofile_soft,
+		          (unsigned long long)rl.rlim_max);
 }
 
 int main(int argc, char **argv)
@@ -342,6 +362,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	lv_log_set_target((enum lv_log_target)sup.cfg->log_target);
+	raise_nofile(&sup);
 	/* Orphans of workers (double forks, setsid) come back here to be reaped, not to init. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		log_warn("cannot become a child subreaper: %s", strerror(errno));

@@ -9,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/deps.h"
 #include "daemon/events.h"
 #include "daemon/listen.h"
 #include "daemon/log.h"
 #include "daemon/logs.h"
+#include "daemon/waiters.h"
 
 
 int pool_listen_open(struct supervisor *sup, const char *spec, char *err, size_t errlen)
@@ -153,6 +155,37 @@ int supervisor_resolve(struct supervisor *sup, const char *target, struct worker
 			list[n++] = p->workers[i];
 	*out = list;
 	return n;
+}
+
+static void on_settle(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor *sup = arg;
+
+	(void)fd;
+	(void)what;
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		struct pool *p = sup->pools[i];
+
+		if (!p->changed)
+			continue;
+		p->changed = false;
+		waiters_notify(sup, p);
+		deps_changed(sup, p);
+	}
+}
+
+void pool_changed(struct pool *p)
+{
+	struct supervisor *sup = p->sup;
+	struct timeval now = { 0, 0 };
+
+	p->changed = true;
+	if (!sup->settle && !(sup->settle = evtimer_new(sup->base, on_settle, sup))) {
+		on_settle(-1, 0, sup); /* no memory for a timer: judge now */
+		return;
+	}
+	if (!evtimer_pending(sup->settle, NULL))
+		evtimer_add(sup->settle, &now);
 }
 
 /* Grows or shrinks the pool to `workers`: new workers start when the pool runs,

@@ -17,15 +17,20 @@ struct service {
 	bool ready;
 	struct event *watchdog, *status_timer, *ready_check;
 	uint64_t watchdog_usec, last_status_ms;
+	size_t scan_pool;             /* where the last readiness scan stopped */
+	unsigned scan_slot;
 };
 
-/* Every worker that should run has settled: running, failed, or waiting for a pool that
- * will not come. Scans the pools, but only until READY=1 has been sent. */
-static bool workers_settled(const struct supervisor *sup)
+/* Every worker that should run has settled once: running, failed, or waiting for a pool
+ * that will not come. Each scan starts where the last one stopped, so the start of N
+ * workers costs O(N) in all, not per change; only until READY=1 has been sent. */
+static bool workers_settled(struct service *s)
 {
-	for (size_t p = 0; p < sup->n_pools; p++)
-		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
-			const struct worker *w = sup->pools[p]->workers[i];
+	const struct supervisor *sup = s->sup;
+
+	for (; s->scan_pool < sup->n_pools; s->scan_pool++, s->scan_slot = 0)
+		for (; s->scan_slot < sup->pools[s->scan_pool]->n_slots; s->scan_slot++) {
+			const struct worker *w = sup->pools[s->scan_pool]->workers[s->scan_slot];
 
 			if (!w || !w->want_running || w->state == WS_RUNNING || w->state == WS_FAILED ||
 			    (w->state == WS_STARTING && w->waiting_deps))
@@ -71,7 +76,7 @@ static void on_ready_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (!s->ready && !s->sup->shutting_down && workers_settled(s->sup)) {
+	if (!s->ready && !s->sup->shutting_down && workers_settled(s)) {
 		s->ready = true;
 		sd_notify(0, "READY=1");
 		log_info("ready: every worker has started");

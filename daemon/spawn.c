@@ -125,6 +125,7 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 	sp->index = w->index;
 	sp->worker = w->name;
 	sp->supervisor = getpid();
+	sp->nofile_soft = w->pool->sup->nofile_soft;
 	sp->argv = cfg->argv;
 	sp->env = cfg->env;
 	sp->cwd = cfg->cwd;

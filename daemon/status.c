@@ -7,104 +7,160 @@
 #include <sys/wait.h>
 
 #include "config/signame.h"
+#include "ipc/jsonw.h"
 
-json_t *exit_status_json(int status)
+static void write_exit(struct jsonw *o, int status)
 {
-	if (WIFSIGNALED(status)) {
-		const char *name = lv_signal_name(WTERMSIG(status));
-		return name ? json_pack("{s:s}", "signal", name)
-		            : json_pack("{s:i}", "signal", WTERMSIG(status));
+	const char *name;
+
+	if (!WIFSIGNALED(status)) {
+		jsonw_lit(o, "{\"code\":");
+		jsonw_int(o, WEXITSTATUS(status));
+	} else if ((name = lv_signal_name(WTERMSIG(status))) != NULL) {
+		jsonw_lit(o, "{\"signal\":");
+		jsonw_str(o, name);
+	} else {
+		jsonw_lit(o, "{\"signal\":");
+		jsonw_int(o, WTERMSIG(status));
 	}
-	return json_pack("{s:i}", "code", WEXITSTATUS(status));
+	jsonw_lit(o, "}");
 }
 
-/* Worker-supplied text may not be UTF-8: such bytes become '?' rather than a lost reply. */
-static json_t *text_json(const char *text)
+static void write_loop(struct jsonw *o, const struct worker_loop *l, uint64_t now)
 {
-	json_t *s;
-	char *copy;
-
-	if (!text)
-		return json_null();
-	if ((s = json_string(text)) != NULL || !(copy = strdup(text)))
-		return s ? s : json_null();
-	for (char *c = copy; *c; c++)
-		if ((unsigned char)*c >= 0x80)
-			*c = '?';
-	s = json_string(copy);
-	free(copy);
-	return s ? s : json_null();
-}
-
-static json_t *loop_json(const struct worker_loop *l, uint64_t now)
-{
-	return json_pack("{s:I, s:I, s:o}", "lag_us", (json_int_t)l->lag_us, "lag_max_us",
-	                 (json_int_t)l->lag_max_us, "heartbeat_age_ms",
-	                 l->last_beat_ms ? json_integer((json_int_t)(now - l->last_beat_ms))
-	                                 : json_null());
+	jsonw_lit(o, "{\"lag_us\":");
+	jsonw_int(o, (long long)l->lag_us);
+	jsonw_lit(o, ",\"lag_max_us\":");
+	jsonw_int(o, (long long)l->lag_max_us);
+	jsonw_lit(o, ",\"heartbeat_age_ms\":");
+	if (l->last_beat_ms)
+		jsonw_int(o, (long long)(now - l->last_beat_ms));
+	else
+		jsonw_lit(o, "null");
+	jsonw_lit(o, "}");
 }
 
 /* Loop health: one object, or one per loop when the pool runs several. */
-static json_t *loops_json(const struct worker *w, uint64_t now)
+static void write_loops(struct jsonw *o, const struct worker *w, uint64_t now)
 {
-	json_t *arr;
-
-	if (w->pid <= 0 || (w->pool->cfg.kind == LV_KIND_EXEC && !w->loops[0].last_beat_ms))
-		return json_null();
-	if (w->n_loops == 1)
-		return loop_json(&w->loops[0], now);
-	arr = json_array();
-	for (unsigned i = 0; i < w->n_loops; i++)
-		json_array_append_new(arr, loop_json(&w->loops[i], now));
-	return arr;
+	if (w->pid <= 0 || (w->pool->cfg.kind == LV_KIND_EXEC && !w->loops[0].last_beat_ms)) {
+		jsonw_lit(o, "null");
+	} else if (w->n_loops == 1) {
+		write_loop(o, &w->loops[0], now);
+	} else {
+		for (unsigned i = 0; i < w->n_loops; i++) {
+			jsonw_raw(o, i ? "," : "[", 1);
+			write_loop(o, &w->loops[i], now);
+		}
+		jsonw_lit(o, "]");
+	}
 }
 
-/* The job's counters, summed over its loops. */
-static json_t *counters_json(const struct worker *w)
+/* The job's counters, summed over its loops (jansson only when there are some). */
+static void write_counters(struct jsonw *o, const struct worker *w)
 {
-	json_t *sum = json_object(), *v;
+	json_t *sum = NULL, *v;
 	const char *key;
+	char *text;
 
 	for (unsigned i = 0; i < w->n_loops; i++) {
 		json_object_foreach(w->loops[i].counters, key, v) {
-			json_t *have = json_object_get(sum, key);
-			if (have)
+			json_t *have;
+
+			if (!sum && !(sum = json_object()))
+				break;
+			if ((have = json_object_get(sum, key)) != NULL)
 				json_integer_set(have, json_integer_value(have) + json_integer_value(v));
 			else
 				json_object_set_new(sum, key, json_integer(json_integer_value(v)));
 		}
 	}
-	return sum;
+	if (!sum || !(text = json_dumps(sum, JSON_COMPACT))) {
+		jsonw_lit(o, "{}");
+	} else {
+		jsonw_raw(o, text, strlen(text));
+		free(text);
+	}
+	json_decref(sum);
+}
+
+void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
+{
+	jsonw_lit(o, "{\"name\":");
+	jsonw_str(o, w->name);
+	jsonw_lit(o, ",\"pool\":");
+	jsonw_str(o, w->pool->cfg.name);
+	jsonw_lit(o, ",\"index\":");
+	jsonw_int(o, w->index);
+	jsonw_lit(o, ",\"state\":");
+	jsonw_str(o, worker_state_name(w->state));
+	jsonw_lit(o, ",\"pid\":");
+	if (w->pid > 0)
+		jsonw_int(o, w->pid);
+	else
+		jsonw_lit(o, "null");
+	jsonw_lit(o, ",\"restarts\":");
+	jsonw_int(o, w->restarts);
+	jsonw_lit(o, ",\"uptime_ms\":");
+	jsonw_int(o, w->pid > 0 ? (long long)(now - w->started_ms) : 0);
+	jsonw_lit(o, ",\"last_exit\":");
+	if (w->has_exited)
+		write_exit(o, w->last_status);
+	else
+		jsonw_lit(o, "null");
+	jsonw_lit(o, ",\"last_error\":");
+	jsonw_str(o, w->last_error);
+	jsonw_lit(o, ",\"loop\":");
+	write_loops(o, w, now);
+	jsonw_lit(o, ",\"counters\":");
+	write_counters(o, w);
+	if (w->pool->cfg.ready_notify) {
+		jsonw_lit(o, ",\"notify\":{\"status\":");
+		jsonw_str(o, w->notify_status);
+		if (w->notify_stopping)
+			jsonw_lit(o, ",\"stopping\":true}");
+		else
+			jsonw_lit(o, ",\"stopping\":false}");
+	}
+	jsonw_lit(o, "}");
+}
+
+void status_write_pool(struct jsonw *o, const struct pool *p)
+{
+	jsonw_lit(o, "{\"name\":");
+	jsonw_str(o, p->cfg.name);
+	jsonw_lit(o, ",\"kind\":");
+	jsonw_str(o, p->cfg.kind == LV_KIND_EXEC ? "exec" : "module");
+	jsonw_lit(o, ",\"workers\":");
+	jsonw_int(o, p->cfg.workers);
+	jsonw_lit(o, ",\"running\":");
+	jsonw_int(o, p->running);
+	jsonw_lit(o, "}");
+}
+
+/* What o holds, parsed: the small replies and events built with jansson take their shapes
+ * from the writers above, so that each shape is defined once. */
+static json_t *parsed(struct jsonw *o)
+{
+	char *text = jsonw_finish(o);
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+	free(text);
+	return v ? v : json_null();
+}
+
+json_t *exit_status_json(int status)
+{
+	struct jsonw o = { 0 };
+
+	write_exit(&o, status);
+	return parsed(&o);
 }
 
 json_t *worker_to_json(const struct worker *w)
 {
-	uint64_t now = lv_now_ms();
-	uint64_t uptime = w->pid > 0 ? now - w->started_ms : 0;
-	json_t *o = json_pack("{s:s, s:s, s:i, s:s, s:o, s:i, s:I, s:o, s:o, s:o, s:o}",
-	                 "name", w->name,
-	                 "pool", w->pool->cfg.name,
-	                 "index", (int)w->index,
-	                 "state", worker_state_name(w->state),
-	                 "pid", w->pid > 0 ? json_integer(w->pid) : json_null(),
-	                 "restarts", (int)w->restarts,
-	                 "uptime_ms", (json_int_t)uptime,
-	                 "last_exit", w->has_exited ? exit_status_json(w->last_status) : json_null(),
-	                 "last_error", text_json(w->last_error),
-	                 "loop", loops_json(w, now),
-	                 "counters", counters_json(w));
+	struct jsonw o = { 0 };
 
-	if (w->pool->cfg.ready_notify)
-		json_object_set_new(o, "notify", json_pack("{s:o, s:b}", "status",
-		                    text_json(w->notify_status), "stopping", w->notify_stopping));
-	return o;
-}
-
-json_t *pool_to_json(const struct pool *p)
-{
-	return json_pack("{s:s, s:s, s:i, s:i}",
-	                 "name", p->cfg.name,
-	                 "kind", p->cfg.kind == LV_KIND_EXEC ? "exec" : "module",
-	                 "workers", (int)p->cfg.workers,
-	                 "running", (int)p->running);
+	status_write_worker(&o, w, lv_now_ms());
+	return parsed(&o);
 }

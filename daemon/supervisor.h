@@ -93,6 +93,9 @@ struct pool {
 	bool removing;                       /* freed once its last worker is gone */
 	bool restored;                       /* which workers run came from the state file */
 	bool draining;                       /* shutdown has stopped this pool's workers */
+	bool changed;                        /* a worker changed state this loop iteration */
+	struct timeval hang_tv;              /* hang_timeout_ms as a libevent common timeout */
+	unsigned hang_tv_ms;
 	bool rolling, roll_started;          /* a rolling restart is under way ... */
 	unsigned roll_index;                 /* ... at this worker */
 };
@@ -117,6 +120,7 @@ struct supervisor {
 	struct waiter *waiters;
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
+	struct event *settle;                /* judges waiters and followers of changed pools */
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
 	struct inspect *inspects;            /* inspect requests waiting for their loops */
 	struct service *service;             /* systemd notification state */
@@ -125,6 +129,7 @@ struct supervisor {
 	uint64_t log_seq;                    /* last log line number */
 	unsigned log_paused;                 /* workers whose pipes wait for a follower */
 	unsigned live;                       /* workers with a process */
+	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int exit_code;
 };
 
@@ -140,6 +145,9 @@ struct pool *supervisor_find_pool(struct supervisor *sup, const char *name);
  * *out is malloc'd (free it) and lists live slots only. */
 int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out);
 int pool_scale(struct pool *pool, unsigned workers);
+/* A worker of p changed state: its waiters and the pools that follow it are judged once
+ * per loop iteration, not per change (a start of 10000 workers makes 20000 changes). */
+void pool_changed(struct pool *p);
 void pool_free(struct pool *pool);
 /* A listening socket for a listen address: bound now, or one systemd passed ("fd:NAME"). */
 int pool_listen_open(struct supervisor *sup, const char *spec, char *err, size_t errlen);
@@ -211,6 +219,9 @@ void waiters_notify_all(struct supervisor *sup);
 json_t *worker_to_json(const struct worker *w);
 /* {"code": N} or {"signal": "NAME"} for a waitpid status. */
 json_t *exit_status_json(int status);
-json_t *pool_to_json(const struct pool *p);
+struct jsonw;
+/* The status shapes of docs/protocol.md, written as text (status of many workers) */
+void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now);
+void status_write_pool(struct jsonw *o, const struct pool *p);
 
 #endif

@@ -65,8 +65,7 @@ static void set_state(struct worker *w, enum worker_state s)
 		events_worker(w->pool->sup, (enum lv_event)state_events[s], w,
 		              s == WS_FAILED && w->last_error
 		                  ? json_pack("{s:s}", "error", w->last_error) : NULL);
-	waiters_notify(w->pool->sup, w->pool);
-	deps_changed(w->pool->sup, w->pool);
+	pool_changed(w->pool);
 	service_worker_changed(w->pool->sup);
 	if (w->pool->rolling)
 		pool_roll(w->pool);
@@ -312,13 +311,23 @@ static void on_hang(evutil_socket_t fd, short what, void *arg)
 	arm_timer(w, HANG_KILL_GRACE_MS);
 }
 
+/* Re-armed on every heartbeat of every loop: a libevent "common timeout" (one queue per
+ * duration) makes that O(1) instead of a heap insert among 10000 timers. */
 static void arm_hang_timer(struct worker_loop *l)
 {
-	unsigned ms = l->w->pool->cfg.hang_timeout_ms;
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct pool *p = l->w->pool;
+	unsigned ms = p->cfg.hang_timeout_ms;
 
-	if (ms > 0 && !l->w->hung && l->w->state != WS_STOPPING)
-		evtimer_add(l->hang_timer, &tv);
+	if (ms == 0 || l->w->hung || l->w->state == WS_STOPPING)
+		return;
+	if (p->hang_tv_ms != ms) {
+		struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+		const struct timeval *common = event_base_init_common_timeout(p->sup->base, &tv);
+
+		p->hang_tv = common ? *common : tv;
+		p->hang_tv_ms = ms;
+	}
+	evtimer_add(l->hang_timer, &p->hang_tv);
 }
 
 void worker_evict(struct worker *w, const char *fmt, ...)

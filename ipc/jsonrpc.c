@@ -14,7 +14,7 @@ struct lv_rpc_unit {
 	bool batch;
 	size_t outstanding;  /* calls not yet answered */
 	size_t n;            /* slots */
-	json_t **slots;      /* response per call, NULL for notifications */
+	char **slots;        /* response per call as compact JSON text, NULL for notifications */
 };
 
 struct lv_rpc_call {
@@ -57,7 +57,7 @@ struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, v
 static void unit_free(struct lv_rpc_unit *u)
 {
 	for (size_t i = 0; i < u->n; i++)
-		json_decref(u->slots[i]);
+		free(u->slots[i]);
 	free(u->slots);
 	free(u);
 }
@@ -119,17 +119,52 @@ struct lv_rpc_session *lv_rpc_call_session(const struct lv_rpc_call *call)
 	return call->session;
 }
 
-static void send_json(struct lv_rpc_session *s, json_t *msg)
+/* Compact text of a JSON value (stolen), with one spare byte for a newline. */
+static char *text_of(json_t *value)
 {
-	char *text = json_dumps(msg, JSON_COMPACT);
+	char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+	char *roomy = text ? realloc(text, strlen(text) + 2) : NULL;
+
+	json_decref(value);
+	if (!roomy)
+		free(text);
+	return roomy;
+}
+
+/* Sends a text from text_of as one line (uses its spare byte); NULL sends nothing. */
+static void send_line(struct lv_rpc_session *s, char *text)
+{
 	size_t len;
 
 	if (!text)
 		return;
 	len = strlen(text);
-	text[len] = '\n'; /* json_dumps leaves room only for the NUL: reuse it */
+	text[len] = '\n';
 	s->send(s->io, text, len + 1);
-	free(text);
+	text[len] = '\0';
+}
+
+/* A batch's responses as one array line; nothing when all were notifications. */
+static void send_batch(struct lv_rpc_session *s, const struct lv_rpc_unit *u)
+{
+	size_t len = 1, at = 0;
+	char *line;
+
+	for (size_t i = 0; i < u->n; i++)
+		len += u->slots[i] ? strlen(u->slots[i]) + 1 : 0;
+	if (len == 1 || !(line = malloc(len + 1)))
+		return;
+	for (size_t i = 0; i < u->n; i++)
+		if (u->slots[i]) {
+			line[at] = at ? ',' : '[';
+			at++;
+			memcpy(line + at, u->slots[i], strlen(u->slots[i]));
+			at += strlen(u->slots[i]);
+		}
+	line[at++] = ']';
+	line[at++] = '\n';
+	s->send(s->io, line, at);
+	free(line);
 }
 
 /* Sends every finished unit at the head of the queue, keeping request order. */
@@ -139,15 +174,9 @@ static void flush_units(struct lv_rpc_session *s)
 		struct lv_rpc_unit *u = s->head;
 
 		if (u->batch) {
-			json_t *arr = json_array();
-			for (size_t i = 0; i < u->n; i++)
-				if (u->slots[i])
-					json_array_append(arr, u->slots[i]);
-			if (json_array_size(arr) > 0)
-				send_json(s, arr);
-			json_decref(arr);
-		} else if (u->slots[0]) {
-			send_json(s, u->slots[0]);
+			send_batch(s, u);
+		} else {
+			send_line(s, u->slots[0]);
 		}
 		s->head = u->next;
 		if (!s->head)
@@ -166,13 +195,13 @@ static json_t *error_object(int code, const char *message, json_t *data)
 	return e;
 }
 
-static json_t *response(json_t *id, const char *key, json_t *value)
+static char *response(json_t *id, const char *key, json_t *value)
 {
-	return json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", key, value, "id",
-	                 id ? id : json_null());
+	return text_of(json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", key, value, "id",
+	                         id ? id : json_null()));
 }
 
-static void complete(struct lv_rpc_call *c, json_t *resp)
+static void complete(struct lv_rpc_call *c, char *resp)
 {
 	struct lv_rpc_session *s = c->session;
 	struct lv_rpc_unit *u = c->unit;
@@ -180,7 +209,7 @@ static void complete(struct lv_rpc_call *c, json_t *resp)
 	if (u && c->id) {
 		u->slots[c->slot] = resp;
 	} else {
-		json_decref(resp);
+		free(resp);
 	}
 	call_unlink(c);
 	if (u) {
@@ -192,6 +221,26 @@ static void complete(struct lv_rpc_call *c, json_t *resp)
 void lv_rpc_reply(struct lv_rpc_call *call, json_t *result)
 {
 	complete(call, response(call->id, "result", result ? result : json_null()));
+}
+
+void lv_rpc_reply_text(struct lv_rpc_call *call, char *result)
+{
+	char *id = call->id ? json_dumps(call->id, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *resp = NULL;
+
+	/* the same bytes lv_rpc_reply would make: jansson keeps insertion order */
+	if (result && id && asprintf(&resp, "{\"jsonrpc\":\"2.0\",\"result\":%s,\"id\":%s} ",
+	                             result, id) >= 0)
+		resp[strlen(resp) - 1] = '\0'; /* the spare byte for the newline */
+	else
+		resp = NULL;
+	free(id);
+	free(result);
+	if (!resp && call->id) {
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		return;
+	}
+	complete(call, resp);
 }
 
 void lv_rpc_fail(struct lv_rpc_call *call, int code, const char *message, json_t *data)
@@ -218,19 +267,19 @@ void lv_rpc_park(struct lv_rpc_call *call, void (*cancel)(void *arg), void *arg)
 
 void lv_rpc_session_notify(struct lv_rpc_session *s, const char *method, json_t *params)
 {
-	json_t *msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params",
-	                        params ? params : json_object());
+	char *text = text_of(json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method,
+	                               "params", params ? params : json_object()));
 
-	send_json(s, msg);
-	json_decref(msg);
+	send_line(s, text);
+	free(text);
 }
 
 void lv_rpc_session_send_error(struct lv_rpc_session *s, int code, const char *message)
 {
-	json_t *msg = response(NULL, "error", error_object(code, message, NULL));
+	char *text = response(NULL, "error", error_object(code, message, NULL));
 
-	send_json(s, msg);
-	json_decref(msg);
+	send_line(s, text);
+	free(text);
 }
 
 static const char *type_name(unsigned types)

@@ -65,6 +65,9 @@ void lv_rpc_session_send_error(struct lv_rpc_session *s, int code, const char *m
 
 /* Completing a call: both steal result/data. After either, the call is gone. */
 void lv_rpc_reply(struct lv_rpc_call *call, json_t *result);
+/* The same with the result already as compact JSON text (malloc'd, stolen): for big
+ * replies (status of thousands of workers) written without building jansson objects. */
+void lv_rpc_reply_text(struct lv_rpc_call *call, char *result);
 void lv_rpc_fail(struct lv_rpc_call *call, int code, const char *message, json_t *data);
 void lv_rpc_failf(struct lv_rpc_call *call, int code, json_t *data, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -39,6 +39,7 @@ struct lv_spawn {
 	int error_fd;                /* write end of the CLOEXEC error pipe */
 	int stdout_fd, stderr_fd;    /* write ends of the log pipes, or -1 to inherit */
 	const struct lv_pool_config *limits; /* no_new_privs, umask, rlimits */
+	unsigned long nofile_soft;   /* RLIMIT_NOFILE soft limit to give back (0: keep) */
 };
 
 /* Runs in the child right after fork with every signal blocked; never returns. */

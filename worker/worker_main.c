@@ -138,7 +138,13 @@ static struct lv_spawn setup_fds(const struct lv_spawn *sp, int *listen_out)
 static void apply_limits(const struct lv_spawn *sp)
 {
 	const struct lv_pool_config *l = sp->limits;
+	struct rlimit nofile;
 
+	/* the soft limit the daemon raised for itself, not for its workers' select() */
+	if (sp->nofile_soft && getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+		nofile.rlim_cur = (rlim_t)sp->nofile_soft;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	if (!l)
 		return;
 	for (unsigned i = 0; i < l->n_rlimits; i++) {

@@ -19,6 +19,7 @@ static struct lvd d;
 
 static void teardown(void)
 {
+	lvd_set_wrapper(NULL);
 	lvd_stop(&d);
 }
 
@@ -247,6 +248,31 @@ START_TEST(limits_umask_and_no_new_privs)
 }
 END_TEST
 
+/* The daemon takes the hard open-files limit for itself (10000 workers need ~40000
+ * descriptors); its workers keep the soft limit it was started with. */
+START_TEST(the_daemon_raises_its_open_files_limit_but_not_its_workers)
+{
+	const char *limited[] = { "prlimit", "--nofile=256:8192", NULL };
+	char dir[] = "/tmp/lvlim.XXXXXX", fifo[64], path[64], *line, *limits;
+
+	make_fifo(dir, fifo, sizeof fifo);
+	lvd_set_wrapper(limited);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"l\",\"exec\":[\"sh\",\"-c\","
+	              "\"echo $(ulimit -Sn) $(ulimit -Hn) > %s; exec sleep 1000\"]}]}", fifo);
+	line = read_fifo_line(fifo);
+	ck_assert_str_eq(line, "256 8192");
+	free(line);
+	snprintf(path, sizeof path, "/proc/%d/limits", (int)d.pid);
+	limits = slurp(path);
+	ck_assert_ptr_nonnull(limits);
+	ck_assert_msg(strstr(limits, "Max open files            8192                 8192") != NULL,
+	              "%s", limits);
+	free(limits);
+	unlink(fifo);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(writable_log_folders_are_refused)
 {
 	char config[512], log[4096], logs[400];
@@ -279,6 +305,7 @@ int main(void)
 	tcase_add_test(tc, env_and_cwd_reach_the_worker);
 	tcase_add_test(tc, user_and_group_are_switched);
 	tcase_add_test(tc, limits_umask_and_no_new_privs);
+	tcase_add_test(tc, the_daemon_raises_its_open_files_limit_but_not_its_workers);
 	tcase_add_test(tc, writable_log_folders_are_refused);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);

@@ -39,9 +39,8 @@ int worker_spawn(struct worker *w)
 void worker_close_process(struct worker *w) { (void)w; }
 void worker_drain_error(struct worker *w) { (void)w; }
 void worker_ask_stop(struct worker *w) { (void)w; asked_stop++; }
-void waiters_notify(struct supervisor *sup, const struct pool *pool)
+void pool_changed(struct pool *pool)
 {
-	(void)sup;
 	(void)pool;
 	notifies++;
 }
@@ -66,12 +65,6 @@ bool deps_ready(struct supervisor *s, const struct pool *p, char *why, size_t le
 	(void)why;
 	(void)len;
 	return true;
-}
-
-void deps_changed(struct supervisor *s, const struct pool *p)
-{
-	(void)s;
-	(void)p;
 }
 
 void logs_drain(struct worker *wk)
