@@ -44,6 +44,7 @@ struct control {
 	struct event *resume;   /* re-enables accepting after EMFILE */
 	struct client *clients;
 	unsigned n_clients;
+	unsigned n_follows;     /* clients that follow log lines */
 	char *path;
 	mode_t mode;
 	bool adopted;           /* passed by systemd: its path is not ours to remove */
@@ -66,8 +67,10 @@ static void client_free(struct client *cl)
 		event_free(cl->linger);
 	free(cl->sub_target);
 	free(cl->follow_target);
-	if (cl->follows)
+	if (cl->follows) {
+		ctl->n_follows--;
 		logs_resume(ctl->sup); /* nobody waits for it any more */
+	}
 	free(cl);
 	if (ctl->listener && ctl->n_clients == LV_CONTROL_MAX_CLIENTS - 1 && !ctl->resume)
 		evconnlistener_enable(ctl->listener);
@@ -539,8 +542,15 @@ int control_follow(void *client_io, const char *target)
 		return -1;
 	free(cl->follow_target);
 	cl->follow_target = copy;
+	if (!cl->follows)
+		cl->ctl->n_follows++;
 	cl->follows = true;
 	return 0;
+}
+
+bool control_has_followers(const struct control *ctl)
+{
+	return ctl && ctl->n_follows > 0;
 }
 
 bool control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)

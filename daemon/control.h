@@ -31,6 +31,8 @@ void control_publish(struct control *c, int event, json_t *params, const char *p
 
 /* Makes the client a follower of target's log lines (NULL: every worker). */
 int control_follow(void *client_io, const char *target);
+/* Whether any client follows log lines (then lines are built as JSON for them). */
+bool control_has_followers(const struct control *ctl);
 /* Sends a log line to its followers; true if one of them is behind (pause the worker). */
 bool control_publish_log(struct control *c, json_t *line, const char *pool, const char *worker);
 

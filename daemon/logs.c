@@ -62,6 +62,16 @@ void logs_reopen(struct supervisor *sup)
 	log_info("logs: reopened the log files");
 }
 
+/* One captured line as the ring keeps it: one allocation, JSON only when asked for. */
+struct log_rec {
+	uint64_t seq;
+	int64_t time_ms;
+	enum lv_stream stream;
+	const char *worker;
+	size_t len;
+	char text[];
+};
+
 /* Worker output may be any bytes; JSON needs UTF-8: odd bytes become '?' there only. */
 static json_t *text_json(const char *text, size_t len)
 {
@@ -77,26 +87,51 @@ static json_t *text_json(const char *text, size_t len)
 	return s ? s : json_string("");
 }
 
-static void ring_push(struct worker *w, json_t *rec)
+static json_t *rec_json(const struct log_rec *r)
+{
+	return json_pack("{s:I, s:I, s:s, s:s, s:o}", "seq", (json_int_t)r->seq, "time",
+	                 (json_int_t)r->time_ms, "worker", r->worker, "stream",
+	                 stream_names[r->stream], "text", text_json(r->text, r->len));
+}
+
+/* The ring's oldest record is reused when it is big enough: no allocation per line. */
+static struct log_rec *ring_slot(struct worker *w, size_t len)
 {
 	unsigned cap = w->ring ? w->ring_cap : w->pool->sup->cfg->logs_ring;
+	struct log_rec **slot, *r;
 
-	if (cap == 0) {
-		json_decref(rec);
-		return;
-	}
+	if (cap == 0)
+		return NULL;
 	if (!w->ring) {
-		if (!(w->ring = calloc(cap, sizeof *w->ring))) {
-			json_decref(rec);
-			return;
-		}
+		if (!(w->ring = calloc(cap, sizeof *w->ring)))
+			return NULL;
 		w->ring_cap = cap;
 	}
-	json_decref(w->ring[w->ring_next]);
-	w->ring[w->ring_next] = rec;
+	slot = &w->ring[w->ring_next];
+	if (!*slot || (*slot)->len < len) {
+		if (!(r = realloc(*slot, sizeof *r + len)))
+			return NULL;
+		*slot = r;
+	}
 	w->ring_next = (w->ring_next + 1) % cap;
 	if (w->ring_len < cap)
 		w->ring_len++;
+	return *slot;
+}
+
+/* "2026-11-22T10:00:00" for a second, formatted once per second, not once per line. */
+static const char *stamp_of(time_t sec)
+{
+	static time_t cached = -1;
+	static char stamp[32];
+	struct tm tm;
+
+	if (sec != cached) {
+		localtime_r(&sec, &tm);
+		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached = sec;
+	}
+	return stamp;
 }
 
 static void pause_reading(struct worker *w)
@@ -110,30 +145,21 @@ static void pause_reading(struct worker *w)
 			bufferevent_disable(w->log_bev[i], EV_READ);
 }
 
-void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t len)
+/* One line to its sinks; the file part waits for flush_file. */
+static void capture(struct worker *w, enum lv_stream stream, const char *text, size_t len)
 {
 	struct supervisor *sup = w->pool->sup;
 	struct timespec ts;
-	char stamp[32];
-	struct tm tm;
-	json_t *rec;
+	struct log_rec *r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	if (w->pool->log) {
 		char head[160];
-		int n = snprintf(head, sizeof head, "%s.%03ld %s %s: ", stamp, ts.tv_nsec / 1000000,
-		                 w->name, stream_names[stream]);
-		char *line = malloc((size_t)n + len);
+		int n = snprintf(head, sizeof head, "%s.%03ld %s %s: ", stamp_of(ts.tv_sec),
+		                 ts.tv_nsec / 1000000, w->name, stream_names[stream]);
 
-		if (line) {
-			memcpy(line, head, (size_t)n);
-			memcpy(line + n, text, len);
-			if (logfile_write(w->pool->log, line, (size_t)n + len) < 0)
-				log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
-			free(line);
-		}
+		if (logfile_write(w->pool->log, head, (size_t)n, text, len) < 0)
+			log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
 	} else if (lv_log_to_journal()) {
 		sd_journal_send("MESSAGE=%.*s", (int)len, text, "PRIORITY=%i",
 		                stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO,
@@ -145,14 +171,31 @@ void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t
 		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
 		        (int)w->pid, stream_names[stream], (int)len, text);
 	}
-	rec = json_pack("{s:I, s:I, s:s, s:s, s:o}", "seq", (json_int_t)++sup->log_seq, "time",
-	                (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "worker", w->name,
-	                "stream", stream_names[stream], "text", text_json(text, len));
-	if (!rec)
-		return;
-	if (sup->control && control_publish_log(sup->control, rec, w->pool->cfg.name, w->name))
-		pause_reading(w);
-	ring_push(w, rec);
+	++sup->log_seq;
+	if ((r = ring_slot(w, len)) != NULL) {
+		r->seq = sup->log_seq;
+		r->time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		r->stream = stream;
+		r->worker = w->name;
+		r->len = len;
+		memcpy(r->text, text, len);
+	}
+	if (control_has_followers(sup->control)) {
+		struct log_rec *one = r;
+		json_t *rec;
+
+		if (!one && (one = malloc(sizeof *one + len)) != NULL) { /* no ring: a temporary */
+			*one = (struct log_rec){ sup->log_seq, (int64_t)ts.tv_sec * 1000 +
+			                         ts.tv_nsec / 1000000, stream, w->name, len };
+			memcpy(one->text, text, len);
+		}
+		rec = one ? rec_json(one) : NULL;
+		if (one != r)
+			free(one);
+		if (rec && control_publish_log(sup->control, rec, w->pool->cfg.name, w->name))
+			pause_reading(w);
+		json_decref(rec);
+	}
 }
 
 /* Emits every complete line of in; with final, the rest too (a last line without '\n'). */
@@ -171,9 +214,23 @@ static void split_lines(struct worker *w, enum lv_stream stream, struct evbuffer
 			take = len, eol_len = 0;
 		else
 			return;
-		logs_line(w, stream, (const char *)evbuffer_pullup(in, (ssize_t)take), take);
+		capture(w, stream, (const char *)evbuffer_pullup(in, (ssize_t)take), take);
 		evbuffer_drain(in, take + eol_len);
 	}
+}
+
+/* The file gets what one read brought in one write: lines are gathered, not written one
+ * by one, and nothing waits past the end of the callback. */
+static void flush_file(struct worker *w)
+{
+	if (w->pool->log && logfile_flush(w->pool->log) < 0)
+		log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
+}
+
+void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t len)
+{
+	capture(w, stream, text, len);
+	flush_file(w);
 }
 
 static enum lv_stream stream_of(const struct worker *w, const struct bufferevent *bev)
@@ -186,6 +243,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct worker *w = arg;
 
 	split_lines(w, stream_of(w, bev), bufferevent_get_input(bev), false);
+	flush_file(w);
 }
 
 static void close_pipe(struct worker *w, int i)
@@ -194,6 +252,7 @@ static void close_pipe(struct worker *w, int i)
 		return;
 	split_lines(w, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT, bufferevent_get_input(w->log_bev[i]),
 	            true);
+	flush_file(w);
 	bufferevent_free(w->log_bev[i]);
 	w->log_bev[i] = NULL;
 }
@@ -250,15 +309,15 @@ void logs_drain(struct worker *w)
 
 static int by_seq(const void *a, const void *b)
 {
-	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
-	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
+	uint64_t x = (*(struct log_rec *const *)a)->seq, y = (*(struct log_rec *const *)b)->seq;
 
 	return x < y ? -1 : x > y;
 }
 
 json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned n)
 {
-	json_t **v, *out = json_array();
+	struct log_rec **v;
+	json_t *out = json_array();
 	size_t m = 0, total = 0;
 
 	(void)sup;
@@ -274,7 +333,7 @@ json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned
 	/* several workers: interleave by sequence number; then keep the last n */
 	qsort(v, m, sizeof *v, by_seq);
 	for (size_t i = m > n ? m - n : 0; i < m; i++)
-		json_array_append(out, v[i]);
+		json_array_append_new(out, rec_json(v[i]));
 	free(v);
 	return json_pack("{s:o}", "lines", out);
 }
@@ -301,7 +360,7 @@ void logs_free_worker(struct worker *w)
 {
 	logs_drain(w);
 	for (unsigned i = 0; w->ring && i < w->ring_cap; i++)
-		json_decref(w->ring[i]);
+		free(w->ring[i]);
 	free(w->ring);
 	w->ring = NULL;
 }

@@ -77,7 +77,7 @@ struct worker {
 	unsigned n_loops;
 	struct bufferevent *log_bev[2];      /* read ends of the process's stdout and stderr */
 	bool log_paused;                     /* a follower is behind: its pipes wait */
-	json_t **ring;                       /* its last log lines */
+	struct log_rec **ring;               /* its last log lines (logs.c) */
 	unsigned ring_next, ring_len, ring_cap;
 };
 
