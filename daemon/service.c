@@ -1,10 +1,19 @@
-/* service: the sd_notify side of the daemon. Everything goes through sd_notify(0, ...):
- * passing 1 would unset NOTIFY_SOCKET and silence every later message. */
+/* service: the sd_notify side of the daemon. Messages go out on a non-blocking socket of
+ * its own rather than through sd_notify(), which blocks while the receiver's queue is full
+ * (net.unix.max_dgram_qlen datagrams, as few as 10): a receiver that stops reading must not
+ * stop the supervisor. systemd always reads; a message that does not fit is dropped. */
 #include "daemon/service.h"
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 
@@ -19,7 +28,54 @@ struct service {
 	uint64_t watchdog_usec, last_status_ms;
 	size_t scan_pool;             /* where the last readiness scan stopped */
 	unsigned scan_slot;
+	int fd;                       /* connected to $NOTIFY_SOCKET, or -1 */
+	bool dropped;                 /* a message did not fit: said once */
 };
+
+/* Connects to $NOTIFY_SOCKET (a path, or @ for the abstract namespace); -1 without one. */
+static int notify_connect(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = path ? strlen(path) : 0;
+	int fd;
+
+	if (len < 2 || len >= sizeof sun.sun_path || (path[0] != '/' && path[0] != '@'))
+		return -1;
+	memcpy(sun.sun_path, path, len);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd >= 0 &&
+	    connect(fd, (struct sockaddr *)&sun, (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+	                                                     len)) < 0) {
+		log_warn("NOTIFY_SOCKET %s: %s", path, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void notify(struct service *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void notify(struct service *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	int n;
+
+	if (s->fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof msg)
+		return;
+	if (send(s->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && !s->dropped) {
+		s->dropped = true;
+		log_warn("systemd notification dropped (%s): its receiver is not reading",
+		         strerror(errno));
+	}
+}
 
 /* Every worker that should run has settled once: running, failed, or waiting for a pool
  * that will not come. Each scan starts where the last one stopped, so the start of N
@@ -49,7 +105,7 @@ static void send_status(struct service *s)
 		running += s->sup->pools[p]->running;
 	}
 	s->last_status_ms = lv_now_ms();
-	sd_notifyf(0, "STATUS=%zu pools, %u/%u workers running", s->sup->n_pools, running, workers);
+	notify(s, "STATUS=%zu pools, %u/%u workers running", s->sup->n_pools, running, workers);
 }
 
 static void on_status_timer(evutil_socket_t fd, short what, void *arg)
@@ -63,9 +119,8 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	(void)arg;
 	/* this runs only if the loop runs: a stalled supervisor gets restarted by systemd */
-	sd_notify(0, "WATCHDOG=1");
+	notify(arg, "WATCHDOG=1");
 }
 
 /* Once per loop iteration at most: a start of 10000 workers makes 20000 state changes,
@@ -78,7 +133,7 @@ static void on_ready_check(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!s->ready && !s->sup->shutting_down && workers_settled(s)) {
 		s->ready = true;
-		sd_notify(0, "READY=1");
+		notify(s, "READY=1");
 		log_info("ready: every worker has started");
 	}
 }
@@ -114,6 +169,7 @@ int service_start(struct supervisor *sup)
 		return -1;
 	}
 	s->sup = sup;
+	s->fd = notify_connect();
 	sup->service = s;
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		struct timeval tv = { .tv_sec = (time_t)(usec / 2 / 1000000),
@@ -136,7 +192,7 @@ void service_reloading(struct supervisor *sup)
 	if (!sup->service)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	notify(sup->service, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	           (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
 }
 
@@ -144,7 +200,7 @@ void service_reloaded(struct supervisor *sup)
 {
 	if (!sup->service)
 		return;
-	sd_notify(0, "READY=1");
+	notify(sup->service, "READY=1");
 	send_status(sup->service);
 }
 
@@ -158,7 +214,7 @@ void service_stopping(struct supervisor *sup)
 		if (sup->pools[p]->cfg.stop_timeout_ms > longest)
 			longest = sup->pools[p]->cfg.stop_timeout_ms;
 	/* draining may take the longest stop timeout (and a dependency chain more): ask for it */
-	sd_notifyf(0, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping %u workers",
+	notify(sup->service, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping %u workers",
 	           (unsigned long long)(longest + 5000) * 1000ULL, sup->live);
 }
 
@@ -174,6 +230,8 @@ void service_free(struct supervisor *sup)
 		event_free(s->status_timer);
 	if (s->ready_check)
 		event_free(s->ready_check);
+	if (s->fd >= 0)
+		close(s->fd);
 	free(s);
 	sup->service = NULL;
 }

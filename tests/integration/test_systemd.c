@@ -98,6 +98,24 @@ START_TEST(ready_status_reload_and_stopping)
 }
 END_TEST
 
+/* A receiver that stops reading fills its queue (net.unix.max_dgram_qlen datagrams, 10 on
+ * some kernels): the daemon drops what does not fit and goes on, it never blocks on it. */
+START_TEST(a_notify_receiver_that_stops_reading_blocks_nothing)
+{
+	char *log;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	for (int i = 0; i < 30; i++) /* RELOADING=1, READY=1 and STATUS= each, nobody reads */
+		json_decref(lvd_call(&d, "reload", NULL));
+	json_decref(lvd_call(&d, "restart", "{\"target\":\"s\"}"));
+	json_decref(lvd_call(&d, "shutdown", NULL));
+	ck_assert(lvd_wait_exit(&d, 20000));
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(strstr(log, "systemd notification dropped"));
+	free(log);
+}
+END_TEST
+
 START_TEST(watchdog_pings_at_half_the_interval)
 {
 	long long last, gap, worst = 0;
@@ -202,6 +220,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ready_status_reload_and_stopping);
 	tcase_add_test(tc, watchdog_pings_at_half_the_interval);
+	tcase_add_test(tc, a_notify_receiver_that_stops_reading_blocks_nothing);
 	tcase_add_test(tc, socket_activation_starts_it_on_the_first_connection);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
