@@ -38,6 +38,9 @@ struct lv_pool_config {
 	unsigned hang_timeout_ms;    /* no heartbeat this long = hung; default 10000, 0 = off */
 	unsigned start_timeout_ms;   /* starting longer than this fails the start; default 60000 */
 	bool ready_notify;           /* exec: running on READY=1 ("ready": "notify") */
+	enum lv_output { LV_OUTPUT_CAPTURE, LV_OUTPUT_INHERIT, LV_OUTPUT_NULL } output;
+	                             /* stdout/stderr: pipes to the log sinks (2 descriptors in
+	                              * the daemon per worker), the daemon's own, or /dev/null */
 	char **listen;               /* "tcp:HOST:PORT" / "unix:/abs/path", NULL-terminated, never NULL */
 	size_t n_listen;
 	char **after;                /* pools that must be running before this one starts */

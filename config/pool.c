@@ -20,7 +20,7 @@ static const char *const pool_keys[] = {
 	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
 	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
 	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", "no_new_privs", "umask",
-	"rlimits", NULL,
+	"rlimits", "output", NULL,
 };
 
 bool lv_pool_name_valid(const char *name)
@@ -328,14 +328,23 @@ static int parse_health(struct cfgerr *e, const json_t *obj, const char *prefix,
                         struct lv_pool_config *p)
 {
 	long long loops = 1, hb = 1000, hang = 10000, start = 60000;
-	const char *ready = NULL;
+	const char *ready = NULL, *output = NULL;
 
 	if (cfg_int(e, obj, prefix, "loops", 1, LV_LOOPS_MAX, &loops) < 0 ||
 	    cfg_int(e, obj, prefix, "heartbeat_ms", 10, 60000, &hb) < 0 ||
 	    cfg_int(e, obj, prefix, "hang_timeout_ms", 0, 3600000, &hang) < 0 ||
 	    cfg_int(e, obj, prefix, "start_timeout_ms", 1, 3600000, &start) < 0 ||
-	    cfg_string(e, obj, prefix, "ready", true, &ready) < 0)
+	    cfg_string(e, obj, prefix, "ready", true, &ready) < 0 ||
+	    cfg_string(e, obj, prefix, "output", true, &output) < 0)
 		return -1;
+	if (!output || !strcmp(output, "capture"))
+		p->output = LV_OUTPUT_CAPTURE;
+	else if (!strcmp(output, "inherit"))
+		p->output = LV_OUTPUT_INHERIT;
+	else if (!strcmp(output, "null"))
+		p->output = LV_OUTPUT_NULL;
+	else
+		return cfg_fail(e, prefix, "output", "must be \"capture\", \"inherit\" or \"null\"");
 	if (p->kind == LV_KIND_EXEC && json_object_get(obj, "loops"))
 		return cfg_fail(e, prefix, "loops", "only allowed with \"module\"");
 	if (p->kind == LV_KIND_EXEC && json_object_get(obj, "heartbeat_ms"))

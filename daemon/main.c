@@ -27,6 +27,7 @@
 #include "daemon/methods.h"
 #include "daemon/supervisor.h"
 #include "daemon/waiters.h"
+#include "daemon/zygote.h"
 #include "ipc/sockpath.h"
 
 #define DEFAULT_CONFIG "/etc/loopvisor/loopvisor.json"
@@ -241,6 +242,9 @@ static int setup(struct supervisor *sup)
 		log_err("cannot set up the event loop");
 		return -1;
 	}
+	/* now, while the daemon holds next to nothing that a fork would copy */
+	if (zygote_start(sup) < 0)
+		log_warn("no zygote (%s): the daemon forks its workers itself", strerror(errno));
 	if (supervisor_socket_path(sup, sup->cfg, path, sizeof path) < 0) {
 		log_err("control socket path too long");
 		return -1;
@@ -300,6 +304,7 @@ static void teardown(struct supervisor *sup)
 		close(sup->passed[i].fd);
 	}
 	free(sup->passed);
+	zygote_stop(sup);
 	lv_pidmap_free(&sup->pids);
 	notify_close(sup->notify);
 	if (sup->settle)
@@ -321,25 +326,40 @@ static void teardown(struct supervisor *sup)
 }
 
 /* Every worker costs the daemon 3 descriptors and more (channel per loop, output pipes):
- * take the hard limit, as systemd does for itself; workers get the old soft limit back. */
+ * take the hard limit, or with CAP_SYS_RESOURCE the kernel's fs.nr_open, as systemd does
+ * for itself; workers get the soft limit it started with back. */
 static void raise_nofile(struct supervisor *sup)
 {
-	struct rlimit rl;
+	struct rlimit rl, want;
+	unsigned long long nr_open = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+	if (f) {
+		if (fscanf(f, "%llu", &nr_open) != 1)
+			nr_open = 0;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
+	want = rl;
+	if (nr_open > rl.rlim_max)
+		want.rlim_max = (rlim_t)nr_open;
+	want.rlim_cur = want.rlim_max;
+	if (want.rlim_cur == rl.rlim_cur)
+		return;
+	if (setrlimit(RLIMIT_NOFILE, &want) < 0) { /* no CAP_SYS_RESOURCE: up to the hard limit */
+		want.rlim_cur = want.rlim_max = rl.rlim_max;
+		if (want.rlim_cur == rl.rlim_cur || setrlimit(RLIMIT_NOFILE, &want) < 0)
+			return;
+	}
 	sup->nofile_soft = (unsigned long)rl.rlim_cur;
-	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-		log_warn("cannot raise the open files limit: %s", strerror(errno));
-	else
-		log_debug("open files limit raised from %lu to %llu", sup->nofile_soft,
-		          (unsigned long long)rl.rlim_max);
+	log_debug("open files limit raised from %lu to %llu", sup->nofile_soft,
+	          (unsigned long long)want.rlim_cur);
 }
 
 int main(int argc, char **argv)
 {
-	struct supervisor sup = { 0 };
+	struct supervisor sup = { .zygote_fd = -1 };
 	struct options o = { 0 };
 	char err[LV_ERRBUF];
 

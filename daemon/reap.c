@@ -1,5 +1,6 @@
-/* reap: collects exited children after SIGCHLD (signals coalesce, so until none is left)
- * and hands each to its worker through the pid table, never scanning all workers. */
+/* reap: collects exited children after SIGCHLD (signals coalesce, so until none is left),
+ * and takes the exits the zygote reaped for us, handing each to its worker through the pid
+ * table, never scanning all workers. */
 #include "daemon/supervisor.h"
 
 #include <errno.h>
@@ -7,13 +8,33 @@
 #include <sys/wait.h>
 
 #include "daemon/log.h"
+#include "daemon/zygote.h"
+
+void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status)
+{
+	struct worker *w = lv_pidmap_get(&sup->pids, pid);
+	struct pool *pool;
+
+	if (!w) {
+		if (pid == sup->zygote_pid)
+			zygote_lost(sup);
+		else
+			log_debug("reaped pid %d, not a worker", (int)pid);
+		return;
+	}
+	lv_pidmap_del(&sup->pids, pid);
+	worker_exited(w, status);
+	pool = w->pool;
+	pool_drop_stopped(pool, w);
+	pool_forget_if_gone(pool);
+	if (sup->shutting_down)
+		supervisor_check_done(sup);
+}
 
 void supervisor_reap(struct supervisor *sup)
 {
 	for (;;) {
 		siginfo_t si = { 0 };
-		struct worker *w;
-		struct pool *pool;
 		int status;
 		pid_t pid;
 
@@ -27,21 +48,10 @@ void supervisor_reap(struct supervisor *sup)
 		if (si.si_pid == 0)
 			break;
 		pid = si.si_pid;
-		w = lv_pidmap_get(&sup->pids, pid);
-		if (w)
+		if (lv_pidmap_get(&sup->pids, pid))
 			kill(-pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
-		if (!w) {
-			log_debug("reaped pid %d, not a worker", (int)pid);
-			continue;
-		}
-		lv_pidmap_del(&sup->pids, pid);
-		worker_exited(w, status);
-		pool = w->pool;
-		pool_drop_stopped(pool, w);
-		pool_forget_if_gone(pool);
+		supervisor_child_exited(sup, pid, status);
 	}
-	if (sup->shutting_down)
-		supervisor_check_done(sup);
 }

@@ -15,6 +15,7 @@
 #include "daemon/log.h"
 #include "daemon/logs.h"
 #include "daemon/notify.h"
+#include "daemon/zygote.h"
 #include "worker/spawn.h"
 
 void worker_close_process(struct worker *w)
@@ -144,6 +145,7 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 	sp->notify_socket = cfg->ready_notify ? notify_address(w->pool->sup->notify) : NULL;
 	sp->error_fd = error_fd;
 	sp->stdout_fd = sp->stderr_fd = -1;
+	sp->output_null = cfg->output == LV_OUTPUT_NULL;
 	sp->limits = cfg;
 }
 
@@ -173,12 +175,29 @@ static void adopt_child(struct worker *w, pid_t pid, int errpipe, const int *cha
 			log_err("%s: cannot watch the channel of loop %u", w->name, i);
 }
 
+/* The daemon forks the worker itself (without a zygote): O(descriptors) per fork. */
+static pid_t fork_worker(const struct lv_spawn *sp, int *err)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	/* No signal may run a handler in the child before it has reset them all. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		lv_worker_main(sp);
+	*err = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
+}
+
 int worker_spawn(struct worker *w)
 {
 	unsigned n_channels = w->pool->cfg.kind == LV_KIND_MODULE ? w->n_loops : 0;
 	int errpipe[2] = { -1, -1 }, out[2] = { -1, -1 }, err2[2] = { -1, -1 };
 	int mine[LV_LOOPS_MAX], theirs[LV_LOOPS_MAX];
-	sigset_t all, old;
 	struct lv_spawn sp;
 	pid_t pid;
 	int saved;
@@ -192,7 +211,8 @@ int worker_spawn(struct worker *w)
 		worker_set_error(w, "cannot create the error pipe: %s", strerror(errno));
 		return -1;
 	}
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err2, O_CLOEXEC) < 0) {
+	if (w->pool->cfg.output == LV_OUTPUT_CAPTURE &&
+	    (pipe2(out, O_CLOEXEC) < 0 || pipe2(err2, O_CLOEXEC) < 0)) {
 		worker_set_error(w, "cannot create the log pipes: %s", strerror(errno));
 		close_fds(errpipe, 2);
 		close_fds(out, 2);
@@ -209,29 +229,29 @@ int worker_spawn(struct worker *w)
 	sp.stdout_fd = out[1];
 	sp.stderr_fd = err2[1];
 
-	/* No signal may run a handler in the child before it has reset them all. */
-	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &old);
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0)
-		lv_worker_main(&sp);
-	saved = errno;
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	pid = -1;
+	saved = EPIPE; /* no zygote: the daemon forks */
+	if (w->pool->sup->zygote_fd >= 0) {
+		pid = zygote_spawn(w->pool->sup, &sp);
+		saved = errno;
+	}
+	if (pid < 0 && saved == EPIPE)
+		pid = fork_worker(&sp, &saved);
 
 	close(errpipe[1]);
-	close(out[1]);
-	close(err2[1]);
+	close_fds(&out[1], 1);
+	close_fds(&err2[1], 1);
 	close_fds(theirs, n_channels);
 	if (pid < 0) {
 		worker_set_error(w, "fork: %s", strerror(saved));
 		close(errpipe[0]);
-		close(out[0]);
-		close(err2[0]);
+		close_fds(out, 1);
+		close_fds(err2, 1);
 		close_fds(mine, n_channels);
 		return -1;
 	}
-	logs_attach(w, out[0], err2[0]);
+	if (out[0] >= 0)
+		logs_attach(w, out[0], err2[0]);
 	adopt_child(w, pid, errpipe[0], mine);
 	return 0;
 }

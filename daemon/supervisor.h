@@ -121,6 +121,9 @@ struct supervisor {
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
+	int zygote_fd;                       /* the fork server (zygote.h), or -1 */
+	pid_t zygote_pid;
+	struct event *zygote_ev;
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
 	struct inspect *inspects;            /* inspect requests waiting for their loops */
 	struct service *service;             /* systemd notification state */
@@ -195,6 +198,8 @@ void worker_ask_stop(struct worker *w);
 
 /* reap.c */
 void supervisor_reap(struct supervisor *sup);
+/* A child exited with status (reaped here or by the zygote): its worker, if any, learns. */
+void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status);
 
 /* A folder the daemon writes as root must be one no worker user can write (no group or
  * world write, not a symlink); -1 with err otherwise. */

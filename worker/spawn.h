@@ -38,6 +38,7 @@ struct lv_spawn {
 	const char *notify_socket;   /* exec with "ready": "notify": NOTIFY_SOCKET to set */
 	int error_fd;                /* write end of the CLOEXEC error pipe */
 	int stdout_fd, stderr_fd;    /* write ends of the log pipes, or -1 to inherit */
+	bool output_null;            /* stdout and stderr go to /dev/null instead */
 	const struct lv_pool_config *limits; /* no_new_privs, umask, rlimits */
 	unsigned long nofile_soft;   /* RLIMIT_NOFILE soft limit to give back (0: keep) */
 };

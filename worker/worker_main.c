@@ -107,7 +107,14 @@ static struct lv_spawn setup_fds(const struct lv_spawn *sp, int *listen_out)
 	for (int i = 0; i < n; i++)
 		if (parked[i] < 0)
 			_exit(126);
-	/* stdout and stderr become the supervisor's log pipes */
+	/* stdout and stderr become the supervisor's log pipes (or /dev/null) */
+	if (sp->output_null) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
+			_exit(126);
+		close(null);
+	}
 	if ((sp->stdout_fd >= 0 && dup2(sp->stdout_fd, STDOUT_FILENO) < 0) ||
 	    (sp->stderr_fd >= 0 && dup2(sp->stderr_fd, STDERR_FILENO) < 0))
 		_exit(126);

@@ -273,6 +273,50 @@ START_TEST(the_daemon_raises_its_open_files_limit_but_not_its_workers)
 }
 END_TEST
 
+static pid_t ppid_of(pid_t pid)
+{
+	char *v = proc_field(pid, "PPid:");
+	pid_t ppid = (pid_t)atoi(v);
+
+	free(v);
+	return ppid;
+}
+
+/* Workers come from the zygote, forked when the daemon held nothing; if the zygote dies,
+ * its workers die with it, come back to the daemon (a subreaper) to be reaped, and are
+ * restarted by the daemon forking them itself. */
+START_TEST(workers_come_from_the_zygote_and_survive_its_loss)
+{
+	pid_t w0, zygote, again;
+	char *name;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2},"
+	              "{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	w0 = lvd_worker_pid(&d, "m:0");
+	zygote = ppid_of(w0);
+	ck_assert_int_ne(zygote, d.pid);
+	ck_assert_int_eq(ppid_of(zygote), d.pid);
+	name = proc_field(zygote, "Name:");
+	ck_assert_str_eq(name, "loopvisor-zyg");
+	free(name);
+	ck_assert_int_eq(ppid_of(lvd_worker_pid(&d, "s:0")), zygote);
+	name = proc_field(w0, "Name:"); /* a module worker looks like the daemon, as before */
+	ck_assert_str_eq(name, "loopvisord");
+	free(name);
+
+	kill(zygote, SIGKILL);
+	json_decref(lvd_wait(&d, "m:0", "running", 1));
+	json_decref(lvd_wait(&d, "s:0", "running", 1));
+	again = lvd_worker_pid(&d, "m:0");
+	ck_assert_int_ne(again, w0);
+	ck_assert_int_eq(ppid_of(again), d.pid);
+	json_decref(lvd_call(&d, "restart", "{\"target\":\"s\"}"));
+	ck_assert_int_eq(ppid_of(lvd_worker_pid(&d, "s:0")), d.pid);
+}
+END_TEST
+
 START_TEST(writable_log_folders_are_refused)
 {
 	char config[512], log[4096], logs[400];
@@ -306,6 +350,7 @@ int main(void)
 	tcase_add_test(tc, user_and_group_are_switched);
 	tcase_add_test(tc, limits_umask_and_no_new_privs);
 	tcase_add_test(tc, the_daemon_raises_its_open_files_limit_but_not_its_workers);
+	tcase_add_test(tc, workers_come_from_the_zygote_and_survive_its_loss);
 	tcase_add_test(tc, writable_log_folders_are_refused);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);

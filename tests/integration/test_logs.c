@@ -151,6 +151,45 @@ START_TEST(tail_and_follow)
 }
 END_TEST
 
+/* "output": "null" and "inherit" cost the daemon no pipes: stdout goes to /dev/null or to
+ * the daemon's own stderr, while a module's lv_log lines still arrive over its channel. */
+START_TEST(output_null_and_inherit_take_no_pipes)
+{
+	json_t *r;
+	char *daemon_log;
+
+	/* the exec workers write, then exit for good: once stopped, their line was written */
+	start_with(0, "{\"name\":\"n\",\"exec\":[\"sh\",\"-c\",\"echo to-null\"],\"restart\":\"never\","
+	              "\"output\":\"null\"},"
+	              "{\"name\":\"i\",\"exec\":[\"sh\",\"-c\",\"echo inherited-line\"],"
+	              "\"restart\":\"never\",\"output\":\"inherit\"},"
+	              "{\"name\":\"m\",\"module\":\"ticker\",\"output\":\"null\","
+	              "\"params\":{\"interval_ms\":10}}");
+	json_decref(lvd_wait(&d, "n", "stopped", 0));
+	json_decref(lvd_wait(&d, "i", "stopped", 0));
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	{ /* the ticker's lines come through the channel: wait for one */
+		struct lv_client *f = lv_client_connect(d.sock);
+		json_t *res = NULL, *err = NULL, *line;
+
+		ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "m",
+		                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+		json_decref(res);
+		line = lvd_next_notification(f);
+		ck_assert_str_eq(JSTR(line, "stream"), "log");
+		json_decref(line);
+		lv_client_close(f);
+	}
+	r = lvd_call(&d, "tail", "{\"target\":\"n\"}");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "lines")), 0);
+	json_decref(r);
+	ck_assert_int_eq(count_lines(log_path("n", 0), "to-null"), 0);
+	daemon_log = slurp(d.log);
+	ck_assert_msg(daemon_log && strstr(daemon_log, "inherited-line\n"), "%s", daemon_log);
+	free(daemon_log);
+}
+END_TEST
+
 START_TEST(a_stuck_follower_pauses_only_its_worker)
 {
 	struct lv_client *f;
@@ -188,6 +227,7 @@ int main(void)
 	tcase_add_test(tc, long_lines_are_split);
 	tcase_add_test(tc, files_rotate_by_size);
 	tcase_add_test(tc, tail_and_follow);
+	tcase_add_test(tc, output_null_and_inherit_take_no_pipes);
 	tcase_add_test(tc, a_stuck_follower_pauses_only_its_worker);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);

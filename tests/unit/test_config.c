@@ -190,6 +190,8 @@ START_TEST(errors_name_the_key_path)
 	            "pools[0].ready: only allowed with \"exec\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"ready\":\"sometime\"}]}",
 	            "pools[0].ready: must be \"exec\" or \"notify\"");
+	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"output\":\"file\"}]}",
+	            "pools[0].output: must be \"capture\", \"inherit\" or \"null\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"heartbeat_ms\":500,"
 	            "\"hang_timeout_ms\":100}]}",
 	            "pools[0].hang_timeout_ms: must be 0 (off) or at least heartbeat_ms");
