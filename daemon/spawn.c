@@ -18,6 +18,14 @@
 #include "daemon/zygote.h"
 #include "worker/spawn.h"
 
+void worker_close_error(struct worker *w)
+{
+	if (w->error_fd >= 0) {
+		close(w->error_fd);
+		w->error_fd = -1;
+	}
+}
+
 void worker_close_process(struct worker *w)
 {
 	for (unsigned i = 0; i < w->n_loops; i++)
@@ -26,10 +34,7 @@ void worker_close_process(struct worker *w)
 		event_free(w->exec_watch);
 		w->exec_watch = NULL;
 	}
-	if (w->error_fd >= 0) {
-		close(w->error_fd);
-		w->error_fd = -1;
-	}
+	worker_close_error(w);
 }
 
 /* Reads a start error the child wrote (exec failure, bad cwd, module load error). The

@@ -188,6 +188,8 @@ void worker_set_error(struct worker *w, const char *fmt, ...)
 
 /* spawn.c */
 int worker_spawn(struct worker *w);           /* 0, or -1 with last_error set */
+/* Closes the start-error pipe (a running module worker reports no start error). */
+void worker_close_error(struct worker *w);
 void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */
 void worker_drain_error(struct worker *w);    /* reads a pending exec/start error */
 /* Signals the worker's process (or its whole process group); 0 or -errno. Only while the

@@ -432,9 +432,12 @@ void worker_ready(struct worker *w)
 	evtimer_del(w->timer); /* the start timeout */
 	w->ready_ms = lv_now_ms();
 	/* from now on a module loop that never beats is as hung as one that stopped beating */
-	if (w->pool->cfg.kind == LV_KIND_MODULE)
+	if (w->pool->cfg.kind == LV_KIND_MODULE) {
 		for (unsigned i = 0; i < w->n_loops; i++)
 			arm_hang_timer(&w->loops[i]);
+		/* its start errors are behind it: the pipe need not cost a descriptor per worker */
+		worker_close_error(w);
+	}
 	set_state(w, WS_RUNNING);
 }
 

@@ -37,6 +37,7 @@ int worker_spawn(struct worker *w)
 }
 
 void worker_close_process(struct worker *w) { (void)w; }
+void worker_close_error(struct worker *w) { (void)w; }
 void worker_drain_error(struct worker *w) { (void)w; }
 void worker_ask_stop(struct worker *w) { (void)w; asked_stop++; }
 void pool_changed(struct pool *pool)
