@@ -363,6 +363,8 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	char err[LV_ERRBUF];
 
+	if (argc == 3 && !strcmp(argv[1], LV_ZYGOTE_ARG))
+		zygote_main(argv[2]);
 	parse_args(argc, argv, &o);
 	sup.socket_arg = o.socket;
 	lv_log_set_target(LV_LOG_AUTO);

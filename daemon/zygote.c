@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -262,13 +263,16 @@ static void spawn_request(int sock, char *buf, size_t size)
 	send_msg(sock, ZYGOTE_SPAWNED, pid, 0);
 }
 
-static _Noreturn void zygote_main(int sock)
+_Noreturn void zygote_main(const char *parent)
 {
+	int sock = ZYGOTE_FD;
 	char *buf = malloc(ZYGOTE_MAX_MSG);
 	sigset_t chld;
 	int sfd;
 
 	prctl(PR_SET_NAME, "loopvisor-zyg");
+	if (getppid() != (pid_t)atoi(parent)) /* the daemon died during the exec */
+		_exit(1);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	if (!buf || (sfd = signalfd(-1, &chld, SFD_CLOEXEC)) < 0)
@@ -368,11 +372,18 @@ int zygote_start(struct supervisor *sup)
 	sigprocmask(SIG_BLOCK, &all, &old); /* the zygote keeps them blocked: workers expect it */
 	pid = fork();
 	if (pid == 0) {
+		/* A fresh image, not a fork of the daemon: pages the workers share with their
+		 * parent are then the zygote's few, not the daemon's, whose rmap the kernel would
+		 * otherwise walk across all 10000 workers (on fork, exit and page scans). */
+		char parent[24];
+
+		snprintf(parent, sizeof parent, "%d", (int)daemon);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != daemon ||
 		    dup3(sv[1], ZYGOTE_FD, 0) < 0)
 			_exit(1);
 		close_range(ZYGOTE_FD + 1, ~0U, 0);
-		zygote_main(ZYGOTE_FD);
+		execl("/proc/self/exe", "loopvisord", LV_ZYGOTE_ARG, parent, (char *)NULL);
+		_exit(127);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);

@@ -17,6 +17,10 @@
 
 struct supervisor;
 
+/* loopvisord LV_ZYGOTE_ARG PARENT_PID: the zygote's own entry (fd 3 is its socket) */
+#define LV_ZYGOTE_ARG "--zygote-internal"
+_Noreturn void zygote_main(const char *parent);
+
 /* Forks the zygote (call before the daemon opens much); -1 when it could not (the daemon
  * then forks workers itself). */
 int zygote_start(struct supervisor *sup);

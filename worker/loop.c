@@ -63,9 +63,10 @@ static void on_stop_fd(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Heartbeats fall on a grid of the monotonic clock that every worker shares, so that the
- * supervisor wakes once for a batch of them instead of once per heartbeat: with 1000
- * workers the daemon's wakeups drop from 1000 to at most 20 a second. */
-#define HEARTBEAT_GRID_US 50000u
+ * supervisor wakes once for a batch of them instead of once per heartbeat: at most 50
+ * wakeups a second however many workers beat. A coarser grid would batch more, but with
+ * 10000 workers it makes bursts of hundreds of processes waking at the same instant. */
+#define HEARTBEAT_GRID_US 20000u
 
 static void arm_heartbeat(struct lv_ctx *ctx)
 {
