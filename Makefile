@@ -5,7 +5,8 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test build build-asan run test test-normal test-asan deb fuzz chaos clean
+.PHONY: all deps deps-test deps-bench build build-asan run test test-normal test-asan deb fuzz \
+	chaos bench clean
 
 all: build
 
@@ -14,6 +15,9 @@ deps:
 
 deps-test:
 	@./scripts/install-deps.sh test
+
+deps-bench:
+	@./scripts/install-deps.sh bench
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -62,6 +66,18 @@ chaos: deps-test build
 	cd $(BUILD) && LV_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=5 ctest --output-on-failure -j 2 \
 		-R '^test_($(VALGRIND_SUITES))$$'
 
+# Benchmarks (bench/): a Release build, then loopvisor side by side with supervisord, runit
+# and s6 and a bare fork baseline; a table on stdout, bench/results/latest.json and PNG
+# plots for docs/benchmarks.md. BENCH_ARGS=--quick for a smoke run. Not part of make test.
+BUILD_RELEASE ?= build-release
+BENCH_ARGS ?=
+
+bench: deps-bench
+	cmake -S . -B $(BUILD_RELEASE) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_RELEASE) -j $(JOBS) --target loopvisord loopvisorctl ticker \
+		lvbench_baseline lvbench_rpcload
+	python3 bench/run.py --build $(BUILD_RELEASE) --out bench/results $(BENCH_ARGS)
+
 # libFuzzer targets (clang): the control-socket framing and dispatch, the config validator,
 # the worker channel and the notify parser, each for FUZZ_SECONDS from the seeds in
 # tests/fuzz/corpus (new inputs collect in build-fuzz/corpus).
@@ -90,4 +106,4 @@ deb: deps
 	@ls -1 build-deb/*.deb
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) build-deb build-fuzz run
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_RELEASE) build-deb build-fuzz run

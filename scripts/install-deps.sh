@@ -10,6 +10,10 @@ if [ "${1:-}" = "test" ]; then
 	PKGS="$PKGS redis-server systemd systemd-container debootstrap clang libclang-rt-14-dev"
 	PKGS="$PKGS valgrind util-linux"
 fi
+# The peers make bench compares with, its driver and its plots.
+if [ "${1:-}" = "bench" ]; then
+	PKGS="$PKGS python3 supervisor runit s6 gnuplot-nox"
+fi
 
 missing=""
 for p in $PKGS; do
@@ -26,7 +30,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	SUDO="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-# Do not start the services that packages bring (redis-server): tests start their own.
+# Do not start the services that packages bring (redis-server, supervisor): tests and
+# benchmarks start their own.
 export RUNLEVEL=1
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
