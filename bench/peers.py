@@ -683,7 +683,87 @@ stdout_logfile_backups=0
 
 # ---------------------------------------------------------------- runit
 
-class Runit(Peer):
+class _ServiceDirPeer(Peer):
+    """runit and s6: a folder per worker, brought up in bulk by one command (_up_argv) and
+    watched by _wait_running until the given workers run (event-driven)."""
+
+    def _up_argv(self) -> list[str]: raise NotImplementedError
+    def _wait_running(self, indexes, deadline, action, what, not_pid=0) -> float:
+        raise NotImplementedError
+
+    _control_fifo = ""   # the fifo in supervise/ that has a reader once the service is supervised
+    _supervise_comm = b""  # the per-service supervisor process
+
+    def supervisor_pids(self) -> list[int]:
+        roots = [p.pid for p in self._roots]
+        return roots + _children(set(roots), self._supervise_comm)
+
+    def _restart_counter(self):
+        return _PidChangeCounter(self.worker_pids)
+
+    def _log_files(self, i):
+        # svlogd and s6-log both write "current" and rotate into "@..." files
+        logdir = os.path.join(self.dir, "logs", f"w_{i}")
+        return [os.path.join(logdir, f) for f in os.listdir(logdir)
+                if f == "current" or f.startswith("@")]
+
+    def _service_ready(self, index: int) -> bool:
+        return True
+
+    def _wait_ready(self, autostart, deadline):
+        pending = set(range(self.n))
+        while pending:
+            self._check_roots()
+            for i in list(pending):
+                try:
+                    fd = os.open(os.path.join(self._svc[i], "supervise", self._control_fifo),
+                                 os.O_WRONLY | os.O_NONBLOCK)
+                except OSError:
+                    continue
+                os.close(fd)
+                if os.path.exists(os.path.join(self._svc[i], "supervise", "status")) \
+                        and self._service_ready(i) and (not autostart or self._pid(i)):
+                    pending.discard(i)
+            if pending:
+                time.sleep(min(_SETUP_POLL, _remaining(deadline, f"{self.name} setup")))
+
+    def start_all(self, timeout: float) -> float:
+        deadline = time.perf_counter() + timeout
+        procs = []
+
+        def bring_up():
+            procs.append(subprocess.Popen(self._up_argv(), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+
+        t0 = time.perf_counter()
+        try:
+            t1 = self._wait_running(range(self.n), deadline, bring_up, f"{self.name} start_all")
+            out = procs[0].communicate(timeout=_remaining(deadline, "bringing them up"))[0]
+        finally:
+            if procs and procs[0].poll() is None:
+                procs[0].kill()
+                procs[0].wait()
+        if procs[0].returncode != 0:
+            raise RuntimeError(f"{self._up_argv()[0]} exited {procs[0].returncode}: "
+                               f"{out[-500:]!r}")
+        return t1 - t0
+
+    def worker_pids(self) -> list[int]:
+        return [self._pid(i) for i in range(self.n)]
+
+    def _time_restart(self, index, old, deadline):
+        t0 = 0.0
+
+        def kill():
+            nonlocal t0
+            t0 = time.perf_counter()
+            os.kill(old, signal.SIGKILL)
+
+        return self._wait_running([index], deadline, kill,
+                                  f"{self.name} restart of w_{index}", not_pid=old) - t0
+
+
+class Runit(_ServiceDirPeer):
     """runsvdir + one runsv per worker.
 
     runsvdir handles at most 1000 services (static table), so services are
@@ -732,23 +812,8 @@ class Runit(Peer):
             return 0
         return struct.unpack_from("<I", b, 12)[0] if len(b) == 20 and b[19] == 1 else 0
 
-    def _wait_ready(self, autostart, deadline):
-        # sv needs runsv to hold supervise/ok open for reading.
-        pending = set(range(self.n))
-        while pending:
-            self._check_roots()
-            for i in list(pending):
-                try:
-                    fd = os.open(os.path.join(self._svc[i], "supervise", "ok"),
-                                 os.O_WRONLY | os.O_NONBLOCK)
-                except OSError:
-                    continue
-                os.close(fd)
-                if os.path.exists(os.path.join(self._svc[i], "supervise", "status")) \
-                        and (not autostart or self._pid(i)):
-                    pending.discard(i)
-            if pending:
-                time.sleep(min(_SETUP_POLL, _remaining(deadline, f"{self.name} setup")))
+    # sv needs runsv to hold supervise/ok open for reading
+    _control_fifo = "ok"
 
     def _wait_running(self, indexes, deadline, action, what, not_pid=0) -> float:
         """Watch supervise/ of each index, run action(), return perf_counter()
@@ -776,54 +841,13 @@ class Runit(Peer):
         finally:
             ino.close()
 
-    def start_all(self, timeout: float) -> float:
-        deadline = time.perf_counter() + timeout
-        procs = []
-
-        def sv_up():
-            procs.append(subprocess.Popen(["sv", "up", *self._svc], stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-
-        t0 = time.perf_counter()
-        try:
-            t1 = self._wait_running(range(self.n), deadline, sv_up, f"{self.name} start_all")
-            out = procs[0].communicate(timeout=_remaining(deadline, "sv up"))[0]
-        finally:
-            if procs and procs[0].poll() is None:
-                procs[0].kill()
-                procs[0].wait()
-        if procs[0].returncode != 0:
-            raise RuntimeError(f"sv up exited {procs[0].returncode}: {out[-500:]!r}")
-        return t1 - t0
-
-    def worker_pids(self) -> list[int]:
-        return [self._pid(i) for i in range(self.n)]
-
-    def _time_restart(self, index, old, deadline):
-        t0 = 0.0
-
-        def kill():
-            nonlocal t0
-            t0 = time.perf_counter()
-            os.kill(old, signal.SIGKILL)
-
-        return self._wait_running([index], deadline, kill,
-                                  f"{self.name} restart of w_{index}", not_pid=old) - t0
+    def _up_argv(self) -> list[str]:
+        return ["sv", "up", *self._svc]
 
     def status_all(self, timeout: float = 120) -> float:
         return _run_cli(["sv", "status", *self._svc], timeout)
 
-    def supervisor_pids(self) -> list[int]:
-        roots = [p.pid for p in self._roots]
-        return roots + _children(set(roots), b"runsv")
-
-    def _restart_counter(self):
-        return _PidChangeCounter(self.worker_pids)
-
-    def _log_files(self, i):
-        logdir = os.path.join(self.dir, "logs", f"w_{i}")
-        return [os.path.join(logdir, f) for f in os.listdir(logdir)
-                if f == "current" or f.startswith("@")]
+    _supervise_comm = b"runsv"
 
 
 # ---------------------------------------------------------------- s6
@@ -870,7 +894,7 @@ class _FifoDirListener:
                 pass
 
 
-class S6(Peer):
+class S6(_ServiceDirPeer):
     """s6-svscan + one s6-supervise per worker.
 
     Run scripts signal readiness (notification-fd 3) before exec'ing the
@@ -925,28 +949,17 @@ class S6(Peer):
             return 0
         return int.from_bytes(b[24:32], "big") if len(b) == 35 and not b[34] & 2 else 0
 
+    # s6-svc needs a reader on supervise/control, s6-svstat needs status, listeners event/
+    _control_fifo = "control"
+
+    def _service_ready(self, index: int) -> bool:
+        return os.path.isdir(os.path.join(self._svc[index], "event"))
+
     def _wait_ready(self, autostart, deadline):
-        # s6-svc needs a reader on supervise/control, s6-svstat needs status,
-        # listeners need event/.
-        pending = set(range(self.n))
-        while pending:
-            self._check_roots()
-            for i in list(pending):
-                try:
-                    fd = os.open(os.path.join(self._svc[i], "supervise", "control"),
-                                 os.O_WRONLY | os.O_NONBLOCK)
-                except OSError:
-                    continue
-                os.close(fd)
-                if os.path.exists(os.path.join(self._svc[i], "supervise", "status")) \
-                        and os.path.isdir(os.path.join(self._svc[i], "event")) \
-                        and (not autostart or self._pid(i)):
-                    pending.discard(i)
-            if pending:
-                time.sleep(min(_SETUP_POLL, _remaining(deadline, f"{self.name} setup")))
+        super()._wait_ready(autostart, deadline)
         _run_cli(["s6-svstat", self._svc[0]], _remaining(deadline, "s6-svstat"))
 
-    def _wait_up(self, indexes, deadline, action, what, not_pid=0) -> float:
+    def _wait_running(self, indexes, deadline, action, what, not_pid=0) -> float:
         """Subscribe to each index's fifodir, run action(), return perf_counter()
         when each has sent 'u' and its status shows an up pid other than not_pid."""
         indexes = list(indexes)
@@ -971,54 +984,13 @@ class S6(Peer):
     def _sh_loop(self, command: str) -> list[str]:
         return ["sh", "-c", f'for d do {command} "$d" || exit; done', "sh", *self._svc]
 
-    def start_all(self, timeout: float) -> float:
-        deadline = time.perf_counter() + timeout
-        procs = []
-
-        def svc_up():
-            procs.append(subprocess.Popen(self._sh_loop("s6-svc -u"), stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
-
-        t0 = time.perf_counter()
-        try:
-            t1 = self._wait_up(range(self.n), deadline, svc_up, f"{self.name} start_all")
-            out = procs[0].communicate(timeout=_remaining(deadline, "s6-svc loop"))[0]
-        finally:
-            if procs and procs[0].poll() is None:
-                procs[0].kill()
-                procs[0].wait()
-        if procs[0].returncode != 0:
-            raise RuntimeError(f"s6-svc exited {procs[0].returncode}: {out[-500:]!r}")
-        return t1 - t0
-
-    def worker_pids(self) -> list[int]:
-        return [self._pid(i) for i in range(self.n)]
-
-    def _time_restart(self, index, old, deadline):
-        t0 = 0.0
-
-        def kill():
-            nonlocal t0
-            t0 = time.perf_counter()
-            os.kill(old, signal.SIGKILL)
-
-        return self._wait_up([index], deadline, kill,
-                             f"{self.name} restart of w_{index}", not_pid=old) - t0
+    def _up_argv(self) -> list[str]:
+        return self._sh_loop("s6-svc -u")
 
     def status_all(self, timeout: float = 120) -> float:
         return _run_cli(self._sh_loop("s6-svstat"), timeout)
 
-    def supervisor_pids(self) -> list[int]:
-        roots = [p.pid for p in self._roots]
-        return roots + _children(set(roots), b"s6-supervise")
-
-    def _restart_counter(self):
-        return _PidChangeCounter(self.worker_pids)
-
-    def _log_files(self, i):
-        logdir = os.path.join(self.dir, "logs", f"w_{i}")
-        return [os.path.join(logdir, f) for f in os.listdir(logdir)
-                if f == "current" or f.startswith("@")]
+    _supervise_comm = b"s6-supervise"
 
 
 PEERS = (Supervisord, Runit, S6)

@@ -33,10 +33,7 @@ static void write_loop(struct jsonw *o, const struct worker_loop *l, uint64_t no
 	jsonw_lit(o, ",\"lag_max_us\":");
 	jsonw_int(o, (long long)l->lag_max_us);
 	jsonw_lit(o, ",\"heartbeat_age_ms\":");
-	if (l->last_beat_ms)
-		jsonw_int(o, (long long)(now - l->last_beat_ms));
-	else
-		jsonw_lit(o, "null");
+	jsonw_int_or_null(o, l->last_beat_ms != 0, (long long)(now - l->last_beat_ms));
 	jsonw_lit(o, "}");
 }
 
@@ -95,10 +92,7 @@ void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
 	jsonw_lit(o, ",\"state\":");
 	jsonw_str(o, worker_state_name(w->state));
 	jsonw_lit(o, ",\"pid\":");
-	if (w->pid > 0)
-		jsonw_int(o, w->pid);
-	else
-		jsonw_lit(o, "null");
+	jsonw_int_or_null(o, w->pid > 0, w->pid);
 	jsonw_lit(o, ",\"restarts\":");
 	jsonw_int(o, w->restarts);
 	jsonw_lit(o, ",\"uptime_ms\":");

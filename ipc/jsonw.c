@@ -107,6 +107,14 @@ void jsonw_int(struct jsonw *w, long long v)
 	jsonw_raw(w, num, (size_t)snprintf(num, sizeof num, "%lld", v));
 }
 
+void jsonw_int_or_null(struct jsonw *w, bool present, long long v)
+{
+	if (present)
+		jsonw_int(w, v);
+	else
+		jsonw_lit(w, "null");
+}
+
 char *jsonw_finish(struct jsonw *w)
 {
 	if (!reserve(w, 1)) {

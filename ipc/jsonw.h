@@ -19,6 +19,8 @@ void jsonw_raw(struct jsonw *w, const char *text, size_t len);
 /* A string value, quoted and escaped; bytes that are not UTF-8 become '?'; NULL is null. */
 void jsonw_str(struct jsonw *w, const char *s);
 void jsonw_int(struct jsonw *w, long long v);
+/* v when present is true, else null. */
+void jsonw_int_or_null(struct jsonw *w, bool present, long long v);
 /* The text (malloc'd, NUL-terminated; the caller frees it), or NULL if memory ran out. */
 char *jsonw_finish(struct jsonw *w);
 
