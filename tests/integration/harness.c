@@ -24,7 +24,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CALL_TIMEOUT_MS 30000
+/* Waits stretch with check's CK_TIMEOUT_MULTIPLIER (make memcheck runs the daemon under
+ * valgrind, tens of times slower). */
+static int scaled_ms(int ms)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	int k = m ? atoi(m) : 1;
+
+	return k > 1 ? ms * k : ms;
+}
+#define CALL_TIMEOUT_MS scaled_ms(30000)
 
 const char *lvd_build_path(const char *rel)
 {
@@ -168,7 +177,7 @@ static bool await_ready(struct lvd *d, int nfd)
 	bool ready = false;
 
 	ck_assert_int_ge(pidfd, 0);
-	while (!ready && poll(pfd, 2, 20000) > 0) {
+	while (!ready && poll(pfd, 2, scaled_ms(20000)) > 0) {
 		char buf[4096];
 		ssize_t n;
 
@@ -551,7 +560,7 @@ json_t *lvd_worker(struct lvd *d, const char *name)
 
 json_t *lvd_next_notification(struct lv_client *c)
 {
-	char *line = lv_client_read_line(c, 20000);
+	char *line = lv_client_read_line(c, scaled_ms(20000));
 	json_t *msg, *params;
 
 	ck_assert_msg(line != NULL, "no notification within 20 s");
