@@ -170,17 +170,28 @@ static size_t format_head(char *out, const struct timespec *ts, const char *work
 	return n;
 }
 
-/* One line to its sinks, stamped ts; the file part waits for flush_file. */
+static void fill_rec(struct log_rec *r, uint64_t seq, int64_t time_ms, enum lv_stream stream,
+                     const struct worker *w, const char *text, size_t len)
+{
+	r->seq = seq;
+	r->time_ms = time_ms;
+	r->stream = stream;
+	r->worker = w->name;
+	r->len = len;
+	memcpy(r->text, text, len);
+}
+
+/* One line to its sinks, stamped now; the file part waits for flush_file. */
 static void capture(struct worker *w, enum lv_stream stream, const char *text, size_t len,
                     const struct timespec *now)
 {
 	struct supervisor *sup = w->pool->sup;
-	struct timespec ts = *now;
+	int64_t time_ms = (int64_t)now->tv_sec * 1000 + now->tv_nsec / 1000000;
 	struct log_rec *r;
 
 	if (w->pool->log) {
 		char head[160];
-		size_t n = format_head(head, &ts, w->name, stream);
+		size_t n = format_head(head, now, w->name, stream);
 
 		if (logfile_write(w->pool->log, head, n, text, len) < 0)
 			log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
@@ -196,23 +207,14 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		        (int)w->pid, stream_names[stream], (int)len, text);
 	}
 	++sup->log_seq;
-	if ((r = ring_slot(w, len)) != NULL) {
-		r->seq = sup->log_seq;
-		r->time_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		r->stream = stream;
-		r->worker = w->name;
-		r->len = len;
-		memcpy(r->text, text, len);
-	}
+	if ((r = ring_slot(w, len)) != NULL)
+		fill_rec(r, sup->log_seq, time_ms, stream, w, text, len);
 	if (control_has_followers(sup->control)) {
 		struct log_rec *one = r;
 		json_t *rec;
 
-		if (!one && (one = malloc(sizeof *one + len)) != NULL) { /* no ring: a temporary */
-			*one = (struct log_rec){ sup->log_seq, (int64_t)ts.tv_sec * 1000 +
-			                         ts.tv_nsec / 1000000, stream, w->name, len };
-			memcpy(one->text, text, len);
-		}
+		if (!one && (one = malloc(sizeof *one + len)) != NULL) /* no ring: a temporary */
+			fill_rec(one, sup->log_seq, time_ms, stream, w, text, len);
 		rec = one ? rec_json(one) : NULL;
 		if (one != r)
 			free(one);

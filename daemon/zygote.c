@@ -62,10 +62,11 @@ static json_t *spawn_json(const struct lv_spawn *sp)
 		limits = json_pack("{s:b, s:i, s:o}", "no_new_privs", sp->limits->no_new_privs,
 		                   "umask", sp->limits->umask, "rlimits", rl);
 	}
-	return json_pack("{s:i, s:s, s:i, s:s, s:i, s:o, s:o, s:s?, s:b, s:i, s:i, s:s?, s:s?,"
+	/* not the supervisor pid: the worker's parent is the zygote, which fills it in */
+	return json_pack("{s:i, s:s, s:i, s:s, s:o, s:o, s:s?, s:b, s:i, s:i, s:s?, s:s?,"
 	                 " s:O?, s:i, s:i, s:o, s:s?, s:I, s:b, s:b, s:o}",
 	                 "kind", sp->kind, "pool", sp->pool, "index", sp->index, "worker", sp->worker,
-	                 "supervisor", (int)sp->supervisor, "argv", strings(sp->argv, 0),
+	                 "argv", strings(sp->argv, 0),
 	                 "env", strings(sp->env, 0), "cwd", sp->cwd, "set_ids", sp->set_ids,
 	                 "uid", (int)sp->uid, "gid", (int)sp->gid, "user", sp->user,
 	                 "module_path", sp->module_path, "params", sp->params, "loops", sp->loops,
@@ -134,7 +135,6 @@ static int wire_parse(struct wire_spawn *ws)
 	sp->pool = str_or_null(d, "pool");
 	sp->index = (unsigned)json_integer_value(json_object_get(d, "index"));
 	sp->worker = str_or_null(d, "worker");
-	sp->supervisor = (pid_t)json_integer_value(json_object_get(d, "supervisor"));
 	sp->cwd = str_or_null(d, "cwd");
 	sp->set_ids = json_is_true(json_object_get(d, "set_ids"));
 	sp->uid = (uid_t)json_integer_value(json_object_get(d, "uid"));

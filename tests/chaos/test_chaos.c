@@ -45,22 +45,6 @@ static long proc_value(pid_t pid, const char *field)
 	return v;
 }
 
-static int count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *e;
-	DIR *dir;
-	int n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	if (!(dir = opendir(path)))
-		return -1;
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
-	closedir(dir);
-	return n;
-}
-
 /* Children of pid in state Z (zombies nobody reaped). */
 static int zombies_of(pid_t pid)
 {

@@ -10,6 +10,7 @@
 #include <check.h>
 
 #include "ctl/client.h"
+#include "testutil.h"
 
 #define JSTR(obj, key) json_string_value(json_object_get((obj), (key)))
 #define JINT(obj, key) json_integer_value(json_object_get((obj), (key)))
@@ -82,22 +83,7 @@ void lvd_expect_no_change(struct lvd *d, const char *target, const char *states,
 /* Runs a suite the way every test program does and returns its exit code. */
 int lvd_run_suite(Suite *su);
 
-/* Waits until an arbitrary pid (not our child) is gone, through a pidfd. */
-bool pid_gone_within(pid_t pid, int timeout_ms);
-
-/* Waits until no process of process group pgid is still running (zombies count as gone). */
-bool group_gone_within(pid_t pgid, int timeout_ms);
-
-/* Runs argv[0] (a path) with argv, stdin from /dev/null; collects stdout and stderr
- * (small outputs) and returns the exit code. */
-int run_program(const char *const argv[], char *out, size_t out_len, char *err, size_t err_len);
-
 /* The params of the next notification on a subscribed connection (fails after 20 s). */
 json_t *lvd_next_notification(struct lv_client *c);
-/* A loopback TCP port nothing listens on right now. */
-int free_port(void);
-
-/* Reads a whole file (malloc'd) or NULL. */
-char *slurp(const char *path);
 
 #endif

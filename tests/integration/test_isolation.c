@@ -317,6 +317,23 @@ START_TEST(workers_come_from_the_zygote_and_survive_its_loss)
 }
 END_TEST
 
+/* What makes 10,000 workers fit in 20,000 descriptors: a running module worker without
+ * captured output costs the daemon its channel and nothing else (the start-error pipe is
+ * closed once it runs). */
+START_TEST(a_running_module_worker_costs_the_daemon_one_descriptor)
+{
+	int before, after;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":20,"
+	              "\"output\":\"null\",\"autostart\":false}]}");
+	json_decref(lvd_call(&d, "ping", NULL)); /* our connection is accepted by now */
+	before = count_fds(d.pid);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"m\"}"));
+	after = count_fds(d.pid);
+	ck_assert_int_eq(after - before, 20);
+}
+END_TEST
+
 START_TEST(writable_log_folders_are_refused)
 {
 	char config[512], log[4096], logs[400];
@@ -351,6 +368,7 @@ int main(void)
 	tcase_add_test(tc, limits_umask_and_no_new_privs);
 	tcase_add_test(tc, the_daemon_raises_its_open_files_limit_but_not_its_workers);
 	tcase_add_test(tc, workers_come_from_the_zygote_and_survive_its_loss);
+	tcase_add_test(tc, a_running_module_worker_costs_the_daemon_one_descriptor);
 	tcase_add_test(tc, writable_log_folders_are_refused);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);

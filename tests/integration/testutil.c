@@ -1,0 +1,154 @@
+/* testutil: process, file and port helpers the integration tests share; nothing here knows
+ * about loopvisord (harness.c does). */
+#include "testutil.h"
+
+#include <check.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *data = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return NULL;
+	for (size_t cap = 0;;) {
+		size_t n;
+
+		if (len + 4097 > cap) {
+			char *grown = realloc(data, cap = cap ? cap * 2 : 65536);
+			if (!grown)
+				break;
+			data = grown;
+		}
+		n = fread(data + len, 1, cap - len - 1, f);
+		len += n;
+		data[len] = '\0';
+		if (n == 0)
+			break;
+	}
+	fclose(f);
+	return data;
+}
+
+bool pid_gone_within(pid_t pid, int timeout_ms)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd pfd;
+	bool gone;
+
+	if (fd < 0)
+		return errno == ESRCH;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	gone = poll(&pfd, 1, timeout_ms) == 1;
+	close(fd);
+	return gone;
+}
+
+static void read_all(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < len - 1 && (r = read(fd, buf + n, len - 1 - n)) > 0)
+		n += (size_t)r;
+	buf[n] = '\0';
+}
+
+int run_program(const char *const argv[], char *out, size_t out_len, char *err, size_t err_len)
+{
+	int po[2], pe[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(po), 0);
+	ck_assert_int_eq(pipe(pe), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		dup2(null, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	read_all(po[0], out, out_len); /* outputs are small: stderr cannot fill up meanwhile */
+	read_all(pe[0], err, err_len);
+	close(po[0]);
+	close(pe[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+bool group_gone_within(pid_t pgid, int timeout_ms)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	bool gone = true;
+
+	ck_assert_ptr_nonnull(proc);
+	while ((e = readdir(proc)) != NULL) {
+		char path[300], *stat, *p;
+		int pgrp = 0;
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+		if (!(stat = slurp(path)))
+			continue;
+		/* after "(comm)": state ppid pgrp */
+		p = strrchr(stat, ')');
+		if (p && sscanf(p + 2, "%*c %*d %d", &pgrp) == 1 && pgrp == pgid)
+			gone &= pid_gone_within(pid, timeout_ms);
+		free(stat);
+	}
+	closedir(proc);
+	return gone;
+}
+
+int free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof sin;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
+
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	if (!(dir = opendir(path)))
+		return -1;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}

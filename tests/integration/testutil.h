@@ -1,0 +1,28 @@
+/* testutil: helpers for processes, files and ports that the integration tests share. */
+#ifndef LV_TESTUTIL_H
+#define LV_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole file (malloc'd) or NULL. */
+char *slurp(const char *path);
+
+/* Waits until an arbitrary pid (not our child) is gone, through a pidfd. */
+bool pid_gone_within(pid_t pid, int timeout_ms);
+
+/* Waits until no process of process group pgid is still running (zombies count as gone). */
+bool group_gone_within(pid_t pgid, int timeout_ms);
+
+/* Runs argv[0] (a path) with argv, stdin from /dev/null; collects stdout and stderr
+ * (small outputs) and returns the exit code. */
+int run_program(const char *const argv[], char *out, size_t out_len, char *err, size_t err_len);
+
+/* How many descriptors pid has open, or -1. */
+int count_fds(pid_t pid);
+
+/* A loopback TCP port nothing listens on right now. */
+int free_port(void);
+
+#endif
