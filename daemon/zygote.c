@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -357,7 +358,7 @@ static void on_zygote(evutil_socket_t fd, short what, void *arg)
 
 int zygote_start(struct supervisor *sup)
 {
-	int sv[2];
+	int sv[2], exe;
 	sigset_t all, old;
 	pid_t pid, daemon = getpid();
 
@@ -366,8 +367,14 @@ int zygote_start(struct supervisor *sup)
 		errno = ENOTSUP;
 		return -1;
 	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	/* Opened, not exec'd by name: valgrind hands its client's binary to an open of
+	 * /proc/self/exe, but an exec of that path would start valgrind's own tool. */
+	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		close(exe);
+		return -1;
+	}
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old); /* the zygote keeps them blocked: workers expect it */
 	pid = fork();
@@ -376,16 +383,20 @@ int zygote_start(struct supervisor *sup)
 		 * parent are then the zygote's few, not the daemon's, whose rmap the kernel would
 		 * otherwise walk across all 10000 workers (on fork, exit and page scans). */
 		char parent[24];
+		char *const argv[] = { "loopvisord", LV_ZYGOTE_ARG, parent, NULL };
+		/* first out of the way, so that neither lands on the other's final number */
+		int sock = fcntl(sv[1], F_DUPFD, ZYGOTE_FD + 2), bin = fcntl(exe, F_DUPFD, ZYGOTE_FD + 2);
 
 		snprintf(parent, sizeof parent, "%d", (int)daemon);
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != daemon ||
-		    dup3(sv[1], ZYGOTE_FD, 0) < 0)
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != daemon || sock < 0 ||
+		    bin < 0 || dup3(sock, ZYGOTE_FD, 0) < 0 || dup3(bin, ZYGOTE_FD + 1, O_CLOEXEC) < 0)
 			_exit(1);
-		close_range(ZYGOTE_FD + 1, ~0U, 0);
-		execl("/proc/self/exe", "loopvisord", LV_ZYGOTE_ARG, parent, (char *)NULL);
+		close_range(ZYGOTE_FD + 2, ~0U, 0);
+		syscall(SYS_execveat, ZYGOTE_FD + 1, "", argv, environ, AT_EMPTY_PATH);
 		_exit(127);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(exe);
 	close(sv[1]);
 	if (pid < 0 || !(sup->zygote_ev = event_new(sup->base, sv[0], EV_READ | EV_PERSIST,
 	                                             on_zygote, sup)) ||
