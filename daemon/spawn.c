@@ -53,10 +53,12 @@ static ssize_t read_error(struct worker *w)
 	return n;
 }
 
+/* At a worker's exit. An exec worker whose pipe is at EOF and empty had exec'd: if its exit
+ * overtook that news, it ran all the same (a `start` of it is then answered "running"). */
 void worker_drain_error(struct worker *w)
 {
-	if (w->error_fd >= 0)
-		read_error(w);
+	if (w->error_fd >= 0 && read_error(w) == 0 && w->exec_watch && !w->pool->cfg.ready_notify)
+		worker_ready(w);
 }
 
 static void on_exec_pipe(evutil_socket_t fd, short what, void *arg)
