@@ -96,7 +96,8 @@ static bool workers_settled(struct service *s)
 	return true;
 }
 
-static void send_status(struct service *s)
+/* The STATUS= line, after what (e.g. READY=1) in the same datagram */
+static void send_status(struct service *s, const char *what)
 {
 	unsigned workers = 0, running = 0;
 
@@ -105,14 +106,15 @@ static void send_status(struct service *s)
 		running += s->sup->pools[p]->running;
 	}
 	s->last_status_ms = lv_now_ms();
-	notify(s, "STATUS=%zu pools, %u/%u workers running", s->sup->n_pools, running, workers);
+	notify(s, "%sSTATUS=%zu pools, %u/%u workers running", what, s->sup->n_pools, running,
+	       workers);
 }
 
 static void on_status_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	send_status(arg);
+	send_status(arg, "");
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
@@ -133,7 +135,7 @@ static void on_ready_check(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (!s->ready && !s->sup->shutting_down && workers_settled(s)) {
 		s->ready = true;
-		notify(s, "READY=1");
+		send_status(s, "READY=1\n");
 		log_info("ready: every worker has started");
 	}
 }
@@ -200,8 +202,7 @@ void service_reloaded(struct supervisor *sup)
 {
 	if (!sup->service)
 		return;
-	notify(sup->service, "READY=1");
-	send_status(sup->service);
+	send_status(sup->service, "READY=1\n");
 }
 
 void service_stopping(struct supervisor *sup)

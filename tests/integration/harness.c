@@ -85,7 +85,7 @@ char *lvd_notify_next(struct lvd *d, int timeout_ms, pid_t *sender)
 	                      .msg_controllen = sizeof ctl };
 	ssize_t n;
 
-	if (d->notify_fd < 0 || poll(&pfd, 1, timeout_ms) != 1 ||
+	if (d->notify_fd < 0 || poll(&pfd, 1, scaled_ms(timeout_ms)) != 1 ||
 	    (n = recvmsg(d->notify_fd, &msg, MSG_DONTWAIT)) < 0)
 		return NULL;
 	buf[n] = '\0';
@@ -158,7 +158,8 @@ static bool await_ready(struct lvd *d, int nfd)
 		}
 		if ((n = recv(nfd, buf, sizeof buf - 1, 0)) > 0) {
 			buf[n] = '\0';
-			ready = strstr(buf, "READY=1") != NULL;
+			if ((ready = strstr(buf, "READY=1") != NULL))
+				memcpy(d->ready_msg, buf, (size_t)n + 1);
 		}
 	}
 	close(pidfd);
@@ -182,6 +183,11 @@ static void write_config(struct lvd *d, const char *config)
 }
 
 /* Starts the daemon on d's config and waits for READY=1; -1 if it died instead. */
+bool lvd_under_valgrind(void)
+{
+	return getenv("LV_VALGRIND") != NULL;
+}
+
 static int launch(struct lvd *d, int max_fds)
 {
 	char notify_path[400];
@@ -190,7 +196,7 @@ static int launch(struct lvd *d, int max_fds)
 
 	snprintf(notify_path, sizeof notify_path, "%s/notify.sock", d->dir);
 	unlink(notify_path);
-	if (!wrapper[0] && getenv("LV_VALGRIND")) { /* make chaos: the suites under memcheck */
+	if (!wrapper[0] && lvd_under_valgrind()) { /* make chaos: the suites under memcheck */
 		static const char *const vg[] = { "valgrind", "-q", "--error-exitcode=99",
 		                                  "--leak-check=full", "--errors-for-leak-kinds=definite",
 		                                  NULL };
@@ -434,8 +440,8 @@ json_t *lvd_wait(struct lvd *d, const char *target, const char *state, int resta
 	bool list = state[0] == '[';
 
 	return lvd_call(d, "wait", "{\"target\":\"%s\",\"state\":%s%s%s,\"restarts\":%d,"
-	                "\"timeout_ms\":20000}", target, list ? "" : "\"", state, list ? "" : "\"",
-	                restarts);
+	                "\"timeout_ms\":%d}", target, list ? "" : "\"", state, list ? "" : "\"",
+	                restarts, scaled_ms(20000));
 }
 
 json_t *lvd_worker(struct lvd *d, const char *name)

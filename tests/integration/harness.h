@@ -27,7 +27,12 @@ struct lvd {
 	int n_groups;
 	int notify_fd;        /* the daemon's NOTIFY_SOCKET, kept open for tests to read */
 	char notify_path[400];
+	char ready_msg[4096]; /* the datagram that said READY=1 */
 };
+
+/* Is the daemon run under valgrind (LV_VALGRIND, make chaos)? It is then tens of times
+ * slower: what measures its speed against a worker's cannot be tested. */
+bool lvd_under_valgrind(void);
 
 /* A command the daemon runs under from now on (NULL-terminated argv, e.g. valgrind). */
 void lvd_set_wrapper(const char *const *argv);

@@ -66,8 +66,11 @@ START_TEST(a_flooding_worker_is_throttled_then_evicted)
 	json_decref(w);
 	w = lvd_call(&d, "ping", NULL);
 	json_decref(w);
+	if (lvd_under_valgrind()) /* reading under 20000 messages/s itself, it sees no flood */
+		return;
 	w = lvd_wait(&d, "flood", "failed", 0);
-	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "flooding its channel"));
+	ck_assert_msg(strstr(JSTR(first_worker(w), "last_error"), "flooding its channel"),
+	              "last_error: %s", JSTR(first_worker(w), "last_error"));
 	json_decref(w);
 	/* everyone else carried on */
 	w = lvd_worker(&d, "calm:0");
