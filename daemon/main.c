@@ -359,7 +359,7 @@ static void raise_nofile(struct supervisor *sup)
 
 int main(int argc, char **argv)
 {
-	struct supervisor sup = { .zygote_fd = -1 };
+	struct supervisor sup = { 0 };
 	struct options o = { 0 };
 	char err[LV_ERRBUF];
 

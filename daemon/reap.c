@@ -16,9 +16,7 @@ void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status)
 	struct pool *pool;
 
 	if (!w) {
-		if (pid == sup->zygote_pid)
-			zygote_lost(sup);
-		else
+		if (!zygote_lost(sup, pid))
 			log_debug("reaped pid %d, not a worker", (int)pid);
 		return;
 	}

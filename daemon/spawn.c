@@ -236,13 +236,9 @@ int worker_spawn(struct worker *w)
 	sp.stdout_fd = out[1];
 	sp.stderr_fd = err2[1];
 
-	pid = -1;
-	saved = EPIPE; /* no zygote: the daemon forks */
-	if (w->pool->sup->zygote_fd >= 0) {
-		pid = zygote_spawn(w->pool->sup, &sp);
-		saved = errno;
-	}
-	if (pid < 0 && saved == EPIPE)
+	pid = zygote_spawn(w->pool->sup, &sp);
+	saved = errno;
+	if (pid < 0 && saved == EPIPE) /* no zygote can: the daemon forks */
 		pid = fork_worker(&sp, &saved);
 
 	close(errpipe[1]);

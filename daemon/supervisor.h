@@ -121,9 +121,7 @@ struct supervisor {
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
-	int zygote_fd;                       /* the fork server (zygote.h), or -1 */
-	pid_t zygote_pid;
-	struct event *zygote_ev;
+	struct zygote_set *zygotes;          /* the fork servers (zygote.h), or NULL */
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
 	struct inspect *inspects;            /* inspect requests waiting for their loops */
 	struct service *service;             /* systemd notification state */

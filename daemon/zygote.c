@@ -296,29 +296,49 @@ _Noreturn void zygote_main(const char *parent)
 
 /* ---- the daemon's side ------------------------------------------------------------- */
 
-/* Exits that arrived while a spawn waited for its answer: handled from the loop. */
-struct pending_exits {
-	struct zygote_msg *v;
-	size_t n, cap;
-};
-static struct pending_exits pending;
+/* The daemon keeps one zygote per ZYGOTE_WORKERS workers at most. A zygote reaps its
+ * workers with waitid(P_ALL), which the kernel answers by walking all its children, and
+ * forks from an anon_vma that all of them share: bounding its children bounds the cost of
+ * each exit and each fork, whatever the number of workers. */
+#define ZYGOTE_WORKERS 1000
 
-static void handle_exits(struct supervisor *sup)
+struct zygote {
+	struct zygote_set *set;
+	int fd;
+	pid_t pid;
+	struct event *ev;
+	unsigned live; /* workers it forked that have not exited */
+};
+
+struct zygote_set {
+	struct supervisor *sup;
+	struct zygote **v;
+	size_t n;
+	unsigned per_zygote;
+	bool broken; /* one failed: no new ones; the daemon forks what the others cannot take */
+	struct zygote_msg *pending; /* exits that came while a spawn waited for its answer */
+	size_t n_pending, cap_pending;
+};
+
+static void handle_exits(struct zygote_set *set)
 {
 	/* a handler may spawn, and a spawn may queue more: take the batch first */
-	while (pending.n > 0) {
-		struct zygote_msg m = pending.v[--pending.n];
+	while (set->n_pending > 0) {
+		struct zygote_msg m = set->pending[--set->n_pending];
 
-		supervisor_child_exited(sup, m.pid, m.status);
+		supervisor_child_exited(set->sup, m.pid, m.status);
 	}
 }
 
 /* Reads what is there; true if a message came (an exit is queued, an answer returned). */
-static bool read_msg(struct supervisor *sup, struct zygote_msg *answer, bool *answered)
+static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered)
 {
+	struct zygote_set *set = z->set;
 	struct zygote_msg m;
-	ssize_t n = recv(sup->zygote_fd, &m, sizeof m, MSG_DONTWAIT);
+	ssize_t n = recv(z->fd, &m, sizeof m, MSG_DONTWAIT);
 
+	if (n == 0) /* it died: the reaper will say so (zygote_lost); until then, silence */
+		event_del(z->ev);
 	if (n != sizeof m)
 		return false;
 	if (m.kind == ZYGOTE_SPAWNED) {
@@ -326,54 +346,63 @@ static bool read_msg(struct supervisor *sup, struct zygote_msg *answer, bool *an
 			*answer = m;
 			*answered = true;
 		} else {
-			log_warn("zygote: an answer nobody asked for (pid %d)", (int)m.pid);
+			log_warn("zygote %d: an answer nobody asked for (pid %d)", (int)z->pid, (int)m.pid);
 		}
 		return true;
 	}
-	if (pending.n == pending.cap) {
-		size_t cap = pending.cap ? 2 * pending.cap : 64;
-		struct zygote_msg *v = realloc(pending.v, cap * sizeof *v);
+	if (z->live > 0)
+		z->live--;
+	if (set->n_pending == set->cap_pending) {
+		size_t cap = set->cap_pending ? 2 * set->cap_pending : 64;
+		struct zygote_msg *v = realloc(set->pending, cap * sizeof *v);
 
 		if (!v) {
 			log_err("zygote: out of memory: the exit of pid %d is handled late", (int)m.pid);
 			return false; /* the subreaper path will not see it: it is not our child */
 		}
-		pending.v = v;
-		pending.cap = cap;
+		set->pending = v;
+		set->cap_pending = cap;
 	}
-	pending.v[pending.n++] = m;
+	set->pending[set->n_pending++] = m;
 	return true;
 }
 
 static void on_zygote(evutil_socket_t fd, short what, void *arg)
 {
-	struct supervisor *sup = arg;
+	struct zygote *z = arg;
+	struct zygote_set *set = z->set;
 
 	(void)fd;
 	(void)what;
-	while (sup->zygote_fd >= 0 && read_msg(sup, NULL, NULL))
+	while (read_msg(z, NULL, NULL))
 		;
-	handle_exits(sup);
+	handle_exits(set); /* z may be gone after this */
 }
 
-int zygote_start(struct supervisor *sup)
+/* Forks and execs one more zygote; NULL with errno if it could not. */
+static struct zygote *zygote_new(struct zygote_set *set)
 {
+	struct zygote *z = calloc(1, sizeof *z), **v;
 	int sv[2], exe;
 	sigset_t all, old;
 	pid_t pid, daemon = getpid();
 
-	sup->zygote_fd = -1;
-	if (getenv("LOOPVISOR_NO_ZYGOTE")) { /* to compare, e.g. in bench/ */
-		errno = ENOTSUP;
-		return -1;
+	if (!z || !(v = realloc(set->v, (set->n + 1) * sizeof *v))) {
+		free(z);
+		errno = ENOMEM;
+		return NULL;
 	}
+	set->v = v;
 	/* Opened, not exec'd by name: valgrind hands its client's binary to an open of
 	 * /proc/self/exe, but an exec of that path would start valgrind's own tool. */
-	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
+	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
+		free(z);
+		return NULL;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		close(exe);
-		return -1;
+		free(z);
+		return NULL;
 	}
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old); /* the zygote keeps them blocked: workers expect it */
@@ -398,36 +427,103 @@ int zygote_start(struct supervisor *sup)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(exe);
 	close(sv[1]);
-	if (pid < 0 || !(sup->zygote_ev = event_new(sup->base, sv[0], EV_READ | EV_PERSIST,
-	                                             on_zygote, sup)) ||
-	    event_add(sup->zygote_ev, NULL) < 0) {
+	z->set = set;
+	z->fd = sv[0];
+	z->pid = pid;
+	if (pid < 0 || !(z->ev = event_new(set->sup->base, sv[0], EV_READ | EV_PERSIST, on_zygote, z)) ||
+	    event_add(z->ev, NULL) < 0) {
+		int err = errno;
+
 		if (pid > 0)
 			kill(pid, SIGKILL); /* reaped with the other children */
+		if (z->ev)
+			event_free(z->ev);
 		close(sv[0]);
+		free(z);
+		errno = err;
+		return NULL;
+	}
+	set->v[set->n++] = z;
+	return z;
+}
+
+/* Forgets z, which has died or is being ended. */
+static void zygote_remove(struct zygote *z)
+{
+	struct zygote_set *set = z->set;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i] == z) {
+			set->v[i] = set->v[--set->n];
+			break;
+		}
+	event_free(z->ev);
+	close(z->fd);
+	free(z);
+}
+
+int zygote_start(struct supervisor *sup)
+{
+	struct zygote_set *set;
+	const char *per = getenv("LOOPVISOR_ZYGOTE_WORKERS");
+
+	sup->zygotes = NULL;
+	if (getenv("LOOPVISOR_NO_ZYGOTE")) { /* to compare, e.g. in bench/ */
+		errno = ENOTSUP;
 		return -1;
 	}
-	sup->zygote_fd = sv[0];
-	sup->zygote_pid = pid;
+	if (!(set = calloc(1, sizeof *set)))
+		return -1;
+	set->sup = sup;
+	set->per_zygote = per && atoi(per) > 0 ? (unsigned)atoi(per) : ZYGOTE_WORKERS;
+	if (!zygote_new(set)) {
+		int err = errno;
+
+		free(set);
+		errno = err;
+		return -1;
+	}
+	sup->zygotes = set;
 	return 0;
 }
 
-static void zygote_fail(struct supervisor *sup, const char *why)
+/* A zygote that failed is killed (its workers die with it and come back to the daemon, a
+ * subreaper, which restarts them) and no new one is made after it. */
+static void zygote_fail(struct zygote *z, const char *why, bool reaped)
 {
-	log_warn("zygote: %s; forking workers from the daemon from now on", why);
-	if (sup->zygote_pid > 0)
-		kill(sup->zygote_pid, SIGKILL); /* its workers die with it and come to us */
-	event_free(sup->zygote_ev);
-	sup->zygote_ev = NULL;
-	close(sup->zygote_fd);
-	sup->zygote_fd = -1;
+	log_warn("zygote %d: %s; no new zygote will be started: the daemon forks the workers the "
+	         "others cannot take", (int)z->pid, why);
+	z->set->broken = true;
+	if (!reaped)
+		kill(z->pid, SIGKILL);
+	zygote_remove(z);
+}
+
+/* The zygote a new worker goes to: the first with room, or a new one. */
+static struct zygote *zygote_with_room(struct zygote_set *set)
+{
+	struct zygote *z;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i]->live < set->per_zygote)
+			return set->v[i];
+	if (set->broken)
+		return NULL;
+	if (!(z = zygote_new(set))) {
+		log_warn("cannot start another zygote (%s): the daemon forks the workers the others "
+		         "cannot take", strerror(errno));
+		set->broken = true;
+	}
+	return z;
 }
 
 pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
 {
 	int fds[ZYGOTE_MAX_FDS], n_fds = spawn_fds(sp, fds);
 	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
-	json_t *doc = spawn_json(sp);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	struct zygote *z = sup->zygotes ? zygote_with_room(sup->zygotes) : NULL;
+	json_t *doc;
+	char *text;
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct zygote_msg answer = { 0 };
@@ -435,9 +531,14 @@ pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
 	struct cmsghdr *c;
 	ssize_t n;
 
+	if (!z) {
+		errno = EPIPE;
+		return -1;
+	}
+	doc = spawn_json(sp);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
-	if (sup->zygote_fd < 0 || !text) {
-		free(text);
+	if (!text) {
 		errno = EPIPE;
 		return -1;
 	}
@@ -450,56 +551,65 @@ pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
 	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
-	while ((n = sendmsg(sup->zygote_fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+	while ((n = sendmsg(z->fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
 		;
 	free(text);
 	if (n < 0) {
-		zygote_fail(sup, strerror(errno));
+		/* too big for one message: this worker is forked by the daemon, the zygote is fine */
+		if (errno != EMSGSIZE && errno != ENOBUFS && errno != ENOMEM)
+			zygote_fail(z, strerror(errno), false);
 		errno = EPIPE;
 		return -1;
 	}
 	/* the answer follows one fork; exits that come first wait for the loop */
 	while (!answered) {
-		struct pollfd pfd = { .fd = sup->zygote_fd, .events = POLLIN };
+		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
 
 		if ((n = poll(&pfd, 1, ZYGOTE_REPLY_MS)) < 0 && errno == EINTR)
 			continue;
-		if (n != 1 || !read_msg(sup, &answer, &answered)) {
-			zygote_fail(sup, n == 1 ? "it closed the connection" : "no answer");
+		if (n != 1 || !read_msg(z, &answer, &answered)) {
+			zygote_fail(z, n == 1 ? "it closed the connection" : "no answer", false);
 			errno = EPIPE;
 			return -1;
 		}
 	}
-	if (pending.n > 0)
-		event_active(sup->zygote_ev, EV_READ, 0);
+	if (sup->zygotes->n_pending > 0)
+		event_active(z->ev, EV_READ, 0);
 	if (answer.pid < 0) {
 		errno = -answer.pid;
 		return -1;
 	}
+	z->live++;
 	return answer.pid;
 }
 
-void zygote_lost(struct supervisor *sup)
+bool zygote_lost(struct supervisor *sup, pid_t pid)
 {
-	sup->zygote_pid = 0;
-	if (sup->zygote_fd >= 0)
-		zygote_fail(sup, "it died");
+	struct zygote_set *set = sup->zygotes;
+
+	for (size_t i = 0; set && i < set->n; i++)
+		if (set->v[i]->pid == pid) {
+			zygote_fail(set->v[i], "it died", true);
+			return true;
+		}
+	return false;
 }
 
 void zygote_stop(struct supervisor *sup)
 {
-	pid_t pid = sup->zygote_pid;
+	struct zygote_set *set = sup->zygotes;
 
-	if (sup->zygote_ev)
-		event_free(sup->zygote_ev);
-	sup->zygote_ev = NULL;
-	if (sup->zygote_fd >= 0)
-		close(sup->zygote_fd); /* it reads the end and exits */
-	sup->zygote_fd = -1;
-	sup->zygote_pid = 0;
-	if (pid > 0)
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	if (!set)
+		return;
+	while (set->n > 0) {
+		pid_t pid = set->v[0]->pid;
+
+		zygote_remove(set->v[0]); /* it reads the end of its socket and exits */
+		while (pid > 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-	free(pending.v);
-	pending = (struct pending_exits){ 0 };
+	}
+	free(set->v);
+	free(set->pending);
+	free(set);
+	sup->zygotes = NULL;
 }

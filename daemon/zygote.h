@@ -1,16 +1,19 @@
-/* zygote: forks workers from a small process made at startup, not from the daemon.
+/* zygote: forks workers from small processes of their own, not from the daemon.
  *
  * A fork copies the parent's descriptor table and page tables, and the child then closes
  * every descriptor it inherited: from a daemon with 10000 workers (and 10000+ channels
- * and pipes) that is milliseconds per spawn, so starting N workers cost O(N^2). The
- * zygote is forked before the daemon holds anything; it receives each spawn (the
- * struct lv_spawn as JSON, its descriptors by SCM_RIGHTS), double-forks the worker and
- * answers with its pid. The worker is reparented to the daemon, a child subreaper,
- * before it runs anything, so the daemon reaps it and is its parent for
- * PR_SET_PDEATHSIG exactly as if it had forked it. */
+ * and pipes) that is milliseconds per spawn, so starting N workers cost O(N^2). A zygote
+ * is a fresh exec of loopvisord (LV_ZYGOTE_ARG) that holds next to nothing; it receives
+ * each spawn (the struct lv_spawn as JSON, its descriptors by SCM_RIGHTS), forks the
+ * worker, answers with its pid, reaps it and reports its exit. The daemon starts one at
+ * startup and one more per 1000 live workers (LOOPVISOR_ZYGOTE_WORKERS), so that what a
+ * zygote pays per fork and per exit does not grow with the number of workers. A zygote
+ * that dies takes its workers with it (PR_SET_PDEATHSIG); they come back to the daemon,
+ * a child subreaper, which restarts them, forking them itself if no zygote has room. */
 #ifndef LV_ZYGOTE_H
 #define LV_ZYGOTE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "worker/spawn.h"
@@ -21,15 +24,14 @@ struct supervisor;
 #define LV_ZYGOTE_ARG "--zygote-internal"
 _Noreturn void zygote_main(const char *parent);
 
-/* Forks the zygote (call before the daemon opens much); -1 when it could not (the daemon
- * then forks workers itself). */
+/* Starts the first zygote; -1 when it could not (the daemon then forks workers itself). */
 int zygote_start(struct supervisor *sup);
-/* Has the zygote fork a worker: its pid, or -1 with errno: the fork's own errno
- * (EAGAIN...), or EPIPE when the zygote is gone (the caller forks itself). */
+/* Has a zygote with room (or a new one) fork a worker: its pid, or -1 with errno: the
+ * fork's own errno (EAGAIN...), or EPIPE when no zygote can (the caller forks itself). */
 pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp);
-/* The zygote process exited (seen by the reaper). */
-void zygote_lost(struct supervisor *sup);
-/* Ends the zygote and waits for it. */
+/* A child of the daemon exited: true if it was a zygote (then forgotten). */
+bool zygote_lost(struct supervisor *sup, pid_t pid);
+/* Ends every zygote and waits for them. */
 void zygote_stop(struct supervisor *sup);
 
 #endif

@@ -317,6 +317,51 @@ START_TEST(workers_come_from_the_zygote_and_survive_its_loss)
 }
 END_TEST
 
+/* One zygote per LOOPVISOR_ZYGOTE_WORKERS live workers (1000 unless set), so that no
+ * zygote's exits and forks cost more as workers are added; losing one zygote costs only
+ * its own workers. */
+START_TEST(workers_spread_over_zygotes_of_bounded_size)
+{
+	pid_t parent[7], pid[7], lost;
+	int distinct = 0;
+
+	lvd_setenv("LOOPVISOR_ZYGOTE_WORKERS=3");
+	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":7}]}");
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	for (int i = 0; i < 7; i++) {
+		char target[16];
+		int same = 0;
+
+		snprintf(target, sizeof target, "m:%d", i);
+		pid[i] = lvd_worker_pid(&d, target);
+		parent[i] = ppid_of(pid[i]);
+		ck_assert_int_ne(parent[i], d.pid);
+		ck_assert_int_eq(ppid_of(parent[i]), d.pid);
+		for (int k = 0; k <= i; k++)
+			same += parent[k] == parent[i];
+		ck_assert_int_le(same, 3);
+		distinct += same == 1;
+	}
+	ck_assert_int_eq(distinct, 3);
+
+	lost = parent[0];
+	kill(lost, SIGKILL);
+	json_decref(lvd_wait(&d, "m:0", "running", 1));
+	for (int i = 0; i < 7; i++) {
+		char target[16];
+		json_t *w;
+
+		snprintf(target, sizeof target, "m:%d", i);
+		w = lvd_wait(&d, target, "running", parent[i] == lost ? 1 : 0);
+		json_decref(w);
+		if (parent[i] != lost)
+			ck_assert_int_eq(lvd_worker_pid(&d, target), pid[i]);
+		else
+			ck_assert_int_ne(lvd_worker_pid(&d, target), pid[i]);
+	}
+}
+END_TEST
+
 /* What makes 10,000 workers fit in 20,000 descriptors: a running module worker without
  * captured output costs the daemon its channel and nothing else (the start-error pipe is
  * closed once it runs). */
@@ -368,6 +413,7 @@ int main(void)
 	tcase_add_test(tc, limits_umask_and_no_new_privs);
 	tcase_add_test(tc, the_daemon_raises_its_open_files_limit_but_not_its_workers);
 	tcase_add_test(tc, workers_come_from_the_zygote_and_survive_its_loss);
+	tcase_add_test(tc, workers_spread_over_zygotes_of_bounded_size);
 	tcase_add_test(tc, a_running_module_worker_costs_the_daemon_one_descriptor);
 	tcase_add_test(tc, writable_log_folders_are_refused);
 	suite_add_tcase(su, tc);
