@@ -15,18 +15,51 @@
 #include "ipc/channel.h"
 #include "ipc/frame.h"
 
+static void beat(struct worker_loop *l, int64_t lag_us, int64_t lag_max_us, int64_t events)
+{
+	l->lag_us = lag_us;
+	l->lag_max_us = lag_max_us;
+	l->events = events;
+	worker_heartbeat(l);
+}
+
+/* A heartbeat in any other spelling than the library's */
 static void on_heartbeat(struct worker_loop *l, json_t *msg)
 {
 	json_t *counters = json_object_get(msg, "counters");
 
-	l->lag_us = json_integer_value(json_object_get(msg, "lag_us"));
-	l->lag_max_us = json_integer_value(json_object_get(msg, "lag_max_us"));
-	l->events = json_integer_value(json_object_get(msg, "events"));
 	if (json_is_object(counters)) {
 		json_decref(l->counters);
 		l->counters = json_incref(counters);
+		free(l->counters_text);
+		l->counters_text = NULL;
 	}
-	worker_heartbeat(l);
+	beat(l, json_integer_value(json_object_get(msg, "lag_us")),
+	     json_integer_value(json_object_get(msg, "lag_max_us")),
+	     json_integer_value(json_object_get(msg, "events")));
+}
+
+/* Counters as text: parsed only when they differ from the last ones (an idle job's do not);
+ * false if they are not a JSON object. */
+static bool take_counters_text(struct worker_loop *l, const char *text, size_t len)
+{
+	json_t *c;
+	char *copy;
+
+	if (l->counters_text && l->counters_len == len && memcmp(l->counters_text, text, len) == 0)
+		return true;
+	c = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(c) || !(copy = malloc(len))) {
+		json_decref(c);
+		return false;
+	}
+	memcpy(copy, text, len);
+	free(l->counters_text);
+	l->counters_text = copy;
+	l->counters_len = len;
+	json_decref(l->counters);
+	l->counters = c;
+	return true;
 }
 
 static void on_log(struct worker_loop *l, json_t *msg)
@@ -122,13 +155,26 @@ static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 	}
 }
 
+/* A heartbeat in the library's fixed form, read without a parser (ipc/channel.h) */
+static void scanned_heartbeat(void *arg, const struct lv_heartbeat *hb)
+{
+	struct worker_loop *l = arg;
+
+	if (!take_counters_text(l, hb->counters, hb->counters_len)) {
+		dispatch(l, LV_MSG_INVALID, NULL);
+		return;
+	}
+	l->window_msgs++;
+	beat(l, hb->lag_us, hb->lag_max_us, hb->events);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct worker_loop *l = arg;
 
 	if (!within_budget(l))
 		return; /* the input waits in the buffer (and the socket) until the next second */
-	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, l))
+	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, scanned_heartbeat, l))
 		log_warn("%s: channel line too long, dropped", l->w->name);
 	if (l->channel)
 		within_budget(l); /* over it now: wait before reading more */

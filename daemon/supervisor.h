@@ -37,6 +37,8 @@ struct worker_loop {
 	int64_t lag_us, lag_max_us, events;
 	uint64_t last_beat_ms;               /* 0 until the first heartbeat */
 	json_t *counters;                    /* as last reported, or NULL */
+	char *counters_text;                 /* their JSON text, when read without a parser */
+	size_t counters_len;
 	struct event *hang_timer;            /* fires when heartbeats stop */
 	uint64_t window_ms, throttled_ms;    /* rate limiting of what the loop sends: */
 	unsigned window_msgs, invalid_msgs;  /* messages this second, invalid ones in all */

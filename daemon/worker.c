@@ -123,6 +123,7 @@ static void free_loops(struct worker *w)
 		if (w->loops[i].hang_timer)
 			event_free(w->loops[i].hang_timer);
 		json_decref(w->loops[i].counters);
+		free(w->loops[i].counters_text);
 	}
 	free(w->loops);
 	w->loops = NULL;
@@ -157,6 +158,8 @@ static void reset_process_state(struct worker *w)
 		evtimer_del(l->hang_timer);
 		json_decref(l->counters);
 		l->counters = NULL;
+		free(l->counters_text);
+		l->counters_text = NULL;
 		l->ready = false;
 		l->lag_us = l->lag_max_us = l->events = 0;
 		l->last_beat_ms = 0;
