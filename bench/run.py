@@ -73,10 +73,9 @@ class Bench:
             runs = [json.loads(run([self.bin("lvbench_baseline"), "spawn", str(n)]))["spawn_s"]
                     for _ in range(1 if n >= 10000 else 3)]
             self.r["baseline"].setdefault(str(n), {})["spawn_s"] = statistics.median(runs)
-            if n <= 1000:
-                lat = json.loads(run([self.bin("lvbench_baseline"), "restart", str(n),
-                                      str(self.samples)]))["restart_us"]
-                self.r["baseline"][str(n)]["restart_ms"] = dist([x / 1e3 for x in lat])
+            lat = json.loads(run([self.bin("lvbench_baseline"), "restart", str(n),
+                                  str(self.samples)]))["restart_us"]
+            self.r["baseline"][str(n)]["restart_ms"] = dist([x / 1e3 for x in lat])
             log(f"baseline n={n}: {self.r['baseline'][str(n)]}")
 
     def per_size(self, name, n):
@@ -109,7 +108,7 @@ class Bench:
     def after_spawn(self, name, n, s):
         key = str(n)
         # supervisord takes 2-3 s per restart (see docs/benchmarks.md): fewer samples there
-        samples = min(self.samples if n < 10000 and name != "supervisord" else 10, n)
+        samples = min(10 if name == "supervisord" else self.samples, n)
         pids = len(s.worker_pids())
         # Every supervisor here delays the restart of a process that ran under a second
         # (crash-loop protection): kill only workers that have run longer, each once.
@@ -379,7 +378,7 @@ def plots(r, out, sizes):
         and r["status"]["loopvisor-module"][str(n)]["rpc"]["p50_us"] / 1e6 for n in sizes}))
     line_plot(os.path.join(out, "status.png"), data, "status", series,
               "workers", "seconds for one status of all")
-    restart_sizes = [n for n in sizes if n <= 1000]
+    restart_sizes = sizes
     names = ["baseline"] + SYSTEMS
     rows = []
     for name in names:
