@@ -166,13 +166,39 @@ START_TEST(worker_count_change_only_scales)
 }
 END_TEST
 
+/* A connection subscribed to pool.removed */
+static struct lv_client *watch_removals(void)
+{
+	json_t *res = NULL, *err = NULL;
+	struct lv_client *sub = lv_client_connect(d.sock);
+
+	ck_assert_ptr_nonnull(sub);
+	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:[s]}", "events",
+	                                "pool.removed"), 10000, &res, &err), 0);
+	json_decref(res);
+	return sub;
+}
+
+/* A worker's process is gone before the daemon hears of its exit (from the zygote), and
+ * its pool only after that: this waits for the pool, then closes sub. */
+static void await_removal(struct lv_client *sub, const char *pool)
+{
+	json_t *ev = lvd_next_notification(sub);
+
+	ck_assert_str_eq(JSTR(ev, "pool"), pool);
+	json_decref(ev);
+	lv_client_close(sub);
+}
+
 START_TEST(reload_adds_and_removes_pools)
 {
 	json_t *r;
+	struct lv_client *sub;
 	pid_t b0;
 
 	start_default();
 	b0 = lvd_worker_pid(&d, "b:0");
+	sub = watch_removals();
 	lvd_write_config(&d, "{\"pools\":[{\"name\":\"a\",\"module\":\"ticker\",\"workers\":3,"
 	                 "\"params\":{\"interval_ms\":1000}},{\"name\":\"c\",\"module\":\"ticker\"}]}");
 	r = lvd_call(&d, "reload", NULL);
@@ -181,6 +207,7 @@ START_TEST(reload_adds_and_removes_pools)
 	json_decref(r);
 	json_decref(lvd_wait(&d, "c", "running", 0));
 	ck_assert(pid_gone_within(b0, 10000));
+	await_removal(sub, "b");
 	r = lvd_call_error(&d, "status", "{\"target\":\"b\"}");
 	ck_assert_int_eq(JINT(r, "code"), -32001);
 	json_decref(r);
@@ -190,6 +217,7 @@ END_TEST
 START_TEST(add_and_remove_at_runtime)
 {
 	json_t *r;
+	struct lv_client *sub;
 	pid_t pid;
 
 	start_default();
@@ -206,10 +234,12 @@ START_TEST(add_and_remove_at_runtime)
 	r = lvd_call_error(&d, "add", "{\"pool\":{\"name\":\"bad\",\"exec\":[\"true\"],\"wrokers\":1}}");
 	ck_assert_str_eq(JSTR(r, "message"), "params.pool.wrokers: unknown key");
 	json_decref(r);
+	sub = watch_removals();
 	r = lvd_call(&d, "remove", "{\"pool\":\"extra\"}");
 	ck_assert_str_eq(JSTR(r, "removed"), "extra");
 	json_decref(r);
 	ck_assert(pid_gone_within(pid, 5000));
+	await_removal(sub, "extra");
 	r = lvd_call_error(&d, "remove", "{\"pool\":\"extra\"}");
 	ck_assert_int_eq(JINT(r, "code"), -32001);
 	json_decref(r);
