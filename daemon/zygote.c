@@ -315,7 +315,9 @@ struct zygote_set {
 	struct zygote **v;
 	size_t n;
 	unsigned per_zygote;
-	bool broken; /* one failed: no new ones; the daemon forks what the others cannot take */
+	uint64_t retry_ms;  /* after a failure, no new zygote before this (lv_now_ms) */
+	unsigned backoff_ms; /* the next failure's pause */
+	uint64_t failed_ms; /* the last failure */
 	struct zygote_msg *pending; /* exits that came while a spawn waited for its answer */
 	size_t n_pending, cap_pending;
 };
@@ -487,13 +489,36 @@ int zygote_start(struct supervisor *sup)
 	return 0;
 }
 
-/* A zygote that failed is killed (its workers die with it and come back to the daemon, a
- * subreaper, which restarts them) and no new one is made after it. */
+/* After a zygote failed, or could not be started, the daemon forks what the others cannot
+ * take for a while: 1 s, doubling up to 5 min while failures follow each other within 10
+ * min. A zygote that dies of some request must not take 1,000 workers down with it over and
+ * over; one killed by the OOM killer is replaced soon. */
+#define ZYGOTE_BACKOFF_MIN_MS 1000
+#define ZYGOTE_BACKOFF_MAX_MS 300000
+#define ZYGOTE_BACKOFF_RESET_MS 600000
+
+static void zygote_backoff(struct zygote_set *set, int pid, const char *why)
+{
+	uint64_t now = lv_now_ms();
+	char who[32] = "a new zygote";
+
+	if (pid > 0)
+		snprintf(who, sizeof who, "zygote %d", pid);
+	if (!set->backoff_ms || now - set->failed_ms > ZYGOTE_BACKOFF_RESET_MS)
+		set->backoff_ms = ZYGOTE_BACKOFF_MIN_MS;
+	set->failed_ms = now;
+	set->retry_ms = now + set->backoff_ms;
+	log_warn("%s: %s; no new zygote for %u ms: until then the daemon forks the workers the "
+	         "others cannot take", who, why, set->backoff_ms);
+	set->backoff_ms = set->backoff_ms * 2 > ZYGOTE_BACKOFF_MAX_MS ? ZYGOTE_BACKOFF_MAX_MS
+	                                                              : set->backoff_ms * 2;
+}
+
+/* A zygote that failed is killed: its workers die with it and come back to the daemon, a
+ * subreaper, which restarts them. */
 static void zygote_fail(struct zygote *z, const char *why, bool reaped)
 {
-	log_warn("zygote %d: %s; no new zygote will be started: the daemon forks the workers the "
-	         "others cannot take", (int)z->pid, why);
-	z->set->broken = true;
+	zygote_backoff(z->set, (int)z->pid, why);
 	if (!reaped)
 		kill(z->pid, SIGKILL);
 	zygote_remove(z);
@@ -507,13 +532,10 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	for (size_t i = 0; i < set->n; i++)
 		if (set->v[i]->live < set->per_zygote)
 			return set->v[i];
-	if (set->broken)
+	if (lv_now_ms() < set->retry_ms)
 		return NULL;
-	if (!(z = zygote_new(set))) {
-		log_warn("cannot start another zygote (%s): the daemon forks the workers the others "
-		         "cannot take", strerror(errno));
-		set->broken = true;
-	}
+	if (!(z = zygote_new(set)))
+		zygote_backoff(set, 0, strerror(errno));
 	return z;
 }
 

@@ -9,7 +9,8 @@
  * startup and one more per 1000 live workers (LOOPVISOR_ZYGOTE_WORKERS), so that what a
  * zygote pays per fork and per exit does not grow with the number of workers. A zygote
  * that dies takes its workers with it (PR_SET_PDEATHSIG); they come back to the daemon,
- * a child subreaper, which restarts them, forking them itself if no zygote has room. */
+ * a child subreaper, which restarts them, forking them itself if no zygote has room and
+ * no new one may start yet (a backoff after each failure). */
 #ifndef LV_ZYGOTE_H
 #define LV_ZYGOTE_H
 

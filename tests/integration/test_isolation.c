@@ -284,7 +284,8 @@ static pid_t ppid_of(pid_t pid)
 
 /* Workers come from the zygote, forked when the daemon held nothing; if the zygote dies,
  * its workers die with it, come back to the daemon (a subreaper) to be reaped, and are
- * restarted by the daemon forking them itself. */
+ * restarted by the daemon forking them itself, until a new zygote may start (1 s after the
+ * first failure). */
 START_TEST(workers_come_from_the_zygote_and_survive_its_loss)
 {
 	pid_t w0, zygote, again;
@@ -312,8 +313,16 @@ START_TEST(workers_come_from_the_zygote_and_survive_its_loss)
 	again = lvd_worker_pid(&d, "m:0");
 	ck_assert_int_ne(again, w0);
 	ck_assert_int_eq(ppid_of(again), d.pid);
+
+	lvd_expect_no_change(&d, "m", "\"failed\"", 1500); /* the daemon times the pause */
 	json_decref(lvd_call(&d, "restart", "{\"target\":\"s\"}"));
-	ck_assert_int_eq(ppid_of(lvd_worker_pid(&d, "s:0")), d.pid);
+	again = ppid_of(lvd_worker_pid(&d, "s:0"));
+	ck_assert_int_ne(again, d.pid);
+	ck_assert_int_ne(again, zygote);
+	ck_assert_int_eq(ppid_of(again), d.pid);
+	name = proc_field(again, "Name:");
+	ck_assert_str_eq(name, "loopvisor-zyg");
+	free(name);
 }
 END_TEST
 
