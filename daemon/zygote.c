@@ -1,9 +1,6 @@
-/* zygote: both ends of the worker fork server (see zygote.h). The wire is a SOCK_SEQPACKET
- * pair. A request is one message: the spawn as JSON with its descriptors attached in a
- * fixed order (error pipe, stdout, stderr, channels, listening sockets). The zygote sends
- * struct zygote_msg back: SPAWNED with the worker's pid (or minus the errno of a failed
- * fork) for each request, in order, and EXITED with pid and wait status for each worker
- * it reaped, never before that worker's SPAWNED. */
+/* zygote: the daemon's side of its fork servers (see zygote.h): starting them, handing
+ * each spawn to one with room, taking their answers and the exits they report, and
+ * dropping one that fails. */
 #include "daemon/zygote.h"
 
 #include <errno.h>
@@ -16,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,275 +22,9 @@
 
 #include "daemon/log.h"
 #include "daemon/supervisor.h"
+#include "daemon/zygote_wire.h"
 
-#define ZYGOTE_FD 3
-#define ZYGOTE_MAX_MSG (1 << 20)
-#define ZYGOTE_MAX_FDS (3 + LV_LOOPS_MAX + LV_LISTEN_MAX)
 #define ZYGOTE_REPLY_MS 10000
-
-struct zygote_msg {
-	int32_t kind; /* ZYGOTE_SPAWNED or ZYGOTE_EXITED */
-	int32_t pid;  /* SPAWNED: the worker, or -errno */
-	int32_t status;
-};
-enum { ZYGOTE_SPAWNED, ZYGOTE_EXITED };
-
-/* ---- the request ------------------------------------------------------------------- */
-
-static json_t *strings(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; v && (n ? i < n : v[i] != NULL); i++)
-		json_array_append_new(a, json_string(v[i]));
-	return a;
-}
-
-static json_t *spawn_json(const struct lv_spawn *sp)
-{
-	json_t *limits = json_null();
-
-	if (sp->limits) {
-		json_t *rl = json_array();
-
-		for (unsigned i = 0; i < sp->limits->n_rlimits; i++)
-			json_array_append_new(rl, json_pack("[i, I]", sp->limits->rlimits[i].resource,
-			                                    (json_int_t)sp->limits->rlimits[i].value));
-		limits = json_pack("{s:b, s:i, s:o}", "no_new_privs", sp->limits->no_new_privs,
-		                   "umask", sp->limits->umask, "rlimits", rl);
-	}
-	/* not the supervisor pid: the worker's parent is the zygote, which fills it in */
-	return json_pack("{s:i, s:s, s:i, s:s, s:o, s:o, s:s?, s:b, s:i, s:i, s:s?, s:s?,"
-	                 " s:O?, s:i, s:i, s:o, s:s?, s:I, s:b, s:b, s:o}",
-	                 "kind", sp->kind, "pool", sp->pool, "index", sp->index, "worker", sp->worker,
-	                 "argv", strings(sp->argv, 0),
-	                 "env", strings(sp->env, 0), "cwd", sp->cwd, "set_ids", sp->set_ids,
-	                 "uid", (int)sp->uid, "gid", (int)sp->gid, "user", sp->user,
-	                 "module_path", sp->module_path, "params", sp->params, "loops", sp->loops,
-	                 "heartbeat_ms", sp->heartbeat_ms,
-	                 "listen_names", strings(sp->listen_names, sp->n_listen),
-	                 "notify_socket", sp->notify_socket, "nofile_soft",
-	                 (json_int_t)sp->nofile_soft, "output_null", sp->output_null, "capture",
-	                 sp->stdout_fd >= 0, "limits", limits);
-}
-
-/* The descriptors that travel with a request, in wire order; returns how many. */
-static int spawn_fds(const struct lv_spawn *sp, int *fds)
-{
-	int n = 0;
-
-	fds[n++] = sp->error_fd;
-	if (sp->stdout_fd >= 0) {
-		fds[n++] = sp->stdout_fd;
-		fds[n++] = sp->stderr_fd;
-	}
-	for (unsigned i = 0; sp->kind == LV_KIND_MODULE && i < sp->loops; i++)
-		fds[n++] = sp->channel_fds[i];
-	for (unsigned i = 0; i < sp->n_listen; i++)
-		fds[n++] = sp->listen_fds[i];
-	return n;
-}
-
-/* ---- the zygote's side ------------------------------------------------------------- */
-
-/* A spawn rebuilt from a request; every pointer points into doc or into this struct. */
-struct wire_spawn {
-	struct lv_spawn sp;
-	json_t *doc;
-	char **argv, **env, **listen_names;
-	int fds[ZYGOTE_MAX_FDS], n_fds;
-	int channels[LV_LOOPS_MAX];
-	struct lv_pool_config limits;
-};
-
-static char **string_vector(const json_t *a)
-{
-	char **v = calloc(json_array_size(a) + 1, sizeof *v);
-	size_t i;
-	json_t *s;
-
-	if (!v)
-		return NULL;
-	json_array_foreach(a, i, s)
-		v[i] = (char *)json_string_value(s);
-	return v;
-}
-
-static const char *str_or_null(const json_t *doc, const char *key)
-{
-	return json_string_value(json_object_get(doc, key));
-}
-
-static int wire_parse(struct wire_spawn *ws)
-{
-	struct lv_spawn *sp = &ws->sp;
-	json_t *d = ws->doc, *limits = json_object_get(d, "limits"), *v;
-	int next = 0, need;
-	size_t i;
-
-	sp->kind = (enum lv_pool_kind)json_integer_value(json_object_get(d, "kind"));
-	sp->pool = str_or_null(d, "pool");
-	sp->index = (unsigned)json_integer_value(json_object_get(d, "index"));
-	sp->worker = str_or_null(d, "worker");
-	sp->cwd = str_or_null(d, "cwd");
-	sp->set_ids = json_is_true(json_object_get(d, "set_ids"));
-	sp->uid = (uid_t)json_integer_value(json_object_get(d, "uid"));
-	sp->gid = (gid_t)json_integer_value(json_object_get(d, "gid"));
-	sp->user = str_or_null(d, "user");
-	sp->module_path = str_or_null(d, "module_path");
-	sp->params = json_object_get(d, "params");
-	sp->loops = (unsigned)json_integer_value(json_object_get(d, "loops"));
-	sp->heartbeat_ms = (unsigned)json_integer_value(json_object_get(d, "heartbeat_ms"));
-	sp->notify_socket = str_or_null(d, "notify_socket");
-	sp->nofile_soft = (unsigned long)json_integer_value(json_object_get(d, "nofile_soft"));
-	sp->output_null = json_is_true(json_object_get(d, "output_null"));
-	if (!sp->pool || !sp->worker || sp->loops > LV_LOOPS_MAX ||
-	    !(ws->argv = string_vector(json_object_get(d, "argv"))) ||
-	    !(ws->env = string_vector(json_object_get(d, "env"))) ||
-	    !(ws->listen_names = string_vector(json_object_get(d, "listen_names"))))
-		return -1;
-	sp->argv = ws->argv;
-	sp->env = ws->env;
-	sp->listen_names = ws->listen_names;
-	sp->n_listen = (unsigned)json_array_size(json_object_get(d, "listen_names"));
-	if (json_is_object(limits)) {
-		ws->limits.no_new_privs = json_is_true(json_object_get(limits, "no_new_privs"));
-		ws->limits.umask = (int)json_integer_value(json_object_get(limits, "umask"));
-		json_array_foreach(json_object_get(limits, "rlimits"), i, v) {
-			if (i >= sizeof ws->limits.rlimits / sizeof ws->limits.rlimits[0])
-				return -1;
-			ws->limits.rlimits[i].resource = (int)json_integer_value(json_array_get(v, 0));
-			ws->limits.rlimits[i].value =
-				(unsigned long long)json_integer_value(json_array_get(v, 1));
-			ws->limits.n_rlimits++;
-		}
-		sp->limits = &ws->limits;
-	}
-	/* the descriptors, in the order spawn_fds sent them */
-	need = 1 + (json_is_true(json_object_get(d, "capture")) ? 2 : 0) +
-	       (sp->kind == LV_KIND_MODULE ? (int)sp->loops : 0) + (int)sp->n_listen;
-	if (need != ws->n_fds || sp->n_listen > LV_LISTEN_MAX)
-		return -1;
-	sp->error_fd = ws->fds[next++];
-	sp->stdout_fd = sp->stderr_fd = -1;
-	if (json_is_true(json_object_get(d, "capture"))) {
-		sp->stdout_fd = ws->fds[next++];
-		sp->stderr_fd = ws->fds[next++];
-	}
-	for (unsigned k = 0; sp->kind == LV_KIND_MODULE && k < sp->loops; k++)
-		ws->channels[k] = ws->fds[next++];
-	sp->channel_fds = ws->channels;
-	sp->listen_fds = ws->fds + next;
-	return 0;
-}
-
-static void wire_free(struct wire_spawn *ws)
-{
-	for (int i = 0; i < ws->n_fds; i++)
-		close(ws->fds[i]);
-	json_decref(ws->doc);
-	free(ws->argv);
-	free(ws->env);
-	free(ws->listen_names);
-}
-
-static void send_msg(int sock, int kind, pid_t pid, int status)
-{
-	struct zygote_msg m = { kind, pid, status };
-
-	if (send(sock, &m, sizeof m, MSG_NOSIGNAL) != sizeof m)
-		_exit(1); /* the daemon is gone */
-}
-
-/* Reaps every worker that has exited; like the daemon's own reaper, it kills what is
- * left of the worker's process group while the zombie still holds the group id. */
-static void reap_workers(int sock)
-{
-	for (;;) {
-		siginfo_t si = { 0 };
-		int status;
-
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
-			return;
-		kill(-si.si_pid, SIGKILL);
-		while (waitpid(si.si_pid, &status, 0) < 0 && errno == EINTR)
-			;
-		send_msg(sock, ZYGOTE_EXITED, si.si_pid, status);
-	}
-}
-
-static void spawn_request(int sock, char *buf, size_t size)
-{
-	struct wire_spawn ws;
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
-	struct iovec iov = { buf, size - 1 };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
-	                      .msg_controllen = sizeof ctl };
-	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	pid_t pid = -EINVAL;
-
-	if (n < 0 && errno == EINTR)
-		return;
-	if (n <= 0)
-		_exit(0); /* the daemon closed its end: it is done */
-	memset(&ws, 0, sizeof ws);
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-
-			if (k > ZYGOTE_MAX_FDS - ws.n_fds)
-				_exit(1); /* cannot be: the control buffer holds no more */
-			memcpy(ws.fds + ws.n_fds, CMSG_DATA(c), sizeof(int) * (size_t)k);
-			ws.n_fds += k;
-		}
-	buf[n] = '\0';
-	if ((ws.doc = json_loadb(buf, (size_t)n, 0, NULL)) && wire_parse(&ws) == 0) {
-		ws.sp.supervisor = getpid(); /* the worker's parent, for its death check */
-		pid = fork();
-		if (pid == 0) {
-			prctl(PR_SET_NAME, "loopvisord");
-			lv_worker_main(&ws.sp);
-		}
-		if (pid > 0)
-			setpgid(pid, pid); /* before the daemon may signal the group */
-		else
-			pid = -errno;
-	}
-	wire_free(&ws);
-	send_msg(sock, ZYGOTE_SPAWNED, pid, 0);
-}
-
-_Noreturn void zygote_main(const char *parent)
-{
-	int sock = ZYGOTE_FD;
-	char *buf = malloc(ZYGOTE_MAX_MSG);
-	sigset_t chld;
-	int sfd;
-
-	prctl(PR_SET_NAME, "loopvisor-zyg");
-	if (getppid() != (pid_t)atoi(parent)) /* the daemon died during the exec */
-		_exit(1);
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	if (!buf || (sfd = signalfd(-1, &chld, SFD_CLOEXEC)) < 0)
-		_exit(1);
-	for (;;) {
-		struct pollfd pfd[2] = { { .fd = sock, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-		struct signalfd_siginfo si;
-
-		if (poll(pfd, 2, -1) < 0)
-			continue;
-		if (pfd[1].revents) {
-			while (read(sfd, &si, sizeof si) < 0 && errno == EINTR)
-				;
-			reap_workers(sock);
-		}
-		if (pfd[0].revents)
-			spawn_request(sock, buf, ZYGOTE_MAX_MSG);
-	}
-}
-
-/* ---- the daemon's side ------------------------------------------------------------- */
 
 /* The daemon keeps one zygote per ZYGOTE_WORKERS workers at most. A zygote reaps its
  * workers with waitid(P_ALL), which the kernel answers by walking all its children, and
@@ -541,7 +271,7 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 
 pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
 {
-	int fds[ZYGOTE_MAX_FDS], n_fds = spawn_fds(sp, fds);
+	int fds[ZYGOTE_MAX_FDS], n_fds = zygote_wire_fds(sp, fds);
 	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
 	struct zygote *z = sup->zygotes ? zygote_with_room(sup->zygotes) : NULL;
 	json_t *doc;
@@ -557,7 +287,7 @@ pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
 		errno = EPIPE;
 		return -1;
 	}
-	doc = spawn_json(sp);
+	doc = zygote_wire_request(sp);
 	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text) {

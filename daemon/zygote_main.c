@@ -1,0 +1,113 @@
+/* zygote_main: the zygote process, a fresh exec of loopvisord (see zygote.h). It waits on
+ * its socket for spawn requests and on SIGCHLD for its workers' exits, forks each worker
+ * and answers with its pid, and reaps each and reports its exit (zygote_wire.h). */
+#include "daemon/zygote.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/zygote_wire.h"
+
+static void send_msg(int sock, int kind, pid_t pid, int status)
+{
+	struct zygote_msg m = { kind, pid, status };
+
+	if (send(sock, &m, sizeof m, MSG_NOSIGNAL) != sizeof m)
+		_exit(1); /* the daemon is gone */
+}
+
+/* Reaps every worker that has exited; like the daemon's own reaper, it kills what is
+ * left of the worker's process group while the zombie still holds the group id. */
+static void reap_workers(int sock)
+{
+	for (;;) {
+		siginfo_t si = { 0 };
+		int status;
+
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		kill(-si.si_pid, SIGKILL);
+		while (waitpid(si.si_pid, &status, 0) < 0 && errno == EINTR)
+			;
+		send_msg(sock, ZYGOTE_EXITED, si.si_pid, status);
+	}
+}
+
+static void spawn_request(int sock, char *buf, size_t size)
+{
+	struct wire_spawn ws;
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
+	struct iovec iov = { buf, size - 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+	                      .msg_controllen = sizeof ctl };
+	ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	pid_t pid = -EINVAL;
+
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0)
+		_exit(0); /* the daemon closed its end: it is done */
+	memset(&ws, 0, sizeof ws);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+
+			if (k > ZYGOTE_MAX_FDS - ws.n_fds)
+				_exit(1); /* cannot be: the control buffer holds no more */
+			memcpy(ws.fds + ws.n_fds, CMSG_DATA(c), sizeof(int) * (size_t)k);
+			ws.n_fds += k;
+		}
+	buf[n] = '\0';
+	if ((ws.doc = json_loadb(buf, (size_t)n, 0, NULL)) && zygote_wire_parse(&ws) == 0) {
+		ws.sp.supervisor = getpid(); /* the worker's parent, for its death check */
+		pid = fork();
+		if (pid == 0) {
+			prctl(PR_SET_NAME, "loopvisord");
+			lv_worker_main(&ws.sp);
+		}
+		if (pid > 0)
+			setpgid(pid, pid); /* before the daemon may signal the group */
+		else
+			pid = -errno;
+	}
+	zygote_wire_free(&ws);
+	send_msg(sock, ZYGOTE_SPAWNED, pid, 0);
+}
+
+_Noreturn void zygote_main(const char *parent)
+{
+	int sock = ZYGOTE_FD;
+	char *buf = malloc(ZYGOTE_MAX_MSG);
+	sigset_t chld;
+	int sfd;
+
+	prctl(PR_SET_NAME, "loopvisor-zyg");
+	if (getppid() != (pid_t)atoi(parent)) /* the daemon died during the exec */
+		_exit(1);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (!buf || (sfd = signalfd(-1, &chld, SFD_CLOEXEC)) < 0)
+		_exit(1);
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = sock, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		if (pfd[1].revents) {
+			while (read(sfd, &si, sizeof si) < 0 && errno == EINTR)
+				;
+			reap_workers(sock);
+		}
+		if (pfd[0].revents)
+			spawn_request(sock, buf, ZYGOTE_MAX_MSG);
+	}
+}
