@@ -13,7 +13,7 @@ import socket
 import subprocess
 import time
 
-from peers import percentile
+from measure import percentile
 
 
 class Rpc:

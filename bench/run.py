@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopvisor import Loopvisor  # noqa: E402
-from peers import S6, Runit, Supervisord, cpu_seconds, percentile, pss_kib, rss_kib  # noqa: E402
+from measure import cpu_seconds, percentile, pss_kib, rss_kib  # noqa: E402
+from peers import S6, Runit, Supervisord  # noqa: E402
 
 SLEEP = ["sleep", "1000"]
 SYSTEMS = ["loopvisor", "loopvisor-module", "supervisord", "runit", "s6"]
