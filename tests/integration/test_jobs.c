@@ -60,8 +60,13 @@ START_TEST(a_flooding_worker_is_throttled_then_evicted)
 	              "\"params\":{\"log_flood\":300,\"tick_ms\":1}},"
 	              "{\"name\":\"garbage\",\"module\":\"lv_testjob\",\"restart\":\"never\","
 	              "\"params\":{\"garbage\":true}},"
+	              "{\"name\":\"badhb\",\"module\":\"lv_testjob\",\"restart\":\"never\","
+	              "\"params\":{\"bad_counters\":true}},"
 	              "{\"name\":\"calm\",\"module\":\"ticker\"}]}", lvd_build_path("tests"));
 	w = lvd_wait(&d, "garbage", "failed", 0);
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "sent 100 invalid channel messages");
+	json_decref(w);
+	w = lvd_wait(&d, "badhb", "failed", 0);
 	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "sent 100 invalid channel messages");
 	json_decref(w);
 	w = lvd_call(&d, "ping", NULL);

@@ -59,6 +59,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		for (int i = 0; i < 200; i++) /* straight into its channel, bypassing the API */
 			if (write(3, "not a message\n", 14) < 0)
 				break;
+	if (json_is_true(json_object_get(lv_params(ctx), "bad_counters"))) {
+		/* heartbeats in the form read without a parser, whose counters are not JSON */
+		static const char hb[] = "{\"t\":\"hb\",\"loop\":0,\"lag_us\":1,\"lag_max_us\":1,"
+		                         "\"events\":1,\"counters\":{\"a\":}}\n";
+
+		for (int i = 0; i < 200; i++)
+			if (write(3, hb, sizeof hb - 1) < 0)
+				break;
+	}
 	if (param(ctx, "block_after_ticks") > 0 && t->ticks == param(ctx, "block_after_ticks"))
 		for (;;)
 			pause(); /* the loop never comes back */
