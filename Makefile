@@ -60,7 +60,7 @@ CHAOS_SECONDS ?= 30
 
 chaos: deps-test build
 	cd $(BUILD) && CHAOS_SECONDS=$(CHAOS_SECONDS) ctest --output-on-failure -L chaos -V | \
-		grep -E '^[0-9]+: (crash storm|state save|[0-9]+%: Checks)|:[FE]:|tests passed|Failed'; \
+		grep -E '^[0-9]+: (crash storm|state save|hostile|[0-9]+%: Checks)|:[FE]:|tests passed|Failed'; \
 		test $${PIPESTATUS[0]} -eq 0
 	cd $(BUILD) && LV_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 ctest --output-on-failure -j 2 \
 		-L integration
