@@ -2,7 +2,6 @@
  * worker was reaped; raced for real in a PID namespace with a small pid_max. */
 #include <check.h>
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -20,12 +19,14 @@
 #define NS_PID_MAX 400
 #define NS_PID_MIN 300
 #define MAX_FORKS 3000
+#define SET_PID_MAX "echo 400 > /proc/sys/kernel/pid_max" /* NS_PID_MAX */
 
 static struct lvd d;
 
+/* The daemon as PID 1 of a new PID namespace, whose pid_max its first process lowers */
 static const char *in_small_namespace[] = {
 	"unshare", "--pid", "--fork", "--mount-proc", "sh", "-c",
-	"echo 400 > /proc/sys/kernel/pid_max && exec \"$0\" \"$@\"", NULL
+	SET_PID_MAX " && exec \"$0\" \"$@\"", NULL
 };
 
 static void teardown(void)
@@ -41,7 +42,7 @@ static void teardown(void)
 static bool can_run(void)
 {
 	const char *probe[] = { "/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "sh", "-c",
-	                        "echo 400 > /proc/sys/kernel/pid_max", NULL };
+	                        SET_PID_MAX, NULL };
 	char out[256], err[256];
 
 	if (geteuid() != 0) {
@@ -102,10 +103,27 @@ static void wait_state(pid_t pid, char want)
 	ck_abort_msg("pid %d never got to state %c (%c)", (int)pid, want, state);
 }
 
+/* The innermost pid of a /proc/PID/status text: the last number of its NSpid line. */
+static pid_t innermost_pid(const char *status)
+{
+	const char *p = strstr(status, "NSpid:");
+	long last = 0;
+	char *end;
+
+	for (p = p ? p + 6 : NULL; p && *p && *p != '\n'; p = end) {
+		long v = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		last = v;
+	}
+	return (pid_t)last;
+}
+
 /* The host pid of the process that is nspid in the namespace of host process `in`. */
 static pid_t host_pid(pid_t in, pid_t nspid)
 {
-	char ns[64], link[64], mine[64], path[300], *status, *p;
+	char ns[64], link[64], path[300], *status;
 	DIR *proc = opendir("/proc");
 	struct dirent *e;
 	pid_t found = 0;
@@ -124,9 +142,7 @@ static pid_t host_pid(pid_t in, pid_t nspid)
 		snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
 		if (strcmp(link, ns) != 0 || !(status = slurp(path)))
 			continue;
-		snprintf(mine, sizeof mine, "\t%d\n", (int)nspid);
-		if ((p = strstr(status, "NSpid:")) && (p = strchr(p, '\n')) && p - status >= (long)strlen(mine) &&
-		    !strncmp(p - strlen(mine) + 1, mine, strlen(mine)))
+		if (innermost_pid(status) == nspid)
 			found = atoi(e->d_name);
 		free(status);
 	}
