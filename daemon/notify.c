@@ -48,11 +48,11 @@ static pid_t process_group(pid_t pid)
 
 static struct worker *sender_worker(struct supervisor *sup, pid_t pid)
 {
-	struct worker *w = lv_pidmap_get(&sup->pids, pid);
+	struct worker *w = supervisor_worker_by_pid(sup, pid); /* not one whose pid was reused */
 	pid_t pgrp;
 
 	if (!w && (pgrp = process_group(pid)) > 0)
-		w = lv_pidmap_get(&sup->pids, pgrp);
+		w = supervisor_worker_by_pid(sup, pgrp);
 	return w && w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
 }
 

@@ -1,5 +1,5 @@
 /* reap: collects exited children after SIGCHLD (signals coalesce, so until none is left),
- * and takes the exits the zygote reaped for us, handing each to its worker through the pid
+ * and takes the exits the zygotes report, handing each to its worker through the pid
  * table, never scanning all workers. */
 #include "daemon/supervisor.h"
 
@@ -10,10 +10,34 @@
 #include "daemon/log.h"
 #include "daemon/zygote.h"
 
-void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status)
+struct worker *supervisor_worker_by_pid(struct supervisor *sup, pid_t pid)
 {
 	struct worker *w = lv_pidmap_get(&sup->pids, pid);
+
+	/* A zygote reports an exit before it reaps, so the pid can only have gone to another
+	 * process if the report is on its socket: take it, and look again. */
+	if (w && w->zygote) {
+		zygote_settle(sup, w->zygote);
+		w = lv_pidmap_get(&sup->pids, pid);
+	}
+	return w;
+}
+
+void supervisor_worker_exited(struct supervisor *sup, struct worker *w, int status)
+{
 	struct pool *pool;
+
+	worker_exited(w, status);
+	pool = w->pool;
+	pool_drop_stopped(pool, w);
+	pool_forget_if_gone(pool);
+	if (sup->shutting_down)
+		supervisor_check_done(sup);
+}
+
+void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status)
+{
+	struct worker *w = supervisor_worker_by_pid(sup, pid);
 
 	if (!w) {
 		if (!zygote_lost(sup, pid))
@@ -21,12 +45,7 @@ void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status)
 		return;
 	}
 	lv_pidmap_del(&sup->pids, pid);
-	worker_exited(w, status);
-	pool = w->pool;
-	pool_drop_stopped(pool, w);
-	pool_forget_if_gone(pool);
-	if (sup->shutting_down)
-		supervisor_check_done(sup);
+	supervisor_worker_exited(sup, w, status);
 }
 
 void supervisor_reap(struct supervisor *sup)
@@ -46,7 +65,7 @@ void supervisor_reap(struct supervisor *sup)
 		if (si.si_pid == 0)
 			break;
 		pid = si.si_pid;
-		if (lv_pidmap_get(&sup->pids, pid))
+		if (supervisor_worker_by_pid(sup, pid))
 			kill(-pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/channels.h"
@@ -80,9 +81,25 @@ static void on_exec_pipe(evutil_socket_t fd, short what, void *arg)
 		worker_ready(w);
 }
 
+/* Is pid a child of the daemon that it has not reaped? Then nobody else can have its pid or
+ * its group id; the daemon reaps only in its loop, so it stays so until the loop runs. */
+static bool unreaped_child(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 int worker_kill(struct worker *w, int sig, bool group)
 {
-	if (w->pid <= 0)
+	int rc;
+
+	if (w->pid <= 0 || w->reaped)
+		return -ESRCH;
+	/* its zygote reaps it, so its zygote signals it */
+	if ((rc = zygote_signal(w->pool->sup, w->zygote, w->pid, sig, group)) <= 0)
+		return rc;
+	if (!unreaped_child(w->pid))
 		return -ESRCH;
 	return kill(group ? -w->pid : w->pid, sig) < 0 ? -errno : 0;
 }
@@ -94,9 +111,11 @@ void worker_ask_stop(struct worker *w)
 	if (w->pool->cfg.kind == LV_KIND_MODULE && w->loops[0].channel) {
 		for (unsigned i = 0; i < w->n_loops; i++)
 			channel_send(&w->loops[i], LV_MSG_STOP, NULL);
-	} else if ((rc = worker_kill(w, w->pool->cfg.stop_signal, false)) < 0) {
-		log_warn("%s: kill %d: %s", w->name, (int)w->pid, strerror(-rc));
+		return;
 	}
+	rc = worker_kill(w, w->pool->cfg.stop_signal, false);
+	if (rc < 0 && rc != -ESRCH) /* ESRCH: it exited, and the daemon is about to hear of it */
+		log_warn("%s: kill %d: %s", w->name, (int)w->pid, strerror(-rc));
 }
 
 static void close_fds(int *fds, unsigned n)
@@ -157,12 +176,21 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 }
 
 /* The parent's side of the new process: watches, pid table, counters. */
-static void adopt_child(struct worker *w, pid_t pid, int errpipe, const int *channels)
+static void adopt_child(struct worker *w, pid_t pid, unsigned zygote, int errpipe,
+                        const int *channels)
 {
 	struct supervisor *sup = w->pool->sup;
+	struct worker *stale = supervisor_worker_by_pid(sup, pid);
 
-	setpgid(pid, pid); /* also done by the child; whoever is first wins the race */
+	if (stale && stale != w) { /* cannot be: a zygote reports an exit before it reaps */
+		log_err("%s: pid %d still belongs to %s", w->name, (int)pid, stale->name);
+		stale->reaped = true;
+	}
+	if (!zygote)
+		setpgid(pid, pid); /* also done by the child; whoever is first wins the race */
 	w->pid = pid;
+	w->zygote = zygote;
+	w->reaped = false;
 	w->started_ms = lv_now_ms();
 	if (w->spawns++ > 0)
 		w->restarts++;
@@ -207,6 +235,7 @@ int worker_spawn(struct worker *w)
 	int mine[LV_LOOPS_MAX], theirs[LV_LOOPS_MAX];
 	struct lv_spawn sp;
 	pid_t pid;
+	unsigned zygote = 0;
 	int saved;
 	char err[LV_ERRBUF];
 
@@ -236,7 +265,7 @@ int worker_spawn(struct worker *w)
 	sp.stdout_fd = out[1];
 	sp.stderr_fd = err2[1];
 
-	pid = zygote_spawn(w->pool->sup, &sp);
+	pid = zygote_spawn(w->pool->sup, &sp, &zygote);
 	saved = errno;
 	if (pid < 0 && saved == EPIPE) /* no zygote can: the daemon forks */
 		pid = fork_worker(&sp, &saved);
@@ -255,6 +284,6 @@ int worker_spawn(struct worker *w)
 	}
 	if (out[0] >= 0)
 		logs_attach(w, out[0], err2[0]);
-	adopt_child(w, pid, errpipe[0], mine);
+	adopt_child(w, pid, zygote, errpipe[0], mine);
 	return 0;
 }

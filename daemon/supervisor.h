@@ -52,6 +52,8 @@ struct worker {
 	char name[LV_POOL_NAME_MAX + 16];    /* "POOL:INDEX" */
 	enum worker_state state;
 	pid_t pid;                           /* 0 when no process */
+	unsigned zygote;                     /* the zygote that forked it (zygote.h), 0: the daemon */
+	bool reaped;                         /* its exit is known, not handled yet: pid is stale */
 	uint64_t started_ms;                 /* when the current process was forked */
 	uint64_t ready_ms;                   /* when it became running */
 	unsigned restarts;                   /* spawns after the first */
@@ -192,16 +194,23 @@ int worker_spawn(struct worker *w);           /* 0, or -1 with last_error set */
 void worker_close_error(struct worker *w);
 void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */
 void worker_drain_error(struct worker *w);    /* reads a pending exec/start error */
-/* Signals the worker's process (or its whole process group); 0 or -errno. Only while the
- * process is not reaped, so its pid cannot have been reused. */
+/* Signals the worker's process (or its whole process group); 0 or -errno. Only the process
+ * that reaps the worker sends it, and only before the reap, so a reused pid is never hit:
+ * the worker's zygote if it has one (asked on its socket, no answer awaited), else the
+ * daemon, after making sure the pid is still an unreaped child of its own. */
 int worker_kill(struct worker *w, int sig, bool group);
 /* Asks the process to stop gracefully: "stop" on the channel, or the pool's stop signal. */
 void worker_ask_stop(struct worker *w);
 
 /* reap.c */
 void supervisor_reap(struct supervisor *sup);
-/* A child exited with status (reaped here or by the zygote): its worker, if any, learns. */
+/* A child of the daemon exited with status: its worker or zygote, if any, learns. */
 void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status);
+/* The worker's process exited (reaped by the daemon or reported by its zygote). */
+void supervisor_worker_exited(struct supervisor *sup, struct worker *w, int status);
+/* The worker whose process holds pid now: exits its zygote reported are taken first, so a
+ * worker whose pid was reaped and given to another process is never the answer. */
+struct worker *supervisor_worker_by_pid(struct supervisor *sup, pid_t pid);
 
 /* A folder the daemon writes as root must be one no worker user can write (no group or
  * world write, not a symlink); -1 with err otherwise. */

@@ -1,6 +1,6 @@
 /* zygote: the daemon's side of its fork servers (see zygote.h): starting them, handing
- * each spawn to one with room, taking their answers and the exits they report, and
- * dropping one that fails. */
+ * each spawn to one with room, taking their answers and the exits they report, passing
+ * on signals for their workers, and dropping one that fails. */
 #include "daemon/zygote.h"
 
 #include <errno.h>
@@ -36,8 +36,16 @@ struct zygote {
 	struct zygote_set *set;
 	int fd;
 	pid_t pid;
+	unsigned serial; /* how its workers name it (struct worker.zygote); never 0 */
+	bool failed;     /* killed: it forks no more, and is forgotten once reaped */
 	struct event *ev;
 	unsigned live; /* workers it forked that have not exited */
+};
+
+/* An exit a zygote reported, for the loop to hand to its worker. */
+struct pending_exit {
+	struct worker *w;
+	int status;
 };
 
 struct zygote_set {
@@ -48,24 +56,83 @@ struct zygote_set {
 	uint64_t retry_ms;  /* after a failure, no new zygote before this (lv_now_ms) */
 	unsigned backoff_ms; /* the next failure's pause */
 	uint64_t failed_ms; /* the last failure */
-	struct zygote_msg *pending; /* exits that came while a spawn waited for its answer */
+	unsigned last_serial;
+	/* exits read while the daemon was busy elsewhere (a spawn waiting for its answer), for
+	 * the loop; room for one per live worker is reserved before each spawn */
+	struct pending_exit *pending;
 	size_t n_pending, cap_pending;
+	struct event *exits; /* made active to handle them */
 };
 
 static void handle_exits(struct zygote_set *set)
 {
 	/* a handler may spawn, and a spawn may queue more: take the batch first */
 	while (set->n_pending > 0) {
-		struct zygote_msg m = set->pending[--set->n_pending];
+		struct pending_exit e = set->pending[--set->n_pending];
 
-		supervisor_child_exited(set->sup, m.pid, m.status);
+		supervisor_worker_exited(set->sup, e.w, e.status);
 	}
+}
+
+static void on_exits(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	handle_exits(arg);
+}
+
+static struct zygote *zygote_by_serial(const struct zygote_set *set, unsigned serial)
+{
+	for (size_t i = 0; set && serial && i < set->n; i++)
+		if (set->v[i]->serial == serial)
+			return set->v[i];
+	return NULL;
+}
+
+/* Room for an exit of every worker a zygote forked, plus one: reading an exit then never
+ * needs memory, and is never lost. */
+static int reserve_exits(struct zygote_set *set)
+{
+	size_t need = set->n_pending + 1, cap;
+	struct pending_exit *v;
+
+	for (size_t i = 0; i < set->n; i++)
+		need += set->v[i]->live;
+	if (need <= set->cap_pending)
+		return 0;
+	cap = set->cap_pending ? set->cap_pending : 64;
+	while (cap < need)
+		cap *= 2;
+	if (!(v = realloc(set->pending, cap * sizeof *v)))
+		return -1;
+	set->pending = v;
+	set->cap_pending = cap;
+	return 0;
+}
+
+/* A zygote says a worker exited (before it reaps it): from now on the worker has no pid
+ * to signal, and no other process that gets the pid can be taken for it. The worker
+ * itself learns in handle_exits. */
+static void take_exit(struct zygote *z, pid_t pid, int status)
+{
+	struct zygote_set *set = z->set;
+	struct worker *w = lv_pidmap_get(&set->sup->pids, pid);
+
+	if (z->live > 0)
+		z->live--;
+	if (!w || w->zygote != z->serial || set->n_pending == set->cap_pending) {
+		log_err("zygote %d: the exit of pid %d matches none of its workers", (int)z->pid,
+		        (int)pid);
+		return;
+	}
+	lv_pidmap_del(&set->sup->pids, pid);
+	w->reaped = true;
+	set->pending[set->n_pending++] = (struct pending_exit){ w, status };
 }
 
 /* Reads what is there; true if a message came (an exit is queued, an answer returned). */
 static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered)
 {
-	struct zygote_set *set = z->set;
 	struct zygote_msg m;
 	ssize_t n = recv(z->fd, &m, sizeof m, MSG_DONTWAIT);
 
@@ -82,21 +149,18 @@ static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered
 		}
 		return true;
 	}
-	if (z->live > 0)
-		z->live--;
-	if (set->n_pending == set->cap_pending) {
-		size_t cap = set->cap_pending ? 2 * set->cap_pending : 64;
-		struct zygote_msg *v = realloc(set->pending, cap * sizeof *v);
-
-		if (!v) {
-			log_err("zygote: out of memory: the exit of pid %d is handled late", (int)m.pid);
-			return false; /* the subreaper path will not see it: it is not our child */
-		}
-		set->pending = v;
-		set->cap_pending = cap;
-	}
-	set->pending[set->n_pending++] = m;
+	if (m.kind == ZYGOTE_EXITED)
+		take_exit(z, m.pid, m.status);
 	return true;
+}
+
+/* Takes every message z has sent so far; their exits wait for the loop. */
+static void drain(struct zygote *z)
+{
+	while (read_msg(z, NULL, NULL))
+		;
+	if (z->set->n_pending > 0)
+		event_active(z->set->exits, EV_READ, 0);
 }
 
 static void on_zygote(evutil_socket_t fd, short what, void *arg)
@@ -125,6 +189,7 @@ static struct zygote *zygote_new(struct zygote_set *set)
 		return NULL;
 	}
 	set->v = v;
+	z->serial = ++set->last_serial;
 	/* Opened, not exec'd by name: valgrind hands its client's binary to an open of
 	 * /proc/self/exe, but an exec of that path would start valgrind's own tool. */
 	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
@@ -208,9 +273,12 @@ int zygote_start(struct supervisor *sup)
 		return -1;
 	set->sup = sup;
 	set->per_zygote = per && atoi(per) > 0 ? (unsigned)atoi(per) : ZYGOTE_WORKERS;
-	if (!zygote_new(set)) {
-		int err = errno;
+	if (!(set->exits = event_new(sup->base, -1, 0, on_exits, set)) || !zygote_new(set)) {
+		int err = set->exits ? errno : ENOMEM;
 
+		if (set->exits)
+			event_free(set->exits);
+		free(set->v);
 		free(set);
 		errno = err;
 		return -1;
@@ -245,13 +313,15 @@ static void zygote_backoff(struct zygote_set *set, int pid, const char *why)
 }
 
 /* A zygote that failed is killed: its workers die with it and come back to the daemon, a
- * subreaper, which restarts them. */
-static void zygote_fail(struct zygote *z, const char *why, bool reaped)
+ * subreaper, which restarts them. It stays known, forking nothing, until it is reaped
+ * (zygote_lost): until then, exits of its workers may still come on its socket. */
+static void zygote_fail(struct zygote *z, const char *why)
 {
+	if (z->failed)
+		return;
+	z->failed = true;
 	zygote_backoff(z->set, (int)z->pid, why);
-	if (!reaped)
-		kill(z->pid, SIGKILL);
-	zygote_remove(z);
+	kill(z->pid, SIGKILL); /* not reaped yet: the pid is still the zygote's */
 }
 
 /* The zygote a new worker goes to: the first with room, or a new one. */
@@ -260,7 +330,7 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	struct zygote *z;
 
 	for (size_t i = 0; i < set->n; i++)
-		if (set->v[i]->live < set->per_zygote)
+		if (!set->v[i]->failed && set->v[i]->live < set->per_zygote)
 			return set->v[i];
 	if (lv_now_ms() < set->retry_ms)
 		return NULL;
@@ -269,26 +339,43 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	return z;
 }
 
-pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
+/* Sends one request. While z's socket is full, reads what z sends (it may itself wait for
+ * room to report exits), for ZYGOTE_REPLY_MS at most: 0 or -errno. */
+static int send_request(struct zygote *z, const struct msghdr *msg)
 {
-	int fds[ZYGOTE_MAX_FDS], n_fds = zygote_wire_fds(sp, fds);
+	uint64_t deadline = lv_now_ms() + ZYGOTE_REPLY_MS, now;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = z->fd, .events = POLLIN | POLLOUT };
+
+		if (sendmsg(z->fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if ((now = lv_now_ms()) >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)(deadline - now)) > 0 && (pfd.revents & POLLIN))
+			while (read_msg(z, NULL, NULL))
+				;
+	}
+}
+
+/* Has z fork the worker: its pid, or -1 with errno (EPIPE: z failed). */
+static pid_t spawn_on(struct zygote *z, const struct lv_spawn *sp)
+{
+	int fds[ZYGOTE_MAX_FDS], n_fds = zygote_wire_fds(sp, fds), rc;
 	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
-	struct zygote *z = sup->zygotes ? zygote_with_room(sup->zygotes) : NULL;
-	json_t *doc;
-	char *text;
+	json_t *doc = zygote_wire_request(sp);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct zygote_msg answer = { 0 };
 	bool answered = false;
 	struct cmsghdr *c;
-	ssize_t n;
+	int n;
 
-	if (!z) {
-		errno = EPIPE;
-		return -1;
-	}
-	doc = zygote_wire_request(sp);
-	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	json_decref(doc);
 	if (!text) {
 		errno = EPIPE;
@@ -303,13 +390,12 @@ pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
 	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
-	while ((n = sendmsg(z->fd, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
+	rc = send_request(z, &msg);
 	free(text);
-	if (n < 0) {
+	if (rc < 0) {
 		/* too big for one message: this worker is forked by the daemon, the zygote is fine */
-		if (errno != EMSGSIZE && errno != ENOBUFS && errno != ENOMEM)
-			zygote_fail(z, strerror(errno), false);
+		if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM)
+			zygote_fail(z, strerror(-rc));
 		errno = EPIPE;
 		return -1;
 	}
@@ -320,30 +406,86 @@ pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp)
 		if ((n = poll(&pfd, 1, ZYGOTE_REPLY_MS)) < 0 && errno == EINTR)
 			continue;
 		if (n != 1 || !read_msg(z, &answer, &answered)) {
-			zygote_fail(z, n == 1 ? "it closed the connection" : "no answer", false);
+			zygote_fail(z, n == 1 ? "it closed the connection" : "no answer");
 			errno = EPIPE;
 			return -1;
 		}
 	}
-	if (sup->zygotes->n_pending > 0)
-		event_active(z->ev, EV_READ, 0);
 	if (answer.pid < 0) {
 		errno = -answer.pid;
 		return -1;
 	}
-	z->live++;
 	return answer.pid;
+}
+
+pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp, unsigned *zygote)
+{
+	struct zygote_set *set = sup->zygotes;
+	struct zygote *z = set ? zygote_with_room(set) : NULL;
+	pid_t pid;
+	int err;
+
+	if (!z || reserve_exits(set) < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	pid = spawn_on(z, sp); /* z is still there after a failure: it goes once reaped */
+	err = errno;
+	if (set->n_pending > 0)
+		event_active(set->exits, EV_READ, 0);
+	if (pid > 0) {
+		z->live++;
+		*zygote = z->serial;
+	}
+	errno = err;
+	return pid;
+}
+
+int zygote_signal(struct supervisor *sup, unsigned zygote, pid_t pid, int sig, bool group)
+{
+	struct zygote *z = zygote_by_serial(sup->zygotes, zygote);
+	struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, sig, group };
+	struct iovec iov = { &rq, sizeof rq };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int rc;
+
+	if (!z)
+		return 1;
+	if (z->failed) /* killed: its workers go with it; it may still take this on its way */
+		return sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -ESRCH : 0;
+	if ((rc = send_request(z, &msg)) == -ETIMEDOUT)
+		zygote_fail(z, "its requests do not get through");
+	if (sup->zygotes->n_pending > 0)
+		event_active(sup->zygotes->exits, EV_READ, 0);
+	return rc < 0 ? -ESRCH : 0;
+}
+
+void zygote_settle(struct supervisor *sup, unsigned zygote)
+{
+	struct zygote *z = zygote_by_serial(sup->zygotes, zygote);
+
+	if (z)
+		drain(z);
 }
 
 bool zygote_lost(struct supervisor *sup, pid_t pid)
 {
 	struct zygote_set *set = sup->zygotes;
 
-	for (size_t i = 0; set && i < set->n; i++)
-		if (set->v[i]->pid == pid) {
-			zygote_fail(set->v[i], "it died", true);
-			return true;
-		}
+	for (size_t i = 0; set && i < set->n; i++) {
+		struct zygote *z = set->v[i];
+
+		if (z->pid != pid)
+			continue;
+		if (!z->failed)
+			zygote_backoff(set, (int)pid, "it died");
+		/* Every exit it reported is on its socket, reported before it was reaped; every
+		 * worker it did not report is now the daemon's child: the kernel moved them here
+		 * before the zygote became a zombie. Its workers are the daemon's from now on. */
+		drain(z);
+		zygote_remove(z);
+		return true;
+	}
 	return false;
 }
 
@@ -362,6 +504,7 @@ void zygote_stop(struct supervisor *sup)
 	}
 	free(set->v);
 	free(set->pending);
+	event_free(set->exits);
 	free(set);
 	sup->zygotes = NULL;
 }

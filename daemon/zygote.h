@@ -5,12 +5,13 @@
  * and pipes) that is milliseconds per spawn, so starting N workers cost O(N^2). A zygote
  * is a fresh exec of loopvisord (LV_ZYGOTE_ARG) that holds next to nothing; it receives
  * each spawn (the struct lv_spawn as JSON, its descriptors by SCM_RIGHTS), forks the
- * worker, answers with its pid, reaps it and reports its exit. The daemon starts one at
- * startup and one more per 1000 live workers (LOOPVISOR_ZYGOTE_WORKERS), so that what a
- * zygote pays per fork and per exit does not grow with the number of workers. A zygote
- * that dies takes its workers with it (PR_SET_PDEATHSIG); they come back to the daemon,
- * a child subreaper, which restarts them, forking them itself if no zygote has room and
- * no new one may start yet (a backoff after each failure). */
+ * worker, answers with its pid, signals it when the daemon asks (only the reaper knows
+ * that a pid is still its worker's), and reports its exit, then reaps it. The daemon
+ * starts one at startup and one more per 1000 live workers (LOOPVISOR_ZYGOTE_WORKERS), so
+ * that what a zygote pays per fork and per exit does not grow with the number of workers.
+ * A zygote that dies takes its workers with it (PR_SET_PDEATHSIG); they come back to the
+ * daemon, a child subreaper, which restarts them, forking them itself if no zygote has
+ * room and no new one may start yet (a backoff after each failure). */
 #ifndef LV_ZYGOTE_H
 #define LV_ZYGOTE_H
 
@@ -27,9 +28,17 @@ _Noreturn void zygote_main(const char *parent);
 
 /* Starts the first zygote; -1 when it could not (the daemon then forks workers itself). */
 int zygote_start(struct supervisor *sup);
-/* Has a zygote with room (or a new one) fork a worker: its pid, or -1 with errno: the
- * fork's own errno (EAGAIN...), or EPIPE when no zygote can (the caller forks itself). */
-pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp);
+/* Has a zygote with room (or a new one) fork a worker: its pid, and in *zygote the serial
+ * that names that zygote (struct worker.zygote); or -1 with errno: the fork's own errno
+ * (EAGAIN...), or EPIPE when no zygote can (the caller forks itself). */
+pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp, unsigned *zygote);
+/* Has zygote `zygote` send sig to its worker pid (group: to its process group) if it has
+ * not reaped it: 0 when asked (no answer comes: a worker reaped already gets nothing), or
+ * -ESRCH; 1 when no such zygote is left (a worker it forked is then the daemon's child). */
+int zygote_signal(struct supervisor *sup, unsigned zygote, pid_t pid, int sig, bool group);
+/* Takes every exit zygote `zygote` has reported so far: a worker of it that still holds
+ * its pid afterwards has not been reaped. */
+void zygote_settle(struct supervisor *sup, unsigned zygote);
 /* A child of the daemon exited: true if it was a zygote (then forgotten). */
 bool zygote_lost(struct supervisor *sup, pid_t pid);
 /* Ends every zygote and waits for them. */

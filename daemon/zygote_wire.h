@@ -1,9 +1,10 @@
-/* zygote_wire: what travels on a zygote's socket (a SOCK_SEQPACKET pair). A request is
- * one message: the spawn as JSON with its descriptors attached in a fixed order (error
- * pipe, stdout, stderr, channels, listening sockets). The zygote sends struct zygote_msg
- * back: SPAWNED with the worker's pid (or minus the errno of a failed fork) for each
- * request, in order, and EXITED with pid and wait status for each worker it reaped, never
- * before that worker's SPAWNED. */
+/* zygote_wire: what travels on a zygote's socket (a SOCK_SEQPACKET pair). The daemon sends
+ * two kinds of request, one message each: a spawn, as JSON with its descriptors attached in
+ * a fixed order (error pipe, stdout, stderr, channels, listening sockets), and a signal for
+ * one of the zygote's workers (struct zygote_signal, no answer). The zygote sends struct
+ * zygote_msg back: SPAWNED with the worker's pid (or minus the errno of a failed fork) for
+ * each spawn, in order, and EXITED with pid and wait status for each worker that exited,
+ * never before that worker's SPAWNED and always before the zygote reaps it. */
 #ifndef LV_ZYGOTE_WIRE_H
 #define LV_ZYGOTE_WIRE_H
 
@@ -21,7 +22,15 @@ struct zygote_msg {
 	int32_t pid;  /* SPAWNED: the worker, or -errno */
 	int32_t status;
 };
-enum { ZYGOTE_SPAWNED, ZYGOTE_EXITED };
+/* Signal pid (group: its process group) if it is a child the zygote has not reaped yet. A
+ * reaped pid may belong to anyone by now; only the reaper knows, so only it may decide. */
+struct zygote_signal {
+	int32_t kind; /* ZYGOTE_SIGNAL: a spawn request is JSON text, whose first byte is '{' */
+	int32_t pid;
+	int32_t sig;
+	int32_t group;
+};
+enum { ZYGOTE_SPAWNED, ZYGOTE_EXITED, ZYGOTE_SIGNAL };
 
 /* The daemon's side: the request for sp, and its descriptors in wire order (returns how
  * many; fds holds ZYGOTE_MAX_FDS). */
