@@ -235,12 +235,14 @@ _Noreturn void lv_worker_main(const struct lv_spawn *args)
 	reset_signals();
 	sp = setup_fds(args, listen_fds);
 	setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp.supervisor)
-		_exit(126);
 	setup_env(&sp);
 	if (sp.cwd && chdir(sp.cwd) < 0)
 		lv_worker_die(&sp, "chdir %s: %s", sp.cwd, strerror(errno));
 	drop_privileges(&sp);
+	/* After the last credential change, which clears it; then the parent may have died
+	 * before it was set: the worker was reparented, and goes. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp.supervisor)
+		_exit(126);
 	if (sp.kind == LV_KIND_EXEC) {
 		export_listen_fds(&sp);
 		exec_program(&sp);
