@@ -1,6 +1,6 @@
 /* notify: receives READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 from exec workers. A
- * datagram counts only if the kernel says it came from a worker or its process group;
- * anything else, empty or oversize is dropped without disturbing the loop. */
+ * datagram counts only if the kernel says it came from a worker or a process in its
+ * session; anything else, empty or oversize is dropped without disturbing the loop. */
 #include "daemon/notify.h"
 
 #include <errno.h>
@@ -29,30 +29,17 @@ const char *notify_address(const struct notify *n)
 	return n ? n->address : NULL;
 }
 
-/* The process group of pid, read from /proc: a shell script's systemd-notify is a child
- * of the worker, not the worker. -1 when it is already gone. */
-static pid_t process_group(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	int pgrp = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) != NULL)
-		sscanf(p + 2, "%*c %*d %d", &pgrp);
-	fclose(f);
-	return pgrp;
-}
-
+/* The worker a sender speaks for: the worker itself, or a process in its session (a shell
+ * script's systemd-notify is a child of the worker). A worker leads its own session and no
+ * process can join a session it was not born in, so no other worker's child can pose as
+ * one of its own, as it could by joining its process group. getsid() is one system call. */
 static struct worker *sender_worker(struct supervisor *sup, pid_t pid)
 {
 	struct worker *w = lv_pidmap_get(&sup->pids, pid);
-	pid_t pgrp;
+	pid_t sid;
 
-	if (!w && (pgrp = process_group(pid)) > 0)
-		w = lv_pidmap_get(&sup->pids, pgrp);
+	if (!w && (sid = getsid(pid)) > 0)
+		w = lv_pidmap_get(&sup->pids, sid);
 	return w && w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
 }
 

@@ -161,8 +161,7 @@ static void adopt_child(struct worker *w, pid_t pid, int errpipe, const int *cha
 {
 	struct supervisor *sup = w->pool->sup;
 
-	setpgid(pid, pid); /* also done by the child; whoever is first wins the race */
-	w->pid = pid;
+	w->pid = pid; /* it leads its own session: pid is its group too (lv_worker_fork) */
 	w->started_ms = lv_now_ms();
 	if (w->spawns++ > 0)
 		w->restarts++;
@@ -192,7 +191,7 @@ static pid_t fork_worker(const struct lv_spawn *sp, int *err)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	fflush(NULL);
-	pid = fork();
+	pid = lv_worker_fork();
 	if (pid == 0)
 		lv_worker_main(sp);
 	*err = errno;

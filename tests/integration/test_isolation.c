@@ -122,7 +122,9 @@ START_TEST(workers_start_with_clean_signals_and_own_group)
 	v = proc_field(s0, "SigBlk:");
 	ck_assert_str_eq(v, "0000000000000000");
 	free(v);
-	/* each worker leads its own process group */
+	/* each worker leads its own session, and so its own process group */
+	ck_assert_int_eq(getsid(s0), s0);
+	ck_assert_int_eq(getsid(m0), m0);
 	ck_assert_int_eq(getpgid(s0), s0);
 	ck_assert_int_eq(getpgid(m0), m0);
 	/* a module worker's stop signals arrive through its own loop, nothing else blocked */

@@ -262,7 +262,7 @@ START_TEST(notify_readiness_needs_ready_from_the_worker)
 	w = lvd_wait(&d, "script", "running", 0);
 	ck_assert_str_eq(JSTR(json_object_get(first_worker(w), "notify"), "status"), "serving");
 	json_decref(w);
-	/* someone else's READY=1 does not count: only the worker and its group speak for it */
+	/* someone else's READY=1 does not count: only the worker and its session speak for it */
 	json_decref(lvd_call(&d, "start", "{\"target\":\"quiet\",\"wait\":false}"));
 	/* every notify worker gets the same address; the running script shows it */
 	address = worker_env(lvd_worker_pid(&d, "script:0"), "NOTIFY_SOCKET");
