@@ -149,7 +149,6 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 	sp->listen_fds = w->pool->listen_fds;
 	sp->listen_names = cfg->listen;
 	sp->n_listen = (unsigned)cfg->n_listen;
-	sp->notify_socket = cfg->ready_notify ? notify_address(w->pool->sup->notify) : NULL;
 	sp->error_fd = error_fd;
 	sp->stdout_fd = sp->stderr_fd = -1;
 	sp->output_null = cfg->output == LV_OUTPUT_NULL;
@@ -205,11 +204,19 @@ int worker_spawn(struct worker *w)
 	int errpipe[2] = { -1, -1 }, out[2] = { -1, -1 }, err2[2] = { -1, -1 };
 	int mine[LV_LOOPS_MAX], theirs[LV_LOOPS_MAX];
 	struct lv_spawn sp;
+	const char *notify_path = NULL;
 	pid_t pid;
 	int saved;
 	char err[LV_ERRBUF];
 
 	if (w->pool->cfg.kind == LV_KIND_MODULE && pool_resolve_module(w->pool, err, sizeof err) < 0) {
+		worker_set_error(w, "%s", err);
+		return -1;
+	}
+	/* a notify worker gets the socket of its own uid, which no other user can reach */
+	w->notify_uid = w->pool->cfg.user ? w->pool->cfg.uid : getuid();
+	if (w->pool->cfg.ready_notify &&
+	    !(notify_path = notify_socket_for(w->pool->sup->notify, w->notify_uid, err, sizeof err))) {
 		worker_set_error(w, "%s", err);
 		return -1;
 	}
@@ -232,6 +239,7 @@ int worker_spawn(struct worker *w)
 		return -1;
 	}
 	fill_spawn(w, &sp, errpipe[1], theirs);
+	sp.notify_socket = notify_path;
 	sp.stdout_fd = out[1];
 	sp.stderr_fd = err2[1];
 
