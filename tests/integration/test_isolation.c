@@ -127,10 +127,80 @@ START_TEST(workers_start_with_clean_signals_and_own_group)
 	ck_assert_int_eq(getsid(m0), m0);
 	ck_assert_int_eq(getpgid(s0), s0);
 	ck_assert_int_eq(getpgid(m0), m0);
-	/* a module worker's stop signals arrive through its own loop, nothing else blocked */
+	/* a module worker's stop signals arrive through handlers: nothing blocked or ignored */
 	v = proc_field(m0, "SigBlk:");
-	ck_assert_str_eq(v, "0000000000004002");
+	ck_assert_str_eq(v, "0000000000000000");
 	free(v);
+	v = proc_field(m0, "SigIgn:");
+	ck_assert_str_eq(v, "0000000000000000");
+	free(v);
+}
+END_TEST
+
+static unsigned long long sigmask_field(pid_t pid, const char *field)
+{
+	char *v = proc_field(pid, field);
+	unsigned long long mask = strtoull(v, NULL, 16);
+
+	free(v);
+	return mask;
+}
+
+/* The children of pid: a scan of /proc (no CONFIG_PROC_CHILDREN needed). */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((e = readdir(dir)) && n < max) {
+		pid_t p = (pid_t)atoi(e->d_name);
+		char path[64], *stat, *end;
+
+		if (p <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+		if (!(stat = slurp(path)))
+			continue;
+		if ((end = strrchr(stat, ')')) && atoi(end + 4) == pid)
+			out[n++] = p;
+		free(stat);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* What a module job starts by fork+exec, posix_spawn, popen or a plain fork inherits no
+ * blocked stop signal, no ignored SIGPIPE and none of the worker's handlers, so a plain
+ * kill ends it. */
+START_TEST(what_a_job_starts_has_default_signals)
+{
+	const unsigned long long stop_sigs = 1ULL << (SIGTERM - 1) | 1ULL << (SIGINT - 1) |
+	                                     1ULL << (SIGPIPE - 1);
+	unsigned long long held[8];
+	bool ended[8];
+	pid_t kids[8];
+	int n;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"j\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"spawn_children\":true}}]}", lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "j", "running", 0));
+	n = children_of(lvd_worker_pid(&d, "j:0"), kids, 8);
+	ck_assert_int_eq(n, 4);
+	for (int i = 0; i < n; i++) {
+		held[i] = (sigmask_field(kids[i], "SigBlk:") | sigmask_field(kids[i], "SigIgn:") |
+		           sigmask_field(kids[i], "SigCgt:")) & stop_sigs;
+		kill(kids[i], SIGTERM);
+	}
+	for (int i = 0; i < n; i++)
+		if (!(ended[i] = pid_gone_within(kids[i], 5000)))
+			kill(kids[i], SIGKILL); /* not left behind when the test fails */
+	for (int i = 0; i < n; i++) {
+		ck_assert_msg(!held[i], "child %d blocks, ignores or handles signals %llx",
+		              (int)kids[i], held[i]);
+		ck_assert_msg(ended[i], "child %d ignored SIGTERM", (int)kids[i]);
+	}
 }
 END_TEST
 
@@ -494,6 +564,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, workers_share_no_descriptor_with_the_daemon);
 	tcase_add_test(tc, workers_start_with_clean_signals_and_own_group);
+	tcase_add_test(tc, what_a_job_starts_has_default_signals);
 	tcase_add_test(tc, no_worker_survives_kill9_of_the_daemon);
 	tcase_add_loop_test(tc, no_worker_of_another_user_survives_kill9_of_the_daemon, 0, 2);
 	tcase_add_test(tc, no_worker_of_another_user_survives_its_zygote);
