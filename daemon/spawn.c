@@ -84,7 +84,13 @@ int worker_kill(struct worker *w, int sig, bool group)
 {
 	if (w->pid <= 0)
 		return -ESRCH;
-	return kill(group ? -w->pid : w->pid, sig) < 0 ? -errno : 0;
+	if (kill(group ? -w->pid : w->pid, sig) == 0)
+		return 0;
+	/* No group yet: a worker that has not called setsid() has no child either (what it
+	 * may fork later dies with its group when it is reaped). */
+	if (group && errno == ESRCH && kill(w->pid, sig) == 0)
+		return 0;
+	return -errno;
 }
 
 void worker_ask_stop(struct worker *w)
@@ -160,7 +166,7 @@ static void adopt_child(struct worker *w, pid_t pid, int errpipe, const int *cha
 {
 	struct supervisor *sup = w->pool->sup;
 
-	w->pid = pid; /* it leads its own session: pid is its group too (lv_worker_fork) */
+	w->pid = pid; /* it makes itself a session and group of its own (lv_worker_main) */
 	w->started_ms = lv_now_ms();
 	if (w->spawns++ > 0)
 		w->restarts++;
@@ -190,7 +196,7 @@ static pid_t fork_worker(const struct lv_spawn *sp, int *err)
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	fflush(NULL);
-	pid = lv_worker_fork();
+	pid = fork();
 	if (pid == 0)
 		lv_worker_main(sp);
 	*err = errno;

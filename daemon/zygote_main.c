@@ -68,7 +68,7 @@ static void spawn_request(int sock, char *buf, size_t size)
 	buf[n] = '\0';
 	if ((ws.doc = json_loadb(buf, (size_t)n, 0, NULL)) && zygote_wire_parse(&ws) == 0) {
 		ws.sp.supervisor = getpid(); /* the worker's parent, for its death check */
-		pid = lv_worker_fork(); /* its own session before the daemon may signal the group */
+		pid = fork(); /* the worker makes itself a session (and group) of its own */
 		if (pid == 0) {
 			prctl(PR_SET_NAME, "loopvisord");
 			lv_worker_main(&ws.sp);

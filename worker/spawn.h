@@ -43,12 +43,8 @@ struct lv_spawn {
 	unsigned long nofile_soft;   /* RLIMIT_NOFILE soft limit to give back (0: keep) */
 };
 
-/* fork() for a worker: the child leads a session of its own (its pid is its session and
- * group id) before the parent returns, so that a kill of the group reaches it from the
- * first moment. 0 in the child, the pid in the parent, or -1 with errno. */
-pid_t lv_worker_fork(void);
-
-/* Runs in the child right after fork with every signal blocked; never returns. */
+/* Runs in the child right after fork with every signal blocked; never returns. It calls
+ * setsid() before it runs anything of its own: its pid becomes its session and group id. */
 _Noreturn void lv_worker_main(const struct lv_spawn *sp);
 
 /* Module workers, after the reset: build a loop, load the job, run it; never returns. */

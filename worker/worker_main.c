@@ -226,32 +226,6 @@ static void export_listen_fds(const struct lv_spawn *sp)
 	setenv("LISTEN_FDNAMES", names, 1);
 }
 
-pid_t lv_worker_fork(void)
-{
-	int sync[2], saved;
-	pid_t pid;
-	char c;
-
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid == 0) {
-		/* setsid() fails for a group leader: nobody may setpgid() this child first */
-		if (setsid() < 0)
-			_exit(126);
-		close(sync[0]);
-		close(sync[1]); /* the parent's read sees EOF: the session exists */
-		return 0;
-	}
-	saved = errno;
-	close(sync[1]);
-	while (pid > 0 && read(sync[0], &c, 1) < 0 && errno == EINTR)
-		;
-	close(sync[0]);
-	errno = saved;
-	return pid;
-}
-
 _Noreturn void lv_worker_main(const struct lv_spawn *args)
 {
 	int listen_fds[LV_LISTEN_MAX];
@@ -261,8 +235,9 @@ _Noreturn void lv_worker_main(const struct lv_spawn *args)
 	reset_signals();
 	sp = setup_fds(args, listen_fds);
 	/* Its own session (and group): no other process can join either, so only the
-	 * worker and the descendants that stay in its session can speak for it. */
-	if (getsid(0) != getpid() && setsid() < 0)
+	 * worker and the descendants that stay in its session can speak for it. It fails
+	 * for a group leader: the parent must not setpgid() it. */
+	if (setsid() < 0)
 		_exit(126);
 	setup_env(&sp);
 	if (sp.cwd && chdir(sp.cwd) < 0)
