@@ -1,67 +1,76 @@
-/* notify: receives READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 from exec workers. A
- * datagram counts only if the kernel says it came from a worker or its process group;
- * anything else, empty or oversize is dropped without disturbing the loop. */
+/* notify: receives READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 from exec workers, on one
+ * datagram socket per worker uid (notify_dir.c) that only that uid and root can reach. A
+ * datagram counts only if the kernel says its sender is in the session of a worker that was
+ * given that socket; what each socket is read per second is bounded. */
 #include "daemon/notify.h"
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/notify_dir.h"
 #include "ipc/notify_msg.h"
+
+/* Datagrams read per wakeup: the loop serves others between batches. */
+#define NOTIFY_READS_PER_WAKEUP 64
+
+/* What was read in the current second, against a limit per second. */
+struct budget {
+	uint64_t window_ms;
+	unsigned count;
+	size_t bytes;
+};
+
+struct notify_sock {
+	struct notify *n;
+	uid_t uid;
+	int fd;
+	struct event *ev;       /* readable */
+	struct event *resume;   /* reads again after a second over budget */
+	struct budget budget;
+	unsigned dropped;       /* datagrams dropped this second */
+	char path[LV_NOTIFY_PATH_MAX];
+};
 
 struct notify {
 	struct supervisor *sup;
-	int fd;
-	struct event *ev;
-	char address[64];
+	struct notify_dir dir;
+	struct notify_sock **socks;
+	size_t n_socks;
+	struct budget budget;   /* all sockets together */
 };
 
-const char *notify_address(const struct notify *n)
+/* The worker a sender speaks for: the worker itself, or a process in its session (a shell
+ * script's systemd-notify is a child of the worker). A worker leads its own session and no
+ * process can join a session it was not born in, so no other worker's child can pose as
+ * one of its own. getsid() is one system call, and a sender that is in no worker's
+ * session costs a hash lookup more. Only a worker given this uid's socket counts. */
+static struct worker *sender_worker(struct supervisor *sup, uid_t uid, pid_t pid)
 {
-	return n ? n->address : NULL;
+	struct worker *w = pid > 0 ? supervisor_worker_by_pid(sup, pid) : NULL; /* not a reused pid */
+	pid_t sid;
+
+	if (pid <= 0)
+		return NULL; /* no credentials (another pid namespace) */
+	if (!w && (sid = getsid(pid)) > 0)
+		w = supervisor_worker_by_pid(sup, sid);
+	if (!w || w->notify_uid != uid)
+		return NULL;
+	return w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
 }
 
-/* The process group of pid, read from /proc: a shell script's systemd-notify is a child
- * of the worker, not the worker. -1 when it is already gone. */
-static pid_t process_group(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	FILE *f;
-	int pgrp = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return -1;
-	if (fgets(buf, sizeof buf, f) && (p = strrchr(buf, ')')) != NULL)
-		sscanf(p + 2, "%*c %*d %d", &pgrp);
-	fclose(f);
-	return pgrp;
-}
-
-static struct worker *sender_worker(struct supervisor *sup, pid_t pid)
-{
-	struct worker *w = supervisor_worker_by_pid(sup, pid); /* not one whose pid was reused */
-	pid_t pgrp;
-
-	if (!w && (pgrp = process_group(pid)) > 0)
-		w = supervisor_worker_by_pid(sup, pgrp);
-	return w && w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
-}
-
-struct worker *notify_deliver(struct supervisor *sup, pid_t sender, const char *data, size_t len)
+static struct worker *deliver(struct supervisor *sup, uid_t uid, pid_t sender, const char *data,
+                              size_t len)
 {
 	struct lv_notify_msg msg;
 	struct worker *w;
 
-	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, sender)))
+	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, uid, sender)))
 		return NULL;
 	/* a worker gets a generous budget per second; past it, datagrams are dropped */
 	if (lv_now_ms() - w->notify_window_ms >= 1000) {
@@ -89,71 +98,210 @@ struct worker *notify_deliver(struct supervisor *sup, pid_t sender, const char *
 	return w;
 }
 
+/* Closes passed fds (FDSTORE is not supported) and finds the sender's credentials. */
+static struct ucred *take_control(struct msghdr *msg)
+{
+	struct ucred *cred = NULL;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int *fds = (int *)CMSG_DATA(c);
+
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(fds[i]);
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			cred = (struct ucred *)CMSG_DATA(c);
+		}
+	}
+	return cred;
+}
+
+/* Starts a new second when the last one is over; true if this one's budget is spent, with
+ * the milliseconds left of it in left. */
+static bool budget_spent(struct budget *b, uint64_t now, unsigned max_count, size_t max_bytes,
+                         uint64_t *left)
+{
+	if (now - b->window_ms >= 1000) {
+		b->window_ms = now;
+		b->count = 0;
+		b->bytes = 0;
+	}
+	*left = 1000 - (now - b->window_ms);
+	return b->count >= max_count || b->bytes >= max_bytes;
+}
+
+static void budget_charge(struct budget *b, size_t bytes)
+{
+	b->count++;
+	b->bytes += bytes;
+}
+
+/* Reads one datagram and applies it; false when the socket is drained. */
+static bool read_one(struct notify_sock *s)
+{
+	char data[LV_NOTIFY_MAX_DATAGRAM + 1];
+	/* room for the credentials and a few fds (sd_notify_barrier passes one) */
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { data, sizeof data };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+	                      .msg_controllen = sizeof ctl };
+	ssize_t len = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+	struct ucred *cred;
+	size_t read_size;
+
+	if (len < 0)
+		return false; /* EAGAIN: drained */
+	read_size = (size_t)len < sizeof data ? (size_t)len : sizeof data;
+	budget_charge(&s->budget, read_size);
+	budget_charge(&s->n->budget, read_size);
+	cred = take_control(&msg);
+	if (!cred || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    !deliver(s->n->sup, s->uid, cred->pid, data, (size_t)len)) {
+		/* the first of a second is logged; the others are counted (on_datagram) */
+		if (s->dropped++ == 0)
+			log_debug("notify socket of uid %u: dropped a datagram of %zd bytes from pid %d",
+			          (unsigned)s->uid, len, cred ? (int)cred->pid : -1);
+	}
+	return true;
+}
+
+/* Stops reading for left ms: the kernel queue fills, and senders wait (or get EAGAIN)
+ * instead of costing the loop anything. */
+static void pause_reading(struct notify_sock *s, uint64_t left, const char *whose)
+{
+	struct timeval tv = { .tv_sec = (time_t)(left / 1000),
+	                      .tv_usec = (suseconds_t)(left % 1000 * 1000) };
+
+	log_warn("notify socket of uid %u: %s budget for this second is spent: not read for %llu "
+	         "ms", (unsigned)s->uid, whose, (unsigned long long)left);
+	event_del(s->ev);
+	evtimer_add(s->resume, &tv);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct notify_sock *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (event_add(s->ev, NULL) < 0)
+		log_err("notify socket of uid %u: cannot watch it again", (unsigned)s->uid);
+}
+
 static void on_datagram(evutil_socket_t fd, short what, void *arg)
 {
-	struct notify *n = arg;
+	struct notify_sock *s = arg;
 
+	(void)fd;
 	(void)what;
-	for (int budget = 64; budget > 0; budget--) {
-		char data[LV_NOTIFY_MAX_DATAGRAM + 1];
-		/* room for the credentials and a few fds (sd_notify_barrier passes one) */
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
-		} ctl;
-		struct iovec iov = { data, sizeof data };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
-		                      .msg_controllen = sizeof ctl };
-		struct ucred *cred = NULL;
-		ssize_t len = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+	for (int i = 0; i < NOTIFY_READS_PER_WAKEUP; i++) {
+		uint64_t now = lv_now_ms(), left;
 
-		if (len < 0)
-			return; /* EAGAIN: drained */
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-				int *fds = (int *)CMSG_DATA(c);
-				for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-					close(fds[i]); /* FDSTORE is not supported: never keep passed fds */
-			} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-				cred = (struct ucred *)CMSG_DATA(c);
-			}
+		if (now - s->budget.window_ms >= 1000 && s->dropped > 0) {
+			if (s->dropped > 1)
+				log_debug("notify socket of uid %u: %u more datagrams dropped",
+				          (unsigned)s->uid, s->dropped - 1);
+			s->dropped = 0;
 		}
-		if (!cred || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-		    !notify_deliver(n->sup, cred->pid, data, (size_t)len))
-			log_debug("notify: dropped a datagram of %zd bytes from pid %d", len,
-			          cred ? (int)cred->pid : -1);
+		if (budget_spent(&s->budget, now, LV_NOTIFY_SOCKET_PER_SECOND,
+		                 LV_NOTIFY_SOCKET_BYTES_PER_SECOND, &left)) {
+			pause_reading(s, left, "its");
+			return;
+		}
+		if (budget_spent(&s->n->budget, now, LV_NOTIFY_ALL_PER_SECOND,
+		                 LV_NOTIFY_ALL_BYTES_PER_SECOND, &left)) {
+			pause_reading(s, left, "the daemon's");
+			return;
+		}
+		if (!read_one(s))
+			return;
 	}
+}
+
+static void sock_free(struct notify *n, struct notify_sock *s)
+{
+	if (s->ev)
+		event_free(s->ev);
+	if (s->resume)
+		event_free(s->resume);
+	if (s->fd >= 0) {
+		close(s->fd);
+		notify_dir_unlink(&n->dir, s->uid);
+	}
+	free(s);
+}
+
+/* Binds uid's socket and starts reading it; NULL with err. */
+static struct notify_sock *sock_new(struct notify *n, uid_t uid, char *err, size_t errlen)
+{
+	struct notify_sock *s = calloc(1, sizeof *s);
+	struct supervisor *sup = n->sup;
+	int rc;
+
+	if (!s) {
+		snprintf(err, errlen, "notify socket: out of memory");
+		return NULL;
+	}
+	s->n = n;
+	s->uid = uid;
+	if ((rc = notify_dir_bind(&n->dir, uid, s->path, sizeof s->path)) < 0) {
+		snprintf(err, errlen, "notify socket of uid %u in %s: %s", (unsigned)uid,
+		         n->dir.path, strerror(-rc));
+		free(s);
+		return NULL;
+	}
+	s->fd = rc;
+	if (!(s->ev = event_new(sup->base, s->fd, EV_READ | EV_PERSIST, on_datagram, s)) ||
+	    !(s->resume = evtimer_new(sup->base, on_resume, s)) || event_add(s->ev, NULL) < 0) {
+		snprintf(err, errlen, "notify socket of uid %u: cannot watch it", (unsigned)uid);
+		sock_free(n, s);
+		return NULL;
+	}
+	return s;
+}
+
+const char *notify_socket_for(struct notify *n, uid_t uid, char *err, size_t errlen)
+{
+	struct notify_sock **v, *s;
+	int rc;
+
+	for (size_t i = 0; i < n->n_socks; i++)
+		if (n->socks[i]->uid == uid)
+			return n->socks[i]->path;
+	if (n->n_socks >= LV_NOTIFY_MAX_UIDS) {
+		snprintf(err, errlen, "notify socket: more than %d users run notify workers",
+		         LV_NOTIFY_MAX_UIDS);
+		return NULL;
+	}
+	if ((rc = notify_dir_open(&n->dir)) < 0) {
+		snprintf(err, errlen, "notify socket folder: %s", strerror(-rc));
+		return NULL;
+	}
+	if (!(v = realloc(n->socks, (n->n_socks + 1) * sizeof *v))) {
+		snprintf(err, errlen, "notify socket: out of memory");
+		return NULL;
+	}
+	n->socks = v;
+	if (!(s = sock_new(n, uid, err, errlen)))
+		return NULL;
+	n->socks[n->n_socks++] = s;
+	log_info("notify socket for uid %u: %s", (unsigned)uid, s->path);
+	return s->path;
 }
 
 struct notify *notify_open(struct supervisor *sup, char *err, size_t errlen)
 {
 	struct notify *n = calloc(1, sizeof *n);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	unsigned char rnd[6];
-	int one = 1;
-	socklen_t len;
 
 	if (!n) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-		memset(rnd, 0, sizeof rnd);
-	snprintf(n->address, sizeof n->address, "@loopvisor/%d/%02x%02x%02x%02x%02x%02x/notify",
-	         (int)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-	/* abstract namespace: leading NUL instead of '@', no file to clean up */
-	memcpy(sun.sun_path + 1, n->address + 1, strlen(n->address) - 1);
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(n->address));
 	n->sup = sup;
-	n->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (n->fd < 0 || bind(n->fd, (struct sockaddr *)&sun, len) < 0 ||
-	    setsockopt(n->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0 ||
-	    !(n->ev = event_new(sup->base, n->fd, EV_READ | EV_PERSIST, on_datagram, n)) ||
-	    event_add(n->ev, NULL) < 0) {
-		snprintf(err, errlen, "notify socket: %s", strerror(errno));
-		notify_close(n);
-		return NULL;
-	}
+	notify_dir_init(&n->dir);
 	return n;
 }
 
@@ -161,9 +309,9 @@ void notify_close(struct notify *n)
 {
 	if (!n)
 		return;
-	if (n->ev)
-		event_free(n->ev);
-	if (n->fd >= 0)
-		close(n->fd);
+	for (size_t i = 0; i < n->n_socks; i++)
+		sock_free(n, n->socks[i]);
+	free(n->socks);
+	notify_dir_close(&n->dir);
 	free(n);
 }

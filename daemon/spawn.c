@@ -101,7 +101,13 @@ int worker_kill(struct worker *w, int sig, bool group)
 		return rc;
 	if (!unreaped_child(w->pid))
 		return -ESRCH;
-	return kill(group ? -w->pid : w->pid, sig) < 0 ? -errno : 0;
+	if (kill(group ? -w->pid : w->pid, sig) == 0)
+		return 0;
+	/* No group yet: a worker that has not called setsid() has no child either (what it
+	 * may fork later dies with its group when it is reaped). */
+	if (group && errno == ESRCH && kill(w->pid, sig) == 0)
+		return 0;
+	return -errno;
 }
 
 void worker_ask_stop(struct worker *w)
@@ -168,7 +174,6 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp, int error_fd, int 
 	sp->listen_fds = w->pool->listen_fds;
 	sp->listen_names = cfg->listen;
 	sp->n_listen = (unsigned)cfg->n_listen;
-	sp->notify_socket = cfg->ready_notify ? notify_address(w->pool->sup->notify) : NULL;
 	sp->error_fd = error_fd;
 	sp->stdout_fd = sp->stderr_fd = -1;
 	sp->output_null = cfg->output == LV_OUTPUT_NULL;
@@ -186,9 +191,7 @@ static void adopt_child(struct worker *w, pid_t pid, unsigned zygote, int errpip
 		log_err("%s: pid %d still belongs to %s", w->name, (int)pid, stale->name);
 		stale->reaped = true;
 	}
-	if (!zygote)
-		setpgid(pid, pid); /* also done by the child; whoever is first wins the race */
-	w->pid = pid;
+	w->pid = pid; /* it makes itself a session and group of its own (lv_worker_main) */
 	w->zygote = zygote;
 	w->reaped = false;
 	w->started_ms = lv_now_ms();
@@ -234,12 +237,20 @@ int worker_spawn(struct worker *w)
 	int errpipe[2] = { -1, -1 }, out[2] = { -1, -1 }, err2[2] = { -1, -1 };
 	int mine[LV_LOOPS_MAX], theirs[LV_LOOPS_MAX];
 	struct lv_spawn sp;
+	const char *notify_path = NULL;
 	pid_t pid;
 	unsigned zygote = 0;
 	int saved;
 	char err[LV_ERRBUF];
 
 	if (w->pool->cfg.kind == LV_KIND_MODULE && pool_resolve_module(w->pool, err, sizeof err) < 0) {
+		worker_set_error(w, "%s", err);
+		return -1;
+	}
+	/* a notify worker gets the socket of its own uid, which no other user can reach */
+	w->notify_uid = w->pool->cfg.user ? w->pool->cfg.uid : getuid();
+	if (w->pool->cfg.ready_notify &&
+	    !(notify_path = notify_socket_for(w->pool->sup->notify, w->notify_uid, err, sizeof err))) {
 		worker_set_error(w, "%s", err);
 		return -1;
 	}
@@ -262,6 +273,7 @@ int worker_spawn(struct worker *w)
 		return -1;
 	}
 	fill_spawn(w, &sp, errpipe[1], theirs);
+	sp.notify_socket = notify_path;
 	sp.stdout_fd = out[1];
 	sp.stderr_fd = err2[1];
 

@@ -71,6 +71,7 @@ struct worker {
 	bool hung;                           /* the current process missed its heartbeats */
 	char *notify_status;                 /* STATUS= of a notify worker */
 	bool notify_stopping;                /* it said STOPPING=1 */
+	uid_t notify_uid;                    /* whose notify socket it was given */
 	uint64_t notify_window_ms;           /* notify datagrams counted this second */
 	unsigned notify_count;
 	struct lv_start_limit start_limit;

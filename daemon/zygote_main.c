@@ -63,7 +63,9 @@ static void signal_request(const struct zygote_signal *rq)
 		return;
 	if (waitid(P_PID, (id_t)rq->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
 		return; /* ECHILD: not ours, or reaped */
-	kill(rq->group ? -rq->pid : rq->pid, rq->sig);
+	/* a worker that has not called setsid() yet has no group, and no child either */
+	if (kill(rq->group ? -rq->pid : rq->pid, rq->sig) < 0 && rq->group && errno == ESRCH)
+		kill(rq->pid, rq->sig);
 }
 
 /* One request: a spawn (answered with SPAWNED) or a signal (not answered). */
@@ -103,14 +105,12 @@ static void handle_request(int sock, char *buf, size_t size)
 	buf[n] = '\0';
 	if ((ws.doc = json_loadb(buf, (size_t)n, 0, NULL)) && zygote_wire_parse(&ws) == 0) {
 		ws.sp.supervisor = getpid(); /* the worker's parent, for its death check */
-		pid = fork();
+		pid = fork(); /* the worker makes itself a session (and group) of its own */
 		if (pid == 0) {
 			prctl(PR_SET_NAME, "loopvisord");
 			lv_worker_main(&ws.sp);
 		}
-		if (pid > 0)
-			setpgid(pid, pid); /* before the daemon may signal the group */
-		else
+		if (pid < 0)
 			pid = -errno;
 	}
 	zygote_wire_free(&ws);

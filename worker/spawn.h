@@ -43,7 +43,8 @@ struct lv_spawn {
 	unsigned long nofile_soft;   /* RLIMIT_NOFILE soft limit to give back (0: keep) */
 };
 
-/* Runs in the child right after fork with every signal blocked; never returns. */
+/* Runs in the child right after fork with every signal blocked; never returns. It calls
+ * setsid() before it runs anything of its own: its pid becomes its session and group id. */
 _Noreturn void lv_worker_main(const struct lv_spawn *sp);
 
 /* Module workers, after the reset: build a loop, load the job, run it; never returns. */

@@ -1,5 +1,5 @@
 /* worker_main: what a child does right after fork, before it runs anything of its own:
- * drop everything inherited from the supervisor, become its own group, then exec or host. */
+ * drop everything inherited from the supervisor, lead its own session, then exec or host. */
 #include "worker/spawn.h"
 
 #include <errno.h>
@@ -234,13 +234,19 @@ _Noreturn void lv_worker_main(const struct lv_spawn *args)
 	/* No libevent call on anything inherited: the epoll instance is the parent's. */
 	reset_signals();
 	sp = setup_fds(args, listen_fds);
-	setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp.supervisor)
+	/* Its own session (and group): no other process can join either, so only the
+	 * worker and the descendants that stay in its session can speak for it. It fails
+	 * for a group leader: the parent must not setpgid() it. */
+	if (setsid() < 0)
 		_exit(126);
 	setup_env(&sp);
 	if (sp.cwd && chdir(sp.cwd) < 0)
 		lv_worker_die(&sp, "chdir %s: %s", sp.cwd, strerror(errno));
 	drop_privileges(&sp);
+	/* After the last credential change, which clears it; then the parent may have died
+	 * before it was set: the worker was reparented, and goes. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp.supervisor)
+		_exit(126);
 	if (sp.kind == LV_KIND_EXEC) {
 		export_listen_fds(&sp);
 		exec_program(&sp);

@@ -122,13 +122,85 @@ START_TEST(workers_start_with_clean_signals_and_own_group)
 	v = proc_field(s0, "SigBlk:");
 	ck_assert_str_eq(v, "0000000000000000");
 	free(v);
-	/* each worker leads its own process group */
+	/* each worker leads its own session, and so its own process group */
+	ck_assert_int_eq(getsid(s0), s0);
+	ck_assert_int_eq(getsid(m0), m0);
 	ck_assert_int_eq(getpgid(s0), s0);
 	ck_assert_int_eq(getpgid(m0), m0);
-	/* a module worker's stop signals arrive through its own loop, nothing else blocked */
+	/* a module worker's stop signals arrive through handlers: nothing blocked or ignored */
 	v = proc_field(m0, "SigBlk:");
-	ck_assert_str_eq(v, "0000000000004002");
+	ck_assert_str_eq(v, "0000000000000000");
 	free(v);
+	v = proc_field(m0, "SigIgn:");
+	ck_assert_str_eq(v, "0000000000000000");
+	free(v);
+}
+END_TEST
+
+static unsigned long long sigmask_field(pid_t pid, const char *field)
+{
+	char *v = proc_field(pid, field);
+	unsigned long long mask = strtoull(v, NULL, 16);
+
+	free(v);
+	return mask;
+}
+
+/* The children of pid: a scan of /proc (no CONFIG_PROC_CHILDREN needed). */
+static int children_of(pid_t pid, pid_t *out, int max)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((e = readdir(dir)) && n < max) {
+		pid_t p = (pid_t)atoi(e->d_name);
+		char path[64], *stat, *end;
+
+		if (p <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/stat", (int)p);
+		if (!(stat = slurp(path)))
+			continue;
+		if ((end = strrchr(stat, ')')) && atoi(end + 4) == pid)
+			out[n++] = p;
+		free(stat);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* What a module job starts by fork+exec, posix_spawn, popen or a plain fork inherits no
+ * blocked stop signal, no ignored SIGPIPE and none of the worker's handlers, so a plain
+ * kill ends it. */
+START_TEST(what_a_job_starts_has_default_signals)
+{
+	const unsigned long long stop_sigs = 1ULL << (SIGTERM - 1) | 1ULL << (SIGINT - 1) |
+	                                     1ULL << (SIGPIPE - 1);
+	unsigned long long held[8];
+	bool ended[8];
+	pid_t kids[8];
+	int n;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"j\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"spawn_children\":true}}]}", lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "j", "running", 0));
+	n = children_of(lvd_worker_pid(&d, "j:0"), kids, 8);
+	ck_assert_int_eq(n, 4);
+	for (int i = 0; i < n; i++) {
+		held[i] = (sigmask_field(kids[i], "SigBlk:") | sigmask_field(kids[i], "SigIgn:") |
+		           sigmask_field(kids[i], "SigCgt:")) & stop_sigs;
+		kill(kids[i], SIGTERM);
+	}
+	for (int i = 0; i < n; i++)
+		if (!(ended[i] = pid_gone_within(kids[i], 5000)))
+			kill(kids[i], SIGKILL); /* not left behind when the test fails */
+	for (int i = 0; i < n; i++) {
+		ck_assert_msg(!held[i], "child %d blocks, ignores or handles signals %llx",
+		              (int)kids[i], held[i]);
+		ck_assert_msg(ended[i], "child %d ignored SIGTERM", (int)kids[i]);
+	}
 }
 END_TEST
 
@@ -148,6 +220,92 @@ START_TEST(no_worker_survives_kill9_of_the_daemon)
 	ck_assert(lvd_wait_exit(&d, 10000));
 	for (int i = 0; i < 4; i++)
 		ck_assert_msg(pid_gone_within(pids[i], 10000), "worker %d survived", (int)pids[i]);
+}
+END_TEST
+
+static pid_t ppid_of(pid_t pid)
+{
+	char *v = proc_field(pid, "PPid:");
+	pid_t ppid = (pid_t)atoi(v);
+
+	free(v);
+	return ppid;
+}
+
+static bool skip_unless_root(void)
+{
+	if (geteuid() == 0)
+		return false;
+	printf("skipped: needs root to make a user and run workers as it\n");
+	return true;
+}
+
+static void make_user(const char *name)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
+	         name, name);
+	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+#define USER_POOLS "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2," \
+	"\"user\":\"lvt_worker\"},{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2," \
+	"\"user\":\"lvt_worker\"}]}"
+
+/* The kernel clears PR_SET_PDEATHSIG when a process changes its credentials: set before the
+ * worker became its user, it would be gone. Loop 0: workers from the zygote (which dies
+ * with the daemon); loop 1: forked by the daemon itself (LOOPVISOR_NO_ZYGOTE). */
+START_TEST(no_worker_of_another_user_survives_kill9_of_the_daemon)
+{
+	pid_t pids[4];
+
+	if (skip_unless_root())
+		return;
+	make_user("lvt_worker");
+	if (_i == 1)
+		lvd_setenv("LOOPVISOR_NO_ZYGOTE=1");
+	lvd_start(&d, USER_POOLS);
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	pids[0] = lvd_worker_pid(&d, "m:0");
+	pids[1] = lvd_worker_pid(&d, "m:1");
+	pids[2] = lvd_worker_pid(&d, "s:0");
+	pids[3] = lvd_worker_pid(&d, "s:1");
+	for (int i = 0; i < 4; i++) {
+		char *uid = proc_field(pids[i], "Uid:");
+
+		ck_assert_int_ne(atoi(uid), 0); /* it changed user: PDEATHSIG was set after */
+		free(uid);
+	}
+	kill(d.pid, SIGKILL);
+	ck_assert(lvd_wait_exit(&d, 10000));
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(pid_gone_within(pids[i], 10000), "worker %d survived", (int)pids[i]);
+}
+END_TEST
+
+/* A zygote that dies takes its workers with it, whatever user they run as: they are not
+ * left running, reparented to the daemon, while it starts them again. */
+START_TEST(no_worker_of_another_user_survives_its_zygote)
+{
+	pid_t m0, s0, zygote;
+
+	if (skip_unless_root())
+		return;
+	make_user("lvt_worker");
+	lvd_start(&d, USER_POOLS);
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	m0 = lvd_worker_pid(&d, "m:0");
+	s0 = lvd_worker_pid(&d, "s:0");
+	zygote = ppid_of(m0);
+	ck_assert_int_ne(zygote, d.pid);
+	kill(zygote, SIGKILL);
+	ck_assert_msg(pid_gone_within(m0, 10000), "module worker %d survived its zygote", (int)m0);
+	ck_assert_msg(pid_gone_within(s0, 10000), "exec worker %d survived its zygote", (int)s0);
+	json_decref(lvd_wait(&d, "m:0", "running", 1));
+	json_decref(lvd_wait(&d, "s:0", "running", 1));
 }
 END_TEST
 
@@ -272,15 +430,6 @@ START_TEST(the_daemon_raises_its_open_files_limit_but_not_its_workers)
 	rmdir(dir);
 }
 END_TEST
-
-static pid_t ppid_of(pid_t pid)
-{
-	char *v = proc_field(pid, "PPid:");
-	pid_t ppid = (pid_t)atoi(v);
-
-	free(v);
-	return ppid;
-}
 
 /* Workers come from the zygote, forked when the daemon held nothing; if the zygote dies,
  * its workers die with it, come back to the daemon (a subreaper) to be reaped, and are
@@ -415,7 +564,10 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, workers_share_no_descriptor_with_the_daemon);
 	tcase_add_test(tc, workers_start_with_clean_signals_and_own_group);
+	tcase_add_test(tc, what_a_job_starts_has_default_signals);
 	tcase_add_test(tc, no_worker_survives_kill9_of_the_daemon);
+	tcase_add_loop_test(tc, no_worker_of_another_user_survives_kill9_of_the_daemon, 0, 2);
+	tcase_add_test(tc, no_worker_of_another_user_survives_its_zygote);
 	tcase_add_test(tc, worker_signal_never_reaches_the_daemon);
 	tcase_add_test(tc, env_and_cwd_reach_the_worker);
 	tcase_add_test(tc, user_and_group_are_switched);

@@ -1,13 +1,18 @@
 /* testjob: a job module for the integration tests that misbehaves on command through its
  * params: fail its start, get ready late or never, block or busy its loop, crash, leak,
- * ignore graceful stops, or drain slowly. */
+ * ignore graceful stops, or drain slowly; or start children every way a job can. */
 #include <loopvisor/job.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char **environ;
 
 struct testjob {
 	lv_ctx *ctx;
@@ -88,6 +93,48 @@ static void on_later(evutil_socket_t fd, short what, void *arg)
 		lv_ready(t->ctx);
 }
 
+/* Returns once the child closed the CLOEXEC pipe, by exec or by hand: it is past exec, or
+ * past fork's atfork hooks. */
+static void await_child(int fds[2])
+{
+	char c;
+
+	close(fds[1]);
+	while (read(fds[0], &c, 1) < 0)
+		;
+	close(fds[0]);
+}
+
+/* "spawn_children": sleep 60 by fork+exec, by posix_spawn and by popen, and a plain fork
+ * that pauses: each must start with default dispositions and nothing blocked. */
+static void spawn_children(lv_ctx *ctx)
+{
+	char *const argv[] = { "sleep", "60", NULL };
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	if ((pid = fork()) == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	await_child(fds);
+	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+		lv_log(ctx, LV_LOG_ERR, "posix_spawn failed");
+	if (!popen("exec sleep 60", "r"))
+		lv_log(ctx, LV_LOG_ERR, "popen failed");
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	if ((pid = fork()) == 0) {
+		close(fds[0]);
+		close(fds[1]);
+		for (;;)
+			pause();
+	}
+	await_child(fds);
+}
+
 static int testjob_start(lv_ctx *ctx)
 {
 	const char *fail = json_string_value(json_object_get(lv_params(ctx), "fail_start"));
@@ -104,6 +151,8 @@ static int testjob_start(lv_ctx *ctx)
 	t->tick = evtimer_new(lv_base(ctx), on_tick, t);
 	t->later = evtimer_new(lv_base(ctx), on_later, t);
 	lv_set_data(ctx, t);
+	if (json_is_true(json_object_get(lv_params(ctx), "spawn_children")))
+		spawn_children(ctx);
 	arm(t->tick, 0);
 	if (!ready_after)
 		lv_ready(ctx);

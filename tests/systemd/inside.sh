@@ -31,6 +31,10 @@ mainpid() { systemctl show -p MainPID --value loopvisor; }
 check "systemctl start loopvisor" systemctl start loopvisor
 check "workers run when start returns (READY=1 came after them)" all_running
 check "systemctl status shows the STATUS= line" sh -c "systemctl show -p StatusText --value loopvisor | grep -q 'workers running'"
+check "a notify pool running as nobody gets ready under the unit's hardening" \
+	sh -c "$ctl --json status | grep -q '\"status\": \"serving\"'"
+check "its notify socket is nobody's, in the runtime folder" \
+	sh -c "[ \"\$(stat -c %U:%a /run/loopvisor/loopvisor-notify.*/65534)\" = nobody:600 ]"
 check "systemctl reload loopvisor" systemctl reload loopvisor
 check "the reload reached the daemon" until_ok 50 sh -c "journalctl -u loopvisor --no-pager | grep -q 'reload: '"
 check "journalctl -u loopvisor LOOPVISOR_POOL=web shows the pool's lines" \
@@ -47,7 +51,8 @@ check "stop drained the workers" sh -c "for p in $pids; do ! kill -0 \$p 2>/dev/
 check "the daemon logged its drain" sh -c "journalctl -u loopvisor --no-pager | grep -q 'all workers stopped, exiting'"
 check "systemctl start loopvisor.socket" systemctl start loopvisor.socket
 check "the first loopvisorctl call starts the daemon" $ctl call ping
-check "it is the service systemd started" sh -c "systemctl is-active loopvisor"
+# it answers on its socket before its workers run; it is active once they do (READY=1)
+check "it is the service systemd started" until_ok 100 sh -c "systemctl is-active loopvisor"
 systemctl stop loopvisor loopvisor.socket
 echo done >>"$out"
 systemctl poweroff

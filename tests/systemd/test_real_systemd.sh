@@ -1,8 +1,8 @@
 #!/bin/sh
 # test_real_systemd: builds the Debian package, installs it with dpkg into a minimal Debian
 # 12 root, boots a real systemd (PID 1) there in systemd-nspawn and runs
-# tests/systemd/inside.sh: start, STATUS=, reload, journal fields,
-# a watchdog kill of a frozen daemon, stop draining the workers, socket activation.
+# tests/systemd/inside.sh: start, STATUS=, reload, journal fields, a notify pool of another
+# user, a watchdog kill of a frozen daemon, stop draining the workers, socket activation.
 # The Debian root is made once with debootstrap and cached in the build folder.
 set -u
 BUILD=$(cd "$1" && pwd)
@@ -57,7 +57,9 @@ TimeoutAbortSec=2s
 UNIT
 cat >"$root/etc/loopvisor/loopvisor.json" <<JSON
 { "pools": [ { "name": "web", "module": "ticker", "workers": 2, "params": { "interval_ms": 200 } },
-             { "name": "sleeper", "exec": ["sleep", "3600"] } ] }
+             { "name": "sleeper", "exec": ["sleep", "3600"] },
+             { "name": "notified", "exec": ["sh", "-c", "systemd-notify --ready --status=serving; exec sleep 3600"],
+               "ready": "notify", "user": "nobody" } ] }
 JSON
 install -m 0755 "$SRC/tests/systemd/inside.sh" "$root/usr/local/sbin/lv-inside-test"
 cat >"$root/etc/systemd/system/lv-inside-test.service" <<UNIT
