@@ -203,10 +203,6 @@ void supervisor_reap(struct supervisor *sup);
 /* A child exited with status (reaped here or by the zygote): its worker, if any, learns. */
 void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status);
 
-/* A folder the daemon writes as root must be one no worker user can write (no group or
- * world write, not a symlink); -1 with err otherwise. */
-int lv_dir_is_private(const char *dir, char *err, size_t errlen);
-
 /* lifecycle (main.c) */
 char **supervisor_job_path(const struct lv_config *cfg);
 void lv_strv_free(char **v);

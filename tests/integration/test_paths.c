@@ -1,0 +1,185 @@
+/* test_paths: what the root daemon does by path in folders others can write: a pool user
+ * racing symlinks while sockets are rebound, a group for the control socket in a folder
+ * others can write, log folders of another user, a FIFO for a log file, a squatted
+ * /tmp/loopvisor-UID. Real users are made with useradd. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "hostile_paths_attack.h"
+
+#define OWNER "lvt_logowner"
+#define VICTIM "lvt_victim"
+#define SQUATTER "lvt_squatter"
+
+static struct lvd d;
+static struct symlink_race race;
+static char scratch[64];  /* a temp folder a test made, removed at teardown */
+static pid_t fake_daemon;
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void teardown(void)
+{
+	race_teardown(&race);
+	if (fake_daemon > 0) {
+		kill(fake_daemon, SIGKILL);
+		waitpid(fake_daemon, NULL, 0);
+		fake_daemon = 0;
+	}
+	lvd_set_wrapper(NULL);
+	lvd_stop(&d);
+	if (scratch[0])
+		nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	scratch[0] = '\0';
+}
+
+static bool skip_unless_root(const char *test)
+{
+	if (geteuid() == 0)
+		return false;
+	printf("test_paths: %s skipped: needs root (useradd, chown)\n", test);
+	return true;
+}
+
+static uid_t user_uid(const char *name)
+{
+	char cmd[160];
+	struct passwd *pw;
+
+	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
+	         name, name);
+	attack_sh(cmd);
+	ck_assert_ptr_nonnull(pw = getpwnam(name));
+	return pw->pw_uid;
+}
+
+/* Item 5: a log folder its worker's user owns is refused at start, add and reload. */
+START_TEST(a_log_folder_of_another_user_is_refused)
+{
+	char config[512], log[8192], logs[400], cmd[600];
+	uid_t owner;
+	json_t *e;
+	int st;
+
+	if (skip_unless_root("a_log_folder_of_another_user_is_refused"))
+		return;
+	owner = user_uid(OWNER);
+	snprintf(scratch, sizeof scratch, "/tmp/lvt_logs.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(scratch));
+	chmod(scratch, 0755);
+	ck_assert_int_eq(chown(scratch, owner, (gid_t)-1), 0);
+	snprintf(config, sizeof config, "{\"logs\":{\"dir\":\"%s\"},\"pools\":[{\"name\":\"a\","
+	         "\"user\":\"" OWNER "\",\"exec\":[\"true\"]}]}", scratch);
+	st = lvd_try_start(&d, config, log, sizeof log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, log);
+	ck_assert_msg(strstr(log, "refusing a folder owned by uid") != NULL, "%s", log);
+	lvd_stop(&d); /* removes the failed start's folder */
+
+	/* a folder the daemon made, handed over to the user later */
+	lvd_start(&d, "{\"logs\":{\"dir\":\"logs\"},\"pools\":[{\"name\":\"a\",\"exec\":[\"true\"],"
+	              "\"autostart\":false}]}");
+	snprintf(logs, sizeof logs, "%s/logs", d.dir);
+	ck_assert_int_eq(chown(logs, owner, (gid_t)-1), 0);
+	e = lvd_call_error(&d, "add", "{\"pool\":{\"name\":\"b\",\"exec\":[\"true\"]}}");
+	ck_assert_msg(strstr(JSTR(e, "message"), "refusing a folder owned by uid"), "%s",
+	              JSTR(e, "message"));
+	json_decref(e);
+	e = lvd_call_error(&d, "reload", NULL);
+	ck_assert_msg(strstr(JSTR(e, "message"), "refusing a folder owned by uid"), "%s",
+	              JSTR(e, "message"));
+	json_decref(e);
+	/* given back: both work again */
+	snprintf(cmd, sizeof cmd, "chown root %s", logs);
+	attack_sh(cmd);
+	json_decref(lvd_call(&d, "reload", NULL));
+	json_decref(lvd_call(&d, "add", "{\"pool\":{\"name\":\"b\",\"exec\":[\"true\"],"
+	                                "\"autostart\":false}}"));
+}
+END_TEST
+
+/* A ping answered within ms. */
+static bool answers_within(struct lvd *dd, int ms)
+{
+	json_t *res = NULL, *err = NULL;
+	bool ok = lv_client_call(dd->c, "ping", NULL, ms, &res, &err) == 0 && res;
+
+	json_decref(res);
+	json_decref(err);
+	return ok;
+}
+
+/* Item 5: a FIFO where the log file was made the daemon hang in open() on SIGUSR1/reload. */
+START_TEST(a_fifo_for_a_log_file_does_not_hang_the_daemon)
+{
+	char logs[400], fifo[420];
+	bool after_usr1, after_reload;
+	int reader;
+	json_t *r;
+
+	lvd_start(&d, "{\"logs\":{\"dir\":\"logs\"},\"pools\":[{\"name\":\"a\","
+	              "\"exec\":[\"sleep\",\"1000\"]}]}");
+	json_decref(lvd_wait(&d, "a", "running", 0));
+	snprintf(logs, sizeof logs, "%s/logs", d.dir);
+	snprintf(fifo, sizeof fifo, "%s/a.log", logs);
+	plant_fifo(logs, "a");
+	kill(d.pid, SIGUSR1);
+	after_usr1 = answers_within(&d, 5000) && daemon_logged_within(&d, "not a regular file", 5000);
+	if (!after_usr1) { /* let a hung daemon go, so that it can be stopped */
+		reader = open(fifo, O_RDONLY | O_NONBLOCK);
+		ck_abort_msg("the daemon hung opening a FIFO as its log file after SIGUSR1");
+		close(reader);
+	}
+	r = lvd_call(&d, "reload", NULL);
+	json_decref(r);
+	after_reload = answers_within(&d, 5000);
+	ck_assert(after_reload);
+	/* with a reader on the FIFO the open succeeds: fstat must still refuse it */
+	reader = open(fifo, O_RDONLY | O_NONBLOCK);
+	ck_assert_int_ge(reader, 0);
+	json_decref(lvd_call(&d, "reload", NULL));
+	ck_assert(answers_within(&d, 5000));
+	close(reader);
+	/* the FIFO gone, the next reopen makes a regular file again */
+	ck_assert_int_eq(unlink(fifo), 0);
+	kill(d.pid, SIGUSR1);
+	ck_assert(daemon_logged_within(&d, "reopened the log files", 5000));
+	{
+		struct stat st;
+		json_decref(lvd_call(&d, "ping", NULL));
+		ck_assert_int_eq(lstat(fifo, &st), 0);
+		ck_assert(S_ISREG(st.st_mode));
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *su = suite_create("paths");
+	TCase *tc = tcase_create("paths");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, a_log_folder_of_another_user_is_refused);
+	tcase_add_test(tc, a_fifo_for_a_log_file_does_not_hang_the_daemon);
+	suite_add_tcase(su, tc);
+	return lvd_run_suite(su);
+}
