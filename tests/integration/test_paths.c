@@ -171,6 +171,24 @@ START_TEST(a_fifo_for_a_log_file_does_not_hang_the_daemon)
 }
 END_TEST
 
+/* The same class: the config file is read on every reload; a FIFO in its place hung it. */
+START_TEST(a_fifo_for_the_config_file_fails_the_reload)
+{
+	char saved[420];
+	json_t *e;
+
+	lvd_start(&d, "{\"pools\":[]}");
+	snprintf(saved, sizeof saved, "%s.saved", d.config);
+	ck_assert_int_eq(rename(d.config, saved), 0);
+	ck_assert_int_eq(mkfifo(d.config, 0600), 0);
+	e = lvd_call_error(&d, "reload", NULL);
+	ck_assert_msg(strstr(JSTR(e, "message"), "not a regular file"), "%s", JSTR(e, "message"));
+	json_decref(e);
+	ck_assert_int_eq(rename(saved, d.config), 0);
+	json_decref(lvd_call(&d, "reload", NULL));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("paths");
@@ -180,6 +198,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, a_log_folder_of_another_user_is_refused);
 	tcase_add_test(tc, a_fifo_for_a_log_file_does_not_hang_the_daemon);
+	tcase_add_test(tc, a_fifo_for_the_config_file_fails_the_reload);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
