@@ -72,6 +72,101 @@ static uid_t user_uid(const char *name)
 	return pw->pw_uid;
 }
 
+static mode_t socket_mode(const char *path)
+{
+	struct stat st;
+
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	return st.st_mode & 07777;
+}
+
+/* Item 1: root's chmod after bind followed the attacker's symlink to any file. */
+START_TEST(a_pool_user_cannot_redirect_root_through_its_socket_folder)
+{
+	char *config;
+	int reloads;
+
+	if (skip_unless_root("a_pool_user_cannot_redirect_root_through_its_socket_folder"))
+		return;
+	race_setup(&race);
+	config = race_config(&race, 0);
+	lvd_start(&d, "%s", config);
+	free(config);
+	{
+		char sock[160];
+		snprintf(sock, sizeof sock, "%s/a.sock", race.pool_dir);
+		ck_assert_uint_eq(socket_mode(sock), 0666); /* born with it: no chmod after bind */
+	}
+	race_start_attacker(&race, 120);
+	reloads = race_reload(&d, &race, 5000, 20000);
+	printf("test_paths: %d reloads against the racing symlink attacker, %d refused (a link "
+	       "where the socket goes)\n", reloads, race.refused);
+	fflush(stdout);
+	ck_assert_msg(race_victim_mode(&race) == 0600,
+	              "root chmod'ed the victim through a planted symlink after %d reloads: mode %o",
+	              reloads, (unsigned)race_victim_mode(&race));
+	ck_assert_int_gt(reloads, 0);
+	json_decref(lvd_call(&d, "ping", NULL));
+}
+END_TEST
+
+/* The wrapper makes the socket's folder writable by everyone before the daemon starts. */
+static void start_in_open_folder(const char *config, int *status, char *log, size_t len)
+{
+	static const char *const open_dir[] = { "/bin/sh", "-c", "chmod 1777 \"${5%/*}\"; exec \"$@\"",
+	                                        "sh", NULL };
+
+	lvd_set_wrapper(open_dir);
+	*status = lvd_try_start(&d, config, log, len);
+	lvd_set_wrapper(NULL);
+}
+
+START_TEST(a_control_group_needs_a_folder_only_the_daemon_writes)
+{
+	char log[8192];
+	int st;
+
+	if (skip_unless_root("a_control_group_needs_a_folder_only_the_daemon_writes"))
+		return;
+	attack_sh("getent group lvt_ctl >/dev/null || groupadd -r lvt_ctl");
+	start_in_open_folder("{\"control\":{\"mode\":\"0660\",\"group\":\"lvt_ctl\"},\"pools\":[]}",
+	                     &st, log, sizeof log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "status %d: %s", st, log);
+	ck_assert_msg(strstr(log, "control.group") && strstr(log, "world-writable"), "%s", log);
+	lvd_stop(&d); /* removes the failed start's folder */
+	/* without a group nothing is changed by path: the socket is made with its mode */
+	start_in_open_folder("{\"control\":{\"mode\":\"0640\"},\"pools\":[]}", &st, log, sizeof log);
+	ck_assert_msg(st == 0, "status %d: %s", st, log);
+	ck_assert_uint_eq(socket_mode(d.sock), 0640);
+}
+END_TEST
+
+/* A new control.mode on reload was a chmod by path: now only where no one else can swap it. */
+START_TEST(a_new_control_mode_is_applied_in_place_only_in_a_private_folder)
+{
+	char log[8192];
+	json_t *e;
+	int st;
+
+	lvd_start(&d, "{\"control\":{\"mode\":\"0600\"},\"pools\":[]}");
+	ck_assert_uint_eq(socket_mode(d.sock), 0600);
+	lvd_write_config(&d, "{\"control\":{\"mode\":\"0660\"},\"pools\":[]}");
+	json_decref(lvd_call(&d, "reload", NULL));
+	ck_assert_uint_eq(socket_mode(d.sock), 0660);
+	lvd_stop(&d);
+
+	start_in_open_folder("{\"control\":{\"mode\":\"0600\"},\"pools\":[]}", &st, log, sizeof log);
+	ck_assert_msg(st == 0, "status %d: %s", st, log);
+	lvd_write_config(&d, "{\"control\":{\"mode\":\"0660\"},\"pools\":[]}");
+	e = lvd_call_error(&d, "reload", NULL);
+	ck_assert_msg(strstr(JSTR(e, "message"), "restart the daemon to apply it"), "%s",
+	              JSTR(e, "message"));
+	json_decref(e);
+	ck_assert_uint_eq(socket_mode(d.sock), 0600);
+}
+END_TEST
+
 /* Item 5: a log folder its worker's user owns is refused at start, add and reload. */
 START_TEST(a_log_folder_of_another_user_is_refused)
 {
@@ -196,6 +291,9 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, a_pool_user_cannot_redirect_root_through_its_socket_folder);
+	tcase_add_test(tc, a_control_group_needs_a_folder_only_the_daemon_writes);
+	tcase_add_test(tc, a_new_control_mode_is_applied_in_place_only_in_a_private_folder);
 	tcase_add_test(tc, a_log_folder_of_another_user_is_refused);
 	tcase_add_test(tc, a_fifo_for_a_log_file_does_not_hang_the_daemon);
 	tcase_add_test(tc, a_fifo_for_the_config_file_fails_the_reload);
