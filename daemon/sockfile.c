@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/safefile.h"
+#include "ipc/sockpath.h"
 
 /* Splits path into its folder and its last name; -1 if there is no name. */
 static int split_path(const char *path, char *dir, size_t dirlen, const char **name)
@@ -246,9 +247,7 @@ int lv_sockfile_prepare_dir(const char *path, char *err, size_t errlen)
 	char dir[PATH_MAX];
 	const char *name;
 
-	(void)err;
-	(void)errlen;
 	if (split_path(path, dir, sizeof dir, &name) == 0 && strcmp(dir, ".") && strcmp(dir, "/"))
 		mkdir(dir, 0700); /* one level; if it cannot be made, bind says why */
-	return 0;
+	return lv_sockpath_check(path, err, errlen);
 }

@@ -39,7 +39,8 @@ int lv_sockfile_chmod(const char *path, const struct lv_sockfile *made, mode_t m
 /* Removes path if it is still the file made (through the folder's descriptor). */
 void lv_sockfile_remove(const char *path, const struct lv_sockfile *made);
 
-/* Makes the control socket's folder when missing (one level, mode 0700). -1 with err. */
+/* Makes the control socket's folder when missing (one level, mode 0700); in the shared /tmp
+ * fallback (/tmp/loopvisor-UID) checks that it is UID's own and private. -1 with err. */
 int lv_sockfile_prepare_dir(const char *path, char *err, size_t errlen);
 
 #endif

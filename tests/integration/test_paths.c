@@ -284,6 +284,98 @@ START_TEST(a_fifo_for_the_config_file_fails_the_reload)
 }
 END_TEST
 
+/* A socket that answers one request with a plausible reply: someone else's "daemon". */
+static pid_t start_fake_daemon(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	chmod(path, 0666);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		alarm(60);
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			char buf[4096];
+			static const char reply[] = "{\"jsonrpc\":\"2.0\",\"result\":\"pong\",\"id\":1}\n";
+
+			if (c < 0)
+				_exit(0);
+			if (read(c, buf, sizeof buf) > 0 && write(c, reply, sizeof reply - 1) < 0)
+				_exit(1);
+			close(c);
+		}
+	}
+	close(fd);
+	return pid;
+}
+
+/* Item 20: another user made /tmp/loopvisor-UID first: neither side may use it. */
+START_TEST(a_squatted_tmp_fallback_is_refused_by_ctl_and_daemon)
+{
+	char dir[64], sock[96], cfg[160], out[4096], err[4096];
+	uid_t victim, squatter;
+	int rc;
+
+	if (skip_unless_root("a_squatted_tmp_fallback_is_refused_by_ctl_and_daemon"))
+		return;
+	victim = user_uid(VICTIM);
+	squatter = user_uid(SQUATTER);
+	snprintf(dir, sizeof dir, "/tmp/loopvisor-%u", (unsigned)victim);
+	snprintf(sock, sizeof sock, "%s/control.sock", dir);
+	snprintf(scratch, sizeof scratch, "%s", dir);
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* a leftover of an earlier run */
+	ck_assert_int_eq(mkdir(dir, 0777), 0);
+	chmod(dir, 0777);
+	ck_assert_int_eq(chown(dir, squatter, squatter), 0);
+	fake_daemon = start_fake_daemon(sock);
+	{
+		const char *argv[] = { "/usr/bin/setpriv", "--reuid=" VICTIM, "--regid=" VICTIM,
+		                       "--clear-groups", "/usr/bin/env", "-u", "XDG_RUNTIME_DIR", "-u",
+		                       "LOOPVISOR_SOCKET", "-u", "RUNTIME_DIRECTORY",
+		                       lvd_build_path("bin/loopvisorctl"), "call", "ping", NULL };
+		rc = run_program(argv, out, sizeof out, err, sizeof err);
+	}
+	ck_assert_msg(rc == 3, "loopvisorctl talked to the squatter's socket (exit %d): %s%s", rc, out,
+	              err);
+	ck_assert_msg(strstr(err, dir) && strstr(err, "owned by uid"), "%s", err);
+
+	/* the daemon, as the victim, refuses to make its socket there */
+	kill(fake_daemon, SIGKILL);
+	waitpid(fake_daemon, NULL, 0);
+	fake_daemon = 0;
+	unlink(sock);
+	snprintf(cfg, sizeof cfg, "%s/lvt_fallback.%d.json", "/tmp", (int)getpid());
+	{
+		FILE *f = fopen(cfg, "w");
+		const char *argv[] = { "/usr/bin/timeout", "20", "/usr/bin/setpriv", "--reuid=" VICTIM,
+		                       "--regid=" VICTIM, "--clear-groups", "/usr/bin/env", "-u",
+		                       "XDG_RUNTIME_DIR", "-u", "LOOPVISOR_SOCKET", "-u",
+		                       "RUNTIME_DIRECTORY", "-u", "NOTIFY_SOCKET",
+		                       lvd_build_path("bin/loopvisord"), "-c", cfg, NULL };
+
+		ck_assert_ptr_nonnull(f);
+		fputs("{\"pools\":[]}", f);
+		fclose(f);
+		chmod(cfg, 0644);
+		rc = run_program(argv, out, sizeof out, err, sizeof err);
+		unlink(cfg);
+	}
+	ck_assert_msg(rc == 1, "loopvisord used the squatted folder (exit %d): %s%s", rc, out, err);
+	ck_assert_msg(strstr(err, dir) && strstr(err, "owned by uid"), "%s", err);
+	{
+		struct stat st;
+		ck_assert_int_ne(lstat(sock, &st), 0); /* nothing was made there */
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("paths");
@@ -297,6 +389,7 @@ int main(void)
 	tcase_add_test(tc, a_log_folder_of_another_user_is_refused);
 	tcase_add_test(tc, a_fifo_for_a_log_file_does_not_hang_the_daemon);
 	tcase_add_test(tc, a_fifo_for_the_config_file_fails_the_reload);
+	tcase_add_test(tc, a_squatted_tmp_fallback_is_refused_by_ctl_and_daemon);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
