@@ -3,6 +3,7 @@
 #include "config/config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <libgen.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/check.h"
 
@@ -333,24 +335,30 @@ fail:
 /* Parses the file at real; on failure writes "FILE: reason" or "FILE:LINE:COL: reason". */
 static json_t *load_json(const char *file, const char *real, char *err, size_t errlen)
 {
-	FILE *f = fopen(real, "re");
+	/* O_NONBLOCK: a FIFO in its place must not hang the daemon on reload */
+	int fd = open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	const char *why = NULL;
 	json_error_t jerr;
 	struct stat st;
 	json_t *root;
-	int fail;
 
-	if (!f) {
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", file, strerror(errno));
 		return NULL;
 	}
-	fail = fstat(fileno(f), &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
-	if (fail) {
-		snprintf(err, errlen, "%s: %s", file, strerror(fail));
-		fclose(f);
+	if (fstat(fd, &st) < 0)
+		why = strerror(errno);
+	else if (S_ISDIR(st.st_mode))
+		why = strerror(EISDIR);
+	else if (!S_ISREG(st.st_mode))
+		why = "not a regular file (a FIFO, socket or device)";
+	if (why) {
+		snprintf(err, errlen, "%s: %s", file, why);
+		close(fd);
 		return NULL;
 	}
-	root = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-	fclose(f);
+	root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	close(fd);
 	if (!root)
 		snprintf(err, errlen, "%s:%d:%d: %s", file, jerr.line, jerr.column, jerr.text);
 	return root;

@@ -266,7 +266,7 @@ static int follow_stream(struct lv_client *c, const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
-	char path[4096];
+	char path[4096], errbuf[512];
 	const char *method;
 	json_t *params, *result, *error;
 	struct lv_client *c;
@@ -280,6 +280,12 @@ int main(int argc, char **argv)
 		o.socket = path;
 	if (!o.socket) {
 		fprintf(stderr, "loopvisorctl: no default control socket path fits; use -s SOCKET\n");
+		json_decref(params);
+		return EXIT_CONNECT;
+	}
+	if (lv_sockpath_check(o.socket, errbuf, sizeof errbuf) < 0) {
+		/* someone else's folder in the shared /tmp: whoever answers there is not our daemon */
+		fprintf(stderr, "loopvisorctl: will not talk to %s: %s\n", o.socket, errbuf);
 		json_decref(params);
 		return EXIT_CONNECT;
 	}

@@ -5,13 +5,11 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -21,6 +19,7 @@
 
 #include "daemon/log.h"
 #include "daemon/logs.h"
+#include "daemon/sockfile.h"
 #include "ipc/frame.h"
 
 struct client {
@@ -47,6 +46,7 @@ struct control {
 	unsigned n_follows;     /* clients that follow log lines */
 	char *path;
 	mode_t mode;
+	struct lv_sockfile made; /* the socket file bound at path: only it is removed */
 	bool adopted;           /* passed by systemd: its path is not ours to remove */
 };
 
@@ -262,126 +262,26 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 		evtimer_add(ctl->resume, &tv);
 }
 
-/* True when pid names a process that has not died (a zombie has). */
-static bool process_alive(pid_t pid)
-{
-	char path[64], stat[256], *paren;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
-		return false;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return true; /* no /proc: trust kill() */
-	n = fread(stat, 1, sizeof stat - 1, f);
-	fclose(f);
-	stat[n] = '\0';
-	paren = strrchr(stat, ')');
-	return !(paren && paren[1] == ' ' && paren[2] == 'Z');
-}
-
-/* Removes a socket file left behind by a dead daemon, but never a live one. A socket that
- * still accepts is not proof of life: a worker forked a moment before its daemon was
- * killed holds the listening socket until it closes its inherited fds or dies with its
- * parent. SO_PEERCRED names the process that called listen(); only if it lives is the
- * socket taken. */
-static int clear_stale(const char *path, char *err, size_t errlen)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct ucred peer = { 0 };
-	socklen_t peer_len = sizeof peer;
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s: exists and is not a socket", path);
-		return -1;
-	}
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return 0;
-	rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-	if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) == 0 &&
-	    !process_alive(peer.pid))
-		rc = -1;
-	close(fd);
-	if (rc == 0) {
-		snprintf(err, errlen, "%s: another daemon is listening there", path);
-		return -1;
-	}
-	unlink(path);
-	return 0;
-}
-
-static int bind_socket(const char *path, mode_t mode, gid_t group, char *err, size_t errlen)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	mode_t old_umask;
-	int fd, rc;
-
-	if (strlen(path) >= sizeof sun.sun_path) {
-		snprintf(err, errlen, "%s: socket path too long (max %zu bytes)", path,
-		         sizeof sun.sun_path - 1);
-		return -1;
-	}
-	if (clear_stale(path, err, errlen) < 0)
-		return -1;
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	/* Nobody may connect between bind and chmod: create it with no access at all. */
-	old_umask = umask(0777);
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
-	umask(old_umask);
-	if (rc < 0 || chmod(path, mode) < 0 || (group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0) ||
-	    listen(fd, 128) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (rc == 0)
-			unlink(path);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Creates the socket's folder (one level, 0700) when it is missing. */
-static void ensure_dir(const char *path)
-{
-	char dir[4096];
-	char *slash;
-
-	snprintf(dir, sizeof dir, "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return;
-	*slash = '\0';
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		log_warn("control: mkdir %s: %s", dir, strerror(errno));
-}
-
 /* Binds path and makes a listener for it; NULL with err on failure. */
 static struct evconnlistener *listen_on(struct control *ctl, const char *path, mode_t mode,
-                                        char *err, size_t errlen)
+                                        struct lv_sockfile *made, char *err, size_t errlen)
 {
+	const struct lv_config *cfg = ctl->sup->cfg;
+	struct lv_sockfile_opts o = { .mode = mode, .sock_flags = SOCK_NONBLOCK, .backlog = 128,
+	                              .group = cfg->control_has_group ? cfg->control_gid : (gid_t)-1,
+	                              .probe_stale = true };
 	struct evconnlistener *l;
 	int fd;
 
-	ensure_dir(path);
-	if ((fd = bind_socket(path, mode, ctl->sup->cfg->control_has_group ? ctl->sup->cfg->control_gid
-	                                                               : (gid_t)-1, err, errlen)) < 0)
+	if (lv_sockfile_prepare_dir(path, err, errlen) < 0 ||
+	    (fd = lv_sockfile_listen(path, &o, made, err, errlen)) < 0)
 		return NULL;
 	l = evconnlistener_new(ctl->sup->base, on_accept, ctl,
 	                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!l) {
 		snprintf(err, errlen, "%s: cannot listen", path);
 		close(fd);
-		unlink(path);
+		lv_sockfile_remove(path, made);
 		return NULL;
 	}
 	evconnlistener_set_error_cb(l, on_accept_error);
@@ -401,7 +301,7 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 	ctl->sup = sup;
 	ctl->methods = methods;
 	ctl->mode = mode;
-	if (!(ctl->listener = listen_on(ctl, path, mode, err, errlen))) {
+	if (!(ctl->listener = listen_on(ctl, path, mode, &ctl->made, err, errlen))) {
 		free(ctl->path);
 		free(ctl);
 		return NULL;
@@ -443,29 +343,29 @@ struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rp
 int control_rebind(struct control *ctl, const char *path, mode_t mode, char *err, size_t errlen)
 {
 	struct evconnlistener *l;
+	struct lv_sockfile made;
 	char *copy;
 
 	if (ctl->adopted)
 		return 0; /* systemd owns the socket: the unit says where it is */
 	if (!strcmp(path, ctl->path)) {
-		if (mode != ctl->mode && chmod(path, mode) < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (mode != ctl->mode && lv_sockfile_chmod(path, &ctl->made, mode, err, errlen) < 0)
 			return -1;
-		}
 		ctl->mode = mode;
 		return 0;
 	}
-	if (!(copy = strdup(path)) || !(l = listen_on(ctl, path, mode, err, errlen))) {
+	if (!(copy = strdup(path)) || !(l = listen_on(ctl, path, mode, &made, err, errlen))) {
 		free(copy);
 		return -1;
 	}
 	/* connected clients stay; only the way in moves */
 	evconnlistener_free(ctl->listener);
-	unlink(ctl->path);
+	lv_sockfile_remove(ctl->path, &ctl->made);
 	free(ctl->path);
 	ctl->listener = l;
 	ctl->path = copy;
 	ctl->mode = mode;
+	ctl->made = made;
 	log_info("control socket moved to %s", path);
 	return 0;
 }
@@ -589,7 +489,7 @@ void control_close(struct control *ctl)
 		event_free(ctl->resume);
 	evconnlistener_free(ctl->listener);
 	if (!ctl->adopted)
-		unlink(ctl->path);
+		lv_sockfile_remove(ctl->path, &ctl->made);
 	free(ctl->path);
 	free(ctl);
 }

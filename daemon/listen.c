@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "daemon/sockfile.h"
 
 #define BACKLOG 4096
 
@@ -67,24 +67,13 @@ static int open_tcp(const char *spec, char *err, size_t errlen)
 	return fd;
 }
 
+/* The socket file may be in a folder its pool's user owns: it is born with mode 0666
+ * (umask around bind) and nothing touches it by name afterwards. */
 static int open_unix(const char *spec, char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	const char *path = spec + 5;
-	struct stat st;
-	int fd;
+	const struct lv_sockfile_opts o = { .mode = 0666, .group = (gid_t)-1, .backlog = BACKLOG };
 
-	if (strlen(path) >= sizeof sun.sun_path)
-		return errno = ENAMETOOLONG, fail(err, errlen, spec, -1);
-	memcpy(sun.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path); /* a leftover of an earlier run: the config owns this path */
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return fail(err, errlen, spec, -1);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, BACKLOG) < 0)
-		return fail(err, errlen, spec, fd);
-	return fd;
+	return lv_sockfile_listen(spec + 5, &o, NULL, err, errlen);
 }
 
 int listen_open(const char *spec, char *err, size_t errlen)

@@ -2,7 +2,6 @@
  * the capture side flushes after every read from a worker, so a flood of short lines costs
  * one write(2) per read, not per line, and a reader never sees half a line. */
 #include "daemon/logfile.h"
-#include "daemon/supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,47 +12,59 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "daemon/log.h"
+#include "daemon/safefile.h"
+#include "daemon/supervisor.h"
+
 #define LOGFILE_BATCH 65536
 
-static int open_fd(struct logfile *lf)
+/* Opens NAME.log in the folder, checking again that only the daemon's user can write the
+ * folder and that the name is a regular file (not a link, FIFO or device planted there).
+ * Returns the descriptor, or -1 with err; the file in use, if any, is left alone. */
+static int open_file(const struct logfile *lf, char *err, size_t errlen)
 {
-	struct stat st;
+	int dfd = lv_private_dir_open(lf->dir, err, errlen), fd;
 
-	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0640);
-	if (lf->fd < 0)
+	if (dfd < 0)
 		return -1;
-	lf->size = fstat(lf->fd, &st) == 0 ? st.st_size : 0;
-	return 0;
+	fd = lv_regular_openat(dfd, lf->dir, lf->name, O_WRONLY | O_CREAT | O_APPEND, 0640, err,
+	                       errlen);
+	close(dfd);
+	return fd;
 }
 
-int lv_dir_is_private(const char *dir, char *err, size_t errlen)
+/* Makes fd the file written from now on. */
+static void use_fd(struct logfile *lf, int fd)
 {
 	struct stat st;
 
-	if (lstat(dir, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode) || (st.st_mode & 022)) {
-		snprintf(err, errlen, "%s: refusing a folder that is %s", dir,
-		         S_ISDIR(st.st_mode) ? "group- or world-writable" : "not a folder (or a symlink)");
-		return -1;
-	}
-	return 0;
+	if (lf->fd >= 0)
+		close(lf->fd);
+	lf->fd = fd;
+	lf->size = fstat(fd, &st) == 0 ? st.st_size : 0;
 }
 
 int logfile_open(struct logfile *lf, const char *dir, const char *name, off_t max_bytes,
-                 unsigned keep)
+                 unsigned keep, char *err, size_t errlen)
 {
+	int fd;
+
 	memset(lf, 0, sizeof *lf);
 	lf->fd = -1;
 	lf->max_bytes = max_bytes;
 	lf->keep = keep;
-	if (asprintf(&lf->path, "%s/%s.log", dir, name) < 0) {
+	if (asprintf(&lf->name, "%s.log", name) < 0)
+		lf->name = NULL;
+	if (asprintf(&lf->path, "%s/%s.log", dir, name) < 0)
 		lf->path = NULL;
+	if (!(lf->dir = strdup(dir)) || !lf->name || !lf->path) { /* logfile_close frees */
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return open_fd(lf);
+	if ((fd = open_file(lf, err, errlen)) < 0)
+		return -1;
+	use_fd(lf, fd);
+	return 0;
 }
 
 int logfile_flush(struct logfile *lf)
@@ -78,27 +89,46 @@ int logfile_flush(struct logfile *lf)
 	return 0;
 }
 
-/* pool.log.(keep-1) -> pool.log.keep, ..., pool.log -> pool.log.1; the oldest goes. */
-static int rotate(struct logfile *lf)
+/* pool.log.(keep-1) -> pool.log.keep, ..., pool.log -> pool.log.1; the oldest goes. Every
+ * name is taken relative to the folder's descriptor, checked private first. */
+static int shift_files(const struct logfile *lf, char *err, size_t errlen)
 {
 	char from[4200], to[4200];
+	int dfd = lv_private_dir_open(lf->dir, err, errlen);
+
+	if (dfd < 0)
+		return -1;
+	if (lf->keep == 0) {
+		unlinkat(dfd, lf->name, 0);
+	} else {
+		for (unsigned i = lf->keep; i > 1; i--) {
+			snprintf(from, sizeof from, "%s.%u", lf->name, i - 1);
+			snprintf(to, sizeof to, "%s.%u", lf->name, i);
+			renameat(dfd, from, dfd, to);
+		}
+		snprintf(to, sizeof to, "%s.1", lf->name);
+		renameat(dfd, lf->name, dfd, to);
+	}
+	close(dfd);
+	return 0;
+}
+
+/* A rotation that cannot be done is logged and tried again after max_bytes more: lines go
+ * on into the file in use rather than nowhere. */
+static int rotate(struct logfile *lf)
+{
+	char err[LV_ERRBUF];
+	int fd;
 
 	if (logfile_flush(lf) < 0)
 		return -1;
-	close(lf->fd);
-	lf->fd = -1;
-	if (lf->keep == 0) {
-		unlink(lf->path);
-	} else {
-		for (unsigned i = lf->keep; i > 1; i--) {
-			snprintf(from, sizeof from, "%s.%u", lf->path, i - 1);
-			snprintf(to, sizeof to, "%s.%u", lf->path, i);
-			rename(from, to);
-		}
-		snprintf(to, sizeof to, "%s.1", lf->path);
-		rename(lf->path, to);
+	if (shift_files(lf, err, sizeof err) < 0 || (fd = open_file(lf, err, sizeof err)) < 0) {
+		log_err("logs: cannot rotate: %s; writing on into the file in use", err);
+		lf->size = 0;
+		return 0;
 	}
-	return open_fd(lf);
+	use_fd(lf, fd);
+	return 0;
 }
 
 int logfile_write(struct logfile *lf, const char *head, size_t head_len, const char *text,
@@ -136,12 +166,15 @@ int logfile_write(struct logfile *lf, const char *head, size_t head_len, const c
 	return 0;
 }
 
-int logfile_reopen(struct logfile *lf)
+int logfile_reopen(struct logfile *lf, char *err, size_t errlen)
 {
+	int fd;
+
 	logfile_flush(lf); /* into the file they were meant for (moved by logrotate by now) */
-	if (lf->fd >= 0)
-		close(lf->fd);
-	return open_fd(lf);
+	if ((fd = open_file(lf, err, errlen)) < 0)
+		return -1;
+	use_fd(lf, fd);
+	return 0;
 }
 
 void logfile_close(struct logfile *lf)
@@ -151,7 +184,9 @@ void logfile_close(struct logfile *lf)
 	lf->pending = NULL;
 	if (lf->fd >= 0)
 		close(lf->fd);
+	free(lf->dir);
+	free(lf->name);
 	free(lf->path);
-	lf->path = NULL;
+	lf->dir = lf->name = lf->path = NULL;
 	lf->fd = -1;
 }

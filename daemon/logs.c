@@ -19,26 +19,39 @@
 #include "daemon/control.h"
 #include "daemon/log.h"
 #include "daemon/logfile.h"
+#include "daemon/safefile.h"
 
 static const char *const stream_names[] = { "stdout", "stderr", "log" };
+
+int logs_prepare_dir(const char *dir, char *err, size_t errlen)
+{
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "logs: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (lv_dir_is_private(dir, err, errlen) < 0) {
+		char why[LV_ERRBUF];
+
+		snprintf(why, sizeof why, "%s", err);
+		snprintf(err, errlen, "logs: %s", why);
+		return -1;
+	}
+	return 0;
+}
 
 int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
 {
 	const struct lv_config *cfg = sup->cfg;
+	char why[LV_ERRBUF];
 
 	if (!cfg->logs_dir || p->log)
 		return 0;
-	if (mkdir(cfg->logs_dir, 0750) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "logs: %s: %s", cfg->logs_dir, strerror(errno));
-		return -1;
-	}
-	if (lv_dir_is_private(cfg->logs_dir, err, errlen) < 0)
+	if (logs_prepare_dir(cfg->logs_dir, err, errlen) < 0)
 		return -1;
 	if (!(p->log = calloc(1, sizeof *p->log)) ||
 	    logfile_open(p->log, cfg->logs_dir, p->cfg.name, (off_t)cfg->logs_max_bytes,
-	                 cfg->logs_keep) < 0) {
-		snprintf(err, errlen, "logs: %s/%s.log: %s", cfg->logs_dir, p->cfg.name,
-		         strerror(errno));
+	                 cfg->logs_keep, why, sizeof why) < 0) {
+		snprintf(err, errlen, "logs: %s", p->log ? why : "out of memory");
 		logs_close_pool(p);
 		return -1;
 	}
@@ -54,12 +67,38 @@ void logs_close_pool(struct pool *p)
 	}
 }
 
+int logs_reopen_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
+{
+	const struct lv_config *cfg = sup->cfg;
+	char why[LV_ERRBUF];
+
+	if (p->log && cfg->logs_dir && !strcmp(p->log->dir, cfg->logs_dir)) {
+		p->log->max_bytes = (off_t)cfg->logs_max_bytes;
+		p->log->keep = cfg->logs_keep;
+		if (logfile_reopen(p->log, why, sizeof why) < 0) {
+			snprintf(err, errlen, "logs: cannot reopen: %s; writing on into the file in use", why);
+			return -1;
+		}
+		return 0;
+	}
+	logs_close_pool(p);
+	return logs_open_pool(sup, p, err, errlen);
+}
+
 void logs_reopen(struct supervisor *sup)
 {
+	char err[LV_ERRBUF];
+	unsigned failed = 0;
+
 	for (size_t i = 0; i < sup->n_pools; i++)
-		if (sup->pools[i]->log && logfile_reopen(sup->pools[i]->log) < 0)
-			log_err("logs: reopen %s: %s", sup->pools[i]->log->path, strerror(errno));
-	log_info("logs: reopened the log files");
+		if (logs_reopen_pool(sup, sup->pools[i], err, sizeof err) < 0) {
+			log_err("%s", err);
+			failed++;
+		}
+	if (failed)
+		log_warn("logs: %u log files could not be reopened", failed);
+	else
+		log_info("logs: reopened the log files");
 }
 
 /* One captured line as the ring keeps it: one allocation, JSON only when asked for. */

@@ -13,9 +13,15 @@
 
 enum lv_stream { LV_STREAM_STDOUT, LV_STREAM_STDERR, LV_STREAM_LOG };
 
+/* Makes the logs folder if it is missing and checks that only the daemon's user can write
+ * it (owner, no group or world write, no symlink); -1 with err ("logs: DIR: refusing..."). */
+int logs_prepare_dir(const char *dir, char *err, size_t errlen);
 /* Opens the pool's log file if logs go to files; -1 with err. */
 int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
 void logs_close_pool(struct pool *p);
+/* Opens the pool's file again under the current logs settings (reload, SIGUSR1); when the
+ * same file cannot be opened again the one in use stays. -1 with err. */
+int logs_reopen_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
 /* SIGUSR1: reopen every pool's file after an external rotation. */
 void logs_reopen(struct supervisor *sup);
 

@@ -50,6 +50,9 @@ static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t er
 	char path[PATH_MAX];
 
 	pl->first_added = sup->n_pools;
+	/* a logs folder the daemon must not write into fails the reload, not only its files */
+	if (next->logs_dir && logs_prepare_dir(next->logs_dir, err, errlen) < 0)
+		return -1;
 	for (size_t i = 0; i < next->n_pools; i++) {
 		struct pool *p = supervisor_find_pool(sup, next->pools[i].name);
 
@@ -188,11 +191,9 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 	sup->cfg = pl.next;
 	pl.next = NULL;
 	/* logs.* may have moved: every pool opens its file again under the new settings */
-	for (size_t i = 0; i < sup->n_pools; i++) {
-		logs_close_pool(sup->pools[i]);
-		if (logs_open_pool(sup, sup->pools[i], err, errlen) < 0)
+	for (size_t i = 0; i < sup->n_pools; i++)
+		if (logs_reopen_pool(sup, sup->pools[i], err, errlen) < 0)
 			log_err("%s", err);
-	}
 	*result = json_pack("{s:O, s:O, s:O, s:O, s:O}", "added", added, "removed", removed,
 	                    "changed", changed, "scaled", scaled, "unchanged", unchanged);
 	events_emit(sup, EV_DAEMON_RELOADED, NULL, json_incref(*result));

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/safefile.h"
 
 #define STATE_VERSION 1
 
@@ -77,53 +78,53 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* Writes text to state.json.tmp, then renames it over state.json, all relative to the
+ * folder's descriptor; -1 with errno (err says where). */
+static int write_state(int dfd, const char *dir, const char *text, char *err, size_t errlen)
+{
+	int fd = lv_regular_openat(dfd, dir, "state.json.tmp", O_WRONLY | O_CREAT | O_TRUNC, 0600,
+	                           err, errlen);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 || fsync(fd) < 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) < 0 || renameat(dfd, "state.json.tmp", dfd, "state.json") < 0)
+		return -1;
+	/* the rename itself is only durable once the folder is on disk */
+	return fsync(dfd);
+}
+
 int state_save(struct supervisor *sup)
 {
-	char *path = state_file_path(sup->cfg), *tmp = NULL, *text = NULL;
+	char *path = state_file_path(sup->cfg), *text = NULL, err[LV_ERRBUF] = "";
 	json_t *state;
-	int fd = -1, dfd = -1, rc = -1;
+	int dfd, rc = -1;
 
 	if (!path)
 		return 0;
 	if (mkdir(sup->cfg->state_dir, 0700) < 0 && errno != EEXIST)
 		log_err("state: %s: %s", sup->cfg->state_dir, strerror(errno));
-	{
-		char err[LV_ERRBUF];
-		if (lv_dir_is_private(sup->cfg->state_dir, err, sizeof err) < 0) {
-			log_err("state: not saving: %s", err);
-			free(path);
-			return -1;
-		}
+	if ((dfd = lv_private_dir_open(sup->cfg->state_dir, err, sizeof err)) < 0) {
+		log_err("state: not saving: %s", err);
+		free(path);
+		return -1;
 	}
 	state = current_state(sup);
 	text = json_dumps(state, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(state);
-	if (!text || asprintf(&tmp, "%s.tmp", path) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0 || write_all(fd, text, strlen(text)) < 0 || write_all(fd, "\n", 1) < 0 ||
-	    fsync(fd) < 0 || close(fd) < 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0)
-		goto out;
-	/* the rename itself is only durable once the folder is on disk */
-	if ((dfd = open(sup->cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || fsync(dfd) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (rc < 0)
-		log_err("state: cannot save %s: %s", path, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
+	if (text && write_state(dfd, sup->cfg->state_dir, text, err, sizeof err) == 0)
+		rc = 0;
+	else if (err[0])
+		log_err("state: cannot save: %s", err);
+	else
+		log_err("state: cannot save %s: %s", path, text ? strerror(errno) : "out of memory");
+	close(dfd);
 	free(text);
-	free(tmp);
 	free(path);
 	return rc;
 }
@@ -172,25 +173,52 @@ static void restore_added(struct supervisor *sup, json_t *added)
 	}
 }
 
+/* Parses state.json of dir. NULL with why empty when there is none, or saying why it
+ * cannot be read or trusted: a folder others can write, not a regular file, bad JSON. */
+static json_t *load_state(const char *dir, char *why, size_t whylen)
+{
+	json_error_t jerr;
+	json_t *state;
+	int dfd, fd;
+
+	why[0] = '\0';
+	if ((dfd = lv_private_dir_open(dir, why, whylen)) < 0) {
+		if (errno == ENOENT)
+			why[0] = '\0';
+		return NULL;
+	}
+	fd = lv_regular_openat(dfd, dir, "state.json", O_RDONLY, 0, why, whylen);
+	close(dfd);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			why[0] = '\0';
+		return NULL;
+	}
+	if (!(state = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr)))
+		snprintf(why, whylen, "%s", jerr.text);
+	close(fd);
+	return state;
+}
+
 bool state_restore(struct supervisor *sup)
 {
-	char *path = state_file_path(sup->cfg);
-	json_error_t jerr;
+	char *path = state_file_path(sup->cfg), why[LV_ERRBUF];
 	json_t *state, *pools, *saved, *v;
 	const char *name;
 	size_t i;
 
 	if (!path)
 		return false;
-	if (access(path, F_OK) < 0) {
+	if (!(state = load_state(sup->cfg->state_dir, why, sizeof why))) {
+		if (why[0])
+			log_warn("state: ignoring %s (%s): starting from the config alone", path, why);
 		free(path);
 		return false;
 	}
-	state = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(state) || json_integer_value(json_object_get(state, "version")) != STATE_VERSION ||
 	    !json_is_object(pools = json_object_get(state, "pools"))) {
-		log_warn("state: ignoring %s (%s): starting from the config alone", path,
-		         state ? "not a loopvisor state file" : jerr.text);
+		log_warn("state: ignoring %s (not a loopvisor state file): starting from the config "
+		         "alone", path);
 		json_decref(state);
 		free(path);
 		return false;

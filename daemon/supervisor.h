@@ -213,10 +213,6 @@ void supervisor_worker_exited(struct supervisor *sup, struct worker *w, int stat
  * worker whose pid was reaped and given to another process is never the answer. */
 struct worker *supervisor_worker_by_pid(struct supervisor *sup, pid_t pid);
 
-/* A folder the daemon writes as root must be one no worker user can write (no group or
- * world write, not a symlink); -1 with err otherwise. */
-int lv_dir_is_private(const char *dir, char *err, size_t errlen);
-
 /* lifecycle (main.c) */
 char **supervisor_job_path(const struct lv_config *cfg);
 void lv_strv_free(char **v);
