@@ -8,14 +8,16 @@
 #include "harness.h"
 
 struct hostile_figures {
-	double cpu_pct;         /* of one core, over the window */
+	double cpu_pct;         /* of one core, over the quiet window */
 	long rss_kib;           /* VmRSS at the end of the window */
 	long long ping_p50_us, ping_p99_us, ping_max_us;
 	int pings;
 };
 
-/* Pings the daemon over its own fresh connection for window_ms, back to back, and fills f
- * with the daemon's CPU share and RSS over that window. An unanswered ping fails the test. */
+/* Measures the daemon's CPU share over window_ms with no client of the test talking to it,
+ * then pings it over a fresh connection for another window_ms, back to back, and its RSS.
+ * The fixed window is an observation period, not a wait for an event. An unanswered ping
+ * fails the test. */
 void hostile_measure(struct lvd *d, int window_ms, struct hostile_figures *f);
 
 /* Prints "hostile: SCENARIO: calm ... / under attack ..." (make chaos keeps these lines). */

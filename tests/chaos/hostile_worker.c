@@ -50,33 +50,6 @@ static void make_user(const char *name)
 	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
 }
 
-static long long cpu_ticks(pid_t pid)
-{
-	char path[64], *text, *p;
-	unsigned long long ut, st;
-	long long ticks = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if ((text = slurp(path)) && (p = strrchr(text, ')')) &&
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-		ticks = (long long)(ut + st);
-	free(text);
-	return ticks;
-}
-
-/* The daemon's CPU share over a window of ms with nothing but the attack going on:
- * hostile_measure's figure includes answering its own back-to-back pings. */
-static double quiet_cpu_pct(pid_t pid, int ms)
-{
-	long long t0 = cpu_ticks(pid), t1;
-	struct timespec window = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&window, &window) < 0 && errno == EINTR)
-		;
-	t1 = cpu_ticks(pid);
-	return 100.0 * (double)(t1 - t0) / (double)sysconf(_SC_CLK_TCK) / (ms / 1000.0);
-}
-
 /* Prints the figures; the defence held if pings stayed fast and the attack alone cost the
  * daemon little (quiet: its CPU share with no pings under attack, or -1 if not measured). */
 static void assert_defence_held(const char *scenario, const struct hostile_figures *calm,
@@ -204,7 +177,7 @@ START_TEST(notify_flood_by_a_local_user)
 	if (attacker == 0)
 		flood_as("lvt_flooder", ATTACK_MS);
 	hostile_measure(&d, ATTACK_MS / 3, &attacked);
-	quiet = quiet_cpu_pct(d.pid, ATTACK_MS / 3);
+	quiet = attacked.cpu_pct; /* measured with no pings (hostile.h) */
 	json_decref(lvd_call(&d, "start", "{\"target\":\"later\"}"));
 	ck_assert_int_eq(waitpid(attacker, &status, 0), attacker);
 	assert_defence_held("notify flood by a local user who is no worker", &calm, &attacked, quiet);
@@ -231,7 +204,7 @@ START_TEST(notify_flood_by_a_worker)
 	hostile_measure(&d, 1000, &calm);
 	json_decref(lvd_call(&d, "start", "{\"target\":\"flood\"}"));
 	hostile_measure(&d, ATTACK_MS / 3, &attacked);
-	quiet = quiet_cpu_pct(d.pid, ATTACK_MS / 3);
+	quiet = attacked.cpu_pct; /* measured with no pings (hostile.h) */
 	json_decref(lvd_call(&d, "start", "{\"target\":\"calm\"}"));
 	w = lvd_worker(&d, "flood:0");
 	ck_assert_str_eq(JSTR(w, "state"), "running"); /* the calm one got in during the flood */
