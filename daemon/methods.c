@@ -3,12 +3,14 @@
 #include "daemon/methods.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "config/signame.h"
+#include "daemon/admit.h"
 #include "daemon/control.h"
 #include "daemon/events.h"
 #include "daemon/inspect.h"
@@ -365,6 +367,22 @@ static void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_reply(call, result);
 }
 
+/* A caller who is not root adds pools that run as itself, and nothing only root may give. */
+static bool refuse_unless_admitted(struct lv_rpc_call *call, const struct lv_pool_config *cfg)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	char err[LV_ERRBUF];
+
+	if (lv_rpc_call_peer(call, &uid, &gid) == 0 && admit_pool(cfg, uid, gid, err, sizeof err) == 0)
+		return false;
+	if (uid == (uid_t)-1)
+		snprintf(err, sizeof err, "the caller's credentials are unknown");
+	log_warn("control: add of pool %s refused to uid %d: %s", cfg->name, (int)uid, err);
+	lv_rpc_fail(call, LV_RPC_PERMISSION_DENIED, err, json_pack("{s:s}", "method", "add"));
+	return true;
+}
+
 static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
@@ -377,6 +395,10 @@ static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 	if (lv_pool_config_from_json(json_object_get(params, "pool"), sup->cfg->dir, "params.pool",
 	                             &cfg, err, sizeof err) < 0) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, err, NULL);
+		return;
+	}
+	if (refuse_unless_admitted(call, &cfg)) {
+		lv_pool_config_clear(&cfg);
 		return;
 	}
 	for (size_t i = 0; cfg.after[i]; i++) {
