@@ -40,6 +40,35 @@ static int resolve_or_fail(struct supervisor *sup, struct lv_rpc_call *call, con
 	return n;
 }
 
+/* Nothing new starts while the daemon stops: what would start a worker is refused. */
+static bool refuse_if_shutting_down(struct lv_rpc_call *call, const struct supervisor *sup)
+{
+	if (!sup->shutting_down)
+		return false;
+	lv_rpc_fail(call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
+	return true;
+}
+
+/* A pool on its way out takes no more commands: they would revive it or act on workers
+ * that are leaving. target is a pool or POOL:INDEX (NULL: nothing to check). */
+static bool refuse_if_removing(struct lv_rpc_call *call, struct supervisor *sup,
+                               const char *target)
+{
+	char name[LV_POOL_NAME_MAX + 1];
+	size_t len = target ? strcspn(target, ":") : 0;
+	const struct pool *p;
+
+	if (len == 0 || len > LV_POOL_NAME_MAX)
+		return false;
+	memcpy(name, target, len);
+	name[len] = '\0';
+	if (!(p = supervisor_find_pool(sup, name)) || !p->removing)
+		return false;
+	lv_rpc_failf(call, LV_RPC_POOL_REMOVING, json_pack("{s:s}", "pool", name),
+	             "pool %s is being removed", name);
+	return true;
+}
+
 static unsigned timeout_param(json_t *params)
 {
 	json_int_t t = json_integer_value(json_object_get(params, "timeout_ms"));
@@ -119,10 +148,8 @@ static void act_on_target(struct lv_rpc_call *call, json_t *params, struct super
 	struct worker **ws;
 	int n;
 
-	if (sup->shutting_down) {
-		lv_rpc_fail(call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
+	if (refuse_if_shutting_down(call, sup) || refuse_if_removing(call, sup, target))
 		return;
-	}
 	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0)
 		return;
 	for (int i = 0; i < n; i++)
@@ -212,11 +239,13 @@ static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
 	const char *name = json_string_value(json_object_get(params, "pool"));
-	json_int_t n = json_integer_value(json_object_get(params, "workers"));
 	struct pool *p = supervisor_find_pool(sup, name);
+	json_int_t n = json_integer_value(json_object_get(params, "workers"));
 	struct wait_spec spec = { .reply = REPLY_SCALE };
 	unsigned old;
 
+	if (refuse_if_shutting_down(call, sup) || refuse_if_removing(call, sup, name))
+		return;
 	if (!p) {
 		fail_target(call, name);
 		return;
@@ -232,8 +261,7 @@ static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 		return;
 	}
 	for (unsigned i = old; i < (unsigned)n; i++)
-		if (!sup->shutting_down)
-			worker_start(p->workers[i]);
+		worker_start(p->workers[i]);
 	log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
 	state_save(sup);
 	events_emit(sup, EV_POOL_SCALED, name, json_pack("{s:i, s:i}", "from", (int)old, "workers",
@@ -265,7 +293,7 @@ static void m_signal(struct lv_rpc_call *call, json_t *params, void *app)
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.signal: unknown signal", NULL);
 		return;
 	}
-	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0) {
+	if (refuse_if_removing(call, sup, target) || (n = resolve_or_fail(sup, call, target, &ws)) < 0) {
 		json_decref(names);
 		return;
 	}
@@ -356,6 +384,8 @@ static void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
 	json_t *result;
 
 	(void)params;
+	if (refuse_if_shutting_down(call, app))
+		return;
 	service_reloading(app);
 	if (supervisor_reload(app, &result, err, sizeof err) < 0) {
 		service_reloaded(app);
@@ -392,12 +422,14 @@ static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 	char err[LV_ERRBUF];
 	struct pool *p;
 
+	if (refuse_if_shutting_down(call, sup))
+		return;
 	if (lv_pool_config_from_json(json_object_get(params, "pool"), sup->cfg->dir, "params.pool",
 	                             &cfg, err, sizeof err) < 0) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, err, NULL);
 		return;
 	}
-	if (refuse_unless_admitted(call, &cfg)) {
+	if (refuse_unless_admitted(call, &cfg) || refuse_if_removing(call, sup, cfg.name)) {
 		lv_pool_config_clear(&cfg);
 		return;
 	}
@@ -438,11 +470,16 @@ static void m_remove(struct lv_rpc_call *call, json_t *params, void *app)
 	struct pool *p = supervisor_find_pool(sup, name);
 	struct wait_spec spec = { .gone_ok = true, .reply = REPLY_REMOVED };
 
-	if (!p || p->removing) {
+	if (refuse_if_shutting_down(call, sup))
+		return;
+	if (!p) {
 		fail_target(call, name);
 		return;
 	}
-	supervisor_remove_pool(p);
+	if (p->removing)
+		pool_drop_readd(p); /* removed again: a reload's wish to bring it back is void */
+	else
+		supervisor_remove_pool(p); /* p may be gone after this */
 	state_save(sup);
 	if (json_is_false(json_object_get(params, "wait"))) {
 		lv_rpc_reply(call, json_pack("{s:s}", "removed", name));

@@ -57,9 +57,9 @@ static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t er
 			pl->changed[i] = lv_pool_config_differs(&p->cfg, &next->pools[i]);
 			if (pl->changed[i] && relisten(p, &next->pools[i], pl->fds[i], err, errlen) < 0)
 				return -1;
-		} else if (supervisor_add_pool(sup, &next->pools[i], err, errlen) < 0) {
+		} else if (!p && supervisor_add_pool(sup, &next->pools[i], err, errlen) < 0) {
 			return -1;
-		}
+		} /* else being removed: it comes back once it is gone (plan_readd) */
 	}
 	snprintf(pl->old_path, sizeof pl->old_path, "%s", control_path(sup->control));
 	if (supervisor_socket_path(sup, next, path, sizeof path) < 0) {
@@ -110,6 +110,38 @@ static void start_new_workers(struct pool *p, unsigned from)
 			worker_start(p->workers[i]);
 }
 
+/* A pool whose only change is its count takes the file's text of it all the same: the
+ * state file tells the config's pools from runtime ones by that text. */
+static void take_source(struct pool *p, const struct lv_pool_config *next)
+{
+	json_t *copy = json_deep_copy(next->source);
+
+	if (!copy)
+		return;
+	json_decref(p->cfg.source);
+	p->cfg.source = copy;
+}
+
+/* A pool of the file that is still being removed comes back once it is gone (the latest
+ * reload's version of it); one that left the file is not brought back. */
+static void plan_readd(struct pool *p, const struct lv_pool_config *next)
+{
+	struct lv_pool_config *copy;
+
+	pool_drop_readd(p);
+	if (!next)
+		return;
+	if (!(copy = calloc(1, sizeof *copy)) || pool_copy_config(copy, next) < 0) {
+		log_err("pool %s: out of memory: it is not added back after its removal", next->name);
+		if (copy)
+			lv_pool_config_clear(copy);
+		free(copy);
+		return;
+	}
+	log_info("pool %s: still being removed; added back once it is gone", next->name);
+	p->readd = copy;
+}
+
 int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t errlen)
 {
 	struct plan pl = { 0 };
@@ -142,6 +174,8 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 		struct pool *p = sup->pools[i];
 		size_t before = sup->n_pools;
 
+		if (p->removing && lv_config_find_pool(pl.next, p->cfg.name) < 0)
+			plan_readd(p, NULL); /* gone from the file: it stays gone */
 		if (!p->removing && lv_config_find_pool(pl.next, p->cfg.name) < 0) {
 			json_array_append_new(removed, json_string(p->cfg.name));
 			supervisor_remove_pool(p);
@@ -159,6 +193,11 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 
 		for (size_t k = pl.first_added; k < sup->n_pools; k++)
 			is_new |= sup->pools[k] == p;
+		if (p->removing) {
+			plan_readd(p, next);
+			json_array_append_new(added, json_string(next->name));
+			continue;
+		}
 		if (is_new) {
 			json_array_append_new(added, json_string(next->name));
 			events_emit(sup, EV_POOL_ADDED, next->name, NULL);
@@ -168,6 +207,8 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 		}
 		if (pl.changed[i])
 			apply_change(p, next, pl.fds[i]);
+		else
+			take_source(p, next);
 		if (next->workers != before) {
 			pool_scale(p, next->workers);
 			start_new_workers(p, before);

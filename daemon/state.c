@@ -41,6 +41,28 @@ static json_t *pool_state(const struct pool *p)
 	return json_pack("{s:i, s:o}", "workers", (int)p->cfg.workers, "run", run);
 }
 
+/* Is p the config file's pool of its name (not one added at runtime in its place)? */
+static bool is_config_pool(const struct supervisor *sup, const struct pool *p)
+{
+	int k = lv_config_find_pool(sup->cfg, p->cfg.name);
+
+	return k >= 0 && json_equal(p->cfg.source, sup->cfg->pools[k].source);
+}
+
+/* A config pool an operator removed, with what the file said of it then: the removal
+ * holds across restarts only while the file still says that. A pool a reload wants back
+ * once its removal is done is not removed. */
+static bool removed_at_runtime(struct supervisor *sup, const struct lv_pool_config *c)
+{
+	const struct pool *p = supervisor_find_pool(sup, c->name);
+
+	if (!p)
+		return true;
+	if (p->removing)
+		return !p->readd;
+	return !json_equal(p->cfg.source, c->source);
+}
+
 static json_t *current_state(struct supervisor *sup)
 {
 	json_t *pools = json_object(), *added = json_array(), *removed = json_array();
@@ -51,13 +73,15 @@ static json_t *current_state(struct supervisor *sup)
 		if (p->removing)
 			continue;
 		json_object_set_new(pools, p->cfg.name, pool_state(p));
-		if (lv_config_find_pool(sup->cfg, p->cfg.name) < 0)
+		if (!is_config_pool(sup, p))
 			json_array_append(added, p->cfg.source);
 	}
 	for (size_t i = 0; i < sup->cfg->n_pools; i++) {
-		const struct pool *p = supervisor_find_pool(sup, sup->cfg->pools[i].name);
-		if (!p || p->removing)
-			json_array_append_new(removed, json_string(sup->cfg->pools[i].name));
+		const struct lv_pool_config *c = &sup->cfg->pools[i];
+
+		if (removed_at_runtime(sup, c))
+			json_array_append_new(removed, json_pack("{s:s, s:O}", "name", c->name, "config",
+			                                         c->source));
 	}
 	return json_pack("{s:i, s:o, s:o, s:o}", "version", STATE_VERSION, "pools", pools, "added",
 	                 added, "removed", removed);
@@ -152,6 +176,28 @@ static void restore_pool(struct pool *p, json_t *saved)
 	}
 }
 
+/* Removals of config pools hold while the file says of the pool what it said then. */
+static void restore_removed(struct supervisor *sup, json_t *removed)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(removed, i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		int k = name ? lv_config_find_pool(sup->cfg, name) : -1;
+		struct pool *p = name ? supervisor_find_pool(sup, name) : NULL;
+
+		if (json_is_string(v))
+			log_info("state: pool %s: a removal saved without the pool's config (older "
+			         "daemon): the config file wins", json_string_value(v));
+		else if (k >= 0 && !json_equal(json_object_get(v, "config"), sup->cfg->pools[k].source))
+			log_info("state: pool %s was removed at runtime, but the config file changed it "
+			         "since: the config file wins", name);
+		else if (p && !p->removing)
+			supervisor_remove_pool(p);
+	}
+}
+
 static void restore_added(struct supervisor *sup, json_t *added)
 {
 	json_t *obj;
@@ -165,8 +211,10 @@ static void restore_added(struct supervisor *sup, json_t *added)
 			log_warn("state: skipping a saved pool: %s", err);
 			continue;
 		}
-		if (!supervisor_find_pool(sup, cfg.name) &&
-		    supervisor_add_pool(sup, &cfg, err, sizeof err) < 0)
+		if (supervisor_find_pool(sup, cfg.name))
+			log_info("state: pool %s added at runtime is not brought back: the config "
+			         "file's pool of that name is there", cfg.name);
+		else if (supervisor_add_pool(sup, &cfg, err, sizeof err) < 0)
 			log_warn("state: cannot bring back pool %s: %s", cfg.name, err);
 		lv_pool_config_clear(&cfg);
 	}
@@ -176,9 +224,8 @@ bool state_restore(struct supervisor *sup)
 {
 	char *path = state_file_path(sup->cfg);
 	json_error_t jerr;
-	json_t *state, *pools, *saved, *v;
+	json_t *state, *pools, *saved;
 	const char *name;
-	size_t i;
 
 	if (!path)
 		return false;
@@ -195,12 +242,9 @@ bool state_restore(struct supervisor *sup)
 		free(path);
 		return false;
 	}
+	/* removals first: a pool added at runtime in place of a config pool takes its name */
+	restore_removed(sup, json_object_get(state, "removed"));
 	restore_added(sup, json_object_get(state, "added"));
-	json_array_foreach(json_object_get(state, "removed"), i, v) {
-		struct pool *p = json_is_string(v) ? supervisor_find_pool(sup, json_string_value(v)) : NULL;
-		if (p)
-			supervisor_remove_pool(p);
-	}
 	json_object_foreach(pools, name, saved) {
 		struct pool *p = supervisor_find_pool(sup, name);
 		if (p && !p->removing && json_is_object(saved))

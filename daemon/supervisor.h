@@ -93,6 +93,7 @@ struct pool {
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
 	bool removing;                       /* freed once its last worker is gone */
+	struct lv_pool_config *readd;        /* a reload wants it back: added once it is gone */
 	bool restored;                       /* which workers run came from the state file */
 	bool draining;                       /* shutdown has stopped this pool's workers */
 	bool changed;                        /* a worker changed state this loop iteration */
@@ -160,8 +161,11 @@ int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *sr
 void pool_drop_stopped(struct pool *pool, struct worker *w);
 /* Stops every worker of the pool and frees it once they are gone (possibly at once). */
 void supervisor_remove_pool(struct pool *pool);
-/* Frees a removed pool whose workers are all gone; true if it did (pool is invalid then). */
+/* Frees a removed pool whose workers are all gone; true if it did (pool is invalid then).
+ * A pool a reload wants back (readd) is then added again from that config. */
 bool pool_forget_if_gone(struct pool *pool);
+/* Forgets that a reload wants the pool back after its removal. */
+void pool_drop_readd(struct pool *pool);
 /* Restarts the pool's workers one at a time (see pool.c); pool_roll advances it. */
 void pool_start_rolling(struct pool *pool);
 void pool_roll(struct pool *pool);

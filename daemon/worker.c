@@ -234,6 +234,11 @@ static void spawn_now(struct worker *w)
 	char why[LV_ERRBUF];
 
 	evtimer_del(w->timer);
+	if (w->pool->sup->shutting_down) { /* a backoff or a roll must not outlive the shutdown */
+		w->want_running = w->waiting_deps = false;
+		set_state(w, WS_STOPPED);
+		return;
+	}
 	if (!deps_ready(w->pool->sup, w->pool, why, sizeof why)) {
 		if (!w->waiting_deps)
 			log_info("%s: %s", w->name, why);

@@ -17,5 +17,6 @@
 #define LV_RPC_NOT_INSPECTABLE   (-32006) /* data: {"worker"}: no job process to ask (or
                                           * it ended, or was removed, before answering) */
 #define LV_RPC_RELOAD_FAILED     (-32007) /* the config file is invalid: nothing changed */
+#define LV_RPC_POOL_REMOVING     (-32008) /* data: {"pool"}: it is being removed */
 
 #endif
