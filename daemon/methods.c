@@ -235,13 +235,29 @@ static void m_wait(struct lv_rpc_call *call, json_t *params, void *app)
 	waiter_park(sup, call, target, &spec);
 }
 
+/* params.workers: a count, or "config": back to what the config says (no override). */
+static json_int_t scale_target(struct lv_rpc_call *call, json_t *params, const struct pool *p)
+{
+	json_t *v = json_object_get(params, "workers");
+	json_int_t n = json_integer_value(v);
+
+	if (json_is_string(v) && !strcmp(json_string_value(v), "config"))
+		return p->config_workers;
+	if (json_is_string(v) || n < 0 || n > LV_POOL_WORKERS_MAX) {
+		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL, "params.workers: must be between 0 and "
+		             "%d, or \"config\"", LV_POOL_WORKERS_MAX);
+		return -1;
+	}
+	return n;
+}
+
 static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
 	const char *name = json_string_value(json_object_get(params, "pool"));
 	struct pool *p = supervisor_find_pool(sup, name);
-	json_int_t n = json_integer_value(json_object_get(params, "workers"));
 	struct wait_spec spec = { .reply = REPLY_SCALE };
+	json_int_t n;
 	unsigned old;
 
 	if (refuse_if_shutting_down(call, sup) || refuse_if_removing(call, sup, name))
@@ -250,11 +266,8 @@ static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 		fail_target(call, name);
 		return;
 	}
-	if (n < 0 || n > LV_POOL_WORKERS_MAX) {
-		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
-		             "params.workers: must be between 0 and %d", LV_POOL_WORKERS_MAX);
+	if ((n = scale_target(call, params, p)) < 0)
 		return;
-	}
 	old = p->cfg.workers;
 	if (pool_scale(p, (unsigned)n) < 0) {
 		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
@@ -262,7 +275,12 @@ static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 	}
 	for (unsigned i = old; i < (unsigned)n; i++)
 		worker_start(p->workers[i]);
-	log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
+	if (pool_overridden(p))
+		log_info("pool %s scaled from %u to %u workers, overriding the config's %u until a "
+		         "scale to \"config\" or an edit of its workers there", name, old, (unsigned)n,
+		         p->config_workers);
+	else
+		log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
 	state_save(sup);
 	events_emit(sup, EV_POOL_SCALED, name, json_pack("{s:i, s:i}", "from", (int)old, "workers",
 	                                                  (int)n));
@@ -506,7 +524,7 @@ static const struct lv_rpc_param p_wait[] = {
 	{ "restarts", LV_RPC_INT, false }, { "timeout_ms", LV_RPC_INT, false },
 	{ NULL, 0, false } };
 static const struct lv_rpc_param p_scale[] = {
-	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT, true },
+	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT | LV_RPC_STRING, true },
 	{ "wait", LV_RPC_BOOL, false }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
 static const struct lv_rpc_param p_tail[] = {
 	{ "target", LV_RPC_STRING, true }, { "lines", LV_RPC_INT, false },

@@ -70,6 +70,7 @@ int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg
 		return -1;
 	}
 	sup->pools[sup->n_pools++] = p;
+	p->config_workers = cfg->workers;
 	if (pool_scale(p, cfg->workers) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -235,6 +236,11 @@ void pool_drop_readd(struct pool *p)
 	lv_pool_config_clear(p->readd);
 	free(p->readd);
 	p->readd = NULL;
+}
+
+bool pool_overridden(const struct pool *p)
+{
+	return !p->removing && p->cfg.workers != p->config_workers; /* removal is no scale */
 }
 
 /* A reload found this pool in the config file while it was being removed: now that the

@@ -1,6 +1,6 @@
 /* reload: re-reads the config file and applies only the difference: new pools start,
  * removed pools stop, changed pools restart one worker at a time, a changed worker count
- * only scales, and everything else keeps its processes. An invalid file changes nothing. */
+ * only scales (over an override), the rest keeps its processes. A bad file changes nothing. */
 #include "daemon/supervisor.h"
 
 #include <errno.h>
@@ -110,6 +110,28 @@ static void start_new_workers(struct pool *p, unsigned from)
 			worker_start(p->workers[i]);
 }
 
+/* The file's worker count wins only if it changed since the pool last took it from there:
+ * a runtime scale stays (an override) while the file says what it said when it was made.
+ * True if the pool was scaled. */
+static bool follow_config_workers(struct pool *p, unsigned config_workers)
+{
+	unsigned before = p->cfg.workers;
+
+	if (config_workers == p->config_workers)
+		return false;
+	if (pool_overridden(p))
+		log_info("pool %s: workers changed in the config file (%u -> %u): that replaces the "
+		         "runtime scale to %u", p->cfg.name, p->config_workers, config_workers, before);
+	p->config_workers = config_workers;
+	if (config_workers == before)
+		return false;
+	pool_scale(p, config_workers);
+	start_new_workers(p, before);
+	events_emit(p->sup, EV_POOL_SCALED, p->cfg.name,
+	            json_pack("{s:i, s:i}", "from", (int)before, "workers", (int)config_workers));
+	return true;
+}
+
 /* A pool whose only change is its count takes the file's text of it all the same: the
  * state file tells the config's pools from runtime ones by that text. */
 static void take_source(struct pool *p, const struct lv_pool_config *next)
@@ -188,8 +210,7 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 	for (size_t i = 0; i < pl.next->n_pools; i++) {
 		const struct lv_pool_config *next = &pl.next->pools[i];
 		struct pool *p = supervisor_find_pool(sup, next->name);
-		unsigned before = p->cfg.workers;
-		bool is_new = false;
+		bool is_new = false, did_scale;
 
 		for (size_t k = pl.first_added; k < sup->n_pools; k++)
 			is_new |= sup->pools[k] == p;
@@ -209,18 +230,12 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 			apply_change(p, next, pl.fds[i]);
 		else
 			take_source(p, next);
-		if (next->workers != before) {
-			pool_scale(p, next->workers);
-			start_new_workers(p, before);
-			events_emit(sup, EV_POOL_SCALED, next->name,
-			            json_pack("{s:i, s:i}", "from", (int)before, "workers", (int)next->workers));
-		}
+		did_scale = follow_config_workers(p, next->workers);
 		if (pl.changed[i]) {
 			json_array_append_new(changed, json_string(next->name));
 			pool_start_rolling(p);
 		} else {
-			json_array_append_new(next->workers != before ? scaled : unchanged,
-			                      json_string(next->name));
+			json_array_append_new(did_scale ? scaled : unchanged, json_string(next->name));
 		}
 	}
 	lv_strv_free(sup->job_path);

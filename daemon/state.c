@@ -1,6 +1,6 @@
 /* state: saving and restoring the operator's runtime decisions. The file says, per pool,
- * how many workers it has and which of them should run, plus pools added or removed at
- * runtime; everything else comes from the config file. */
+ * how many workers it has (and what the config said then) and which of them should run,
+ * plus pools added or removed at runtime; everything else comes from the config file. */
 #include "daemon/state.h"
 
 #include <errno.h>
@@ -38,7 +38,9 @@ static json_t *pool_state(const struct pool *p)
 	for (unsigned i = 0; i < p->n_slots; i++)
 		if (p->workers[i] && !p->workers[i]->removing && worker_should_run(p->workers[i]))
 			json_array_append_new(run, json_integer(i));
-	return json_pack("{s:i, s:o}", "workers", (int)p->cfg.workers, "run", run);
+	/* the config's count beside it: a later edit of the file beats this count */
+	return json_pack("{s:i, s:i, s:o}", "workers", (int)p->cfg.workers, "config_workers",
+	                 (int)p->config_workers, "run", run);
 }
 
 /* Is p the config file's pool of its name (not one added at runtime in its place)? */
@@ -152,24 +154,55 @@ out:
 	return rc;
 }
 
-/* Marks which workers of p run: run is the list of indexes saved. */
+/* A worker count saved under key, or fallback if there is none that could be one. */
+static json_int_t saved_count(json_t *saved, const char *key, json_int_t fallback)
+{
+	json_t *v = json_object_get(saved, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 &&
+	       json_integer_value(v) <= LV_POOL_WORKERS_MAX ? json_integer_value(v) : fallback;
+}
+
+/* The saved count stands if the config's count is still the one it was saved beside;
+ * otherwise the file was edited since and wins. A state file without config_workers
+ * (older daemons) pinned every count: the config wins there too, unless they agree. */
+static void restore_count(struct pool *p, json_t *saved)
+{
+	json_int_t n = saved_count(saved, "workers", -1), base = saved_count(saved, "config_workers", n);
+
+	if (n < 0)
+		return;
+	if (base == p->config_workers)
+		pool_scale(p, (unsigned)n);
+	else if (n != p->config_workers)
+		log_info("state: pool %s: the config file's workers changed (%lld -> %u) since the "
+		         "runtime scale to %lld: the config file wins", p->cfg.name, (long long)base,
+		         p->config_workers, (long long)n);
+}
+
+/* Marks which workers of p run: run is the list of indexes saved, for the workers the
+ * file knew of; those it did not (the config added them since) follow autostart. */
 static void restore_pool(struct pool *p, json_t *saved)
 {
-	json_t *workers = json_object_get(saved, "workers"), *run = json_object_get(saved, "run"), *v;
+	json_t *run = json_object_get(saved, "run"), *v;
+	json_int_t known = saved_count(saved, "workers", LV_POOL_WORKERS_MAX);
 	size_t i;
 
-	if (json_is_integer(workers) && json_integer_value(workers) >= 0 &&
-	    json_integer_value(workers) <= LV_POOL_WORKERS_MAX)
-		pool_scale(p, (unsigned)json_integer_value(workers));
+	restore_count(p, saved);
 	if (!json_is_array(run))
 		return;
 	p->restored = true;
-	for (unsigned k = 0; k < p->n_slots; k++)
-		if (p->workers[k])
+	for (unsigned k = 0; k < p->n_slots; k++) {
+		if (!p->workers[k])
+			continue;
+		if (k < known)
 			p->workers[k]->held = true; /* until the list says it runs */
+		else
+			p->workers[k]->want_running = p->cfg.autostart;
+	}
 	json_array_foreach(run, i, v) {
 		json_int_t k = json_integer_value(v);
-		if (json_is_integer(v) && k >= 0 && k < p->n_slots && p->workers[k]) {
+		if (json_is_integer(v) && k >= 0 && k < p->n_slots && k < known && p->workers[k]) {
 			p->workers[k]->held = false;
 			p->workers[k]->want_running = true;
 		}

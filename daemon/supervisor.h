@@ -92,6 +92,8 @@ struct pool {
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
+	unsigned config_workers;             /* what its config (or add) says; cfg.workers is
+	                                      * what runs, other while a scale overrides it */
 	bool removing;                       /* freed once its last worker is gone */
 	struct lv_pool_config *readd;        /* a reload wants it back: added once it is gone */
 	bool restored;                       /* which workers run came from the state file */
@@ -166,6 +168,8 @@ void supervisor_remove_pool(struct pool *pool);
 bool pool_forget_if_gone(struct pool *pool);
 /* Forgets that a reload wants the pool back after its removal. */
 void pool_drop_readd(struct pool *pool);
+/* Whether the pool's worker count is a runtime override of what its config says. */
+bool pool_overridden(const struct pool *pool);
 /* Restarts the pool's workers one at a time (see pool.c); pool_roll advances it. */
 void pool_start_rolling(struct pool *pool);
 void pool_roll(struct pool *pool);
