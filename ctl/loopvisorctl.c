@@ -28,7 +28,7 @@ static void usage(FILE *out)
 	        "commands:\n"
 	        "  status [TARGET]                 workers and their states\n"
 	        "  start|stop|restart TARGET       and wait for the result (--no-wait: don't)\n"
-	        "  scale POOL N                    run N workers in POOL\n"
+	        "  scale POOL N|config             run N workers in POOL (config: as configured)\n"
 	        "  signal TARGET SIG               send SIG (HUP, TERM, 9, ...) to the workers\n"
 	        "  shutdown                        stop every worker, then the daemon\n"
 	        "  version                         daemon and client versions\n"
@@ -137,10 +137,14 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 		long n;
 		if (argc != 3)
 			return usage_error("scale needs POOL and N");
-		if ((n = parse_count(argv[2], INT_MAX)) < 0)
-			return usage_error("N must be a number of workers");
-		*params = json_pack("{s:s, s:i, s:b}", "pool", argv[1], "workers", (int)n,
-		                    "wait", !o->no_wait);
+		if (!strcmp(argv[2], "config")) /* back to the config's count: no override */
+			*params = json_pack("{s:s, s:s, s:b}", "pool", argv[1], "workers", "config",
+			                    "wait", !o->no_wait);
+		else if ((n = parse_count(argv[2], INT_MAX)) < 0)
+			return usage_error("N must be a number of workers, or config");
+		else
+			*params = json_pack("{s:s, s:i, s:b}", "pool", argv[1], "workers", (int)n,
+			                    "wait", !o->no_wait);
 	} else if (!strcmp(cmd, "signal")) {
 		long signo;
 		if (argc != 3 || !argv[2][0])

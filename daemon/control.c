@@ -220,6 +220,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		socklen_t len = sizeof cl->peer;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &len) < 0)
 			cl->peer.uid = (uid_t)-1; /* unknown: no role at all */
+		else
+			lv_rpc_session_set_peer(cl->session, cl->peer.uid, cl->peer.gid);
 		lv_rpc_session_set_role(cl->session, cl->peer.uid == (uid_t)-1 ? LV_ROLE_NONE
 		                        : peer_role(ctl->sup->cfg, &cl->peer), on_denied);
 	}

@@ -114,6 +114,20 @@ void inspect_reply(struct supervisor *sup, struct worker_loop *l, json_t *msg)
 	inspect_free(in);
 }
 
+void inspect_worker_gone(struct supervisor *sup, const struct worker *w, const char *why)
+{
+	struct inspect *in = sup->inspects, *next;
+
+	for (; in; in = next) {
+		next = in->next;
+		if (in->w != w)
+			continue;
+		lv_rpc_failf(in->call, LV_RPC_NOT_INSPECTABLE, json_pack("{s:s}", "worker", w->name),
+		             "%s %s before it answered", w->name, why);
+		inspect_free(in);
+	}
+}
+
 void inspect_abort_all(struct supervisor *sup)
 {
 	while (sup->inspects) {

@@ -12,6 +12,9 @@ void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct work
                    unsigned timeout_ms);
 /* A loop answered (an "inspected" message). */
 void inspect_reply(struct supervisor *sup, struct worker_loop *l, json_t *msg);
+/* The process asked is gone, or w is about to be freed: every request waiting for w is
+ * answered now (-32006, "... <why> before it answered"); none keeps pointing at w. */
+void inspect_worker_gone(struct supervisor *sup, const struct worker *w, const char *why);
 /* Fails every request still waiting (daemon shutdown). */
 void inspect_abort_all(struct supervisor *sup);
 

@@ -3,12 +3,14 @@
 #include "daemon/methods.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "config/signame.h"
+#include "daemon/admit.h"
 #include "daemon/control.h"
 #include "daemon/events.h"
 #include "daemon/inspect.h"
@@ -36,6 +38,35 @@ static int resolve_or_fail(struct supervisor *sup, struct lv_rpc_call *call, con
 	if (n < 0)
 		fail_target(call, target);
 	return n;
+}
+
+/* Nothing new starts while the daemon stops: what would start a worker is refused. */
+static bool refuse_if_shutting_down(struct lv_rpc_call *call, const struct supervisor *sup)
+{
+	if (!sup->shutting_down)
+		return false;
+	lv_rpc_fail(call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
+	return true;
+}
+
+/* A pool on its way out takes no more commands: they would revive it or act on workers
+ * that are leaving. target is a pool or POOL:INDEX (NULL: nothing to check). */
+static bool refuse_if_removing(struct lv_rpc_call *call, struct supervisor *sup,
+                               const char *target)
+{
+	char name[LV_POOL_NAME_MAX + 1];
+	size_t len = target ? strcspn(target, ":") : 0;
+	const struct pool *p;
+
+	if (len == 0 || len > LV_POOL_NAME_MAX)
+		return false;
+	memcpy(name, target, len);
+	name[len] = '\0';
+	if (!(p = supervisor_find_pool(sup, name)) || !p->removing)
+		return false;
+	lv_rpc_failf(call, LV_RPC_POOL_REMOVING, json_pack("{s:s}", "pool", name),
+	             "pool %s is being removed", name);
+	return true;
 }
 
 static unsigned timeout_param(json_t *params)
@@ -117,10 +148,8 @@ static void act_on_target(struct lv_rpc_call *call, json_t *params, struct super
 	struct worker **ws;
 	int n;
 
-	if (sup->shutting_down) {
-		lv_rpc_fail(call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
+	if (refuse_if_shutting_down(call, sup) || refuse_if_removing(call, sup, target))
 		return;
-	}
 	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0)
 		return;
 	for (int i = 0; i < n; i++)
@@ -206,33 +235,52 @@ static void m_wait(struct lv_rpc_call *call, json_t *params, void *app)
 	waiter_park(sup, call, target, &spec);
 }
 
+/* params.workers: a count, or "config": back to what the config says (no override). */
+static json_int_t scale_target(struct lv_rpc_call *call, json_t *params, const struct pool *p)
+{
+	json_t *v = json_object_get(params, "workers");
+	json_int_t n = json_integer_value(v);
+
+	if (json_is_string(v) && !strcmp(json_string_value(v), "config"))
+		return p->config_workers;
+	if (json_is_string(v) || n < 0 || n > LV_POOL_WORKERS_MAX) {
+		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL, "params.workers: must be between 0 and "
+		             "%d, or \"config\"", LV_POOL_WORKERS_MAX);
+		return -1;
+	}
+	return n;
+}
+
 static void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
 	const char *name = json_string_value(json_object_get(params, "pool"));
-	json_int_t n = json_integer_value(json_object_get(params, "workers"));
 	struct pool *p = supervisor_find_pool(sup, name);
 	struct wait_spec spec = { .reply = REPLY_SCALE };
+	json_int_t n;
 	unsigned old;
 
+	if (refuse_if_shutting_down(call, sup) || refuse_if_removing(call, sup, name))
+		return;
 	if (!p) {
 		fail_target(call, name);
 		return;
 	}
-	if (n < 0 || n > LV_POOL_WORKERS_MAX) {
-		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
-		             "params.workers: must be between 0 and %d", LV_POOL_WORKERS_MAX);
+	if ((n = scale_target(call, params, p)) < 0)
 		return;
-	}
 	old = p->cfg.workers;
 	if (pool_scale(p, (unsigned)n) < 0) {
 		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
 	for (unsigned i = old; i < (unsigned)n; i++)
-		if (!sup->shutting_down)
-			worker_start(p->workers[i]);
-	log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
+		worker_start(p->workers[i]);
+	if (pool_overridden(p))
+		log_info("pool %s scaled from %u to %u workers, overriding the config's %u until a "
+		         "scale to \"config\" or an edit of its workers there", name, old, (unsigned)n,
+		         p->config_workers);
+	else
+		log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
 	state_save(sup);
 	events_emit(sup, EV_POOL_SCALED, name, json_pack("{s:i, s:i}", "from", (int)old, "workers",
 	                                                  (int)n));
@@ -263,7 +311,7 @@ static void m_signal(struct lv_rpc_call *call, json_t *params, void *app)
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.signal: unknown signal", NULL);
 		return;
 	}
-	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0) {
+	if (refuse_if_removing(call, sup, target) || (n = resolve_or_fail(sup, call, target, &ws)) < 0) {
 		json_decref(names);
 		return;
 	}
@@ -354,6 +402,8 @@ static void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
 	json_t *result;
 
 	(void)params;
+	if (refuse_if_shutting_down(call, app))
+		return;
 	service_reloading(app);
 	if (supervisor_reload(app, &result, err, sizeof err) < 0) {
 		service_reloaded(app);
@@ -365,6 +415,22 @@ static void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_reply(call, result);
 }
 
+/* A caller who is not root adds pools that run as itself, and nothing only root may give. */
+static bool refuse_unless_admitted(struct lv_rpc_call *call, const struct lv_pool_config *cfg)
+{
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	char err[LV_ERRBUF];
+
+	if (lv_rpc_call_peer(call, &uid, &gid) == 0 && admit_pool(cfg, uid, gid, err, sizeof err) == 0)
+		return false;
+	if (uid == (uid_t)-1)
+		snprintf(err, sizeof err, "the caller's credentials are unknown");
+	log_warn("control: add of pool %s refused to uid %d: %s", cfg->name, (int)uid, err);
+	lv_rpc_fail(call, LV_RPC_PERMISSION_DENIED, err, json_pack("{s:s}", "method", "add"));
+	return true;
+}
+
 static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
@@ -374,9 +440,15 @@ static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 	char err[LV_ERRBUF];
 	struct pool *p;
 
+	if (refuse_if_shutting_down(call, sup))
+		return;
 	if (lv_pool_config_from_json(json_object_get(params, "pool"), sup->cfg->dir, "params.pool",
 	                             &cfg, err, sizeof err) < 0) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, err, NULL);
+		return;
+	}
+	if (refuse_unless_admitted(call, &cfg) || refuse_if_removing(call, sup, cfg.name)) {
+		lv_pool_config_clear(&cfg);
 		return;
 	}
 	for (size_t i = 0; cfg.after[i]; i++) {
@@ -416,11 +488,16 @@ static void m_remove(struct lv_rpc_call *call, json_t *params, void *app)
 	struct pool *p = supervisor_find_pool(sup, name);
 	struct wait_spec spec = { .gone_ok = true, .reply = REPLY_REMOVED };
 
-	if (!p || p->removing) {
+	if (refuse_if_shutting_down(call, sup))
+		return;
+	if (!p) {
 		fail_target(call, name);
 		return;
 	}
-	supervisor_remove_pool(p);
+	if (p->removing)
+		pool_drop_readd(p); /* removed again: a reload's wish to bring it back is void */
+	else
+		supervisor_remove_pool(p); /* p may be gone after this */
 	state_save(sup);
 	if (json_is_false(json_object_get(params, "wait"))) {
 		lv_rpc_reply(call, json_pack("{s:s}", "removed", name));
@@ -447,7 +524,7 @@ static const struct lv_rpc_param p_wait[] = {
 	{ "restarts", LV_RPC_INT, false }, { "timeout_ms", LV_RPC_INT, false },
 	{ NULL, 0, false } };
 static const struct lv_rpc_param p_scale[] = {
-	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT, true },
+	{ "pool", LV_RPC_STRING, true }, { "workers", LV_RPC_INT | LV_RPC_STRING, true },
 	{ "wait", LV_RPC_BOOL, false }, { "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
 static const struct lv_rpc_param p_tail[] = {
 	{ "target", LV_RPC_STRING, true }, { "lines", LV_RPC_INT, false },

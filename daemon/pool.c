@@ -14,6 +14,7 @@
 #include "daemon/listen.h"
 #include "daemon/log.h"
 #include "daemon/logs.h"
+#include "daemon/state.h"
 #include "daemon/waiters.h"
 
 
@@ -69,6 +70,7 @@ int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg
 		return -1;
 	}
 	sup->pools[sup->n_pools++] = p;
+	p->config_workers = cfg->workers;
 	if (pool_scale(p, cfg->workers) < 0) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -226,13 +228,53 @@ void supervisor_remove_pool(struct pool *p)
 	pool_forget_if_gone(p);
 }
 
+void pool_drop_readd(struct pool *p)
+{
+	if (!p->readd)
+		return;
+	log_info("pool %s: no longer added back after its removal", p->cfg.name);
+	lv_pool_config_clear(p->readd);
+	free(p->readd);
+	p->readd = NULL;
+}
+
+bool pool_overridden(const struct pool *p)
+{
+	return !p->removing && p->cfg.workers != p->config_workers; /* removal is no scale */
+}
+
+/* A reload found this pool in the config file while it was being removed: now that the
+ * old one is gone, the config's pool comes back, so there are never two of one name. */
+static void readd_pool(struct supervisor *sup, struct lv_pool_config *cfg)
+{
+	char err[LV_ERRBUF];
+	struct pool *p;
+
+	if (sup->shutting_down) {
+		log_info("pool %s: not added back: the daemon is shutting down", cfg->name);
+	} else if (supervisor_add_pool(sup, cfg, err, sizeof err) < 0 ||
+	           !(p = supervisor_find_pool(sup, cfg->name))) {
+		log_err("pool %s: cannot add it back after its removal: %s", cfg->name, err);
+	} else {
+		log_info("pool %s: added back, as the config file says", cfg->name);
+		events_emit(sup, EV_POOL_ADDED, cfg->name, NULL);
+		for (unsigned i = 0; cfg->autostart && i < p->n_slots; i++)
+			worker_start(p->workers[i]);
+		state_save(sup);
+	}
+	lv_pool_config_clear(cfg);
+	free(cfg);
+}
+
 bool pool_forget_if_gone(struct pool *p)
 {
 	struct supervisor *sup = p->sup;
+	struct lv_pool_config *readd = p->readd;
 	size_t i;
 
 	if (!p->removing || p->n_slots > 0)
 		return false;
+	p->readd = NULL;
 	for (i = 0; i < sup->n_pools && sup->pools[i] != p; i++)
 		;
 	if (i < sup->n_pools) {
@@ -243,6 +285,8 @@ bool pool_forget_if_gone(struct pool *p)
 	log_info("pool %s: removed", p->cfg.name);
 	pool_free(p);
 	waiters_notify_all(sup);
+	if (readd)
+		readd_pool(sup, readd);
 	return true;
 }
 
@@ -305,6 +349,10 @@ void pool_free(struct pool *p)
 		close(p->listen_fds[i]);
 	logs_close_pool(p);
 	lv_pool_config_clear(&p->cfg);
+	if (p->readd) {
+		lv_pool_config_clear(p->readd);
+		free(p->readd);
+	}
 	free(p);
 }
 
@@ -316,10 +364,8 @@ int pool_resolve_module(struct pool *p, char *err, size_t errlen)
 	if (p->module_path)
 		return 0;
 	if (strchr(module, '/')) {
-		if (access(module, R_OK) < 0) {
-			snprintf(err, errlen, "module %s: %s", module, strerror(errno));
-			return -1;
-		}
+		/* no look as root: a path from a caller who is not root would tell it what exists
+		 * where it may not look; the worker's dlopen, as its user, says what is wrong */
 		p->module_path = strdup(module);
 		return p->module_path ? 0 : -1;
 	}

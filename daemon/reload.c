@@ -1,6 +1,6 @@
 /* reload: re-reads the config file and applies only the difference: new pools start,
  * removed pools stop, changed pools restart one worker at a time, a changed worker count
- * only scales, and everything else keeps its processes. An invalid file changes nothing. */
+ * only scales (over an override), the rest keeps its processes. A bad file changes nothing. */
 #include "daemon/supervisor.h"
 
 #include <errno.h>
@@ -60,9 +60,9 @@ static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t er
 			pl->changed[i] = lv_pool_config_differs(&p->cfg, &next->pools[i]);
 			if (pl->changed[i] && relisten(p, &next->pools[i], pl->fds[i], err, errlen) < 0)
 				return -1;
-		} else if (supervisor_add_pool(sup, &next->pools[i], err, errlen) < 0) {
+		} else if (!p && supervisor_add_pool(sup, &next->pools[i], err, errlen) < 0) {
 			return -1;
-		}
+		} /* else being removed: it comes back once it is gone (plan_readd) */
 	}
 	snprintf(pl->old_path, sizeof pl->old_path, "%s", control_path(sup->control));
 	if (supervisor_socket_path(sup, next, path, sizeof path) < 0) {
@@ -113,6 +113,60 @@ static void start_new_workers(struct pool *p, unsigned from)
 			worker_start(p->workers[i]);
 }
 
+/* The file's worker count wins only if it changed since the pool last took it from there:
+ * a runtime scale stays (an override) while the file says what it said when it was made.
+ * True if the pool was scaled. */
+static bool follow_config_workers(struct pool *p, unsigned config_workers)
+{
+	unsigned before = p->cfg.workers;
+
+	if (config_workers == p->config_workers)
+		return false;
+	if (pool_overridden(p))
+		log_info("pool %s: workers changed in the config file (%u -> %u): that replaces the "
+		         "runtime scale to %u", p->cfg.name, p->config_workers, config_workers, before);
+	p->config_workers = config_workers;
+	if (config_workers == before)
+		return false;
+	pool_scale(p, config_workers);
+	start_new_workers(p, before);
+	events_emit(p->sup, EV_POOL_SCALED, p->cfg.name,
+	            json_pack("{s:i, s:i}", "from", (int)before, "workers", (int)config_workers));
+	return true;
+}
+
+/* A pool whose only change is its count takes the file's text of it all the same: the
+ * state file tells the config's pools from runtime ones by that text. */
+static void take_source(struct pool *p, const struct lv_pool_config *next)
+{
+	json_t *copy = json_deep_copy(next->source);
+
+	if (!copy)
+		return;
+	json_decref(p->cfg.source);
+	p->cfg.source = copy;
+}
+
+/* A pool of the file that is still being removed comes back once it is gone (the latest
+ * reload's version of it); one that left the file is not brought back. */
+static void plan_readd(struct pool *p, const struct lv_pool_config *next)
+{
+	struct lv_pool_config *copy;
+
+	pool_drop_readd(p);
+	if (!next)
+		return;
+	if (!(copy = calloc(1, sizeof *copy)) || pool_copy_config(copy, next) < 0) {
+		log_err("pool %s: out of memory: it is not added back after its removal", next->name);
+		if (copy)
+			lv_pool_config_clear(copy);
+		free(copy);
+		return;
+	}
+	log_info("pool %s: still being removed; added back once it is gone", next->name);
+	p->readd = copy;
+}
+
 int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t errlen)
 {
 	struct plan pl = { 0 };
@@ -145,6 +199,8 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 		struct pool *p = sup->pools[i];
 		size_t before = sup->n_pools;
 
+		if (p->removing && lv_config_find_pool(pl.next, p->cfg.name) < 0)
+			plan_readd(p, NULL); /* gone from the file: it stays gone */
 		if (!p->removing && lv_config_find_pool(pl.next, p->cfg.name) < 0) {
 			json_array_append_new(removed, json_string(p->cfg.name));
 			supervisor_remove_pool(p);
@@ -157,11 +213,15 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 	for (size_t i = 0; i < pl.next->n_pools; i++) {
 		const struct lv_pool_config *next = &pl.next->pools[i];
 		struct pool *p = supervisor_find_pool(sup, next->name);
-		unsigned before = p->cfg.workers;
-		bool is_new = false;
+		bool is_new = false, did_scale;
 
 		for (size_t k = pl.first_added; k < sup->n_pools; k++)
 			is_new |= sup->pools[k] == p;
+		if (p->removing) {
+			plan_readd(p, next);
+			json_array_append_new(added, json_string(next->name));
+			continue;
+		}
 		if (is_new) {
 			json_array_append_new(added, json_string(next->name));
 			events_emit(sup, EV_POOL_ADDED, next->name, NULL);
@@ -171,18 +231,14 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 		}
 		if (pl.changed[i])
 			apply_change(p, next, pl.fds[i]);
-		if (next->workers != before) {
-			pool_scale(p, next->workers);
-			start_new_workers(p, before);
-			events_emit(sup, EV_POOL_SCALED, next->name,
-			            json_pack("{s:i, s:i}", "from", (int)before, "workers", (int)next->workers));
-		}
+		else
+			take_source(p, next);
+		did_scale = follow_config_workers(p, next->workers);
 		if (pl.changed[i]) {
 			json_array_append_new(changed, json_string(next->name));
 			pool_start_rolling(p);
 		} else {
-			json_array_append_new(next->workers != before ? scaled : unchanged,
-			                      json_string(next->name));
+			json_array_append_new(did_scale ? scaled : unchanged, json_string(next->name));
 		}
 	}
 	lv_strv_free(sup->job_path);

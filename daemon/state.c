@@ -1,6 +1,6 @@
 /* state: saving and restoring the operator's runtime decisions. The file says, per pool,
- * how many workers it has and which of them should run, plus pools added or removed at
- * runtime; everything else comes from the config file. */
+ * how many workers it has (and what the config said then) and which of them should run,
+ * plus pools added or removed at runtime; everything else comes from the config file. */
 #include "daemon/state.h"
 
 #include <errno.h>
@@ -39,7 +39,31 @@ static json_t *pool_state(const struct pool *p)
 	for (unsigned i = 0; i < p->n_slots; i++)
 		if (p->workers[i] && !p->workers[i]->removing && worker_should_run(p->workers[i]))
 			json_array_append_new(run, json_integer(i));
-	return json_pack("{s:i, s:o}", "workers", (int)p->cfg.workers, "run", run);
+	/* the config's count beside it: a later edit of the file beats this count */
+	return json_pack("{s:i, s:i, s:o}", "workers", (int)p->cfg.workers, "config_workers",
+	                 (int)p->config_workers, "run", run);
+}
+
+/* Is p the config file's pool of its name (not one added at runtime in its place)? */
+static bool is_config_pool(const struct supervisor *sup, const struct pool *p)
+{
+	int k = lv_config_find_pool(sup->cfg, p->cfg.name);
+
+	return k >= 0 && json_equal(p->cfg.source, sup->cfg->pools[k].source);
+}
+
+/* A config pool an operator removed, with what the file said of it then: the removal
+ * holds across restarts only while the file still says that. A pool a reload wants back
+ * once its removal is done is not removed. */
+static bool removed_at_runtime(struct supervisor *sup, const struct lv_pool_config *c)
+{
+	const struct pool *p = supervisor_find_pool(sup, c->name);
+
+	if (!p)
+		return true;
+	if (p->removing)
+		return !p->readd;
+	return !json_equal(p->cfg.source, c->source);
 }
 
 static json_t *current_state(struct supervisor *sup)
@@ -52,13 +76,15 @@ static json_t *current_state(struct supervisor *sup)
 		if (p->removing)
 			continue;
 		json_object_set_new(pools, p->cfg.name, pool_state(p));
-		if (lv_config_find_pool(sup->cfg, p->cfg.name) < 0)
+		if (!is_config_pool(sup, p))
 			json_array_append(added, p->cfg.source);
 	}
 	for (size_t i = 0; i < sup->cfg->n_pools; i++) {
-		const struct pool *p = supervisor_find_pool(sup, sup->cfg->pools[i].name);
-		if (!p || p->removing)
-			json_array_append_new(removed, json_string(sup->cfg->pools[i].name));
+		const struct lv_pool_config *c = &sup->cfg->pools[i];
+
+		if (removed_at_runtime(sup, c))
+			json_array_append_new(removed, json_pack("{s:s, s:O}", "name", c->name, "config",
+			                                         c->source));
 	}
 	return json_pack("{s:i, s:o, s:o, s:o}", "version", STATE_VERSION, "pools", pools, "added",
 	                 added, "removed", removed);
@@ -129,27 +155,80 @@ int state_save(struct supervisor *sup)
 	return rc;
 }
 
-/* Marks which workers of p run: run is the list of indexes saved. */
+/* A worker count saved under key, or fallback if there is none that could be one. */
+static json_int_t saved_count(json_t *saved, const char *key, json_int_t fallback)
+{
+	json_t *v = json_object_get(saved, key);
+
+	return json_is_integer(v) && json_integer_value(v) >= 0 &&
+	       json_integer_value(v) <= LV_POOL_WORKERS_MAX ? json_integer_value(v) : fallback;
+}
+
+/* The saved count stands if the config's count is still the one it was saved beside;
+ * otherwise the file was edited since and wins. A state file without config_workers
+ * (older daemons) pinned every count: the config wins there too, unless they agree. */
+static void restore_count(struct pool *p, json_t *saved)
+{
+	json_int_t n = saved_count(saved, "workers", -1), base = saved_count(saved, "config_workers", n);
+
+	if (n < 0)
+		return;
+	if (base == p->config_workers)
+		pool_scale(p, (unsigned)n);
+	else if (n != p->config_workers)
+		log_info("state: pool %s: the config file's workers changed (%lld -> %u) since the "
+		         "runtime scale to %lld: the config file wins", p->cfg.name, (long long)base,
+		         p->config_workers, (long long)n);
+}
+
+/* Marks which workers of p run: run is the list of indexes saved, for the workers the
+ * file knew of; those it did not (the config added them since) follow autostart. */
 static void restore_pool(struct pool *p, json_t *saved)
 {
-	json_t *workers = json_object_get(saved, "workers"), *run = json_object_get(saved, "run"), *v;
+	json_t *run = json_object_get(saved, "run"), *v;
+	json_int_t known = saved_count(saved, "workers", LV_POOL_WORKERS_MAX);
 	size_t i;
 
-	if (json_is_integer(workers) && json_integer_value(workers) >= 0 &&
-	    json_integer_value(workers) <= LV_POOL_WORKERS_MAX)
-		pool_scale(p, (unsigned)json_integer_value(workers));
+	restore_count(p, saved);
 	if (!json_is_array(run))
 		return;
 	p->restored = true;
-	for (unsigned k = 0; k < p->n_slots; k++)
-		if (p->workers[k])
+	for (unsigned k = 0; k < p->n_slots; k++) {
+		if (!p->workers[k])
+			continue;
+		if (k < known)
 			p->workers[k]->held = true; /* until the list says it runs */
+		else
+			p->workers[k]->want_running = p->cfg.autostart;
+	}
 	json_array_foreach(run, i, v) {
 		json_int_t k = json_integer_value(v);
-		if (json_is_integer(v) && k >= 0 && k < p->n_slots && p->workers[k]) {
+		if (json_is_integer(v) && k >= 0 && k < p->n_slots && k < known && p->workers[k]) {
 			p->workers[k]->held = false;
 			p->workers[k]->want_running = true;
 		}
+	}
+}
+
+/* Removals of config pools hold while the file says of the pool what it said then. */
+static void restore_removed(struct supervisor *sup, json_t *removed)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(removed, i, v) {
+		const char *name = json_string_value(json_object_get(v, "name"));
+		int k = name ? lv_config_find_pool(sup->cfg, name) : -1;
+		struct pool *p = name ? supervisor_find_pool(sup, name) : NULL;
+
+		if (json_is_string(v))
+			log_info("state: pool %s: a removal saved without the pool's config (older "
+			         "daemon): the config file wins", json_string_value(v));
+		else if (k >= 0 && !json_equal(json_object_get(v, "config"), sup->cfg->pools[k].source))
+			log_info("state: pool %s was removed at runtime, but the config file changed it "
+			         "since: the config file wins", name);
+		else if (p && !p->removing)
+			supervisor_remove_pool(p);
 	}
 }
 
@@ -166,8 +245,10 @@ static void restore_added(struct supervisor *sup, json_t *added)
 			log_warn("state: skipping a saved pool: %s", err);
 			continue;
 		}
-		if (!supervisor_find_pool(sup, cfg.name) &&
-		    supervisor_add_pool(sup, &cfg, err, sizeof err) < 0)
+		if (supervisor_find_pool(sup, cfg.name))
+			log_info("state: pool %s added at runtime is not brought back: the config "
+			         "file's pool of that name is there", cfg.name);
+		else if (supervisor_add_pool(sup, &cfg, err, sizeof err) < 0)
 			log_warn("state: cannot bring back pool %s: %s", cfg.name, err);
 		lv_pool_config_clear(&cfg);
 	}
@@ -203,9 +284,8 @@ static json_t *load_state(const char *dir, char *why, size_t whylen)
 bool state_restore(struct supervisor *sup)
 {
 	char *path = state_file_path(sup->cfg), why[LV_ERRBUF];
-	json_t *state, *pools, *saved, *v;
+	json_t *state, *pools, *saved;
 	const char *name;
-	size_t i;
 
 	if (!path)
 		return false;
@@ -223,12 +303,9 @@ bool state_restore(struct supervisor *sup)
 		free(path);
 		return false;
 	}
+	/* removals first: a pool added at runtime in place of a config pool takes its name */
+	restore_removed(sup, json_object_get(state, "removed"));
 	restore_added(sup, json_object_get(state, "added"));
-	json_array_foreach(json_object_get(state, "removed"), i, v) {
-		struct pool *p = json_is_string(v) ? supervisor_find_pool(sup, json_string_value(v)) : NULL;
-		if (p)
-			supervisor_remove_pool(p);
-	}
 	json_object_foreach(pools, name, saved) {
 		struct pool *p = supervisor_find_pool(sup, name);
 		if (p && !p->removing && json_is_object(saved))

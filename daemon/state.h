@@ -1,6 +1,6 @@
 /* state: the desired state an operator set at runtime (stopped and started workers,
  * scale, added and removed pools), saved atomically to state_dir after every change and
- * laid over the config file at the next start, so a restart brings back exactly that. */
+ * laid over the config file at the next start while the file still says what it said then. */
 #ifndef LV_STATE_H
 #define LV_STATE_H
 

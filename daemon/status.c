@@ -127,6 +127,12 @@ void status_write_pool(struct jsonw *o, const struct pool *p)
 	jsonw_str(o, p->cfg.kind == LV_KIND_EXEC ? "exec" : "module");
 	jsonw_lit(o, ",\"workers\":");
 	jsonw_int(o, p->cfg.workers);
+	jsonw_lit(o, ",\"config_workers\":");
+	jsonw_int(o, p->config_workers);
+	if (pool_overridden(p))
+		jsonw_lit(o, ",\"override\":true");
+	else
+		jsonw_lit(o, ",\"override\":false");
 	jsonw_lit(o, ",\"running\":");
 	jsonw_int(o, p->running);
 	jsonw_lit(o, "}");

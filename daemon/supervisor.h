@@ -95,7 +95,10 @@ struct pool {
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
+	unsigned config_workers;             /* what its config (or add) says; cfg.workers is
+	                                      * what runs, other while a scale overrides it */
 	bool removing;                       /* freed once its last worker is gone */
+	struct lv_pool_config *readd;        /* a reload wants it back: added once it is gone */
 	bool restored;                       /* which workers run came from the state file */
 	bool draining;                       /* shutdown has stopped this pool's workers */
 	bool changed;                        /* a worker changed state this loop iteration */
@@ -163,8 +166,13 @@ int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *sr
 void pool_drop_stopped(struct pool *pool, struct worker *w);
 /* Stops every worker of the pool and frees it once they are gone (possibly at once). */
 void supervisor_remove_pool(struct pool *pool);
-/* Frees a removed pool whose workers are all gone; true if it did (pool is invalid then). */
+/* Frees a removed pool whose workers are all gone; true if it did (pool is invalid then).
+ * A pool a reload wants back (readd) is then added again from that config. */
 bool pool_forget_if_gone(struct pool *pool);
+/* Forgets that a reload wants the pool back after its removal. */
+void pool_drop_readd(struct pool *pool);
+/* Whether the pool's worker count is a runtime override of what its config says. */
+bool pool_overridden(const struct pool *pool);
 /* Restarts the pool's workers one at a time (see pool.c); pool_roll advances it. */
 void pool_start_rolling(struct pool *pool);
 void pool_roll(struct pool *pool);

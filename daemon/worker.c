@@ -14,6 +14,7 @@
 #include "config/signame.h"
 #include "daemon/deps.h"
 #include "daemon/events.h"
+#include "daemon/inspect.h"
 #include "daemon/log.h"
 #include "daemon/logs.h"
 #include "daemon/service.h"
@@ -189,10 +190,23 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	return w;
 }
 
+/* Nothing may point at a freed worker: what waits for it (parked inspect requests) is
+ * answered now, and a pid still in the table no longer leads to it. Timers, channels and
+ * log pipes are the worker's own and go with it below; waiters and followers hold names. */
+static void settle_references(struct worker *w)
+{
+	struct supervisor *sup = w->pool->sup;
+
+	inspect_worker_gone(sup, w, "was removed");
+	if (w->pid > 0 && lv_pidmap_get(&sup->pids, w->pid) == w)
+		lv_pidmap_del(&sup->pids, w->pid);
+}
+
 void worker_free(struct worker *w)
 {
 	if (!w)
 		return;
+	settle_references(w);
 	worker_close_process(w);
 	if (w->timer)
 		event_free(w->timer);
@@ -220,6 +234,11 @@ static void spawn_now(struct worker *w)
 	char why[LV_ERRBUF];
 
 	evtimer_del(w->timer);
+	if (w->pool->sup->shutting_down) { /* a backoff or a roll must not outlive the shutdown */
+		w->want_running = w->waiting_deps = false;
+		set_state(w, WS_STOPPED);
+		return;
+	}
 	if (!deps_ready(w->pool->sup, w->pool, why, sizeof why)) {
 		if (!w->waiting_deps)
 			log_info("%s: %s", w->name, why);
@@ -504,6 +523,7 @@ void worker_exited(struct worker *w, int status)
 	logs_drain(w); /* its last words come before the news of its death */
 	worker_drain_error(w);
 	events_worker(sup, EV_WORKER_EXITED, w, exit_event_members(status, w->exit_error));
+	inspect_worker_gone(sup, w, "exited"); /* the process asked can never answer now */
 	worker_close_process(w);
 	evtimer_del(w->timer);
 	for (unsigned i = 0; i < w->n_loops; i++)

@@ -37,6 +37,9 @@ struct lv_rpc_session {
 	struct lv_rpc_call *calls;
 	enum lv_rpc_role role;
 	void (*denied)(void *io, const char *method);
+	bool has_peer;             /* uid/gid are known */
+	uid_t uid;
+	gid_t gid;
 };
 
 struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, void *app,
@@ -102,6 +105,22 @@ void lv_rpc_session_set_role(struct lv_rpc_session *s, enum lv_rpc_role role,
 {
 	s->role = role;
 	s->denied = denied;
+}
+
+void lv_rpc_session_set_peer(struct lv_rpc_session *s, uid_t uid, gid_t gid)
+{
+	s->has_peer = true;
+	s->uid = uid;
+	s->gid = gid;
+}
+
+int lv_rpc_call_peer(const struct lv_rpc_call *call, uid_t *uid, gid_t *gid)
+{
+	if (!call->session->has_peer)
+		return -1;
+	*uid = call->session->uid;
+	*gid = call->session->gid;
+	return 0;
 }
 
 size_t lv_rpc_session_pending(const struct lv_rpc_session *s)

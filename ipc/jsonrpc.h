@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "ipc/rpc_errors.h"
@@ -51,6 +52,13 @@ struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, v
  * runs, e.g. to log it. */
 void lv_rpc_session_set_role(struct lv_rpc_session *s, enum lv_rpc_role role,
                              void (*denied)(void *io, const char *method));
+
+/* Who the caller is, as the transport's kernel says (SO_PEERCRED): handlers that act on
+ * the caller's behalf (e.g. run something as a user) need more than its role. */
+void lv_rpc_session_set_peer(struct lv_rpc_session *s, uid_t uid, gid_t gid);
+/* 0 with the caller's uid and gid, or -1 if the transport never said (treat it as a
+ * stranger). */
+int lv_rpc_call_peer(const struct lv_rpc_call *call, uid_t *uid, gid_t *gid);
 
 /* Cancels parked calls (their cancel hooks run) and frees the session. */
 void lv_rpc_session_free(struct lv_rpc_session *s);

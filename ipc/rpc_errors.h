@@ -14,7 +14,9 @@
 #define LV_RPC_TIMED_OUT         (-32002) /* data: {"workers": [names not there yet]} */
 #define LV_RPC_WORKER_FAILED     (-32004) /* data: {"worker": name, "last_error": text} */
 #define LV_RPC_SHUTTING_DOWN     (-32005)
-#define LV_RPC_NOT_INSPECTABLE   (-32006) /* data: {"worker"}: no job process to ask */
+#define LV_RPC_NOT_INSPECTABLE   (-32006) /* data: {"worker"}: no job process to ask (or
+                                          * it ended, or was removed, before answering) */
 #define LV_RPC_RELOAD_FAILED     (-32007) /* the config file is invalid: nothing changed */
+#define LV_RPC_POOL_REMOVING     (-32008) /* data: {"pool"}: it is being removed */
 
 #endif

@@ -240,9 +240,10 @@ _Noreturn void lv_worker_main(const struct lv_spawn *args)
 	if (setsid() < 0)
 		_exit(126);
 	setup_env(&sp);
+	drop_privileges(&sp);
+	/* as the worker's user: root's chdir would hand it a folder it could not enter itself */
 	if (sp.cwd && chdir(sp.cwd) < 0)
 		lv_worker_die(&sp, "chdir %s: %s", sp.cwd, strerror(errno));
-	drop_privileges(&sp);
 	/* After the last credential change, which clears it; then the parent may have died
 	 * before it was set: the worker was reparented, and goes. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != sp.supervisor)

@@ -10,6 +10,7 @@
 
 #include "daemon/deps.h"
 #include "daemon/events.h"
+#include "daemon/inspect.h"
 #include "daemon/logs.h"
 #include "daemon/service.h"
 #include "daemon/supervisor.h"
@@ -76,6 +77,13 @@ void logs_drain(struct worker *wk)
 void logs_free_worker(struct worker *wk)
 {
 	(void)wk;
+}
+
+void inspect_worker_gone(struct supervisor *s, const struct worker *wk, const char *why)
+{
+	(void)s;
+	(void)wk;
+	(void)why;
 }
 
 void service_worker_changed(struct supervisor *s)
