@@ -538,12 +538,14 @@ int control_follow(void *client_io, const char *target)
 	struct client *cl = client_io;
 	char *copy = target ? strdup(target) : NULL;
 
+	if (cl->follows) {
+		free(copy);
+		return -EALREADY; /* one follow per connection: replacing it silently lost lines */
+	}
 	if (target && !copy)
-		return -1;
-	free(cl->follow_target);
+		return -ENOMEM;
 	cl->follow_target = copy;
-	if (!cl->follows)
-		cl->ctl->n_follows++;
+	cl->ctl->n_follows++;
 	cl->follows = true;
 	return 0;
 }

@@ -29,7 +29,8 @@ void control_publish(struct control *c, int event, json_t *params, const char *p
 
 #define LV_FOLLOWER_HIGH (256 * 1024)  /* a follower this far behind pauses the worker */
 
-/* Makes the client a follower of target's log lines (NULL: every worker). */
+/* Makes the client a follower of target's log lines (NULL: every worker); -EALREADY if it
+ * follows already (one follow per connection), -ENOMEM. */
 int control_follow(void *client_io, const char *target);
 /* Whether any client follows log lines (then lines are built as JSON for them). */
 bool control_has_followers(const struct control *ctl);

@@ -144,9 +144,12 @@ int worker_state_from_name(const char *name);
 int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
                         size_t errlen);
 struct pool *supervisor_find_pool(struct supervisor *sup, const char *name);
-/* Resolves "POOL" or "POOL:INDEX" into workers; returns the count or -1 if unknown.
- * *out is malloc'd (free it) and lists live slots only. */
+/* Resolves "POOL" or "POOL:INDEX" into workers; returns the count or -1 if unknown or not
+ * in the canonical syntax. *out is malloc'd (free it) and lists live slots only. */
 int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out);
+/* Whether target is in the one accepted syntax: POOL or POOL:INDEX, INDEX decimal without
+ * sign, spaces or leading zeros. */
+bool supervisor_target_valid(const char *target);
 int pool_scale(struct pool *pool, unsigned workers);
 /* A worker of p changed state: its waiters and the pools that follow it are judged once
  * per loop iteration, not per change (a start of 10000 workers makes 20000 changes). */

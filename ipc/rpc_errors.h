@@ -16,5 +16,7 @@
 #define LV_RPC_SHUTTING_DOWN     (-32005)
 #define LV_RPC_NOT_INSPECTABLE   (-32006) /* data: {"worker"}: no job process to ask */
 #define LV_RPC_RELOAD_FAILED     (-32007) /* the config file is invalid: nothing changed */
+#define LV_RPC_LIMIT_REACHED     (-32010) /* data: {"limit": name, "max": N}: connections,
+                                           * parked waits, follows per connection */
 
 #endif
