@@ -3,10 +3,9 @@
 #include "daemon/control.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,36 +18,10 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "daemon/control_int.h"
 #include "daemon/log.h"
 #include "daemon/logs.h"
 #include "ipc/frame.h"
-
-struct client {
-	struct client *prev, *next;
-	struct control *ctl;
-	struct bufferevent *bev;
-	struct lv_rpc_session *session;
-	int closing;            /* close once the output is written */
-	unsigned sub_mask;      /* subscribed events, 0 for none */
-	char *sub_target;       /* only events of this pool or worker, or NULL */
-	struct event *linger;   /* an overflowed subscriber gets this long to read its notice */
-	struct ucred peer;      /* who connected (SO_PEERCRED, as of connect()) */
-	bool follows;           /* receives log lines ... */
-	char *follow_target;    /* ... of this pool or worker, or of all */
-};
-
-struct control {
-	struct supervisor *sup;
-	const struct lv_rpc_method *methods;
-	struct evconnlistener *listener;
-	struct event *resume;   /* re-enables accepting after EMFILE */
-	struct client *clients;
-	unsigned n_clients;
-	unsigned n_follows;     /* clients that follow log lines */
-	char *path;
-	mode_t mode;
-	bool adopted;           /* passed by systemd: its path is not ours to remove */
-};
 
 static void client_free(struct client *cl)
 {
@@ -61,7 +34,9 @@ static void client_free(struct client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	ctl->n_clients--;
+	peers_leave(&ctl->peers, cl->peer.uid);
 	lv_rpc_session_free(cl->session);
+	replymem_untrack(&ctl->replies, &cl->out);
 	bufferevent_free(cl->bev);
 	if (cl->linger)
 		event_free(cl->linger);
@@ -76,20 +51,41 @@ static void client_free(struct client *cl)
 		evconnlistener_enable(ctl->listener);
 }
 
+void control_on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_free(arg);
+}
+
+/* Disconnects a client now: its unread replies are freed at once and its socket shut;
+ * the struct goes on the next loop turn (a session may be on the stack that sent). */
+static void client_drop(struct replymem_user *out_of, const char *why)
+{
+	struct client *cl = (struct client *)((char *)out_of - offsetof(struct client, out));
+	struct evbuffer *out = bufferevent_get_output(cl->bev);
+	struct timeval now = { 0, 0 };
+
+	log_warn("control: uid %u (pid %d) %s: disconnecting it", (unsigned)cl->peer.uid,
+	         (int)cl->peer.pid, why);
+	cl->closing = 2;
+	cl->sub_mask = 0;
+	bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
+	evbuffer_unfreeze(out, 1); /* the bufferevent keeps its start frozen: we take over */
+	evbuffer_drain(out, evbuffer_get_length(out));
+	shutdown(bufferevent_getfd(cl->bev), SHUT_RDWR);
+	if (!cl->linger)
+		cl->linger = evtimer_new(cl->ctl->sup->base, control_on_linger, cl);
+	if (cl->linger)
+		evtimer_add(cl->linger, &now);
+}
+
 static void client_send(void *io, const char *data, size_t len)
 {
 	struct client *cl = io;
-	struct evbuffer *out = bufferevent_get_output(cl->bev);
 
-	if (cl->closing)
-		return;
-	if (evbuffer_get_length(out) + len > LV_CONTROL_MAX_OUTPUT) {
-		/* It does not read what it asks for: drop it rather than grow without bound. */
-		log_warn("control: client not reading its replies, disconnecting");
-		cl->closing = 2;
-		return;
-	}
-	evbuffer_add(out, data, len);
+	if (!cl->closing && replymem_room(&cl->ctl->replies, &cl->out, len))
+		evbuffer_add(bufferevent_get_output(cl->bev), data, len);
 }
 
 /* Reads as long as the client's earlier requests are answered and its replies read. */
@@ -113,6 +109,40 @@ static bool finish_or_close(struct client *cl)
 	return false;
 }
 
+static void on_denied(void *io, const char *method)
+{
+	struct client *cl = io;
+
+	log_warn("control: permission denied: uid %u (pid %d) may not call %s",
+	         (unsigned)cl->peer.uid, (int)cl->peer.pid, method);
+}
+
+enum lv_rpc_role control_client_role(struct client *cl)
+{
+	struct supervisor *sup = cl->ctl->sup;
+
+	if (cl->role_gen != sup->config_gen) {
+		cl->role = peers_role(&cl->ctl->peers, sup->cfg, sup->config_gen, &cl->peer);
+		cl->role_gen = sup->config_gen;
+	}
+	return cl->role;
+}
+
+/* Handles one request line under the role the peer has now; a peer left with no role
+ * gets its answers (-32003) and then the connection closes. */
+static void handle_line(struct client *cl, const char *line, size_t len)
+{
+	enum lv_rpc_role role = control_client_role(cl);
+
+	lv_rpc_session_set_role(cl->session, role, on_denied);
+	lv_rpc_session_handle(cl->session, line, len);
+	if (role == LV_ROLE_NONE && !cl->closing) {
+		log_warn("control: uid %u (pid %d) has no role any more: closing its connection",
+		         (unsigned)cl->peer.uid, (int)cl->peer.pid);
+		control_close_after_notice(cl);
+	}
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
@@ -123,7 +153,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 	while (!cl->closing && lv_rpc_session_pending(cl->session) < LV_CONTROL_MAX_PENDING &&
 	       (r = lv_frame_next(in, LV_CONTROL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
-		lv_rpc_session_handle(cl->session, line, len);
+		handle_line(cl, line, len);
 		lv_frame_consume(in, len);
 	}
 	if (r == LV_FRAME_TOO_LONG && !cl->closing) {
@@ -156,72 +186,35 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		client_free(arg);
 }
 
-static bool in_group(const struct ucred *peer, gid_t gid)
-{
-	struct passwd *pw;
-	gid_t groups[256];
-	int n = 256;
-
-	if (peer->gid == gid)
-		return true;
-	if (!(pw = getpwuid(peer->uid)) || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
-}
-
-/* root and the daemon's own user are admins; everyone else gets what control.access says,
- * by uid and by every group of that uid (not only the primary one). */
-static enum lv_rpc_role peer_role(const struct lv_config *cfg, const struct ucred *peer)
-{
-	int role = LV_ROLE_NONE;
-
-	if (peer->uid == 0 || peer->uid == geteuid())
-		return LV_ROLE_ADMIN;
-	for (size_t i = 0; i < cfg->n_access; i++) {
-		const struct lv_access *a = &cfg->access[i];
-
-		if (a->role > role && (a->is_group ? in_group(peer, a->gid) : a->uid == peer->uid))
-			role = a->role;
-	}
-	return (enum lv_rpc_role)role;
-}
-
-static void on_denied(void *io, const char *method)
-{
-	struct client *cl = io;
-
-	log_warn("control: permission denied: uid %u (pid %d) may not call %s",
-	         (unsigned)cl->peer.uid, (int)cl->peer.pid, method);
-}
-
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
 	struct control *ctl = arg;
-	struct client *cl = calloc(1, sizeof *cl);
+	struct ucred peer;
+	struct client *cl;
 
 	(void)sa;
 	(void)socklen;
-	if (!cl || !(cl->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+	if (!peers_admit(&ctl->peers, ctl->sup->cfg, ctl->sup->config_gen, ctl->n_clients, fd, &peer))
+		return;
+	if (!(cl = calloc(1, sizeof *cl)) ||
+	    !(cl->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
 		free(cl);
 		close(fd);
+		peers_leave(&ctl->peers, peer.uid);
 		return;
 	}
 	cl->ctl = ctl;
-	if (!(cl->session = lv_rpc_session_new(ctl->methods, ctl->sup, client_send, cl))) {
+	cl->peer = peer;
+	cl->privileged = peer_privileged(peer.uid);
+	cl->role_gen = ctl->sup->config_gen - 1; /* judged again at its first request */
+	if (!(cl->session = lv_rpc_session_new(ctl->methods, ctl->sup, client_send, cl)) ||
+	    replymem_track(&ctl->replies, &cl->out, bufferevent_get_output(cl->bev)) < 0) {
+		lv_rpc_session_free(cl->session);
 		bufferevent_free(cl->bev);
 		free(cl);
+		peers_leave(&ctl->peers, peer.uid);
 		return;
-	}
-	{
-		socklen_t len = sizeof cl->peer;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &len) < 0)
-			cl->peer.uid = (uid_t)-1; /* unknown: no role at all */
-		lv_rpc_session_set_role(cl->session, cl->peer.uid == (uid_t)-1 ? LV_ROLE_NONE
-		                        : peer_role(ctl->sup->cfg, &cl->peer), on_denied);
 	}
 	cl->next = ctl->clients;
 	if (ctl->clients)
@@ -401,7 +394,10 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 	ctl->sup = sup;
 	ctl->methods = methods;
 	ctl->mode = mode;
+	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
+	              client_drop); /* without its timer, memory would stay at its peak */
 	if (!(ctl->listener = listen_on(ctl, path, mode, err, errlen))) {
+		replymem_free(&ctl->replies);
 		free(ctl->path);
 		free(ctl);
 		return NULL;
@@ -426,12 +422,15 @@ struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rp
 	ctl->sup = sup;
 	ctl->methods = methods;
 	ctl->adopted = true;
+	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
+	              client_drop);
 	/* passed sockets arrive blocking and already listening (backlog 0: leave it) */
 	evutil_make_socket_nonblocking(fd);
 	ctl->listener = evconnlistener_new(sup->base, on_accept, ctl,
 	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!ctl->listener) {
 		snprintf(err, errlen, "cannot accept on the passed control socket");
+		replymem_free(&ctl->replies);
 		free(ctl->path);
 		free(ctl);
 		return NULL;
@@ -475,62 +474,9 @@ const char *control_path(const struct control *ctl)
 	return ctl->path;
 }
 
-int control_subscribe(void *client_io, unsigned mask, const char *target)
+bool control_client_privileged(void *client_io)
 {
-	struct client *cl = client_io;
-	char *copy = target ? strdup(target) : NULL;
-
-	if (target && !copy)
-		return -1;
-	free(cl->sub_target);
-	cl->sub_target = copy;
-	cl->sub_mask = mask;
-	return 0;
-}
-
-static bool target_matches(const char *target, const char *pool, const char *worker)
-{
-	if (!target)
-		return true;
-	if (strchr(target, ':'))
-		return worker && !strcmp(target, worker);
-	return pool && !strcmp(target, pool);
-}
-
-static void on_linger(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	client_free(arg);
-}
-
-/* A subscriber that does not read gets one last "overflow" event, then is disconnected:
- * the daemon neither blocks on it nor keeps queueing for it. */
-static void overflow(struct client *cl)
-{
-	struct timeval tv = { 30, 0 };
-
-	log_warn("control: a subscriber stopped reading its events: disconnecting it");
-	lv_rpc_session_notify(cl->session, "event", json_pack("{s:s}", "event", "overflow"));
-	cl->sub_mask = 0;
-	cl->closing = 1;
-	bufferevent_disable(cl->bev, EV_READ);
-	if ((cl->linger = evtimer_new(cl->ctl->sup->base, on_linger, cl)))
-		evtimer_add(cl->linger, &tv);
-}
-
-void control_publish(struct control *ctl, int event, json_t *params, const char *pool,
-                     const char *worker)
-{
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
-		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
-		    !target_matches(cl->sub_target, pool, worker))
-			continue;
-		if (evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_SUBSCRIBER_MAX_QUEUE)
-			overflow(cl);
-		else
-			lv_rpc_session_notify(cl->session, "event", json_incref(params));
-	}
+	return ((struct client *)client_io)->privileged;
 }
 
 int control_follow(void *client_io, const char *target)
@@ -560,7 +506,8 @@ bool control_publish_log(struct control *ctl, json_t *line, const char *pool, co
 	bool behind = false;
 
 	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
-		if (!cl->follows || cl->closing || !target_matches(cl->follow_target, pool, worker))
+		if (!cl->follows || cl->closing ||
+		    !control_target_matches(cl->follow_target, pool, worker) || !control_may_stream(cl))
 			continue;
 		lv_rpc_session_notify(cl->session, "log", json_incref(line));
 		behind |= evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_FOLLOWER_HIGH;
@@ -589,6 +536,8 @@ void control_close(struct control *ctl)
 		client_free(ctl->clients);
 	if (ctl->resume)
 		event_free(ctl->resume);
+	replymem_free(&ctl->replies);
+	peers_free(&ctl->peers);
 	evconnlistener_free(ctl->listener);
 	if (!ctl->adopted)
 		unlink(ctl->path);

@@ -120,6 +120,7 @@ struct supervisor {
 	size_t n_pools;
 	struct lv_pidmap pids;
 	struct waiter *waiters;
+	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
