@@ -323,6 +323,7 @@ void pool_drop_stopped(struct pool *p, struct worker *w)
 
 void pool_free(struct pool *p)
 {
+	waiters_pool_gone(p);
 	for (unsigned i = 0; i < p->n_slots; i++)
 		worker_free(p->workers[i]);
 	free(p->workers);

@@ -96,6 +96,7 @@ struct pool {
 	bool restored;                       /* which workers run came from the state file */
 	bool draining;                       /* shutdown has stopped this pool's workers */
 	bool changed;                        /* a worker changed state this loop iteration */
+	struct waiter *waiters;              /* requests parked on it or its workers */
 	struct timeval hang_tv;              /* hang_timeout_ms as a libevent common timeout */
 	unsigned hang_tv_ms;
 	bool rolling, roll_started;          /* a rolling restart is under way ... */
@@ -119,7 +120,8 @@ struct supervisor {
 	struct pool **pools;
 	size_t n_pools;
 	struct lv_pidmap pids;
-	struct waiter *waiters;
+	struct waiter *waiters;              /* parked requests whose pool is gone, to judge */
+	unsigned n_waiters;                  /* parked requests in all */
 	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
@@ -223,7 +225,8 @@ void supervisor_shutdown(struct supervisor *sup);
 void supervisor_check_done(struct supervisor *sup);
 
 /* waiters.c: parked requests woken by state changes */
-void waiters_notify(struct supervisor *sup, const struct pool *pool);
+void waiters_notify(struct supervisor *sup, struct pool *pool);
+/* Judges the waiters of pools freed since (pool_free hands them over). */
 void waiters_notify_all(struct supervisor *sup);
 
 /* status.c */

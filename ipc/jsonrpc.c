@@ -37,6 +37,7 @@ struct lv_rpc_session {
 	struct lv_rpc_unit *head, *tail;
 	size_t pending;
 	struct lv_rpc_call *calls;
+	size_t n_calls;            /* calls dispatched and not answered yet (parked ones) */
 	enum lv_rpc_role role;
 	void (*denied)(void *io, const char *method);
 };
@@ -74,6 +75,7 @@ static void call_unlink(struct lv_rpc_call *c)
 		s->calls = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	s->n_calls--;
 	json_decref(c->id);
 	free(c);
 }
@@ -109,6 +111,11 @@ void lv_rpc_session_set_role(struct lv_rpc_session *s, enum lv_rpc_role role,
 size_t lv_rpc_session_pending(const struct lv_rpc_session *s)
 {
 	return s->pending;
+}
+
+size_t lv_rpc_session_open_calls(const struct lv_rpc_session *s)
+{
+	return s->n_calls;
 }
 
 void *lv_rpc_session_io(const struct lv_rpc_session *s)
@@ -430,6 +437,7 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 	if (s->calls)
 		s->calls->prev = c;
 	s->calls = c;
+	s->n_calls++;
 
 	if (!json_is_object(req)) {
 		c->id = json_null();
