@@ -40,6 +40,8 @@ static void client_free(struct client *cl)
 	bufferevent_free(cl->bev);
 	if (cl->linger)
 		event_free(cl->linger);
+	if (cl->more)
+		event_free(cl->more);
 	free(cl->sub_target);
 	free(cl->follow_target);
 	if (cl->follows) {
@@ -88,13 +90,21 @@ static void client_send(void *io, const char *data, size_t len)
 		evbuffer_add(bufferevent_get_output(cl->bev), data, len);
 }
 
-/* Reads as long as the client's earlier requests are answered and its replies read. */
+/* Whether the client's next request may be handled now: not while it has many earlier
+ * ones unanswered, nor while it leaves a megabyte of replies unread (it is read from again
+ * once it has read them: a client that does not read costs no more memory or time). */
+static bool may_handle(struct client *cl)
+{
+	return !cl->closing && lv_rpc_session_pending(cl->session) < LV_CONTROL_MAX_PENDING &&
+	       evbuffer_get_length(bufferevent_get_output(cl->bev)) < LV_CONTROL_OUTPUT_HIGH;
+}
+
 static void update_reading(struct client *cl)
 {
-	if (cl->closing || lv_rpc_session_pending(cl->session) >= LV_CONTROL_MAX_PENDING)
-		bufferevent_disable(cl->bev, EV_READ);
-	else
+	if (may_handle(cl))
 		bufferevent_enable(cl->bev, EV_READ);
+	else
+		bufferevent_disable(cl->bev, EV_READ);
 }
 
 /* Returns true if the client is gone. */
@@ -143,18 +153,49 @@ static void handle_line(struct client *cl, const char *line, size_t len)
 	}
 }
 
+static void on_read(struct bufferevent *bev, void *arg);
+
+static void on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)fd;
+	(void)what;
+	on_read(cl->bev, cl);
+}
+
+/* A client is served this much per turn of the loop, the rest of what it sent on a later
+ * turn: everyone else (a ping) waits no longer than one such share of each client. */
+static bool turn_taken(struct client *cl, int lines, size_t out_before)
+{
+	struct timeval now = { 0, 0 };
+	size_t out = evbuffer_get_length(bufferevent_get_output(cl->bev));
+
+	if ((lines < LV_CONTROL_TURN_LINES && (out <= out_before ||
+	                                       out - out_before < LV_CONTROL_TURN_BYTES)) ||
+	    evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0)
+		return false;
+	if (!cl->more && !(cl->more = evtimer_new(cl->ctl->sup->base, on_more, cl)))
+		return false; /* no timer: serve on rather than stall it */
+	evtimer_add(cl->more, &now);
+	return true;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len, out_before = evbuffer_get_length(bufferevent_get_output(bev));
 	const char *line;
-	size_t len;
 	enum lv_frame_result r = LV_FRAME_NONE;
+	int lines = 0;
 
-	while (!cl->closing && lv_rpc_session_pending(cl->session) < LV_CONTROL_MAX_PENDING &&
+	while (may_handle(cl) &&
 	       (r = lv_frame_next(in, LV_CONTROL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
 		handle_line(cl, line, len);
 		lv_frame_consume(in, len);
+		if (turn_taken(cl, ++lines, out_before))
+			break;
 	}
 	if (r == LV_FRAME_TOO_LONG && !cl->closing) {
 		log_warn("control: request line over %d bytes, closing that connection",
@@ -174,7 +215,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 		logs_resume(cl->ctl->sup); /* it caught up: paused workers may go on */
 	if (finish_or_close(cl))
 		return;
-	/* Reading may have paused on pending replies: pick up what is buffered. */
+	/* Reading may have paused on pending or unread replies: pick up what is buffered. */
 	if (!cl->closing && evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0)
 		on_read(cl->bev, cl);
 }

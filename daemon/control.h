@@ -11,6 +11,9 @@
 
 #define LV_CONTROL_MAX_LINE      (256 * 1024)
 #define LV_CONTROL_MAX_PENDING   64                 /* unanswered requests per client */
+#define LV_CONTROL_OUTPUT_HIGH   (1024 * 1024)      /* unread replies that pause its requests */
+#define LV_CONTROL_TURN_LINES    16                 /* requests of a client per loop turn, */
+#define LV_CONTROL_TURN_BYTES    (16 * 1024)        /* or fewer if their replies reach this */
 #define LV_CONTROL_MAX_OUTPUT    (64 * 1024 * 1024) /* unread reply bytes per client ... */
 #define LV_CONTROL_MAX_OUTPUT_ALL (128 * 1024 * 1024) /* ... and of all clients together */
 #define LV_CONTROL_MAX_CLIENTS   1024

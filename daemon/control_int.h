@@ -22,6 +22,7 @@ struct client {
 	unsigned sub_mask;      /* subscribed events, 0 for none */
 	char *sub_target;       /* only events of this pool or worker, or NULL */
 	struct event *linger;   /* frees it: after a last notice's 30 s, or at once once dropped */
+	struct event *more;     /* serves the rest of its requests on the next loop turn */
 	struct ucred peer;      /* who connected (SO_PEERCRED, as of connect()) */
 	bool privileged;        /* root or the daemon's user: not counted against a uid */
 	enum lv_rpc_role role;  /* its role under config generation role_gen */
