@@ -303,6 +303,10 @@ static void m_inspect(struct lv_rpc_call *call, json_t *params, void *app)
 	}
 	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0)
 		return;
+	if (!waiters_room(sup, call)) { /* each one also queues a message to the worker */
+		free(ws);
+		return;
+	}
 	inspect_start(sup, call, ws[0], t > 0 && t <= 60000 ? (unsigned)t : LV_INSPECT_TIMEOUT_MS);
 	free(ws);
 }

@@ -187,22 +187,30 @@ static void on_cancel(void *arg)
 	waiter_free(arg);
 }
 
-/* Whether one more call may park: per client (a batch of 256 waits is the most one line
- * asks for) and in all, with a reserve only root and the daemon's user may use. */
-static bool room_to_park(struct supervisor *sup, struct lv_rpc_call *call, json_t **why)
+/* Per client (a batch of 256 waits is the most one line asks for) and in all, with a
+ * reserve only root and the daemon's user may use. */
+static bool room_to_park(struct lv_rpc_call *call, unsigned parked)
 {
 	struct lv_rpc_session *s = lv_rpc_call_session(call);
 	unsigned most = control_client_privileged(lv_rpc_session_io(s))
 	                ? LV_WAITERS_MAX : LV_WAITERS_MAX - LV_WAITERS_RESERVED;
+	json_t *why;
 
 	if (lv_rpc_session_open_calls(s) > LV_WAITERS_PER_CLIENT)
-		*why = json_pack("{s:s, s:i}", "limit", "waits_per_connection", "max",
-		                 LV_WAITERS_PER_CLIENT);
-	else if (sup->n_waiters > most) /* this waiter counts already */
-		*why = json_pack("{s:s, s:i}", "limit", "waits", "max", (int)most);
+		why = json_pack("{s:s, s:i}", "limit", "waits_per_connection", "max",
+		                LV_WAITERS_PER_CLIENT);
+	else if (parked > most)
+		why = json_pack("{s:s, s:i}", "limit", "waits", "max", (int)most);
 	else
 		return true;
+	lv_rpc_fail(call, LV_RPC_LIMIT_REACHED, "too many parked requests: wait for some to end, "
+	            "or wait for a whole pool at once", why);
 	return false;
+}
+
+bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call)
+{
+	return room_to_park(call, sup->n_waiters + 1);
 }
 
 void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
@@ -213,7 +221,6 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *t
 	                      .tv_usec = (spec->timeout_ms % 1000) * 1000 };
 	const char *colon = strchr(target, ':');
 	char name[LV_POOL_NAME_MAX + 1];
-	json_t *why = NULL;
 
 	if (!wt || !(wt->target = strdup(target)) ||
 	    !(wt->timer = evtimer_new(sup->base, on_timeout, wt))) {
@@ -233,10 +240,8 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *t
 	sup->n_waiters++;
 	if (settle(wt))
 		return;
-	if (!room_to_park(sup, call, &why)) {
+	if (!room_to_park(call, sup->n_waiters)) { /* this waiter counts already */
 		waiter_free(wt);
-		lv_rpc_fail(call, LV_RPC_LIMIT_REACHED, "too many parked requests: wait for some to "
-		            "end, or wait for a whole pool at once", why);
 		return;
 	}
 	lv_rpc_park(call, on_cancel, wt);
