@@ -236,7 +236,9 @@ int lv_client_call(struct lv_client *c, const char *method, json_t *params, int 
 	}
 	rc = lv_client_send_line(c, text, strlen(text));
 	free(text);
-	if (rc < 0)
+	/* a daemon that refuses the connection (no role, too many) says why, then closes:
+	 * that line may still be there to read */
+	if (rc < 0 && errno != EPIPE && errno != ECONNRESET)
 		return -1;
 	for (;;) {
 		size_t len;

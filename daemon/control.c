@@ -3,9 +3,9 @@
 #include "daemon/control.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,38 +17,10 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include "daemon/control_int.h"
 #include "daemon/log.h"
 #include "daemon/logs.h"
-#include "daemon/sockfile.h"
 #include "ipc/frame.h"
-
-struct client {
-	struct client *prev, *next;
-	struct control *ctl;
-	struct bufferevent *bev;
-	struct lv_rpc_session *session;
-	int closing;            /* close once the output is written */
-	unsigned sub_mask;      /* subscribed events, 0 for none */
-	char *sub_target;       /* only events of this pool or worker, or NULL */
-	struct event *linger;   /* an overflowed subscriber gets this long to read its notice */
-	struct ucred peer;      /* who connected (SO_PEERCRED, as of connect()) */
-	bool follows;           /* receives log lines ... */
-	char *follow_target;    /* ... of this pool or worker, or of all */
-};
-
-struct control {
-	struct supervisor *sup;
-	const struct lv_rpc_method *methods;
-	struct evconnlistener *listener;
-	struct event *resume;   /* re-enables accepting after EMFILE */
-	struct client *clients;
-	unsigned n_clients;
-	unsigned n_follows;     /* clients that follow log lines */
-	char *path;
-	mode_t mode;
-	struct lv_sockfile made; /* the socket file bound at path: only it is removed */
-	bool adopted;           /* passed by systemd: its path is not ours to remove */
-};
 
 static void client_free(struct client *cl)
 {
@@ -61,10 +33,14 @@ static void client_free(struct client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	ctl->n_clients--;
+	peers_leave(&ctl->peers, cl->peer.uid);
 	lv_rpc_session_free(cl->session);
+	replymem_untrack(&ctl->replies, &cl->out);
 	bufferevent_free(cl->bev);
 	if (cl->linger)
 		event_free(cl->linger);
+	if (cl->more)
+		event_free(cl->more);
 	free(cl->sub_target);
 	free(cl->follow_target);
 	if (cl->follows) {
@@ -76,29 +52,58 @@ static void client_free(struct client *cl)
 		evconnlistener_enable(ctl->listener);
 }
 
+void control_on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_free(arg);
+}
+
+/* Disconnects a client now: its unread replies are freed at once and its socket shut;
+ * the struct goes on the next loop turn (a session may be on the stack that sent). */
+static void client_drop(struct replymem_user *out_of, const char *why)
+{
+	struct client *cl = (struct client *)((char *)out_of - offsetof(struct client, out));
+	struct evbuffer *out = bufferevent_get_output(cl->bev);
+	struct timeval now = { 0, 0 };
+
+	log_warn("control: uid %u (pid %d) %s: disconnecting it", (unsigned)cl->peer.uid,
+	         (int)cl->peer.pid, why);
+	cl->closing = 2;
+	cl->sub_mask = 0;
+	bufferevent_disable(cl->bev, EV_READ | EV_WRITE);
+	evbuffer_unfreeze(out, 1); /* the bufferevent keeps its start frozen: we take over */
+	evbuffer_drain(out, evbuffer_get_length(out));
+	shutdown(bufferevent_getfd(cl->bev), SHUT_RDWR);
+	if (!cl->linger)
+		cl->linger = evtimer_new(cl->ctl->sup->base, control_on_linger, cl);
+	if (cl->linger)
+		evtimer_add(cl->linger, &now);
+}
+
 static void client_send(void *io, const char *data, size_t len)
 {
 	struct client *cl = io;
-	struct evbuffer *out = bufferevent_get_output(cl->bev);
 
-	if (cl->closing)
-		return;
-	if (evbuffer_get_length(out) + len > LV_CONTROL_MAX_OUTPUT) {
-		/* It does not read what it asks for: drop it rather than grow without bound. */
-		log_warn("control: client not reading its replies, disconnecting");
-		cl->closing = 2;
-		return;
-	}
-	evbuffer_add(out, data, len);
+	if (!cl->closing && replymem_room(&cl->ctl->replies, &cl->out, len))
+		evbuffer_add(bufferevent_get_output(cl->bev), data, len);
 }
 
-/* Reads as long as the client's earlier requests are answered and its replies read. */
+/* Whether the client's next request may be handled now: not while it has many earlier
+ * ones unanswered, nor while it leaves a megabyte of replies unread (it is read from again
+ * once it has read them: a client that does not read costs no more memory or time). */
+static bool may_handle(struct client *cl)
+{
+	return !cl->closing && lv_rpc_session_pending(cl->session) < LV_CONTROL_MAX_PENDING &&
+	       evbuffer_get_length(bufferevent_get_output(cl->bev)) < LV_CONTROL_OUTPUT_HIGH;
+}
+
 static void update_reading(struct client *cl)
 {
-	if (cl->closing || lv_rpc_session_pending(cl->session) >= LV_CONTROL_MAX_PENDING)
-		bufferevent_disable(cl->bev, EV_READ);
-	else
+	if (may_handle(cl))
 		bufferevent_enable(cl->bev, EV_READ);
+	else
+		bufferevent_disable(cl->bev, EV_READ);
 }
 
 /* Returns true if the client is gone. */
@@ -113,18 +118,83 @@ static bool finish_or_close(struct client *cl)
 	return false;
 }
 
+static void on_denied(void *io, const char *method)
+{
+	struct client *cl = io;
+
+	log_warn("control: permission denied: uid %u (pid %d) may not call %s",
+	         (unsigned)cl->peer.uid, (int)cl->peer.pid, method);
+}
+
+enum lv_rpc_role control_client_role(struct client *cl)
+{
+	struct supervisor *sup = cl->ctl->sup;
+
+	if (cl->role_gen != sup->config_gen) {
+		cl->role = peers_role(&cl->ctl->peers, sup->cfg, sup->config_gen, &cl->peer);
+		cl->role_gen = sup->config_gen;
+	}
+	return cl->role;
+}
+
+/* Handles one request line under the role the peer has now; a peer left with no role
+ * gets its answers (-32003) and then the connection closes. */
+static void handle_line(struct client *cl, const char *line, size_t len)
+{
+	enum lv_rpc_role role = control_client_role(cl);
+
+	lv_rpc_session_set_role(cl->session, role, on_denied);
+	lv_rpc_session_handle(cl->session, line, len);
+	if (role == LV_ROLE_NONE && !cl->closing) {
+		log_warn("control: uid %u (pid %d) has no role any more: closing its connection",
+		         (unsigned)cl->peer.uid, (int)cl->peer.pid);
+		control_close_after_notice(cl);
+	}
+}
+
+static void on_read(struct bufferevent *bev, void *arg);
+
+static void on_more(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)fd;
+	(void)what;
+	on_read(cl->bev, cl);
+}
+
+/* A client is served this much per turn of the loop, the rest of what it sent on a later
+ * turn: everyone else (a ping) waits no longer than one such share of each client. */
+static bool turn_taken(struct client *cl, int lines, size_t out_before)
+{
+	struct timeval now = { 0, 0 };
+	size_t out = evbuffer_get_length(bufferevent_get_output(cl->bev));
+
+	if ((lines < LV_CONTROL_TURN_LINES && (out <= out_before ||
+	                                       out - out_before < LV_CONTROL_TURN_BYTES)) ||
+	    evbuffer_get_length(bufferevent_get_input(cl->bev)) == 0)
+		return false;
+	if (!cl->more && !(cl->more = evtimer_new(cl->ctl->sup->base, on_more, cl)))
+		return false; /* no timer: serve on rather than stall it */
+	evtimer_add(cl->more, &now);
+	return true;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t len, out_before = evbuffer_get_length(bufferevent_get_output(bev));
 	const char *line;
-	size_t len;
 	enum lv_frame_result r = LV_FRAME_NONE;
+	int lines = 0;
 
-	while (!cl->closing && lv_rpc_session_pending(cl->session) < LV_CONTROL_MAX_PENDING &&
+	while (may_handle(cl) &&
 	       (r = lv_frame_next(in, LV_CONTROL_MAX_LINE, &line, &len)) == LV_FRAME_LINE) {
-		lv_rpc_session_handle(cl->session, line, len);
+		handle_line(cl, line, len);
 		lv_frame_consume(in, len);
+		if (turn_taken(cl, ++lines, out_before))
+			break;
 	}
 	if (r == LV_FRAME_TOO_LONG && !cl->closing) {
 		log_warn("control: request line over %d bytes, closing that connection",
@@ -144,7 +214,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 		logs_resume(cl->ctl->sup); /* it caught up: paused workers may go on */
 	if (finish_or_close(cl))
 		return;
-	/* Reading may have paused on pending replies: pick up what is buffered. */
+	/* Reading may have paused on pending or unread replies: pick up what is buffered. */
 	if (!cl->closing && evbuffer_get_length(bufferevent_get_input(cl->bev)) > 0)
 		on_read(cl->bev, cl);
 }
@@ -156,75 +226,37 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		client_free(arg);
 }
 
-static bool in_group(const struct ucred *peer, gid_t gid)
-{
-	struct passwd *pw;
-	gid_t groups[256];
-	int n = 256;
-
-	if (peer->gid == gid)
-		return true;
-	if (!(pw = getpwuid(peer->uid)) || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
-}
-
-/* root and the daemon's own user are admins; everyone else gets what control.access says,
- * by uid and by every group of that uid (not only the primary one). */
-static enum lv_rpc_role peer_role(const struct lv_config *cfg, const struct ucred *peer)
-{
-	int role = LV_ROLE_NONE;
-
-	if (peer->uid == 0 || peer->uid == geteuid())
-		return LV_ROLE_ADMIN;
-	for (size_t i = 0; i < cfg->n_access; i++) {
-		const struct lv_access *a = &cfg->access[i];
-
-		if (a->role > role && (a->is_group ? in_group(peer, a->gid) : a->uid == peer->uid))
-			role = a->role;
-	}
-	return (enum lv_rpc_role)role;
-}
-
-static void on_denied(void *io, const char *method)
-{
-	struct client *cl = io;
-
-	log_warn("control: permission denied: uid %u (pid %d) may not call %s",
-	         (unsigned)cl->peer.uid, (int)cl->peer.pid, method);
-}
-
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
 	struct control *ctl = arg;
-	struct client *cl = calloc(1, sizeof *cl);
+	struct ucred peer;
+	struct client *cl;
 
 	(void)sa;
 	(void)socklen;
-	if (!cl || !(cl->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+	if (!peers_admit(&ctl->peers, ctl->sup->cfg, ctl->sup->config_gen, ctl->n_clients, fd, &peer))
+		return;
+	if (!(cl = calloc(1, sizeof *cl)) ||
+	    !(cl->bev = bufferevent_socket_new(ctl->sup->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
 		free(cl);
 		close(fd);
+		peers_leave(&ctl->peers, peer.uid);
 		return;
 	}
 	cl->ctl = ctl;
-	if (!(cl->session = lv_rpc_session_new(ctl->methods, ctl->sup, client_send, cl))) {
+	cl->peer = peer;
+	cl->privileged = peer_privileged(peer.uid);
+	cl->role_gen = ctl->sup->config_gen - 1; /* judged again at its first request */
+	if (!(cl->session = lv_rpc_session_new(ctl->methods, ctl->sup, client_send, cl)) ||
+	    replymem_track(&ctl->replies, &cl->out, bufferevent_get_output(cl->bev)) < 0) {
+		lv_rpc_session_free(cl->session);
 		bufferevent_free(cl->bev);
 		free(cl);
+		peers_leave(&ctl->peers, peer.uid);
 		return;
 	}
-	{
-		socklen_t len = sizeof cl->peer;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->peer, &len) < 0)
-			cl->peer.uid = (uid_t)-1; /* unknown: no role at all */
-		else
-			lv_rpc_session_set_peer(cl->session, cl->peer.uid, cl->peer.gid);
-		lv_rpc_session_set_role(cl->session, cl->peer.uid == (uid_t)-1 ? LV_ROLE_NONE
-		                        : peer_role(ctl->sup->cfg, &cl->peer), on_denied);
-	}
+	lv_rpc_session_set_peer(cl->session, peer.uid, peer.gid); /* for what add may run as */
 	cl->next = ctl->clients;
 	if (ctl->clients)
 		ctl->clients->prev = cl;
@@ -303,7 +335,10 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 	ctl->sup = sup;
 	ctl->methods = methods;
 	ctl->mode = mode;
+	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
+	              client_drop); /* without its timer, memory would stay at its peak */
 	if (!(ctl->listener = listen_on(ctl, path, mode, &ctl->made, err, errlen))) {
+		replymem_free(&ctl->replies);
 		free(ctl->path);
 		free(ctl);
 		return NULL;
@@ -328,12 +363,15 @@ struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rp
 	ctl->sup = sup;
 	ctl->methods = methods;
 	ctl->adopted = true;
+	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
+	              client_drop);
 	/* passed sockets arrive blocking and already listening (backlog 0: leave it) */
 	evutil_make_socket_nonblocking(fd);
 	ctl->listener = evconnlistener_new(sup->base, on_accept, ctl,
 	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!ctl->listener) {
 		snprintf(err, errlen, "cannot accept on the passed control socket");
+		replymem_free(&ctl->replies);
 		free(ctl->path);
 		free(ctl);
 		return NULL;
@@ -377,62 +415,9 @@ const char *control_path(const struct control *ctl)
 	return ctl->path;
 }
 
-int control_subscribe(void *client_io, unsigned mask, const char *target)
+bool control_client_privileged(void *client_io)
 {
-	struct client *cl = client_io;
-	char *copy = target ? strdup(target) : NULL;
-
-	if (target && !copy)
-		return -1;
-	free(cl->sub_target);
-	cl->sub_target = copy;
-	cl->sub_mask = mask;
-	return 0;
-}
-
-static bool target_matches(const char *target, const char *pool, const char *worker)
-{
-	if (!target)
-		return true;
-	if (strchr(target, ':'))
-		return worker && !strcmp(target, worker);
-	return pool && !strcmp(target, pool);
-}
-
-static void on_linger(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	client_free(arg);
-}
-
-/* A subscriber that does not read gets one last "overflow" event, then is disconnected:
- * the daemon neither blocks on it nor keeps queueing for it. */
-static void overflow(struct client *cl)
-{
-	struct timeval tv = { 30, 0 };
-
-	log_warn("control: a subscriber stopped reading its events: disconnecting it");
-	lv_rpc_session_notify(cl->session, "event", json_pack("{s:s}", "event", "overflow"));
-	cl->sub_mask = 0;
-	cl->closing = 1;
-	bufferevent_disable(cl->bev, EV_READ);
-	if ((cl->linger = evtimer_new(cl->ctl->sup->base, on_linger, cl)))
-		evtimer_add(cl->linger, &tv);
-}
-
-void control_publish(struct control *ctl, int event, json_t *params, const char *pool,
-                     const char *worker)
-{
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
-		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
-		    !target_matches(cl->sub_target, pool, worker))
-			continue;
-		if (evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_SUBSCRIBER_MAX_QUEUE)
-			overflow(cl);
-		else
-			lv_rpc_session_notify(cl->session, "event", json_incref(params));
-	}
+	return ((struct client *)client_io)->privileged;
 }
 
 int control_follow(void *client_io, const char *target)
@@ -440,12 +425,14 @@ int control_follow(void *client_io, const char *target)
 	struct client *cl = client_io;
 	char *copy = target ? strdup(target) : NULL;
 
+	if (cl->follows) {
+		free(copy);
+		return -EALREADY; /* one follow per connection: replacing it silently lost lines */
+	}
 	if (target && !copy)
-		return -1;
-	free(cl->follow_target);
+		return -ENOMEM;
 	cl->follow_target = copy;
-	if (!cl->follows)
-		cl->ctl->n_follows++;
+	cl->ctl->n_follows++;
 	cl->follows = true;
 	return 0;
 }
@@ -460,7 +447,8 @@ bool control_publish_log(struct control *ctl, json_t *line, const char *pool, co
 	bool behind = false;
 
 	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
-		if (!cl->follows || cl->closing || !target_matches(cl->follow_target, pool, worker))
+		if (!cl->follows || cl->closing ||
+		    !control_target_matches(cl->follow_target, pool, worker) || !control_may_stream(cl))
 			continue;
 		lv_rpc_session_notify(cl->session, "log", json_incref(line));
 		behind |= evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_FOLLOWER_HIGH;
@@ -489,6 +477,8 @@ void control_close(struct control *ctl)
 		client_free(ctl->clients);
 	if (ctl->resume)
 		event_free(ctl->resume);
+	replymem_free(&ctl->replies);
+	peers_free(&ctl->peers);
 	evconnlistener_free(ctl->listener);
 	if (!ctl->adopted)
 		lv_sockfile_remove(ctl->path, &ctl->made);

@@ -11,8 +11,14 @@
 
 #define LV_CONTROL_MAX_LINE      (256 * 1024)
 #define LV_CONTROL_MAX_PENDING   64                 /* unanswered requests per client */
-#define LV_CONTROL_MAX_OUTPUT    (64 * 1024 * 1024) /* unread reply bytes per client */
+#define LV_CONTROL_OUTPUT_HIGH   (1024 * 1024)      /* unread replies that pause its requests */
+#define LV_CONTROL_TURN_LINES    16                 /* requests of a client per loop turn, */
+#define LV_CONTROL_TURN_BYTES    (16 * 1024)        /* or fewer if their replies reach this */
+#define LV_CONTROL_MAX_OUTPUT    (64 * 1024 * 1024) /* unread reply bytes per client ... */
+#define LV_CONTROL_MAX_OUTPUT_ALL (128 * 1024 * 1024) /* ... and of all clients together */
 #define LV_CONTROL_MAX_CLIENTS   1024
+#define LV_CONTROL_RESERVED      64   /* of those, slots only root and the daemon's user get */
+#define LV_CONTROL_MAX_PER_UID   64   /* connections of each other uid */
 
 /* Binds path with mode (unlinking a stale socket nobody answers on) and starts
  * accepting. Returns NULL with err filled on failure. */
@@ -29,8 +35,11 @@ void control_publish(struct control *c, int event, json_t *params, const char *p
 
 #define LV_FOLLOWER_HIGH (256 * 1024)  /* a follower this far behind pauses the worker */
 
-/* Makes the client a follower of target's log lines (NULL: every worker). */
+/* Makes the client a follower of target's log lines (NULL: every worker); -EALREADY if it
+ * follows already (one follow per connection), -ENOMEM. */
 int control_follow(void *client_io, const char *target);
+/* Whether the client a call came from is root or the daemon's user. */
+bool control_client_privileged(void *client_io);
 /* Whether any client follows log lines (then lines are built as JSON for them). */
 bool control_has_followers(const struct control *ctl);
 /* Sends a log line to its followers; true if one of them is behind (pause the worker). */

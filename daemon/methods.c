@@ -2,6 +2,7 @@
  * the shared schema cannot, acts on the supervisor, and replies now or parks the call. */
 #include "daemon/methods.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,13 +30,21 @@ static void fail_target(struct lv_rpc_call *call, const char *target)
 	            json_pack("{s:s}", "target", target));
 }
 
-/* Resolves params.target or answers -32001; returns the count, or -1 after replying. */
+#define TARGET_SYNTAX "POOL or POOL:INDEX (INDEX in decimal, without sign or leading zeros)"
+
+/* Resolves params.target or answers -32602 (not the one target syntax) or -32001; returns
+ * the count, or -1 after replying. */
 static int resolve_or_fail(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
                            struct worker ***out)
 {
-	int n = supervisor_resolve(sup, target, out);
+	int n;
 
-	if (n < 0)
+	*out = NULL;
+	if (!supervisor_target_valid(target)) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.target: must be " TARGET_SYNTAX, NULL);
+		return -1;
+	}
+	if ((n = supervisor_resolve(sup, target, out)) < 0)
 		fail_target(call, target);
 	return n;
 }
@@ -209,6 +218,11 @@ static void m_wait(struct lv_rpc_call *call, json_t *params, void *app)
 	size_t i;
 	json_t *s;
 
+	if (json_is_array(states) && json_array_size(states) == 0) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.state: must name at least one state",
+		            NULL); /* a wait for no state could never end */
+		return;
+	}
 	if (json_is_string(states))
 		states = json_pack("[O]", states);
 	else
@@ -330,13 +344,17 @@ static void m_inspect(struct lv_rpc_call *call, json_t *params, void *app)
 	struct worker **ws;
 	int n;
 
-	if (!strchr(target, ':')) {
+	if (!supervisor_target_valid(target) || !strchr(target, ':')) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.target: must name one worker, POOL:INDEX",
 		            NULL);
 		return;
 	}
 	if ((n = resolve_or_fail(sup, call, target, &ws)) < 0)
 		return;
+	if (!waiters_room(sup, call)) { /* each one also queues a message to the worker */
+		free(ws);
+		return;
+	}
 	inspect_start(sup, call, ws[0], t > 0 && t <= 60000 ? (unsigned)t : LV_INSPECT_TIMEOUT_MS);
 	free(ws);
 }
@@ -350,6 +368,11 @@ static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
 	struct worker **ws;
 	size_t i;
 
+	if (events && json_array_size(events) == 0) {
+		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.events: must name at least one event "
+		            "(leave it out for all)", NULL);
+		return;
+	}
 	json_array_foreach(events, i, e) {
 		int ev = json_is_string(e) ? event_from_name(json_string_value(e)) : -1;
 		if (ev < 0) {
@@ -378,7 +401,7 @@ static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 	json_t *lines = json_object_get(params, "lines");
 	json_int_t n = lines ? json_integer_value(lines) : 50;
 	struct worker **ws;
-	int count;
+	int count, rc;
 
 	if (n < 0 || n > 100000) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.lines: must be between 0 and 100000", NULL);
@@ -387,9 +410,14 @@ static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 	if ((count = resolve_or_fail(sup, call, target, &ws)) < 0)
 		return;
 	if (json_is_true(json_object_get(params, "follow")) &&
-	    control_follow(lv_rpc_session_io(lv_rpc_call_session(call)), target) < 0) {
+	    (rc = control_follow(lv_rpc_session_io(lv_rpc_call_session(call)), target)) < 0) {
 		free(ws);
-		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		if (rc == -EALREADY)
+			lv_rpc_fail(call, LV_RPC_LIMIT_REACHED, "this connection already follows a target: "
+			            "follow another one on a new connection",
+			            json_pack("{s:s, s:i}", "limit", "follows_per_connection", "max", 1));
+		else
+			lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
 	lv_rpc_reply(call, logs_tail(sup, ws, count, (unsigned)n));

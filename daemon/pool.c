@@ -123,27 +123,53 @@ struct pool *supervisor_find_pool(struct supervisor *sup, const char *name)
 	return NULL;
 }
 
+/* The one target syntax: NAME or NAME:INDEX, NAME as a pool name is ([A-Za-z0-9_.-]{1,64}),
+ * INDEX in decimal without sign, spaces or leading zeros ("web:0", "web:12", not "web:+0",
+ * "web:00" or "web: 1"): a worker has exactly one spelling, which events and log lines use. */
+static bool parse_target(const char *target, char name[LV_POOL_NAME_MAX + 1], long *index)
+{
+	static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                 "0123456789_.-";
+	size_t len = strspn(target, name_chars), digits;
+	const char *num;
+
+	if (len == 0 || len > LV_POOL_NAME_MAX)
+		return false;
+	memcpy(name, target, len);
+	name[len] = '\0';
+	*index = -1;
+	if (!target[len])
+		return true;
+	num = target + len + 1;
+	digits = strspn(num, "0123456789");
+	if (target[len] != ':' || digits == 0 || digits > 9 || num[digits] ||
+	    (num[0] == '0' && digits > 1))
+		return false;
+	*index = strtol(num, NULL, 10);
+	return true;
+}
+
+bool supervisor_target_valid(const char *target)
+{
+	char name[LV_POOL_NAME_MAX + 1];
+	long index;
+
+	return parse_target(target, name, &index);
+}
+
 int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out)
 {
-	char name[LV_POOL_NAME_MAX + 1], *end;
-	const char *colon = strchr(target, ':');
-	size_t len = colon ? (size_t)(colon - target) : strlen(target);
+	char name[LV_POOL_NAME_MAX + 1];
 	struct pool *p;
 	struct worker **list;
-	unsigned long index;
+	long index;
 	int n = 0;
 
 	*out = NULL;
-	if (len == 0 || len > LV_POOL_NAME_MAX)
+	if (!parse_target(target, name, &index) || !(p = supervisor_find_pool(sup, name)))
 		return -1;
-	memcpy(name, target, len);
-	name[len] = '\0';
-	if (!(p = supervisor_find_pool(sup, name)))
-		return -1;
-	if (colon) {
-		errno = 0;
-		index = strtoul(colon + 1, &end, 10);
-		if (!colon[1] || *end || errno || index >= p->n_slots || !p->workers[index])
+	if (index >= 0) {
+		if ((unsigned long)index >= p->n_slots || !p->workers[index])
 			return -1;
 		if (!(*out = malloc(sizeof **out)))
 			return -1;
@@ -341,6 +367,7 @@ void pool_drop_stopped(struct pool *p, struct worker *w)
 
 void pool_free(struct pool *p)
 {
+	waiters_pool_gone(p);
 	for (unsigned i = 0; i < p->n_slots; i++)
 		worker_free(p->workers[i]);
 	free(p->workers);

@@ -245,6 +245,7 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 	sup->job_path = job_path;
 	lv_config_free(sup->cfg);
 	sup->cfg = pl.next;
+	sup->config_gen++; /* roles are judged again under the new access list */
 	pl.next = NULL;
 	/* logs.* may have moved: every pool opens its file again under the new settings */
 	for (size_t i = 0; i < sup->n_pools; i++)

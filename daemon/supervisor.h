@@ -102,6 +102,7 @@ struct pool {
 	bool restored;                       /* which workers run came from the state file */
 	bool draining;                       /* shutdown has stopped this pool's workers */
 	bool changed;                        /* a worker changed state this loop iteration */
+	struct waiter *waiters;              /* requests parked on it or its workers */
 	struct timeval hang_tv;              /* hang_timeout_ms as a libevent common timeout */
 	unsigned hang_tv_ms;
 	bool rolling, roll_started;          /* a rolling restart is under way ... */
@@ -125,7 +126,9 @@ struct supervisor {
 	struct pool **pools;
 	size_t n_pools;
 	struct lv_pidmap pids;
-	struct waiter *waiters;
+	struct waiter *waiters;              /* parked requests whose pool is gone, to judge */
+	unsigned n_waiters;                  /* parked requests in all */
+	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
@@ -150,9 +153,12 @@ int worker_state_from_name(const char *name);
 int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
                         size_t errlen);
 struct pool *supervisor_find_pool(struct supervisor *sup, const char *name);
-/* Resolves "POOL" or "POOL:INDEX" into workers; returns the count or -1 if unknown.
- * *out is malloc'd (free it) and lists live slots only. */
+/* Resolves "POOL" or "POOL:INDEX" into workers; returns the count or -1 if unknown or not
+ * in the canonical syntax. *out is malloc'd (free it) and lists live slots only. */
 int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out);
+/* Whether target is in the one accepted syntax: POOL or POOL:INDEX, INDEX decimal without
+ * sign, spaces or leading zeros. */
+bool supervisor_target_valid(const char *target);
 int pool_scale(struct pool *pool, unsigned workers);
 /* A worker of p changed state: its waiters and the pools that follow it are judged once
  * per loop iteration, not per change (a start of 10000 workers makes 20000 changes). */
@@ -233,7 +239,8 @@ void supervisor_shutdown(struct supervisor *sup);
 void supervisor_check_done(struct supervisor *sup);
 
 /* waiters.c: parked requests woken by state changes */
-void waiters_notify(struct supervisor *sup, const struct pool *pool);
+void waiters_notify(struct supervisor *sup, struct pool *pool);
+/* Judges the waiters of pools freed since (pool_free hands them over). */
 void waiters_notify_all(struct supervisor *sup);
 
 /* status.c */

@@ -1,15 +1,17 @@
-/* waiters: parked start/stop/restart/wait requests. A state change re-checks only the
- * waiters on that worker's pool; each waiter has its own timeout timer. */
+/* waiters: parked start/stop/restart/wait requests, listed on their pool so that a state
+ * change re-checks only that pool's; bounded per client and in all; each has its timer. */
 #include "daemon/waiters.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/control.h"
 #include "daemon/log.h"
 
 struct waiter {
-	struct waiter *prev, *next;
+	struct waiter *prev, *next;  /* on home's list, or the supervisor's once home is gone */
+	struct pool *home;           /* the pool its target names, NULL once that pool is freed */
 	struct supervisor *sup;
 	struct lv_rpc_call *call;
 	char *target;
@@ -47,16 +49,39 @@ static json_t *reply_for(struct waiter *wt)
 	return p ? scale_result(p) : json_null();
 }
 
-static void waiter_free(struct waiter *wt)
+static struct waiter **list_of(struct waiter *wt)
 {
-	struct supervisor *sup = wt->sup;
+	return wt->home ? &wt->home->waiters : &wt->sup->waiters;
+}
 
+static void waiter_link(struct waiter *wt, struct pool *home)
+{
+	struct waiter **head;
+
+	wt->home = home;
+	head = list_of(wt);
+	wt->prev = NULL;
+	wt->next = *head;
+	if (*head)
+		(*head)->prev = wt;
+	*head = wt;
+}
+
+static void waiter_unlink(struct waiter *wt)
+{
 	if (wt->prev)
 		wt->prev->next = wt->next;
 	else
-		sup->waiters = wt->next;
+		*list_of(wt) = wt->next;
 	if (wt->next)
 		wt->next->prev = wt->prev;
+	wt->prev = wt->next = NULL;
+}
+
+static void waiter_free(struct waiter *wt)
+{
+	waiter_unlink(wt);
+	wt->sup->n_waiters--;
 	if (wt->timer)
 		event_free(wt->timer);
 	free(wt->target);
@@ -162,6 +187,32 @@ static void on_cancel(void *arg)
 	waiter_free(arg);
 }
 
+/* Per client (a batch of 256 waits is the most one line asks for) and in all, with a
+ * reserve only root and the daemon's user may use. */
+static bool room_to_park(struct lv_rpc_call *call, unsigned parked)
+{
+	struct lv_rpc_session *s = lv_rpc_call_session(call);
+	unsigned most = control_client_privileged(lv_rpc_session_io(s))
+	                ? LV_WAITERS_MAX : LV_WAITERS_MAX - LV_WAITERS_RESERVED;
+	json_t *why;
+
+	if (lv_rpc_session_open_calls(s) > LV_WAITERS_PER_CLIENT)
+		why = json_pack("{s:s, s:i}", "limit", "waits_per_connection", "max",
+		                LV_WAITERS_PER_CLIENT);
+	else if (parked > most)
+		why = json_pack("{s:s, s:i}", "limit", "waits", "max", (int)most);
+	else
+		return true;
+	lv_rpc_fail(call, LV_RPC_LIMIT_REACHED, "too many parked requests: wait for some to end, "
+	            "or wait for a whole pool at once", why);
+	return false;
+}
+
+bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call)
+{
+	return room_to_park(call, sup->n_waiters + 1);
+}
+
 void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
                  const struct wait_spec *spec)
 {
@@ -169,6 +220,7 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *t
 	struct timeval tv = { .tv_sec = spec->timeout_ms / 1000,
 	                      .tv_usec = (spec->timeout_ms % 1000) * 1000 };
 	const char *colon = strchr(target, ':');
+	char name[LV_POOL_NAME_MAX + 1];
 
 	if (!wt || !(wt->target = strdup(target)) ||
 	    !(wt->timer = evtimer_new(sup->base, on_timeout, wt))) {
@@ -183,44 +235,69 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *t
 	wt->call = call;
 	wt->spec = *spec;
 	wt->pool_len = colon ? (size_t)(colon - target) : strlen(target);
-	wt->next = sup->waiters;
-	if (sup->waiters)
-		sup->waiters->prev = wt;
-	sup->waiters = wt;
+	snprintf(name, sizeof name, "%.*s", (int)wt->pool_len, target);
+	waiter_link(wt, supervisor_find_pool(sup, name));
+	sup->n_waiters++;
 	if (settle(wt))
 		return;
+	if (!room_to_park(call, sup->n_waiters)) { /* this waiter counts already */
+		waiter_free(wt);
+		return;
+	}
 	lv_rpc_park(call, on_cancel, wt);
 	evtimer_add(wt->timer, &tv);
 }
 
-void waiters_notify(struct supervisor *sup, const struct pool *p)
-{
-	const char *pool = p->cfg.name;
-	size_t len = strlen(pool);
-	struct waiter *wt, *next;
-
-	for (wt = sup->waiters; wt; wt = next) {
-		next = wt->next;
-		if (wt->pool_len == len && memcmp(wt->target, pool, len) == 0)
-			settle(wt);
-	}
-}
-
-void waiters_notify_all(struct supervisor *sup)
+void waiters_notify(struct supervisor *sup, struct pool *p)
 {
 	struct waiter *wt, *next;
 
-	for (wt = sup->waiters; wt; wt = next) {
+	(void)sup;
+	for (wt = p->waiters; wt; wt = next) {
 		next = wt->next;
 		settle(wt);
 	}
 }
 
-void waiters_abort_all(struct supervisor *sup)
+void waiters_pool_gone(struct pool *p)
 {
-	while (sup->waiters) {
-		struct waiter *wt = sup->waiters;
+	while (p->waiters) {
+		struct waiter *wt = p->waiters;
+
+		waiter_unlink(wt);
+		waiter_link(wt, NULL);
+	}
+}
+
+void waiters_notify_all(struct supervisor *sup)
+{
+	struct waiter *orphans = sup->waiters, *wt, *next;
+
+	/* A removed pool's waiters: answered now (gone), or re-homed on a new pool of the name. */
+	sup->waiters = NULL;
+	for (wt = orphans; wt; wt = next) {
+		char name[LV_POOL_NAME_MAX + 1];
+
+		next = wt->next;
+		snprintf(name, sizeof name, "%.*s", (int)wt->pool_len, wt->target);
+		waiter_link(wt, supervisor_find_pool(sup, name));
+		settle(wt);
+	}
+}
+
+static void abort_list(struct waiter **head)
+{
+	while (*head) {
+		struct waiter *wt = *head;
+
 		lv_rpc_fail(wt->call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
 		waiter_free(wt);
 	}
+}
+
+void waiters_abort_all(struct supervisor *sup)
+{
+	for (size_t i = 0; i < sup->n_pools; i++)
+		abort_list(&sup->pools[i]->waiters);
+	abort_list(&sup->waiters);
 }

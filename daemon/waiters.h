@@ -10,6 +10,10 @@
 
 #define WS_BIT(s) (1u << (s))
 
+#define LV_WAITERS_PER_CLIENT 256   /* parked calls of one connection: one full batch */
+#define LV_WAITERS_MAX        16384 /* parked calls in all ... */
+#define LV_WAITERS_RESERVED   1024  /* ... of which only root and the daemon's user get these */
+
 struct wait_spec {
 	unsigned ok_states;     /* WS_BIT mask every target worker must be in */
 	unsigned fail_states;   /* a worker entering one of these ends the wait with an error */
@@ -20,9 +24,15 @@ struct wait_spec {
 	bool pool_settled;      /* and the pool has no scaled-away workers left */
 };
 
-/* Answers call once every worker of target satisfies spec (possibly at once). */
+/* Answers call once every worker of target satisfies spec (possibly at once); a call that
+ * would park past LV_WAITERS_PER_CLIENT or LV_WAITERS_MAX is answered -32010. */
 void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
                  const struct wait_spec *spec);
+/* Whether call may park one more request (per connection and in all); false after
+ * answering it -32010. For other parked requests (inspect). */
+bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call);
+/* A pool is about to be freed: its waiters wait for waiters_notify_all to judge them. */
+void waiters_pool_gone(struct pool *pool);
 /* Answers every parked request with an error (daemon shutting down). */
 void waiters_abort_all(struct supervisor *sup);
 

@@ -18,6 +18,7 @@
 #include "daemon/log.h"
 #include "daemon/logs.h"
 #include "daemon/service.h"
+#include "ipc/utf8.h"
 
 static const char *const state_names[WS_COUNT] = {
 	[WS_STOPPED] = "stopped", [WS_STARTING] = "starting", [WS_RUNNING] = "running",
@@ -78,7 +79,7 @@ static void replace_text(char **slot, const char *fmt, va_list ap)
 
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	free(*slot);
-	*slot = strdup(buf);
+	*slot = strdup(lv_utf8_fix(buf)); /* cut or foreign bytes would make jansson drop it */
 }
 
 void worker_set_error(struct worker *w, const char *fmt, ...)

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipc/utf8.h"
+
 /* One received line that owes the peer output: a single request or a batch. Units are
  * answered strictly in the order they arrived. */
 struct lv_rpc_unit {
@@ -35,6 +37,7 @@ struct lv_rpc_session {
 	struct lv_rpc_unit *head, *tail;
 	size_t pending;
 	struct lv_rpc_call *calls;
+	size_t n_calls;            /* calls dispatched and not answered yet (parked ones) */
 	enum lv_rpc_role role;
 	void (*denied)(void *io, const char *method);
 	bool has_peer;             /* uid/gid are known */
@@ -75,6 +78,7 @@ static void call_unlink(struct lv_rpc_call *c)
 		s->calls = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	s->n_calls--;
 	json_decref(c->id);
 	free(c);
 }
@@ -126,6 +130,11 @@ int lv_rpc_call_peer(const struct lv_rpc_call *call, uid_t *uid, gid_t *gid)
 size_t lv_rpc_session_pending(const struct lv_rpc_session *s)
 {
 	return s->pending;
+}
+
+size_t lv_rpc_session_open_calls(const struct lv_rpc_session *s)
+{
+	return s->n_calls;
 }
 
 void *lv_rpc_session_io(const struct lv_rpc_session *s)
@@ -205,19 +214,47 @@ static void flush_units(struct lv_rpc_session *s)
 	}
 }
 
+/* jansson refuses a whole string for one byte that is not UTF-8 (a message cut by a
+ * fixed-size buffer, a name a peer sent): the message is repaired instead, never lost. */
 static json_t *error_object(int code, const char *message, json_t *data)
 {
 	json_t *e = json_pack("{s:i, s:s}", "code", code, "message", message);
+	char *copy;
 
-	if (data)
+	if (!e && (copy = strdup(message))) {
+		e = json_pack("{s:i, s:s}", "code", code, "message", lv_utf8_fix(copy));
+		free(copy);
+	}
+	if (e && data)
 		json_object_set_new(e, "data", data);
+	else
+		json_decref(data);
 	return e;
 }
 
+/* The response when the real one cannot be encoded: every request with an id gets one. */
+static char *fallback_response(json_t *id)
+{
+	char *idtext = id ? json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *resp = NULL;
+
+	if (asprintf(&resp, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":"
+	                    "\"internal error: the reply could not be encoded\"},\"id\":%s} ",
+	             LV_RPC_INTERNAL_ERROR, idtext ? idtext : "null") < 0)
+		abort(); /* out of memory: as unit_new and dispatch */
+	resp[strlen(resp) - 1] = '\0'; /* the spare byte for the newline */
+	free(idtext);
+	return resp;
+}
+
+/* The response text; value is stolen (NULL: it could not be built). */
 static char *response(json_t *id, const char *key, json_t *value)
 {
-	return text_of(json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", key, value, "id",
-	                         id ? id : json_null()));
+	char *text = value ? text_of(json_pack("{s:s, s:o, s:O}", "jsonrpc", "2.0", key, value,
+	                                       "id", id ? id : json_null()))
+	                   : NULL;
+
+	return text ? text : fallback_response(id);
 }
 
 static void complete(struct lv_rpc_call *c, char *resp)
@@ -275,7 +312,7 @@ void lv_rpc_failf(struct lv_rpc_call *call, int code, json_t *data, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	lv_rpc_fail(call, code, msg, data);
+	lv_rpc_fail(call, code, lv_utf8_fix(msg), data);
 }
 
 void lv_rpc_park(struct lv_rpc_call *call, void (*cancel)(void *arg), void *arg)
@@ -419,6 +456,7 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 	if (s->calls)
 		s->calls->prev = c;
 	s->calls = c;
+	s->n_calls++;
 
 	if (!json_is_object(req)) {
 		c->id = json_null();
@@ -451,7 +489,7 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 	params = json_object_get(req, "params");
 	params = params ? json_incref(params) : json_object();
 	if (lv_rpc_check_params(m->params, params, err, sizeof err) < 0) {
-		lv_rpc_fail(c, LV_RPC_INVALID_PARAMS, err, NULL);
+		lv_rpc_fail(c, LV_RPC_INVALID_PARAMS, lv_utf8_fix(err), NULL);
 	} else {
 		m->handler(c, params, s->app);
 	}
@@ -485,6 +523,7 @@ void lv_rpc_session_handle(struct lv_rpc_session *s, const char *line, size_t le
 	if (!doc) {
 		char msg[256];
 		snprintf(msg, sizeof msg, "parse error: %s", jerr.text);
+		lv_utf8_fix(msg);
 		u = unit_new(s, false, 1);
 		u->slots[0] = response(NULL, "error", error_object(LV_RPC_PARSE_ERROR, msg, NULL));
 		u->outstanding = 0;

@@ -66,6 +66,8 @@ void lv_rpc_session_free(struct lv_rpc_session *s);
 void lv_rpc_session_handle(struct lv_rpc_session *s, const char *line, size_t len);
 /* Number of requests received whose responses are not sent yet. */
 size_t lv_rpc_session_pending(const struct lv_rpc_session *s);
+/* Number of calls dispatched and not answered yet (parked), the one running included. */
+size_t lv_rpc_session_open_calls(const struct lv_rpc_session *s);
 /* Sends a server-initiated notification. */
 void lv_rpc_session_notify(struct lv_rpc_session *s, const char *method, json_t *params);
 /* Sends a bare error response (id null), e.g. before closing on an oversize line. */

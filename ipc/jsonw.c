@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipc/utf8.h"
+
 static bool reserve(struct jsonw *w, size_t more)
 {
 	char *grown;
@@ -33,42 +35,6 @@ void jsonw_raw(struct jsonw *w, const char *text, size_t len)
 	w->len += len;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (overlong forms, surrogates and code
- * points past U+10FFFF are invalid, as jansson judges them). */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned c = s[0], cp;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, cp = c & 0x07;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
-static bool utf8_valid(const char *s)
-{
-	for (size_t n; *s; s += n)
-		if (!(n = utf8_seq((const unsigned char *)s)))
-			return false;
-	return true;
-}
-
 void jsonw_str(struct jsonw *w, const char *s)
 {
 	bool ascii_only;
@@ -79,7 +45,7 @@ void jsonw_str(struct jsonw *w, const char *s)
 		return;
 	}
 	len = strlen(s);
-	ascii_only = !utf8_valid(s); /* like status did with jansson: non-ASCII becomes '?' */
+	ascii_only = !lv_utf8_valid(s); /* like status did with jansson: non-ASCII becomes '?' */
 	if (!reserve(w, len * 6 + 2)) /* the worst case: every byte as \u00XX */
 		return;
 	w->buf[w->len++] = '"';

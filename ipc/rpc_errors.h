@@ -18,5 +18,7 @@
                                           * it ended, or was removed, before answering) */
 #define LV_RPC_RELOAD_FAILED     (-32007) /* the config file is invalid: nothing changed */
 #define LV_RPC_POOL_REMOVING     (-32008) /* data: {"pool"}: it is being removed */
+#define LV_RPC_LIMIT_REACHED     (-32010) /* data: {"limit": name, "max": N}: connections,
+                                           * parked waits, follows per connection */
 
 #endif

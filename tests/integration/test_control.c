@@ -81,8 +81,7 @@ START_TEST(status_targets)
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "pools")), 2);
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 3);
 	json_decref(r);
-	for (const char *const *t = (const char *const[]){ "nope", "m:7", "m:x", "m:", ":1", NULL };
-	     *t; t++) {
+	for (const char *const *t = (const char *const[]){ "nope", "m:7", "m:12345", NULL }; *t; t++) {
 		e = lvd_call_error(&d, "status", "{\"target\":\"%s\"}", *t);
 		ck_assert_int_eq(JINT(e, "code"), -32001);
 		ck_assert_str_eq(JSTR(json_object_get(e, "data"), "target"), *t);
@@ -390,6 +389,94 @@ START_TEST(a_dead_daemons_socket_is_taken_over_and_a_live_ones_is_not)
 }
 END_TEST
 
+/* One spelling per target: "m:+0" used to resolve to m:0, yet a subscribe or tail -f on
+ * it received nothing (events name "m:0"). Requests that could never end or silently
+ * replaced another are refused too. */
+START_TEST(one_target_syntax_and_no_request_that_cannot_end)
+{
+	static const char *const bad[] = { "m:+0", "m:00", "m: 0", "m:-0", "m:0 ", "m:x", "m:",
+	                                   ":1", "m:0:1", "", "m 0", "m:1e0", NULL };
+	static const char *const calls[] = {
+		"status", "{\"target\":\"%s\"}", "tail", "{\"target\":\"%s\",\"follow\":true}",
+		"subscribe", "{\"target\":\"%s\"}", "wait", "{\"target\":\"%s\",\"state\":\"running\"}",
+		"stop", "{\"target\":\"%s\"}", "signal", "{\"target\":\"%s\",\"signal\":\"HUP\"}",
+		"inspect", "{\"target\":\"%s\"}", NULL };
+	struct lv_client *f;
+	json_t *e, *res = NULL, *err = NULL;
+	char params[128];
+
+	start_default();
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	for (const char *const *t = bad; *t; t++)
+		for (const char *const *c = calls; *c; c += 2) {
+			snprintf(params, sizeof params, c[1], *t);
+			e = lvd_call_error(&d, c[0], "%s", params);
+			ck_assert_msg(JINT(e, "code") == -32602, "%s %s: %lld", c[0], params, JINT(e, "code"));
+			ck_assert_int_eq(strncmp(JSTR(e, "message"), "params.target: ", 15), 0);
+			json_decref(e);
+		}
+	/* a wait for no state, a subscription to no event: they could never end or deliver */
+	e = lvd_call_error(&d, "wait", "{\"target\":\"m\",\"state\":[]}");
+	ck_assert_int_eq(JINT(e, "code"), -32602);
+	ck_assert_str_eq(JSTR(e, "message"), "params.state: must name at least one state");
+	json_decref(e);
+	e = lvd_call_error(&d, "subscribe", "{\"events\":[]}");
+	ck_assert_int_eq(JINT(e, "code"), -32602);
+	json_decref(e);
+	/* a second follow on one connection is refused; the first goes on */
+	f = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "m:1",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	ck_assert_ptr_nonnull(res);
+	json_decref(res);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "m:0",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_int_eq(JINT(err, "code"), -32010);
+	ck_assert_str_eq(JSTR(json_object_get(err, "data"), "limit"), "follows_per_connection");
+	json_decref(err);
+	for (int i = 0; i < 2; i++) {
+		json_t *line = lvd_next_notification(f);
+		ck_assert_str_eq(JSTR(line, "worker"), "m:1");
+		json_decref(line);
+	}
+	lv_client_close(f);
+}
+END_TEST
+
+/* A message cut inside a UTF-8 character by a fixed-size buffer made jansson drop the
+ * whole reply: the request was never answered, a batch lost the member. */
+START_TEST(a_message_cut_inside_a_character_is_still_answered)
+{
+	struct lv_client *c;
+	char key[1201], line[2048];
+	json_t *r;
+
+	key[0] = 'x'; /* "params.x" and then 2-byte characters: byte 255 is half of one */
+	for (int i = 0; i < 599; i++)
+		memcpy(key + 1 + 2 * i, "\xc3\xa9", 2);
+	key[1199] = '\0';
+	start_default();
+	c = lv_client_connect(d.sock);
+	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"method\":\"status\",\"params\":"
+	         "{\"%s\":1},\"id\":1}", key);
+	r = raw(c, line);
+	ck_assert_int_eq(error_code(r), -32602);
+	ck_assert_int_eq(JINT(r, "id"), 1);
+	json_decref(r);
+	snprintf(line, sizeof line, "[{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":1},"
+	         "{\"jsonrpc\":\"2.0\",\"method\":\"wait\",\"params\":{\"%s\":1},\"id\":2},"
+	         "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":3}]", key);
+	r = raw(c, line);
+	ck_assert_uint_eq(json_array_size(r), 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(JINT(json_array_get(r, (size_t)i), "id"), i + 1);
+	ck_assert_int_eq(error_code(json_array_get(r, 1)), -32602);
+	json_decref(r);
+	lv_client_close(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("control");
@@ -408,6 +495,8 @@ int main(void)
 	tcase_add_test(tc, bad_config_refuses_to_start);
 	tcase_add_test(tc, check_mode_validates_and_exits);
 	tcase_add_test(tc, a_dead_daemons_socket_is_taken_over_and_a_live_ones_is_not);
+	tcase_add_test(tc, one_target_syntax_and_no_request_that_cannot_end);
+	tcase_add_test(tc, a_message_cut_inside_a_character_is_still_answered);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }

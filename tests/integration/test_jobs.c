@@ -264,8 +264,11 @@ START_TEST(notify_readiness_needs_ready_from_the_worker)
 	json_decref(w);
 	/* someone else's READY=1 does not count: only the worker and its session speak for it */
 	json_decref(lvd_call(&d, "start", "{\"target\":\"quiet\",\"wait\":false}"));
-	/* every notify worker of a user gets the same address; the running script shows it */
-	address = worker_env(lvd_worker_pid(&d, "script:0"), "NOTIFY_SOCKET");
+	/* every notify worker of a user gets the same address; the running script shows it
+	 * (once its exec of sleep is done: /proc's environ reads empty in the middle of one) */
+	for (int tries = 0; !(address = worker_env(lvd_worker_pid(&d, "script:0"), "NOTIFY_SOCKET")) &&
+	                    tries < 1000; tries++)
+		usleep(10000);
 	ck_assert_ptr_nonnull(address);
 	send_datagram(address, "READY=1");
 	send_datagram(address, "");

@@ -200,6 +200,32 @@ START_TEST(exec_errors_are_text)
 }
 END_TEST
 
+/* An error text cut inside a UTF-8 character (the child's 1024-byte message) used to be
+ * kept as is: jansson refused it, so the -32004 reply and the worker.exited event lost it
+ * and status showed every non-ASCII byte as '?'. */
+START_TEST(an_error_cut_inside_a_character_is_kept_up_to_it)
+{
+	char cwd[1300];
+	json_t *e, *w;
+
+	strcpy(cwd, "/nonexistent/x"); /* "chdir " + 14 bytes: the cut falls inside a character */
+	for (int i = 0; i < 600; i++)
+		strcat(cwd, "\xc3\xa9");
+	lvd_start(&d, "{\"pools\":[{\"name\":\"p\",\"exec\":[\"true\"],\"cwd\":\"%s\","
+	              "\"restart\":\"never\",\"autostart\":false}]}", cwd);
+	e = lvd_call_error(&d, "start", "{\"target\":\"p\"}");
+	ck_assert_int_eq(JINT(e, "code"), -32004);
+	ck_assert_ptr_nonnull(JSTR(json_object_get(e, "data"), "last_error"));
+	ck_assert_int_eq(strncmp(JSTR(json_object_get(e, "data"), "last_error"),
+	                         "chdir /nonexistent/x\xc3\xa9", 22), 0);
+	json_decref(e);
+	w = lvd_worker(&d, "p:0");
+	ck_assert_uint_eq(strlen(JSTR(w, "last_error")), 1022); /* 1023, less the half character */
+	ck_assert_int_eq(strncmp(JSTR(w, "last_error"), "chdir /nonexistent/x\xc3\xa9", 22), 0);
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(module_errors_are_text)
 {
 	json_t *w;
@@ -383,6 +409,7 @@ int main(void)
 	tcase_add_test(tc, policy_never);
 	tcase_add_test(tc, crash_loop_ends_in_failed_until_started);
 	tcase_add_test(tc, exec_errors_are_text);
+	tcase_add_test(tc, an_error_cut_inside_a_character_is_kept_up_to_it);
 	tcase_add_test(tc, module_errors_are_text);
 	tcase_add_test(tc, stop_timeout_kills_the_group);
 	tcase_add_test(tc, module_ignoring_stop_is_killed);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ipc/jsonrpc.h"
+#include "ipc/utf8.h"
 
 static char out[65536];
 static size_t out_len;
@@ -50,6 +51,14 @@ static void h_park_counted(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_park(call, h_cancel_count, NULL);
 }
 
+/* fails with the target in its message, as the daemon's handlers do ("... waiting for %s") */
+static void h_failf(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	(void)app;
+	lv_rpc_failf(call, -32001, NULL, "no such pool or worker: %s",
+	             json_string_value(json_object_get(params, "target")));
+}
+
 static const struct lv_rpc_param p_echo[] = {
 	{ "target", LV_RPC_STRING, true }, { "n", LV_RPC_INT, false }, { NULL, 0, false } };
 
@@ -57,6 +66,7 @@ static const struct lv_rpc_method methods[] = {
 	{ "echo", p_echo, h_echo, LV_ROLE_READ },
 	{ "park", NULL, h_park, LV_ROLE_READ },
 	{ "park2", NULL, h_park_counted, LV_ROLE_ADMIN },
+	{ "failf", p_echo, h_failf, LV_ROLE_READ },
 	{ NULL, NULL, NULL, 0 },
 };
 
@@ -328,6 +338,117 @@ START_TEST(roles_gate_methods)
 }
 END_TEST
 
+/* "é" (2 bytes) n times, NUL-terminated, malloc'd */
+static char *multibyte(size_t n)
+{
+	char *text = malloc(2 * n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		memcpy(text + 2 * i, "\xc3\xa9", 2);
+	text[2 * n] = '\0';
+	return text;
+}
+
+static const char *message_of(json_t *resp)
+{
+	return json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
+}
+
+/* A message cut by a fixed-size buffer in the middle of a character used to make jansson
+ * refuse the whole reply: the request was never answered. */
+START_TEST(messages_cut_inside_a_character_still_answer)
+{
+	char *name = multibyte(400), *line;
+	const char *msg;
+	json_t *r, *id = json_integer(1);
+
+	/* 24 + 800 bytes into a 512-byte buffer: byte 511 falls inside an "é" */
+	ck_assert_int_ge(asprintf(&line, "{\"jsonrpc\":\"2.0\",\"method\":\"failf\","
+	                          "\"params\":{\"target\":\"%s\"},\"id\":1}", name), 0);
+	feed(line);
+	free(line);
+	r = take();
+	assert_error(r, -32001, id);
+	msg = message_of(r);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_uint_eq(strlen(msg), 511 - 1); /* the half character is dropped, not sent */
+	ck_assert_int_eq(strncmp(msg, "no such pool or worker: \xc3\xa9", 26), 0);
+	json_decref(r);
+	/* the params validator's 256-byte buffer: an unknown key of 2-byte characters, cut */
+	ck_assert_int_ge(asprintf(&line, "{\"jsonrpc\":\"2.0\",\"method\":\"echo\","
+	                          "\"params\":{\"target\":\"x\",\"%s\":1},\"id\":1}", name), 0);
+	feed(line);
+	free(line);
+	r = take();
+	assert_error(r, -32602, id);
+	msg = message_of(r);
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_int_eq(strncmp(msg, "params.\xc3\xa9", 9), 0);
+	ck_assert(lv_utf8_valid(msg));
+	json_decref(r);
+	json_decref(id);
+	free(name);
+}
+END_TEST
+
+/* Every member of a batch that has an id gets exactly one response, in order, whatever
+ * went wrong with it; notifications none. */
+START_TEST(every_batch_member_with_an_id_is_answered)
+{
+	char *name = multibyte(400), *line;
+	json_t *r;
+	/* member: the id it carries (-1: a notification, 0: its id cannot be read -> null) */
+	const int ids[] = { 1, 2, 3, -1, 5, 0, 7, 0, 9 };
+	size_t k = 0;
+
+	ck_assert_int_ge(asprintf(&line, "["
+		"{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"a\"},\"id\":1},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"failf\",\"params\":{\"target\":\"%s\"},\"id\":2},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"a\",\"%s\":1},\"id\":3},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"failf\",\"params\":{\"target\":\"%s\"}},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"nope\",\"id\":5},"
+		"\"%s\","
+		"{\"jsonrpc\":\"2.0\",\"method\":\"park2\",\"id\":7},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":[8]},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"%s\":\"x\"},\"id\":9}]",
+		name, name, name, name, name), 0);
+	lv_rpc_session_set_role(s, LV_ROLE_READ, NULL); /* park2 is denied: answered at once */
+	feed(line);
+	free(line);
+	r = take();
+	ck_assert(json_is_array(r));
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		json_t *m = json_array_get(r, k);
+
+		if (ids[i] < 0)
+			continue;
+		ck_assert_msg(m != NULL, "member %zu has no response", i);
+		if (ids[i] == 0)
+			ck_assert(json_is_null(json_object_get(m, "id")));
+		else
+			ck_assert_int_eq(json_integer_value(json_object_get(m, "id")), ids[i]);
+		ck_assert(json_object_get(m, "result") || message_of(m));
+		k++;
+	}
+	ck_assert_uint_eq(json_array_size(r), k);
+	ck_assert_uint_eq(lv_rpc_session_pending(s), 0);
+	json_decref(r);
+	free(name);
+}
+END_TEST
+
+START_TEST(utf8_fix_cuts_on_characters)
+{
+	char cut[] = "ab\xc3\xa9\xe2\x82", bad[] = "a\xff" "b\xc3(c", ok[] = "\xf0\x9f\x98\x80z";
+
+	ck_assert_str_eq(lv_utf8_fix(cut), "ab\xc3\xa9");
+	ck_assert_str_eq(lv_utf8_fix(bad), "a?b?(c");
+	ck_assert_str_eq(lv_utf8_fix(ok), "\xf0\x9f\x98\x80z");
+	ck_assert(lv_utf8_valid(cut) && lv_utf8_valid(bad) && lv_utf8_valid(ok));
+	ck_assert(!lv_utf8_valid("\xed\xa0\x80")); /* a surrogate, as jansson judges it */
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *su = suite_create("jsonrpc");
@@ -346,6 +467,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, closing_cancels_parked);
 	tcase_add_test(tc, notify_and_bare_error);
 	tcase_add_test(tc, roles_gate_methods);
+	tcase_add_test(tc, messages_cut_inside_a_character_still_answer);
+	tcase_add_test(tc, every_batch_member_with_an_id_is_answered);
+	tcase_add_test(tc, utf8_fix_cuts_on_characters);
 	suite_add_tcase(su, tc);
 	return su;
 }

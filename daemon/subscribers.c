@@ -1,0 +1,81 @@
+/* subscribers: who receives the daemon's streams: event subscriptions with their filters
+ * and overflow, and the end of a stream whose peer a reload left without a role. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "daemon/control_int.h"
+#include "daemon/log.h"
+
+int control_subscribe(void *client_io, unsigned mask, const char *target)
+{
+	struct client *cl = client_io;
+	char *copy = target ? strdup(target) : NULL;
+
+	if (target && !copy)
+		return -1;
+	free(cl->sub_target);
+	cl->sub_target = copy;
+	cl->sub_mask = mask;
+	return 0;
+}
+
+bool control_target_matches(const char *target, const char *pool, const char *worker)
+{
+	if (!target)
+		return true;
+	if (strchr(target, ':'))
+		return worker && !strcmp(target, worker);
+	return pool && !strcmp(target, pool);
+}
+
+void control_close_after_notice(struct client *cl)
+{
+	struct timeval tv = { 30, 0 };
+
+	cl->sub_mask = 0;
+	cl->closing = 1;
+	bufferevent_disable(cl->bev, EV_READ);
+	if (!cl->linger)
+		cl->linger = evtimer_new(cl->ctl->sup->base, control_on_linger, cl);
+	if (cl->linger)
+		evtimer_add(cl->linger, &tv);
+}
+
+/* A subscriber that does not read gets one last "overflow" event, then is disconnected:
+ * the daemon neither blocks on it nor keeps queueing for it. */
+static void overflow(struct client *cl)
+{
+	log_warn("control: a subscriber stopped reading its events: disconnecting it");
+	lv_rpc_session_notify(cl->session, "event", json_pack("{s:s}", "event", "overflow"));
+	control_close_after_notice(cl);
+}
+
+/* Whether a subscriber or follower may still receive: a reload can take its role away,
+ * and then the stream ends with a -32003 notice. */
+bool control_may_stream(struct client *cl)
+{
+	if (control_client_role(cl) != LV_ROLE_NONE)
+		return true;
+	log_warn("control: uid %u (pid %d) has no role any more: ending its stream",
+	         (unsigned)cl->peer.uid, (int)cl->peer.pid);
+	lv_rpc_session_send_error(cl->session, LV_RPC_PERMISSION_DENIED,
+	                          "permission denied: the access list gives this peer no role now");
+	control_close_after_notice(cl);
+	return false;
+}
+
+void control_publish(struct control *ctl, int event, json_t *params, const char *pool,
+                     const char *worker)
+{
+	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
+		    !control_target_matches(cl->sub_target, pool, worker) || !control_may_stream(cl))
+			continue;
+		if (evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_SUBSCRIBER_MAX_QUEUE)
+			overflow(cl);
+		else
+			lv_rpc_session_notify(cl->session, "event", json_incref(params));
+	}
+}
