@@ -29,6 +29,7 @@
 #include "daemon/waiters.h"
 #include "daemon/zygote.h"
 #include "ipc/sockpath.h"
+#include "ipc/stdfds.h"
 
 #define DEFAULT_CONFIG "/etc/loopvisor/loopvisor.json"
 
@@ -363,6 +364,10 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	char err[LV_ERRBUF];
 
+	/* First of all, for the zygote too: a closed 0, 1 or 2 would be taken by the next
+	 * open(), libevent's signal pipe say, and log lines would be read back as signals. */
+	if (lv_std_fds_open() < 0)
+		return 1;
 	if (argc == 3 && !strcmp(argv[1], LV_ZYGOTE_ARG))
 		zygote_main(argv[2]);
 	parse_args(argc, argv, &o);

@@ -215,6 +215,44 @@ START_TEST(a_stuck_follower_pauses_only_its_worker)
 }
 END_TEST
 
+/* utime + stime of pid in clock ticks */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], *text, *p;
+	unsigned long long ut = 0, st = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	text = slurp(path);
+	ck_assert_ptr_nonnull(text);
+	p = strrchr(text, ')');
+	ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st), 2);
+	free(text);
+	return (long long)(ut + st);
+}
+
+/* Started with 0, 1 and 2 closed, the daemon must not hand them to its own descriptors:
+ * libevent's signal pipe there read log lines back as signals ('\n' is SIGUSR1, which logs
+ * a line: a busy loop; '\017' is SIGTERM). */
+START_TEST(started_with_std_fds_closed)
+{
+	static const char *const closer[] = { "sh", "-c", "exec \"$@\" <&- >&- 2>&-", "sh", NULL };
+	long long t0, t1;
+
+	lvd_set_wrapper(closer);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"p\",\"exec\":[\"sh\",\"-c\",\"seq 1 100; "
+	              "printf 'bye\\\\017\\\\n'\"],\"restart\":\"never\"}]}");
+	lvd_set_wrapper(NULL);
+	json_decref(lvd_wait(&d, "p", "stopped", 0));
+	t0 = cpu_ticks(d.pid);
+	lvd_expect_no_change(&d, "p", "\"running\"", 1000); /* a second of the daemon's life */
+	t1 = cpu_ticks(d.pid);
+	ck_assert_msg((t1 - t0) * 100 / sysconf(_SC_CLK_TCK) < 30, "the daemon used %lld%% of a core",
+	              (t1 - t0) * 100 / sysconf(_SC_CLK_TCK));
+	json_decref(lvd_call(&d, "ping", NULL));
+	ck_assert_int_eq(kill(d.pid, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("logs");
@@ -229,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, tail_and_follow);
 	tcase_add_test(tc, output_null_and_inherit_take_no_pipes);
 	tcase_add_test(tc, a_stuck_follower_pauses_only_its_worker);
+	tcase_add_test(tc, started_with_std_fds_closed);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
