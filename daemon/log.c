@@ -1,14 +1,22 @@
-/* log: formats supervisor log lines with a wall-clock timestamp and a severity word.
- * One write(2) per line, so lines from the supervisor and workers never interleave. */
+/* log: formats supervisor log lines with a wall-clock timestamp and a severity word, one
+ * write(2) per line, and never waits for a reader: what stderr cannot take now is queued. */
 #include "daemon/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
 #include <systemd/sd-journal.h>
 
 static bool to_journal;
@@ -35,6 +43,241 @@ bool lv_log_to_journal(void)
 	return to_journal;
 }
 
+/* ---- stderr without waiting ----
+ * O_NONBLOCK on descriptor 2 itself would change the open file description the daemon
+ * shares with whoever started it (a shell, a pipeline, workers with "output": "inherit"):
+ * their writes would start failing with EAGAIN. So: a regular file never makes a writer
+ * wait and is written as is; a socket takes MSG_DONTWAIT on each send; a pipe or terminal
+ * is opened again through /proc, which gives the daemon a description of its own to make
+ * non-blocking; if that fails, each write waits for poll() to report room and writes no
+ * more than PIPE_BUF. What the reader does not take waits in a bounded queue that the loop
+ * drains when stderr becomes writable; lines past the bound are counted and reported. */
+enum out_how { OUT_FILE, OUT_SEND, OUT_OWN_FD, OUT_POLL };
+
+static enum out_how out_how = OUT_FILE;
+static int out_fd = STDERR_FILENO;
+static struct evbuffer *queue;          /* what stderr could not take yet */
+static struct event *writable;          /* armed while the queue waits, once a loop runs */
+static unsigned long long dropped;      /* lines lost to a full queue, not reported yet */
+
+void lv_log_open(void)
+{
+	struct stat st;
+	int fd;
+
+	if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+		out_how = OUT_FILE;
+	else if (S_ISSOCK(st.st_mode))
+		out_how = OUT_SEND;
+	else if ((fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) >= 0)
+		out_how = OUT_OWN_FD, out_fd = fd;
+	else
+		out_how = OUT_POLL;
+}
+
+/* One write that cannot wait; -1 with EAGAIN when the reader is behind. */
+static ssize_t write_now(const char *buf, size_t len)
+{
+	struct pollfd p = { .fd = out_fd, .events = POLLOUT };
+
+	switch (out_how) {
+	case OUT_SEND:
+		return send(out_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	case OUT_POLL:
+		if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
+			errno = EAGAIN;
+			return -1;
+		}
+		/* a pipe that polls writable has a free page: PIPE_BUF bytes go without waiting */
+		return write(out_fd, buf, len < PIPE_BUF ? len : PIPE_BUF);
+	default:
+		return write(out_fd, buf, len);
+	}
+}
+
+static bool would_wait(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
+
+/* Writes what waits, as far as the reader takes it now. */
+static void flush_queue(void)
+{
+	while (evbuffer_get_length(queue) > 0) {
+		size_t len = evbuffer_get_contiguous_space(queue);
+		ssize_t n = write_now((const char *)evbuffer_pullup(queue, (ev_ssize_t)len), len);
+
+		if (n < 0 && !would_wait()) /* stderr is gone: nobody to tell anything */
+			evbuffer_drain(queue, evbuffer_get_length(queue));
+		if (n <= 0)
+			return;
+		evbuffer_drain(queue, (size_t)n);
+	}
+}
+
+static bool in_libevent_log; /* libevent may not be called from its log callback */
+
+static void arm(void)
+{
+	if (writable && !in_libevent_log && !event_pending(writable, EV_WRITE, NULL) &&
+	    event_add(writable, NULL) < 0) { /* a descriptor epoll refuses: lines flush inline */
+		event_free(writable);
+		writable = NULL;
+	}
+}
+
+static void put_line(const char *line, size_t len)
+{
+	ssize_t n;
+
+	if (out_how == OUT_FILE) { /* never EAGAIN; a short write is a full disk */
+		while (len > 0 && (n = write(out_fd, line, len)) > 0)
+			line += n, len -= (size_t)n;
+		return;
+	}
+	if (!queue && !(queue = evbuffer_new()))
+		return;
+	if (!writable && evbuffer_get_length(queue) > 0)
+		flush_queue(); /* no loop (yet, or any more) to do it */
+	if (evbuffer_get_length(queue) > 0) {
+		if (evbuffer_get_length(queue) + len > LV_LOG_QUEUE_MAX)
+			dropped++;
+		else
+			evbuffer_add(queue, line, len);
+		arm(); /* armed already, unless the line before came from libevent's callback */
+		return;
+	}
+	n = write_now(line, len);
+	if (n == (ssize_t)len || (n < 0 && !would_wait()))
+		return;
+	/* the rest of a line begun goes first, whatever the bound: the next must not start
+	 * inside it (and the queue was empty: one line fits) */
+	n = n < 0 ? 0 : n;
+	evbuffer_add(queue, line + n, len - (size_t)n);
+	arm();
+}
+
+static void report_dropped(void)
+{
+	unsigned long long n = dropped;
+
+	if (n == 0)
+		return;
+	dropped = 0;
+	log_warn("%llu log lines dropped: stderr was not read fast enough", n);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	flush_queue();
+	if (evbuffer_get_length(queue) > 0)
+		arm();
+	else
+		report_dropped();
+}
+
+/* libevent's own warnings went to stderr with a blocking fprintf: through the queue now.
+ * A process forked from the daemon (not exec'd) keeps the callback but not the queue's
+ * descriptor: it writes to its own stderr. */
+static pid_t log_owner;
+
+static void on_libevent_log(int severity, const char *msg)
+{
+	if (getpid() != log_owner) {
+		dprintf(STDERR_FILENO, "libevent: %s\n", msg);
+		return;
+	}
+	in_libevent_log = true;
+	lv_logf(severity >= EVENT_LOG_ERR ? LOG_ERR : severity == EVENT_LOG_WARN ? LOG_WARNING
+	        : LOG_DEBUG, "libevent: %s", msg);
+	in_libevent_log = false;
+}
+
+void lv_log_attach(struct event_base *base)
+{
+	log_owner = getpid();
+	event_set_log_callback(on_libevent_log);
+	if (out_how == OUT_FILE || !(writable = event_new(base, out_fd, EV_WRITE, on_writable, NULL)))
+		return;
+	if (queue && evbuffer_get_length(queue) > 0)
+		arm();
+}
+
+void lv_log_detach(void)
+{
+	if (writable) {
+		event_free(writable);
+		writable = NULL;
+	}
+	event_set_log_callback(NULL);
+	if (!queue)
+		return;
+	flush_queue(); /* one last try: whatever the reader does not take now is lost */
+	if (evbuffer_get_length(queue) == 0)
+		report_dropped();
+	flush_queue();
+	evbuffer_free(queue);
+	queue = NULL;
+}
+
+/* ---- the journal without waiting ----
+ * sd_journal_send writes datagrams to journald on a socket libsystemd opens on the first
+ * call, blocking: when journald falls behind (its queue holds net.unix.max_dgram_qlen
+ * datagrams, 10 by default), the whole loop would wait for it. That socket is the
+ * daemon's alone (CLOEXEC, closed in every worker), so it is made non-blocking: found as
+ * the lowest free descriptor before the first message, a datagram socket after it. */
+static int journal_probe = -1;
+static bool journal_settled;
+static unsigned long long journal_dropped;
+
+void lv_journal_begin(void)
+{
+	if (journal_settled || journal_probe >= 0)
+		return;
+	if ((journal_probe = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)) >= 0)
+		close(journal_probe);
+}
+
+static void journal_make_nonblocking(void)
+{
+	int type = 0, flags;
+	socklen_t len = sizeof type;
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof sa;
+
+	if (fcntl(journal_probe, F_GETFD) < 0) { /* not created: the next message tries again */
+		journal_probe = -1;
+		return;
+	}
+	journal_settled = true;
+	if (getsockopt(journal_probe, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM &&
+	    getsockname(journal_probe, (struct sockaddr *)&sa, &salen) == 0 &&
+	    sa.ss_family == AF_UNIX && (flags = fcntl(journal_probe, F_GETFL)) >= 0)
+		fcntl(journal_probe, F_SETFL, flags | O_NONBLOCK);
+}
+
+void lv_journal_end(int rc)
+{
+	unsigned long long n = journal_dropped;
+
+	if (!journal_settled && journal_probe >= 0)
+		journal_make_nonblocking();
+	if (rc < 0) {
+		journal_dropped++;
+		return;
+	}
+	if (n == 0)
+		return;
+	journal_dropped = 0;
+	if (sd_journal_send("MESSAGE=%llu log lines dropped: the journal did not keep up", n,
+	                    "PRIORITY=%i", LOG_WARNING, "SYSLOG_IDENTIFIER=loopvisord", NULL) < 0)
+		journal_dropped += n; /* next time */
+}
+
+/* ---- formatting ---- */
 static const char *severity(int priority)
 {
 	switch (priority) {
@@ -45,9 +288,12 @@ static const char *severity(int priority)
 	}
 }
 
+/* One line, whole up to LV_LOG_LINE_MAX: a worker's 64 KiB line with both prefixes fits. */
+static char text[LV_LOG_LINE_MAX];
+
 void lv_logf(int priority, const char *fmt, ...)
 {
-	char line[2048], stamp[32];
+	char stamp[32];
 	struct timespec ts;
 	struct tm tm;
 	va_list ap;
@@ -55,27 +301,27 @@ void lv_logf(int priority, const char *fmt, ...)
 
 	if (to_journal) {
 		va_start(ap, fmt);
-		vsnprintf(line, sizeof line, fmt, ap);
+		vsnprintf(text, sizeof text, fmt, ap);
 		va_end(ap);
-		sd_journal_send("MESSAGE=%s", line, "PRIORITY=%i", priority,
-		                "SYSLOG_IDENTIFIER=loopvisord", NULL);
+		lv_journal_begin();
+		lv_journal_end(sd_journal_send("MESSAGE=%s", text, "PRIORITY=%i", priority,
+		                               "SYSLOG_IDENTIFIER=loopvisord", NULL));
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 	/* <N>: journald and other syslog-aware readers take the priority from it */
-	n = snprintf(line, sizeof line, "<%d>%s.%03ld loopvisord[%d] %s: ", priority & 7, stamp,
+	n = snprintf(text, sizeof text, "<%d>%s.%03ld loopvisord[%d] %s: ", priority & 7, stamp,
 	             ts.tv_nsec / 1000000, (int)getpid(), severity(priority));
 	va_start(ap, fmt);
-	m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	m = vsnprintf(text + n, sizeof text - (size_t)n - 1, fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		m = 0;
 	n += m;
-	if ((size_t)n > sizeof line - 2)
-		n = sizeof line - 2;
-	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
-		return; /* stderr is gone: nothing else to tell */
+	if ((size_t)n > sizeof text - 2)
+		n = sizeof text - 2;
+	text[n++] = '\n';
+	put_line(text, (size_t)n);
 }

@@ -20,6 +20,9 @@
 #include "daemon/log.h"
 #include "daemon/logfile.h"
 
+/* lv_logf writes a worker's longest line whole, with both prefixes */
+_Static_assert(LV_LOG_MAX_LINE + 512 <= LV_LOG_LINE_MAX, "worker lines would be cut in the log");
+
 static const char *const stream_names[] = { "stdout", "stderr", "log" };
 
 int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
@@ -196,12 +199,13 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		if (logfile_write(w->pool->log, head, n, text, len) < 0)
 			log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
 	} else if (lv_log_to_journal()) {
-		sd_journal_send("MESSAGE=%.*s", (int)len, text, "PRIORITY=%i",
-		                stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO,
-		                "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name, "LOOPVISOR_POOL=%s",
-		                w->pool->cfg.name, "LOOPVISOR_WORKER=%s", w->name,
-		                "LOOPVISOR_WORKER_PID=%d", (int)w->pid, "LOOPVISOR_STREAM=%s",
-		                stream_names[stream], NULL);
+		lv_journal_begin();
+		lv_journal_end(sd_journal_send("MESSAGE=%.*s", (int)len, text, "PRIORITY=%i",
+		               stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO,
+		               "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name, "LOOPVISOR_POOL=%s",
+		               w->pool->cfg.name, "LOOPVISOR_WORKER=%s", w->name,
+		               "LOOPVISOR_WORKER_PID=%d", (int)w->pid, "LOOPVISOR_STREAM=%s",
+		               stream_names[stream], NULL));
 	} else {
 		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
 		        (int)w->pid, stream_names[stream], (int)len, text);

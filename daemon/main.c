@@ -239,6 +239,8 @@ static int setup(struct supervisor *sup)
 	event_config_set_flag(ec, EVENT_BASE_FLAG_IGNORE_ENV);
 	sup->base = event_base_new_with_config(ec);
 	event_config_free(ec);
+	if (sup->base)
+		lv_log_attach(sup->base);
 	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = supervisor_job_path(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;
@@ -320,6 +322,7 @@ static void teardown(struct supervisor *sup)
 		event_free(sup->sighup);
 	if (sup->sigusr1)
 		event_free(sup->sigusr1);
+	lv_log_detach();
 	if (sup->base)
 		event_base_free(sup->base);
 	lv_strv_free(sup->job_path);
@@ -372,6 +375,7 @@ int main(int argc, char **argv)
 		zygote_main(argv[2]);
 	parse_args(argc, argv, &o);
 	sup.socket_arg = o.socket;
+	lv_log_open();
 	lv_log_set_target(LV_LOG_AUTO);
 	json_object_seed(0);
 	if (lv_config_load(o.config, &sup.cfg, err, sizeof err) < 0) {

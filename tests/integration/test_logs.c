@@ -2,12 +2,17 @@
  * split, size rotation, reopen on SIGUSR1, tail and tail -f, and a follower that stops
  * reading pausing only its worker. */
 #include <check.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -253,6 +258,173 @@ START_TEST(started_with_std_fds_closed)
 }
 END_TEST
 
+/* Without logs.dir worker lines go to the daemon's stderr, whole up to the 64 KiB limit. */
+START_TEST(long_lines_reach_stderr_whole)
+{
+	char *log, *at, want[64];
+	size_t n;
+	const size_t lens[] = { 10000, 65536 };
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"w\",\"exec\":[\"sh\",\"-c\",\"head -c 10000 /dev/zero "
+	              "| tr '\\\\0' y; echo; head -c 65536 /dev/zero | tr '\\\\0' z; echo\"],"
+	              "\"restart\":\"never\"}]}");
+	json_decref(lvd_wait(&d, "w", "stopped", 0));
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(log);
+	for (int i = 0; i < 2; i++) {
+		snprintf(want, sizeof want, "stdout: %c", i ? 'z' : 'y');
+		ck_assert_msg((at = strstr(log, want)) != NULL, "no %s line", want);
+		at += strlen("stdout: ");
+		n = strspn(at, i ? "z" : "y");
+		ck_assert_uint_eq(n, lens[i]);
+		ck_assert_int_eq(at[n], '\n');
+	}
+	free(log);
+}
+END_TEST
+
+/* A worker printing ~10000 lines a second, to the daemon's stderr (no logs.dir) */
+#define CHATTY "{\"name\":\"chatty\",\"exec\":[\"sh\",\"-c\",\"i=0; while :; do i=$((i+1)); " \
+	"echo line $i; [ $((i %% 100)) = 0 ] && sleep 0.01; done\"]}"
+
+/* The control socket answers within 5 s (lvd_call would wait 30). */
+static void ping_within_5s(void)
+{
+	json_t *res = NULL, *err = NULL;
+
+	ck_assert_msg(lv_client_call(d.c, "ping", NULL, 5000, &res, &err) == 0 && res,
+	              "no answer to ping within 5 s");
+	json_decref(res);
+}
+
+static void sigterm_ends_it(void)
+{
+	ck_assert_int_eq(kill(d.pid, SIGTERM), 0);
+	ck_assert_msg(lvd_wait_exit(&d, 15000), "SIGTERM did not end the daemon");
+	ck_assert(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0);
+}
+
+/* stderr is a pipe nobody reads: the daemon still answers and stops, drops what does not
+ * fit, and says how much once the reader reads again. */
+START_TEST(a_stalled_stderr_reader_blocks_nothing)
+{
+	static const char *const to_pipe[] = { "sh", "-c", "exec \"$@\" 2>&9 9>&-", "sh", NULL };
+	int p[2], pending = 0;
+	char buf[65536], *text = NULL;
+	size_t len = 0;
+	long long seen = 0, max_seen = 0, dropped = 0;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	ck_assert_int_eq(dup2(p[1], 9), 9); /* not close-on-exec: the daemon's stderr */
+	close(p[1]);
+	lvd_set_wrapper(to_pipe);
+	lvd_start(&d, "{\"pools\":[" CHATTY "]}");
+	lvd_set_wrapper(NULL);
+	close(9);
+	json_decref(lvd_wait(&d, "chatty", "running", 0));
+	ping_within_5s();
+	lvd_expect_no_change(&d, "chatty", "\"stopped\"", 3000); /* ~30000 lines: over 1 MiB */
+	ping_within_5s();
+	/* read: what was queued arrives, then how many lines were dropped */
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	for (int tries = 0; !dropped && tries < 2000; tries++) {
+		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		ssize_t n;
+		char *nl, *at;
+
+		poll(&pfd, 1, 10);
+		if ((n = read(p[0], buf, sizeof buf)) <= 0)
+			continue;
+		text = realloc(text, len + (size_t)n + 1);
+		memcpy(text + len, buf, (size_t)n);
+		len += (size_t)n;
+		text[len] = '\0';
+		for (at = text; (nl = strchr(at, '\n')) != NULL; at = nl + 1) {
+			char *x, *y;
+
+			*nl = '\0';
+			x = strstr(at, "stdout: line ");
+			y = strstr(at, " log lines dropped");
+			if (x && !dropped) {
+				seen++;
+				if (atoll(x + 13) > max_seen)
+					max_seen = atoll(x + 13);
+			} else if (y && !dropped) {
+				while (y > at && y[-1] >= '0' && y[-1] <= '9')
+					y--;
+				dropped = atoll(y);
+			}
+		}
+		len -= (size_t)(at - text);
+		memmove(text, at, len + 1);
+	}
+	free(text);
+	printf("stalled stderr: %lld worker lines read (up to line %lld), %lld reported dropped\n",
+	       seen, max_seen, dropped);
+	ck_assert_msg(dropped > 0, "no report of dropped lines (%lld lines read)", seen);
+	/* every line before the report was either written or counted */
+	ck_assert_msg(seen + dropped >= max_seen, "%lld seen + %lld dropped < %lld", seen, dropped,
+	              max_seen);
+	/* stalled again, and full: SIGTERM still works */
+	while (ioctl(p[0], FIONREAD, &pending) == 0 && pending < 4000)
+		poll(NULL, 0, 10);
+	ping_within_5s();
+	sigterm_ends_it();
+	close(p[0]);
+}
+END_TEST
+
+/* The journal's socket (libsystemd's, datagrams) blocks once journald falls 10 datagrams
+ * behind. In a mount namespace /run/systemd/journal is a folder of ours whose socket
+ * nobody reads. */
+START_TEST(a_stalled_journal_blocks_nothing)
+{
+	static const char *const probe[] = { "/usr/bin/unshare", "-m", "true", NULL };
+	char jdir[] = "/tmp/lvjournal.XXXXXX", jsock[64], out[256], errs[256], buf[70000];
+	const char *ns[] = { "unshare", "-m", "--propagation", "private", "sh", "-c",
+	                     "mount -t tmpfs none /run && mkdir -p /run/systemd/journal && "
+	                     "mount --bind \"$0\" /run/systemd/journal && exec \"$@\"", jdir, NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int js, reported = 0;
+
+	if (run_program(probe, out, sizeof out, errs, sizeof errs) != 0) {
+		printf("skipped: no mount namespace here (%s)\n", errs);
+		return;
+	}
+	ck_assert_ptr_nonnull(mkdtemp(jdir));
+	snprintf(jsock, sizeof jsock, "%s/socket", jdir);
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", jsock);
+	js = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(js, (struct sockaddr *)&sun, sizeof sun), 0);
+	lvd_set_wrapper(ns);
+	lvd_start(&d, "{\"logs\":{\"target\":\"journal\"},\"pools\":[" CHATTY "]}");
+	lvd_set_wrapper(NULL);
+	json_decref(lvd_wait(&d, "chatty", "running", 0));
+	ping_within_5s();
+	lvd_expect_no_change(&d, "chatty", "\"stopped\"", 1000);
+	ping_within_5s();
+	/* journald reads again: the daemon says how much it could not send */
+	for (int tries = 0; !reported && tries < 2000; tries++) {
+		struct pollfd pfd = { .fd = js, .events = POLLIN };
+		ssize_t n;
+
+		poll(&pfd, 1, 10);
+		if ((n = recv(js, buf, sizeof buf - 1, MSG_DONTWAIT)) <= 0)
+			continue;
+		buf[n] = '\0';
+		reported = strstr(buf, "log lines dropped: the journal did not keep up") != NULL;
+	}
+	ck_assert_msg(reported, "no report of dropped journal messages");
+	lvd_expect_no_change(&d, "chatty", "\"stopped\"", 200); /* full again */
+	ping_within_5s();
+	sigterm_ends_it();
+	close(js);
+	unlink(jsock);
+	rmdir(jdir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("logs");
@@ -268,6 +440,9 @@ int main(void)
 	tcase_add_test(tc, output_null_and_inherit_take_no_pipes);
 	tcase_add_test(tc, a_stuck_follower_pauses_only_its_worker);
 	tcase_add_test(tc, started_with_std_fds_closed);
+	tcase_add_test(tc, long_lines_reach_stderr_whole);
+	tcase_add_test(tc, a_stalled_stderr_reader_blocks_nothing);
+	tcase_add_test(tc, a_stalled_journal_blocks_nothing);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
