@@ -20,7 +20,6 @@
 #include <event2/listener.h>
 
 #include "daemon/log.h"
-#include "daemon/logs.h"
 #include "ipc/frame.h"
 
 struct client {
@@ -35,6 +34,8 @@ struct client {
 	struct ucred peer;      /* who connected (SO_PEERCRED, as of connect()) */
 	bool follows;           /* receives log lines ... */
 	char *follow_target;    /* ... of this pool or worker, or of all */
+	bool skipping;          /* fell behind: skips lines until it has read half its queue */
+	unsigned long long skipped; /* ... this many so far, told in a {"skipped": N} line */
 };
 
 struct control {
@@ -67,10 +68,8 @@ static void client_free(struct client *cl)
 		event_free(cl->linger);
 	free(cl->sub_target);
 	free(cl->follow_target);
-	if (cl->follows) {
+	if (cl->follows)
 		ctl->n_follows--;
-		logs_resume(ctl->sup); /* nobody waits for it any more */
-	}
 	free(cl);
 	if (ctl->listener && ctl->n_clients == LV_CONTROL_MAX_CLIENTS - 1 && !ctl->resume)
 		evconnlistener_enable(ctl->listener);
@@ -135,13 +134,15 @@ static void on_read(struct bufferevent *bev, void *arg)
 	finish_or_close(cl);
 }
 
+static void send_skipped(struct client *cl);
+
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 
 	(void)bev;
-	if (cl->follows)
-		logs_resume(cl->ctl->sup); /* it caught up: paused workers may go on */
+	if (cl->skipping && !cl->closing)
+		send_skipped(cl); /* it read everything: now it hears what it missed */
 	if (finish_or_close(cl))
 		return;
 	/* Reading may have paused on pending replies: pick up what is buffered. */
@@ -553,17 +554,41 @@ bool control_has_followers(const struct control *ctl)
 	return ctl && ctl->n_follows > 0;
 }
 
-bool control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
+static void send_skipped(struct client *cl)
 {
-	bool behind = false;
+	lv_rpc_session_notify(cl->session, "log",
+	                      json_pack("{s:I}", "skipped", (json_int_t)cl->skipped));
+	cl->skipped = 0;
+	cl->skipping = false;
+}
+
+/* What may wait for one follower: LV_FOLLOWER_HIGH, less when many share the global bound. */
+static size_t follower_limit(const struct control *ctl)
+{
+	size_t share = LV_FOLLOWERS_MAX_QUEUE / (ctl->n_follows ? ctl->n_follows : 1);
+
+	return share < LV_FOLLOWER_HIGH ? share : LV_FOLLOWER_HIGH;
+}
+
+void control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
+{
+	size_t limit = follower_limit(ctl);
 
 	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+		size_t queued;
+
 		if (!cl->follows || cl->closing || !target_matches(cl->follow_target, pool, worker))
 			continue;
+		queued = evbuffer_get_length(bufferevent_get_output(cl->bev));
+		if (cl->skipping && queued <= limit / 2)
+			send_skipped(cl);
+		if (cl->skipping || queued > limit) {
+			cl->skipping = true;
+			cl->skipped++;
+			continue;
+		}
 		lv_rpc_session_notify(cl->session, "log", json_incref(line));
-		behind |= evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_FOLLOWER_HIGH;
 	}
-	return behind;
 }
 
 void control_flush(struct control *ctl)

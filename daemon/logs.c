@@ -1,7 +1,7 @@
 /* logs: the capture side. Pipes are read with bufferevents; complete lines (or 64 KiB
  * pieces of longer ones) go to the sinks at once, so a crash loses nothing that reached
- * the pipe. A follower that cannot keep up pauses reading that worker's pipes instead of
- * dropping lines: the worker blocks on write, everyone else goes on. */
+ * the pipe. Pipes are always read: a follower that cannot keep up loses lines for itself
+ * (control.c tells it how many), never slows the worker or the log file. */
 #include "daemon/logs.h"
 
 #include <errno.h>
@@ -137,17 +137,6 @@ static const char *stamp_of(time_t sec)
 	return stamp;
 }
 
-static void pause_reading(struct worker *w)
-{
-	if (w->log_paused)
-		return;
-	w->log_paused = true;
-	w->pool->sup->log_paused++;
-	for (int i = 0; i < 2; i++)
-		if (w->log_bev[i])
-			bufferevent_disable(w->log_bev[i], EV_READ);
-}
-
 /* "2026-11-22T10:00:00.123 web:0 stdout: " into out (room for 160 bytes): by hand, as
  * printf's formatting was a quarter of the cost of a captured line. */
 static size_t format_head(char *out, const struct timespec *ts, const char *worker,
@@ -222,8 +211,8 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		rec = one ? rec_json(one) : NULL;
 		if (one != r)
 			free(one);
-		if (rec && control_publish_log(sup->control, rec, w->pool->cfg.name, w->name))
-			pause_reading(w);
+		if (rec)
+			control_publish_log(sup->control, rec, w->pool->cfg.name, w->name);
 		json_decref(rec);
 	}
 }
@@ -323,8 +312,7 @@ void logs_attach(struct worker *w, int out_fd, int err_fd)
 		bufferevent_setcb(bev, on_read, NULL, on_event, w);
 		bufferevent_setwatermark(bev, EV_READ, 0, 4 * LV_LOG_MAX_LINE);
 		bufferevent_set_max_single_read(bev, 4 * LV_LOG_MAX_LINE); /* a full pipe at once */
-		if (!w->log_paused)
-			bufferevent_enable(bev, EV_READ);
+		bufferevent_enable(bev, EV_READ);
 	}
 }
 
@@ -342,10 +330,6 @@ void logs_drain(struct worker *w)
 			split_lines(w, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT,
 			            bufferevent_get_input(bev), false);
 		close_pipe(w, i);
-	}
-	if (w->log_paused) {
-		w->log_paused = false;
-		w->pool->sup->log_paused--;
 	}
 }
 
@@ -378,24 +362,6 @@ json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned
 		json_array_append_new(out, rec_json(v[i]));
 	free(v);
 	return json_pack("{s:o}", "lines", out);
-}
-
-void logs_resume(struct supervisor *sup)
-{
-	if (sup->log_paused == 0)
-		return;
-	for (size_t p = 0; p < sup->n_pools; p++)
-		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
-			struct worker *w = sup->pools[p]->workers[i];
-
-			if (!w || !w->log_paused)
-				continue;
-			w->log_paused = false;
-			sup->log_paused--;
-			for (int k = 0; k < 2; k++)
-				if (w->log_bev[k])
-					bufferevent_enable(w->log_bev[k], EV_READ);
-		}
 }
 
 void logs_free_worker(struct worker *w)

@@ -78,7 +78,6 @@ struct worker {
 	struct worker_loop *loops;
 	unsigned n_loops;
 	struct bufferevent *log_bev[2];      /* read ends of the process's stdout and stderr */
-	bool log_paused;                     /* a follower is behind: its pipes wait */
 	struct log_rec **ring;               /* its last log lines (logs.c) */
 	unsigned ring_next, ring_len, ring_cap;
 };
@@ -130,7 +129,6 @@ struct supervisor {
 	bool shutting_down;
 	uint64_t event_seq;                  /* last event number sent */
 	uint64_t log_seq;                    /* last log line number */
-	unsigned log_paused;                 /* workers whose pipes wait for a follower */
 	unsigned live;                       /* workers with a process */
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int exit_code;
