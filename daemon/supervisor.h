@@ -42,6 +42,7 @@ struct worker_loop {
 	struct event *hang_timer;            /* fires when heartbeats stop */
 	uint64_t window_ms, throttled_ms;    /* rate limiting of what the loop sends: */
 	unsigned window_msgs, invalid_msgs;  /* messages this second, invalid ones in all */
+	size_t window_bytes;                 /* bytes of messages this second */
 	unsigned flood_seconds;              /* consecutive throttled seconds */
 	struct event *resume;                /* reads again after a throttled second */
 };

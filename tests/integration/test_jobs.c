@@ -85,6 +85,33 @@ START_TEST(a_flooding_worker_is_throttled_then_evicted)
 }
 END_TEST
 
+/* 60 KiB messages, a few thousand a second: under the message rate, over a gigabyte a
+ * second to parse. The byte rate catches them. */
+START_TEST(a_worker_flooding_bytes_is_throttled_then_evicted)
+{
+	json_t *w;
+
+	if (lvd_under_valgrind()) { /* reading slower than 4 MiB/s itself, it sees no flood */
+		printf("skipped: the daemon under valgrind reads below the byte rate\n");
+		return;
+	}
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"big\",\"module\":\"lv_testjob\",\"restart\":\"never\","
+	              "\"heartbeat_ms\":60000,\"hang_timeout_ms\":0,"
+	              "\"params\":{\"big_msg_kb\":60,\"big_msgs_per_tick\":10,\"tick_ms\":1}},"
+	              "{\"name\":\"calm\",\"module\":\"ticker\"}]}", lvd_build_path("tests"));
+	w = lvd_wait(&d, "big", "failed", 0);
+	ck_assert_msg(strstr(JSTR(first_worker(w), "last_error"),
+	                     "flooding its channel: over 4096 KiB/s for 5 s"),
+	              "last_error: %s", JSTR(first_worker(w), "last_error"));
+	json_decref(w);
+	w = lvd_worker(&d, "calm:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(busy_but_alive_loop_is_not_killed)
 {
 	json_t *w, *loop;
@@ -358,6 +385,7 @@ int main(void)
 	tcase_add_test(tc, hung_loop_is_aborted_and_restarted);
 	tcase_add_test(tc, crashing_job_is_restarted);
 	tcase_add_test(tc, a_flooding_worker_is_throttled_then_evicted);
+	tcase_add_test(tc, a_worker_flooding_bytes_is_throttled_then_evicted);
 	tcase_add_test(tc, busy_but_alive_loop_is_not_killed);
 	tcase_add_test(tc, inspect_answers_or_times_out);
 	tcase_add_test(tc, loops_run_in_their_own_threads_and_bases);
