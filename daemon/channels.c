@@ -79,6 +79,7 @@ static void on_log(struct worker_loop *l, json_t *msg)
 #define CHANNEL_MAX_BYTES_PER_SECOND (4 * 1024 * 1024)
 #define CHANNEL_MAX_FLOOD_SECONDS 5
 #define CHANNEL_MAX_INVALID 100
+#define CHANNEL_MAX_OUTPUT (64 * 1024) /* unread bytes the daemon queues for one loop */
 
 static void on_read(struct bufferevent *bev, void *arg);
 
@@ -244,9 +245,18 @@ void channel_close(struct worker_loop *l)
 
 int channel_send(struct worker_loop *l, enum lv_msg_type type, json_t *members)
 {
-	json_t *msg = lv_msg_new(type, members);
-	int rc = l->channel ? lv_frame_put_json(bufferevent_get_output(l->channel), msg) : -1;
+	json_t *msg;
+	int rc;
 
+	/* a loop that does not read its channel gets no more than this queued (a stop always
+	 * goes): readers asking it for inspect after inspect cannot grow the daemon */
+	if (!l->channel || (type != LV_MSG_STOP &&
+	                    evbuffer_get_length(bufferevent_get_output(l->channel)) > CHANNEL_MAX_OUTPUT)) {
+		json_decref(members);
+		return -1;
+	}
+	msg = lv_msg_new(type, members);
+	rc = lv_frame_put_json(bufferevent_get_output(l->channel), msg);
 	json_decref(msg);
 	return rc;
 }
