@@ -17,7 +17,8 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <systemd/sd-journal.h>
+
+#include "daemon/journal.h"
 
 static bool to_journal;
 
@@ -200,81 +201,50 @@ void lv_log_attach(struct event_base *base)
 {
 	log_owner = getpid();
 	event_set_log_callback(on_libevent_log);
+	lv_journal_attach(base);
 	if (out_how == OUT_FILE || !(writable = event_new(base, out_fd, EV_WRITE, on_writable, NULL)))
 		return;
 	if (queue && evbuffer_get_length(queue) > 0)
 		arm();
 }
 
+#define LOG_EXIT_WAIT_MS 1000 /* what still waits at exit gets this long, no more */
+
+/* Waits for room on stderr until the monotonic deadline; false once it has passed. */
+static bool wait_writable(const struct timespec *until)
+{
+	struct pollfd p = { .fd = out_fd, .events = POLLOUT };
+	struct timespec now;
+	long long left;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left = (until->tv_sec - now.tv_sec) * 1000LL + (until->tv_nsec - now.tv_nsec) / 1000000;
+	return left > 0 && poll(&p, 1, (int)left) >= 0;
+}
+
 void lv_log_detach(void)
 {
+	struct timespec until;
+
 	if (writable) {
 		event_free(writable);
 		writable = NULL;
 	}
 	event_set_log_callback(NULL);
+	lv_journal_detach(LOG_EXIT_WAIT_MS);
 	if (!queue)
 		return;
-	flush_queue(); /* one last try: whatever the reader does not take now is lost */
-	if (evbuffer_get_length(queue) == 0)
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += LOG_EXIT_WAIT_MS / 1000;
+	/* the loop is over: what waits gets a little time, then is lost */
+	while (flush_queue(), evbuffer_get_length(queue) > 0 && wait_writable(&until))
+		;
+	if (evbuffer_get_length(queue) == 0) {
 		report_dropped();
-	flush_queue();
+		flush_queue();
+	}
 	evbuffer_free(queue);
 	queue = NULL;
-}
-
-/* ---- the journal without waiting ----
- * sd_journal_send writes datagrams to journald on a socket libsystemd opens on the first
- * call, blocking: when journald falls behind (its queue holds net.unix.max_dgram_qlen
- * datagrams, 10 by default), the whole loop would wait for it. That socket is the
- * daemon's alone (CLOEXEC, closed in every worker), so it is made non-blocking: found as
- * the lowest free descriptor before the first message, a datagram socket after it. */
-static int journal_probe = -1;
-static bool journal_settled;
-static unsigned long long journal_dropped;
-
-void lv_journal_begin(void)
-{
-	if (journal_settled || journal_probe >= 0)
-		return;
-	if ((journal_probe = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)) >= 0)
-		close(journal_probe);
-}
-
-static void journal_make_nonblocking(void)
-{
-	int type = 0, flags;
-	socklen_t len = sizeof type;
-	struct sockaddr_storage sa;
-	socklen_t salen = sizeof sa;
-
-	if (fcntl(journal_probe, F_GETFD) < 0) { /* not created: the next message tries again */
-		journal_probe = -1;
-		return;
-	}
-	journal_settled = true;
-	if (getsockopt(journal_probe, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM &&
-	    getsockname(journal_probe, (struct sockaddr *)&sa, &salen) == 0 &&
-	    sa.ss_family == AF_UNIX && (flags = fcntl(journal_probe, F_GETFL)) >= 0)
-		fcntl(journal_probe, F_SETFL, flags | O_NONBLOCK);
-}
-
-void lv_journal_end(int rc)
-{
-	unsigned long long n = journal_dropped;
-
-	if (!journal_settled && journal_probe >= 0)
-		journal_make_nonblocking();
-	if (rc < 0) {
-		journal_dropped++;
-		return;
-	}
-	if (n == 0)
-		return;
-	journal_dropped = 0;
-	if (sd_journal_send("MESSAGE=%llu log lines dropped: the journal did not keep up", n,
-	                    "PRIORITY=%i", LOG_WARNING, "SYSLOG_IDENTIFIER=loopvisord", NULL) < 0)
-		journal_dropped += n; /* next time */
 }
 
 /* ---- formatting ---- */
@@ -300,12 +270,21 @@ void lv_logf(int priority, const char *fmt, ...)
 	int n, m;
 
 	if (to_journal) {
+		char prio[16];
+		struct iovec iov[3] = { { text, 0 }, { prio, 0 },
+		                        { "SYSLOG_IDENTIFIER=loopvisord", 28 } };
+
+		memcpy(text, "MESSAGE=", 8);
 		va_start(ap, fmt);
-		vsnprintf(text, sizeof text, fmt, ap);
+		m = vsnprintf(text + 8, sizeof text - 8, fmt, ap);
 		va_end(ap);
-		lv_journal_begin();
-		lv_journal_end(sd_journal_send("MESSAGE=%s", text, "PRIORITY=%i", priority,
-		                               "SYSLOG_IDENTIFIER=loopvisord", NULL));
+		n = 8 + (m < 0 ? 0 : m < (int)sizeof text - 8 ? m : (int)sizeof text - 9);
+		while (n > 8 && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\r' ||
+		                 text[n - 1] == '\n'))
+			n--; /* as sd_journal_send does */
+		iov[0].iov_len = (size_t)n;
+		iov[1].iov_len = (size_t)snprintf(prio, sizeof prio, "PRIORITY=%d", priority & 7);
+		lv_journal_sendv(iov, 3);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);

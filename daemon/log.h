@@ -20,15 +20,11 @@ bool lv_log_to_journal(void);
 /* Decides how stderr is written without ever waiting (see log.c); once, early in main. */
 void lv_log_open(void);
 struct event_base;
-/* From now on lines stderr could not take are written from the loop when it can, and a
- * count of the lines dropped meanwhile follows them; detach before the base is freed. */
+/* From now on lines stderr (or the journal) could not take are written from the loop when
+ * it can, and a count of the lines dropped meanwhile follows them; detach before the base
+ * is freed (what still waits gets up to a second). */
 void lv_log_attach(struct event_base *base);
 void lv_log_detach(void);
-
-/* Around every sd_journal_send: the journal's socket is made non-blocking once it exists,
- * messages it refuses are counted and the count is sent once it takes one again. */
-void lv_journal_begin(void);
-void lv_journal_end(int rc);
 
 #define log_err(...)   lv_logf(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  lv_logf(LOG_WARNING, __VA_ARGS__)

@@ -14,9 +14,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <systemd/sd-journal.h>
 
 #include "daemon/control.h"
+#include "daemon/journal.h"
 #include "daemon/log.h"
 #include "daemon/logfile.h"
 
@@ -173,6 +173,33 @@ static void fill_rec(struct log_rec *r, uint64_t seq, int64_t time_ms, enum lv_s
 	memcpy(r->text, text, len);
 }
 
+/* A line as a journal entry with the LOOPVISOR_* fields. */
+static void to_journal(const struct worker *w, enum lv_stream stream, const char *text, size_t len)
+{
+	static char message[8 + LV_LOG_MAX_LINE];
+	char f[6][LV_POOL_NAME_MAX + 64];
+	struct iovec iov[7] = { { message, 0 } };
+	int n[6];
+
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r'))
+		len--; /* as sd_journal_send does */
+	memcpy(message, "MESSAGE=", 8);
+	memcpy(message + 8, text, len < LV_LOG_MAX_LINE ? len : LV_LOG_MAX_LINE);
+	iov[0].iov_len = 8 + (len < LV_LOG_MAX_LINE ? len : LV_LOG_MAX_LINE);
+	n[0] = snprintf(f[0], sizeof f[0], "PRIORITY=%d",
+	                stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO);
+	n[1] = snprintf(f[1], sizeof f[1], "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name);
+	n[2] = snprintf(f[2], sizeof f[2], "LOOPVISOR_POOL=%s", w->pool->cfg.name);
+	n[3] = snprintf(f[3], sizeof f[3], "LOOPVISOR_WORKER=%s", w->name);
+	n[4] = snprintf(f[4], sizeof f[4], "LOOPVISOR_WORKER_PID=%d", (int)w->pid);
+	n[5] = snprintf(f[5], sizeof f[5], "LOOPVISOR_STREAM=%s", stream_names[stream]);
+	for (int i = 0; i < 6; i++) {
+		iov[i + 1].iov_base = f[i];
+		iov[i + 1].iov_len = n[i] < (int)sizeof f[i] ? (size_t)n[i] : sizeof f[i] - 1;
+	}
+	lv_journal_sendv(iov, 7);
+}
+
 /* One line to its sinks, stamped now; the file part waits for flush_file. */
 static void capture(struct worker *w, enum lv_stream stream, const char *text, size_t len,
                     const struct timespec *now)
@@ -188,13 +215,7 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		if (logfile_write(w->pool->log, head, n, text, len) < 0)
 			log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
 	} else if (lv_log_to_journal()) {
-		lv_journal_begin();
-		lv_journal_end(sd_journal_send("MESSAGE=%.*s", (int)len, text, "PRIORITY=%i",
-		               stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO,
-		               "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name, "LOOPVISOR_POOL=%s",
-		               w->pool->cfg.name, "LOOPVISOR_WORKER=%s", w->name,
-		               "LOOPVISOR_WORKER_PID=%d", (int)w->pid, "LOOPVISOR_STREAM=%s",
-		               stream_names[stream], NULL));
+		to_journal(w, stream, text, len);
 	} else {
 		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
 		        (int)w->pid, stream_names[stream], (int)len, text);
