@@ -292,19 +292,29 @@ START_TEST(long_lines_reach_stderr_whole)
 {
 	char *log, *at, want[64];
 	size_t n;
-	const size_t lens[] = { 10000, 65536 };
+	const size_t lens[] = { 10000, 65536, 10000 };
 
-	lvd_start(&d, "{\"pools\":[{\"name\":\"w\",\"exec\":[\"sh\",\"-c\",\"head -c 10000 /dev/zero "
-	              "| tr '\\\\0' y; echo; head -c 65536 /dev/zero | tr '\\\\0' z; echo\"],"
-	              "\"restart\":\"never\"}]}");
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"w\",\"exec\":[\"sh\",\"-c\","
+	              "\"head -c 10000 /dev/zero | tr '\\\\0' y; echo; head -c 65536 /dev/zero | "
+	              "tr '\\\\0' z; echo\"],\"restart\":\"never\"},{\"name\":\"m\",\"module\":"
+	              "\"lv_testjob\",\"params\":{\"log_long\":10000}}]}", lvd_build_path("tests"));
 	json_decref(lvd_wait(&d, "w", "stopped", 0));
+	/* a job's lv_log line comes through its channel: once tail has it, the log has it */
+	for (bool there = false; !there; poll(NULL, 0, 10)) {
+		json_t *r = lvd_call(&d, "tail", "{\"target\":\"m\",\"lines\":5}"), *line;
+		size_t i;
+
+		json_array_foreach(json_object_get(r, "lines"), i, line)
+			there |= !strncmp(JSTR(line, "text"), "qqq", 3);
+		json_decref(r);
+	}
 	log = slurp(d.log);
 	ck_assert_ptr_nonnull(log);
-	for (int i = 0; i < 2; i++) {
-		snprintf(want, sizeof want, "stdout: %c", i ? 'z' : 'y');
+	for (int i = 0; i < 3; i++) {
+		snprintf(want, sizeof want, "%s: %c", i < 2 ? "stdout" : "log", "yzq"[i]);
 		ck_assert_msg((at = strstr(log, want)) != NULL, "no %s line", want);
-		at += strlen("stdout: ");
-		n = strspn(at, i ? "z" : "y");
+		at += strlen(want) - 1;
+		n = strspn(at, (char[]){ "yzq"[i], 0 });
 		ck_assert_uint_eq(n, lens[i]);
 		ck_assert_int_eq(at[n], '\n');
 	}

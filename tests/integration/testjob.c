@@ -154,6 +154,13 @@ static int testjob_start(lv_ctx *ctx)
 	else if (json_integer_value(ready_after) >= 0) /* negative: never ready */
 		arm(t->later, json_integer_value(ready_after));
 	lv_log(ctx, LV_LOG_INFO, "testjob started on loop %u of %u", lv_loop(ctx), lv_loops(ctx));
+	if (param(ctx, "log_long") > 0) { /* one lv_log line of that many 'q' */
+		char *q = calloc(1, (size_t)param(ctx, "log_long") + 1);
+
+		if (q)
+			lv_log(ctx, LV_LOG_INFO, "%s", (char *)memset(q, 'q', (size_t)param(ctx, "log_long")));
+		free(q);
+	}
 	return 0;
 }
 
