@@ -34,8 +34,7 @@ struct client {
 	struct ucred peer;      /* who connected (SO_PEERCRED, as of connect()) */
 	bool follows;           /* receives log lines ... */
 	char *follow_target;    /* ... of this pool or worker, or of all */
-	bool skipping;          /* fell behind: skips lines until it has read half its queue */
-	unsigned long long skipped; /* ... this many so far, told in a {"skipped": N} line */
+	unsigned long long skipped; /* fell behind: lines skipped until it reads half its queue */
 };
 
 struct control {
@@ -134,15 +133,21 @@ static void on_read(struct bufferevent *bev, void *arg)
 	finish_or_close(cl);
 }
 
-static void send_skipped(struct client *cl);
+/* A follower that fell behind hears how many lines it missed before the next one. */
+static void send_skipped(struct client *cl)
+{
+	lv_rpc_session_notify(cl->session, "log",
+	                      json_pack("{s:I}", "skipped", (json_int_t)cl->skipped));
+	cl->skipped = 0;
+}
 
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
 
 	(void)bev;
-	if (cl->skipping && !cl->closing)
-		send_skipped(cl); /* it read everything: now it hears what it missed */
+	if (cl->skipped && !cl->closing)
+		send_skipped(cl); /* it has read everything */
 	if (finish_or_close(cl))
 		return;
 	/* Reading may have paused on pending replies: pick up what is buffered. */
@@ -554,25 +559,9 @@ bool control_has_followers(const struct control *ctl)
 	return ctl && ctl->n_follows > 0;
 }
 
-static void send_skipped(struct client *cl)
-{
-	lv_rpc_session_notify(cl->session, "log",
-	                      json_pack("{s:I}", "skipped", (json_int_t)cl->skipped));
-	cl->skipped = 0;
-	cl->skipping = false;
-}
-
-/* What may wait for one follower: LV_FOLLOWER_HIGH, less when many share the global bound. */
-static size_t follower_limit(const struct control *ctl)
-{
-	size_t share = LV_FOLLOWERS_MAX_QUEUE / (ctl->n_follows ? ctl->n_follows : 1);
-
-	return share < LV_FOLLOWER_HIGH ? share : LV_FOLLOWER_HIGH;
-}
-
 void control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
 {
-	size_t limit = follower_limit(ctl);
+	size_t limit = lv_follower_limit(ctl->n_follows);
 
 	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
 		size_t queued;
@@ -580,14 +569,12 @@ void control_publish_log(struct control *ctl, json_t *line, const char *pool, co
 		if (!cl->follows || cl->closing || !target_matches(cl->follow_target, pool, worker))
 			continue;
 		queued = evbuffer_get_length(bufferevent_get_output(cl->bev));
-		if (cl->skipping && queued <= limit / 2)
-			send_skipped(cl);
-		if (cl->skipping || queued > limit) {
-			cl->skipping = true;
+		if (cl->skipped && queued <= limit / 2)
+			send_skipped(cl); /* it has read half: lines go to it again */
+		if (cl->skipped || queued > limit)
 			cl->skipped++;
-			continue;
-		}
-		lv_rpc_session_notify(cl->session, "log", json_incref(line));
+		else
+			lv_rpc_session_notify(cl->session, "log", json_incref(line));
 	}
 }
 

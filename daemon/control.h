@@ -31,6 +31,9 @@ void control_publish(struct control *c, int event, json_t *params, const char *p
  * gets {"skipped": N}; the worker and the log file never wait for it. */
 #define LV_FOLLOWER_HIGH (256 * 1024)
 #define LV_FOLLOWERS_MAX_QUEUE (16 * 1024 * 1024) /* what all followers together may have */
+#define lv_follower_limit(n_follows) /* one follower's share of it, at most LV_FOLLOWER_HIGH */ \
+	((n_follows) > LV_FOLLOWERS_MAX_QUEUE / LV_FOLLOWER_HIGH ? LV_FOLLOWERS_MAX_QUEUE / (n_follows) \
+	                                                          : LV_FOLLOWER_HIGH)
 
 /* Makes the client a follower of target's log lines (NULL: every worker). */
 int control_follow(void *client_io, const char *target);

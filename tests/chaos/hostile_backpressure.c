@@ -1,6 +1,5 @@
-/* hostile_backpressure: readers that stop reading. Followers of a flooding worker's log
- * that never read, and a stalled reader of the daemon's stderr: the worker goes on, the
- * daemon keeps answering, its CPU and memory stay bounded. */
+/* hostile_backpressure: readers that stop reading (tail -f followers of a flooding worker,
+ * a stalled reader of the daemon's stderr): the worker goes on, the daemon answers. */
 #include "hostile.h"
 
 #include <fcntl.h>
