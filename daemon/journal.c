@@ -23,7 +23,8 @@
  * for it. That socket is the daemon's alone (CLOEXEC, closed in every worker), so it is
  * made non-blocking: found as the lowest free descriptor before the first message, a
  * datagram socket after it. poll() cannot say when journald has room again (the socket is
- * not connected), so the queue is retried every JOURNAL_RETRY_MS. */
+ * not connected), so the queue is retried every JOURNAL_RETRY_MS, every millisecond while
+ * journald takes some. */
 #define JOURNAL_RETRY_MS 20
 
 struct journal_msg {
@@ -71,9 +72,9 @@ static int send_now(const struct iovec *iov, int n)
 	return rc == -EWOULDBLOCK || rc == -ENOBUFS ? -EAGAIN : rc;
 }
 
-static void arm(void)
+static void arm_in(int ms)
 {
-	struct timeval tv = { 0, JOURNAL_RETRY_MS * 1000 };
+	struct timeval tv = { 0, ms * 1000 };
 
 	if (retry && !evtimer_pending(retry, NULL))
 		evtimer_add(retry, &tv);
@@ -105,7 +106,7 @@ static void enqueue(const struct iovec *iov, int n)
 	*tail = m;
 	tail = &m->next;
 	queued += bytes;
-	arm();
+	arm_in(JOURNAL_RETRY_MS);
 }
 
 static void report_dropped(void)
@@ -124,9 +125,9 @@ static void report_dropped(void)
 }
 
 /* Sends what waits, in order, as far as journald takes it now; true once all went. */
-static bool flush_queue(void)
+static bool flush_queue(unsigned *sent)
 {
-	while (head) {
+	for (*sent = 0; head; ++*sent) {
 		struct journal_msg *m = head;
 		int rc = send_now(m->iov, m->n);
 
@@ -143,19 +144,23 @@ static bool flush_queue(void)
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
+	unsigned sent;
+
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (flush_queue())
+	if (flush_queue(&sent))
 		report_dropped();
-	else
-		arm();
+	else /* journald is reading again: come back soon */
+		arm_in(sent ? 1 : JOURNAL_RETRY_MS);
 }
 
 void lv_journal_sendv(const struct iovec *iov, int n)
 {
+	unsigned sent;
+
 	if (head && !retry)
-		flush_queue(); /* no loop (yet, or any more) to do it */
+		flush_queue(&sent); /* no loop (yet, or any more) to do it */
 	if (head) {
 		enqueue(iov, n); /* behind what waits */
 		return;
@@ -169,7 +174,7 @@ void lv_journal_sendv(const struct iovec *iov, int n)
 void lv_journal_attach(struct event_base *base)
 {
 	if ((retry = evtimer_new(base, on_retry, NULL)) && head)
-		arm();
+		arm_in(JOURNAL_RETRY_MS);
 }
 
 static long long now_ms(void)
@@ -183,13 +188,14 @@ static long long now_ms(void)
 void lv_journal_detach(int wait_ms)
 {
 	long long until = now_ms() + wait_ms;
+	unsigned sent;
 
 	if (retry) {
 		event_free(retry);
 		retry = NULL;
 	}
 	/* the loop is over: what waits gets a little time, not more */
-	while (!flush_queue() && now_ms() < until)
+	while (!flush_queue(&sent) && now_ms() < until)
 		poll(NULL, 0, JOURNAL_RETRY_MS);
 	if (!head)
 		report_dropped();
