@@ -11,6 +11,7 @@
 #include "ctl/client.h"
 #include "ctl/output.h"
 #include "ipc/sockpath.h"
+#include "ipc/stdfds.h"
 
 enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
 
@@ -274,8 +275,12 @@ int main(int argc, char **argv)
 	const char *method;
 	json_t *params, *result, *error;
 	struct lv_client *c;
-	int first = parse_opts(argc, argv, &o), rc, follow = 0;
+	int first, rc, follow = 0;
 
+	/* before the socket is opened: with fd 1 closed, it would get the output */
+	if (lv_std_fds_open() < 0)
+		return EXIT_CONNECT;
+	first = parse_opts(argc, argv, &o);
 	if (first >= argc)
 		return usage_error("no command given");
 	if ((rc = build_request(argc - first, argv + first, &o, &method, &params, &follow)) != EXIT_OK)

@@ -135,6 +135,11 @@ void ctl_print_log_line(FILE *out, const json_t *line)
 	char stamp[32];
 	struct tm tm;
 
+	if (json_is_integer(json_object_get(line, "skipped"))) { /* this follower fell behind */
+		fprintf(out, "-- %lld lines skipped: the reader fell behind --\n",
+		        json_integer_value(json_object_get(line, "skipped")));
+		return;
+	}
 	localtime_r(&secs, &tm);
 	strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
 	fprintf(out, "%s.%03lld %s %s: %s\n", stamp, ms % 1000,

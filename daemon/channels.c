@@ -2,6 +2,7 @@
  * log and inspect messages, and sends stop and inspect requests. */
 #include "daemon/channels.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
@@ -70,10 +71,15 @@ static void on_log(struct worker_loop *l, json_t *msg)
 		logs_line(l->w, LV_STREAM_LOG, json_string_value(text), json_string_length(text));
 }
 
-/* What one loop may send: generous for logging jobs, far below a flood. */
+/* What one loop may send: generous for logging jobs, far below a flood. In bytes too: 60 KiB
+ * messages under the message rate are over a gigabyte a second to parse. A busy logging
+ * job (a thousand 2 KiB lv_log lines a second, or the full message rate of 200-byte ones)
+ * and heartbeats with hundreds of counters every 10 ms stay well below 4 MiB/s. */
 #define CHANNEL_MAX_PER_SECOND 20000
+#define CHANNEL_MAX_BYTES_PER_SECOND (4 * 1024 * 1024)
 #define CHANNEL_MAX_FLOOD_SECONDS 5
 #define CHANNEL_MAX_INVALID 100
+#define CHANNEL_MAX_OUTPUT (64 * 1024) /* unread bytes the daemon queues for one loop */
 
 static void on_read(struct bufferevent *bev, void *arg);
 
@@ -90,19 +96,36 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 		on_read(l->channel, l); /* what waited in the buffer */
 }
 
-/* Is the loop within its budget of messages this second? If not, its channel waits for
- * the next second; after CHANNEL_MAX_FLOOD_SECONDS such seconds in a row it is evicted. */
+/* Which budget the loop is over this second ("20000 messages", "4096 KiB"), or NULL. */
+static const char *over_budget(const struct worker_loop *l)
+{
+	static char text[32];
+
+	if (l->window_msgs > CHANNEL_MAX_PER_SECOND)
+		snprintf(text, sizeof text, "%d messages", CHANNEL_MAX_PER_SECOND);
+	else if (l->window_bytes > CHANNEL_MAX_BYTES_PER_SECOND)
+		snprintf(text, sizeof text, "%d KiB", CHANNEL_MAX_BYTES_PER_SECOND / 1024);
+	else
+		return NULL;
+	return text;
+}
+
+/* Is the loop within its budget of messages and bytes this second? If not, its channel
+ * waits for the next second; after CHANNEL_MAX_FLOOD_SECONDS such seconds in a row it is
+ * evicted. */
 static bool within_budget(struct worker_loop *l)
 {
 	uint64_t now = lv_now_ms();
+	const char *over;
 
 	if (now - l->window_ms >= 1000) {
-		if (l->window_msgs <= CHANNEL_MAX_PER_SECOND)
+		if (!over_budget(l))
 			l->flood_seconds = 0;
 		l->window_ms = now;
 		l->window_msgs = 0;
+		l->window_bytes = 0;
 	}
-	if (l->window_msgs <= CHANNEL_MAX_PER_SECOND)
+	if (!(over = over_budget(l)))
 		return true;
 	{
 		struct timeval tv = { 0, (suseconds_t)(1001 - (now - l->window_ms)) * 1000 };
@@ -110,12 +133,11 @@ static bool within_budget(struct worker_loop *l)
 		if (l->throttled_ms != l->window_ms) { /* once per second */
 			l->throttled_ms = l->window_ms;
 			if (++l->flood_seconds >= CHANNEL_MAX_FLOOD_SECONDS) {
-				worker_evict(l->w, "flooding its channel: over %d messages/s for %d s",
-				             CHANNEL_MAX_PER_SECOND, CHANNEL_MAX_FLOOD_SECONDS);
+				worker_evict(l->w, "flooding its channel: over %s/s for %d s", over,
+				             CHANNEL_MAX_FLOOD_SECONDS);
 				return false;
 			}
-			log_warn("%s: loop %u sends over %d messages/s: throttled", l->w->name, l->index,
-			         CHANNEL_MAX_PER_SECOND);
+			log_warn("%s: loop %u sends over %s/s: throttled", l->w->name, l->index, over);
 		}
 		bufferevent_disable(l->channel, EV_READ);
 		if (!l->resume)
@@ -171,13 +193,16 @@ static void scanned_heartbeat(void *arg, const struct lv_heartbeat *hb)
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct worker_loop *l = arg;
+	size_t before = evbuffer_get_length(bufferevent_get_input(bev));
 
 	if (!within_budget(l))
 		return; /* the input waits in the buffer (and the socket) until the next second */
 	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, scanned_heartbeat, l))
 		log_warn("%s: channel line too long, dropped", l->w->name);
-	if (l->channel)
-		within_budget(l); /* over it now: wait before reading more */
+	if (!l->channel)
+		return;
+	l->window_bytes += before - evbuffer_get_length(bufferevent_get_input(l->channel));
+	within_budget(l); /* over it now: wait before reading more */
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -211,6 +236,7 @@ void channel_close(struct worker_loop *l)
 		l->resume = NULL;
 	}
 	l->window_msgs = l->invalid_msgs = l->flood_seconds = 0;
+	l->window_bytes = 0;
 	if (l->channel) {
 		bufferevent_free(l->channel);
 		l->channel = NULL;
@@ -219,9 +245,18 @@ void channel_close(struct worker_loop *l)
 
 int channel_send(struct worker_loop *l, enum lv_msg_type type, json_t *members)
 {
-	json_t *msg = lv_msg_new(type, members);
-	int rc = l->channel ? lv_frame_put_json(bufferevent_get_output(l->channel), msg) : -1;
+	json_t *msg;
+	int rc;
 
+	/* a loop that does not read its channel gets no more than this queued (a stop always
+	 * goes): readers asking it for inspect after inspect cannot grow the daemon */
+	if (!l->channel || (type != LV_MSG_STOP &&
+	                    evbuffer_get_length(bufferevent_get_output(l->channel)) > CHANNEL_MAX_OUTPUT)) {
+		json_decref(members);
+		return -1;
+	}
+	msg = lv_msg_new(type, members);
+	rc = lv_frame_put_json(bufferevent_get_output(l->channel), msg);
 	json_decref(msg);
 	return rc;
 }

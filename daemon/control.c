@@ -19,7 +19,6 @@
 
 #include "daemon/control_int.h"
 #include "daemon/log.h"
-#include "daemon/logs.h"
 #include "ipc/frame.h"
 
 static void client_free(struct client *cl)
@@ -43,10 +42,8 @@ static void client_free(struct client *cl)
 		event_free(cl->more);
 	free(cl->sub_target);
 	free(cl->follow_target);
-	if (cl->follows) {
+	if (cl->follows)
 		ctl->n_follows--;
-		logs_resume(ctl->sup); /* nobody waits for it any more */
-	}
 	free(cl);
 	if (ctl->listener && ctl->n_clients == LV_CONTROL_MAX_CLIENTS - 1 && !ctl->resume)
 		evconnlistener_enable(ctl->listener);
@@ -210,8 +207,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 	struct client *cl = arg;
 
 	(void)bev;
-	if (cl->follows)
-		logs_resume(cl->ctl->sup); /* it caught up: paused workers may go on */
+	if (cl->skipped && !cl->closing)
+		control_send_skipped(cl); /* it has read everything */
 	if (finish_or_close(cl))
 		return;
 	/* Reading may have paused on pending or unread replies: pick up what is buffered. */
@@ -418,42 +415,6 @@ const char *control_path(const struct control *ctl)
 bool control_client_privileged(void *client_io)
 {
 	return ((struct client *)client_io)->privileged;
-}
-
-int control_follow(void *client_io, const char *target)
-{
-	struct client *cl = client_io;
-	char *copy = target ? strdup(target) : NULL;
-
-	if (cl->follows) {
-		free(copy);
-		return -EALREADY; /* one follow per connection: replacing it silently lost lines */
-	}
-	if (target && !copy)
-		return -ENOMEM;
-	cl->follow_target = copy;
-	cl->ctl->n_follows++;
-	cl->follows = true;
-	return 0;
-}
-
-bool control_has_followers(const struct control *ctl)
-{
-	return ctl && ctl->n_follows > 0;
-}
-
-bool control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
-{
-	bool behind = false;
-
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
-		if (!cl->follows || cl->closing ||
-		    !control_target_matches(cl->follow_target, pool, worker) || !control_may_stream(cl))
-			continue;
-		lv_rpc_session_notify(cl->session, "log", json_incref(line));
-		behind |= evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_FOLLOWER_HIGH;
-	}
-	return behind;
 }
 
 void control_flush(struct control *ctl)

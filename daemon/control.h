@@ -33,7 +33,13 @@ int control_subscribe(void *client_io, unsigned mask, const char *target);
 void control_publish(struct control *c, int event, json_t *params, const char *pool,
                      const char *worker);
 
-#define LV_FOLLOWER_HIGH (256 * 1024)  /* a follower this far behind pauses the worker */
+/* A follower with this much unread skips log lines until it has read half of it, then
+ * gets {"skipped": N}; the worker and the log file never wait for it. */
+#define LV_FOLLOWER_HIGH (256 * 1024)
+#define LV_FOLLOWERS_MAX_QUEUE (16 * 1024 * 1024) /* what all followers together may have */
+#define lv_follower_limit(n_follows) /* one follower's share of it, at most LV_FOLLOWER_HIGH */ \
+	((n_follows) > LV_FOLLOWERS_MAX_QUEUE / LV_FOLLOWER_HIGH ? LV_FOLLOWERS_MAX_QUEUE / (n_follows) \
+	                                                          : LV_FOLLOWER_HIGH)
 
 /* Makes the client a follower of target's log lines (NULL: every worker); -EALREADY if it
  * follows already (one follow per connection), -ENOMEM. */
@@ -42,8 +48,8 @@ int control_follow(void *client_io, const char *target);
 bool control_client_privileged(void *client_io);
 /* Whether any client follows log lines (then lines are built as JSON for them). */
 bool control_has_followers(const struct control *ctl);
-/* Sends a log line to its followers; true if one of them is behind (pause the worker). */
-bool control_publish_log(struct control *c, json_t *line, const char *pool, const char *worker);
+/* Sends a log line to its followers (params not stolen); one that is behind skips it. */
+void control_publish_log(struct control *c, json_t *line, const char *pool, const char *worker);
 
 /* Uses a listening socket systemd passed (socket activation) instead of binding one. */
 struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rpc_method *methods,

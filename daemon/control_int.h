@@ -30,6 +30,7 @@ struct client {
 	unsigned role_gen;
 	bool follows;           /* receives log lines ... */
 	char *follow_target;    /* ... of this pool or worker, or of all */
+	unsigned long long skipped; /* fell behind: lines skipped until it reads half its queue */
 	struct replymem_user out; /* its unread replies, as counted in ctl->replies */
 };
 
@@ -56,6 +57,8 @@ void control_on_linger(evutil_socket_t fd, short what, void *arg);
 /* Stops reading from and sending to the client: it has 30 s to read what is queued (a
  * last notice), then it is disconnected; sooner once it has read it. */
 void control_close_after_notice(struct client *cl);
+/* A follower that fell behind hears how many lines it missed before the next one. */
+void control_send_skipped(struct client *cl);
 /* Whether a stream's target ("POOL", "POOL:INDEX" or NULL for all) covers an item. */
 bool control_target_matches(const char *target, const char *pool, const char *worker);
 /* Whether a subscriber or follower may still receive; if a reload took its role away,

@@ -1,7 +1,7 @@
 /* logs: the capture side. Pipes are read with bufferevents; complete lines (or 64 KiB
  * pieces of longer ones) go to the sinks at once, so a crash loses nothing that reached
- * the pipe. A follower that cannot keep up pauses reading that worker's pipes instead of
- * dropping lines: the worker blocks on write, everyone else goes on. */
+ * the pipe. Pipes are always read: a follower that cannot keep up loses lines for itself
+ * (control.c tells it how many), never slows the worker or the log file. */
 #include "daemon/logs.h"
 
 #include <errno.h>
@@ -14,12 +14,15 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <systemd/sd-journal.h>
 
 #include "daemon/control.h"
+#include "daemon/journal.h"
 #include "daemon/log.h"
 #include "daemon/logfile.h"
 #include "daemon/safefile.h"
+
+/* lv_logf writes a worker's longest line whole, with both prefixes */
+_Static_assert(LV_LOG_MAX_LINE + 512 <= LV_LOG_LINE_MAX, "worker lines would be cut in the log");
 
 static const char *const stream_names[] = { "stdout", "stderr", "log" };
 
@@ -173,17 +176,6 @@ static const char *stamp_of(time_t sec)
 	return stamp;
 }
 
-static void pause_reading(struct worker *w)
-{
-	if (w->log_paused)
-		return;
-	w->log_paused = true;
-	w->pool->sup->log_paused++;
-	for (int i = 0; i < 2; i++)
-		if (w->log_bev[i])
-			bufferevent_disable(w->log_bev[i], EV_READ);
-}
-
 /* "2026-11-22T10:00:00.123 web:0 stdout: " into out (room for 160 bytes): by hand, as
  * printf's formatting was a quarter of the cost of a captured line. */
 static size_t format_head(char *out, const struct timespec *ts, const char *worker,
@@ -220,6 +212,33 @@ static void fill_rec(struct log_rec *r, uint64_t seq, int64_t time_ms, enum lv_s
 	memcpy(r->text, text, len);
 }
 
+/* A line as a journal entry with the LOOPVISOR_* fields. */
+static void to_journal(const struct worker *w, enum lv_stream stream, const char *text, size_t len)
+{
+	static char message[8 + LV_LOG_MAX_LINE];
+	char f[6][LV_POOL_NAME_MAX + 64];
+	struct iovec iov[7] = { { message, 0 } };
+	int n[6];
+
+	while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r'))
+		len--; /* as sd_journal_send does */
+	memcpy(message, "MESSAGE=", 8);
+	memcpy(message + 8, text, len < LV_LOG_MAX_LINE ? len : LV_LOG_MAX_LINE);
+	iov[0].iov_len = 8 + (len < LV_LOG_MAX_LINE ? len : LV_LOG_MAX_LINE);
+	n[0] = snprintf(f[0], sizeof f[0], "PRIORITY=%d",
+	                stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO);
+	n[1] = snprintf(f[1], sizeof f[1], "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name);
+	n[2] = snprintf(f[2], sizeof f[2], "LOOPVISOR_POOL=%s", w->pool->cfg.name);
+	n[3] = snprintf(f[3], sizeof f[3], "LOOPVISOR_WORKER=%s", w->name);
+	n[4] = snprintf(f[4], sizeof f[4], "LOOPVISOR_WORKER_PID=%d", (int)w->pid);
+	n[5] = snprintf(f[5], sizeof f[5], "LOOPVISOR_STREAM=%s", stream_names[stream]);
+	for (int i = 0; i < 6; i++) {
+		iov[i + 1].iov_base = f[i];
+		iov[i + 1].iov_len = n[i] < (int)sizeof f[i] ? (size_t)n[i] : sizeof f[i] - 1;
+	}
+	lv_journal_sendv(iov, 7);
+}
+
 /* One line to its sinks, stamped now; the file part waits for flush_file. */
 static void capture(struct worker *w, enum lv_stream stream, const char *text, size_t len,
                     const struct timespec *now)
@@ -235,12 +254,7 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		if (logfile_write(w->pool->log, head, n, text, len) < 0)
 			log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
 	} else if (lv_log_to_journal()) {
-		sd_journal_send("MESSAGE=%.*s", (int)len, text, "PRIORITY=%i",
-		                stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO,
-		                "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name, "LOOPVISOR_POOL=%s",
-		                w->pool->cfg.name, "LOOPVISOR_WORKER=%s", w->name,
-		                "LOOPVISOR_WORKER_PID=%d", (int)w->pid, "LOOPVISOR_STREAM=%s",
-		                stream_names[stream], NULL);
+		to_journal(w, stream, text, len);
 	} else {
 		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
 		        (int)w->pid, stream_names[stream], (int)len, text);
@@ -257,8 +271,8 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		rec = one ? rec_json(one) : NULL;
 		if (one != r)
 			free(one);
-		if (rec && control_publish_log(sup->control, rec, w->pool->cfg.name, w->name))
-			pause_reading(w);
+		if (rec)
+			control_publish_log(sup->control, rec, w->pool->cfg.name, w->name);
 		json_decref(rec);
 	}
 }
@@ -358,8 +372,7 @@ void logs_attach(struct worker *w, int out_fd, int err_fd)
 		bufferevent_setcb(bev, on_read, NULL, on_event, w);
 		bufferevent_setwatermark(bev, EV_READ, 0, 4 * LV_LOG_MAX_LINE);
 		bufferevent_set_max_single_read(bev, 4 * LV_LOG_MAX_LINE); /* a full pipe at once */
-		if (!w->log_paused)
-			bufferevent_enable(bev, EV_READ);
+		bufferevent_enable(bev, EV_READ);
 	}
 }
 
@@ -377,10 +390,6 @@ void logs_drain(struct worker *w)
 			split_lines(w, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT,
 			            bufferevent_get_input(bev), false);
 		close_pipe(w, i);
-	}
-	if (w->log_paused) {
-		w->log_paused = false;
-		w->pool->sup->log_paused--;
 	}
 }
 
@@ -413,24 +422,6 @@ json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned
 		json_array_append_new(out, rec_json(v[i]));
 	free(v);
 	return json_pack("{s:o}", "lines", out);
-}
-
-void logs_resume(struct supervisor *sup)
-{
-	if (sup->log_paused == 0)
-		return;
-	for (size_t p = 0; p < sup->n_pools; p++)
-		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
-			struct worker *w = sup->pools[p]->workers[i];
-
-			if (!w || !w->log_paused)
-				continue;
-			w->log_paused = false;
-			sup->log_paused--;
-			for (int k = 0; k < 2; k++)
-				if (w->log_bev[k])
-					bufferevent_enable(w->log_bev[k], EV_READ);
-		}
 }
 
 void logs_free_worker(struct worker *w)

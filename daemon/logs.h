@@ -35,8 +35,6 @@ void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t
 
 /* The last lines of target's workers (at most n), oldest first: {"lines": [...]}. */
 json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned n);
-/* Followers drained their backlog: read the paused workers' pipes again. */
-void logs_resume(struct supervisor *sup);
 void logs_free_worker(struct worker *w);
 
 #endif

@@ -29,6 +29,7 @@
 #include "daemon/waiters.h"
 #include "daemon/zygote.h"
 #include "ipc/sockpath.h"
+#include "ipc/stdfds.h"
 
 #define DEFAULT_CONFIG "/etc/loopvisor/loopvisor.json"
 
@@ -238,6 +239,8 @@ static int setup(struct supervisor *sup)
 	event_config_set_flag(ec, EVENT_BASE_FLAG_IGNORE_ENV);
 	sup->base = event_base_new_with_config(ec);
 	event_config_free(ec);
+	if (sup->base)
+		lv_log_attach(sup->base);
 	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = supervisor_job_path(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;
@@ -319,6 +322,7 @@ static void teardown(struct supervisor *sup)
 		event_free(sup->sighup);
 	if (sup->sigusr1)
 		event_free(sup->sigusr1);
+	lv_log_detach();
 	if (sup->base)
 		event_base_free(sup->base);
 	lv_strv_free(sup->job_path);
@@ -363,10 +367,15 @@ int main(int argc, char **argv)
 	struct options o = { 0 };
 	char err[LV_ERRBUF];
 
+	/* First of all, for the zygote too: a closed 0, 1 or 2 would be taken by the next
+	 * open(), libevent's signal pipe say, and log lines would be read back as signals. */
+	if (lv_std_fds_open() < 0)
+		return 1;
 	if (argc == 3 && !strcmp(argv[1], LV_ZYGOTE_ARG))
 		zygote_main(argv[2]);
 	parse_args(argc, argv, &o);
 	sup.socket_arg = o.socket;
+	lv_log_open();
 	lv_log_set_target(LV_LOG_AUTO);
 	json_object_seed(0);
 	if (lv_config_load(o.config, &sup.cfg, err, sizeof err) < 0) {

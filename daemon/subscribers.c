@@ -1,5 +1,7 @@
 /* subscribers: who receives the daemon's streams: event subscriptions with their filters
- * and overflow, and the end of a stream whose peer a reload left without a role. */
+ * and overflow, log followers that skip what they cannot take, and the end of a stream
+ * whose peer a reload left without a role. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,5 +79,55 @@ void control_publish(struct control *ctl, int event, json_t *params, const char 
 			overflow(cl);
 		else
 			lv_rpc_session_notify(cl->session, "event", json_incref(params));
+	}
+}
+
+/* A follower that fell behind hears how many lines it missed before the next one. */
+void control_send_skipped(struct client *cl)
+{
+	lv_rpc_session_notify(cl->session, "log",
+	                      json_pack("{s:I}", "skipped", (json_int_t)cl->skipped));
+	cl->skipped = 0;
+}
+
+int control_follow(void *client_io, const char *target)
+{
+	struct client *cl = client_io;
+	char *copy = target ? strdup(target) : NULL;
+
+	if (cl->follows) {
+		free(copy);
+		return -EALREADY; /* one follow per connection: replacing it silently lost lines */
+	}
+	if (target && !copy)
+		return -ENOMEM;
+	cl->follow_target = copy;
+	cl->ctl->n_follows++;
+	cl->follows = true;
+	return 0;
+}
+
+bool control_has_followers(const struct control *ctl)
+{
+	return ctl && ctl->n_follows > 0;
+}
+
+void control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
+{
+	size_t limit = lv_follower_limit(ctl->n_follows);
+
+	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+		size_t queued;
+
+		if (!cl->follows || cl->closing ||
+		    !control_target_matches(cl->follow_target, pool, worker) || !control_may_stream(cl))
+			continue;
+		queued = evbuffer_get_length(bufferevent_get_output(cl->bev));
+		if (cl->skipped && queued <= limit / 2)
+			control_send_skipped(cl); /* it has read half: lines go to it again */
+		if (cl->skipped || queued > limit)
+			cl->skipped++;
+		else
+			lv_rpc_session_notify(cl->session, "log", json_incref(line));
 	}
 }

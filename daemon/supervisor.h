@@ -42,6 +42,7 @@ struct worker_loop {
 	struct event *hang_timer;            /* fires when heartbeats stop */
 	uint64_t window_ms, throttled_ms;    /* rate limiting of what the loop sends: */
 	unsigned window_msgs, invalid_msgs;  /* messages this second, invalid ones in all */
+	size_t window_bytes;                 /* bytes of messages this second */
 	unsigned flood_seconds;              /* consecutive throttled seconds */
 	struct event *resume;                /* reads again after a throttled second */
 };
@@ -81,7 +82,6 @@ struct worker {
 	struct worker_loop *loops;
 	unsigned n_loops;
 	struct bufferevent *log_bev[2];      /* read ends of the process's stdout and stderr */
-	bool log_paused;                     /* a follower is behind: its pipes wait */
 	struct log_rec **ring;               /* its last log lines (logs.c) */
 	unsigned ring_next, ring_len, ring_cap;
 };
@@ -139,7 +139,6 @@ struct supervisor {
 	bool shutting_down;
 	uint64_t event_seq;                  /* last event number sent */
 	uint64_t log_seq;                    /* last log line number */
-	unsigned log_paused;                 /* workers whose pipes wait for a follower */
 	unsigned live;                       /* workers with a process */
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int exit_code;

@@ -2,6 +2,7 @@
  * the loopvisord binary when a worker dlopens a module. Each acts on one loop's ctx. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ipc/channel.h"
@@ -27,22 +28,56 @@ const char *lv_listen_name(lv_ctx *ctx, unsigned i)
 	return i < ctx->spawn->n_listen ? ctx->spawn->listen_names[i] : NULL;
 }
 
-void lv_log(lv_ctx *ctx, int level, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-	json_t *text;
+/* A message's text is whole up to LOG_TEXT_MAX: its channel line must stay under
+ * LV_CHANNEL_MAX_LINE with JSON escapes, so text that escapes to more is cut to
+ * LOG_TEXT_SAFE, which fits even if every byte becomes a six-byte \u escape. */
+#define LOG_TEXT_MAX (LV_CHANNEL_MAX_LINE - 1024)
+#define LOG_TEXT_SAFE ((LV_CHANNEL_MAX_LINE - 1024) / 6)
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	/* not UTF-8: keep the line, lose the odd bytes */
-	if (!(text = json_string(msg))) {
+/* not UTF-8: keep the line, lose the odd bytes */
+static json_t *log_text(char *msg)
+{
+	json_t *text = json_string(msg);
+
+	if (!text) {
 		for (char *c = msg; *c; c++)
 			if ((unsigned char)*c >= 0x80)
 				*c = '?';
 		text = json_string(msg);
 	}
+	return text;
+}
+
+void lv_log(lv_ctx *ctx, int level, const char *fmt, ...)
+{
+	char small[2048], *big = NULL;
+	va_list ap;
+	json_t *text;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof small) { /* longer: whole, not cut at 2 KiB */
+		size_t len = n < LOG_TEXT_MAX ? (size_t)n : LOG_TEXT_MAX;
+
+		if ((big = malloc(len + 1))) {
+			va_start(ap, fmt);
+			vsnprintf(big, len + 1, fmt, ap);
+			va_end(ap);
+		}
+	}
+	text = log_text(big ? big : small);
+	if (big && json_dumpb(text, NULL, 0, JSON_ENCODE_ANY) > LOG_TEXT_MAX) {
+		size_t k = LOG_TEXT_SAFE;
+
+		while (k > 0 && ((unsigned char)big[k] & 0xC0) == 0x80) /* not inside a character */
+			k--;
+		big[k] = '\0';
+		json_decref(text);
+		text = log_text(big);
+	}
+	free(big);
 	lv_loop_send(ctx, lv_msg_new(LV_MSG_LOG, json_pack("{s:i, s:o}", "level", level, "msg", text)));
 }
 

@@ -2,6 +2,8 @@
  * graceful drain, start timeouts and late readiness, loops in threads, inspect, counters,
  * and sd_notify readiness from programs nobody here wrote (systemd-notify, redis-server). */
 #include <check.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +84,110 @@ START_TEST(a_flooding_worker_is_throttled_then_evicted)
 	ck_assert_str_eq(JSTR(w, "state"), "running");
 	ck_assert_int_eq(JINT(w, "restarts"), 0);
 	json_decref(w);
+}
+END_TEST
+
+/* 60 KiB messages, a few thousand a second: under the message rate, over a gigabyte a
+ * second to parse. The byte rate catches them. */
+START_TEST(a_worker_flooding_bytes_is_throttled_then_evicted)
+{
+	json_t *w;
+
+	if (lvd_under_valgrind()) { /* reading slower than 4 MiB/s itself, it sees no flood */
+		printf("skipped: the daemon under valgrind reads below the byte rate\n");
+		return;
+	}
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
+	              "{\"name\":\"big\",\"module\":\"lv_testjob\",\"restart\":\"never\","
+	              "\"heartbeat_ms\":60000,\"hang_timeout_ms\":0,"
+	              "\"params\":{\"big_msg_kb\":60,\"big_msgs_per_tick\":10,\"tick_ms\":1}},"
+	              "{\"name\":\"calm\",\"module\":\"ticker\"}]}", lvd_build_path("tests"));
+	w = lvd_wait(&d, "big", "failed", 0);
+	ck_assert_msg(strstr(JSTR(first_worker(w), "last_error"),
+	                     "flooding its channel: over 4096 KiB/s for 5 s"),
+	              "last_error: %s", JSTR(first_worker(w), "last_error"));
+	json_decref(w);
+	w = lvd_worker(&d, "calm:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	json_decref(w);
+}
+END_TEST
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], *text, *p;
+	long v = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((text = slurp(path)) && (p = strstr(text, "VmRSS:")))
+		v = atol(p + strlen("VmRSS:"));
+	free(text);
+	return v;
+}
+
+/* Sends the same text n times on fd while reading (and counting) reply lines: the replies
+ * never pile up in the daemon. Returns when as many lines came back. */
+static void send_reading_replies(int fd, const char *text, size_t len, int n)
+{
+	size_t sent = 0, total = len * (size_t)n;
+	int lines = 0;
+	char buf[65536];
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (lines < n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN | (sent < total ? POLLOUT : 0) };
+		ssize_t k;
+
+		ck_assert_msg(poll(&p, 1, 20000) > 0, "the daemon stopped answering (%d of %d)", lines, n);
+		if ((p.revents & POLLOUT) && (k = write(fd, text + sent % len, len - sent % len)) > 0)
+			sent += (size_t)k;
+		if ((p.revents & POLLIN) && (k = read(fd, buf, sizeof buf)) > 0)
+			for (ssize_t i = 0; i < k; i++)
+				lines += buf[i] == '\n';
+		ck_assert(!(p.revents & (POLLERR | POLLHUP)));
+	}
+}
+
+/* A loop that never reads its channel again, and 409600 inspect requests for it (in
+ * batches of 256, each timing out after 1 ms): what the daemon queues for the loop stays
+ * bounded. Unbounded it took ~6 MiB per 200000. */
+START_TEST(inspecting_a_deaf_loop_queues_a_bounded_amount)
+{
+	char *batch = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&batch, &len);
+	struct lv_client *c;
+	long before;
+
+	fputc('[', f);
+	for (int i = 0; i < 256; i++)
+		fprintf(f, "%s{\"jsonrpc\":\"2.0\",\"method\":\"inspect\",\"params\":{\"target\":"
+		        "\"deaf:0\",\"timeout_ms\":1},\"id\":%d}", i ? "," : "", i);
+	fputs("]\n", f);
+	fclose(f);
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"deaf\",\"module\":"
+	              "\"lv_testjob\",\"hang_timeout_ms\":0,\"params\":{\"block_on_inspect\":true}}]}",
+	              lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "deaf", "running", 0));
+	/* its loop hangs in the first inspect from now on */
+	json_decref(lvd_call_error(&d, "inspect", "{\"target\":\"deaf:0\",\"timeout_ms\":100}"));
+	before = rss_kib(d.pid);
+	c = lv_client_connect(d.sock);
+	send_reading_replies(lv_client_fd(c), batch, len, 1600);
+	lv_client_close(c);
+	free(batch);
+	printf("inspecting a deaf loop: the daemon's RSS went from %ld to %ld KiB\n", before,
+	       rss_kib(d.pid));
+#if defined(__SANITIZE_ADDRESS__)
+	printf("skipped the RSS bound: AddressSanitizer keeps freed memory in quarantine\n");
+	return;
+#endif
+	if (lvd_under_valgrind()) {
+		printf("skipped the RSS bound: the daemon runs under valgrind\n");
+		return;
+	}
+	ck_assert_int_lt(rss_kib(d.pid) - before, 4096);
 }
 END_TEST
 
@@ -361,8 +467,10 @@ int main(void)
 	tcase_add_test(tc, hung_loop_is_aborted_and_restarted);
 	tcase_add_test(tc, crashing_job_is_restarted);
 	tcase_add_test(tc, a_flooding_worker_is_throttled_then_evicted);
+	tcase_add_test(tc, a_worker_flooding_bytes_is_throttled_then_evicted);
 	tcase_add_test(tc, busy_but_alive_loop_is_not_killed);
 	tcase_add_test(tc, inspect_answers_or_times_out);
+	tcase_add_test(tc, inspecting_a_deaf_loop_queues_a_bounded_amount);
 	tcase_add_test(tc, loops_run_in_their_own_threads_and_bases);
 	tcase_add_test(tc, graceful_stop_drains_within_the_timeout);
 	tcase_add_test(tc, start_timeout_and_late_readiness);

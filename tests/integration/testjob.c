@@ -1,9 +1,12 @@
 /* testjob: a job module for the integration tests that misbehaves on command through its
  * params: fail its start, get ready late or never, block or busy its loop, crash, leak,
- * ignore graceful stops, or drain slowly; or start children every way a job can. */
+ * ignore graceful stops, drain slowly, flood its channel with big messages, or start
+ * children every way a job can. */
 #include <loopvisor/job.h>
 
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -37,6 +40,45 @@ static void spin_ms(long long ms)
 	while ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 < ms);
 }
 
+/* Writes all of buf to a non-blocking descriptor, waiting as long as it takes. */
+static void write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ssize_t n = write(fd, buf, len);
+
+		if (n > 0) {
+			buf += n, len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return;
+		poll(&p, 1, -1);
+	}
+}
+
+/* Heartbeats in the form read without a parser, each with a new big_msg_kb counters
+ * object (so each is parsed), straight into its channel: few messages, many bytes. The
+ * library's own messages went out at the start; the pool sets heartbeat_ms high so that
+ * none is written meanwhile, in the middle of one of these. */
+static void send_big_messages(lv_ctx *ctx, long long ticks)
+{
+	static char *line;
+	size_t kb = (size_t)param(ctx, "big_msg_kb"), len;
+	int head;
+
+	if (!line && !(line = malloc(kb * 1024 + 256)))
+		return;
+	for (long long i = 0; i < param(ctx, "big_msgs_per_tick"); i++) {
+		head = snprintf(line, 256, "{\"t\":\"hb\",\"loop\":0,\"lag_us\":1,\"lag_max_us\":1,"
+		                "\"events\":1,\"counters\":{\"n\":%lld,\"pad\":\"", ticks * 1000 + i);
+		memset(line + head, 'x', kb * 1024 - (size_t)head);
+		len = kb * 1024;
+		memcpy(line + len, "\"}}\n", 4);
+		write_all(3, line, len + 4);
+	}
+}
+
 static void arm(struct event *ev, long long ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -60,6 +102,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		spin_ms(busy);
 	for (long long i = 0; i < param(ctx, "log_flood"); i++)
 		lv_log(ctx, LV_LOG_INFO, "flood %lld", i);
+	if (param(ctx, "big_msg_kb") > 0 && t->ticks > 2)
+		send_big_messages(ctx, t->ticks);
 	if (json_is_true(json_object_get(lv_params(ctx), "garbage")))
 		for (int i = 0; i < 200; i++) /* straight into its channel, bypassing the API */
 			if (write(3, "not a message\n", 14) < 0)
@@ -159,6 +203,13 @@ static int testjob_start(lv_ctx *ctx)
 	else if (json_integer_value(ready_after) >= 0) /* negative: never ready */
 		arm(t->later, json_integer_value(ready_after));
 	lv_log(ctx, LV_LOG_INFO, "testjob started on loop %u of %u", lv_loop(ctx), lv_loops(ctx));
+	if (param(ctx, "log_long") > 0) { /* one lv_log line of that many 'q' */
+		char *q = calloc(1, (size_t)param(ctx, "log_long") + 1);
+
+		if (q)
+			lv_log(ctx, LV_LOG_INFO, "%s", (char *)memset(q, 'q', (size_t)param(ctx, "log_long")));
+		free(q);
+	}
 	return 0;
 }
 

@@ -132,6 +132,21 @@ START_TEST(names)
 }
 END_TEST
 
+START_TEST(skipped_lines_notice)
+{
+	json_t *line = json_loads("{\"skipped\":1234}", 0, NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ctl_print_log_line(out, line);
+	fclose(out);
+	ck_assert_str_eq(buf, "-- 1234 lines skipped: the reader fell behind --\n");
+	free(buf);
+	json_decref(line);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("ctl_output");
@@ -144,6 +159,7 @@ int main(void)
 	tcase_add_test(tc, missing_workers_key);
 	tcase_add_test(tc, empty_status);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, skipped_lines_notice);
 	suite_add_tcase(su, tc);
 	return lv_check_run(su);
 }
