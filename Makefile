@@ -6,7 +6,7 @@ BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps deps-test deps-bench build build-asan run test test-normal test-asan deb fuzz \
-	chaos bench clean
+	chaos mutants bench clean
 
 all: build
 
@@ -65,6 +65,12 @@ chaos: deps-test build
 	cd $(BUILD) && LV_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 ctest --output-on-failure -j 2 \
 		-L integration
 
+# Mutants (tests/mutants/*.patch): each a deliberate one-line breakage of a promised
+# behaviour and the test that must catch it; applied one at a time to a scratch copy in
+# build-mutants/, which fails if any survives or no longer applies.
+mutants: deps-test
+	./scripts/mutants.sh build-mutants
+
 # Benchmarks (bench/): a Release build, then loopvisor side by side with supervisord, runit
 # and s6 and a bare fork baseline; a table on stdout, bench/results/latest.json and PNG
 # plots for docs/benchmarks.md. BENCH_ARGS=--quick for a smoke run. Not part of make test.
@@ -105,4 +111,4 @@ deb: deps
 	@ls -1 build-deb/*.deb
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_RELEASE) build-deb build-fuzz run
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_RELEASE) build-deb build-fuzz build-mutants run

@@ -8,7 +8,7 @@ PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-de
 # sd_notify without knowing loopvisor; systemd-nspawn and debootstrap boot a real systemd.
 if [ "${1:-}" = "test" ]; then
 	PKGS="$PKGS redis-server systemd systemd-container debootstrap clang libclang-rt-14-dev"
-	PKGS="$PKGS valgrind util-linux"
+	PKGS="$PKGS valgrind util-linux patch"
 fi
 # The peers make bench compares with, its driver and its plots.
 if [ "${1:-}" = "bench" ]; then
