@@ -33,7 +33,7 @@ int logs_prepare_dir(const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	if (lv_dir_is_private(dir, err, errlen) < 0) {
-		char why[LV_ERRBUF];
+		char why[LV_ERRBUF - 64]; /* room for what err says around it */
 
 		snprintf(why, sizeof why, "%s", err);
 		snprintf(err, errlen, "logs: %s", why);
@@ -45,7 +45,7 @@ int logs_prepare_dir(const char *dir, char *err, size_t errlen)
 int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
 {
 	const struct lv_config *cfg = sup->cfg;
-	char why[LV_ERRBUF];
+	char why[LV_ERRBUF - 64]; /* room for what err says around it */
 
 	if (!cfg->logs_dir || p->log)
 		return 0;
@@ -73,7 +73,7 @@ void logs_close_pool(struct pool *p)
 int logs_reopen_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
 {
 	const struct lv_config *cfg = sup->cfg;
-	char why[LV_ERRBUF];
+	char why[LV_ERRBUF - 64]; /* room for what err says around it */
 
 	if (p->log && cfg->logs_dir && !strcmp(p->log->dir, cfg->logs_dir)) {
 		p->log->max_bytes = (off_t)cfg->logs_max_bytes;

@@ -94,7 +94,7 @@ static int send_as(const char *user, const char *address, const char *text)
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status));
-	ck_assert_msg(WEXITSTATUS(status) < 254, "could not become %s", user);
+	ck_assert_msg(WEXITSTATUS(status) < 254, "could not become %s", user ? user : "root");
 	return WEXITSTATUS(status);
 }
 

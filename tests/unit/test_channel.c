@@ -45,8 +45,8 @@ START_TEST(anything_else_is_not_scanned)
 	static const char *const others[] = {
 		"{\"loop\":0,\"t\":\"hb\",\"lag_us\":1,\"lag_max_us\":1,\"events\":1,\"counters\":{}}",
 		"{\"t\":\"hb\",\"loop\":0,\"lag_us\":-1,\"lag_max_us\":1,\"events\":1,\"counters\":{}}",
-		"{\"t\":\"hb\",\"loop\":0,\"lag_us\":1234567890123456789,\"lag_max_us\":1,\"events\":1,"
-		"\"counters\":{}}",
+		("{\"t\":\"hb\",\"loop\":0,\"lag_us\":1234567890123456789,\"lag_max_us\":1,\"events\":1,"
+		 "\"counters\":{}}"),
 		"{\"t\":\"hb\",\"loop\":0,\"lag_us\":,\"lag_max_us\":1,\"events\":1,\"counters\":{}}",
 		"{\"t\":\"hb\",\"loop\":0,\"lag_us\":1,\"lag_max_us\":1,\"events\":1}",
 		"{\"t\":\"hb\",\"loop\":0,\"lag_us\":1,\"lag_max_us\":1,\"events\":1,\"counters\":[]}",
