@@ -67,9 +67,11 @@ chaos: deps-test build
 
 # Mutants (tests/mutants/*.patch): each a deliberate one-line breakage of a promised
 # behaviour and the test that must catch it; applied one at a time to a scratch copy in
-# build-mutants/, which fails if any survives or no longer applies.
+# build-mutants/, which fails if any survives or no longer applies. MUTANTS= picks some.
+MUTANTS ?=
+
 mutants: deps-test
-	./scripts/mutants.sh build-mutants
+	./scripts/mutants.sh build-mutants $(MUTANTS)
 
 # Benchmarks (bench/): a Release build, then loopvisor side by side with supervisord, runit
 # and s6 and a bare fork baseline; a table on stdout, bench/results/latest.json and PNG
