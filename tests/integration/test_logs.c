@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,12 +78,39 @@ START_TEST(a_flood_loses_nothing)
 }
 END_TEST
 
+/* A worker's last words come before the news of its death, also when a child it left
+ * behind keeps its pipes open: the daemon drains them when it reaps, it does not wait for
+ * the end of file. The unterminated line can only come out of that drain (or of an end of
+ * file that comes after the reap), so its place in the stream decides. */
 START_TEST(last_words_before_a_crash_are_kept)
 {
-	json_t *w;
+	struct lv_client *f;
+	json_t *w, *res = NULL, *err = NULL, *n;
+	bool said = false, wrote_partial = false;
 
-	start_with(0, "{\"name\":\"c\",\"exec\":[\"sh\",\"-c\",\"echo last words; "
-	              "printf unterminated >&2; kill -SEGV $$\"],\"restart\":\"never\"}");
+	start_with(0, "{\"name\":\"c\",\"exec\":[\"sh\",\"-c\",\"sleep 1000 & echo last words; "
+	              "printf unterminated >&2; kill -SEGV $$\"],\"restart\":\"never\","
+	              "\"autostart\":false}");
+	f = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(f, "subscribe", json_pack("{s:[s], s:s}", "events",
+	                                "worker.exited", "target", "c"), 10000, &res, &err), 0);
+	json_decref(res);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "c",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"c\",\"wait\":false}"));
+	while (!JSTR(n = lvd_next_notification(f), "event")) {
+		const char *stream = JSTR(n, "stream") ?: "", *text = JSTR(n, "text") ?: "";
+
+		said |= !strcmp(stream, "stdout") && !strcmp(text, "last words");
+		wrote_partial |= !strcmp(stream, "stderr") && !strcmp(text, "unterminated");
+		json_decref(n);
+	}
+	ck_assert_str_eq(JSTR(n, "event"), "worker.exited");
+	json_decref(n);
+	lv_client_close(f);
+	ck_assert_msg(said, "the last line came after the worker's exit");
+	ck_assert_msg(wrote_partial, "the unterminated line came after the worker's exit");
 	w = lvd_wait(&d, "c", "failed", 0);
 	ck_assert_str_eq(JSTR(json_object_get(first_worker(w), "last_exit"), "signal"), "SEGV");
 	json_decref(w);
