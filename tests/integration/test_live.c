@@ -291,6 +291,9 @@ START_TEST(desired_state_survives_kill9_of_the_daemon)
 	json_decref(lvd_call(&d, "remove", "{\"pool\":\"b\"}"));
 	json_decref(lvd_call(&d, "add", "{\"pool\":" POOLS_B "}", 2));
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"b:0\"}"));
+	/* stopped, then started again by the operator: it runs again after the restart */
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"a:0\"}"));
+	json_decref(lvd_call(&d, "start", "{\"target\":\"a:0\"}"));
 	kill(d.pid, SIGKILL);
 	ck_assert(lvd_wait_exit(&d, 10000));
 	lvd_restart_after_kill(&d);
@@ -300,6 +303,9 @@ START_TEST(desired_state_survives_kill9_of_the_daemon)
 	json_decref(r);
 	w = lvd_worker(&d, "b:0");
 	ck_assert_str_eq(JSTR(w, "state"), "stopped");
+	json_decref(w);
+	w = lvd_worker(&d, "a:0");
+	ck_assert_str_ne(JSTR(w, "state"), "stopped");
 	json_decref(w);
 	json_decref(lvd_wait(&d, "b:1", "running", 0));
 	json_decref(lvd_wait(&d, "a", "running", 0));
