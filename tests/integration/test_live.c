@@ -91,6 +91,14 @@ START_TEST(invalid_reload_changes_nothing)
 }
 END_TEST
 
+/* A delay a worker takes, stretched like the harness's waits (CK_TIMEOUT_MULTIPLIER). */
+static int stretched_ms(int ms)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+
+	return m && atoi(m) > 1 ? ms * atoi(m) : ms;
+}
+
 START_TEST(changed_pool_rolls_one_worker_at_a_time)
 {
 	struct lv_client *sub;
@@ -106,7 +114,12 @@ START_TEST(changed_pool_rolls_one_worker_at_a_time)
 	                                &res, &err), 0);
 	ck_assert(json_is_true(json_object_get(res, "subscribed")));
 	json_decref(res);
-	cfg = config(500, 2, NULL);
+	/* successors that take a while to be ready: a roll that moved on while one is only
+	 * starting would have two down at once, whatever the machine's speed */
+	ck_assert_int_ge(asprintf(&cfg, "{\"state_dir\":\".\",\"job_path\":[\"%s\"],\"pools\":["
+	                          "{\"name\":\"a\",\"module\":\"lv_testjob\",\"workers\":3,"
+	                          "\"params\":{\"ready_after_ms\":%d}}," POOLS_B "]}",
+	                          lvd_build_path("tests"), stretched_ms(1000), 2), 0);
 	lvd_write_config(&d, cfg);
 	free(cfg);
 	r = lvd_call(&d, "reload", NULL);
