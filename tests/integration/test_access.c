@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,38 +51,6 @@ static int ctl_as(const char *user, const char *a1, const char *a2)
 	snprintf(regid, sizeof regid, "--regid=%s", user);
 	return run_program(argv, out, sizeof out, err, sizeof err);
 }
-
-START_TEST(roles_decide_what_a_peer_may_do)
-{
-	char *log;
-
-	if (geteuid() != 0)
-		return; /* needs root to make users and switch to them */
-	make_users();
-	lvd_start(&d, "{\"control\":{\"mode\":\"0660\",\"group\":\"lvt_ctl\",\"access\":["
-	              "{\"user\":\"lvt_reader\",\"role\":\"read\"},"
-	              "{\"group\":\"lvt_admins\",\"role\":\"admin\"}]},"
-	              "\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
-	chmod(d.dir, 0711); /* others may reach the socket; its own mode decides */
-	json_decref(lvd_wait(&d, "s", "running", 0));
-
-	ck_assert_int_eq(ctl_as("lvt_stranger", "status", NULL), 3);
-	ck_assert_ptr_nonnull(strstr(err, "Permission denied"));
-
-	ck_assert_int_eq(ctl_as("lvt_reader", "status", NULL), 0);
-	ck_assert_ptr_nonnull(strstr(out, "s:0"));
-	ck_assert_int_eq(ctl_as("lvt_reader", "stop", "s"), 1);
-	ck_assert_ptr_nonnull(strstr(err, "permission denied"));
-
-	ck_assert_int_eq(ctl_as("lvt_admin", "stop", "s"), 0);
-	ck_assert_int_eq(ctl_as("lvt_admin", "start", "s"), 0);
-
-	log = slurp(d.log);
-	ck_assert_ptr_nonnull(strstr(log, "permission denied: uid "));
-	ck_assert_ptr_nonnull(strstr(log, " may not call stop"));
-	free(log);
-}
-END_TEST
 
 #define ACCESS "{\"control\":{\"mode\":\"0660\",\"group\":\"lvt_ctl\",\"access\":[%s]}," \
                "\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}"
@@ -142,6 +111,118 @@ static void signal_ready_and_wait(int ready, int go)
 	if (write(ready, "r", 1) != 1 || read(go, &b, 1) != 1)
 		_exit(99);
 }
+
+/* What a reader may call (docs/config.md, control.access); every other method the
+ * protocol documents is for admins. */
+static const char *const read_methods[] = { "ping", "version", "status", "wait", "inspect",
+                                            "tail", "subscribe", NULL };
+static char admin_methods[32][32];
+static int n_admin_methods;
+
+static bool is_read_method(const char *name)
+{
+	for (int i = 0; read_methods[i]; i++)
+		if (!strcmp(read_methods[i], name))
+			return true;
+	return false;
+}
+
+/* Every method docs/protocol.md describes ("### start, stop, restart" under "## Methods")
+ * that is not a reader's, into admin_methods: the list does not depend on the daemon's
+ * own table, which is what is tested. */
+static void find_admin_methods(void)
+{
+	char path[512], *doc, *sec, *line;
+
+	snprintf(path, sizeof path, "%s/docs/protocol.md", getenv("LV_SOURCE_DIR") ?: ".");
+	ck_assert_ptr_nonnull(doc = slurp(path));
+	ck_assert_ptr_nonnull(sec = strstr(doc, "\n## Methods\n"));
+	n_admin_methods = 0;
+	for (line = strstr(sec + 1, "\n"); line && strncmp(line, "\n## ", 4); line = strstr(line + 1, "\n")) {
+		char names[256], *save = NULL;
+
+		if (strncmp(line, "\n### ", 5) != 0)
+			continue;
+		snprintf(names, sizeof names, "%.*s", (int)strcspn(line + 5, "\n"), line + 5);
+		for (char *n = strtok_r(names, ", ", &save); n; n = strtok_r(NULL, ", ", &save))
+			if (!is_read_method(n) && n_admin_methods < 32)
+				snprintf(admin_methods[n_admin_methods++], sizeof admin_methods[0], "%s", n);
+	}
+	free(doc);
+	ck_assert_int_ge(n_admin_methods, 9); /* start stop restart signal scale add remove reload shutdown */
+}
+
+/* As a reader: every admin method, each on a fresh connection, is answered -32003. Its
+ * exit code is 1 + the index of the first method that was not refused. */
+static int reader_tries_every_admin_method(int ready, int go)
+{
+	int first_allowed = 0;
+
+	for (int i = 0; i < n_admin_methods; i++) {
+		struct lv_client *c = lv_client_connect(d.sock);
+		json_t *res = NULL, *fault = NULL;
+		int refused;
+
+		if (!c || lv_client_call(c, admin_methods[i], NULL, 10000, &res, &fault) < 0) {
+			first_allowed = 1 + i;
+			break;
+		}
+		refused = !res && JINT(fault, "code") == -32003;
+		json_decref(res);
+		json_decref(fault);
+		lv_client_close(c);
+		if (!refused) {
+			first_allowed = 1 + i;
+			break;
+		}
+	}
+	signal_ready_and_wait(ready, go);
+	return first_allowed;
+}
+
+START_TEST(roles_decide_what_a_peer_may_do)
+{
+	char *log;
+	struct child reader;
+	int failed;
+
+	if (geteuid() != 0) {
+		printf("skipped: needs root to make users and switch to them\n");
+		return;
+	}
+	make_users();
+	find_admin_methods();
+	lvd_start(&d, "{\"control\":{\"mode\":\"0660\",\"group\":\"lvt_ctl\",\"access\":["
+	              "{\"user\":\"lvt_reader\",\"role\":\"read\"},"
+	              "{\"group\":\"lvt_admins\",\"role\":\"admin\"}]},"
+	              "\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	chmod(d.dir, 0711); /* others may reach the socket; its own mode decides */
+	json_decref(lvd_wait(&d, "s", "running", 0));
+
+	ck_assert_int_eq(ctl_as("lvt_stranger", "status", NULL), 3);
+	ck_assert_ptr_nonnull(strstr(err, "Permission denied"));
+
+	ck_assert_int_eq(ctl_as("lvt_reader", "status", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "s:0"));
+	ck_assert_int_eq(ctl_as("lvt_reader", "stop", "s"), 1);
+	ck_assert_ptr_nonnull(strstr(err, "permission denied"));
+	reader = fork_as("lvt_reader", reader_tries_every_admin_method);
+	await_ready(&reader);
+	failed = child_result(&reader);
+	ck_assert_msg(failed == 0, "a reader was not refused %s",
+	              failed > 0 && failed <= n_admin_methods ? admin_methods[failed - 1] : "(crashed)");
+	json_decref(lvd_wait(&d, "s", "running", 0)); /* and nothing changed */
+
+	ck_assert_int_eq(ctl_as("lvt_admin", "stop", "s"), 0);
+	ck_assert_int_eq(ctl_as("lvt_admin", "start", "s"), 0);
+
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(strstr(log, "permission denied: uid "));
+	ck_assert_ptr_nonnull(strstr(log, " may not call stop"));
+	ck_assert_ptr_nonnull(strstr(log, " may not call shutdown"));
+	free(log);
+}
+END_TEST
 
 /* The error code of one line, or 0 if it is not an error (or not JSON). */
 static int line_error(char *line, const char **limit)

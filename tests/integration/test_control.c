@@ -131,7 +131,13 @@ START_TEST(protocol_errors_on_the_wire)
 	           "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}]");
 	ck_assert(json_is_array(r));
 	ck_assert_uint_eq(json_array_size(r), 2);
+	ck_assert_str_eq(JSTR(json_array_get(r, 0), "jsonrpc"), "2.0");
+	ck_assert_int_eq(JINT(json_array_get(r, 0), "id"), 1);
 	ck_assert_str_eq(JSTR(json_array_get(r, 0), "result"), "pong");
+	ck_assert_str_eq(JSTR(json_array_get(r, 1), "jsonrpc"), "2.0");
+	ck_assert_int_eq(JINT(json_array_get(r, 1), "id"), 2);
+	ck_assert_ptr_null(json_object_get(json_array_get(r, 1), "error"));
+	ck_assert_str_eq(JSTR(json_object_get(json_array_get(r, 1), "result"), "version"), LV_VERSION);
 	json_decref(r);
 	/* and the connection is still fine */
 	r = raw(c, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":9}");

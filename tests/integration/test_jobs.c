@@ -197,22 +197,37 @@ START_TEST(inspecting_a_deaf_loop_queues_a_bounded_amount)
 }
 END_TEST
 
+/* A fixed observation window, stretched like the harness's waits (CK_TIMEOUT_MULTIPLIER). */
+static int stretched_ms(int ms)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+
+	return m && atoi(m) > 1 ? ms * atoi(m) : ms;
+}
+
 START_TEST(busy_but_alive_loop_is_not_killed)
 {
 	json_t *w, *loop;
+	pid_t pid;
 
-	/* every 50 ms tick spins 150 ms: heavy lag, but heartbeats keep coming */
+	/* every 50 ms tick spins 150 ms: heavy lag, but heartbeats keep coming. Watched for three
+	 * hang timeouts: a deadline the heartbeats did not push would have fired twice over. */
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"b\",\"module\":\"lv_testjob\","
 	              "\"params\":{\"busy_ms\":150,\"tick_ms\":50},\"heartbeat_ms\":50,"
 	              "\"hang_timeout_ms\":2000}]}", lvd_build_path("tests"));
 	json_decref(lvd_wait(&d, "b", "running", 0));
-	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\",\"backoff\",\"failed\"]", 1500);
+	pid = lvd_worker_pid(&d, "b:0");
+	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\",\"backoff\",\"failed\"]",
+	                     stretched_ms(3 * 2000));
 	w = lvd_worker(&d, "b:0");
 	ck_assert_str_eq(JSTR(w, "state"), "running");
 	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	ck_assert_int_eq(JINT(w, "pid"), pid);
+	ck_assert_msg(json_is_null(json_object_get(w, "last_error")), "%s", JSTR(w, "last_error"));
 	loop = json_object_get(w, "loop");
 	ck_assert_int_ge(JINT(loop, "lag_max_us"), 50000);
 	ck_assert(json_is_integer(json_object_get(loop, "heartbeat_age_ms")));
+	ck_assert_int_lt(JINT(loop, "heartbeat_age_ms"), 2000);
 	ck_assert_int_gt(JINT(json_object_get(w, "counters"), "ticks"), 0);
 	json_decref(w);
 }

@@ -91,6 +91,14 @@ START_TEST(invalid_reload_changes_nothing)
 }
 END_TEST
 
+/* A delay a worker takes, stretched like the harness's waits (CK_TIMEOUT_MULTIPLIER). */
+static int stretched_ms(int ms)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+
+	return m && atoi(m) > 1 ? ms * atoi(m) : ms;
+}
+
 START_TEST(changed_pool_rolls_one_worker_at_a_time)
 {
 	struct lv_client *sub;
@@ -106,7 +114,12 @@ START_TEST(changed_pool_rolls_one_worker_at_a_time)
 	                                &res, &err), 0);
 	ck_assert(json_is_true(json_object_get(res, "subscribed")));
 	json_decref(res);
-	cfg = config(500, 2, NULL);
+	/* successors that take a while to be ready: a roll that moved on while one is only
+	 * starting would have two down at once, whatever the machine's speed */
+	ck_assert_int_ge(asprintf(&cfg, "{\"state_dir\":\".\",\"job_path\":[\"%s\"],\"pools\":["
+	                          "{\"name\":\"a\",\"module\":\"lv_testjob\",\"workers\":3,"
+	                          "\"params\":{\"ready_after_ms\":%d}}," POOLS_B "]}",
+	                          lvd_build_path("tests"), stretched_ms(1000), 2), 0);
 	lvd_write_config(&d, cfg);
 	free(cfg);
 	r = lvd_call(&d, "reload", NULL);
@@ -291,6 +304,9 @@ START_TEST(desired_state_survives_kill9_of_the_daemon)
 	json_decref(lvd_call(&d, "remove", "{\"pool\":\"b\"}"));
 	json_decref(lvd_call(&d, "add", "{\"pool\":" POOLS_B "}", 2));
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"b:0\"}"));
+	/* stopped, then started again by the operator: it runs again after the restart */
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"a:0\"}"));
+	json_decref(lvd_call(&d, "start", "{\"target\":\"a:0\"}"));
 	kill(d.pid, SIGKILL);
 	ck_assert(lvd_wait_exit(&d, 10000));
 	lvd_restart_after_kill(&d);
@@ -300,6 +316,9 @@ START_TEST(desired_state_survives_kill9_of_the_daemon)
 	json_decref(r);
 	w = lvd_worker(&d, "b:0");
 	ck_assert_str_eq(JSTR(w, "state"), "stopped");
+	json_decref(w);
+	w = lvd_worker(&d, "a:0");
+	ck_assert_str_ne(JSTR(w, "state"), "stopped");
 	json_decref(w);
 	json_decref(lvd_wait(&d, "b:1", "running", 0));
 	json_decref(lvd_wait(&d, "a", "running", 0));
@@ -328,49 +347,72 @@ START_TEST(corrupt_state_file_gives_the_config_defaults)
 }
 END_TEST
 
+/* app's workers (ready once their trap is set) leave at once on SIGTERM, but for the one
+ * whose pid is in DIR/slow, which takes a while: a db stopped once the first app worker is gone, not the last, is
+ * seen stopping before that one. */
+#define APP_EXEC "[\"sh\",\"-c\",\"trap '[ \\\"$(cat %s/slow)\\\" = $$ ] && sleep %d; exit 0' TERM; " \
+                 "systemd-notify --ready; sleep 1000 & wait\"],\"ready\":\"notify\""
+
 START_TEST(after_orders_start_and_shutdown)
 {
 	struct lv_client *sub;
-	json_t *w, *db, *res = NULL, *err = NULL;
-	json_int_t app_exit = 0, db_exit = 0;
+	json_t *w, *db, *res = NULL, *err = NULL, *app;
+	size_t i;
+	int app_exits = 0, app_exits_before_db = -1;
+	char turn[] = "/tmp/lvt_after.XXXXXX", slow[64];
+	FILE *f;
 
+	ck_assert_ptr_nonnull(mkdtemp(turn));
 	/* started by hand, so that the daemon's own READY=1 (which waits for every autostart
 	 * worker) does not hide the waiting */
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
-	              "{\"name\":\"app\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2,\"after\":[\"db\"],"
+	              "{\"name\":\"app\",\"exec\":" APP_EXEC ",\"workers\":2,\"after\":[\"db\"],"
 	              "\"autostart\":false},"
 	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400},"
-	              "\"autostart\":false}]}", lvd_build_path("tests"));
+	              "\"autostart\":false}]}", lvd_build_path("tests"), turn, stretched_ms(1000) / 1000);
 	json_decref(lvd_call(&d, "start", "{\"target\":\"db\",\"wait\":false}"));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"app\",\"wait\":false}"));
-	w = lvd_worker(&d, "app:1");
-	ck_assert_str_eq(JSTR(w, "state"), "starting");
-	ck_assert(json_is_null(json_object_get(w, "pid")));
-	ck_assert_str_eq(JSTR(w, "last_error"), "waiting for pool db (starting)");
-	json_decref(w);
+	for (int k = 0; k < 2; k++) {
+		char name[8];
+
+		snprintf(name, sizeof name, "app:%d", k);
+		w = lvd_worker(&d, name);
+		ck_assert_str_eq(JSTR(w, "state"), "starting");
+		ck_assert(json_is_null(json_object_get(w, "pid")));
+		ck_assert_str_eq(JSTR(w, "last_error"), "waiting for pool db (starting)");
+		json_decref(w);
+	}
 	w = lvd_wait(&d, "app", "running", 0);
 	db = lvd_worker(&d, "db:0");
-	ck_assert_int_gt(JINT(db, "uptime_ms"), JINT(first_worker(w), "uptime_ms"));
+	ck_assert_uint_eq(json_array_size(json_object_get(w, "workers")), 2);
+	json_array_foreach(json_object_get(w, "workers"), i, app)
+		ck_assert_int_gt(JINT(db, "uptime_ms"), JINT(app, "uptime_ms"));
 	json_decref(db);
 	json_decref(w);
-	/* shutdown: app goes first, db only once app is gone */
+	snprintf(slow, sizeof slow, "%s/slow", turn);
+	ck_assert_ptr_nonnull(f = fopen(slow, "w"));
+	fprintf(f, "%d\n", (int)lvd_worker_pid(&d, "app:1"));
+	fclose(f);
+	/* shutdown: app goes first, db only once every app worker is gone */
 	sub = lv_client_connect(d.sock);
 	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:[s]}", "events",
 	                                "worker.exited"), 10000, &res, &err), 0);
 	json_decref(res);
 	json_decref(lvd_call(&d, "shutdown", NULL));
-	while (!db_exit) {
+	while (app_exits_before_db < 0) {
 		json_t *ev = lvd_next_notification(sub);
+
 		if (!strcmp(JSTR(ev, "pool"), "db"))
-			db_exit = JINT(ev, "seq");
+			app_exits_before_db = app_exits;
 		else
-			app_exit = JINT(ev, "seq");
+			app_exits++;
 		json_decref(ev);
 	}
-	ck_assert_int_gt(app_exit, 0);
-	ck_assert_int_gt(db_exit, app_exit);
+	ck_assert_int_eq(app_exits_before_db, 2);
 	lv_client_close(sub);
 	ck_assert(lvd_wait_exit(&d, 20000));
+	ck_assert_int_eq(unlink(slow), 0);
+	ck_assert_int_eq(rmdir(turn), 0);
 }
 END_TEST
 

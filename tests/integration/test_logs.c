@@ -2,9 +2,11 @@
  * split, size rotation, reopen on SIGUSR1, tail and tail -f, a follower that stops reading
  * losing lines for itself only, and a daemon whose stderr or journal nobody reads. */
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,12 +79,39 @@ START_TEST(a_flood_loses_nothing)
 }
 END_TEST
 
+/* A worker's last words come before the news of its death, also when a child it left
+ * behind keeps its pipes open: the daemon drains them when it reaps, it does not wait for
+ * the end of file. The unterminated line can only come out of that drain (or of an end of
+ * file that comes after the reap), so its place in the stream decides. */
 START_TEST(last_words_before_a_crash_are_kept)
 {
-	json_t *w;
+	struct lv_client *f;
+	json_t *w, *res = NULL, *err = NULL, *n;
+	bool said = false, wrote_partial = false;
 
-	start_with(0, "{\"name\":\"c\",\"exec\":[\"sh\",\"-c\",\"echo last words; "
-	              "printf unterminated >&2; kill -SEGV $$\"],\"restart\":\"never\"}");
+	start_with(0, "{\"name\":\"c\",\"exec\":[\"sh\",\"-c\",\"sleep 1000 & echo last words; "
+	              "printf unterminated >&2; kill -SEGV $$\"],\"restart\":\"never\","
+	              "\"autostart\":false}");
+	f = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(f, "subscribe", json_pack("{s:[s], s:s}", "events",
+	                                "worker.exited", "target", "c"), 10000, &res, &err), 0);
+	json_decref(res);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "c",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"c\",\"wait\":false}"));
+	while (!JSTR(n = lvd_next_notification(f), "event")) {
+		const char *stream = JSTR(n, "stream") ?: "", *text = JSTR(n, "text") ?: "";
+
+		said |= !strcmp(stream, "stdout") && !strcmp(text, "last words");
+		wrote_partial |= !strcmp(stream, "stderr") && !strcmp(text, "unterminated");
+		json_decref(n);
+	}
+	ck_assert_str_eq(JSTR(n, "event"), "worker.exited");
+	json_decref(n);
+	lv_client_close(f);
+	ck_assert_msg(said, "the last line came after the worker's exit");
+	ck_assert_msg(wrote_partial, "the unterminated line came after the worker's exit");
 	w = lvd_wait(&d, "c", "failed", 0);
 	ck_assert_str_eq(JSTR(json_object_get(first_worker(w), "last_exit"), "signal"), "SEGV");
 	json_decref(w);
@@ -157,12 +186,52 @@ START_TEST(tail_and_follow)
 }
 END_TEST
 
+/* How many pipes pid holds open (fds whose link reads "pipe:[...]"), or -1. */
+static int count_pipes(pid_t pid)
+{
+	char dir[64], path[400], target[64];
+	struct dirent *e;
+	DIR *fds;
+	int n = 0;
+
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	if (!(fds = opendir(dir)))
+		return -1;
+	while ((e = readdir(fds)) != NULL) {
+		ssize_t len;
+
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if ((len = readlink(path, target, sizeof target - 1)) > 0) {
+			target[len] = '\0';
+			n += !strncmp(target, "pipe:", 5);
+		}
+	}
+	closedir(fds);
+	return n;
+}
+
+/* Where descriptor fd of pid leads (a static buffer; "" if it cannot be read). */
+static const char *fd_target(pid_t pid, int fd)
+{
+	static char target[2][256];
+	static int turn;
+	char path[64];
+	char *t = target[turn++ % 2];
+	ssize_t len;
+
+	snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, fd);
+	len = readlink(path, t, sizeof target[0] - 1);
+	t[len > 0 ? len : 0] = '\0';
+	return t;
+}
+
 /* "output": "null" and "inherit" cost the daemon no pipes: stdout goes to /dev/null or to
  * the daemon's own stderr, while a module's lv_log lines still arrive over its channel. */
 START_TEST(output_null_and_inherit_take_no_pipes)
 {
 	json_t *r;
 	char *daemon_log;
+	int pipes;
 
 	/* the exec workers write, then exit for good: once stopped, their line was written */
 	start_with(0, "{\"name\":\"n\",\"exec\":[\"sh\",\"-c\",\"echo to-null\"],\"restart\":\"never\","
@@ -170,7 +239,28 @@ START_TEST(output_null_and_inherit_take_no_pipes)
 	              "{\"name\":\"i\",\"exec\":[\"sh\",\"-c\",\"echo inherited-line\"],"
 	              "\"restart\":\"never\",\"output\":\"inherit\"},"
 	              "{\"name\":\"m\",\"module\":\"ticker\",\"output\":\"null\","
-	              "\"params\":{\"interval_ms\":10}}");
+	              "\"params\":{\"interval_ms\":10}},"
+	              "{\"name\":\"nl\",\"exec\":[\"sleep\",\"1000\"],\"output\":\"null\"},"
+	              "{\"name\":\"il\",\"exec\":[\"sleep\",\"1000\"],\"output\":\"inherit\"}");
+	/* the long-lived ones: their stdout and stderr lead where they should, and three more
+	 * of each cost the daemon not one pipe */
+	json_decref(lvd_wait(&d, "nl", "running", 0));
+	json_decref(lvd_wait(&d, "il", "running", 0));
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	pipes = count_pipes(d.pid);
+	ck_assert_int_ge(pipes, 0);
+	for (int fd = 1; fd <= 2; fd++) {
+		ck_assert_str_eq(fd_target(lvd_worker_pid(&d, "nl:0"), fd), "/dev/null");
+		ck_assert_str_eq(fd_target(lvd_worker_pid(&d, "m:0"), fd), "/dev/null");
+		ck_assert_str_eq(fd_target(lvd_worker_pid(&d, "il:0"), fd), fd_target(d.pid, 2));
+	}
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"nl\",\"workers\":4}"));
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"il\",\"workers\":4}"));
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"m\",\"workers\":4}"));
+	json_decref(lvd_wait(&d, "nl", "running", 0));
+	json_decref(lvd_wait(&d, "il", "running", 0));
+	json_decref(lvd_wait(&d, "m", "running", 0));
+	ck_assert_int_eq(count_pipes(d.pid), pipes);
 	json_decref(lvd_wait(&d, "n", "stopped", 0));
 	json_decref(lvd_wait(&d, "i", "stopped", 0));
 	json_decref(lvd_wait(&d, "m", "running", 0));
