@@ -114,6 +114,33 @@ START_TEST(workers_share_no_descriptor_with_the_daemon)
 }
 END_TEST
 
+/* The reaper kills what a dead worker left in its process group: a background sleep does
+ * not outlive the worker that started it. Loop 0: reaped by its zygote; loop 1: forked and
+ * reaped by the daemon itself (LOOPVISOR_NO_ZYGOTE). */
+START_TEST(a_dead_workers_group_is_killed_at_reap)
+{
+	char file[64], *text;
+	pid_t sleeper;
+
+	snprintf(file, sizeof file, "/tmp/lvt_group.%d", (int)getpid());
+	unlink(file);
+	if (_i == 1)
+		lvd_setenv("LOOPVISOR_NO_ZYGOTE=1");
+	lvd_start(&d, "{\"pools\":[{\"name\":\"g\",\"restart\":\"never\",\"exec\":[\"sh\",\"-c\","
+	              "\"sleep 120 & echo $! > %s.new && mv %s.new %s; exit 0\"]}]}", file, file, file);
+	json_decref(lvd_wait(&d, "g", "[\"stopped\",\"failed\"]", 0));
+	text = slurp(file);
+	unlink(file);
+	ck_assert_ptr_nonnull(text);
+	sleeper = (pid_t)atoi(text);
+	free(text);
+	ck_assert_int_gt(sleeper, 1);
+	/* a survivor ends by itself within 2 minutes: the test signals nothing it did not start */
+	ck_assert_msg(pid_gone_within(sleeper, 10000), "the worker's background sleep %d outlived it",
+	              (int)sleeper);
+}
+END_TEST
+
 START_TEST(workers_start_with_clean_signals_and_own_group)
 {
 	pid_t s0, m0;
@@ -574,6 +601,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, workers_share_no_descriptor_with_the_daemon, 0, 2);
 	tcase_add_test(tc, workers_start_with_clean_signals_and_own_group);
+	tcase_add_loop_test(tc, a_dead_workers_group_is_killed_at_reap, 0, 2);
 	tcase_add_test(tc, what_a_job_starts_has_default_signals);
 	tcase_add_test(tc, no_worker_survives_kill9_of_the_daemon);
 	tcase_add_loop_test(tc, no_worker_of_another_user_survives_kill9_of_the_daemon, 0, 2);
