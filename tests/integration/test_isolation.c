@@ -412,8 +412,8 @@ START_TEST(user_and_group_are_switched)
 {
 	char dir[] = "/tmp/lvuser.XXXXXX", fifo[64], *line;
 
-	if (geteuid() != 0)
-		return; /* only root may switch users; the config refuses it otherwise */
+	if (skip_unless_root()) /* only root may switch users; the config refuses it otherwise */
+		return;
 	make_fifo(dir, fifo, sizeof fifo);
 	lvd_start(&d, "{\"pools\":[{\"name\":\"u\",\"exec\":[\"sh\",\"-c\","
 	              "\"echo $(id -u):$(id -g):$(id -G) > %s; exec sleep 1000\"],"
