@@ -303,7 +303,46 @@ bool lvd_wait_exit(struct lvd *d, int timeout_ms)
 	return true;
 }
 
-/* Remembers every worker group so teardown can kill what a failed test left behind. */
+/* State, parent, process group and start time (clock ticks after boot) of pid, from
+ * /proc/PID/stat; false if it is gone. */
+static bool proc_stat_of(pid_t pid, char *state, pid_t *ppid, pid_t *pgrp, unsigned long long *start)
+{
+	char path[64], *text, *p;
+	bool ok;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (!(text = slurp(path)))
+		return false;
+	/* after "(comm)": 3 state 4 ppid 5 pgrp, 6-21 skipped, 22 starttime */
+	ok = (p = strrchr(text, ')')) != NULL &&
+	     sscanf(p + 1, " %c %d %d %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+	            "%*s %*s %llu", state, ppid, pgrp, start) == 4;
+	free(text);
+	return ok;
+}
+
+/* The start time of pid if it descends from the daemon (a worker, or its zygote, a few
+ * generations down), else 0: a number the daemon reports from inside a PID namespace, or
+ * of a worker gone and reused since, names someone else's process. */
+static unsigned long long start_of_daemon_descendant(const struct lvd *d, pid_t pid)
+{
+	unsigned long long start, ignored;
+	pid_t up = pid, pgrp;
+	char state;
+
+	if (!proc_stat_of(pid, &state, &up, &pgrp, &start))
+		return 0;
+	for (int gen = 0; gen < 4 && up > 1; gen++) {
+		if (up == d->pid)
+			return start;
+		if (!proc_stat_of(up, &state, &up, &pgrp, &ignored))
+			return 0;
+	}
+	return 0;
+}
+
+/* Remembers every worker group, with its leader's start time, so teardown can kill what a
+ * failed test left behind. */
 static void note_groups(struct lvd *d, const json_t *result)
 {
 	json_t *workers = json_object_get(result, "workers"), *w;
@@ -311,21 +350,36 @@ static void note_groups(struct lvd *d, const json_t *result)
 
 	json_array_foreach(workers, i, w) {
 		json_t *pid = json_is_object(w) ? json_object_get(w, "pid") : NULL;
+		unsigned long long start;
 		bool known = false;
 
-		if (!json_is_integer(pid))
+		if (!json_is_integer(pid) || json_integer_value(pid) <= 1)
 			continue;
 		for (int k = 0; k < d->n_groups; k++)
 			known |= d->groups[k] == (pid_t)json_integer_value(pid);
-		if (!known && d->n_groups < 256)
-			d->groups[d->n_groups++] = (pid_t)json_integer_value(pid);
+		if (known || d->n_groups >= 256 ||
+		    !(start = start_of_daemon_descendant(d, (pid_t)json_integer_value(pid))))
+			continue;
+		d->group_starts[d->n_groups] = start;
+		d->groups[d->n_groups++] = (pid_t)json_integer_value(pid);
 	}
 }
 
+/* Kills the groups whose leader is still the worker first seen (same pid, same start
+ * time, still leading its group, a zombie at most: its pid, and so the group id, cannot
+ * have been reused). A group whose leader was reaped is left alone: its number may be
+ * anybody's now, and the daemon's reaper killed it anyway. */
 static void kill_leftovers(struct lvd *d)
 {
-	for (int k = 0; k < d->n_groups; k++)
-		kill(-d->groups[k], SIGKILL);
+	for (int k = 0; k < d->n_groups; k++) {
+		unsigned long long start;
+		pid_t ppid, pgrp;
+		char state;
+
+		if (proc_stat_of(d->groups[k], &state, &ppid, &pgrp, &start) &&
+		    start == d->group_starts[k] && pgrp == d->groups[k])
+			kill(-d->groups[k], SIGKILL);
+	}
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -24,6 +24,7 @@ struct lvd {
 	int status;           /* its wait status once reaped */
 	struct lv_client *c;  /* a connection for lvd_call */
 	pid_t groups[256];    /* worker process groups seen, killed at teardown */
+	unsigned long long group_starts[256]; /* their leaders' start times: still the same? */
 	int n_groups;
 	int notify_fd;        /* the daemon's NOTIFY_SOCKET, kept open for tests to read */
 	char notify_path[400];

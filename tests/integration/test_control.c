@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -243,8 +244,17 @@ START_TEST(fd_exhaustion_neither_spins_nor_stops)
 		json_t *res = NULL, *err = NULL;
 		json_t *params = json_pack("{s:s, s:s, s:i}", "target", "idle", "state", "running",
 		                           "timeout_ms", 1000);
-		/* c[0] was accepted before the limit: it gets an answer */
-		lv_client_call(waiter, "wait", params, 10000, &res, &err);
+		struct timespec t0, t1;
+		long long waited_ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		/* c[0] was accepted before the limit: it gets an answer, the timeout after the
+		 * full second (else the CPU window below would shrink to nothing) */
+		ck_assert_int_eq(lv_client_call(waiter, "wait", params, 60000, &res, &err), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		waited_ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		ck_assert_msg(err && JINT(err, "code") == -32002, "the wait did not time out");
+		ck_assert_int_ge(waited_ms, 990);
 		json_decref(res);
 		json_decref(err);
 	}

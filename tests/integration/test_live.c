@@ -1,6 +1,7 @@
 /* test_live: changing a running daemon: reload (no change keeps every pid, a changed pool
- * rolls one worker at a time, an invalid file changes nothing), add and remove, the event
- * stream and its overflow, and the desired state surviving kill -9 of the daemon. */
+ * rolls one worker at a time, SIGHUP starts a new pool, an invalid file changes nothing),
+ * add and remove, the event stream and its overflow, and the desired state surviving kill -9
+ * of the daemon. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,6 +71,38 @@ START_TEST(reload_without_change_keeps_every_pid)
 	ck_assert(json_equal(before, after));
 	json_decref(before);
 	json_decref(after);
+}
+END_TEST
+
+/* SIGHUP reloads for real: a pool new in the file starts, and the reload is announced. */
+START_TEST(sighup_starts_a_pool_new_in_the_file)
+{
+	struct lv_client *sub;
+	json_t *res = NULL, *err = NULL, *ev;
+	char *cfg;
+	bool reloaded = false, running = false;
+
+	start_default();
+	sub = lv_client_connect(d.sock);
+	ck_assert_ptr_nonnull(sub);
+	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:[s,s]}", "events",
+	                                "daemon.reloaded", "worker.running"), 10000, &res, &err), 0);
+	ck_assert(json_is_true(json_object_get(res, "subscribed")));
+	json_decref(res);
+	cfg = config(1000, 2, ",{\"name\":\"c\",\"exec\":[\"sleep\",\"1000\"]}");
+	lvd_write_config(&d, cfg);
+	free(cfg);
+	kill(d.pid, SIGHUP);
+	while (!reloaded || !running) { /* fails after 20 s if SIGHUP did nothing */
+		ev = lvd_next_notification(sub);
+		if (!strcmp(JSTR(ev, "event"), "daemon.reloaded"))
+			reloaded = true;
+		else if (JSTR(ev, "worker") && !strcmp(JSTR(ev, "worker"), "c:0"))
+			running = true;
+		json_decref(ev);
+	}
+	lv_client_close(sub);
+	json_decref(lvd_wait(&d, "c", "running", 0));
 }
 END_TEST
 
@@ -447,6 +480,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, reload_without_change_keeps_every_pid);
+	tcase_add_test(tc, sighup_starts_a_pool_new_in_the_file);
 	tcase_add_test(tc, invalid_reload_changes_nothing);
 	tcase_add_test(tc, changed_pool_rolls_one_worker_at_a_time);
 	tcase_add_test(tc, worker_count_change_only_scales);

@@ -1,7 +1,7 @@
 /* testjob: a job module for the integration tests that misbehaves on command through its
  * params: fail its start, get ready late or never, block or busy its loop, crash, leak,
- * ignore graceful stops, drain slowly, flood its channel with big messages, or start
- * children every way a job can. */
+ * ignore graceful stops, drain slowly, flood its channel with big messages, start
+ * children every way a job can, or count its loops. */
 #include <loopvisor/job.h>
 
 #include <errno.h>
@@ -197,6 +197,8 @@ static int testjob_start(lv_ctx *ctx)
 	lv_set_data(ctx, t);
 	if (json_is_true(json_object_get(lv_params(ctx), "spawn_children")))
 		spawn_children(ctx);
+	if (json_is_true(json_object_get(lv_params(ctx), "count_loops")))
+		lv_counter_add(ctx, "loops", 1); /* 1 per loop: the daemon's sum is the loop count */
 	arm(t->tick, 0);
 	if (!ready_after)
 		lv_ready(ctx);
