@@ -14,6 +14,7 @@
 
 #include "daemon/log.h"
 #include "daemon/notify_dir.h"
+#include "daemon/zygote.h"
 #include "ipc/notify_msg.h"
 
 /* Datagrams read per wakeup: the loop serves others between batches. */
@@ -43,7 +44,19 @@ struct notify {
 	struct notify_sock **socks;
 	size_t n_socks;
 	struct budget budget;   /* all sockets together */
+	bool flushing;          /* in notify_flush: it does not call itself again */
 };
+
+/* The worker whose pid (or session id) this is: a live one, else one whose exit its zygote
+ * reported and the daemon has not acted on yet (notify_flush reads its last words then).
+ * The datagram was queued before that exit was read, and the zygote frees the pid only
+ * after it reports: security.md says what window that leaves. */
+static struct worker *worker_of(struct supervisor *sup, pid_t pid)
+{
+	struct worker *w = supervisor_worker_by_pid(sup, pid);
+
+	return w ? w : zygote_exiting(sup, pid);
+}
 
 /* The worker a sender speaks for: the worker itself, or a process in its session (a shell
  * script's systemd-notify is a child of the worker). A worker leads its own session and no
@@ -52,13 +65,13 @@ struct notify {
  * session costs a hash lookup more. Only a worker given this uid's socket counts. */
 static struct worker *sender_worker(struct supervisor *sup, uid_t uid, pid_t pid)
 {
-	struct worker *w = pid > 0 ? supervisor_worker_by_pid(sup, pid) : NULL; /* not a reused pid */
+	struct worker *w = pid > 0 ? worker_of(sup, pid) : NULL;
 	pid_t sid;
 
 	if (pid <= 0)
 		return NULL; /* no credentials (another pid namespace) */
 	if (!w && (sid = getsid(pid)) > 0)
-		w = supervisor_worker_by_pid(sup, sid);
+		w = worker_of(sup, sid);
 	if (!w || w->notify_uid != uid)
 		return NULL;
 	return w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
@@ -191,13 +204,10 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 		log_err("notify socket of uid %u: cannot watch it again", (unsigned)s->uid);
 }
 
-static void on_datagram(evutil_socket_t fd, short what, void *arg)
+/* Reads up to max datagrams, within the budgets of s and of all sockets. */
+static void read_some(struct notify_sock *s, unsigned max)
 {
-	struct notify_sock *s = arg;
-
-	(void)fd;
-	(void)what;
-	for (int i = 0; i < NOTIFY_READS_PER_WAKEUP; i++) {
+	for (unsigned i = 0; i < max; i++) {
 		uint64_t now = lv_now_ms(), left;
 
 		if (now - s->budget.window_ms >= 1000 && s->dropped > 0) {
@@ -219,6 +229,29 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 		if (!read_one(s))
 			return;
 	}
+}
+
+static void on_datagram(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	read_some(arg, NOTIFY_READS_PER_WAKEUP);
+}
+
+void notify_flush(struct notify *n, const struct worker *w)
+{
+	struct notify_sock *s = NULL;
+
+	if (!n || n->flushing || w->pool->cfg.kind != LV_KIND_EXEC || !w->pool->cfg.ready_notify)
+		return;
+	for (size_t i = 0; i < n->n_socks && !s; i++)
+		if (n->socks[i]->uid == w->notify_uid)
+			s = n->socks[i];
+	if (!s || evtimer_pending(s->resume, NULL))
+		return; /* over budget this second: the rest waits, and may be too late */
+	n->flushing = true;
+	read_some(s, LV_NOTIFY_SOCKET_PER_SECOND);
+	n->flushing = false;
 }
 
 static void sock_free(struct notify *n, struct notify_sock *s)

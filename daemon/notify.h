@@ -28,5 +28,9 @@ void notify_close(struct notify *n);
 /* The NOTIFY_SOCKET path for a worker running as uid: its socket, bound (and the folder
  * made) on first use. NULL with err when it cannot be. */
 const char *notify_socket_for(struct notify *n, uid_t uid, char *err, size_t errlen);
+/* Before the daemon acts on the exit of w, a notify worker: reads what is queued on its
+ * socket (within the budgets), where all w sent before it exited already is, while w can
+ * still be found by its pid. Nothing for other workers, nor when called from within. */
+void notify_flush(struct notify *n, const struct worker *w);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/zygote.h"
 
 struct worker *supervisor_worker_by_pid(struct supervisor *sup, pid_t pid)
@@ -52,6 +53,7 @@ void supervisor_reap(struct supervisor *sup)
 {
 	for (;;) {
 		siginfo_t si = { 0 };
+		struct worker *w;
 		int status;
 		pid_t pid;
 
@@ -65,8 +67,13 @@ void supervisor_reap(struct supervisor *sup)
 		if (si.si_pid == 0)
 			break;
 		pid = si.si_pid;
-		if (supervisor_worker_by_pid(sup, pid))
+		if ((w = supervisor_worker_by_pid(sup, pid))) {
+			/* what a notify worker said before it exited counts first: read it while the
+			 * zombie holds the pid (no one else can have sent from it) and its session
+			 * lives */
+			notify_flush(sup->notify, w);
 			kill(-pid, SIGKILL);
+		}
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		supervisor_child_exited(sup, pid, status);

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/supervisor.h"
 #include "daemon/zygote_wire.h"
 
@@ -46,6 +47,7 @@ struct zygote {
 struct pending_exit {
 	struct worker *w;
 	int status;
+	bool flushed; /* what it said before it exited has been read (notify_flush) */
 };
 
 struct zygote_set {
@@ -64,12 +66,26 @@ struct zygote_set {
 	struct event *exits; /* made active to handle them */
 };
 
+/* A notify worker's last datagrams (STATUS=, STOPPING=1) were queued before it exited, so
+ * before its zygote reported it: they are read while the worker is still pending here, where
+ * zygote_exiting finds it by its pid, and count before its exit does. */
+static void read_last_words(struct zygote_set *set)
+{
+	for (size_t i = 0; i < set->n_pending; i++) /* reading may queue more exits: n grows */
+		if (!set->pending[i].flushed) {
+			set->pending[i].flushed = true;
+			notify_flush(set->sup->notify, set->pending[i].w);
+		}
+}
+
 static void handle_exits(struct zygote_set *set)
 {
 	/* a handler may spawn, and a spawn may queue more: take the batch first */
 	while (set->n_pending > 0) {
-		struct pending_exit e = set->pending[--set->n_pending];
+		struct pending_exit e;
 
+		read_last_words(set);
+		e = set->pending[--set->n_pending];
 		supervisor_worker_exited(set->sup, e.w, e.status);
 	}
 }
@@ -127,7 +143,7 @@ static void take_exit(struct zygote *z, pid_t pid, int status)
 	}
 	lv_pidmap_del(&set->sup->pids, pid);
 	w->reaped = true;
-	set->pending[set->n_pending++] = (struct pending_exit){ w, status };
+	set->pending[set->n_pending++] = (struct pending_exit){ w, status, false };
 }
 
 /* Reads what is there; true if a message came (an exit is queued, an answer returned). */
@@ -466,6 +482,16 @@ void zygote_settle(struct supervisor *sup, unsigned zygote)
 
 	if (z)
 		drain(z);
+}
+
+struct worker *zygote_exiting(struct supervisor *sup, pid_t pid)
+{
+	struct zygote_set *set = sup->zygotes;
+
+	for (size_t i = 0; set && i < set->n_pending; i++)
+		if (set->pending[i].w->pid == pid)
+			return set->pending[i].w;
+	return NULL;
 }
 
 bool zygote_lost(struct supervisor *sup, pid_t pid)

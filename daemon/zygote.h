@@ -39,6 +39,9 @@ int zygote_signal(struct supervisor *sup, unsigned zygote, pid_t pid, int sig, b
 /* Takes every exit zygote `zygote` has reported so far: a worker of it that still holds
  * its pid afterwards has not been reaped. */
 void zygote_settle(struct supervisor *sup, unsigned zygote);
+/* The worker that held pid until its zygote reported its exit, which the daemon has read
+ * but not acted on yet; NULL if none. */
+struct worker *zygote_exiting(struct supervisor *sup, pid_t pid);
 /* A child of the daemon exited: true if it was a zygote (then forgotten). */
 bool zygote_lost(struct supervisor *sup, pid_t pid);
 /* Ends every zygote and waits for them. */

@@ -5,9 +5,12 @@
  *   notify_helper flood MS     says READY=1, then sends datagrams to $NOTIFY_SOCKET as fast as
  *       the socket takes them for MS milliseconds, then exits 0.
  *   notify_helper ready TEXT   says READY=1 and STATUS=TEXT, and sleeps: its environment is
- *       the worker's own from the start, never replaced by a later exec. */
+ *       the worker's own from the start, never replaced by a later exec.
+ *   notify_helper last TEXT    says READY=1 and STATUS=up, waits for SIGTERM, then says
+ *       STATUS=TEXT and STOPPING=1 and exits 0 at once, as redis-server does. */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +125,23 @@ static int ready(const char *status)
 	sleep_forever();
 }
 
+static int last_words(const char *status)
+{
+	char text[256];
+	sigset_t term;
+	int sig;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	say("READY=1\nSTATUS=up");
+	while (sigwait(&term, &sig) != 0)
+		;
+	snprintf(text, sizeof text, "STATUS=%s\nSTOPPING=1", status);
+	say(text);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "forge"))
@@ -130,6 +150,8 @@ int main(int argc, char **argv)
 		return flood(atoll(argv[2]));
 	if (argc == 3 && !strcmp(argv[1], "ready"))
 		return ready(argv[2]);
-	fprintf(stderr, "usage: notify_helper forge FILE | flood MS | ready STATUS\n");
+	if (argc == 3 && !strcmp(argv[1], "last"))
+		return last_words(argv[2]);
+	fprintf(stderr, "usage: notify_helper forge FILE | flood MS | ready STATUS | last STATUS\n");
 	return 2;
 }

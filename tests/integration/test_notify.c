@@ -1,11 +1,13 @@
 /* test_notify: who can speak on the notify sockets of "ready": "notify" workers. A worker
  * cannot speak for another one from a process it slipped into the victim's process group;
  * a local user who is not the worker's cannot reach its socket at all; a worker flooding
- * its own socket is read no faster than the budget; the sockets go with the daemon. */
+ * its own socket is read no faster than the budget; what a worker says just before it exits
+ * counts; the sockets go with the daemon. */
 #include <check.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -251,6 +254,63 @@ START_TEST(a_flooding_worker_is_read_within_the_budget)
 }
 END_TEST
 
+/* Waits until pid is reaped by its parent (a zombie still answers kill 0). */
+static bool reaped_within(pid_t pid, int timeout_ms)
+{
+	struct timespec pause = { 0, 1000000 };
+
+	for (int ms = 0; ms < timeout_ms; ms++) {
+		if (kill(pid, 0) < 0 && errno == ESRCH)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+/* A worker says STATUS=bye and STOPPING=1 and exits while the daemon is stopped: when it
+ * goes on, the datagram and the exit are both waiting (a zygote's worker is reaped, so its
+ * EXITED report is queued; a worker of the daemon is its zombie, and SIGCHLD is pending).
+ * What the worker said before it exited must count before its exit does, whichever the
+ * daemon reads first: the exit used to win for a zygote's worker, and the datagram found no
+ * worker. (The daemon's own worker is there for the reaper's path: its SIGCHLD comes in only
+ * after SIGCONT, so the datagram is read first even without notify_flush.) */
+static void last_words_count(bool zygote)
+{
+	pid_t pid;
+	json_t *w;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"last\",\"exec\":[\"%s\",\"last\",\"bye\"],"
+	              "\"ready\":\"notify\",\"restart\":\"never\"}]}",
+	              lvd_build_path("tests/notify_helper"));
+	json_decref(lvd_wait(&d, "last", "running", 0));
+	pid = lvd_worker_pid(&d, "last:0");
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_msg(pid_gone_within(pid, 20000), "the worker did not exit");
+	ck_assert_msg(!zygote || reaped_within(pid, 20000), "its zygote did not reap it");
+	ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+	json_decref(lvd_wait(&d, "last", "stopped", 0));
+	w = lvd_worker(&d, "last:0");
+	ck_assert_str_eq(JSTR(json_object_get(w, "notify"), "status"), "bye");
+	ck_assert(json_is_true(json_object_get(json_object_get(w, "notify"), "stopping")));
+	json_decref(w);
+}
+
+START_TEST(the_last_words_of_a_zygote_worker_count)
+{
+	last_words_count(true);
+}
+END_TEST
+
+/* The same for a worker the daemon forks and reaps itself. */
+START_TEST(the_last_words_of_a_daemon_worker_count)
+{
+	lvd_setenv("LOOPVISOR_NO_ZYGOTE=1");
+	last_words_count(false);
+}
+END_TEST
+
 /* The daemon removes its sockets and their folder when it exits. */
 START_TEST(the_notify_sockets_go_with_the_daemon)
 {
@@ -282,6 +342,8 @@ int main(void)
 	tcase_add_test(tc, a_worker_cannot_speak_for_another_from_its_process_group);
 	tcase_add_test(tc, only_the_workers_user_reaches_its_notify_socket);
 	tcase_add_test(tc, a_flooding_worker_is_read_within_the_budget);
+	tcase_add_test(tc, the_last_words_of_a_zygote_worker_count);
+	tcase_add_test(tc, the_last_words_of_a_daemon_worker_count);
 	tcase_add_test(tc, the_notify_sockets_go_with_the_daemon);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
