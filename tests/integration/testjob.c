@@ -1,7 +1,7 @@
 /* testjob: a job module for the integration tests that misbehaves on command through its
- * params: fail its start, get ready late or never, block or busy its loop, crash, leak,
- * ignore graceful stops, drain slowly, flood its channel with big messages, or start
- * children every way a job can. */
+ * params: fail its start, get ready late or never, block or busy its loop (or one loop of
+ * several), survive SIGABRT, crash, leak, ignore graceful stops, drain slowly, flood its
+ * channel with big messages, or start children every way a job can. */
 #include <loopvisor/job.h>
 
 #include <errno.h>
@@ -117,7 +117,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			if (write(3, hb, sizeof hb - 1) < 0)
 				break;
 	}
-	if (param(ctx, "block_after_ticks") > 0 && t->ticks == param(ctx, "block_after_ticks"))
+	if (param(ctx, "block_after_ticks") > 0 && t->ticks == param(ctx, "block_after_ticks") &&
+	    (!json_object_get(lv_params(ctx), "block_loop") ||
+	     (long long)lv_loop(ctx) == param(ctx, "block_loop")))
 		for (;;)
 			pause(); /* the loop never comes back */
 	if (param(ctx, "crash_after_ticks") > 0 && t->ticks == param(ctx, "crash_after_ticks"))
@@ -179,6 +181,11 @@ static void spawn_children(lv_ctx *ctx)
 	await_child(fds);
 }
 
+static void on_abort(int sig)
+{
+	(void)sig;
+}
+
 static int testjob_start(lv_ctx *ctx)
 {
 	const char *fail = json_string_value(json_object_get(lv_params(ctx), "fail_start"));
@@ -189,6 +196,8 @@ static int testjob_start(lv_ctx *ctx)
 		lv_fail(ctx, "%s", fail);
 		return -1;
 	}
+	if (json_is_true(json_object_get(lv_params(ctx), "survive_abort")))
+		signal(SIGABRT, on_abort); /* a hung loop that SIGABRT does not end */
 	if (!(t = calloc(1, sizeof *t)))
 		return -1;
 	t->ctx = ctx;
