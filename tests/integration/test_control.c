@@ -406,6 +406,33 @@ START_TEST(a_client_with_64_unanswered_requests_is_not_read)
 }
 END_TEST
 
+/* docs/protocol.md (reload): "A changed control socket path moves the listening socket
+ * (connected clients stay)". The daemon is started without -s, so the file's path counts. */
+START_TEST(a_reload_moves_the_control_socket)
+{
+	static const char *const no_s[] = { "sh", "-c", "exec \"$0\" \"$1\" \"$2\"", NULL };
+	char moved[400];
+	struct lv_client *c;
+	json_t *r = NULL, *e = NULL;
+
+	lvd_set_wrapper(no_s); /* drops the harness's "-s PATH" */
+	lvd_start(&d, "{\"control\":{\"socket\":\"control.sock\"},\"pools\":[]}");
+	lvd_set_wrapper(NULL);
+	snprintf(moved, sizeof moved, "%s/moved.sock", d.dir);
+	lvd_write_config(&d, "{\"control\":{\"socket\":\"moved.sock\"},\"pools\":[]}");
+	json_decref(lvd_call(&d, "reload", NULL));
+	ck_assert_int_ne(access(d.sock, F_OK), 0); /* the old name is gone */
+	ck_assert_ptr_nonnull(c = lv_client_connect(moved));
+	ck_assert_int_eq(lv_client_call(c, "ping", NULL, 10000, &r, &e), 0);
+	ck_assert_str_eq(json_string_value(r), "pong");
+	json_decref(r);
+	lv_client_close(c);
+	r = lvd_call(&d, "ping", NULL); /* the connection from before the move stays */
+	ck_assert_str_eq(json_string_value(r), "pong");
+	json_decref(r);
+}
+END_TEST
+
 START_TEST(bad_config_refuses_to_start)
 {
 	char log[4096];
@@ -606,6 +633,7 @@ int main(void)
 	tcase_add_test(tc, shutdown_stops_everything_and_exits_zero);
 	tcase_add_test(tc, sigterm_drains_and_exits_zero);
 	tcase_add_test(tc, the_control_socket_is_born_0600);
+	tcase_add_test(tc, a_reload_moves_the_control_socket);
 	tcase_add_test(tc, sigint_drains_every_worker_in_parallel);
 	tcase_add_test(tc, a_client_with_64_unanswered_requests_is_not_read);
 	tcase_add_test(tc, bad_config_refuses_to_start);

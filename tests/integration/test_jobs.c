@@ -83,6 +83,29 @@ START_TEST(one_hung_loop_of_three_is_aborted_then_killed_2s_later)
 }
 END_TEST
 
+/* docs/jobs.md: SIGPIPE has a handler that does nothing, so a job writing to a pipe whose
+ * reader is gone gets EPIPE instead of being killed. */
+START_TEST(a_write_to_a_closed_pipe_gives_epipe)
+{
+	json_t *w, *r;
+	bool seen = false;
+	size_t i;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"p\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"write_to_closed_pipe\":true}}]}", lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "p", "running", 0)); /* its log line came before its readiness */
+	r = lvd_call(&d, "tail", "{\"target\":\"p\",\"lines\":50}");
+	json_array_foreach(json_object_get(r, "lines"), i, w)
+		seen |= strstr(JSTR(w, "text"), "write to a closed pipe: Broken pipe") != NULL;
+	json_decref(r);
+	ck_assert_msg(seen, "no EPIPE reported by the job");
+	w = lvd_worker(&d, "p:0");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(crashing_job_is_restarted)
 {
 	json_t *w;
@@ -510,6 +533,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, hung_loop_is_aborted_and_restarted);
+	tcase_add_test(tc, a_write_to_a_closed_pipe_gives_epipe);
 	tcase_add_test(tc, one_hung_loop_of_three_is_aborted_then_killed_2s_later);
 	tcase_add_test(tc, crashing_job_is_restarted);
 	tcase_add_test(tc, a_flooding_worker_is_throttled_then_evicted);

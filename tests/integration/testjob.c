@@ -1,7 +1,7 @@
 /* testjob: a job module for the integration tests that misbehaves on command through its
  * params: fail its start, get ready late or never, block or busy its loop (or one loop of
- * several), survive SIGABRT, crash, leak, ignore graceful stops, drain slowly, flood its
- * channel with big messages, or start children every way a job can. */
+ * several), survive SIGABRT, write to a closed pipe, crash, leak, ignore graceful stops,
+ * drain slowly, flood its channel with big messages, or start children every way a job can. */
 #include <loopvisor/job.h>
 
 #include <errno.h>
@@ -186,6 +186,20 @@ static void on_abort(int sig)
 	(void)sig;
 }
 
+/* A write whose reader is gone: EPIPE for the job, not a SIGPIPE that kills the worker. */
+static void write_to_closed_pipe(lv_ctx *ctx)
+{
+	int p[2];
+	ssize_t n;
+
+	if (pipe(p) < 0)
+		return;
+	close(p[0]);
+	n = write(p[1], "x", 1);
+	lv_log(ctx, LV_LOG_INFO, "write to a closed pipe: %s", n < 0 ? strerror(errno) : "written");
+	close(p[1]);
+}
+
 static int testjob_start(lv_ctx *ctx)
 {
 	const char *fail = json_string_value(json_object_get(lv_params(ctx), "fail_start"));
@@ -198,6 +212,8 @@ static int testjob_start(lv_ctx *ctx)
 	}
 	if (json_is_true(json_object_get(lv_params(ctx), "survive_abort")))
 		signal(SIGABRT, on_abort); /* a hung loop that SIGABRT does not end */
+	if (json_is_true(json_object_get(lv_params(ctx), "write_to_closed_pipe")))
+		write_to_closed_pipe(ctx);
 	if (!(t = calloc(1, sizeof *t)))
 		return -1;
 	t->ctx = ctx;
