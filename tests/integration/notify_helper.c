@@ -7,8 +7,11 @@
  *   notify_helper ready TEXT   says READY=1 and STATUS=TEXT, and sleeps: its environment is
  *       the worker's own from the start, never replaced by a later exec.
  *   notify_helper last TEXT    says READY=1 and STATUS=up, waits for SIGTERM, then says
- *       STATUS=TEXT and STOPPING=1 and exits 0 at once, as redis-server does. */
+ *       STATUS=TEXT and STOPPING=1 and exits 0 at once, as redis-server does.
+ *   notify_helper fds N        sends N datagrams that each pass 8 descriptors (of /dev/null),
+ *       then says READY=1, and sleeps. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -142,6 +145,37 @@ static int last_words(const char *status)
 	return 0;
 }
 
+static int pass_fds(int n)
+{
+	int fd = connect_notify(), nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int fds[8];
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof fds)]; } ctl;
+
+	if (nul < 0)
+		return 3;
+	for (int i = 0; i < 8; i++)
+		fds[i] = nul;
+	for (int i = 0; i < n; i++) {
+		char text[32];
+		struct iovec iov = { text, (size_t)snprintf(text, sizeof text, "STATUS=fds %d", i) };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+		                      .msg_controllen = sizeof ctl.b };
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof fds);
+		memcpy(CMSG_DATA(c), fds, sizeof fds);
+		if (sendmsg(fd, &msg, 0) < 0) {
+			fprintf(stderr, "notify_helper: sendmsg: %s\n", strerror(errno));
+			return 4;
+		}
+	}
+	close(fd);
+	say("READY=1\nSTATUS=fds sent");
+	sleep_forever();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "forge"))
@@ -152,6 +186,8 @@ int main(int argc, char **argv)
 		return ready(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "last"))
 		return last_words(argv[2]);
-	fprintf(stderr, "usage: notify_helper forge FILE | flood MS | ready STATUS | last STATUS\n");
+	if (argc == 3 && !strcmp(argv[1], "fds"))
+		return pass_fds(atoi(argv[2]));
+	fprintf(stderr, "usage: notify_helper forge FILE | flood MS | ready STATUS | last STATUS | fds N\n");
 	return 2;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -309,6 +310,145 @@ START_TEST(sigterm_drains_and_exits_zero)
 }
 END_TEST
 
+/* docs/protocol.md, README: the socket is created with mode 0600 unless configured. */
+START_TEST(the_control_socket_is_born_0600)
+{
+	struct stat st;
+
+	lvd_start(&d, "{\"pools\":[]}");
+	ck_assert_int_eq(lstat(d.sock, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_msg((st.st_mode & 07777) == 0600, "control socket mode %04o",
+	              (unsigned)(st.st_mode & 07777));
+}
+END_TEST
+
+static int scaled_ms(int ms)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	int k = m ? atoi(m) : 1;
+
+	return k > 1 ? ms * k : ms;
+}
+
+/* README: "SIGTERM/SIGINT or shutdown drain every worker in parallel and exit 0". Each
+ * worker, told to stop, goes only once the other was told too: drained one pool after the
+ * other, the first would wait out its 60 s stop timeout. */
+#define DRAIN_WORKER(me, other) \
+	"{\"name\":\"" me "\",\"stop_timeout_ms\":60000,\"exec\":[\"sh\",\"-c\"," \
+	"\"trap 'touch %s/" me "; while [ ! -e %s/" other " ]; do sleep 0.01; done; exit 0' TERM;" \
+	" touch %s/" me ".up; while :; do sleep 0.05; done\"]}"
+
+/* Waits until path exists (a worker made it), polling: there is no event to wait on. */
+static bool made_within(const char *dir, const char *name, int timeout_ms)
+{
+	char path[128];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	for (int waited = 0; waited < scaled_ms(timeout_ms); waited += 5) {
+		if (access(path, F_OK) == 0)
+			return unlink(path) == 0;
+		usleep(5000);
+	}
+	return false;
+}
+
+START_TEST(sigint_drains_every_worker_in_parallel)
+{
+	char tmp[] = "/tmp/lvdrain.XXXXXX", path[64];
+	pid_t a, b;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	lvd_start(&d, "{\"pools\":[" DRAIN_WORKER("a", "b") "," DRAIN_WORKER("b", "a") "]}",
+	          tmp, tmp, tmp, tmp, tmp, tmp);
+	ck_assert(made_within(tmp, "a.up", 20000)); /* its trap is set */
+	ck_assert(made_within(tmp, "b.up", 20000));
+	a = lvd_worker_pid(&d, "a:0");
+	b = lvd_worker_pid(&d, "b:0");
+	kill(d.pid, SIGINT);
+	ck_assert_msg(lvd_wait_exit(&d, 20000), "SIGINT: the daemon did not drain in parallel");
+	ck_assert_msg(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 0, "status %d", d.status);
+	ck_assert(pid_gone_within(a, 1000));
+	ck_assert(pid_gone_within(b, 1000));
+	snprintf(path, sizeof path, "%s/a", tmp);
+	ck_assert_int_eq(unlink(path), 0); /* each was asked to stop, not killed */
+	snprintf(path, sizeof path, "%s/b", tmp);
+	ck_assert_int_eq(unlink(path), 0);
+	rmdir(tmp);
+	ck_assert_int_ne(access(d.sock, F_OK), 0);
+}
+END_TEST
+
+/* docs/protocol.md: "A client's requests are not read while 64 of them are unanswered".
+ * 64 parked waits, then a 65th line that would stop pool b: b keeps running until a wait
+ * is answered, then the line is read and b stops. */
+START_TEST(a_client_with_64_unanswered_requests_is_not_read)
+{
+	static const char stop_b[] = "{\"jsonrpc\":\"2.0\",\"method\":\"stop\","
+	                             "\"params\":{\"target\":\"b\",\"wait\":false}}\n";
+	struct lv_client *c;
+	char line[256], *reply;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"a\",\"exec\":[\"sleep\",\"1000\"]},"
+	              "{\"name\":\"b\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	json_decref(lvd_wait(&d, "a", "running", 0));
+	json_decref(lvd_wait(&d, "b", "running", 0));
+	ck_assert_ptr_nonnull(c = lv_client_connect(d.sock));
+	for (int i = 0; i < 64; i++) {
+		int n = snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"method\":\"wait\",\"params\":"
+		                 "{\"target\":\"a\",\"state\":\"stopped\",\"timeout_ms\":%d},\"id\":%d}\n",
+		                 scaled_ms(120000), i);
+		ck_assert_int_eq(lv_client_send_line(c, line, (size_t)n - 1), 0);
+	}
+	ck_assert_int_eq(lv_client_send_line(c, stop_b, sizeof stop_b - 2), 0);
+	/* every turn of the loop serves c at most 16 lines: a few pings are enough turns */
+	for (int i = 0; i < 8; i++)
+		json_decref(lvd_call(&d, "ping", NULL));
+	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\"]", scaled_ms(500));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"a\"}"));
+	for (int i = 0; i < 64; i++) {
+		json_t *r;
+
+		reply = lv_client_read_line(c, scaled_ms(20000));
+		ck_assert_msg(reply != NULL, "wait %d not answered", i);
+		r = json_loads(reply, 0, NULL);
+		ck_assert_msg(r && json_object_get(r, "result"), "wait %d: %s", i, reply);
+		ck_assert_int_eq(JINT(r, "id"), i);
+		json_decref(r);
+		free(reply);
+	}
+	json_decref(lvd_wait(&d, "b", "stopped", 0));
+	lv_client_close(c);
+}
+END_TEST
+
+/* docs/protocol.md (reload): "A changed control socket path moves the listening socket
+ * (connected clients stay)". The daemon is started without -s, so the file's path counts. */
+START_TEST(a_reload_moves_the_control_socket)
+{
+	static const char *const no_s[] = { "sh", "-c", "exec \"$0\" \"$1\" \"$2\"", NULL };
+	char moved[400];
+	struct lv_client *c;
+	json_t *r = NULL, *e = NULL;
+
+	lvd_set_wrapper(no_s); /* drops the harness's "-s PATH" */
+	lvd_start(&d, "{\"control\":{\"socket\":\"control.sock\"},\"pools\":[]}");
+	lvd_set_wrapper(NULL);
+	snprintf(moved, sizeof moved, "%s/moved.sock", d.dir);
+	lvd_write_config(&d, "{\"control\":{\"socket\":\"moved.sock\"},\"pools\":[]}");
+	json_decref(lvd_call(&d, "reload", NULL));
+	ck_assert_int_ne(access(d.sock, F_OK), 0); /* the old name is gone */
+	ck_assert_ptr_nonnull(c = lv_client_connect(moved));
+	ck_assert_int_eq(lv_client_call(c, "ping", NULL, 10000, &r, &e), 0);
+	ck_assert_str_eq(json_string_value(r), "pong");
+	json_decref(r);
+	lv_client_close(c);
+	r = lvd_call(&d, "ping", NULL); /* the connection from before the move stays */
+	ck_assert_str_eq(json_string_value(r), "pong");
+	json_decref(r);
+}
+END_TEST
+
 START_TEST(bad_config_refuses_to_start)
 {
 	char log[4096];
@@ -508,6 +648,10 @@ int main(void)
 	tcase_add_test(tc, fd_exhaustion_neither_spins_nor_stops);
 	tcase_add_test(tc, shutdown_stops_everything_and_exits_zero);
 	tcase_add_test(tc, sigterm_drains_and_exits_zero);
+	tcase_add_test(tc, the_control_socket_is_born_0600);
+	tcase_add_test(tc, a_reload_moves_the_control_socket);
+	tcase_add_test(tc, sigint_drains_every_worker_in_parallel);
+	tcase_add_test(tc, a_client_with_64_unanswered_requests_is_not_read);
 	tcase_add_test(tc, bad_config_refuses_to_start);
 	tcase_add_test(tc, check_mode_validates_and_exits);
 	tcase_add_test(tc, a_dead_daemons_socket_is_taken_over_and_a_live_ones_is_not);

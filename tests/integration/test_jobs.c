@@ -38,6 +38,74 @@ START_TEST(hung_loop_is_aborted_and_restarted)
 }
 END_TEST
 
+/* docs/jobs.md: a loop with no heartbeat for hang_timeout_ms is hung, even when the other
+ * loops of its worker beat on; it gets SIGABRT, and its process group SIGKILL 2 s later. */
+START_TEST(one_hung_loop_of_three_is_aborted_then_killed_2s_later)
+{
+	struct lv_client *sub = NULL;
+	json_t *res = NULL, *err = NULL, *ev, *w;
+	long long hung_at = 0, exited_at = 0;
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	int k = m && atoi(m) > 1 ? atoi(m) : 1;
+	char *log;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"h\",\"module\":\"lv_testjob\","
+	              "\"loops\":3,\"restart\":\"never\",\"params\":{\"block_after_ticks\":3,"
+	              "\"block_loop\":2,\"survive_abort\":true,\"tick_ms\":20},\"heartbeat_ms\":50,"
+	              "\"hang_timeout_ms\":400,\"autostart\":false}]}", lvd_build_path("tests"));
+	ck_assert_ptr_nonnull(sub = lv_client_connect(d.sock));
+	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:[s,s], s:s}", "events",
+	                                "worker.hung", "worker.exited", "target", "h"), 10000, &res,
+	                                &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"h\"}"));
+	while (!exited_at) {
+		ev = lvd_next_notification(sub);
+		if (!strcmp(JSTR(ev, "event"), "worker.hung"))
+			hung_at = JINT(ev, "time");
+		else
+			exited_at = JINT(ev, "time");
+		json_decref(ev);
+	}
+	lv_client_close(sub);
+	ck_assert_msg(hung_at > 0, "the worker exited before it was found hung");
+	printf("hung loop: SIGKILL %lld ms after SIGABRT\n", exited_at - hung_at);
+	ck_assert_int_ge(exited_at - hung_at, 1900);
+	ck_assert_int_le(exited_at - hung_at, 2000 + 3000LL * k);
+	w = lvd_worker(&d, "h:0");
+	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "KILL");
+	ck_assert_msg(!strncmp(JSTR(w, "last_error"), "hung: no heartbeat for ", 23), "%s",
+	              JSTR(w, "last_error"));
+	json_decref(w);
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(strstr(log, "h:0: loop 2 hung: no heartbeat for"));
+	free(log);
+}
+END_TEST
+
+/* docs/jobs.md: SIGPIPE has a handler that does nothing, so a job writing to a pipe whose
+ * reader is gone gets EPIPE instead of being killed. */
+START_TEST(a_write_to_a_closed_pipe_gives_epipe)
+{
+	json_t *w, *r;
+	bool seen = false;
+	size_t i;
+
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":[{\"name\":\"p\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"write_to_closed_pipe\":true}}]}", lvd_build_path("tests"));
+	json_decref(lvd_wait(&d, "p", "running", 0)); /* its log line came before its readiness */
+	r = lvd_call(&d, "tail", "{\"target\":\"p\",\"lines\":50}");
+	json_array_foreach(json_object_get(r, "lines"), i, w)
+		seen |= strstr(JSTR(w, "text"), "write to a closed pipe: Broken pipe") != NULL;
+	json_decref(r);
+	ck_assert_msg(seen, "no EPIPE reported by the job");
+	w = lvd_worker(&d, "p:0");
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	json_decref(w);
+}
+END_TEST
+
 START_TEST(crashing_job_is_restarted)
 {
 	json_t *w;
@@ -512,6 +580,8 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, hung_loop_is_aborted_and_restarted);
+	tcase_add_test(tc, a_write_to_a_closed_pipe_gives_epipe);
+	tcase_add_test(tc, one_hung_loop_of_three_is_aborted_then_killed_2s_later);
 	tcase_add_test(tc, crashing_job_is_restarted);
 	tcase_add_test(tc, a_flooding_worker_is_throttled_then_evicted);
 	tcase_add_test(tc, a_worker_flooding_bytes_is_throttled_then_evicted);

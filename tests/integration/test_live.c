@@ -292,6 +292,38 @@ START_TEST(add_and_remove_at_runtime)
 }
 END_TEST
 
+/* docs/config.md: "a `reload` removes added pools that are not in the file"; the pools of
+ * the file keep their processes. */
+START_TEST(a_reload_removes_pools_added_at_runtime)
+{
+	json_t *r, *before, *after;
+	struct lv_client *sub;
+	pid_t pid;
+
+	start_default();
+	json_decref(lvd_call(&d, "add", "{\"pool\":{\"name\":\"extra\",\"exec\":[\"sleep\",\"1000\"]}}"));
+	json_decref(lvd_wait(&d, "extra", "running", 0));
+	pid = lvd_worker_pid(&d, "extra:0");
+	sub = watch_removals();
+	before = pids();
+	json_object_del(before, "extra:0");
+	r = lvd_call(&d, "reload", NULL);
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "removed")), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "removed"), 0)), "extra");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "unchanged")), 2);
+	json_decref(r);
+	ck_assert(pid_gone_within(pid, 10000));
+	await_removal(sub, "extra");
+	r = lvd_call_error(&d, "status", "{\"target\":\"extra\"}");
+	ck_assert_int_eq(JINT(r, "code"), -32001);
+	json_decref(r);
+	after = pids();
+	ck_assert_msg(json_equal(before, after), "a reload that removes an added pool restarted others");
+	json_decref(before);
+	json_decref(after);
+}
+END_TEST
+
 START_TEST(a_subscriber_that_stops_reading_is_cut_off)
 {
 	struct lv_client *sub;
@@ -486,6 +518,7 @@ int main(void)
 	tcase_add_test(tc, worker_count_change_only_scales);
 	tcase_add_test(tc, reload_adds_and_removes_pools);
 	tcase_add_test(tc, add_and_remove_at_runtime);
+	tcase_add_test(tc, a_reload_removes_pools_added_at_runtime);
 	tcase_add_test(tc, a_subscriber_that_stops_reading_is_cut_off);
 	tcase_add_test(tc, desired_state_survives_kill9_of_the_daemon);
 	tcase_add_test(tc, corrupt_state_file_gives_the_config_defaults);

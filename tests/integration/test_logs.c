@@ -224,6 +224,60 @@ static const char *fd_target(pid_t pid, int fd)
 	t[len > 0 ? len : 0] = '\0';
 	return t;
 }
+/* docs/config.md: `logs.ring_lines`, the last lines kept in memory per worker for `tail`. */
+START_TEST(the_ring_keeps_logs_ring_lines)
+{
+	struct lv_client *f;
+	json_t *r, *res = NULL, *err = NULL, *line, *lines;
+	bool done = false;
+	char want[8];
+
+	lvd_start(&d, "{\"logs\":{\"ring_lines\":5},\"pools\":[{\"name\":\"r\",\"autostart\":false,"
+	              "\"exec\":[\"sh\",\"-c\",\"seq 1 20; echo done; exec sleep 1000\"]}]}");
+	f = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "r",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"r\",\"wait\":false}"));
+	while (!done) { /* every line was read by the daemon once "done" came */
+		line = lvd_next_notification(f);
+		done = !strcmp(JSTR(line, "text"), "done");
+		json_decref(line);
+	}
+	lv_client_close(f);
+	r = lvd_call(&d, "tail", "{\"target\":\"r\",\"lines\":50}");
+	lines = json_object_get(r, "lines");
+	ck_assert_uint_eq(json_array_size(lines), 5);
+	for (int i = 0; i < 4; i++) {
+		snprintf(want, sizeof want, "%d", 17 + i);
+		ck_assert_str_eq(JSTR(json_array_get(lines, (size_t)i), "text"), want);
+	}
+	ck_assert_str_eq(JSTR(json_array_get(lines, 4), "text"), "done");
+	json_decref(r);
+}
+END_TEST
+
+/* docs/systemd.md: `"logs": {"target": "stderr"}` keeps the daemon's lines on stderr (with
+ * <N> prefixes) even when JOURNAL_STREAM says stderr is the journal, as under systemd. */
+START_TEST(logs_target_stderr_wins_over_the_journal_stream)
+{
+	static const char *const wrap[] = { "sh", "-c", "JOURNAL_STREAM=$(stat -L -c %d:%i "
+	                                    "/proc/self/fd/2) exec \"$@\"", "sh", NULL };
+	char *log;
+
+	lvd_set_wrapper(wrap);
+	lvd_start(&d, "{\"logs\":{\"target\":\"stderr\"},\"pools\":[{\"name\":\"s\","
+	              "\"exec\":[\"sh\",\"-c\",\"echo hello from s; exec sleep 1000\"]}]}");
+	lvd_set_wrapper(NULL);
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	json_decref(lvd_call(&d, "ping", NULL));
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, "<6>") && strstr(log, "ready: every worker has started"),
+	              "the daemon's lines did not reach stderr: %s", log);
+	free(log);
+}
+END_TEST
 
 /* "output": "null" and "inherit" cost the daemon no pipes: stdout goes to /dev/null or to
  * the daemon's own stderr, while a module's lv_log lines still arrive over its channel. */
@@ -593,6 +647,8 @@ int main(void)
 	tcase_add_test(tc, long_lines_are_split);
 	tcase_add_test(tc, files_rotate_by_size);
 	tcase_add_test(tc, tail_and_follow);
+	tcase_add_test(tc, the_ring_keeps_logs_ring_lines);
+	tcase_add_test(tc, logs_target_stderr_wins_over_the_journal_stream);
 	tcase_add_test(tc, output_null_and_inherit_take_no_pipes);
 	tcase_add_test(tc, a_slow_follower_skips_lines_and_never_slows_the_worker);
 	tcase_add_test(tc, started_with_std_fds_closed);

@@ -311,6 +311,27 @@ START_TEST(the_last_words_of_a_daemon_worker_count)
 }
 END_TEST
 
+/* docs/security.md: descriptors passed in notify datagrams are closed. 100 datagrams of 8
+ * each, read before the READY=1 that follows them: the daemon holds none of them. */
+START_TEST(descriptors_passed_in_datagrams_are_closed)
+{
+	int before, after;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"n\",\"exec\":[\"%s\",\"ready\",\"up\"],"
+	              "\"ready\":\"notify\"},{\"name\":\"p\",\"exec\":[\"%s\",\"fds\",\"100\"],"
+	              "\"ready\":\"notify\",\"autostart\":false}]}",
+	              lvd_build_path("tests/notify_helper"), lvd_build_path("tests/notify_helper"));
+	json_decref(lvd_wait(&d, "n", "running", 0)); /* root's notify socket exists */
+	before = count_fds(d.pid);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"p\"}"));
+	after = count_fds(d.pid);
+	printf("descriptors of the daemon: %d before, %d after 800 were passed to it\n", before,
+	       after);
+	ck_assert_int_ge(before, 0);
+	ck_assert_int_le(after, before + 4); /* the new worker's pipes */
+}
+END_TEST
+
 /* The daemon removes its sockets and their folder when it exits. */
 START_TEST(the_notify_sockets_go_with_the_daemon)
 {
@@ -345,6 +366,7 @@ int main(void)
 	tcase_add_test(tc, the_last_words_of_a_zygote_worker_count);
 	tcase_add_test(tc, the_last_words_of_a_daemon_worker_count);
 	tcase_add_test(tc, the_notify_sockets_go_with_the_daemon);
+	tcase_add_test(tc, descriptors_passed_in_datagrams_are_closed);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }

@@ -98,6 +98,39 @@ START_TEST(ready_status_reload_and_stopping)
 }
 END_TEST
 
+/* docs/systemd.md: RELOADING=1 before a reload, READY=1 after it, also when the file is
+ * refused (else systemd would wait in "reloading" until its timeout), by the method and
+ * by SIGHUP alike; nothing changes. */
+START_TEST(a_refused_reload_still_says_ready)
+{
+	json_t *e;
+	char *msg, *log;
+	pid_t s0;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	s0 = lvd_worker_pid(&d, "s:0");
+	lvd_write_config(&d, "{\"pools\":[{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"],\"wrokers\":2}]}");
+	e = lvd_call_error(&d, "reload", NULL);
+	ck_assert_int_eq(JINT(e, "code"), -32007);
+	json_decref(e);
+	msg = notify_until("RELOADING=1", 5000);
+	ck_assert_ptr_null(strstr(msg, "READY=1"));
+	free(msg);
+	free(notify_until("READY=1", 5000));
+
+	kill(d.pid, SIGHUP);
+	msg = notify_until("RELOADING=1", 5000);
+	ck_assert_ptr_nonnull(strstr(msg, "MONOTONIC_USEC="));
+	free(msg);
+	free(notify_until("READY=1", 5000));
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(strstr(log, "reload failed, nothing changed"));
+	free(log);
+	ck_assert_int_eq(lvd_worker_pid(&d, "s:0"), s0);
+}
+END_TEST
+
 /* A receiver that stops reading fills its queue (net.unix.max_dgram_qlen datagrams, 10 on
  * some kernels): the daemon drops what does not fit and goes on, it never blocks on it. */
 START_TEST(a_notify_receiver_that_stops_reading_blocks_nothing)
@@ -219,6 +252,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ready_status_reload_and_stopping);
+	tcase_add_test(tc, a_refused_reload_still_says_ready);
 	tcase_add_test(tc, watchdog_pings_at_half_the_interval);
 	tcase_add_test(tc, a_notify_receiver_that_stops_reading_blocks_nothing);
 	tcase_add_test(tc, socket_activation_starts_it_on_the_first_connection);

@@ -116,6 +116,46 @@ START_TEST(policy_always_restarts_clean_exit)
 }
 END_TEST
 
+/* README: "exponential backoff from 100 ms for quick failures". A worker that fails at
+ * once waits 100, 200, then 400 ms in backoff (from the events' times; the upper bound is
+ * generous and stretches with CK_TIMEOUT_MULTIPLIER). */
+START_TEST(backoff_doubles_from_100_ms)
+{
+	static const long long want[] = { 100, 200, 400 };
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	long long k = m && atoi(m) > 1 ? atoi(m) : 1, backoff_at = 0;
+	struct lv_client *sub;
+	json_t *res = NULL, *err = NULL, *ev;
+	int n = 0;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"q\",\"exec\":[\"false\"],\"restart\":\"always\","
+	              "\"autostart\":false,\"start_limit\":{\"burst\":100,\"interval_ms\":60000}}]}");
+	ck_assert_ptr_nonnull(sub = lv_client_connect(d.sock));
+	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:[s,s], s:s}", "events",
+	                                "worker.backoff", "worker.starting", "target", "q"), 10000,
+	                                &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"q\",\"wait\":false}"));
+	while (n < 3) {
+		ev = lvd_next_notification(sub);
+		if (!strcmp(JSTR(ev, "event"), "worker.backoff")) {
+			backoff_at = JINT(ev, "time");
+		} else if (backoff_at) {
+			long long waited = JINT(ev, "time") - backoff_at;
+
+			printf("backoff %d: %lld ms (%lld ms promised)\n", n + 1, waited, want[n]);
+			ck_assert_int_ge(waited, want[n] - 2); /* times are in whole ms */
+			ck_assert_int_le(waited, want[n] + 1000 * k);
+			backoff_at = 0;
+			n++;
+		}
+		json_decref(ev);
+	}
+	lv_client_close(sub);
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"q\"}"));
+}
+END_TEST
+
 START_TEST(policy_on_failure)
 {
 	json_t *w;
@@ -408,6 +448,7 @@ int main(void)
 	tcase_add_test(tc, policy_on_failure);
 	tcase_add_test(tc, policy_never);
 	tcase_add_test(tc, crash_loop_ends_in_failed_until_started);
+	tcase_add_test(tc, backoff_doubles_from_100_ms);
 	tcase_add_test(tc, exec_errors_are_text);
 	tcase_add_test(tc, an_error_cut_inside_a_character_is_kept_up_to_it);
 	tcase_add_test(tc, module_errors_are_text);

@@ -1,7 +1,8 @@
 /* testjob: a job module for the integration tests that misbehaves on command through its
- * params: fail its start, get ready late or never, block or busy its loop, crash, leak,
- * ignore graceful stops, drain slowly, flood its channel with big messages, start
- * children every way a job can, or count its loops. */
+ * params: fail its start, get ready late or never, block or busy its loop (or one loop of
+ * several), survive SIGABRT, write to a closed pipe, crash, leak, ignore graceful stops,
+ * drain slowly, flood its channel with big messages, start children every way a job can,
+ * or count its loops. */
 #include <loopvisor/job.h>
 
 #include <errno.h>
@@ -117,7 +118,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			if (write(3, hb, sizeof hb - 1) < 0)
 				break;
 	}
-	if (param(ctx, "block_after_ticks") > 0 && t->ticks == param(ctx, "block_after_ticks"))
+	if (param(ctx, "block_after_ticks") > 0 && t->ticks == param(ctx, "block_after_ticks") &&
+	    (!json_object_get(lv_params(ctx), "block_loop") ||
+	     (long long)lv_loop(ctx) == param(ctx, "block_loop")))
 		for (;;)
 			pause(); /* the loop never comes back */
 	if (param(ctx, "crash_after_ticks") > 0 && t->ticks == param(ctx, "crash_after_ticks"))
@@ -179,6 +182,25 @@ static void spawn_children(lv_ctx *ctx)
 	await_child(fds);
 }
 
+static void on_abort(int sig)
+{
+	(void)sig;
+}
+
+/* A write whose reader is gone: EPIPE for the job, not a SIGPIPE that kills the worker. */
+static void write_to_closed_pipe(lv_ctx *ctx)
+{
+	int p[2];
+	ssize_t n;
+
+	if (pipe(p) < 0)
+		return;
+	close(p[0]);
+	n = write(p[1], "x", 1);
+	lv_log(ctx, LV_LOG_INFO, "write to a closed pipe: %s", n < 0 ? strerror(errno) : "written");
+	close(p[1]);
+}
+
 static int testjob_start(lv_ctx *ctx)
 {
 	const char *fail = json_string_value(json_object_get(lv_params(ctx), "fail_start"));
@@ -189,6 +211,10 @@ static int testjob_start(lv_ctx *ctx)
 		lv_fail(ctx, "%s", fail);
 		return -1;
 	}
+	if (json_is_true(json_object_get(lv_params(ctx), "survive_abort")))
+		signal(SIGABRT, on_abort); /* a hung loop that SIGABRT does not end */
+	if (json_is_true(json_object_get(lv_params(ctx), "write_to_closed_pipe")))
+		write_to_closed_pipe(ctx);
 	if (!(t = calloc(1, sizeof *t)))
 		return -1;
 	t->ctx = ctx;

@@ -3,6 +3,7 @@
 #include <check.h>
 
 #include "check_run.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -253,6 +254,57 @@ START_TEST(batch_edge_cases)
 }
 END_TEST
 
+/* docs/protocol.md: a batch has at most 256 members. 256 are each answered, in order;
+ * 257 get one -32600 "batch too large" and none of them is run. */
+static char *batch_of(int n)
+{
+	static const char member[] = "{\"jsonrpc\":\"2.0\",\"method\":\"echo\","
+	                             "\"params\":{\"target\":\"t\",\"n\":%d},\"id\":%d}";
+	char *text = malloc((size_t)n * (sizeof member + 16) + 3), *p = text;
+
+	ck_assert_ptr_nonnull(text);
+	*p++ = '[';
+	for (int i = 0; i < n; i++) {
+		p += sprintf(p, member, i, i);
+		if (i + 1 < n)
+			*p++ = ',';
+	}
+	*p++ = ']';
+	*p = '\0';
+	return text;
+}
+
+START_TEST(a_batch_has_at_most_256_members)
+{
+	char *text = batch_of(256);
+	json_t *r, *m;
+	size_t i;
+
+	feed(text);
+	free(text);
+	r = take();
+	ck_assert(json_is_array(r));
+	ck_assert_uint_eq(json_array_size(r), 256);
+	json_array_foreach(r, i, m) {
+		ck_assert_int_eq(json_integer_value(json_object_get(m, "id")), (json_int_t)i);
+		ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(m, "result"), "n")),
+		                 (json_int_t)i);
+	}
+	json_decref(r);
+
+	text = batch_of(257);
+	feed(text);
+	free(text);
+	r = take();
+	ck_assert(json_is_object(r));
+	assert_error(r, -32600, json_null());
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+	                 "batch too large");
+	json_decref(r);
+	ck_assert_uint_eq(lv_rpc_session_pending(s), 0);
+}
+END_TEST
+
 START_TEST(parked_call_keeps_order)
 {
 	json_t *r;
@@ -463,6 +515,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, notifications_get_no_reply);
 	tcase_add_test(tc, batch_mixed);
 	tcase_add_test(tc, batch_edge_cases);
+	tcase_add_test(tc, a_batch_has_at_most_256_members);
 	tcase_add_test(tc, parked_call_keeps_order);
 	tcase_add_test(tc, closing_cancels_parked);
 	tcase_add_test(tc, notify_and_bare_error);
