@@ -6,7 +6,7 @@ BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps deps-test deps-bench build build-asan run test test-normal test-asan deb fuzz \
-	chaos mutants bench clean
+	chaos mutants mutants-ci bench clean
 
 all: build
 
@@ -64,14 +64,27 @@ chaos: deps-test build
 		test $${PIPESTATUS[0]} -eq 0
 	cd $(BUILD) && LV_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 ctest --output-on-failure -j 2 \
 		-L integration
+	@if [ "$(CHAOS_MUTANTS)" != no ]; then ./scripts/mutants.sh build-mutants $(MUTANTS_CHAOS); fi
 
 # Mutants (tests/mutants/*.patch): each a deliberate one-line breakage of a promised
 # behaviour and the test that must catch it; applied one at a time to a scratch copy in
 # build-mutants/, which fails if any survives or no longer applies. MUTANTS= picks some.
+# CI runs MUTANTS_CI (those whose suites take seconds); make chaos runs all the others.
 MUTANTS ?=
+MUTANTS_CI = $(addprefix tests/mutants/,03-reader-may-shut-down.patch \
+	11-09-no-role-peers-keep-slots.patch 45-unlisted-peer-reads.patch 31-batch-of-257-accepted.patch \
+	05-ready-before-workers-settle.patch 11-06-notify-by-process-group.patch \
+	39-notify-fds-kept.patch 11-24-zygote-signals-reaped-pids.patch 11-03-std-fds-left-closed.patch \
+	22-output-null-takes-pipes.patch 07-worker-keeps-daemon-descriptors.patch \
+	02-start-keeps-the-hold.patch)
+MUTANTS_CHAOS = $(filter-out $(MUTANTS_CI),$(sort $(wildcard tests/mutants/*.patch)))
+CHAOS_MUTANTS ?= yes
 
 mutants: deps-test
 	./scripts/mutants.sh build-mutants $(MUTANTS)
+
+mutants-ci: deps-test
+	./scripts/mutants.sh build-mutants $(MUTANTS_CI)
 
 # Benchmarks (bench/): a Release build, then loopvisor side by side with supervisord, runit
 # and s6 and a bare fork baseline; a table on stdout, bench/results/latest.json and PNG
