@@ -31,18 +31,6 @@ static long long cpu_ticks(pid_t pid)
 	return ticks;
 }
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], *text, *p;
-	long v = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if ((text = slurp(path)) && (p = strstr(text, "VmRSS:")))
-		v = atol(p + strlen("VmRSS:"));
-	free(text);
-	return v;
-}
-
 static int cmp_ll(const void *a, const void *b)
 {
 	long long x = *(const long long *)a, y = *(const long long *)b;
@@ -80,7 +68,7 @@ void hostile_measure(struct lvd *d, int window_ms, struct hostile_figures *f)
 	f->ping_p50_us = n ? lat[n / 2] : 0;
 	f->ping_p99_us = n ? lat[n * 99 / 100] : 0;
 	f->ping_max_us = n ? lat[n - 1] : 0;
-	f->rss_kib = rss_kib(d->pid);
+	f->rss_kib = proc_status_value(d->pid, "VmRSS:");
 	free(lat);
 }
 

@@ -33,23 +33,6 @@ static void teardown(void)
 	victim_file[0] = '\0';
 }
 
-static bool skip_unless_root(void)
-{
-	if (geteuid() == 0)
-		return false;
-	printf("hostile: worker scenarios skipped: they need root to make users\n");
-	return true;
-}
-
-static void make_user(const char *name)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
-	         name, name);
-	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-}
-
 /* Prints the figures; the defence held if pings stayed fast and the attack alone cost the
  * daemon little (quiet: its CPU share with no pings under attack, or -1 if not measured). */
 static void assert_defence_held(const char *scenario, const struct hostile_figures *calm,
@@ -86,9 +69,9 @@ START_TEST(forging_workers)
 	FILE *f;
 	int fd;
 
-	if (skip_unless_root())
+	if (skip_unless_root(__func__))
 		return;
-	make_user("lvt_forger");
+	ensure_user("lvt_forger");
 	snprintf(victim_file, sizeof victim_file, "/tmp/lvvictim.XXXXXX");
 	ck_assert_int_ge(fd = mkstemp(victim_file), 0);
 	close(fd);
@@ -159,10 +142,10 @@ START_TEST(notify_flood_by_a_local_user)
 	int status;
 	double quiet;
 
-	if (skip_unless_root())
+	if (skip_unless_root(__func__))
 		return;
-	make_user("lvt_notify");
-	make_user("lvt_flooder");
+	ensure_user("lvt_notify");
+	ensure_user("lvt_flooder");
 	lvd_start(&d, "{\"pools\":["
 	              "{\"name\":\"victim\",\"exec\":[\"%s\",\"ready\",\"up\"],\"ready\":\"notify\","
 	              "\"user\":\"lvt_notify\",\"workers\":4},"

@@ -35,18 +35,6 @@ static long long now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static long proc_value(pid_t pid, const char *field)
-{
-	char path[64], *text, *p;
-	long v = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if ((text = slurp(path)) && (p = strstr(text, field)))
-		v = atol(p + strlen(field));
-	free(text);
-	return v;
-}
-
 /* Children of pid in state Z (zombies nobody reaped). */
 static int zombies_of(pid_t pid)
 {
@@ -92,7 +80,7 @@ START_TEST(crash_storm)
 	              "\"start_limit\":{\"burst\":1000,\"interval_ms\":1000}}]}");
 	json_decref(lvd_wait(&d, "storm", "running", 0));
 	fds_before = count_fds(d.pid);
-	rss_before = proc_value(d.pid, "VmRSS:");
+	rss_before = proc_status_value(d.pid, "VmRSS:");
 	for (end = now_us() + seconds * 1000000LL; now_us() < end && n < 2000000; n++) {
 		long long t = now_us();
 		r = lvd_call(&d, "ping", NULL);
@@ -110,7 +98,7 @@ START_TEST(crash_storm)
 	json_decref(lvd_call(&d, "start", "{\"target\":\"storm\"}"));
 	ck_assert_int_eq(zombies_of(d.pid), 0);
 	fds_after = count_fds(d.pid);
-	rss_after = proc_value(d.pid, "VmRSS:");
+	rss_after = proc_status_value(d.pid, "VmRSS:");
 	printf("crash storm: fds %d -> %d, rss %ld -> %ld kB\n", fds_before, fds_after, rss_before,
 	       rss_after);
 	ck_assert_int_eq(fds_after, fds_before);

@@ -269,23 +269,6 @@ static pid_t ppid_of(pid_t pid)
 	return ppid;
 }
 
-static bool skip_unless_root(void)
-{
-	if (geteuid() == 0)
-		return false;
-	printf("skipped: needs root to make a user and run workers as it\n");
-	return true;
-}
-
-static void make_user(const char *name)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
-	         name, name);
-	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-}
-
 #define USER_POOLS "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2," \
 	"\"user\":\"lvt_worker\"},{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2," \
 	"\"user\":\"lvt_worker\"}]}"
@@ -297,9 +280,9 @@ START_TEST(no_worker_of_another_user_survives_kill9_of_the_daemon)
 {
 	pid_t pids[4];
 
-	if (skip_unless_root())
+	if (skip_unless_root(__func__))
 		return;
-	make_user("lvt_worker");
+	ensure_user("lvt_worker");
 	if (_i == 1)
 		lvd_setenv("LOOPVISOR_NO_ZYGOTE=1");
 	lvd_start(&d, USER_POOLS);
@@ -328,9 +311,9 @@ START_TEST(no_worker_of_another_user_survives_its_zygote)
 {
 	pid_t m0, s0, zygote;
 
-	if (skip_unless_root())
+	if (skip_unless_root(__func__))
 		return;
-	make_user("lvt_worker");
+	ensure_user("lvt_worker");
 	lvd_start(&d, USER_POOLS);
 	json_decref(lvd_wait(&d, "m", "running", 0));
 	json_decref(lvd_wait(&d, "s", "running", 0));
@@ -412,7 +395,7 @@ START_TEST(user_and_group_are_switched)
 {
 	char dir[] = "/tmp/lvuser.XXXXXX", fifo[64], *line;
 
-	if (skip_unless_root()) /* only root may switch users; the config refuses it otherwise */
+	if (skip_unless_root(__func__)) /* only root may switch users; the config refuses it otherwise */
 		return;
 	make_fifo(dir, fifo, sizeof fifo);
 	lvd_start(&d, "{\"pools\":[{\"name\":\"u\",\"exec\":[\"sh\",\"-c\","

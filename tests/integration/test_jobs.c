@@ -184,18 +184,6 @@ START_TEST(a_worker_flooding_bytes_is_throttled_then_evicted)
 }
 END_TEST
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], *text, *p;
-	long v = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if ((text = slurp(path)) && (p = strstr(text, "VmRSS:")))
-		v = atol(p + strlen("VmRSS:"));
-	free(text);
-	return v;
-}
-
 /* Sends the same text n times on fd while reading (and counting) reply lines: the replies
  * never pile up in the daemon. Returns when as many lines came back. */
 static void send_reading_replies(int fd, const char *text, size_t len, int n)
@@ -256,14 +244,14 @@ START_TEST(inspecting_a_deaf_loop_queues_a_bounded_amount)
 	json_decref(lvd_wait(&d, "deaf", "running", 0));
 	/* its loop hangs in the first inspect from now on */
 	json_decref(lvd_call_error(&d, "inspect", "{\"target\":\"deaf:0\",\"timeout_ms\":100}"));
-	before = rss_kib(d.pid);
+	before = proc_status_value(d.pid, "VmRSS:");
 	c = lv_client_connect(d.sock);
 	send_reading_replies(lv_client_fd(c), batch, len, 1600);
 	lv_client_close(c);
 	free(batch);
 	printf("inspecting a deaf loop: the daemon's RSS went from %ld to %ld KiB\n", before,
-	       rss_kib(d.pid));
-	ck_assert_int_lt(rss_kib(d.pid) - before, 4096);
+	       proc_status_value(d.pid, "VmRSS:"));
+	ck_assert_int_lt(proc_status_value(d.pid, "VmRSS:") - before, 4096);
 }
 END_TEST
 

@@ -19,18 +19,6 @@ static void teardown(void)
 	lvd_stop(&d);
 }
 
-static long status_kib(pid_t pid, const char *field)
-{
-	char path[64], *text, *p;
-	long v = -1;
-
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	if ((text = slurp(path)) && (p = strstr(text, field)))
-		v = atol(p + strlen(field));
-	free(text);
-	return v;
-}
-
 /* Waits stretch with CK_TIMEOUT_MULTIPLIER (the daemon under valgrind), as the harness's. */
 static int scaled_ms(int ms)
 {
@@ -99,7 +87,7 @@ START_TEST(reply_memory_is_bounded_in_all_and_given_back)
 	ck_assert_ptr_nonnull(cr = fopen(path, "w"));
 	fputs("5", cr); /* VmHWM starts again from VmRSS */
 	fclose(cr);
-	base = status_kib(d.pid, "VmRSS:");
+	base = proc_status_value(d.pid, "VmRSS:");
 	fds = count_fds(d.pid);
 	ck_assert_ptr_nonnull(burst = malloc(sizeof req * PER_FLOODER));
 	burst[0] = '\0';
@@ -120,8 +108,8 @@ START_TEST(reply_memory_is_bounded_in_all_and_given_back)
 		json_decref(lvd_call(&d, "ping", NULL));
 	ck_assert_int_le(count_fds(d.pid), fds);
 	json_decref(lvd_call(&d, "ping", NULL)); /* ... and a turn later gives memory back */
-	peak = status_kib(d.pid, "VmHWM:");
-	after = status_kib(d.pid, "VmRSS:");
+	peak = proc_status_value(d.pid, "VmHWM:");
+	after = proc_status_value(d.pid, "VmRSS:");
 	printf("reply memory: daemon RSS %ld KiB before, peak %ld KiB under %d flooders (%d "
 	       "dropped), %ld KiB after they closed\n", base, peak, FLOODERS, dropped, after);
 	fflush(stdout);

@@ -31,23 +31,6 @@ static void teardown(void)
 	victim_file[0] = '\0';
 }
 
-static bool skip_unless_root(void)
-{
-	if (geteuid() == 0)
-		return false;
-	printf("skipped: needs root to make users and run workers as them\n");
-	return true;
-}
-
-static void make_user(const char *name)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
-	         name, name);
-	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
-}
-
 static char *worker_env(pid_t pid, const char *name)
 {
 	char path[64], *env, *out = NULL;
@@ -161,10 +144,10 @@ START_TEST(only_the_workers_user_reaches_its_notify_socket)
 	struct stat st;
 	json_t *w;
 
-	if (skip_unless_root())
+	if (skip_unless_root(__func__))
 		return;
-	make_user("lvt_notify");
-	make_user("lvt_stranger");
+	ensure_user("lvt_notify");
+	ensure_user("lvt_stranger");
 	ck_assert_ptr_nonnull(pw = getpwnam("lvt_notify"));
 	lvd_start(&d, "{\"pools\":["
 	              "{\"name\":\"mine\",\"exec\":[\"%s\",\"ready\",\"up\"],\"ready\":\"notify\","

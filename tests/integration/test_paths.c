@@ -52,22 +52,11 @@ static void teardown(void)
 	scratch[0] = '\0';
 }
 
-static bool skip_unless_root(const char *test)
-{
-	if (geteuid() == 0)
-		return false;
-	printf("test_paths: %s skipped: needs root (useradd, chown)\n", test);
-	return true;
-}
-
 static uid_t user_uid(const char *name)
 {
-	char cmd[160];
 	struct passwd *pw;
 
-	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
-	         name, name);
-	attack_sh(cmd);
+	ensure_user(name);
 	ck_assert_ptr_nonnull(pw = getpwnam(name));
 	return pw->pw_uid;
 }

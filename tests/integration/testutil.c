@@ -152,3 +152,33 @@ int count_fds(pid_t pid)
 	closedir(dir);
 	return n;
 }
+
+long proc_status_value(pid_t pid, const char *field)
+{
+	char path[64], *text, *p;
+	long v = -1;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((text = slurp(path)) && (p = strstr(text, field)))
+		v = atol(p + strlen(field));
+	free(text);
+	return v;
+}
+
+bool skip_unless_root(const char *what)
+{
+	if (geteuid() == 0)
+		return false;
+	printf("skipped: %s: needs root to make users and run workers as them\n", what);
+	fflush(stdout);
+	return true;
+}
+
+void ensure_user(const char *name)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
+	         name, name);
+	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}

@@ -25,4 +25,12 @@ int count_fds(pid_t pid);
 /* A loopback TCP port nothing listens on right now. */
 int free_port(void);
 
+/* A number field of /proc/PID/status ("VmRSS:" gives KiB), or -1. */
+long proc_status_value(pid_t pid, const char *field);
+
+/* True (after printing that what is skipped) when not root: users cannot be made. */
+bool skip_unless_root(const char *what);
+/* Makes a system user (no home, no shell) unless it exists; fails the test otherwise. */
+void ensure_user(const char *name);
+
 #endif
