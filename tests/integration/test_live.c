@@ -339,8 +339,8 @@ START_TEST(after_orders_start_and_shutdown)
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
 	              "{\"name\":\"app\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2,\"after\":[\"db\"],"
 	              "\"autostart\":false},"
-	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400},"
-	              "\"autostart\":false}]}", lvd_build_path("tests"));
+	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":%d},"
+	              "\"autostart\":false}]}", lvd_build_path("tests"), test_ms(400));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"db\",\"wait\":false}"));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"app\",\"wait\":false}"));
 	w = lvd_worker(&d, "app:1");
