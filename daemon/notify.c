@@ -14,6 +14,7 @@
 
 #include "daemon/log.h"
 #include "daemon/notify_dir.h"
+#include "daemon/zygote.h"
 #include "ipc/notify_msg.h"
 
 /* Datagrams read per wakeup: the loop serves others between batches. */
@@ -50,15 +51,26 @@ struct notify {
  * process can join a session it was not born in, so no other worker's child can pose as
  * one of its own. getsid() is one system call, and a sender that is in no worker's
  * session costs a hash lookup more. Only a worker given this uid's socket counts. */
+static struct worker *exiting; /* a worker whose exit is being handled: reaped already */
+
 static struct worker *sender_worker(struct supervisor *sup, uid_t uid, pid_t pid)
 {
 	struct worker *w = pid > 0 ? supervisor_worker_by_pid(sup, pid) : NULL; /* not a reused pid */
-	pid_t sid;
+	pid_t sid = 0;
 
 	if (pid <= 0)
 		return NULL; /* no credentials (another pid namespace) */
 	if (!w && (sid = getsid(pid)) > 0)
 		w = supervisor_worker_by_pid(sup, sid);
+	/* its exit known, out of the pid table, not handled yet: what it said before it exited
+	 * (STOPPING=1) still counts. A new worker with its pid is found above, and anything
+	 * else that has it by now can only speak for a worker that is gone anyway. */
+	if (!w && exiting && (exiting->pid == pid || exiting->pid == sid))
+		w = exiting;
+	if (!w)
+		w = zygote_exit_pending(sup, pid);
+	if (!w && sid > 0)
+		w = zygote_exit_pending(sup, sid);
 	if (!w || w->notify_uid != uid)
 		return NULL;
 	return w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
@@ -218,6 +230,21 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 		}
 		if (!read_one(s))
 			return;
+	}
+}
+
+void notify_drain_before_exit(struct notify *n, struct worker *w)
+{
+	if (!n || w->pid <= 0 || w->pool->cfg.kind != LV_KIND_EXEC || !w->pool->cfg.ready_notify)
+		return;
+	for (size_t i = 0; i < n->n_socks; i++) {
+		struct notify_sock *s = n->socks[i];
+
+		if (s->uid != w->notify_uid || evtimer_pending(s->resume, NULL))
+			continue; /* over budget this second: what it said is dropped */
+		exiting = w;
+		on_datagram(s->fd, EV_READ, s);
+		exiting = NULL;
 	}
 }
 

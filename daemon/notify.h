@@ -25,6 +25,10 @@
 struct notify *notify_open(struct supervisor *sup, char *err, size_t errlen);
 /* Unlinks every socket and removes their folder. */
 void notify_close(struct notify *n);
+/* Reads what w's socket holds (within the budgets) before w's exit is handled: what a
+ * worker says just before it exits (STOPPING=1, STATUS=) is queued before the daemon can
+ * know of the exit, but a slow loop may see both in one iteration, the exit first. */
+void notify_drain_before_exit(struct notify *n, struct worker *w);
 /* The NOTIFY_SOCKET path for a worker running as uid: its socket, bound (and the folder
  * made) on first use. NULL with err when it cannot be. */
 const char *notify_socket_for(struct notify *n, uid_t uid, char *err, size_t errlen);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include "daemon/log.h"
+#include "daemon/notify.h"
 #include "daemon/zygote.h"
 
 struct worker *supervisor_worker_by_pid(struct supervisor *sup, pid_t pid)
@@ -27,6 +28,7 @@ void supervisor_worker_exited(struct supervisor *sup, struct worker *w, int stat
 {
 	struct pool *pool;
 
+	notify_drain_before_exit(sup->notify, w); /* its last STOPPING=1 comes before its exit */
 	worker_exited(w, status);
 	pool = w->pool;
 	pool_drop_stopped(pool, w);

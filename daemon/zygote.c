@@ -74,6 +74,16 @@ static void handle_exits(struct zygote_set *set)
 	}
 }
 
+struct worker *zygote_exit_pending(struct supervisor *sup, pid_t pid)
+{
+	struct zygote_set *set = sup->zygotes;
+
+	for (size_t i = 0; set && i < set->n_pending; i++)
+		if (set->pending[i].w->pid == pid)
+			return set->pending[i].w;
+	return NULL;
+}
+
 static void on_exits(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;

@@ -41,6 +41,9 @@ int zygote_signal(struct supervisor *sup, unsigned zygote, pid_t pid, int sig, b
 void zygote_settle(struct supervisor *sup, unsigned zygote);
 /* A child of the daemon exited: true if it was a zygote (then forgotten). */
 bool zygote_lost(struct supervisor *sup, pid_t pid);
+/* The worker whose exit as pid a zygote reported and the loop has not handled yet (out of
+ * the pid table already), or NULL: what it said just before it exited still counts. */
+struct worker *zygote_exit_pending(struct supervisor *sup, pid_t pid);
 /* Ends every zygote and waits for them. */
 void zygote_stop(struct supervisor *sup);
 
