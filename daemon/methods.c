@@ -153,7 +153,9 @@ static void act_on_target(struct lv_rpc_call *call, json_t *params, struct super
 {
 	const char *target = json_string_value(json_object_get(params, "target"));
 	json_t *wait = json_object_get(params, "wait");
-	struct wait_spec spec = { .ok_states = ok_states, .fail_states = fail_states };
+	struct wait_spec spec = { .ok_states = ok_states, .fail_states = fail_states,
+	                          .ran_counts = ok_states == WS_BIT(WS_RUNNING),
+	                          .ran_since = sup->run_seq };
 	struct worker **ws;
 	int n;
 
@@ -464,7 +466,8 @@ static void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 	struct supervisor *sup = app;
 	struct lv_pool_config cfg;
 	struct wait_spec spec = { .ok_states = WS_BIT(WS_RUNNING) | WS_BIT(WS_STOPPED),
-	                          .fail_states = WS_BIT(WS_FAILED) };
+	                          .fail_states = WS_BIT(WS_FAILED), .ran_counts = true,
+	                          .ran_since = sup->run_seq };
 	char err[LV_ERRBUF];
 	struct pool *p;
 

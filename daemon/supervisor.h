@@ -58,6 +58,7 @@ struct worker {
 	uint64_t started_ms;                 /* when the current process was forked */
 	uint64_t ready_ms;                   /* when it became running */
 	unsigned restarts;                   /* spawns after the first */
+	uint64_t ran_seq;                    /* sup->run_seq when it last became running, 0 never */
 	unsigned spawns;
 	unsigned quick_failures;             /* consecutive short runs, for backoff */
 	bool want_running;                   /* desired state, as left by commands/policy */
@@ -139,6 +140,7 @@ struct supervisor {
 	bool shutting_down;
 	uint64_t event_seq;                  /* last event number sent */
 	uint64_t log_seq;                    /* last log line number */
+	uint64_t run_seq;                    /* run clock: bumped each time a worker becomes running */
 	unsigned live;                       /* workers with a process */
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int exit_code;

@@ -90,9 +90,12 @@ static void waiter_free(struct waiter *wt)
 
 enum verdict { PENDING, DONE, FAILED, GONE };
 
-static bool satisfied(const struct waiter *wt, const struct worker *w)
+static enum wait_verdict judge_worker(const struct waiter *wt, const struct worker *w)
 {
-	return (wt->spec.ok_states & WS_BIT(w->state)) && w->restarts >= wt->spec.min_restarts;
+	struct wait_seen seen = { .state = w->state, .restarts = w->restarts,
+	                          .ran_seq = w->ran_seq };
+
+	return wait_judge_worker(&wt->spec, &seen);
 }
 
 static bool ws_pool_unsettled(const struct waiter *wt)
@@ -119,12 +122,12 @@ static enum verdict judge(struct waiter *wt, struct worker **culprit)
 		return PENDING;
 	}
 	for (int i = 0; i < n && v != FAILED; i++) {
-		if (satisfied(wt, ws[i]))
-			continue;
-		if (wt->spec.fail_states & WS_BIT(ws[i]->state)) {
+		enum wait_verdict wv = judge_worker(wt, ws[i]);
+
+		if (wv == WAIT_FAILED) {
 			*culprit = ws[i];
 			v = FAILED;
-		} else {
+		} else if (wv == WAIT_PENDING) {
 			v = PENDING;
 		}
 	}
@@ -174,7 +177,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	for (int i = 0; i < n; i++)
-		if (!satisfied(wt, ws[i]))
+		if (judge_worker(wt, ws[i]) != WAIT_DONE)
 			json_array_append_new(late, json_string(ws[i]->name));
 	free(ws);
 	lv_rpc_failf(wt->call, LV_RPC_TIMED_OUT, json_pack("{s:o}", "workers", late),

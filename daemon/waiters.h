@@ -6,23 +6,12 @@
 #include <stdbool.h>
 
 #include "daemon/supervisor.h"
+#include "daemon/waitrule.h"
 #include "ipc/jsonrpc.h"
-
-#define WS_BIT(s) (1u << (s))
 
 #define LV_WAITERS_PER_CLIENT 256   /* parked calls of one connection: one full batch */
 #define LV_WAITERS_MAX        16384 /* parked calls in all ... */
 #define LV_WAITERS_RESERVED   1024  /* ... of which only root and the daemon's user get these */
-
-struct wait_spec {
-	unsigned ok_states;     /* WS_BIT mask every target worker must be in */
-	unsigned fail_states;   /* a worker entering one of these ends the wait with an error */
-	unsigned min_restarts;  /* and have restarted at least this often */
-	unsigned timeout_ms;
-	enum { REPLY_NAMES, REPLY_STATUS, REPLY_SCALE, REPLY_REMOVED } reply;
-	bool gone_ok;           /* the target disappearing is what we wait for (remove) */
-	bool pool_settled;      /* and the pool has no scaled-away workers left */
-};
 
 /* Answers call once every worker of target satisfies spec (possibly at once); a call that
  * would park past LV_WAITERS_PER_CLIENT or LV_WAITERS_MAX is answered -32010. */

@@ -59,8 +59,10 @@ static void set_state(struct worker *w, enum worker_state s)
 		return;
 	if (w->state == WS_RUNNING)
 		w->pool->running--;
-	if (s == WS_RUNNING)
+	if (s == WS_RUNNING) {
 		w->pool->running++;
+		w->ran_seq = ++w->pool->sup->run_seq; /* seen by waiters however late they look */
+	}
 	log_info("%s: %s -> %s", w->name, worker_state_name(w->state), worker_state_name(s));
 	w->state = s;
 	if (state_events[s] >= 0)

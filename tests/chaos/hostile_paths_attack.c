@@ -229,7 +229,7 @@ void plant_fifo(const char *dir, const char *name)
 
 bool daemon_logged_within(struct lvd *d, const char *text, int ms)
 {
-	long long end = now_ms() + ms;
+	long long end = now_ms() + test_ms(ms);
 
 	for (;;) {
 		char *log = slurp(d->log);

@@ -21,16 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Waits stretch with check's CK_TIMEOUT_MULTIPLIER (make chaos runs the daemon under
- * valgrind, tens of times slower). */
-static int scaled_ms(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-	int k = m ? atoi(m) : 1;
-
-	return k > 1 ? ms * k : ms;
-}
-#define CALL_TIMEOUT_MS scaled_ms(30000)
+/* Every wait and window below stretches with CK_TIMEOUT_MULTIPLIER (test_ms). */
+#define CALL_TIMEOUT_MS test_ms(30000)
 
 const char *lvd_build_path(const char *rel)
 {
@@ -85,7 +77,7 @@ char *lvd_notify_next(struct lvd *d, int timeout_ms, pid_t *sender)
 	                      .msg_controllen = sizeof ctl };
 	ssize_t n;
 
-	if (d->notify_fd < 0 || poll(&pfd, 1, scaled_ms(timeout_ms)) != 1 ||
+	if (d->notify_fd < 0 || poll(&pfd, 1, test_ms(timeout_ms)) != 1 ||
 	    (n = recvmsg(d->notify_fd, &msg, MSG_DONTWAIT)) < 0)
 		return NULL;
 	buf[n] = '\0';
@@ -147,7 +139,7 @@ static bool await_ready(struct lvd *d, int nfd)
 	bool ready = false;
 
 	ck_assert_int_ge(pidfd, 0);
-	while (!ready && poll(pfd, 2, scaled_ms(20000)) > 0) {
+	while (!ready && poll(pfd, 2, test_ms(20000)) > 0) {
 		char buf[4096];
 		ssize_t n;
 
@@ -495,7 +487,7 @@ json_t *lvd_wait(struct lvd *d, const char *target, const char *state, int resta
 
 	return lvd_call(d, "wait", "{\"target\":\"%s\",\"state\":%s%s%s,\"restarts\":%d,"
 	                "\"timeout_ms\":%d}", target, list ? "" : "\"", state, list ? "" : "\"",
-	                restarts, scaled_ms(20000));
+	                restarts, test_ms(20000));
 }
 
 json_t *lvd_worker(struct lvd *d, const char *name)
@@ -510,7 +502,7 @@ json_t *lvd_worker(struct lvd *d, const char *name)
 
 json_t *lvd_next_notification(struct lv_client *c)
 {
-	char *line = lv_client_read_line(c, scaled_ms(20000));
+	char *line = lv_client_read_line(c, test_ms(20000));
 	json_t *msg, *params;
 
 	ck_assert_msg(line != NULL, "no notification within 20 s");
@@ -530,7 +522,7 @@ json_t *first_worker(json_t *result)
 void lvd_expect_no_change(struct lvd *d, const char *target, const char *states, int ms)
 {
 	json_t *e = lvd_call_error(d, "wait", "{\"target\":\"%s\",\"state\":%s,\"timeout_ms\":%d}",
-	                           target, states, ms);
+	                           target, states, test_ms(ms));
 
 	ck_assert_int_eq(JINT(e, "code"), -32002);
 	json_decref(e);

@@ -41,7 +41,7 @@ void lvd_set_wrapper(const char *const *argv);
 /* Extra environment for the next daemon started (e.g. "WATCHDOG_USEC=200000"); cleared by
  * lvd_stop. */
 void lvd_setenv(const char *assignment);
-/* The next sd_notify datagram the daemon sent (malloc'd, NULL after timeout_ms), and the
+/* The next sd_notify datagram the daemon sent (malloc'd, NULL after test_ms(timeout_ms)), and the
  * pid the kernel says sent it. READY=1 of the start was consumed already. */
 char *lvd_notify_next(struct lvd *d, int timeout_ms, pid_t *sender);
 
@@ -84,7 +84,7 @@ pid_t lvd_worker_pid(struct lvd *d, const char *name);
 /* The first worker of a {"workers": [...]} result. */
 json_t *first_worker(json_t *result);
 /* Asserts that no worker of target reaches one of states (a JSON string or array) within
- * ms: the daemon times the wait, so the test sleeps on nothing. */
+ * ms, stretched by test_ms: the daemon times the wait, so the test sleeps on nothing. */
 void lvd_expect_no_change(struct lvd *d, const char *target, const char *states, int ms);
 /* Runs a suite the way every test program does and returns its exit code. */
 int lvd_run_suite(Suite *su);

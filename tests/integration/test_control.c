@@ -323,14 +323,6 @@ START_TEST(the_control_socket_is_born_0600)
 }
 END_TEST
 
-static int scaled_ms(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-	int k = m ? atoi(m) : 1;
-
-	return k > 1 ? ms * k : ms;
-}
-
 /* README: "SIGTERM/SIGINT or shutdown drain every worker in parallel and exit 0". Each
  * worker, told to stop, goes only once the other was told too: drained one pool after the
  * other, the first would wait out its 60 s stop timeout. */
@@ -345,7 +337,7 @@ static bool made_within(const char *dir, const char *name, int timeout_ms)
 	char path[128];
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	for (int waited = 0; waited < scaled_ms(timeout_ms); waited += 5) {
+	for (int waited = 0; waited < test_ms(timeout_ms); waited += 5) {
 		if (access(path, F_OK) == 0)
 			return unlink(path) == 0;
 		usleep(5000);
@@ -397,19 +389,19 @@ START_TEST(a_client_with_64_unanswered_requests_is_not_read)
 	for (int i = 0; i < 64; i++) {
 		int n = snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"method\":\"wait\",\"params\":"
 		                 "{\"target\":\"a\",\"state\":\"stopped\",\"timeout_ms\":%d},\"id\":%d}\n",
-		                 scaled_ms(120000), i);
+		                 test_ms(120000), i);
 		ck_assert_int_eq(lv_client_send_line(c, line, (size_t)n - 1), 0);
 	}
 	ck_assert_int_eq(lv_client_send_line(c, stop_b, sizeof stop_b - 2), 0);
 	/* every turn of the loop serves c at most 16 lines: a few pings are enough turns */
 	for (int i = 0; i < 8; i++)
 		json_decref(lvd_call(&d, "ping", NULL));
-	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\"]", scaled_ms(500));
+	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\"]", test_ms(500));
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"a\"}"));
 	for (int i = 0; i < 64; i++) {
 		json_t *r;
 
-		reply = lv_client_read_line(c, scaled_ms(20000));
+		reply = lv_client_read_line(c, test_ms(20000));
 		ck_assert_msg(reply != NULL, "wait %d not answered", i);
 		r = json_loads(reply, 0, NULL);
 		ck_assert_msg(r && json_object_get(r, "result"), "wait %d: %s", i, reply);

@@ -154,7 +154,7 @@ static bool read_until(int fd, const char *needle, int timeout_ms)
 	size_t len = 0;
 	ssize_t n;
 
-	while (len < sizeof buf - 1 && poll(&pfd, 1, timeout_ms) == 1 &&
+	while (len < sizeof buf - 1 && poll(&pfd, 1, test_ms(timeout_ms)) == 1 &&
 	       (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
 		len += (size_t)n;
 		buf[len] = '\0';

@@ -197,7 +197,7 @@ static void send_reading_replies(int fd, const char *text, size_t len, int n)
 		struct pollfd p = { .fd = fd, .events = POLLIN | (sent < total ? POLLOUT : 0) };
 		ssize_t k;
 
-		ck_assert_msg(poll(&p, 1, 20000) > 0, "the daemon stopped answering (%d of %d)", lines, n);
+		ck_assert_msg(poll(&p, 1, test_ms(20000)) > 0, "the daemon stopped answering (%d of %d)", lines, n);
 		if ((p.revents & POLLOUT) && (k = write(fd, text + sent % len, len - sent % len)) > 0)
 			sent += (size_t)k;
 		if ((p.revents & POLLIN) && (k = read(fd, buf, sizeof buf)) > 0)
@@ -255,14 +255,6 @@ START_TEST(inspecting_a_deaf_loop_queues_a_bounded_amount)
 }
 END_TEST
 
-/* A fixed observation window, stretched like the harness's waits (CK_TIMEOUT_MULTIPLIER). */
-static int stretched_ms(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-
-	return m && atoi(m) > 1 ? ms * atoi(m) : ms;
-}
-
 START_TEST(busy_but_alive_loop_is_not_killed)
 {
 	json_t *w, *loop;
@@ -276,7 +268,7 @@ START_TEST(busy_but_alive_loop_is_not_killed)
 	json_decref(lvd_wait(&d, "b", "running", 0));
 	pid = lvd_worker_pid(&d, "b:0");
 	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\",\"backoff\",\"failed\"]",
-	                     stretched_ms(3 * 2000));
+	                     test_ms(3 * 2000));
 	w = lvd_worker(&d, "b:0");
 	ck_assert_str_eq(JSTR(w, "state"), "running");
 	ck_assert_int_eq(JINT(w, "restarts"), 0);
@@ -323,14 +315,6 @@ START_TEST(inspect_answers_or_times_out)
 }
 END_TEST
 
-/* CK_TIMEOUT_MULTIPLIER stretches the wait, as the harness's own waits. */
-static int scaled_ms(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-
-	return m && atoi(m) > 1 ? ms * atoi(m) : ms;
-}
-
 /* The status of worker once its counter `key` reached at least `want` (heartbeats carry
  * counters), or the last one seen after timeout_ms. */
 static json_t *wait_for_counter(struct lvd *dd, const char *worker, const char *key,
@@ -339,7 +323,7 @@ static json_t *wait_for_counter(struct lvd *dd, const char *worker, const char *
 	for (int waited = 0;; waited += 20) {
 		json_t *w = lvd_worker(dd, worker);
 
-		if (JINT(json_object_get(w, "counters"), key) >= want || waited >= scaled_ms(timeout_ms))
+		if (JINT(json_object_get(w, "counters"), key) >= want || waited >= test_ms(timeout_ms))
 			return w;
 		json_decref(w);
 		poll(NULL, 0, 20); /* the next heartbeat */
@@ -407,16 +391,17 @@ START_TEST(start_timeout_and_late_readiness)
 	json_t *w;
 
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
-	              "{\"name\":\"late\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400},"
+	              "{\"name\":\"late\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":%d},"
 	              "\"autostart\":false},"
 	              "{\"name\":\"never\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":-1},"
-	              "\"start_timeout_ms\":300,\"restart\":\"never\"}]}", lvd_build_path("tests"));
+	              "\"start_timeout_ms\":300,\"restart\":\"never\"}]}", lvd_build_path("tests"),
+	              test_ms(400));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"late\",\"wait\":false}"));
 	w = lvd_worker(&d, "late:0");
 	ck_assert_str_eq(JSTR(w, "state"), "starting");
 	json_decref(w);
 	w = lvd_wait(&d, "late", "running", 0);
-	ck_assert_int_ge(JINT(first_worker(w), "uptime_ms"), 350);
+	ck_assert_int_ge(JINT(first_worker(w), "uptime_ms"), test_ms(400) - 50);
 	json_decref(w);
 	w = lvd_wait(&d, "never", "failed", 0);
 	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "start timeout: not ready within 300 ms");
@@ -476,7 +461,7 @@ START_TEST(notify_readiness_needs_ready_from_the_worker)
 	/* every notify worker of a user gets the same address; the running script shows it
 	 * (once its exec of sleep is done: /proc's environ reads empty in the middle of one) */
 	for (int tries = 0; !(address = worker_env(lvd_worker_pid(&d, "script:0"), "NOTIFY_SOCKET")) &&
-	                    tries < 1000; tries++)
+	                    tries < test_ms(1000); tries++)
 		usleep(10000);
 	ck_assert_ptr_nonnull(address);
 	send_datagram(address, "READY=1");

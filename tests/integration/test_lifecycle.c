@@ -17,13 +17,6 @@ static void teardown(void)
 	lvd_stop(&d);
 }
 
-static int scaled(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-
-	return m && atoi(m) > 1 ? ms * atoi(m) : ms;
-}
-
 /* A worker that ignores the request to stop: its stop lasts the pool's stop_timeout_ms. */
 #define DEAF "\"module\":\"lv_testjob\",\"params\":{\"ignore_stop\":true}"
 #define JOBS "\"job_path\":[\"%s\"]"
@@ -32,7 +25,7 @@ static int scaled(int ms)
  * (a new reference), or NULL if none came. */
 static json_t *reply_within(struct lv_client *c, int ms, bool *is_error)
 {
-	char *line = lv_client_read_line(c, scaled(ms));
+	char *line = lv_client_read_line(c, test_ms(ms));
 	json_t *msg = line ? json_loads(line, 0, NULL) : NULL, *out;
 
 	free(line);
@@ -53,7 +46,7 @@ static json_t *error_of(struct lv_client *c, const char *method, const char *par
 	json_t *res = NULL, *err = NULL;
 
 	ck_assert_int_eq(lv_client_call(c, method, params ? json_loads(params, 0, NULL) : NULL,
-	                                scaled(10000), &res, &err), 0);
+	                                test_ms(10000), &res, &err), 0);
 	ck_assert_msg(err != NULL, "%s %s succeeded", method, params ? params : "");
 	json_decref(res);
 	return err;
@@ -278,7 +271,7 @@ static void count_flap_events(struct lv_client *sub, int *starting, int *stopped
 	bool stopping = false;
 	char *line;
 
-	while ((line = lv_client_read_line(sub, scaled(20000))) != NULL) {
+	while ((line = lv_client_read_line(sub, test_ms(20000))) != NULL) {
 		json_t *msg = json_loads(line, 0, NULL), *p = json_object_get(msg, "params");
 		const char *ev = JSTR(p, "event"), *pool = JSTR(p, "pool");
 
@@ -320,7 +313,7 @@ START_TEST(nothing_starts_while_the_daemon_shuts_down)
 	expect_error(c2, "start", "{\"target\":\"idle\"}", -32005);
 	expect_error(c2, "restart", "{\"target\":\"slow\"}", -32005);
 	expect_error(c2, "remove", "{\"pool\":\"idle\"}", -32005);
-	ck_assert_int_eq(lv_client_call(c2, "status", NULL, scaled(10000), &r, &err), 0);
+	ck_assert_int_eq(lv_client_call(c2, "status", NULL, test_ms(10000), &r, &err), 0);
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "pools")), 3);
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "workers")), 3);
 	ck_assert(json_is_null(json_object_get(json_array_get(json_object_get(r, "workers"), 2),

@@ -19,15 +19,6 @@ static void teardown(void)
 	lvd_stop(&d);
 }
 
-/* Waits stretch with CK_TIMEOUT_MULTIPLIER (the daemon under valgrind), as the harness's. */
-static int scaled_ms(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-	int k = m ? atoi(m) : 1;
-
-	return k > 1 ? ms * k : ms;
-}
-
 static void send_text(struct lv_client *c, const char *text)
 {
 	(void)send(lv_client_fd(c), text, strlen(text), MSG_NOSIGNAL); /* a dropped one: EPIPE */
@@ -145,7 +136,7 @@ static char *waits(int n, int id0)
 /* The batch reply on c: n members, those from `refused_from` on answered -32010 limit. */
 static void expect_batch(struct lv_client *c, int n, int refused_from, const char *limit)
 {
-	char *line = lv_client_read_line(c, scaled_ms(30000));
+	char *line = lv_client_read_line(c, test_ms(30000));
 	json_t *r, *m;
 	size_t i;
 

@@ -124,14 +124,6 @@ START_TEST(invalid_reload_changes_nothing)
 }
 END_TEST
 
-/* A delay a worker takes, stretched like the harness's waits (CK_TIMEOUT_MULTIPLIER). */
-static int stretched_ms(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-
-	return m && atoi(m) > 1 ? ms * atoi(m) : ms;
-}
-
 START_TEST(changed_pool_rolls_one_worker_at_a_time)
 {
 	struct lv_client *sub;
@@ -152,7 +144,7 @@ START_TEST(changed_pool_rolls_one_worker_at_a_time)
 	ck_assert_int_ge(asprintf(&cfg, "{\"state_dir\":\".\",\"job_path\":[\"%s\"],\"pools\":["
 	                          "{\"name\":\"a\",\"module\":\"lv_testjob\",\"workers\":3,"
 	                          "\"params\":{\"ready_after_ms\":%d}}," POOLS_B "]}",
-	                          lvd_build_path("tests"), stretched_ms(1000), 2), 0);
+	                          lvd_build_path("tests"), test_ms(1000), 2), 0);
 	lvd_write_config(&d, cfg);
 	free(cfg);
 	r = lvd_call(&d, "reload", NULL);
@@ -433,8 +425,9 @@ START_TEST(after_orders_start_and_shutdown)
 	lvd_start(&d, "{\"job_path\":[\"%s\"],\"pools\":["
 	              "{\"name\":\"app\",\"exec\":" APP_EXEC ",\"workers\":2,\"after\":[\"db\"],"
 	              "\"autostart\":false},"
-	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":400},"
-	              "\"autostart\":false}]}", lvd_build_path("tests"), turn, stretched_ms(1000) / 1000);
+	              "{\"name\":\"db\",\"module\":\"lv_testjob\",\"params\":{\"ready_after_ms\":%d},"
+	              "\"autostart\":false}]}", lvd_build_path("tests"), turn, test_ms(1000) / 1000,
+	              test_ms(400));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"db\",\"wait\":false}"));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"app\",\"wait\":false}"));
 	for (int k = 0; k < 2; k++) {

@@ -204,7 +204,7 @@ END_TEST
 static bool answers_within(struct lvd *dd, int ms)
 {
 	json_t *res = NULL, *err = NULL;
-	bool ok = lv_client_call(dd->c, "ping", NULL, ms, &res, &err) == 0 && res;
+	bool ok = lv_client_call(dd->c, "ping", NULL, test_ms(ms), &res, &err) == 0 && res;
 
 	json_decref(res);
 	json_decref(err);

@@ -93,7 +93,7 @@ static void wait_state(pid_t pid, char want)
 	char state = '?';
 	pid_t parent;
 
-	for (int i = 0; i < 20000; i++) {
+	for (int i = 0; i < test_ms(20000); i++) {
 		struct timespec ts = { 0, 1000000 };
 
 		if (proc_stat(pid, &state, &parent) && state == want)
@@ -336,7 +336,7 @@ static void wait_reaped(pid_t pid)
 	char path[64];
 
 	snprintf(path, sizeof path, "/proc/%d", (int)pid);
-	for (int i = 0; i < 20000 && access(path, F_OK) == 0; i++)
+	for (int i = 0; i < test_ms(20000) && access(path, F_OK) == 0; i++)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 	ck_assert_msg(access(path, F_OK) != 0, "pid %d was never reaped", (int)pid);
 }

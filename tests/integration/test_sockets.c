@@ -118,7 +118,7 @@ static void await_successes(struct client *c, int n)
 {
 	int target = atomic_load(&c->ok) + n;
 
-	for (int i = 0; i < 1000 && atomic_load(&c->ok) < target; i++) {
+	for (int i = 0; i < test_ms(1000) && atomic_load(&c->ok) < target; i++) {
 		/* let the daemon time a short wait: a clock, not a fixed sleep of the test */
 		json_t *e = lvd_call_error(&d, "wait", "{\"target\":\"web\",\"state\":\"failed\","
 		                           "\"timeout_ms\":20}");

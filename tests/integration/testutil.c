@@ -17,6 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+int test_ms(int ms)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	int k = m ? atoi(m) : 1;
+
+	return k > 1 ? ms * k : ms;
+}
+
 char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -54,7 +62,7 @@ bool pid_gone_within(pid_t pid, int timeout_ms)
 		return errno == ESRCH;
 	pfd.fd = fd;
 	pfd.events = POLLIN;
-	gone = poll(&pfd, 1, timeout_ms) == 1;
+	gone = poll(&pfd, 1, test_ms(timeout_ms)) == 1;
 	close(fd);
 	return gone;
 }

@@ -6,10 +6,16 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* A time a test waits or watches, stretched by check's CK_TIMEOUT_MULTIPLIER (make chaos
+ * runs the daemon under valgrind, tens of times slower): the one place it is read. Every
+ * fixed window and bound in the tests goes through it (the harness's own waits do). */
+int test_ms(int ms);
+
 /* Reads a whole file (malloc'd) or NULL. */
 char *slurp(const char *path);
 
-/* Waits until an arbitrary pid (not our child) is gone, through a pidfd. */
+/* Waits until an arbitrary pid (not our child) is gone, through a pidfd (timeout_ms is
+ * stretched by test_ms, as is group_gone_within's). */
 bool pid_gone_within(pid_t pid, int timeout_ms);
 
 /* Waits until no process of process group pgid is still running (zombies count as gone). */

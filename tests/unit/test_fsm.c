@@ -14,6 +14,7 @@
 #include "daemon/logs.h"
 #include "daemon/service.h"
 #include "daemon/supervisor.h"
+#include "daemon/waitrule.h"
 
 #define EXITED(code) ((code) << 8)
 #define KILLED(sig) (sig)
@@ -308,6 +309,38 @@ START_TEST(state_names_round_trip)
 }
 END_TEST
 
+/* The run clock: a worker that became running and died before the daemon judged its
+ * waiters still satisfies a start made before it ran; one that never ran does not. */
+START_TEST(run_clock_remembers_a_run_nobody_saw)
+{
+	struct wait_spec start = { .ok_states = WS_BIT(WS_RUNNING), .fail_states = WS_BIT(WS_FAILED),
+	                           .ran_counts = true };
+	struct wait_seen seen;
+
+	setup_policy(LV_RESTART_ALWAYS, 1);
+	start.ran_since = sup.run_seq;
+	worker_start(w);
+	worker_ready(w);
+	exit_with(EXITED(1));
+	ck_assert_int_eq(w->state, WS_BACKOFF);
+	ck_assert_uint_gt(w->ran_seq, start.ran_since);
+	seen = (struct wait_seen){ .state = w->state, .restarts = w->restarts, .ran_seq = w->ran_seq };
+	ck_assert_int_eq(wait_judge_worker(&start, &seen), WAIT_DONE);
+	run_timers(); /* the retry hits the start limit (burst 1) */
+	ck_assert_int_eq(w->state, WS_FAILED);
+	seen.state = w->state;
+	ck_assert_int_eq(wait_judge_worker(&start, &seen), WAIT_DONE);
+	/* the next start: it fails before it runs, and the earlier run no longer counts */
+	start.ran_since = sup.run_seq;
+	worker_start(w);
+	exit_with(EXITED(127));
+	run_timers();
+	ck_assert_int_eq(w->state, WS_FAILED);
+	seen = (struct wait_seen){ .state = w->state, .restarts = w->restarts, .ran_seq = w->ran_seq };
+	ck_assert_int_eq(wait_judge_worker(&start, &seen), WAIT_FAILED);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("fsm");
@@ -324,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, spawn_failure_backs_off);
 	tcase_add_test(tc, shutdown_never_restarts);
 	tcase_add_test(tc, state_names_round_trip);
+	tcase_add_test(tc, run_clock_remembers_a_run_nobody_saw);
 	suite_add_tcase(su, tc);
 	return lv_check_run(su);
 }

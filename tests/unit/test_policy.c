@@ -1,5 +1,5 @@
-/* test_policy: restart decisions, backoff arithmetic, the start-limit window and the
- * pid table: the pure parts of the supervisor, driven with made-up times. */
+/* test_policy: restart decisions, backoff arithmetic, the start-limit window, the pid table
+ * and the waiters' verdicts: the pure parts of the supervisor, driven with made-up values. */
 #include <check.h>
 
 #include "check_run.h"
@@ -10,6 +10,8 @@
 
 #include "daemon/pidmap.h"
 #include "daemon/policy.h"
+#include "daemon/supervisor.h"
+#include "daemon/waitrule.h"
 
 /* waitpid-style statuses without running anything */
 #define EXITED(code) ((code) << 8)
@@ -111,6 +113,51 @@ START_TEST(pidmap_churn_stays_bounded)
 }
 END_TEST
 
+static enum wait_verdict judge(const struct wait_spec *spec, enum worker_state state,
+                               unsigned restarts, uint64_t ran_seq)
+{
+	struct wait_seen seen = { .state = state, .restarts = restarts, .ran_seq = ran_seq };
+
+	return wait_judge_worker(spec, &seen);
+}
+
+/* What start promises: the worker reached running since the request (run clock 10 then),
+ * even if the daemon looks only after it died; failed without running since is a failure. */
+START_TEST(start_is_done_once_running_since_the_request)
+{
+	struct wait_spec start = { .ok_states = WS_BIT(WS_RUNNING), .fail_states = WS_BIT(WS_FAILED),
+	                           .ran_counts = true, .ran_since = 10 };
+
+	ck_assert_int_eq(judge(&start, WS_RUNNING, 0, 11), WAIT_DONE);
+	ck_assert_int_eq(judge(&start, WS_RUNNING, 0, 3), WAIT_DONE); /* running already */
+	ck_assert_int_eq(judge(&start, WS_STARTING, 0, 0), WAIT_PENDING);
+	ck_assert_int_eq(judge(&start, WS_STARTING, 1, 10), WAIT_PENDING); /* ran before it */
+	/* ran and exited in one loop iteration of a starved daemon: seen in backoff or failed */
+	ck_assert_int_eq(judge(&start, WS_BACKOFF, 1, 11), WAIT_DONE);
+	ck_assert_int_eq(judge(&start, WS_FAILED, 3, 12), WAIT_DONE);
+	ck_assert_int_eq(judge(&start, WS_STOPPED, 1, 11), WAIT_DONE);
+	/* never ran since (exec failed, start limit): the start fails */
+	ck_assert_int_eq(judge(&start, WS_FAILED, 1, 10), WAIT_FAILED);
+	ck_assert_int_eq(judge(&start, WS_FAILED, 0, 0), WAIT_FAILED);
+	ck_assert_int_eq(judge(&start, WS_BACKOFF, 1, 9), WAIT_PENDING);
+}
+END_TEST
+
+/* wait and stop judge the current state only: a past run counts for nothing. */
+START_TEST(wait_and_stop_judge_the_state_now)
+{
+	struct wait_spec wait = { .ok_states = WS_BIT(WS_RUNNING), .min_restarts = 2 };
+	struct wait_spec stop = { .ok_states = WS_BIT(WS_STOPPED) };
+
+	ck_assert_int_eq(judge(&wait, WS_BACKOFF, 5, 99), WAIT_PENDING);
+	ck_assert_int_eq(judge(&wait, WS_FAILED, 5, 99), WAIT_PENDING); /* not a fail state */
+	ck_assert_int_eq(judge(&wait, WS_RUNNING, 1, 99), WAIT_PENDING); /* too few restarts */
+	ck_assert_int_eq(judge(&wait, WS_RUNNING, 2, 99), WAIT_DONE);
+	ck_assert_int_eq(judge(&stop, WS_STOPPING, 0, 99), WAIT_PENDING);
+	ck_assert_int_eq(judge(&stop, WS_STOPPED, 0, 0), WAIT_DONE);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("policy");
@@ -122,6 +169,8 @@ int main(void)
 	tcase_add_test(tc, start_limit_window);
 	tcase_add_test(tc, pidmap_put_get_del);
 	tcase_add_test(tc, pidmap_churn_stays_bounded);
+	tcase_add_test(tc, start_is_done_once_running_since_the_request);
+	tcase_add_test(tc, wait_and_stop_judge_the_state_now);
 	suite_add_tcase(su, tc);
 	return lv_check_run(su);
 }
