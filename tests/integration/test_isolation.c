@@ -92,6 +92,12 @@ START_TEST(workers_share_no_descriptor_with_the_daemon)
 	pid_t m0, m1, s0;
 	int fds[256], n;
 
+	if (_i == 1 && lvd_under_valgrind()) {
+		/* a module worker the daemon forks stays under valgrind (no exec) and shares
+		 * valgrind's own descriptors with it: nothing of the daemon's to judge there */
+		printf("skipped: daemon-forked workers under valgrind carry valgrind's descriptors\n");
+		return;
+	}
 	if (_i == 1)
 		lvd_setenv("LOOPVISOR_NO_ZYGOTE=1");
 	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2},"
