@@ -396,7 +396,7 @@ START_TEST(a_client_with_64_unanswered_requests_is_not_read)
 	/* every turn of the loop serves c at most 16 lines: a few pings are enough turns */
 	for (int i = 0; i < 8; i++)
 		json_decref(lvd_call(&d, "ping", NULL));
-	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\"]", test_ms(500));
+	lvd_expect_no_change(&d, "b", "[\"stopping\",\"stopped\"]", 500);
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"a\"}"));
 	for (int i = 0; i < 64; i++) {
 		json_t *r;
