@@ -78,6 +78,7 @@ struct worker {
 	unsigned notify_count;
 	struct lv_start_limit start_limit;
 	struct event *timer;                 /* backoff, start, stop or hang-kill timeout */
+	uint64_t deadline_ms;                /* when it is due, by lv_now_ms() */
 	struct event *exec_watch;            /* exec: error pipe, EOF = exec succeeded */
 	int error_fd;                        /* read end of the error pipe, or -1 */
 	struct worker_loop *loops;

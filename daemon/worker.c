@@ -226,6 +226,7 @@ static void arm_timer(struct worker *w, unsigned ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
+	w->deadline_ms = lv_now_ms() + ms;
 	evtimer_add(w->timer, &tv);
 }
 
@@ -293,9 +294,16 @@ static void spawn_now(struct worker *w)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	uint64_t now = lv_now_ms();
 
 	(void)fd;
 	(void)what;
+	if (now < w->deadline_ms) {
+		/* libevent's clock is CLOCK_MONOTONIC_COARSE (ticks of up to 4 ms) and counts
+		 * from the top of the loop pass: early by that much, wait out the rest */
+		arm_timer(w, (unsigned)(w->deadline_ms - now));
+		return;
+	}
 	if (w->state == WS_BACKOFF) {
 		spawn_now(w);
 	} else if (w->pid <= 0) {
