@@ -10,7 +10,7 @@
 #   Mutant: M1 a module heartbeat no longer pushes the hang deadline
 #   Kills: test_workers
 #   ---
-#   diff --git a/daemon/channels.c b/daemon/channels.c ...
+#   diff --git a/daemon/proc/loop_channel.c b/daemon/proc/loop_channel.c ...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

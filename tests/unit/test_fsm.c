@@ -1,4 +1,4 @@
-/* test_fsm: the worker state machine in daemon/worker.c, with the process layer stubbed:
+/* test_fsm: the worker state machine in daemon/core/worker.c, with the process layer stubbed:
  * commands and exits in, states, backoff timers, start limits and signals out. */
 #include <check.h>
 
@@ -8,13 +8,13 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "daemon/deps.h"
-#include "daemon/events.h"
-#include "daemon/inspect.h"
-#include "daemon/logs.h"
-#include "daemon/service.h"
-#include "daemon/supervisor.h"
-#include "daemon/waitrule.h"
+#include "daemon/core/deps.h"
+#include "daemon/out/events.h"
+#include "daemon/control/inspect.h"
+#include "daemon/proc/output.h"
+#include "daemon/out/systemd.h"
+#include "daemon/core/supervisor.h"
+#include "daemon/out/waitrule.h"
 
 #define EXITED(code) ((code) << 8)
 #define KILLED(sig) (sig)

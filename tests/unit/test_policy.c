@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include "daemon/pidmap.h"
-#include "daemon/policy.h"
-#include "daemon/supervisor.h"
-#include "daemon/waitrule.h"
+#include "daemon/lib/pidmap.h"
+#include "daemon/core/policy.h"
+#include "daemon/core/supervisor.h"
+#include "daemon/out/waitrule.h"
 
 /* waitpid-style statuses without running anything */
 #define EXITED(code) ((code) << 8)

@@ -1,0 +1,75 @@
+/* events: names, numbering and the shape of stream events. Delivery (filters, queue
+ * limits, overflow) belongs to the control socket, which knows the subscribers. */
+#include "daemon/out/events.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "daemon/control/control.h"
+
+static const char *const names[EV_COUNT] = {
+	[EV_WORKER_STARTING] = "worker.starting", [EV_WORKER_RUNNING] = "worker.running",
+	[EV_WORKER_EXITED] = "worker.exited", [EV_WORKER_BACKOFF] = "worker.backoff",
+	[EV_WORKER_FAILED] = "worker.failed", [EV_WORKER_HUNG] = "worker.hung",
+	[EV_WORKER_STOPPED] = "worker.stopped", [EV_POOL_ADDED] = "pool.added",
+	[EV_POOL_REMOVED] = "pool.removed", [EV_POOL_SCALED] = "pool.scaled",
+	[EV_DAEMON_RELOADED] = "daemon.reloaded", [EV_DAEMON_STOPPING] = "daemon.stopping",
+};
+
+const char *event_name(enum lv_event ev)
+{
+	return (unsigned)ev < EV_COUNT ? names[ev] : "unknown";
+}
+
+int event_from_name(const char *name)
+{
+	for (int i = 0; i < EV_COUNT; i++)
+		if (!strcmp(names[i], name))
+			return i;
+	return -1;
+}
+
+static json_t *envelope(struct supervisor *sup, enum lv_event ev)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return json_pack("{s:I, s:I, s:s}", "seq", (json_int_t)++sup->event_seq, "time",
+	                 (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "event",
+	                 event_name(ev));
+}
+
+static void deliver(struct supervisor *sup, enum lv_event ev, json_t *params, const char *pool,
+                    const char *worker)
+{
+	if (sup->control)
+		control_publish(sup->control, ev, params, pool, worker);
+	json_decref(params);
+}
+
+void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker *w,
+                   json_t *extra)
+{
+	json_t *params = envelope(sup, ev);
+
+	json_object_set_new(params, "pool", json_string(w->pool->cfg.name));
+	json_object_set_new(params, "worker", json_string(w->name));
+	if (w->pid > 0)
+		json_object_set_new(params, "pid", json_integer(w->pid));
+	if (extra)
+		json_object_update(params, extra);
+	json_decref(extra);
+	deliver(sup, ev, params, w->pool->cfg.name, w->name);
+}
+
+void events_emit(struct supervisor *sup, enum lv_event ev, const char *pool, json_t *extra)
+{
+	json_t *params = envelope(sup, ev);
+
+	if (pool)
+		json_object_set_new(params, "pool", json_string(pool));
+	if (extra)
+		json_object_update(params, extra);
+	json_decref(extra);
+	deliver(sup, ev, params, pool, NULL);
+}

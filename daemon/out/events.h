@@ -1,0 +1,26 @@
+/* events: the daemon's event stream: every worker and pool transition becomes one
+ * numbered event, sent as a JSON-RPC notification to the clients that subscribed. */
+#ifndef LV_EVENTS_H
+#define LV_EVENTS_H
+
+#include <stdbool.h>
+
+#include "daemon/core/supervisor.h"
+
+enum lv_event {
+	EV_WORKER_STARTING, EV_WORKER_RUNNING, EV_WORKER_EXITED, EV_WORKER_BACKOFF,
+	EV_WORKER_FAILED, EV_WORKER_HUNG, EV_WORKER_STOPPED, EV_POOL_ADDED, EV_POOL_REMOVED,
+	EV_POOL_SCALED, EV_DAEMON_RELOADED, EV_DAEMON_STOPPING,
+	EV_COUNT
+};
+
+const char *event_name(enum lv_event ev);
+int event_from_name(const char *name);
+
+/* Emits a worker event; extra members (stolen, may be NULL) such as "exit" or "error". */
+void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker *w,
+                   json_t *extra);
+/* Emits a pool or daemon event (pool may be NULL); extra as above. */
+void events_emit(struct supervisor *sup, enum lv_event ev, const char *pool, json_t *extra);
+
+#endif

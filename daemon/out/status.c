@@ -1,0 +1,166 @@
+/* status: the JSON shape of pools and workers that status, wait and start/stop replies
+ * share, exactly as docs/protocol.md documents it. */
+#include "daemon/core/supervisor.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "config/signame.h"
+#include "ipc/jsonw.h"
+
+static void write_exit(struct jsonw *o, int status)
+{
+	const char *name;
+
+	if (!WIFSIGNALED(status)) {
+		jsonw_lit(o, "{\"code\":");
+		jsonw_int(o, WEXITSTATUS(status));
+	} else if ((name = lv_signal_name(WTERMSIG(status))) != NULL) {
+		jsonw_lit(o, "{\"signal\":");
+		jsonw_str(o, name);
+	} else {
+		jsonw_lit(o, "{\"signal\":");
+		jsonw_int(o, WTERMSIG(status));
+	}
+	jsonw_lit(o, "}");
+}
+
+static void write_loop(struct jsonw *o, const struct worker_loop *l, uint64_t now)
+{
+	jsonw_lit(o, "{\"lag_us\":");
+	jsonw_int(o, (long long)l->lag_us);
+	jsonw_lit(o, ",\"lag_max_us\":");
+	jsonw_int(o, (long long)l->lag_max_us);
+	jsonw_lit(o, ",\"heartbeat_age_ms\":");
+	jsonw_int_or_null(o, l->last_beat_ms != 0, (long long)(now - l->last_beat_ms));
+	jsonw_lit(o, "}");
+}
+
+/* Loop health: one object, or one per loop when the pool runs several. */
+static void write_loops(struct jsonw *o, const struct worker *w, uint64_t now)
+{
+	if (w->pid <= 0 || (w->pool->cfg.kind == LV_KIND_EXEC && !w->loops[0].last_beat_ms)) {
+		jsonw_lit(o, "null");
+	} else if (w->n_loops == 1) {
+		write_loop(o, &w->loops[0], now);
+	} else {
+		for (unsigned i = 0; i < w->n_loops; i++) {
+			jsonw_raw(o, i ? "," : "[", 1);
+			write_loop(o, &w->loops[i], now);
+		}
+		jsonw_lit(o, "]");
+	}
+}
+
+/* The job's counters, summed over its loops (jansson only when there are some). */
+static void write_counters(struct jsonw *o, const struct worker *w)
+{
+	json_t *sum = NULL, *v;
+	const char *key;
+	char *text;
+
+	for (unsigned i = 0; i < w->n_loops; i++) {
+		json_object_foreach(w->loops[i].counters, key, v) {
+			json_t *have;
+
+			if (!sum && !(sum = json_object()))
+				break;
+			if ((have = json_object_get(sum, key)) != NULL)
+				json_integer_set(have, json_integer_value(have) + json_integer_value(v));
+			else
+				json_object_set_new(sum, key, json_integer(json_integer_value(v)));
+		}
+	}
+	if (!sum || !(text = json_dumps(sum, JSON_COMPACT))) {
+		jsonw_lit(o, "{}");
+	} else {
+		jsonw_raw(o, text, strlen(text));
+		free(text);
+	}
+	json_decref(sum);
+}
+
+void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
+{
+	jsonw_lit(o, "{\"name\":");
+	jsonw_str(o, w->name);
+	jsonw_lit(o, ",\"pool\":");
+	jsonw_str(o, w->pool->cfg.name);
+	jsonw_lit(o, ",\"index\":");
+	jsonw_int(o, w->index);
+	jsonw_lit(o, ",\"state\":");
+	jsonw_str(o, worker_state_name(w->state));
+	jsonw_lit(o, ",\"pid\":");
+	jsonw_int_or_null(o, w->pid > 0, w->pid);
+	jsonw_lit(o, ",\"restarts\":");
+	jsonw_int(o, w->restarts);
+	jsonw_lit(o, ",\"uptime_ms\":");
+	jsonw_int(o, w->pid > 0 ? (long long)(now - w->started_ms) : 0);
+	jsonw_lit(o, ",\"last_exit\":");
+	if (w->has_exited)
+		write_exit(o, w->last_status);
+	else
+		jsonw_lit(o, "null");
+	jsonw_lit(o, ",\"last_error\":");
+	jsonw_str(o, w->last_error);
+	jsonw_lit(o, ",\"loop\":");
+	write_loops(o, w, now);
+	jsonw_lit(o, ",\"counters\":");
+	write_counters(o, w);
+	if (w->pool->cfg.ready_notify) {
+		jsonw_lit(o, ",\"notify\":{\"status\":");
+		jsonw_str(o, w->notify_status);
+		if (w->notify_stopping)
+			jsonw_lit(o, ",\"stopping\":true}");
+		else
+			jsonw_lit(o, ",\"stopping\":false}");
+	}
+	jsonw_lit(o, "}");
+}
+
+void status_write_pool(struct jsonw *o, const struct pool *p)
+{
+	jsonw_lit(o, "{\"name\":");
+	jsonw_str(o, p->cfg.name);
+	jsonw_lit(o, ",\"kind\":");
+	jsonw_str(o, p->cfg.kind == LV_KIND_EXEC ? "exec" : "module");
+	jsonw_lit(o, ",\"workers\":");
+	jsonw_int(o, p->cfg.workers);
+	jsonw_lit(o, ",\"config_workers\":");
+	jsonw_int(o, p->config_workers);
+	if (pool_overridden(p))
+		jsonw_lit(o, ",\"override\":true");
+	else
+		jsonw_lit(o, ",\"override\":false");
+	jsonw_lit(o, ",\"running\":");
+	jsonw_int(o, p->running);
+	jsonw_lit(o, "}");
+}
+
+/* What o holds, parsed: the small replies and events built with jansson take their shapes
+ * from the writers above, so that each shape is defined once. */
+static json_t *parsed(struct jsonw *o)
+{
+	char *text = jsonw_finish(o);
+	json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+	free(text);
+	return v ? v : json_null();
+}
+
+json_t *exit_status_json(int status)
+{
+	struct jsonw o = { 0 };
+
+	write_exit(&o, status);
+	return parsed(&o);
+}
+
+json_t *worker_to_json(const struct worker *w)
+{
+	struct jsonw o = { 0 };
+
+	status_write_worker(&o, w, lv_now_ms());
+	return parsed(&o);
+}

@@ -1,0 +1,262 @@
+/* loop_channel: the supervisor's end of each worker loop's channel: reads ready, heartbeat,
+ * log and inspect messages, and sends stop and inspect requests. */
+#include "daemon/proc/loop_channel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "daemon/control/inspect.h"
+#include "daemon/lib/log.h"
+#include "daemon/proc/output.h"
+#include "ipc/channel.h"
+#include "ipc/frame.h"
+
+static void beat(struct worker_loop *l, int64_t lag_us, int64_t lag_max_us, int64_t events)
+{
+	l->lag_us = lag_us;
+	l->lag_max_us = lag_max_us;
+	l->events = events;
+	worker_heartbeat(l);
+}
+
+/* A heartbeat in any other spelling than the library's */
+static void on_heartbeat(struct worker_loop *l, json_t *msg)
+{
+	json_t *counters = json_object_get(msg, "counters");
+
+	if (json_is_object(counters)) {
+		json_decref(l->counters);
+		l->counters = json_incref(counters);
+		free(l->counters_text);
+		l->counters_text = NULL;
+	}
+	beat(l, json_integer_value(json_object_get(msg, "lag_us")),
+	     json_integer_value(json_object_get(msg, "lag_max_us")),
+	     json_integer_value(json_object_get(msg, "events")));
+}
+
+/* Counters as text: parsed only when they differ from the last ones (an idle job's do not);
+ * false if they are not a JSON object. */
+static bool take_counters_text(struct worker_loop *l, const char *text, size_t len)
+{
+	json_t *c;
+	char *copy;
+
+	if (l->counters_text && l->counters_len == len && memcmp(l->counters_text, text, len) == 0)
+		return true;
+	c = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(c) || !(copy = malloc(len))) {
+		json_decref(c);
+		return false;
+	}
+	memcpy(copy, text, len);
+	free(l->counters_text);
+	l->counters_text = copy;
+	l->counters_len = len;
+	json_decref(l->counters);
+	l->counters = c;
+	return true;
+}
+
+static void on_log(struct worker_loop *l, json_t *msg)
+{
+	json_t *text = json_object_get(msg, "msg");
+
+	if (json_is_string(text))
+		logs_line(l->w, LV_STREAM_LOG, json_string_value(text), json_string_length(text));
+}
+
+/* What one loop may send: generous for logging jobs, far below a flood. In bytes too: 60 KiB
+ * messages under the message rate are over a gigabyte a second to parse. A busy logging
+ * job (a thousand 2 KiB lv_log lines a second, or the full message rate of 200-byte ones)
+ * and heartbeats with hundreds of counters every 10 ms stay well below 4 MiB/s. */
+#define CHANNEL_MAX_PER_SECOND 20000
+#define CHANNEL_MAX_BYTES_PER_SECOND (4 * 1024 * 1024)
+#define CHANNEL_MAX_FLOOD_SECONDS 5
+#define CHANNEL_MAX_INVALID 100
+#define CHANNEL_MAX_OUTPUT (64 * 1024) /* unread bytes the daemon queues for one loop */
+
+static void on_read(struct bufferevent *bev, void *arg);
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker_loop *l = arg;
+
+	(void)fd;
+	(void)what;
+	if (!l->channel)
+		return;
+	bufferevent_enable(l->channel, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(l->channel)) > 0)
+		on_read(l->channel, l); /* what waited in the buffer */
+}
+
+/* Which budget the loop is over this second ("20000 messages", "4096 KiB"), or NULL. */
+static const char *over_budget(const struct worker_loop *l)
+{
+	static char text[32];
+
+	if (l->window_msgs > CHANNEL_MAX_PER_SECOND)
+		snprintf(text, sizeof text, "%d messages", CHANNEL_MAX_PER_SECOND);
+	else if (l->window_bytes > CHANNEL_MAX_BYTES_PER_SECOND)
+		snprintf(text, sizeof text, "%d KiB", CHANNEL_MAX_BYTES_PER_SECOND / 1024);
+	else
+		return NULL;
+	return text;
+}
+
+/* Is the loop within its budget of messages and bytes this second? If not, its channel
+ * waits for the next second; after CHANNEL_MAX_FLOOD_SECONDS such seconds in a row it is
+ * evicted. */
+static bool within_budget(struct worker_loop *l)
+{
+	uint64_t now = lv_now_ms();
+	const char *over;
+
+	if (now - l->window_ms >= 1000) {
+		if (!over_budget(l))
+			l->flood_seconds = 0;
+		l->window_ms = now;
+		l->window_msgs = 0;
+		l->window_bytes = 0;
+	}
+	if (!(over = over_budget(l)))
+		return true;
+	{
+		struct timeval tv = { 0, (suseconds_t)(1001 - (now - l->window_ms)) * 1000 };
+
+		if (l->throttled_ms != l->window_ms) { /* once per second */
+			l->throttled_ms = l->window_ms;
+			if (++l->flood_seconds >= CHANNEL_MAX_FLOOD_SECONDS) {
+				worker_evict(l->w, "flooding its channel: over %s/s for %d s", over,
+				             CHANNEL_MAX_FLOOD_SECONDS);
+				return false;
+			}
+			log_warn("%s: loop %u sends over %s/s: throttled", l->w->name, l->index, over);
+		}
+		bufferevent_disable(l->channel, EV_READ);
+		if (!l->resume)
+			l->resume = evtimer_new(l->w->pool->sup->base, on_resume, l);
+		if (l->resume)
+			evtimer_add(l->resume, &tv);
+	}
+	return false;
+}
+
+static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
+{
+	struct worker_loop *l = arg;
+
+	l->window_msgs++;
+	if (type == LV_MSG_INVALID && ++l->invalid_msgs == CHANNEL_MAX_INVALID) {
+		worker_evict(l->w, "sent %d invalid channel messages", CHANNEL_MAX_INVALID);
+		return;
+	}
+	switch (type) {
+	case LV_MSG_READY:
+		worker_loop_ready(l);
+		break;
+	case LV_MSG_HEARTBEAT:
+		on_heartbeat(l, msg);
+		break;
+	case LV_MSG_LOG:
+		on_log(l, msg);
+		break;
+	case LV_MSG_INSPECTED:
+		inspect_reply(l->w->pool->sup, l, msg);
+		break;
+	default:
+		if (l->invalid_msgs < 3)
+			log_warn("%s: ignoring an invalid channel message", l->w->name);
+		break;
+	}
+}
+
+/* A heartbeat in the library's fixed form, read without a parser (ipc/channel.h) */
+static void scanned_heartbeat(void *arg, const struct lv_heartbeat *hb)
+{
+	struct worker_loop *l = arg;
+
+	if (!take_counters_text(l, hb->counters, hb->counters_len)) {
+		dispatch(l, LV_MSG_INVALID, NULL);
+		return;
+	}
+	l->window_msgs++;
+	beat(l, hb->lag_us, hb->lag_max_us, hb->events);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct worker_loop *l = arg;
+	size_t before = evbuffer_get_length(bufferevent_get_input(bev));
+
+	if (!within_budget(l))
+		return; /* the input waits in the buffer (and the socket) until the next second */
+	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, scanned_heartbeat, l))
+		log_warn("%s: channel line too long, dropped", l->w->name);
+	if (!l->channel)
+		return;
+	l->window_bytes += before - evbuffer_get_length(bufferevent_get_input(l->channel));
+	within_budget(l); /* over it now: wait before reading more */
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)arg;
+	/* The worker closed its end; its exit arrives through SIGCHLD. */
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+}
+
+int channel_open(struct worker_loop *l, int fd)
+{
+	struct supervisor *sup = l->w->pool->sup;
+
+	evutil_make_socket_nonblocking(fd);
+	l->channel = bufferevent_socket_new(sup->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!l->channel) {
+		close(fd);
+		return -1;
+	}
+	bufferevent_setcb(l->channel, on_read, NULL, on_event, l);
+	bufferevent_setwatermark(l->channel, EV_READ, 0, LV_CHANNEL_MAX_LINE + 1);
+	bufferevent_enable(l->channel, EV_READ);
+	return 0;
+}
+
+void channel_close(struct worker_loop *l)
+{
+	if (l->resume) {
+		event_free(l->resume);
+		l->resume = NULL;
+	}
+	l->window_msgs = l->invalid_msgs = l->flood_seconds = 0;
+	l->window_bytes = 0;
+	if (l->channel) {
+		bufferevent_free(l->channel);
+		l->channel = NULL;
+	}
+}
+
+int channel_send(struct worker_loop *l, enum lv_msg_type type, json_t *members)
+{
+	json_t *msg;
+	int rc;
+
+	/* a loop that does not read its channel gets no more than this queued (a stop always
+	 * goes): readers asking it for inspect after inspect cannot grow the daemon */
+	if (!l->channel || (type != LV_MSG_STOP &&
+	                    evbuffer_get_length(bufferevent_get_output(l->channel)) > CHANNEL_MAX_OUTPUT)) {
+		json_decref(members);
+		return -1;
+	}
+	msg = lv_msg_new(type, members);
+	rc = lv_frame_put_json(bufferevent_get_output(l->channel), msg);
+	json_decref(msg);
+	return rc;
+}

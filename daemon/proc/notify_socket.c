@@ -1,0 +1,350 @@
+/* notify_socket: receives READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 from exec workers, on one
+ * datagram socket per worker uid (notify_dir.c) that only that uid and root can reach. A
+ * datagram counts only if the kernel says its sender is in the session of a worker that was
+ * given that socket; what each socket is read per second is bounded. */
+#include "daemon/proc/notify_socket.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "daemon/lib/log.h"
+#include "daemon/proc/notify_dir.h"
+#include "daemon/proc/zygote.h"
+#include "ipc/notify_msg.h"
+
+/* Datagrams read per wakeup: the loop serves others between batches. */
+#define NOTIFY_READS_PER_WAKEUP 64
+
+/* What was read in the current second, against a limit per second. */
+struct budget {
+	uint64_t window_ms;
+	unsigned count;
+	size_t bytes;
+};
+
+struct notify_sock {
+	struct notify *n;
+	uid_t uid;
+	int fd;
+	struct event *ev;       /* readable */
+	struct event *resume;   /* reads again after a second over budget */
+	struct budget budget;
+	unsigned dropped;       /* datagrams dropped this second */
+	char path[LV_NOTIFY_PATH_MAX];
+};
+
+struct notify {
+	struct supervisor *sup;
+	struct notify_dir dir;
+	struct notify_sock **socks;
+	size_t n_socks;
+	struct budget budget;   /* all sockets together */
+	bool flushing;          /* in notify_flush: it does not call itself again */
+};
+
+/* The worker whose pid (or session id) this is: a live one, else one whose exit its zygote
+ * reported and the daemon has not acted on yet (notify_flush reads its last words then).
+ * The datagram was queued before that exit was read, and the zygote frees the pid only
+ * after it reports: security.md says what window that leaves. */
+static struct worker *worker_of(struct supervisor *sup, pid_t pid)
+{
+	struct worker *w = supervisor_worker_by_pid(sup, pid);
+
+	return w ? w : zygote_exiting(sup, pid);
+}
+
+/* The worker a sender speaks for: the worker itself, or a process in its session (a shell
+ * script's systemd-notify is a child of the worker). A worker leads its own session and no
+ * process can join a session it was not born in, so no other worker's child can pose as
+ * one of its own. getsid() is one system call, and a sender that is in no worker's
+ * session costs a hash lookup more. Only a worker given this uid's socket counts. */
+static struct worker *sender_worker(struct supervisor *sup, uid_t uid, pid_t pid)
+{
+	struct worker *w = pid > 0 ? worker_of(sup, pid) : NULL;
+	pid_t sid;
+
+	if (pid <= 0)
+		return NULL; /* no credentials (another pid namespace) */
+	if (!w && (sid = getsid(pid)) > 0)
+		w = worker_of(sup, sid);
+	if (!w || w->notify_uid != uid)
+		return NULL;
+	return w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
+}
+
+static struct worker *deliver(struct supervisor *sup, uid_t uid, pid_t sender, const char *data,
+                              size_t len)
+{
+	struct lv_notify_msg msg;
+	struct worker *w;
+
+	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, uid, sender)))
+		return NULL;
+	/* a worker gets a generous budget per second; past it, datagrams are dropped */
+	if (lv_now_ms() - w->notify_window_ms >= 1000) {
+		w->notify_window_ms = lv_now_ms();
+		w->notify_count = 0;
+	}
+	if (++w->notify_count > LV_NOTIFY_MAX_PER_SECOND) {
+		if (w->notify_count == LV_NOTIFY_MAX_PER_SECOND + 1)
+			log_warn("%s: over %d notify datagrams/s: dropping the rest of this second",
+			         w->name, LV_NOTIFY_MAX_PER_SECOND);
+		return NULL;
+	}
+	lv_notify_parse(data, len, &msg);
+	if (msg.status) {
+		free(w->notify_status);
+		w->notify_status = strndup(msg.status, msg.status_len);
+	}
+	if (msg.watchdog)
+		worker_heartbeat(&w->loops[0]);
+	if (msg.stopping)
+		w->notify_stopping = true;
+	/* last, so that a STATUS= next to it is already there when waiters look */
+	if (msg.ready)
+		worker_ready(w);
+	return w;
+}
+
+/* Closes passed fds (FDSTORE is not supported) and finds the sender's credentials. */
+static struct ucred *take_control(struct msghdr *msg)
+{
+	struct ucred *cred = NULL;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int *fds = (int *)CMSG_DATA(c);
+
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+				close(fds[i]);
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+			cred = (struct ucred *)CMSG_DATA(c);
+		}
+	}
+	return cred;
+}
+
+/* Starts a new second when the last one is over; true if this one's budget is spent, with
+ * the milliseconds left of it in left. */
+static bool budget_spent(struct budget *b, uint64_t now, unsigned max_count, size_t max_bytes,
+                         uint64_t *left)
+{
+	if (now - b->window_ms >= 1000) {
+		b->window_ms = now;
+		b->count = 0;
+		b->bytes = 0;
+	}
+	*left = 1000 - (now - b->window_ms);
+	return b->count >= max_count || b->bytes >= max_bytes;
+}
+
+static void budget_charge(struct budget *b, size_t bytes)
+{
+	b->count++;
+	b->bytes += bytes;
+}
+
+/* Reads one datagram and applies it; false when the socket is drained. */
+static bool read_one(struct notify_sock *s)
+{
+	char data[LV_NOTIFY_MAX_DATAGRAM + 1];
+	/* room for the credentials and a few fds (sd_notify_barrier passes one) */
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(16 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { data, sizeof data };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl,
+	                      .msg_controllen = sizeof ctl };
+	ssize_t len = recvmsg(s->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+	struct ucred *cred;
+	size_t read_size;
+
+	if (len < 0)
+		return false; /* EAGAIN: drained */
+	read_size = (size_t)len < sizeof data ? (size_t)len : sizeof data;
+	budget_charge(&s->budget, read_size);
+	budget_charge(&s->n->budget, read_size);
+	cred = take_control(&msg);
+	if (!cred || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    !deliver(s->n->sup, s->uid, cred->pid, data, (size_t)len)) {
+		/* the first of a second is logged; the others are counted (on_datagram) */
+		if (s->dropped++ == 0)
+			log_debug("notify socket of uid %u: dropped a datagram of %zd bytes from pid %d",
+			          (unsigned)s->uid, len, cred ? (int)cred->pid : -1);
+	}
+	return true;
+}
+
+/* Stops reading for left ms: the kernel queue fills, and senders wait (or get EAGAIN)
+ * instead of costing the loop anything. */
+static void pause_reading(struct notify_sock *s, uint64_t left, const char *whose)
+{
+	struct timeval tv = { .tv_sec = (time_t)(left / 1000),
+	                      .tv_usec = (suseconds_t)(left % 1000 * 1000) };
+
+	log_warn("notify socket of uid %u: %s budget for this second is spent: not read for %llu "
+	         "ms", (unsigned)s->uid, whose, (unsigned long long)left);
+	event_del(s->ev);
+	evtimer_add(s->resume, &tv);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct notify_sock *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (event_add(s->ev, NULL) < 0)
+		log_err("notify socket of uid %u: cannot watch it again", (unsigned)s->uid);
+}
+
+/* Reads up to max datagrams, within the budgets of s and of all sockets. */
+static void read_some(struct notify_sock *s, unsigned max)
+{
+	for (unsigned i = 0; i < max; i++) {
+		uint64_t now = lv_now_ms(), left;
+
+		if (now - s->budget.window_ms >= 1000 && s->dropped > 0) {
+			if (s->dropped > 1)
+				log_debug("notify socket of uid %u: %u more datagrams dropped",
+				          (unsigned)s->uid, s->dropped - 1);
+			s->dropped = 0;
+		}
+		if (budget_spent(&s->budget, now, LV_NOTIFY_SOCKET_PER_SECOND,
+		                 LV_NOTIFY_SOCKET_BYTES_PER_SECOND, &left)) {
+			pause_reading(s, left, "its");
+			return;
+		}
+		if (budget_spent(&s->n->budget, now, LV_NOTIFY_ALL_PER_SECOND,
+		                 LV_NOTIFY_ALL_BYTES_PER_SECOND, &left)) {
+			pause_reading(s, left, "the daemon's");
+			return;
+		}
+		if (!read_one(s))
+			return;
+	}
+}
+
+static void on_datagram(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	read_some(arg, NOTIFY_READS_PER_WAKEUP);
+}
+
+void notify_flush(struct notify *n, const struct worker *w)
+{
+	struct notify_sock *s = NULL;
+
+	if (!n || n->flushing || w->pool->cfg.kind != LV_KIND_EXEC || !w->pool->cfg.ready_notify)
+		return;
+	for (size_t i = 0; i < n->n_socks && !s; i++)
+		if (n->socks[i]->uid == w->notify_uid)
+			s = n->socks[i];
+	if (!s || evtimer_pending(s->resume, NULL))
+		return; /* over budget this second: the rest waits, and may be too late */
+	n->flushing = true;
+	read_some(s, LV_NOTIFY_SOCKET_PER_SECOND);
+	n->flushing = false;
+}
+
+static void sock_free(struct notify *n, struct notify_sock *s)
+{
+	if (s->ev)
+		event_free(s->ev);
+	if (s->resume)
+		event_free(s->resume);
+	if (s->fd >= 0) {
+		close(s->fd);
+		notify_dir_unlink(&n->dir, s->uid);
+	}
+	free(s);
+}
+
+/* Binds uid's socket and starts reading it; NULL with err. */
+static struct notify_sock *sock_new(struct notify *n, uid_t uid, char *err, size_t errlen)
+{
+	struct notify_sock *s = calloc(1, sizeof *s);
+	struct supervisor *sup = n->sup;
+	int rc;
+
+	if (!s) {
+		snprintf(err, errlen, "notify socket: out of memory");
+		return NULL;
+	}
+	s->n = n;
+	s->uid = uid;
+	if ((rc = notify_dir_bind(&n->dir, uid, s->path, sizeof s->path)) < 0) {
+		snprintf(err, errlen, "notify socket of uid %u in %s: %s", (unsigned)uid,
+		         n->dir.path, strerror(-rc));
+		free(s);
+		return NULL;
+	}
+	s->fd = rc;
+	if (!(s->ev = event_new(sup->base, s->fd, EV_READ | EV_PERSIST, on_datagram, s)) ||
+	    !(s->resume = evtimer_new(sup->base, on_resume, s)) || event_add(s->ev, NULL) < 0) {
+		snprintf(err, errlen, "notify socket of uid %u: cannot watch it", (unsigned)uid);
+		sock_free(n, s);
+		return NULL;
+	}
+	return s;
+}
+
+const char *notify_socket_for(struct notify *n, uid_t uid, char *err, size_t errlen)
+{
+	struct notify_sock **v, *s;
+	int rc;
+
+	for (size_t i = 0; i < n->n_socks; i++)
+		if (n->socks[i]->uid == uid)
+			return n->socks[i]->path;
+	if (n->n_socks >= LV_NOTIFY_MAX_UIDS) {
+		snprintf(err, errlen, "notify socket: more than %d users run notify workers",
+		         LV_NOTIFY_MAX_UIDS);
+		return NULL;
+	}
+	if ((rc = notify_dir_open(&n->dir)) < 0) {
+		snprintf(err, errlen, "notify socket folder: %s", strerror(-rc));
+		return NULL;
+	}
+	if (!(v = realloc(n->socks, (n->n_socks + 1) * sizeof *v))) {
+		snprintf(err, errlen, "notify socket: out of memory");
+		return NULL;
+	}
+	n->socks = v;
+	if (!(s = sock_new(n, uid, err, errlen)))
+		return NULL;
+	n->socks[n->n_socks++] = s;
+	log_info("notify socket for uid %u: %s", (unsigned)uid, s->path);
+	return s->path;
+}
+
+struct notify *notify_open(struct supervisor *sup, char *err, size_t errlen)
+{
+	struct notify *n = calloc(1, sizeof *n);
+
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	n->sup = sup;
+	notify_dir_init(&n->dir);
+	return n;
+}
+
+void notify_close(struct notify *n)
+{
+	if (!n)
+		return;
+	for (size_t i = 0; i < n->n_socks; i++)
+		sock_free(n, n->socks[i]);
+	free(n->socks);
+	notify_dir_close(&n->dir);
+	free(n);
+}
