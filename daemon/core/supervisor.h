@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "daemon/lib/clock.h"
 #include "daemon/lib/pidmap.h"
 #include "daemon/core/policy.h"
 
@@ -147,7 +148,6 @@ struct supervisor {
 	int exit_code;
 };
 
-uint64_t lv_now_ms(void);
 const char *worker_state_name(enum worker_state s);
 int worker_state_from_name(const char *name);
 

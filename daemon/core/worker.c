@@ -25,14 +25,6 @@ static const char *const state_names[WS_COUNT] = {
 	[WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff", [WS_FAILED] = "failed",
 };
 
-uint64_t lv_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 const char *worker_state_name(enum worker_state s)
 {
 	return (unsigned)s < WS_COUNT ? state_names[s] : "unknown";

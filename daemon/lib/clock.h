@@ -1,0 +1,10 @@
+/* clock: the daemon's one reading of time for durations: CLOCK_MONOTONIC in milliseconds,
+ * untouched by changes of the wall clock. */
+#ifndef LV_CLOCK_H
+#define LV_CLOCK_H
+
+#include <stdint.h>
+
+uint64_t lv_now_ms(void);
+
+#endif
