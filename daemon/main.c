@@ -26,6 +26,7 @@
 #include "daemon/core/state_file.h"
 #include "daemon/control/methods.h"
 #include "daemon/core/supervisor.h"
+#include "daemon/outlet_consumers.h"
 #include "daemon/out/waiters.h"
 #include "daemon/proc/zygote.h"
 #include "ipc/sockpath.h"
@@ -132,8 +133,7 @@ void supervisor_shutdown(struct supervisor *sup)
 	}
 	log_info("shutting down: stopping %u workers", sup->live);
 	sup->shutting_down = true;
-	events_emit(sup, EV_DAEMON_STOPPING, NULL, NULL);
-	service_stopping(sup);
+	core_changed(sup, &(struct core_change){ .kind = CC_DAEMON_STOPPING });
 	/* pools nothing depends on first, in parallel; the rest as their followers are gone */
 	deps_shutdown_step(sup);
 	supervisor_check_done(sup);
@@ -236,6 +236,7 @@ static int setup(struct supervisor *sup)
 	char err[LV_ERRBUF], path[PATH_MAX];
 	struct event_config *ec = event_config_new();
 
+	outlet_consumers_install(sup);
 	event_config_set_flag(ec, EVENT_BASE_FLAG_IGNORE_ENV);
 	sup->base = event_base_new_with_config(ec);
 	event_config_free(ec);

@@ -57,7 +57,7 @@ void deps_changed(struct supervisor *sup, const struct pool *changed)
 		for (unsigned k = 0; k < q->n_slots; k++) {
 			struct worker *w = q->workers[k];
 
-			if (!w || !w->waiting_deps)
+			if (!w || w->state != WS_WAITING)
 				continue;
 			if (ready)
 				worker_resume(w);
@@ -76,7 +76,7 @@ static bool followers_live(struct supervisor *sup, const struct pool *p)
 		if (q == p || !follows(q, p->cfg.name))
 			continue;
 		for (unsigned k = 0; k < q->n_slots; k++)
-			if (q->workers[k] && (q->workers[k]->pid > 0 || q->workers[k]->state == WS_STARTING))
+			if (q->workers[k] && (q->workers[k]->pid > 0 || q->workers[k]->state == WS_WAITING))
 				return true;
 	}
 	return false;

@@ -9,13 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/core/deps.h"
-#include "daemon/out/events.h"
-#include "daemon/proc/listen.h"
-#include "daemon/lib/log.h"
-#include "daemon/proc/output.h"
 #include "daemon/core/state_file.h"
-#include "daemon/out/waiters.h"
+#include "daemon/lib/log.h"
+#include "daemon/proc/listen.h"
+#include "daemon/proc/output.h"
 
 
 int pool_listen_open(struct supervisor *sup, const char *spec, char *err, size_t errlen)
@@ -193,12 +190,13 @@ static void on_settle(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (size_t i = 0; i < sup->n_pools; i++) {
 		struct pool *p = sup->pools[i];
+		struct core_change c = { .kind = CC_POOL_SETTLED, .pool = p,
+		                         .pool_name = p->cfg.name };
 
 		if (!p->changed)
 			continue;
 		p->changed = false;
-		waiters_notify(sup, p);
-		deps_changed(sup, p);
+		core_changed(sup, &c);
 	}
 }
 
@@ -282,8 +280,10 @@ static void readd_pool(struct supervisor *sup, struct lv_pool_config *cfg)
 	           !(p = supervisor_find_pool(sup, cfg->name))) {
 		log_err("pool %s: cannot add it back after its removal: %s", cfg->name, err);
 	} else {
+		struct core_change c = { .kind = CC_POOL_ADDED, .pool = p, .pool_name = cfg->name };
+
 		log_info("pool %s: added back, as the config file says", cfg->name);
-		events_emit(sup, EV_POOL_ADDED, cfg->name, NULL);
+		core_changed(sup, &c);
 		for (unsigned i = 0; cfg->autostart && i < p->n_slots; i++)
 			worker_start(p->workers[i]);
 		state_save(sup);
@@ -296,6 +296,8 @@ bool pool_forget_if_gone(struct pool *p)
 {
 	struct supervisor *sup = p->sup;
 	struct lv_pool_config *readd = p->readd;
+	char name[LV_POOL_NAME_MAX + 1];
+	struct core_change c = { .kind = CC_POOL_REMOVED, .pool_name = name };
 	size_t i;
 
 	if (!p->removing || p->n_slots > 0)
@@ -307,10 +309,10 @@ bool pool_forget_if_gone(struct pool *p)
 		memmove(&sup->pools[i], &sup->pools[i + 1], (sup->n_pools - i - 1) * sizeof *sup->pools);
 		sup->n_pools--;
 	}
-	events_emit(sup, EV_POOL_REMOVED, p->cfg.name, NULL);
 	log_info("pool %s: removed", p->cfg.name);
+	snprintf(name, sizeof name, "%s", p->cfg.name);
 	pool_free(p);
-	waiters_notify_all(sup);
+	core_changed(sup, &c);
 	if (readd)
 		readd_pool(sup, readd);
 	return true;
@@ -329,7 +331,8 @@ void pool_roll(struct pool *p)
 			return;
 		}
 		if (w && p->roll_started) {
-			if (w->state == WS_STOPPING || w->state == WS_STARTING || w->state == WS_BACKOFF)
+			if (w->state == WS_STOPPING || w->state == WS_WAITING || w->state == WS_STARTING ||
+			    w->state == WS_BACKOFF)
 				return; /* still on its way: this is called again on its next change */
 			p->roll_started = false;
 			p->roll_index++;
@@ -362,12 +365,14 @@ void pool_drop_stopped(struct pool *p, struct worker *w)
 	/* Trim trailing empty slots so n_slots tracks the real size. */
 	while (p->n_slots > p->cfg.workers && !p->workers[p->n_slots - 1])
 		p->n_slots--;
-	waiters_notify(p->sup, p);
+	pool_changed(p); /* whoever waits for it hears of it at the end of this loop turn */
 }
 
 void pool_free(struct pool *p)
 {
-	waiters_pool_gone(p);
+	struct core_change c = { .kind = CC_POOL_GONE, .pool = p, .pool_name = p->cfg.name };
+
+	core_changed(p->sup, &c);
 	for (unsigned i = 0; i < p->n_slots; i++)
 		worker_free(p->workers[i]);
 	free(p->workers);

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "daemon/control/control.h"
-#include "daemon/out/events.h"
 #include "daemon/proc/listen.h"
 #include "daemon/lib/log.h"
 #include "daemon/proc/output.h"
@@ -130,8 +129,9 @@ static bool follow_config_workers(struct pool *p, unsigned config_workers)
 		return false;
 	pool_scale(p, config_workers);
 	start_new_workers(p, before);
-	events_emit(p->sup, EV_POOL_SCALED, p->cfg.name,
-	            json_pack("{s:i, s:i}", "from", (int)before, "workers", (int)config_workers));
+	core_changed(p->sup, &(struct core_change){ .kind = CC_POOL_SCALED, .pool = p,
+	                                            .pool_name = p->cfg.name, .scaled_from = before,
+	                                            .scaled_to = config_workers });
 	return true;
 }
 
@@ -224,7 +224,8 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 		}
 		if (is_new) {
 			json_array_append_new(added, json_string(next->name));
-			events_emit(sup, EV_POOL_ADDED, next->name, NULL);
+			core_changed(sup, &(struct core_change){ .kind = CC_POOL_ADDED, .pool = p,
+			                                         .pool_name = next->name });
 			if (next->autostart)
 				start_new_workers(p, 0);
 			continue;
@@ -253,7 +254,7 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 			log_err("%s", err);
 	*result = json_pack("{s:O, s:O, s:O, s:O, s:O}", "added", added, "removed", removed,
 	                    "changed", changed, "scaled", scaled, "unchanged", unchanged);
-	events_emit(sup, EV_DAEMON_RELOADED, NULL, json_incref(*result));
+	core_changed(sup, &(struct core_change){ .kind = CC_DAEMON_RELOADED, .result = *result });
 	log_info("reloaded %s", sup->cfg->path);
 	rc = 0;
 out:

@@ -11,19 +11,11 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "daemon/core/fsm.h"
+#include "daemon/core/outlet.h"
 #include "daemon/lib/clock.h"
 #include "daemon/lib/pidmap.h"
 #include "daemon/core/policy.h"
-
-enum worker_state {
-	WS_STOPPED = 0,
-	WS_STARTING,
-	WS_RUNNING,
-	WS_STOPPING,
-	WS_BACKOFF,
-	WS_FAILED,
-};
-#define WS_COUNT 6
 
 struct pool;
 struct supervisor;
@@ -66,7 +58,6 @@ struct worker {
 	bool stop_requested;                 /* we asked the current process to stop */
 	bool removing;                       /* scaled away: freed once stopped */
 	bool held;                           /* stopped by an operator: stays so across restarts */
-	bool waiting_deps;                   /* starting, held back by its pool's "after" */
 	int last_status;                     /* waitpid status of the last exit */
 	bool has_exited;
 	char *last_error;                    /* why the last process ended badly, or NULL */
@@ -132,6 +123,7 @@ struct supervisor {
 	struct waiter *waiters;              /* parked requests whose pool is gone, to judge */
 	unsigned n_waiters;                  /* parked requests in all */
 	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */
+	struct core_outlet outlet;           /* where changes leave the core (outlet.h) */
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
@@ -148,8 +140,6 @@ struct supervisor {
 	int exit_code;
 };
 
-const char *worker_state_name(enum worker_state s);
-int worker_state_from_name(const char *name);
 
 /* pool.c */
 int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,

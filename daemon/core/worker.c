@@ -1,5 +1,5 @@
-/* worker: the per-worker state machine: commands (start, stop, restart) and events
- * (spawned, ready, exited, timers) move a worker between the six states. */
+/* worker: carries out the state machine's steps (core/fsm.c) for one worker: gathers the
+ * facts an input needs, then does what the step says: timers, signals, spawns, state. */
 #include "daemon/core/supervisor.h"
 
 #include <errno.h>
@@ -13,40 +13,16 @@
 
 #include "config/signame.h"
 #include "daemon/core/deps.h"
-#include "daemon/out/events.h"
-#include "daemon/control/inspect.h"
 #include "daemon/lib/log.h"
 #include "daemon/proc/output.h"
-#include "daemon/out/systemd.h"
 #include "ipc/utf8.h"
 
-static const char *const state_names[WS_COUNT] = {
-	[WS_STOPPED] = "stopped", [WS_STARTING] = "starting", [WS_RUNNING] = "running",
-	[WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff", [WS_FAILED] = "failed",
-};
-
-const char *worker_state_name(enum worker_state s)
-{
-	return (unsigned)s < WS_COUNT ? state_names[s] : "unknown";
-}
-
-int worker_state_from_name(const char *name)
-{
-	for (int i = 0; i < WS_COUNT; i++)
-		if (strcmp(state_names[i], name) == 0)
-			return i;
-	return -1;
-}
-
-/* The event each state's arrival emits (-1: none). */
-static const int state_events[WS_COUNT] = {
-	[WS_STOPPED] = EV_WORKER_STOPPED, [WS_STARTING] = EV_WORKER_STARTING,
-	[WS_RUNNING] = EV_WORKER_RUNNING, [WS_STOPPING] = -1,
-	[WS_BACKOFF] = EV_WORKER_BACKOFF, [WS_FAILED] = EV_WORKER_FAILED,
-};
-
+/* Every change of state leaves the core here, through the outlet, and only here. */
 static void set_state(struct worker *w, enum worker_state s)
 {
+	struct core_change c = { .kind = CC_WORKER_STATE, .worker = w, .pool = w->pool,
+	                         .from = w->state };
+
 	if (w->state == s)
 		return;
 	if (w->state == WS_RUNNING)
@@ -55,16 +31,9 @@ static void set_state(struct worker *w, enum worker_state s)
 		w->pool->running++;
 		w->ran_seq = ++w->pool->sup->run_seq; /* seen by waiters however late they look */
 	}
-	log_info("%s: %s -> %s", w->name, worker_state_name(w->state), worker_state_name(s));
+	log_info("%s: %s -> %s", w->name, fsm_state_name(w->state), fsm_state_name(s));
 	w->state = s;
-	if (state_events[s] >= 0)
-		events_worker(w->pool->sup, (enum lv_event)state_events[s], w,
-		              s == WS_FAILED && w->last_error
-		                  ? json_pack("{s:s}", "error", w->last_error) : NULL);
-	pool_changed(w->pool);
-	service_worker_changed(w->pool->sup);
-	if (w->pool->rolling)
-		pool_roll(w->pool);
+	core_changed(w->pool->sup, &c);
 }
 
 static void replace_text(char **slot, const char *fmt, va_list ap)
@@ -185,14 +154,15 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	return w;
 }
 
-/* Nothing may point at a freed worker: what waits for it (parked inspect requests) is
- * answered now, and a pid still in the table no longer leads to it. Timers, channels and
- * log pipes are the worker's own and go with it below; waiters and followers hold names. */
+/* Nothing may point at a freed worker: what waits for it (parked inspect requests) hears
+ * of it now, and a pid still in the table no longer leads to it. Timers, channels and log
+ * pipes are the worker's own and go with it below; waiters and followers hold names. */
 static void settle_references(struct worker *w)
 {
 	struct supervisor *sup = w->pool->sup;
+	struct core_change c = { .kind = CC_WORKER_GONE, .worker = w, .pool = w->pool };
 
-	inspect_worker_gone(sup, w, "was removed");
+	core_changed(sup, &c);
 	if (w->pid > 0 && lv_pidmap_get(&sup->pids, w->pid) == w)
 		lv_pidmap_del(&sup->pids, w->pid);
 }
@@ -214,126 +184,13 @@ void worker_free(struct worker *w)
 	free(w);
 }
 
+
 static void arm_timer(struct worker *w, unsigned ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 
 	w->deadline_ms = lv_now_ms() + ms;
 	evtimer_add(w->timer, &tv);
-}
-
-/* Starts a process now unless the pools it follows are not running yet, or the start
- * limit says the worker has failed too often. */
-static void spawn_now(struct worker *w)
-{
-	uint64_t now = lv_now_ms();
-	char why[LV_ERRBUF];
-
-	evtimer_del(w->timer);
-	if (w->pool->sup->shutting_down) { /* a backoff or a roll must not outlive the shutdown */
-		w->want_running = w->waiting_deps = false;
-		set_state(w, WS_STOPPED);
-		return;
-	}
-	if (!deps_ready(w->pool->sup, w->pool, why, sizeof why)) {
-		if (!w->waiting_deps)
-			log_info("%s: %s", w->name, why);
-		w->waiting_deps = true;
-		worker_set_error(w, "%s", why);
-		set_state(w, WS_STARTING);
-		return;
-	}
-	w->waiting_deps = false;
-	if (follow_config(w) < 0) {
-		worker_set_error(w, "out of memory");
-		w->want_running = false;
-		set_state(w, WS_FAILED);
-		return;
-	}
-	if (lv_start_limit_hit(&w->start_limit, now)) {
-		char *last = w->last_error;
-
-		w->last_error = NULL;
-		worker_set_error(w, "start limit hit: %u starts within %u ms%s%s",
-		                 w->start_limit.burst, w->start_limit.interval_ms,
-		                 last ? "; last error: " : "", last ? last : "");
-		free(last);
-		log_warn("%s: %s", w->name, w->last_error);
-		w->want_running = false;
-		set_state(w, WS_FAILED);
-		return;
-	}
-	lv_start_limit_record(&w->start_limit, now);
-	reset_process_state(w);
-	if (worker_spawn(w) < 0) {
-		log_err("%s: %s", w->name, w->last_error ? w->last_error : "spawn failed");
-		if (w->pool->cfg.restart == LV_RESTART_NEVER) {
-			w->want_running = false;
-			set_state(w, WS_FAILED);
-			return;
-		}
-		w->quick_failures++;
-		set_state(w, WS_BACKOFF);
-		arm_timer(w, lv_backoff_ms(w->quick_failures));
-		return;
-	}
-	set_state(w, WS_STARTING);
-	if (w->state == WS_STARTING) /* a fast worker may be running already */
-		arm_timer(w, w->pool->cfg.start_timeout_ms);
-}
-
-/* One timer per worker, whose meaning depends on the state it was armed in. */
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker *w = arg;
-	uint64_t now = lv_now_ms();
-
-	(void)fd;
-	(void)what;
-	if (now < w->deadline_ms) {
-		/* libevent's clock is CLOCK_MONOTONIC_COARSE (ticks of up to 4 ms) and counts
-		 * from the top of the loop pass: early by that much, wait out the rest */
-		arm_timer(w, (unsigned)(w->deadline_ms - now));
-		return;
-	}
-	if (w->state == WS_BACKOFF) {
-		spawn_now(w);
-	} else if (w->pid <= 0) {
-		return;
-	} else if (w->hung) {
-		log_warn("%s: still there after SIGABRT, killing its process group", w->name);
-		worker_kill(w, SIGKILL, true);
-	} else if (w->state == WS_STOPPING) {
-		log_warn("%s: did not stop within %u ms, killing its process group", w->name,
-		         w->pool->cfg.stop_timeout_ms);
-		worker_kill(w, SIGKILL, true);
-	} else if (w->state == WS_STARTING) {
-		worker_set_exit_error(w, "start timeout: not ready within %u ms",
-		                      w->pool->cfg.start_timeout_ms);
-		log_warn("%s: %s, killing its process group", w->name, w->exit_error);
-		worker_kill(w, SIGKILL, true);
-	}
-}
-
-#define HANG_KILL_GRACE_MS 2000
-
-/* A loop's heartbeats stopped: abort the worker (a core shows where it hung), then kill. */
-static void on_hang(evutil_socket_t fd, short what, void *arg)
-{
-	struct worker_loop *l = arg;
-	struct worker *w = l->w;
-	uint64_t age = lv_now_ms() - (l->last_beat_ms ? l->last_beat_ms : w->ready_ms);
-
-	(void)fd;
-	(void)what;
-	if (w->pid <= 0 || w->hung || (w->state != WS_RUNNING && w->state != WS_STARTING))
-		return;
-	w->hung = true;
-	worker_set_exit_error(w, "hung: no heartbeat for %llu ms", (unsigned long long)age);
-	log_err("%s: loop %u %s; sending SIGABRT", w->name, l->index, w->exit_error);
-	events_worker(w->pool->sup, EV_WORKER_HUNG, w, json_pack("{s:s}", "error", w->exit_error));
-	worker_kill(w, SIGABRT, false);
-	arm_timer(w, HANG_KILL_GRACE_MS);
 }
 
 /* Re-armed on every heartbeat of every loop: a libevent "common timeout" (one queue per
@@ -355,6 +212,196 @@ static void arm_hang_timer(struct worker_loop *l)
 	evtimer_add(l->hang_timer, &p->hang_tv);
 }
 
+/* What an input may lead to, and the facts that decide it. */
+struct input {
+	enum fsm_input in;
+	int status;                  /* FI_EXITED */
+	uint64_t uptime_ms;          /* FI_EXITED */
+	const char *detail;          /* FI_HUNG: what the error says */
+	char why[LV_ERRBUF];         /* filled: why it waits for other pools */
+	bool no_memory;              /* filled: the worker could not follow its pool's config */
+};
+
+static bool may_start(enum fsm_input in)
+{
+	return in == FI_START || in == FI_RESTART || in == FI_DEPS_READY || in == FI_EXITED ||
+	       in == FI_TIMER;
+}
+
+static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
+{
+	const struct pool *p = w->pool;
+	const struct supervisor *sup = p->sup;
+
+	*f = (struct fsm_facts){
+		.want_running = w->want_running, .quick_failures = w->quick_failures,
+		.has_process = w->pid > 0, .hung = w->hung, .stop_requested = w->stop_requested,
+		.shutting_down = sup->shutting_down, .removing = w->removing, .deps_ready = true,
+		.restart = p->cfg.restart, .exit_status = in->status,
+		.stable_run = in->uptime_ms >= LV_STABLE_RUN_MS,
+		.start_timeout_ms = p->cfg.start_timeout_ms, .stop_timeout_ms = p->cfg.stop_timeout_ms,
+	};
+	if (!may_start(in->in))
+		return;
+	f->deps_ready = deps_ready(w->pool->sup, w->pool, in->why, sizeof in->why);
+	in->no_memory = follow_config(w) < 0; /* a reload may have changed its start limit */
+	f->start_limit_hit = lv_start_limit_hit(&w->start_limit, lv_now_ms());
+}
+
+static void say_start_limit(struct worker *w)
+{
+	char *last = w->last_error;
+
+	w->last_error = NULL;
+	worker_set_error(w, "start limit hit: %u starts within %u ms%s%s", w->start_limit.burst,
+	                 w->start_limit.interval_ms, last ? "; last error: " : "", last ? last : "");
+	free(last);
+	log_warn("%s: %s", w->name, w->last_error);
+}
+
+/* Error texts and the log lines that go with what the step does. */
+static void say_why(struct worker *w, const struct fsm_step *s, const struct input *in)
+{
+	if ((s->actions & FA_ERR_DEPS) && w->state != WS_WAITING)
+		log_info("%s: %s", w->name, in->why);
+	if (s->actions & FA_ERR_DEPS)
+		worker_set_error(w, "%s", in->why);
+	if (s->actions & FA_ERR_START_LIMIT)
+		say_start_limit(w);
+	if (s->actions & FA_ERR_START_TIMEOUT)
+		worker_set_exit_error(w, "start timeout: not ready within %u ms",
+		                      w->pool->cfg.start_timeout_ms);
+	if (s->actions & FA_ERR_HUNG)
+		worker_set_exit_error(w, "%s", in->detail);
+	if (!(s->actions & FA_KILL))
+		return;
+	if (w->hung && !(s->actions & FA_ERR_HUNG))
+		log_warn("%s: still there after SIGABRT, killing its process group", w->name);
+	else if (w->state == WS_STOPPING)
+		log_warn("%s: did not stop within %u ms, killing its process group", w->name,
+		         w->pool->cfg.stop_timeout_ms);
+	else if (s->actions & FA_ERR_START_TIMEOUT)
+		log_warn("%s: %s, killing its process group", w->name, w->exit_error);
+}
+
+/* A new process: the start counts toward the limit, per-process facts start clean. */
+static int spawn(struct worker *w, const struct input *in)
+{
+	if (in->no_memory) {
+		worker_set_error(w, "out of memory");
+		return -1;
+	}
+	lv_start_limit_record(&w->start_limit, lv_now_ms());
+	reset_process_state(w);
+	if (worker_spawn(w) == 0)
+		return 0;
+	log_err("%s: %s", w->name, w->last_error ? w->last_error : "spawn failed");
+	return -1;
+}
+
+static void feed(struct worker *w, struct input *in);
+
+static void carry_out(struct worker *w, const struct fsm_step *s, struct input *in)
+{
+	w->want_running = s->want_running;
+	w->quick_failures = s->quick_failures;
+	w->stop_requested = s->stop_requested;
+	w->hung = s->hung;
+	if (s->actions & FA_FORGET_FAILURES)
+		lv_start_limit_reset(&w->start_limit);
+	if (s->actions & FA_CLEAR_TIMER)
+		evtimer_del(w->timer);
+	for (unsigned i = 0; (s->actions & FA_DISARM_HANG) && i < w->n_loops; i++)
+		evtimer_del(w->loops[i].hang_timer);
+	say_why(w, s, in);
+	if (s->actions & FA_ASK_STOP)
+		worker_ask_stop(w);
+	if (s->actions & FA_KILL)
+		worker_kill(w, SIGKILL, true);
+	if (s->actions & FA_ABORT)
+		worker_kill(w, SIGABRT, false);
+	if ((s->actions & FA_SPAWN) && spawn(w, in) < 0) {
+		in->in = FI_SPAWN_FAILED;
+		feed(w, in);
+		return;
+	}
+	if (s->actions & FA_ARM_HANG) {
+		w->ready_ms = lv_now_ms();
+		/* from now on a module loop that never beats is as hung as one that stopped */
+		if (w->pool->cfg.kind == LV_KIND_MODULE) {
+			for (unsigned i = 0; i < w->n_loops; i++)
+				arm_hang_timer(&w->loops[i]);
+			worker_close_error(w); /* its start errors are behind it: free the pipe */
+		}
+	}
+	set_state(w, s->next);
+	if ((s->actions & FA_ARM_TIMER) && w->state == s->next)
+		arm_timer(w, s->delay_ms);
+}
+
+static void feed(struct worker *w, struct input *in)
+{
+	struct fsm_facts f;
+	struct fsm_step s;
+
+	gather(w, in, &f);
+	s = fsm_step(w->state, in->in, &f);
+	carry_out(w, &s, in);
+}
+
+static void feed_input(struct worker *w, enum fsm_input in)
+{
+	struct input i = { .in = in };
+
+	feed(w, &i);
+}
+
+void worker_start(struct worker *w) { feed_input(w, FI_START); }
+void worker_stop(struct worker *w) { feed_input(w, FI_STOP); }
+void worker_restart(struct worker *w) { feed_input(w, FI_RESTART); }
+void worker_resume(struct worker *w) { feed_input(w, FI_DEPS_READY); }
+void worker_ready(struct worker *w) { feed_input(w, FI_READY); }
+
+/* One timer per worker, whose meaning depends on the state it was armed in. */
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t now = lv_now_ms();
+
+	(void)fd;
+	(void)what;
+	if (now < w->deadline_ms) {
+		/* libevent's clock is CLOCK_MONOTONIC_COARSE (ticks of up to 4 ms) and counts
+		 * from the top of the loop pass: early by that much, wait out the rest */
+		arm_timer(w, (unsigned)(w->deadline_ms - now));
+		return;
+	}
+	feed_input(w, FI_TIMER);
+}
+
+/* A loop's heartbeats stopped: abort the worker (a core shows where it hung), then kill. */
+static void on_hang(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker_loop *l = arg;
+	struct worker *w = l->w;
+	uint64_t age = lv_now_ms() - (l->last_beat_ms ? l->last_beat_ms : w->ready_ms);
+	char detail[128];
+	struct input in = { .in = FI_HUNG, .detail = detail };
+	struct core_change c = { .kind = CC_WORKER_HUNG, .worker = w, .pool = w->pool };
+
+	bool was_hung = w->hung;
+
+	(void)fd;
+	(void)what;
+	snprintf(detail, sizeof detail, "hung: no heartbeat for %llu ms", (unsigned long long)age);
+	feed(w, &in);
+	if (was_hung || !w->hung)
+		return; /* not aborted now: it was already, or it is not running */
+	log_err("%s: loop %u %s; sending SIGABRT", w->name, l->index, w->exit_error);
+	c.error = w->exit_error;
+	core_changed(w->pool->sup, &c);
+}
+
 void worker_evict(struct worker *w, const char *fmt, ...)
 {
 	va_list ap;
@@ -374,98 +421,6 @@ void worker_heartbeat(struct worker_loop *l)
 	arm_hang_timer(l);
 }
 
-/* Explicit commands forget the failure history: the operator asked for it. */
-static void forget_failures(struct worker *w)
-{
-	w->quick_failures = 0;
-	lv_start_limit_reset(&w->start_limit);
-}
-
-void worker_resume(struct worker *w)
-{
-	if (w->waiting_deps && w->state == WS_STARTING && w->want_running)
-		spawn_now(w);
-}
-
-void worker_start(struct worker *w)
-{
-	w->want_running = true;
-	switch (w->state) {
-	case WS_STOPPED:
-	case WS_FAILED:
-	case WS_BACKOFF:
-		forget_failures(w);
-		spawn_now(w);
-		break;
-	case WS_STARTING:
-	case WS_RUNNING:
-	case WS_STOPPING: /* respawns when the current process is reaped */
-		break;
-	}
-}
-
-static void request_stop(struct worker *w)
-{
-	w->stop_requested = true;
-	set_state(w, WS_STOPPING);
-	for (unsigned i = 0; i < w->n_loops; i++)
-		evtimer_del(w->loops[i].hang_timer); /* a draining loop may stall; the stop timeout rules */
-	worker_ask_stop(w);
-	arm_timer(w, w->pool->cfg.stop_timeout_ms);
-}
-
-void worker_stop(struct worker *w)
-{
-	w->want_running = false;
-	if (w->state == WS_STARTING && w->pid <= 0) { /* only waiting for its "after" pools */
-		w->waiting_deps = false;
-		set_state(w, WS_STOPPED);
-		return;
-	}
-	switch (w->state) {
-	case WS_STARTING:
-	case WS_RUNNING:
-		request_stop(w);
-		break;
-	case WS_BACKOFF:
-	case WS_FAILED:
-		evtimer_del(w->timer);
-		set_state(w, WS_STOPPED);
-		break;
-	case WS_STOPPED:
-	case WS_STOPPING:
-		break;
-	}
-}
-
-void worker_restart(struct worker *w)
-{
-	forget_failures(w);
-	w->want_running = true;
-	if ((w->state == WS_STARTING || w->state == WS_RUNNING) && w->pid > 0)
-		request_stop(w);
-	else if (w->state == WS_STARTING)
-		spawn_now(w); /* waiting for its "after" pools: check again */
-	else
-		worker_start(w);
-}
-
-void worker_ready(struct worker *w)
-{
-	if (w->state != WS_STARTING)
-		return;
-	evtimer_del(w->timer); /* the start timeout */
-	w->ready_ms = lv_now_ms();
-	/* from now on a module loop that never beats is as hung as one that stopped beating */
-	if (w->pool->cfg.kind == LV_KIND_MODULE) {
-		for (unsigned i = 0; i < w->n_loops; i++)
-			arm_hang_timer(&w->loops[i]);
-		/* its start errors are behind it: the pipe need not cost a descriptor per worker */
-		worker_close_error(w);
-	}
-	set_state(w, WS_RUNNING);
-}
-
 void worker_loop_ready(struct worker_loop *l)
 {
 	struct worker *w = l->w;
@@ -475,16 +430,6 @@ void worker_loop_ready(struct worker_loop *l)
 		if (!w->loops[i].ready)
 			return;
 	worker_ready(w);
-}
-
-static json_t *exit_event_members(int status, const char *error)
-{
-	json_t *m = json_pack("{s:o}", "exit", exit_status_json(status));
-	json_t *text = error ? json_string(error) : NULL;
-
-	if (text)
-		json_object_set_new(m, "error", text);
-	return m;
 }
 
 static void log_exit(const struct worker *w, int status, uint64_t uptime)
@@ -499,38 +444,20 @@ static void log_exit(const struct worker *w, int status, uint64_t uptime)
 	}
 }
 
-/* What follows an exit the supervisor did not ask for: policy, backoff, start limit. */
-static void after_unexpected_exit(struct worker *w, int status, uint64_t uptime)
-{
-	if (!lv_should_restart(w->pool->cfg.restart, status)) {
-		w->want_running = false;
-		set_state(w, lv_exit_is_clean(status) ? WS_STOPPED : WS_FAILED);
-		return;
-	}
-	w->quick_failures = uptime >= LV_STABLE_RUN_MS ? 0 : w->quick_failures + 1;
-	if (w->quick_failures == 0) {
-		spawn_now(w);
-		return;
-	}
-	set_state(w, WS_BACKOFF);
-	arm_timer(w, lv_backoff_ms(w->quick_failures));
-}
-
 void worker_exited(struct worker *w, int status)
 {
 	struct supervisor *sup = w->pool->sup;
-	uint64_t uptime = lv_now_ms() - w->started_ms;
-	bool asked = w->stop_requested;
+	struct input in = { .in = FI_EXITED, .status = status,
+	                    .uptime_ms = lv_now_ms() - w->started_ms };
+	struct core_change c = { .kind = CC_WORKER_EXITED, .worker = w, .pool = w->pool,
+	                         .status = status };
 
-	log_exit(w, status, uptime);
+	log_exit(w, status, in.uptime_ms);
 	logs_drain(w); /* its last words come before the news of its death */
 	worker_drain_error(w);
-	events_worker(sup, EV_WORKER_EXITED, w, exit_event_members(status, w->exit_error));
-	inspect_worker_gone(sup, w, "exited"); /* the process asked can never answer now */
+	c.error = w->exit_error;
+	core_changed(sup, &c);
 	worker_close_process(w);
-	evtimer_del(w->timer);
-	for (unsigned i = 0; i < w->n_loops; i++)
-		evtimer_del(w->loops[i].hang_timer);
 	/* last_error tells why this process ended badly, or nothing if it did not */
 	free(w->last_error);
 	w->last_error = w->exit_error;
@@ -538,13 +465,6 @@ void worker_exited(struct worker *w, int status)
 	w->pid = 0;
 	w->last_status = status;
 	w->has_exited = true;
-	w->stop_requested = false;
 	sup->live--;
-
-	if (sup->shutting_down || w->removing || !w->want_running)
-		set_state(w, WS_STOPPED);
-	else if (asked)
-		spawn_now(w); /* restart: the stop was half of it */
-	else
-		after_unexpected_exit(w, status, uptime);
+	feed(w, &in);
 }

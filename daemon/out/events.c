@@ -62,6 +62,35 @@ void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker
 	deliver(sup, ev, params, w->pool->cfg.name, w->name);
 }
 
+/* The event each state's arrival emits (-1: none). A waiting worker is "starting". */
+static const int state_events[WS_COUNT] = {
+	[WS_STOPPED] = EV_WORKER_STOPPED, [WS_WAITING] = EV_WORKER_STARTING,
+	[WS_STARTING] = EV_WORKER_STARTING, [WS_RUNNING] = EV_WORKER_RUNNING,
+	[WS_STOPPING] = -1, [WS_BACKOFF] = EV_WORKER_BACKOFF, [WS_FAILED] = EV_WORKER_FAILED,
+};
+
+void events_worker_state(struct supervisor *sup, const struct worker *w, enum worker_state from)
+{
+	int ev = state_events[w->state];
+
+	if (ev < 0 || worker_state_on_wire(from) == worker_state_on_wire(w->state))
+		return; /* no news on the wire */
+	events_worker(sup, (enum lv_event)ev, w,
+	              w->state == WS_FAILED && w->last_error
+	                  ? json_pack("{s:s}", "error", w->last_error) : NULL);
+}
+
+void events_worker_exited(struct supervisor *sup, const struct worker *w, int status,
+                          const char *error)
+{
+	json_t *m = json_pack("{s:o}", "exit", exit_status_json(status));
+	json_t *text = error ? json_string(error) : NULL;
+
+	if (text)
+		json_object_set_new(m, "error", text);
+	events_worker(sup, EV_WORKER_EXITED, w, m);
+}
+
 void events_emit(struct supervisor *sup, enum lv_event ev, const char *pool, json_t *extra)
 {
 	json_t *params = envelope(sup, ev);

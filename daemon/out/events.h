@@ -20,6 +20,11 @@ int event_from_name(const char *name);
 /* Emits a worker event; extra members (stolen, may be NULL) such as "exit" or "error". */
 void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker *w,
                    json_t *extra);
+/* The event of a worker's arrival in its state, if the wire sees one. */
+void events_worker_state(struct supervisor *sup, const struct worker *w, enum worker_state from);
+/* worker.exited, with its exit status and the error that ended it (or NULL). */
+void events_worker_exited(struct supervisor *sup, const struct worker *w, int status,
+                          const char *error);
 /* Emits a pool or daemon event (pool may be NULL); extra as above. */
 void events_emit(struct supervisor *sup, enum lv_event ev, const char *pool, json_t *extra);
 

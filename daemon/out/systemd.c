@@ -89,7 +89,7 @@ static bool workers_settled(struct service *s)
 			const struct worker *w = sup->pools[s->scan_pool]->workers[s->scan_slot];
 
 			if (!w || !w->want_running || w->state == WS_RUNNING || w->state == WS_FAILED ||
-			    (w->state == WS_STARTING && w->waiting_deps))
+			    w->state == WS_WAITING)
 				continue;
 			return false;
 		}

@@ -1,363 +1,339 @@
-/* test_fsm: the worker state machine in daemon/core/worker.c, with the process layer stubbed:
- * commands and exits in, states, backoff timers, start limits and signals out. */
+/* test_fsm: the worker state machine (daemon/core/fsm.c) as a table: every state times every
+ * input with the usual facts, then the facts that change an outcome, one row each. */
 #include <check.h>
 
 #include "check_run.h"
 #include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
+#include <stdio.h>
 
-#include "daemon/core/deps.h"
-#include "daemon/out/events.h"
-#include "daemon/control/inspect.h"
-#include "daemon/proc/output.h"
-#include "daemon/out/systemd.h"
-#include "daemon/core/supervisor.h"
+#include "daemon/core/fsm.h"
+#include "daemon/core/policy.h"
 #include "daemon/out/waitrule.h"
 
 #define EXITED(code) ((code) << 8)
 #define KILLED(sig) (sig)
+#define START_MS 1000
+#define STOP_MS 2000
 
-/* ---- the process layer, stubbed ---- */
-static int spawn_fail, spawns, asked_stop, last_kill_sig, last_kill_group, notifies;
-static pid_t next_pid = 1000;
-
-int worker_spawn(struct worker *w)
+/* The usual facts of a worker in state s that wants to run: a process in the states that
+ * have one, a stop asked for in stopping, an unexpected exit of code 1 after a short run. */
+static struct fsm_facts usual(enum worker_state s)
 {
-	if (spawn_fail) {
-		worker_set_error(w, "fork: Resource temporarily unavailable");
-		return -1;
-	}
-	spawns++;
-	w->pid = next_pid++;
-	w->started_ms = lv_now_ms();
-	if (w->spawns++ > 0)
-		w->restarts++;
-	w->pool->sup->live++;
-	return 0;
+	return (struct fsm_facts){
+		.want_running = true, .has_process = s == WS_STARTING || s == WS_RUNNING ||
+		                                     s == WS_STOPPING,
+		.stop_requested = s == WS_STOPPING, .deps_ready = true, .restart = LV_RESTART_ALWAYS,
+		.exit_status = EXITED(1), .start_timeout_ms = START_MS, .stop_timeout_ms = STOP_MS,
+	};
 }
 
-void worker_close_process(struct worker *w) { (void)w; }
-void worker_close_error(struct worker *w) { (void)w; }
-void worker_drain_error(struct worker *w) { (void)w; }
-void worker_ask_stop(struct worker *w) { (void)w; asked_stop++; }
-void pool_changed(struct pool *pool)
+#define SPAWNS (FA_CLEAR_TIMER | FA_SPAWN | FA_ARM_TIMER)
+#define STOPS (FA_ASK_STOP | FA_DISARM_HANG | FA_ARM_TIMER)
+#define EXIT (FA_CLEAR_TIMER | FA_DISARM_HANG)
+#define NONE 0u
+
+struct row {
+	enum worker_state state;
+	enum fsm_input in;
+	enum worker_state next;
+	unsigned actions;
+	unsigned delay;    /* checked when FA_ARM_TIMER is among the actions */
+	int want;          /* want_running after */
+};
+
+/* Every state x every input, with the usual facts. */
+static const struct row grid[] = {
+	{ WS_STOPPED, FI_START, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_STOPPED, FI_STOP, WS_STOPPED, NONE, 0, 0 },
+	{ WS_STOPPED, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_STOPPED, FI_DEPS_READY, WS_STOPPED, NONE, 0, 1 },
+	{ WS_STOPPED, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_STOPPED, FI_READY, WS_STOPPED, NONE, 0, 1 },
+	{ WS_STOPPED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
+	{ WS_STOPPED, FI_TIMER, WS_STOPPED, NONE, 0, 1 },
+	{ WS_STOPPED, FI_HUNG, WS_STOPPED, NONE, 0, 1 },
+
+	{ WS_WAITING, FI_START, WS_WAITING, NONE, 0, 1 },
+	{ WS_WAITING, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
+	{ WS_WAITING, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_WAITING, FI_DEPS_READY, WS_STARTING, SPAWNS, START_MS, 1 },
+	{ WS_WAITING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_WAITING, FI_READY, WS_WAITING, NONE, 0, 1 },
+	{ WS_WAITING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
+	{ WS_WAITING, FI_TIMER, WS_WAITING, NONE, 0, 1 },
+	{ WS_WAITING, FI_HUNG, WS_WAITING, NONE, 0, 1 },
+
+	{ WS_STARTING, FI_START, WS_STARTING, NONE, 0, 1 },
+	{ WS_STARTING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
+	{ WS_STARTING, FI_RESTART, WS_STOPPING, FA_FORGET_FAILURES | STOPS, STOP_MS, 1 },
+	{ WS_STARTING, FI_DEPS_READY, WS_STARTING, NONE, 0, 1 },
+	{ WS_STARTING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_STARTING, FI_READY, WS_RUNNING, FA_CLEAR_TIMER | FA_ARM_HANG, 0, 1 },
+	{ WS_STARTING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
+	{ WS_STARTING, FI_TIMER, WS_STARTING, FA_ERR_START_TIMEOUT | FA_KILL, 0, 1 },
+	{ WS_STARTING, FI_HUNG, WS_STARTING, FA_ERR_HUNG | FA_ABORT | FA_ARM_TIMER,
+	  FSM_HANG_KILL_GRACE_MS, 1 },
+
+	{ WS_RUNNING, FI_START, WS_RUNNING, NONE, 0, 1 },
+	{ WS_RUNNING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
+	{ WS_RUNNING, FI_RESTART, WS_STOPPING, FA_FORGET_FAILURES | STOPS, STOP_MS, 1 },
+	{ WS_RUNNING, FI_DEPS_READY, WS_RUNNING, NONE, 0, 1 },
+	{ WS_RUNNING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_RUNNING, FI_READY, WS_RUNNING, NONE, 0, 1 },
+	{ WS_RUNNING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
+	{ WS_RUNNING, FI_TIMER, WS_RUNNING, NONE, 0, 1 },
+	{ WS_RUNNING, FI_HUNG, WS_RUNNING, FA_ERR_HUNG | FA_ABORT | FA_ARM_TIMER,
+	  FSM_HANG_KILL_GRACE_MS, 1 },
+
+	{ WS_STOPPING, FI_START, WS_STOPPING, NONE, 0, 1 },
+	{ WS_STOPPING, FI_STOP, WS_STOPPING, NONE, 0, 0 },
+	{ WS_STOPPING, FI_RESTART, WS_STOPPING, FA_FORGET_FAILURES, 0, 1 },
+	{ WS_STOPPING, FI_DEPS_READY, WS_STOPPING, NONE, 0, 1 },
+	{ WS_STOPPING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_STOPPING, FI_READY, WS_STOPPING, NONE, 0, 1 },
+	{ WS_STOPPING, FI_EXITED, WS_STARTING, EXIT | SPAWNS, START_MS, 1 }, /* a restart */
+	{ WS_STOPPING, FI_TIMER, WS_STOPPING, FA_KILL, 0, 1 },
+	{ WS_STOPPING, FI_HUNG, WS_STOPPING, NONE, 0, 1 },
+
+	{ WS_BACKOFF, FI_START, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_BACKOFF, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
+	{ WS_BACKOFF, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_BACKOFF, FI_DEPS_READY, WS_BACKOFF, NONE, 0, 1 },
+	{ WS_BACKOFF, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_BACKOFF, FI_READY, WS_BACKOFF, NONE, 0, 1 },
+	{ WS_BACKOFF, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
+	{ WS_BACKOFF, FI_TIMER, WS_STARTING, SPAWNS, START_MS, 1 },
+	{ WS_BACKOFF, FI_HUNG, WS_BACKOFF, NONE, 0, 1 },
+
+	{ WS_FAILED, FI_START, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_FAILED, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
+	{ WS_FAILED, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_FAILED, FI_DEPS_READY, WS_FAILED, NONE, 0, 1 },
+	{ WS_FAILED, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_FAILED, FI_READY, WS_FAILED, NONE, 0, 1 },
+	{ WS_FAILED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
+	{ WS_FAILED, FI_TIMER, WS_FAILED, NONE, 0, 1 },
+	{ WS_FAILED, FI_HUNG, WS_FAILED, NONE, 0, 1 },
+};
+
+static void check_row(const struct row *r, const struct fsm_facts *f, const char *what)
 {
-	(void)pool;
-	notifies++;
+	struct fsm_step s = fsm_step(r->state, r->in, f);
+	char where[160];
+
+	snprintf(where, sizeof where, "%s: %s + %s", what, fsm_state_name(r->state),
+	         fsm_input_name(r->in));
+	ck_assert_msg(s.next == r->next, "%s: next %s, not %s", where, fsm_state_name(s.next),
+	              fsm_state_name(r->next));
+	ck_assert_msg(s.actions == r->actions, "%s: actions %#x, not %#x", where, s.actions,
+	              r->actions);
+	if (r->actions & FA_ARM_TIMER)
+		ck_assert_msg(s.delay_ms == r->delay, "%s: delay %u, not %u", where, s.delay_ms,
+		              r->delay);
+	ck_assert_msg(s.want_running == (r->want != 0), "%s: want_running %d", where,
+	              s.want_running);
 }
 
-void events_worker(struct supervisor *s, enum lv_event ev, const struct worker *wk, json_t *extra)
+START_TEST(every_state_and_input)
 {
-	(void)s;
-	(void)ev;
-	(void)wk;
-	json_decref(extra);
-}
+	struct fsm_facts f = usual(grid[_i].state);
 
-json_t *exit_status_json(int status)
-{
-	return json_pack("{s:i}", "status", status);
-}
-
-bool deps_ready(struct supervisor *s, const struct pool *p, char *why, size_t len)
-{
-	(void)s;
-	(void)p;
-	(void)why;
-	(void)len;
-	return true;
-}
-
-void logs_drain(struct worker *wk)
-{
-	(void)wk;
-}
-
-void logs_free_worker(struct worker *wk)
-{
-	(void)wk;
-}
-
-void inspect_worker_gone(struct supervisor *s, const struct worker *wk, const char *why)
-{
-	(void)s;
-	(void)wk;
-	(void)why;
-}
-
-void service_worker_changed(struct supervisor *s)
-{
-	(void)s;
-}
-
-void pool_roll(struct pool *p)
-{
-	(void)p;
-}
-
-int worker_kill(struct worker *w, int sig, bool group)
-{
-	(void)w;
-	last_kill_sig = sig;
-	last_kill_group = group;
-	return 0;
-}
-
-/* ---- fixture ---- */
-static struct supervisor sup;
-static struct pool pool;
-static struct worker *w;
-
-static void teardown(void);
-
-/* (Re)creates the fixture with another policy; a test may call it again. */
-static void setup_policy(enum lv_restart restart, unsigned burst)
-{
-	teardown();
-	memset(&sup, 0, sizeof sup);
-	memset(&pool, 0, sizeof pool);
-	spawn_fail = spawns = asked_stop = last_kill_sig = last_kill_group = notifies = 0;
-	sup.base = event_base_new();
-	pool.sup = &sup;
-	strcpy(pool.cfg.name, "p");
-	pool.cfg.workers = 1;
-	pool.cfg.restart = restart;
-	pool.cfg.stop_signal = SIGTERM;
-	pool.cfg.stop_timeout_ms = 50;
-	pool.cfg.start_limit_burst = burst;
-	pool.cfg.start_limit_interval_ms = 60000;
-	w = worker_new(&pool, 0);
-	ck_assert_ptr_nonnull(w);
-}
-
-static void setup(void)
-{
-	setup_policy(LV_RESTART_ALWAYS, 5);
-}
-
-static void teardown(void)
-{
-	worker_free(w);
-	w = NULL;
-	if (sup.base)
-		event_base_free(sup.base);
-	sup.base = NULL;
-}
-
-/* The reaper's part: the process is gone with status. */
-static void exit_with(int status)
-{
-	worker_exited(w, status);
-}
-
-static void run_timers(void)
-{
-	event_base_loop(sup.base, EVLOOP_ONCE);
-}
-
-START_TEST(start_ready_running)
-{
-	ck_assert_int_eq(w->state, WS_STOPPED);
-	worker_start(w);
-	ck_assert_int_eq(w->state, WS_STARTING);
-	ck_assert_int_eq(spawns, 1);
-	worker_ready(w);
-	ck_assert_int_eq(w->state, WS_RUNNING);
-	ck_assert_uint_eq(pool.running, 1);
-	ck_assert_int_gt(notifies, 0);
-	/* a second start is a no-op */
-	worker_start(w);
-	ck_assert_int_eq(spawns, 1);
+	check_row(&grid[_i], &f, "grid");
 }
 END_TEST
 
-START_TEST(stop_asks_then_kills_the_group)
+START_TEST(the_grid_is_whole)
 {
-	worker_start(w);
-	worker_ready(w);
-	worker_stop(w);
-	ck_assert_int_eq(w->state, WS_STOPPING);
-	ck_assert_int_eq(asked_stop, 1);
-	ck_assert_uint_eq(pool.running, 0);
-	run_timers(); /* the 50 ms stop timeout */
-	ck_assert_int_eq(last_kill_sig, SIGKILL);
-	ck_assert(last_kill_group);
-	exit_with(KILLED(SIGKILL));
-	ck_assert_int_eq(w->state, WS_STOPPED);
-	ck_assert(!w->want_running);
-	ck_assert_int_eq(spawns, 1);
+	unsigned seen[WS_COUNT][FI_COUNT] = { { 0 } };
+
+	for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++)
+		seen[grid[i].state][grid[i].in]++;
+	for (int s = 0; s < WS_COUNT; s++)
+		for (int in = 0; in < FI_COUNT; in++)
+			ck_assert_msg(seen[s][in] == 1, "%s + %s: %u rows", fsm_state_name(s),
+			              fsm_input_name(in), seen[s][in]);
 }
 END_TEST
 
-START_TEST(stable_run_restarts_at_once)
+/* The facts that change an outcome, each against the usual facts of its row's state. */
+struct variant {
+	const char *what;
+	struct row r;
+	void (*tweak)(struct fsm_facts *f);
+};
+
+static void deps_not_ready(struct fsm_facts *f) { f->deps_ready = false; }
+static void draining(struct fsm_facts *f) { f->shutting_down = true; }
+static void limit_hit(struct fsm_facts *f) { f->start_limit_hit = true; }
+static void stable(struct fsm_facts *f) { f->stable_run = true; }
+static void stable_but_deps_not_ready(struct fsm_facts *f)
 {
-	worker_start(w);
-	worker_ready(w);
-	w->started_ms -= 5000; /* it ran for five seconds */
-	exit_with(KILLED(SIGKILL));
-	ck_assert_int_eq(w->state, WS_STARTING);
-	ck_assert_int_eq(spawns, 2);
-	ck_assert_uint_eq(w->restarts, 1);
+	f->stable_run = true;
+	f->deps_ready = false;
+}
+static void stable_but_limit_hit(struct fsm_facts *f)
+{
+	f->stable_run = true;
+	f->start_limit_hit = true;
+}
+static void third_quick_failure(struct fsm_facts *f) { f->quick_failures = 3; }
+static void on_failure_clean(struct fsm_facts *f)
+{
+	f->restart = LV_RESTART_ON_FAILURE;
+	f->exit_status = EXITED(0);
+}
+static void on_failure_term(struct fsm_facts *f)
+{
+	f->restart = LV_RESTART_ON_FAILURE;
+	f->exit_status = KILLED(SIGTERM);
+}
+static void on_failure_crash(struct fsm_facts *f)
+{
+	f->restart = LV_RESTART_ON_FAILURE;
+	f->exit_status = KILLED(SIGSEGV);
+}
+static void never(struct fsm_facts *f) { f->restart = LV_RESTART_NEVER; }
+static void never_clean(struct fsm_facts *f)
+{
+	f->restart = LV_RESTART_NEVER;
+	f->exit_status = EXITED(0);
+}
+static void unwanted(struct fsm_facts *f) { f->want_running = false; }
+static void scaled_away(struct fsm_facts *f) { f->removing = true; }
+static void hung(struct fsm_facts *f) { f->hung = true; }
+static void no_process(struct fsm_facts *f) { f->has_process = false; }
+static void asked(struct fsm_facts *f) { f->stop_requested = true; }
+
+static const struct variant variants[] = {
+	{ "after: not ready", { WS_STOPPED, FI_START, WS_WAITING,
+	  FA_FORGET_FAILURES | FA_CLEAR_TIMER | FA_ERR_DEPS, 0, 1 }, deps_not_ready },
+	{ "after: still not ready", { WS_WAITING, FI_DEPS_READY, WS_WAITING,
+	  FA_CLEAR_TIMER | FA_ERR_DEPS, 0, 1 }, deps_not_ready },
+	{ "after: a stable exit waits", { WS_RUNNING, FI_EXITED, WS_WAITING,
+	  EXIT | FA_ERR_DEPS, 0, 1 }, stable_but_deps_not_ready },
+	{ "a stopped worker is not resumed", { WS_WAITING, FI_DEPS_READY, WS_WAITING, NONE, 0, 0 },
+	  unwanted },
+	{ "shutdown: a backoff ends stopped", { WS_BACKOFF, FI_TIMER, WS_STOPPED,
+	  FA_CLEAR_TIMER, 0, 0 }, draining },
+	{ "shutdown: an exit ends stopped", { WS_RUNNING, FI_EXITED, WS_STOPPED, EXIT, 0, 1 },
+	  draining },
+	{ "shutdown: no start", { WS_STOPPED, FI_START, WS_STOPPED,
+	  FA_FORGET_FAILURES | FA_CLEAR_TIMER, 0, 0 }, draining },
+	{ "start limit: the retry fails", { WS_BACKOFF, FI_TIMER, WS_FAILED,
+	  FA_CLEAR_TIMER | FA_ERR_START_LIMIT, 0, 0 }, limit_hit },
+	{ "start limit: a stable exit fails", { WS_RUNNING, FI_EXITED, WS_FAILED,
+	  EXIT | FA_ERR_START_LIMIT, 0, 0 }, stable_but_limit_hit },
+	{ "start limit: a command forgets it", { WS_FAILED, FI_START, WS_STARTING,
+	  FA_FORGET_FAILURES | SPAWNS, START_MS, 1 }, limit_hit },
+	{ "start limit: so does a restart", { WS_FAILED, FI_RESTART, WS_STARTING,
+	  FA_FORGET_FAILURES | SPAWNS, START_MS, 1 }, limit_hit },
+	{ "a stable run restarts at once", { WS_RUNNING, FI_EXITED, WS_STARTING, EXIT | SPAWNS,
+	  START_MS, 1 }, stable },
+	{ "backoff doubles", { WS_RUNNING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 800, 1 },
+	  third_quick_failure },
+	{ "on-failure: code 0 is clean", { WS_RUNNING, FI_EXITED, WS_STOPPED, EXIT, 0, 0 },
+	  on_failure_clean },
+	{ "on-failure: SIGTERM is clean", { WS_RUNNING, FI_EXITED, WS_STOPPED, EXIT, 0, 0 },
+	  on_failure_term },
+	{ "on-failure: a crash restarts", { WS_RUNNING, FI_EXITED, WS_BACKOFF,
+	  EXIT | FA_ARM_TIMER, 100, 1 }, on_failure_crash },
+	{ "never: a failure fails", { WS_RUNNING, FI_EXITED, WS_FAILED, EXIT, 0, 0 }, never },
+	{ "never: a clean exit stops", { WS_RUNNING, FI_EXITED, WS_STOPPED, EXIT, 0, 0 },
+	  never_clean },
+	{ "never: no spawn, no retry", { WS_STOPPED, FI_SPAWN_FAILED, WS_FAILED, FA_CLEAR_TIMER,
+	  0, 0 }, never },
+	{ "stopped by command stays stopped", { WS_STOPPING, FI_EXITED, WS_STOPPED, EXIT, 0, 0 },
+	  unwanted },
+	{ "scaled away: gone at its exit", { WS_STOPPING, FI_EXITED, WS_STOPPED, EXIT, 0, 1 },
+	  scaled_away },
+	{ "hung: killed when the grace is over", { WS_RUNNING, FI_TIMER, WS_RUNNING, FA_KILL,
+	  0, 1 }, hung },
+	{ "hung: aborted once", { WS_RUNNING, FI_HUNG, WS_RUNNING, NONE, 0, 1 }, hung },
+	{ "no process: nothing to stop", { WS_STARTING, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0,
+	  0 }, no_process },
+	{ "no process: no readiness", { WS_STARTING, FI_READY, WS_STARTING, NONE, 0, 1 },
+	  no_process },
+	{ "no process: no timeout", { WS_STARTING, FI_TIMER, WS_STARTING, NONE, 0, 1 },
+	  no_process },
+	{ "an asked exit of a runner restarts", { WS_RUNNING, FI_EXITED, WS_STARTING,
+	  EXIT | SPAWNS, START_MS, 1 }, asked },
+};
+
+START_TEST(facts_that_change_the_outcome)
+{
+	const struct variant *v = &variants[_i];
+	struct fsm_facts f = usual(v->r.state);
+
+	v->tweak(&f);
+	check_row(&v->r, &f, v->what);
 }
 END_TEST
 
-START_TEST(quick_failures_back_off)
+/* What the step carries besides the state: the failure count, and the per-process flags. */
+START_TEST(counts_and_flags_follow_the_step)
 {
-	worker_start(w);
-	exit_with(EXITED(1));
-	ck_assert_int_eq(w->state, WS_BACKOFF);
-	ck_assert_uint_eq(w->quick_failures, 1);
-	run_timers(); /* 100 ms */
-	ck_assert_int_eq(w->state, WS_STARTING);
-	exit_with(EXITED(1));
-	ck_assert_int_eq(w->state, WS_BACKOFF);
-	ck_assert_uint_eq(w->quick_failures, 2);
-	/* stop during backoff: no further start */
-	worker_stop(w);
-	ck_assert_int_eq(w->state, WS_STOPPED);
-	ck_assert_int_eq(spawns, 2);
-}
-END_TEST
+	struct fsm_facts f = usual(WS_RUNNING);
+	struct fsm_step s;
 
-START_TEST(start_limit_fails_until_explicit_start)
-{
-	setup_policy(LV_RESTART_ALWAYS, 2);
-	worker_start(w);
-	exit_with(EXITED(1));
-	run_timers();
-	ck_assert_int_eq(spawns, 2);
-	exit_with(EXITED(1));
-	run_timers(); /* the third start would exceed burst 2 */
-	ck_assert_int_eq(w->state, WS_FAILED);
-	ck_assert_ptr_nonnull(strstr(w->last_error, "start limit hit: 2 starts within 60000 ms"));
-	ck_assert_int_eq(spawns, 2);
-	worker_start(w);
-	ck_assert_int_eq(w->state, WS_STARTING);
-	ck_assert_int_eq(spawns, 3);
-}
-END_TEST
-
-START_TEST(on_failure_and_never)
-{
-	setup_policy(LV_RESTART_ON_FAILURE, 5);
-	worker_start(w);
-	exit_with(EXITED(0));
-	ck_assert_int_eq(w->state, WS_STOPPED);
-	worker_start(w);
-	exit_with(KILLED(SIGSEGV));
-	ck_assert_int_eq(w->state, WS_BACKOFF);
-
-	setup_policy(LV_RESTART_NEVER, 5);
-	worker_start(w);
-	exit_with(EXITED(2));
-	ck_assert_int_eq(w->state, WS_FAILED);
-	worker_start(w);
-	exit_with(EXITED(0));
-	ck_assert_int_eq(w->state, WS_STOPPED);
-	ck_assert_int_eq(spawns, 2);
-}
-END_TEST
-
-START_TEST(restart_stops_then_starts)
-{
-	worker_start(w);
-	worker_ready(w);
-	worker_restart(w);
-	ck_assert_int_eq(w->state, WS_STOPPING);
-	exit_with(KILLED(SIGTERM));
-	ck_assert_int_eq(w->state, WS_STARTING);
-	ck_assert_int_eq(spawns, 2);
-}
-END_TEST
-
-START_TEST(spawn_failure_backs_off)
-{
-	spawn_fail = 1;
-	worker_start(w);
-	ck_assert_int_eq(w->state, WS_BACKOFF);
-	ck_assert_str_eq(w->last_error, "fork: Resource temporarily unavailable");
-	spawn_fail = 0;
-	run_timers();
-	ck_assert_int_eq(w->state, WS_STARTING);
-	worker_ready(w);
-	/* the error stays until the next exit tells its own story */
-	ck_assert_str_eq(w->last_error, "fork: Resource temporarily unavailable");
-	exit_with(EXITED(0));
-	ck_assert_ptr_null(w->last_error);
-}
-END_TEST
-
-START_TEST(shutdown_never_restarts)
-{
-	worker_start(w);
-	worker_ready(w);
-	sup.shutting_down = true;
-	exit_with(KILLED(SIGKILL));
-	ck_assert_int_eq(w->state, WS_STOPPED);
-	ck_assert_int_eq(spawns, 1);
+	f.quick_failures = 2;
+	s = fsm_step(WS_RUNNING, FI_EXITED, &f);
+	ck_assert_uint_eq(s.quick_failures, 3);
+	ck_assert(!s.stop_requested && !s.hung);
+	f.stable_run = true;
+	ck_assert_uint_eq(fsm_step(WS_RUNNING, FI_EXITED, &f).quick_failures, 0);
+	ck_assert_uint_eq(fsm_step(WS_FAILED, FI_START, &f).quick_failures, 0);
+	ck_assert_uint_eq(fsm_step(WS_BACKOFF, FI_SPAWN_FAILED, &f).quick_failures, 3);
+	s = fsm_step(WS_RUNNING, FI_STOP, &f);
+	ck_assert(s.stop_requested);
+	s = fsm_step(WS_RUNNING, FI_HUNG, &f);
+	ck_assert(s.hung);
+	f.hung = true;
+	s = fsm_step(WS_BACKOFF, FI_TIMER, &f);
+	ck_assert(!s.hung && !s.stop_requested); /* a new process starts clean */
 }
 END_TEST
 
 START_TEST(state_names_round_trip)
 {
 	for (int s = 0; s < WS_COUNT; s++)
-		ck_assert_int_eq(worker_state_from_name(worker_state_name(s)), s);
+		ck_assert_int_eq(worker_state_from_name(worker_state_name(s)),
+		                 worker_state_on_wire(s));
 	ck_assert_int_eq(worker_state_from_name("sleeping"), -1);
+	ck_assert_int_eq(worker_state_from_name("waiting"), -1); /* not a word of the wire */
+	ck_assert_str_eq(worker_state_name(WS_WAITING), "starting");
+	ck_assert_str_eq(fsm_state_name(WS_WAITING), "waiting");
 	ck_assert_str_eq(worker_state_name(WS_BACKOFF), "backoff");
 }
 END_TEST
 
-/* The run clock: a worker that became running and died before the daemon judged its
- * waiters still satisfies a start made before it ran; one that never ran does not. */
-START_TEST(run_clock_remembers_a_run_nobody_saw)
+/* A request waiting for "starting" sees a waiting worker as one; a start that waits for
+ * running is still pending while the worker waits for its "after" pools. */
+START_TEST(waiting_is_starting_to_parked_requests)
 {
+	struct wait_spec starting = { .ok_states = WS_BIT(WS_STARTING) };
 	struct wait_spec start = { .ok_states = WS_BIT(WS_RUNNING), .fail_states = WS_BIT(WS_FAILED),
 	                           .ran_counts = true };
-	struct wait_seen seen;
+	struct wait_seen seen = { .state = WS_WAITING };
 
-	setup_policy(LV_RESTART_ALWAYS, 1);
-	start.ran_since = sup.run_seq;
-	worker_start(w);
-	worker_ready(w);
-	exit_with(EXITED(1));
-	ck_assert_int_eq(w->state, WS_BACKOFF);
-	ck_assert_uint_gt(w->ran_seq, start.ran_since);
-	seen = (struct wait_seen){ .state = w->state, .restarts = w->restarts, .ran_seq = w->ran_seq };
+	ck_assert_int_eq(wait_judge_worker(&starting, &seen), WAIT_DONE);
+	ck_assert_int_eq(wait_judge_worker(&start, &seen), WAIT_PENDING);
+	seen.ran_seq = 1; /* it ran since the request, and waits again now */
 	ck_assert_int_eq(wait_judge_worker(&start, &seen), WAIT_DONE);
-	run_timers(); /* the retry hits the start limit (burst 1) */
-	ck_assert_int_eq(w->state, WS_FAILED);
-	seen.state = w->state;
-	ck_assert_int_eq(wait_judge_worker(&start, &seen), WAIT_DONE);
-	/* the next start: it fails before it runs, and the earlier run no longer counts */
-	start.ran_since = sup.run_seq;
-	worker_start(w);
-	exit_with(EXITED(127));
-	run_timers();
-	ck_assert_int_eq(w->state, WS_FAILED);
-	seen = (struct wait_seen){ .state = w->state, .restarts = w->restarts, .ran_seq = w->ran_seq };
-	ck_assert_int_eq(wait_judge_worker(&start, &seen), WAIT_FAILED);
 }
 END_TEST
 
 int main(void)
 {
 	Suite *su = suite_create("fsm");
-	TCase *tc = tcase_create("worker");
+	TCase *tc = tcase_create("table");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, start_ready_running);
-	tcase_add_test(tc, stop_asks_then_kills_the_group);
-	tcase_add_test(tc, stable_run_restarts_at_once);
-	tcase_add_test(tc, quick_failures_back_off);
-	tcase_add_test(tc, start_limit_fails_until_explicit_start);
-	tcase_add_test(tc, on_failure_and_never);
-	tcase_add_test(tc, restart_stops_then_starts);
-	tcase_add_test(tc, spawn_failure_backs_off);
-	tcase_add_test(tc, shutdown_never_restarts);
+	tcase_add_loop_test(tc, every_state_and_input, 0, (int)(sizeof grid / sizeof grid[0]));
+	tcase_add_test(tc, the_grid_is_whole);
+	tcase_add_loop_test(tc, facts_that_change_the_outcome, 0,
+	                    (int)(sizeof variants / sizeof variants[0]));
+	tcase_add_test(tc, counts_and_flags_follow_the_step);
 	tcase_add_test(tc, state_names_round_trip);
-	tcase_add_test(tc, run_clock_remembers_a_run_nobody_saw);
+	tcase_add_test(tc, waiting_is_starting_to_parked_requests);
 	suite_add_tcase(su, tc);
 	return lv_check_run(su);
 }

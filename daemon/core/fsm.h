@@ -1,0 +1,95 @@
+/* fsm: the worker state machine as one pure function: (state, input, the facts it needs)
+ * in, (next state, actions, delay) out. No I/O, no calls out of the core's arithmetic. */
+#ifndef LV_FSM_H
+#define LV_FSM_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+
+enum worker_state {
+	WS_STOPPED = 0,
+	WS_WAITING,     /* wants to run, held back by the pools its pool follows ("after") */
+	WS_STARTING,    /* its process runs and has not reported readiness yet */
+	WS_RUNNING,
+	WS_STOPPING,    /* asked to stop, its process has not exited yet */
+	WS_BACKOFF,     /* waits out its restart delay */
+	WS_FAILED,
+};
+#define WS_COUNT 7
+
+/* The protocol knows six states: a waiting worker is "starting" on the wire. */
+static inline enum worker_state worker_state_on_wire(enum worker_state s)
+{
+	return s == WS_WAITING ? WS_STARTING : s;
+}
+
+enum fsm_input {
+	FI_START,          /* command: start (forgets failures unless already on its way) */
+	FI_STOP,           /* command: stop, and stay stopped */
+	FI_RESTART,        /* command: stop the process if any, then start */
+	FI_DEPS_READY,     /* the pools it follows run now */
+	FI_SPAWN_FAILED,   /* the process could not be made */
+	FI_READY,          /* the process reported readiness */
+	FI_EXITED,         /* the process exited */
+	FI_TIMER,          /* the worker's one timer is due */
+	FI_HUNG,           /* a loop of the process stopped beating */
+};
+#define FI_COUNT 9
+
+/* What the input finds: only facts of the worker, its pool and the daemon. */
+struct fsm_facts {
+	bool want_running;        /* desired state before the input */
+	unsigned quick_failures;  /* consecutive short runs before the input */
+	bool has_process;         /* a process exists (started, not reaped) */
+	bool hung;                /* that process was aborted as hung */
+	bool stop_requested;      /* that process was asked to stop (an exit is expected) */
+	bool shutting_down;       /* the daemon drains: nothing starts again */
+	bool removing;            /* the worker was scaled away */
+	bool deps_ready;          /* the pools its pool follows all run */
+	bool start_limit_hit;     /* one more start would pass the start limit */
+	enum lv_restart restart;  /* the pool's policy */
+	int exit_status;          /* FI_EXITED: the waitpid status */
+	bool stable_run;          /* FI_EXITED: it ran at least LV_STABLE_RUN_MS */
+	unsigned start_timeout_ms, stop_timeout_ms;
+};
+
+/* What the caller must do, in this order: forget, error texts, signals, then spawn. */
+enum fsm_action {
+	FA_FORGET_FAILURES = 1 << 0,  /* reset the start limit (quick_failures is in the step) */
+	FA_SPAWN           = 1 << 1,  /* make the process (record the start first); if that
+	                               * fails, feed FI_SPAWN_FAILED */
+	FA_ASK_STOP        = 1 << 2,  /* ask the process to stop gracefully */
+	FA_KILL            = 1 << 3,  /* SIGKILL its process group */
+	FA_ABORT           = 1 << 4,  /* SIGABRT the process (a core shows where it hung) */
+	FA_ARM_TIMER       = 1 << 5,  /* (re)arm the worker's timer for delay_ms */
+	FA_CLEAR_TIMER     = 1 << 6,
+	FA_ARM_HANG        = 1 << 7,  /* start watching its loops' heartbeats */
+	FA_DISARM_HANG     = 1 << 8,  /* stop watching them (a draining loop may stall) */
+	FA_ERR_DEPS        = 1 << 9,  /* error text: which pool it waits for */
+	FA_ERR_START_LIMIT = 1 << 10, /* error text: the start limit was hit */
+	FA_ERR_START_TIMEOUT = 1 << 11, /* exit error: not ready within start_timeout_ms */
+	FA_ERR_HUNG        = 1 << 12, /* exit error: no heartbeat; the process is hung */
+};
+
+struct fsm_step {
+	enum worker_state next;
+	unsigned actions;          /* enum fsm_action bits */
+	unsigned delay_ms;         /* for FA_ARM_TIMER */
+	bool want_running;         /* desired state after the input */
+	unsigned quick_failures;   /* after the input */
+	bool stop_requested;       /* after the input */
+	bool hung;                 /* after the input */
+};
+
+/* A hung process gets this long after SIGABRT before SIGKILL. */
+#define FSM_HANG_KILL_GRACE_MS 2000
+
+struct fsm_step fsm_step(enum worker_state state, enum fsm_input in, const struct fsm_facts *f);
+
+const char *worker_state_name(enum worker_state s);   /* its name on the wire */
+int worker_state_from_name(const char *name);         /* a wire name, or -1 */
+const char *fsm_state_name(enum worker_state s);      /* its own name, for the log */
+const char *fsm_input_name(enum fsm_input in);
+
+#endif
