@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/control/control.h"
+#include "daemon/control/daemon_reload.h"
 #include "daemon/core/deps.h"
 #include "daemon/out/events.h"
 #include "daemon/control/inspect.h"
@@ -147,14 +148,8 @@ static void reload_on_signal(struct supervisor *sup)
 
 	if (sup->shutting_down)
 		return;
-	service_reloading(sup);
-	if (supervisor_reload(sup, &result, err, sizeof err) < 0) {
-		log_err("reload failed, nothing changed: %s", err);
-		service_reloaded(sup);
-		return;
-	}
-	service_reloaded(sup);
-	state_save(sup);
+	if (daemon_reload(sup, &result, err, sizeof err) < 0)
+		return; /* it said why in the log */
 	text = json_dumps(result, JSON_COMPACT);
 	log_info("reload: %s", text ? text : "done");
 	free(text);
@@ -232,6 +227,7 @@ static int take_passed_fds(struct supervisor *sup)
 
 static int setup(struct supervisor *sup)
 {
+	struct lv_sink sink;
 	int control_fd;
 	char err[LV_ERRBUF], path[PATH_MAX];
 	struct event_config *ec = event_config_new();
@@ -272,23 +268,11 @@ static int setup(struct supervisor *sup)
 		log_err("control socket: %s", err);
 		return -1;
 	}
+	sink = control_sink(sup->control); /* subscribers and followers hear what happens */
+	lv_sinks_add(&sup->sinks, &sink);
 	log_info("loopvisord %s: %zu pools, control socket %s", LV_VERSION, sup->n_pools,
 	         control_path(sup->control));
 	return 0;
-}
-
-static void start_pools(struct supervisor *sup)
-{
-	for (size_t p = 0; p < sup->n_pools; p++) {
-		struct pool *pool = sup->pools[p];
-
-		for (unsigned i = 0; i < pool->n_slots; i++) {
-			struct worker *w = pool->workers[i];
-			/* restored pools run what the operator left running, others autostart */
-			if (w && (pool->restored ? w->want_running && !w->held : pool->cfg.autostart))
-				worker_start(w);
-		}
-	}
 }
 
 static void teardown(struct supervisor *sup)
@@ -296,6 +280,7 @@ static void teardown(struct supervisor *sup)
 	waiters_abort_all(sup);
 	inspect_abort_all(sup);
 	if (sup->control) {
+		lv_sinks_remove(&sup->sinks, sup->control);
 		control_flush(sup->control);
 		control_close(sup->control);
 	}
@@ -405,7 +390,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	state_restore(&sup);
-	start_pools(&sup);
+	for (size_t i = 0; i < sup.n_pools; i++)
+		pool_autostart(sup.pools[i]);
 	/* READY=1 follows once every autostart worker has settled */
 	if (service_start(&sup) < 0)
 		log_warn("systemd notification is not available");

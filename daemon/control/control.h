@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "daemon/core/supervisor.h"
+#include "daemon/lib/sinks.h"
 #include "ipc/jsonrpc.h"
 
 #define LV_CONTROL_MAX_LINE      (256 * 1024)
@@ -29,9 +30,6 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 /* Subscribes the client a call came from (io of its session) to events in mask (bit per
  * enum lv_event), optionally only those of target ("POOL" or "POOL:INDEX"). */
 int control_subscribe(void *client_io, unsigned mask, const char *target);
-/* Sends an event (params not stolen) to every matching subscriber. */
-void control_publish(struct control *c, int event, json_t *params, const char *pool,
-                     const char *worker);
 
 /* A follower with this much unread skips log lines until it has read half of it, then
  * gets {"skipped": N}; the worker and the log file never wait for it. */
@@ -46,10 +44,9 @@ void control_publish(struct control *c, int event, json_t *params, const char *p
 int control_follow(void *client_io, const char *target);
 /* Whether the client a call came from is root or the daemon's user. */
 bool control_client_privileged(void *client_io);
-/* Whether any client follows log lines (then lines are built as JSON for them). */
-bool control_has_followers(const struct control *ctl);
-/* Sends a log line to its followers (params not stolen); one that is behind skips it. */
-void control_publish_log(struct control *c, json_t *line, const char *pool, const char *worker);
+/* The control socket as a sink of events (to every matching subscriber) and log lines (to
+ * every matching follower; one that is behind skips them). */
+struct lv_sink control_sink(struct control *c);
 
 /* Uses a listening socket systemd passed (socket activation) instead of binding one. */
 struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rpc_method *methods,

@@ -68,9 +68,11 @@ bool control_may_stream(struct client *cl)
 	return false;
 }
 
-void control_publish(struct control *ctl, int event, json_t *params, const char *pool,
-                     const char *worker)
+static void publish_event(void *ctx, int event, json_t *params, const char *pool,
+                          const char *worker)
 {
+	struct control *ctl = ctx;
+
 	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
 		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
 		    !control_target_matches(cl->sub_target, pool, worker) || !control_may_stream(cl))
@@ -107,13 +109,16 @@ int control_follow(void *client_io, const char *target)
 	return 0;
 }
 
-bool control_has_followers(const struct control *ctl)
+static bool has_followers(void *ctx)
 {
-	return ctl && ctl->n_follows > 0;
+	const struct control *ctl = ctx;
+
+	return ctl->n_follows > 0;
 }
 
-void control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
+static void publish_line(void *ctx, json_t *line, const char *pool, const char *worker)
 {
+	struct control *ctl = ctx;
 	size_t limit = lv_follower_limit(ctl->n_follows);
 
 	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
@@ -130,4 +135,10 @@ void control_publish_log(struct control *ctl, json_t *line, const char *pool, co
 		else
 			lv_rpc_session_notify(cl->session, "log", json_incref(line));
 	}
+}
+
+struct lv_sink control_sink(struct control *ctl)
+{
+	return (struct lv_sink){ .event = publish_event, .wants_lines = has_followers,
+	                         .line = publish_line, .ctx = ctl };
 }

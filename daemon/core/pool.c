@@ -243,6 +243,28 @@ int pool_scale(struct pool *p, unsigned workers)
 	return 0;
 }
 
+void pool_start_from(struct pool *p, unsigned from)
+{
+	for (unsigned i = from; i < p->n_slots; i++)
+		if (p->workers[i] && !p->workers[i]->removing)
+			worker_start(p->workers[i]);
+}
+
+void pool_autostart(struct pool *p)
+{
+	if (!p->restored) {
+		if (p->cfg.autostart)
+			pool_start_from(p, 0);
+		return;
+	}
+	for (unsigned i = 0; i < p->n_slots; i++) {
+		struct worker *w = p->workers[i];
+
+		if (w && !w->removing && w->want_running && !w->held)
+			worker_start(w);
+	}
+}
+
 void supervisor_remove_pool(struct pool *p)
 {
 	log_info("pool %s: removing", p->cfg.name);
@@ -284,8 +306,7 @@ static void readd_pool(struct supervisor *sup, struct lv_pool_config *cfg)
 
 		log_info("pool %s: added back, as the config file says", cfg->name);
 		core_changed(sup, &c);
-		for (unsigned i = 0; cfg->autostart && i < p->n_slots; i++)
-			worker_start(p->workers[i]);
+		pool_autostart(p);
 		state_save(sup);
 	}
 	lv_pool_config_clear(cfg);

@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/control/control.h"
 #include "daemon/proc/listen.h"
 #include "daemon/lib/log.h"
 #include "daemon/proc/output.h"
@@ -39,14 +38,14 @@ struct plan {
 	int (*fds)[LV_LISTEN_MAX];    /* per pool of next: new listen fds of changed pools */
 	bool *changed;                /* per pool of next */
 	size_t first_added;           /* sup->pools[first_added..] were added by this reload */
-	char old_path[PATH_MAX];
+	const struct reload_hook *hook;
+	bool hooked;                  /* hook->prepare was called: undo calls hook->undo */
 };
 
 /* Everything that can fail, done before anything is changed for good. */
 static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t errlen)
 {
 	struct lv_config *next = pl->next;
-	char path[PATH_MAX];
 
 	pl->first_added = sup->n_pools;
 	/* a logs folder the daemon must not write into fails the reload, not only its files */
@@ -63,27 +62,23 @@ static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t er
 			return -1;
 		} /* else being removed: it comes back once it is gone (plan_readd) */
 	}
-	snprintf(pl->old_path, sizeof pl->old_path, "%s", control_path(sup->control));
-	if (supervisor_socket_path(sup, next, path, sizeof path) < 0) {
-		snprintf(err, errlen, "control socket path too long");
-		return -1;
-	}
-	return control_rebind(sup->control, path, next->control_mode, err, errlen);
+	if (!pl->hook)
+		return 0;
+	pl->hooked = true;
+	return pl->hook->prepare(pl->hook->ctx, next, err, errlen);
 }
 
 /* Undoes prepare() after a failure. */
 static void unprepare(struct supervisor *sup, struct plan *pl)
 {
-	char err[LV_ERRBUF];
-
 	while (sup->n_pools > pl->first_added)
 		pool_free(sup->pools[--sup->n_pools]);
 	for (size_t i = 0; i < pl->next->n_pools; i++)
 		for (size_t j = 0; pl->changed[i] && j < pl->next->pools[i].n_listen; j++)
 			if (pl->fds[i][j] >= 0)
 				close(pl->fds[i][j]);
-	if (pl->old_path[0])
-		control_rebind(sup->control, pl->old_path, sup->cfg->control_mode, err, sizeof err);
+	if (pl->hooked)
+		pl->hook->undo(pl->hook->ctx);
 }
 
 /* A changed pool takes its new config and listening sockets, then rolls. */
@@ -105,13 +100,6 @@ static void apply_change(struct pool *p, const struct lv_pool_config *next, cons
 	p->module_path = NULL;
 }
 
-static void start_new_workers(struct pool *p, unsigned from)
-{
-	for (unsigned i = from; i < p->n_slots; i++)
-		if (p->workers[i] && !p->workers[i]->removing)
-			worker_start(p->workers[i]);
-}
-
 /* The file's worker count wins only if it changed since the pool last took it from there:
  * a runtime scale stays (an override) while the file says what it said when it was made.
  * True if the pool was scaled. */
@@ -128,7 +116,7 @@ static bool follow_config_workers(struct pool *p, unsigned config_workers)
 	if (config_workers == before)
 		return false;
 	pool_scale(p, config_workers);
-	start_new_workers(p, before);
+	pool_start_from(p, before);
 	core_changed(p->sup, &(struct core_change){ .kind = CC_POOL_SCALED, .pool = p,
 	                                            .pool_name = p->cfg.name, .scaled_from = before,
 	                                            .scaled_to = config_workers });
@@ -167,9 +155,10 @@ static void plan_readd(struct pool *p, const struct lv_pool_config *next)
 	p->readd = copy;
 }
 
-int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t errlen)
+int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, json_t **result,
+                      char *err, size_t errlen)
 {
-	struct plan pl = { 0 };
+	struct plan pl = { .hook = hook };
 	json_t *added = json_array(), *removed = json_array(), *changed = json_array();
 	json_t *scaled = json_array(), *unchanged = json_array();
 	char **job_path;
@@ -226,8 +215,7 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 			json_array_append_new(added, json_string(next->name));
 			core_changed(sup, &(struct core_change){ .kind = CC_POOL_ADDED, .pool = p,
 			                                         .pool_name = next->name });
-			if (next->autostart)
-				start_new_workers(p, 0);
+			pool_autostart(p);
 			continue;
 		}
 		if (pl.changed[i])

@@ -14,6 +14,7 @@
 #include "daemon/core/fsm.h"
 #include "daemon/core/outlet.h"
 #include "daemon/lib/clock.h"
+#include "daemon/lib/sinks.h"
 #include "daemon/lib/pidmap.h"
 #include "daemon/core/policy.h"
 
@@ -124,6 +125,7 @@ struct supervisor {
 	unsigned n_waiters;                  /* parked requests in all */
 	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */
 	struct core_outlet outlet;           /* where changes leave the core (outlet.h) */
+	struct lv_sinks sinks;               /* who takes events and log lines (sinks.h) */
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
@@ -162,6 +164,11 @@ int pool_listen_open(struct supervisor *sup, const char *spec, char *err, size_t
 int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *src);
 /* Frees a scaled-away worker once it has stopped. */
 void pool_drop_stopped(struct pool *pool, struct worker *w);
+/* Starts the pool's workers from slot `from` on (those not scaled away). */
+void pool_start_from(struct pool *pool, unsigned from);
+/* Starts what a new pool should run: what the state file says the operator left running
+ * (restored pools), else every worker if it autostarts. */
+void pool_autostart(struct pool *pool);
 /* Stops every worker of the pool and frees it once they are gone (possibly at once). */
 void supervisor_remove_pool(struct pool *pool);
 /* Frees a removed pool whose workers are all gone; true if it did (pool is invalid then).
@@ -226,7 +233,15 @@ int supervisor_socket_path(const struct supervisor *sup, const struct lv_config 
                            size_t len);
 /* reload.c: re-reads the config file and applies the difference; -1 with err changes
  * nothing. *result gets {"added", "removed", "changed", "scaled", "unchanged"}. */
-int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t errlen);
+struct reload_hook {
+	/* what else must take the new config (the control socket's path and mode); 0 or -1
+	 * with err, which fails the reload */
+	int (*prepare)(void *ctx, const struct lv_config *next, char *err, size_t errlen);
+	void (*undo)(void *ctx);   /* after prepare was called, if the reload failed */
+	void *ctx;
+};
+int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, json_t **result,
+                      char *err, size_t errlen);
 void supervisor_shutdown(struct supervisor *sup);
 void supervisor_check_done(struct supervisor *sup);
 

@@ -1,11 +1,10 @@
-/* events: names, numbering and the shape of stream events. Delivery (filters, queue
- * limits, overflow) belongs to the control socket, which knows the subscribers. */
+/* events: names, numbering and the shape of stream events, handed to the sinks. Delivery
+ * (filters, queue limits, overflow) belongs to each sink: the control socket's subscribers. */
 #include "daemon/out/events.h"
 
 #include <string.h>
 #include <time.h>
 
-#include "daemon/control/control.h"
 
 static const char *const names[EV_COUNT] = {
 	[EV_WORKER_STARTING] = "worker.starting", [EV_WORKER_RUNNING] = "worker.running",
@@ -42,8 +41,7 @@ static json_t *envelope(struct supervisor *sup, enum lv_event ev)
 static void deliver(struct supervisor *sup, enum lv_event ev, json_t *params, const char *pool,
                     const char *worker)
 {
-	if (sup->control)
-		control_publish(sup->control, ev, params, pool, worker);
+	lv_sinks_event(&sup->sinks, (int)ev, params, pool, worker);
 	json_decref(params);
 }
 

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/control/control.h"
 #include "daemon/lib/log.h"
 
 struct waiter {
@@ -192,11 +191,10 @@ static void on_cancel(void *arg)
 
 /* Per client (a batch of 256 waits is the most one line asks for) and in all, with a
  * reserve only root and the daemon's user may use. */
-static bool room_to_park(struct lv_rpc_call *call, unsigned parked)
+static bool room_to_park(struct lv_rpc_call *call, bool privileged, unsigned parked)
 {
 	struct lv_rpc_session *s = lv_rpc_call_session(call);
-	unsigned most = control_client_privileged(lv_rpc_session_io(s))
-	                ? LV_WAITERS_MAX : LV_WAITERS_MAX - LV_WAITERS_RESERVED;
+	unsigned most = privileged ? LV_WAITERS_MAX : LV_WAITERS_MAX - LV_WAITERS_RESERVED;
 	json_t *why;
 
 	if (lv_rpc_session_open_calls(s) > LV_WAITERS_PER_CLIENT)
@@ -211,13 +209,13 @@ static bool room_to_park(struct lv_rpc_call *call, unsigned parked)
 	return false;
 }
 
-bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call)
+bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call, bool privileged)
 {
-	return room_to_park(call, sup->n_waiters + 1);
+	return room_to_park(call, privileged, sup->n_waiters + 1);
 }
 
-void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
-                 const struct wait_spec *spec)
+void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileged,
+                 const char *target, const struct wait_spec *spec)
 {
 	struct waiter *wt = calloc(1, sizeof *wt);
 	struct timeval tv = { .tv_sec = spec->timeout_ms / 1000,
@@ -243,7 +241,7 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *t
 	sup->n_waiters++;
 	if (settle(wt))
 		return;
-	if (!room_to_park(call, sup->n_waiters)) { /* this waiter counts already */
+	if (!room_to_park(call, privileged, sup->n_waiters)) { /* this waiter counts already */
 		waiter_free(wt);
 		return;
 	}

@@ -14,12 +14,13 @@
 #define LV_WAITERS_RESERVED   1024  /* ... of which only root and the daemon's user get these */
 
 /* Answers call once every worker of target satisfies spec (possibly at once); a call that
- * would park past LV_WAITERS_PER_CLIENT or LV_WAITERS_MAX is answered -32010. */
-void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, const char *target,
-                 const struct wait_spec *spec);
+ * would park past LV_WAITERS_PER_CLIENT or LV_WAITERS_MAX (or, unless privileged: root or
+ * the daemon's user, past the reserve) is answered -32010. */
+void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileged,
+                 const char *target, const struct wait_spec *spec);
 /* Whether call may park one more request (per connection and in all); false after
  * answering it -32010. For other parked requests (inspect). */
-bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call);
+bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call, bool privileged);
 /* A pool is about to be freed: its waiters wait for waiters_notify_all to judge them. */
 void waiters_pool_gone(struct pool *pool);
 /* Answers every parked request with an error (daemon shutting down). */

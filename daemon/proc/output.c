@@ -15,7 +15,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
-#include "daemon/control/control.h"
 #include "daemon/lib/journal.h"
 #include "daemon/lib/log.h"
 #include "daemon/proc/output_file.h"
@@ -262,7 +261,7 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 	++sup->log_seq;
 	if ((r = ring_slot(w, len)) != NULL)
 		fill_rec(r, sup->log_seq, time_ms, stream, w, text, len);
-	if (control_has_followers(sup->control)) {
+	if (lv_sinks_want_lines(&sup->sinks)) {
 		struct log_rec *one = r;
 		json_t *rec;
 
@@ -272,7 +271,7 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		if (one != r)
 			free(one);
 		if (rec)
-			control_publish_log(sup->control, rec, w->pool->cfg.name, w->name);
+			lv_sinks_line(&sup->sinks, rec, w->pool->cfg.name, w->name);
 		json_decref(rec);
 	}
 }
