@@ -17,7 +17,7 @@
 
 #include "daemon/control/control.h"
 #include "daemon/control/daemon_reload.h"
-#include "daemon/core/deps.h"
+#include "daemon/core/process_hooks.h"
 #include "daemon/out/events.h"
 #include "daemon/control/inspect.h"
 #include "daemon/lib/log.h"
@@ -110,36 +110,6 @@ void lv_strv_free(char **v)
 	free(v);
 }
 
-void supervisor_check_done(struct supervisor *sup)
-{
-	if (!sup->shutting_down)
-		return;
-	deps_shutdown_step(sup);
-	if (sup->live == 0)
-		event_base_loopexit(sup->base, NULL);
-}
-
-void supervisor_shutdown(struct supervisor *sup)
-{
-	if (sup->shutting_down) {
-		/* Asked twice: do not wait for graceful stops any more. */
-		log_warn("second shutdown request: killing every worker now");
-		for (size_t p = 0; p < sup->n_pools; p++)
-			for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
-				struct worker *w = sup->pools[p]->workers[i];
-				if (w)
-					worker_kill(w, SIGKILL, true);
-			}
-		return;
-	}
-	log_info("shutting down: stopping %u workers", sup->live);
-	sup->shutting_down = true;
-	core_changed(sup, &(struct core_change){ .kind = CC_DAEMON_STOPPING });
-	/* pools nothing depends on first, in parallel; the rest as their followers are gone */
-	deps_shutdown_step(sup);
-	supervisor_check_done(sup);
-}
-
 /* SIGHUP: the same as the reload method, with the outcome in the log. */
 static void reload_on_signal(struct supervisor *sup)
 {
@@ -162,7 +132,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGCHLD)
-		supervisor_reap(sup);
+		procs_reap(&sup->procs);
 	else if (sig == SIGHUP)
 		reload_on_signal(sup);
 	else if (sig == SIGUSR1)
@@ -233,17 +203,19 @@ static int setup(struct supervisor *sup)
 	struct event_config *ec = event_config_new();
 
 	outlet_consumers_install(sup);
+	core_process_hooks_install(sup);
 	event_config_set_flag(ec, EVENT_BASE_FLAG_IGNORE_ENV);
 	sup->base = event_base_new_with_config(ec);
 	event_config_free(ec);
 	if (sup->base)
 		lv_log_attach(sup->base);
+	sup->procs.base = sup->base;
 	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = supervisor_job_path(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;
 	}
 	/* now, while the daemon holds next to nothing that a fork would copy */
-	if (zygote_start(sup) < 0)
+	if (zygote_start(&sup->procs) < 0)
 		log_warn("no zygote (%s): the daemon forks its workers itself", strerror(errno));
 	if (supervisor_socket_path(sup, sup->cfg, path, sizeof path) < 0) {
 		log_err("control socket path too long");
@@ -293,8 +265,8 @@ static void teardown(struct supervisor *sup)
 		close(sup->passed[i].fd);
 	}
 	free(sup->passed);
-	zygote_stop(sup);
-	lv_pidmap_free(&sup->pids);
+	zygote_stop(&sup->procs);
+	lv_pidmap_free(&sup->procs.pids);
 	notify_close(sup->notify);
 	if (sup->settle)
 		event_free(sup->settle);

@@ -62,7 +62,7 @@ void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct work
 	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
 	struct inspect *in;
 
-	if (w->pid <= 0 || w->pool->cfg.kind != LV_KIND_MODULE || !w->loops[0].channel) {
+	if (w->proc.pid <= 0 || w->pool->cfg.kind != LV_KIND_MODULE || !w->loops[0].channel) {
 		lv_rpc_failf(call, LV_RPC_NOT_INSPECTABLE, json_pack("{s:s}", "worker", w->name),
 		             "%s has no running job to ask", w->name);
 		return;
@@ -78,7 +78,7 @@ void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct work
 	in->sup = sup;
 	in->call = call;
 	in->w = w;
-	in->pid = w->pid;
+	in->pid = w->proc.pid;
 	in->id = next_id++;
 	in->timeout_ms = timeout_ms;
 	in->missing = w->n_loops;
@@ -100,7 +100,7 @@ void inspect_reply(struct supervisor *sup, struct worker_loop *l, json_t *msg)
 	struct inspect *in;
 
 	for (in = sup->inspects; in; in = in->next)
-		if (in->id == id && in->w == l->w && in->pid == l->w->pid)
+		if (in->id == id && in->w == l->w && in->pid == l->w->proc.pid)
 			break;
 	if (!in || !json_is_null(json_array_get(in->loops, l->index)))
 		return; /* late, after a timeout, or a repeat */

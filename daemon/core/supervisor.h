@@ -15,7 +15,7 @@
 #include "daemon/core/outlet.h"
 #include "daemon/lib/clock.h"
 #include "daemon/lib/sinks.h"
-#include "daemon/lib/pidmap.h"
+#include "daemon/proc/procs.h"
 #include "daemon/core/policy.h"
 
 struct pool;
@@ -46,9 +46,7 @@ struct worker {
 	unsigned index;
 	char name[LV_POOL_NAME_MAX + 16];    /* "POOL:INDEX" */
 	enum worker_state state;
-	pid_t pid;                           /* 0 when no process */
-	unsigned zygote;                     /* the zygote that forked it (zygote.h), 0: the daemon */
-	bool reaped;                         /* its exit is known, not handled yet: pid is stale */
+	struct process proc;                 /* its process, as the process layer sees it */
 	uint64_t started_ms;                 /* when the current process was forked */
 	uint64_t ready_ms;                   /* when it became running */
 	unsigned restarts;                   /* spawns after the first */
@@ -120,7 +118,7 @@ struct supervisor {
 	char **job_path;                     /* effective search path for modules */
 	struct pool **pools;
 	size_t n_pools;
-	struct lv_pidmap pids;
+	struct procs procs;                  /* pid table, zygotes, live count (proc/procs.h) */
 	struct waiter *waiters;              /* parked requests whose pool is gone, to judge */
 	unsigned n_waiters;                  /* parked requests in all */
 	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */
@@ -129,7 +127,6 @@ struct supervisor {
 	struct control *control;
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
-	struct zygote_set *zygotes;          /* the fork servers (zygote.h), or NULL */
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
 	struct inspect *inspects;            /* inspect requests waiting for their loops */
 	struct service *service;             /* systemd notification state */
@@ -137,7 +134,6 @@ struct supervisor {
 	uint64_t event_seq;                  /* last event number sent */
 	uint64_t log_seq;                    /* last log line number */
 	uint64_t run_seq;                    /* run clock: bumped each time a worker becomes running */
-	unsigned live;                       /* workers with a process */
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int exit_code;
 };
@@ -208,23 +204,10 @@ int worker_spawn(struct worker *w);           /* 0, or -1 with last_error set */
 void worker_close_error(struct worker *w);
 void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */
 void worker_drain_error(struct worker *w);    /* reads a pending exec/start error */
-/* Signals the worker's process (or its whole process group); 0 or -errno. Only the process
- * that reaps the worker sends it, and only before the reap, so a reused pid is never hit:
- * the worker's zygote if it has one (asked on its socket, no answer awaited), else the
- * daemon, after making sure the pid is still an unreaped child of its own. */
+/* worker.c: signals the worker's process or its group (procs_kill); 0 or -errno. */
 int worker_kill(struct worker *w, int sig, bool group);
 /* Asks the process to stop gracefully: "stop" on the channel, or the pool's stop signal. */
 void worker_ask_stop(struct worker *w);
-
-/* reap.c */
-void supervisor_reap(struct supervisor *sup);
-/* A child of the daemon exited with status: its worker or zygote, if any, learns. */
-void supervisor_child_exited(struct supervisor *sup, pid_t pid, int status);
-/* The worker's process exited (reaped by the daemon or reported by its zygote). */
-void supervisor_worker_exited(struct supervisor *sup, struct worker *w, int status);
-/* The worker whose process holds pid now: exits its zygote reported are taken first, so a
- * worker whose pid was reaped and given to another process is never the answer. */
-struct worker *supervisor_worker_by_pid(struct supervisor *sup, pid_t pid);
 
 /* lifecycle (main.c) */
 char **supervisor_job_path(const struct lv_config *cfg);
@@ -242,7 +225,9 @@ struct reload_hook {
 };
 int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, json_t **result,
                       char *err, size_t errlen);
+/* process_hooks.c: stop every worker, pools nothing follows first; asked twice, kill them */
 void supervisor_shutdown(struct supervisor *sup);
+/* The next pools to drain, and the loop's end once no process is left. */
 void supervisor_check_done(struct supervisor *sup);
 
 /* waiters.c: parked requests woken by state changes */

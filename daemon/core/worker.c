@@ -145,6 +145,7 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	w->index = index;
 	w->error_fd = -1;
 	snprintf(w->name, sizeof w->name, "%s:%u", pool->cfg.name, index);
+	w->proc = (struct process){ .name = w->name, .owner = w };
 	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
 	                        pool->cfg.start_limit_interval_ms) < 0 ||
 	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w)) || init_loops(w) < 0) {
@@ -163,8 +164,7 @@ static void settle_references(struct worker *w)
 	struct core_change c = { .kind = CC_WORKER_GONE, .worker = w, .pool = w->pool };
 
 	core_changed(sup, &c);
-	if (w->pid > 0 && lv_pidmap_get(&sup->pids, w->pid) == w)
-		lv_pidmap_del(&sup->pids, w->pid);
+	procs_forget(&sup->procs, &w->proc);
 }
 
 void worker_free(struct worker *w)
@@ -235,7 +235,7 @@ static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
 
 	*f = (struct fsm_facts){
 		.want_running = w->want_running, .quick_failures = w->quick_failures,
-		.has_process = w->pid > 0, .hung = w->hung, .stop_requested = w->stop_requested,
+		.has_process = w->proc.pid > 0, .hung = w->hung, .stop_requested = w->stop_requested,
 		.shutting_down = sup->shutting_down, .removing = w->removing, .deps_ready = true,
 		.restart = p->cfg.restart, .exit_status = in->status,
 		.stable_run = in->uptime_ms >= LV_STABLE_RUN_MS,
@@ -402,11 +402,16 @@ static void on_hang(evutil_socket_t fd, short what, void *arg)
 	core_changed(w->pool->sup, &c);
 }
 
+int worker_kill(struct worker *w, int sig, bool group)
+{
+	return procs_kill(&w->pool->sup->procs, &w->proc, sig, group);
+}
+
 void worker_evict(struct worker *w, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (w->pid <= 0 || w->exit_error)
+	if (w->proc.pid <= 0 || w->exit_error)
 		return; /* already on its way out */
 	va_start(ap, fmt);
 	replace_text(&w->exit_error, fmt, ap);
@@ -436,10 +441,10 @@ static void log_exit(const struct worker *w, int status, uint64_t uptime)
 {
 	if (WIFSIGNALED(status)) {
 		const char *sig = lv_signal_name(WTERMSIG(status));
-		log_info("%s: pid %d killed by signal %s after %llu ms", w->name, (int)w->pid,
+		log_info("%s: pid %d killed by signal %s after %llu ms", w->name, (int)w->proc.pid,
 		         sig ? sig : "?", (unsigned long long)uptime);
 	} else {
-		log_info("%s: pid %d exited with code %d after %llu ms", w->name, (int)w->pid,
+		log_info("%s: pid %d exited with code %d after %llu ms", w->name, (int)w->proc.pid,
 		         WEXITSTATUS(status), (unsigned long long)uptime);
 	}
 }
@@ -462,9 +467,8 @@ void worker_exited(struct worker *w, int status)
 	free(w->last_error);
 	w->last_error = w->exit_error;
 	w->exit_error = NULL;
-	w->pid = 0;
+	w->proc.pid = 0;
 	w->last_status = status;
 	w->has_exited = true;
-	sup->live--;
 	feed(w, &in);
 }

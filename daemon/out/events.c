@@ -52,8 +52,8 @@ void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker
 
 	json_object_set_new(params, "pool", json_string(w->pool->cfg.name));
 	json_object_set_new(params, "worker", json_string(w->name));
-	if (w->pid > 0)
-		json_object_set_new(params, "pid", json_integer(w->pid));
+	if (w->proc.pid > 0)
+		json_object_set_new(params, "pid", json_integer(w->proc.pid));
 	if (extra)
 		json_object_update(params, extra);
 	json_decref(extra);

@@ -40,7 +40,7 @@ static void write_loop(struct jsonw *o, const struct worker_loop *l, uint64_t no
 /* Loop health: one object, or one per loop when the pool runs several. */
 static void write_loops(struct jsonw *o, const struct worker *w, uint64_t now)
 {
-	if (w->pid <= 0 || (w->pool->cfg.kind == LV_KIND_EXEC && !w->loops[0].last_beat_ms)) {
+	if (w->proc.pid <= 0 || (w->pool->cfg.kind == LV_KIND_EXEC && !w->loops[0].last_beat_ms)) {
 		jsonw_lit(o, "null");
 	} else if (w->n_loops == 1) {
 		write_loop(o, &w->loops[0], now);
@@ -92,11 +92,11 @@ void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
 	jsonw_lit(o, ",\"state\":");
 	jsonw_str(o, worker_state_name(w->state));
 	jsonw_lit(o, ",\"pid\":");
-	jsonw_int_or_null(o, w->pid > 0, w->pid);
+	jsonw_int_or_null(o, w->proc.pid > 0, w->proc.pid);
 	jsonw_lit(o, ",\"restarts\":");
 	jsonw_int(o, w->restarts);
 	jsonw_lit(o, ",\"uptime_ms\":");
-	jsonw_int(o, w->pid > 0 ? (long long)(now - w->started_ms) : 0);
+	jsonw_int(o, w->proc.pid > 0 ? (long long)(now - w->started_ms) : 0);
 	jsonw_lit(o, ",\"last_exit\":");
 	if (w->has_exited)
 		write_exit(o, w->last_status);

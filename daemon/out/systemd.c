@@ -216,7 +216,7 @@ void service_stopping(struct supervisor *sup)
 			longest = sup->pools[p]->cfg.stop_timeout_ms;
 	/* draining may take the longest stop timeout (and a dependency chain more): ask for it */
 	notify(sup->service, "STOPPING=1\nEXTEND_TIMEOUT_USEC=%llu\nSTATUS=stopping %u workers",
-	           (unsigned long long)(longest + 5000) * 1000ULL, sup->live);
+	           (unsigned long long)(longest + 5000) * 1000ULL, sup->procs.live);
 }
 
 void service_free(struct supervisor *sup)

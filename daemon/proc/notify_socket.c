@@ -53,9 +53,11 @@ struct notify {
  * after it reports: security.md says what window that leaves. */
 static struct worker *worker_of(struct supervisor *sup, pid_t pid)
 {
-	struct worker *w = supervisor_worker_by_pid(sup, pid);
+	struct process *p = procs_by_pid(&sup->procs, pid);
 
-	return w ? w : zygote_exiting(sup, pid);
+	if (!p)
+		p = zygote_exiting(&sup->procs, pid);
+	return p ? p->owner : NULL;
 }
 
 /* The worker a sender speaks for: the worker itself, or a process in its session (a shell

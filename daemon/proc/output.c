@@ -229,7 +229,7 @@ static void to_journal(const struct worker *w, enum lv_stream stream, const char
 	n[1] = snprintf(f[1], sizeof f[1], "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name);
 	n[2] = snprintf(f[2], sizeof f[2], "LOOPVISOR_POOL=%s", w->pool->cfg.name);
 	n[3] = snprintf(f[3], sizeof f[3], "LOOPVISOR_WORKER=%s", w->name);
-	n[4] = snprintf(f[4], sizeof f[4], "LOOPVISOR_WORKER_PID=%d", (int)w->pid);
+	n[4] = snprintf(f[4], sizeof f[4], "LOOPVISOR_WORKER_PID=%d", (int)w->proc.pid);
 	n[5] = snprintf(f[5], sizeof f[5], "LOOPVISOR_STREAM=%s", stream_names[stream]);
 	for (int i = 0; i < 6; i++) {
 		iov[i + 1].iov_base = f[i];
@@ -256,7 +256,7 @@ static void capture(struct worker *w, enum lv_stream stream, const char *text, s
 		to_journal(w, stream, text, len);
 	} else {
 		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
-		        (int)w->pid, stream_names[stream], (int)len, text);
+		        (int)w->proc.pid, stream_names[stream], (int)len, text);
 	}
 	++sup->log_seq;
 	if ((r = ring_slot(w, len)) != NULL)

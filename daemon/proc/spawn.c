@@ -81,35 +81,6 @@ static void on_exec_pipe(evutil_socket_t fd, short what, void *arg)
 		worker_ready(w);
 }
 
-/* Is pid a child of the daemon that it has not reaped? Then nobody else can have its pid or
- * its group id; the daemon reaps only in its loop, so it stays so until the loop runs. */
-static bool unreaped_child(pid_t pid)
-{
-	siginfo_t si = { 0 };
-
-	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
-}
-
-int worker_kill(struct worker *w, int sig, bool group)
-{
-	int rc;
-
-	if (w->pid <= 0 || w->reaped)
-		return -ESRCH;
-	/* its zygote reaps it, so its zygote signals it */
-	if ((rc = zygote_signal(w->pool->sup, w->zygote, w->pid, sig, group)) <= 0)
-		return rc;
-	if (!unreaped_child(w->pid))
-		return -ESRCH;
-	if (kill(group ? -w->pid : w->pid, sig) == 0)
-		return 0;
-	/* No group yet: a worker that has not called setsid() has no child either (what it
-	 * may fork later dies with its group when it is reaped). */
-	if (group && errno == ESRCH && kill(w->pid, sig) == 0)
-		return 0;
-	return -errno;
-}
-
 void worker_ask_stop(struct worker *w)
 {
 	int rc;
@@ -121,7 +92,7 @@ void worker_ask_stop(struct worker *w)
 	}
 	rc = worker_kill(w, w->pool->cfg.stop_signal, false);
 	if (rc < 0 && rc != -ESRCH) /* ESRCH: it exited, and the daemon is about to hear of it */
-		log_warn("%s: kill %d: %s", w->name, (int)w->pid, strerror(-rc));
+		log_warn("%s: kill %d: %s", w->name, (int)w->proc.pid, strerror(-rc));
 }
 
 static void close_fds(int *fds, unsigned n)
@@ -185,21 +156,11 @@ static void adopt_child(struct worker *w, pid_t pid, unsigned zygote, int errpip
                         const int *channels)
 {
 	struct supervisor *sup = w->pool->sup;
-	struct worker *stale = supervisor_worker_by_pid(sup, pid);
 
-	if (stale && stale != w) { /* cannot be: a zygote reports an exit before it reaps */
-		log_err("%s: pid %d still belongs to %s", w->name, (int)pid, stale->name);
-		stale->reaped = true;
-	}
-	w->pid = pid; /* it makes itself a session and group of its own (lv_worker_main) */
-	w->zygote = zygote;
-	w->reaped = false;
+	procs_adopt(&sup->procs, &w->proc, pid, zygote);
 	w->started_ms = lv_now_ms();
 	if (w->spawns++ > 0)
 		w->restarts++;
-	sup->live++;
-	if (lv_pidmap_put(&sup->pids, pid, w) < 0)
-		log_err("%s: out of memory for the pid table", w->name);
 	w->error_fd = errpipe;
 	evutil_make_socket_nonblocking(errpipe);
 	if (w->pool->cfg.kind == LV_KIND_EXEC) {
@@ -277,7 +238,7 @@ int worker_spawn(struct worker *w)
 	sp.stdout_fd = out[1];
 	sp.stderr_fd = err2[1];
 
-	pid = zygote_spawn(w->pool->sup, &sp, &zygote);
+	pid = zygote_spawn(&w->pool->sup->procs, &sp, &zygote);
 	saved = errno;
 	if (pid < 0 && saved == EPIPE) /* no zygote can: the daemon forks */
 		pid = fork_worker(&sp, &saved);

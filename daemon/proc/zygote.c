@@ -21,8 +21,8 @@
 #include <event2/event.h>
 
 #include "daemon/lib/log.h"
-#include "daemon/proc/notify_socket.h"
-#include "daemon/core/supervisor.h"
+#include "daemon/lib/clock.h"
+#include "daemon/proc/procs.h"
 #include "daemon/proc/zygote_wire.h"
 
 #define ZYGOTE_REPLY_MS 10000
@@ -37,21 +37,21 @@ struct zygote {
 	struct zygote_set *set;
 	int fd;
 	pid_t pid;
-	unsigned serial; /* how its workers name it (struct worker.zygote); never 0 */
+	unsigned serial; /* how its workers name it (struct process.zygote); never 0 */
 	bool failed;     /* killed: it forks no more, and is forgotten once reaped */
 	struct event *ev;
 	unsigned live; /* workers it forked that have not exited */
 };
 
-/* An exit a zygote reported, for the loop to hand to its worker. */
+/* An exit a zygote reported, for the loop to hand to its process's owner. */
 struct pending_exit {
-	struct worker *w;
+	struct process *p;
 	int status;
-	bool flushed; /* what it said before it exited has been read (notify_flush) */
+	bool flushed; /* what it said before it exited has been read (last_words) */
 };
 
 struct zygote_set {
-	struct supervisor *sup;
+	struct procs *ps;
 	struct zygote **v;
 	size_t n;
 	unsigned per_zygote;
@@ -74,7 +74,7 @@ static void read_last_words(struct zygote_set *set)
 	for (size_t i = 0; i < set->n_pending; i++) /* reading may queue more exits: n grows */
 		if (!set->pending[i].flushed) {
 			set->pending[i].flushed = true;
-			notify_flush(set->sup->notify, set->pending[i].w);
+			set->ps->hooks.last_words(set->ps->hooks.ctx, set->pending[i].p);
 		}
 }
 
@@ -86,7 +86,7 @@ static void handle_exits(struct zygote_set *set)
 
 		read_last_words(set);
 		e = set->pending[--set->n_pending];
-		supervisor_worker_exited(set->sup, e.w, e.status);
+		procs_exited(set->ps, e.p, e.status);
 	}
 }
 
@@ -126,24 +126,24 @@ static int reserve_exits(struct zygote_set *set)
 	return 0;
 }
 
-/* A zygote says a worker exited (before it reaps it): from now on the worker has no pid
- * to signal, and no other process that gets the pid can be taken for it. The worker
- * itself learns in handle_exits. */
+/* A zygote says a worker exited (before it reaps it): from now on its process has no pid
+ * to signal, and no other process that gets the pid can be taken for it. The owner
+ * learns in handle_exits. */
 static void take_exit(struct zygote *z, pid_t pid, int status)
 {
 	struct zygote_set *set = z->set;
-	struct worker *w = lv_pidmap_get(&set->sup->pids, pid);
+	struct process *p = lv_pidmap_get(&set->ps->pids, pid);
 
 	if (z->live > 0)
 		z->live--;
-	if (!w || w->zygote != z->serial || set->n_pending == set->cap_pending) {
+	if (!p || p->zygote != z->serial || set->n_pending == set->cap_pending) {
 		log_err("zygote %d: the exit of pid %d matches none of its workers", (int)z->pid,
 		        (int)pid);
 		return;
 	}
-	lv_pidmap_del(&set->sup->pids, pid);
-	w->reaped = true;
-	set->pending[set->n_pending++] = (struct pending_exit){ w, status, false };
+	lv_pidmap_del(&set->ps->pids, pid);
+	p->reaped = true;
+	set->pending[set->n_pending++] = (struct pending_exit){ p, status, false };
 }
 
 /* Reads what is there; true if a message came (an exit is queued, an answer returned). */
@@ -243,7 +243,7 @@ static struct zygote *zygote_new(struct zygote_set *set)
 	z->set = set;
 	z->fd = sv[0];
 	z->pid = pid;
-	if (pid < 0 || !(z->ev = event_new(set->sup->base, sv[0], EV_READ | EV_PERSIST, on_zygote, z)) ||
+	if (pid < 0 || !(z->ev = event_new(set->ps->base, sv[0], EV_READ | EV_PERSIST, on_zygote, z)) ||
 	    event_add(z->ev, NULL) < 0) {
 		int err = errno;
 
@@ -275,21 +275,21 @@ static void zygote_remove(struct zygote *z)
 	free(z);
 }
 
-int zygote_start(struct supervisor *sup)
+int zygote_start(struct procs *ps)
 {
 	struct zygote_set *set;
 	const char *per = getenv("LOOPVISOR_ZYGOTE_WORKERS");
 
-	sup->zygotes = NULL;
+	ps->zygotes = NULL;
 	if (getenv("LOOPVISOR_NO_ZYGOTE")) { /* to compare, e.g. in bench/ */
 		errno = ENOTSUP;
 		return -1;
 	}
 	if (!(set = calloc(1, sizeof *set)))
 		return -1;
-	set->sup = sup;
+	set->ps = ps;
 	set->per_zygote = per && atoi(per) > 0 ? (unsigned)atoi(per) : ZYGOTE_WORKERS;
-	if (!(set->exits = event_new(sup->base, -1, 0, on_exits, set)) || !zygote_new(set)) {
+	if (!(set->exits = event_new(ps->base, -1, 0, on_exits, set)) || !zygote_new(set)) {
 		int err = set->exits ? errno : ENOMEM;
 
 		if (set->exits)
@@ -299,7 +299,7 @@ int zygote_start(struct supervisor *sup)
 		errno = err;
 		return -1;
 	}
-	sup->zygotes = set;
+	ps->zygotes = set;
 	return 0;
 }
 
@@ -434,9 +434,9 @@ static pid_t spawn_on(struct zygote *z, const struct lv_spawn *sp)
 	return answer.pid;
 }
 
-pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp, unsigned *zygote)
+pid_t zygote_spawn(struct procs *ps, const struct lv_spawn *sp, unsigned *zygote)
 {
-	struct zygote_set *set = sup->zygotes;
+	struct zygote_set *set = ps->zygotes;
 	struct zygote *z = set ? zygote_with_room(set) : NULL;
 	pid_t pid;
 	int err;
@@ -457,9 +457,9 @@ pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp, unsigned *
 	return pid;
 }
 
-int zygote_signal(struct supervisor *sup, unsigned zygote, pid_t pid, int sig, bool group)
+int zygote_signal(struct procs *ps, unsigned zygote, pid_t pid, int sig, bool group)
 {
-	struct zygote *z = zygote_by_serial(sup->zygotes, zygote);
+	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
 	struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, sig, group };
 	struct iovec iov = { &rq, sizeof rq };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -471,32 +471,32 @@ int zygote_signal(struct supervisor *sup, unsigned zygote, pid_t pid, int sig, b
 		return sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -ESRCH : 0;
 	if ((rc = send_request(z, &msg)) == -ETIMEDOUT)
 		zygote_fail(z, "its requests do not get through");
-	if (sup->zygotes->n_pending > 0)
-		event_active(sup->zygotes->exits, EV_READ, 0);
+	if (ps->zygotes->n_pending > 0)
+		event_active(ps->zygotes->exits, EV_READ, 0);
 	return rc < 0 ? -ESRCH : 0;
 }
 
-void zygote_settle(struct supervisor *sup, unsigned zygote)
+void zygote_settle(struct procs *ps, unsigned zygote)
 {
-	struct zygote *z = zygote_by_serial(sup->zygotes, zygote);
+	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
 
 	if (z)
 		drain(z);
 }
 
-struct worker *zygote_exiting(struct supervisor *sup, pid_t pid)
+struct process *zygote_exiting(struct procs *ps, pid_t pid)
 {
-	struct zygote_set *set = sup->zygotes;
+	struct zygote_set *set = ps->zygotes;
 
 	for (size_t i = 0; set && i < set->n_pending; i++)
-		if (set->pending[i].w->pid == pid)
-			return set->pending[i].w;
+		if (set->pending[i].p->pid == pid)
+			return set->pending[i].p;
 	return NULL;
 }
 
-bool zygote_lost(struct supervisor *sup, pid_t pid)
+bool zygote_lost(struct procs *ps, pid_t pid)
 {
-	struct zygote_set *set = sup->zygotes;
+	struct zygote_set *set = ps->zygotes;
 
 	for (size_t i = 0; set && i < set->n; i++) {
 		struct zygote *z = set->v[i];
@@ -515,9 +515,9 @@ bool zygote_lost(struct supervisor *sup, pid_t pid)
 	return false;
 }
 
-void zygote_stop(struct supervisor *sup)
+void zygote_stop(struct procs *ps)
 {
-	struct zygote_set *set = sup->zygotes;
+	struct zygote_set *set = ps->zygotes;
 
 	if (!set)
 		return;
@@ -532,5 +532,5 @@ void zygote_stop(struct supervisor *sup)
 	free(set->pending);
 	event_free(set->exits);
 	free(set);
-	sup->zygotes = NULL;
+	ps->zygotes = NULL;
 }

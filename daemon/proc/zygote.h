@@ -20,31 +20,32 @@
 
 #include "worker/spawn.h"
 
-struct supervisor;
+struct procs;
+struct process;
 
 /* loopvisord LV_ZYGOTE_ARG PARENT_PID: the zygote's own entry (fd 3 is its socket) */
 #define LV_ZYGOTE_ARG "--zygote-internal"
 _Noreturn void zygote_main(const char *parent);
 
 /* Starts the first zygote; -1 when it could not (the daemon then forks workers itself). */
-int zygote_start(struct supervisor *sup);
+int zygote_start(struct procs *ps);
 /* Has a zygote with room (or a new one) fork a worker: its pid, and in *zygote the serial
- * that names that zygote (struct worker.zygote); or -1 with errno: the fork's own errno
+ * that names that zygote (struct process.zygote); or -1 with errno: the fork's own errno
  * (EAGAIN...), or EPIPE when no zygote can (the caller forks itself). */
-pid_t zygote_spawn(struct supervisor *sup, const struct lv_spawn *sp, unsigned *zygote);
+pid_t zygote_spawn(struct procs *ps, const struct lv_spawn *sp, unsigned *zygote);
 /* Has zygote `zygote` send sig to its worker pid (group: to its process group) if it has
  * not reaped it: 0 when asked (no answer comes: a worker reaped already gets nothing), or
  * -ESRCH; 1 when no such zygote is left (a worker it forked is then the daemon's child). */
-int zygote_signal(struct supervisor *sup, unsigned zygote, pid_t pid, int sig, bool group);
+int zygote_signal(struct procs *ps, unsigned zygote, pid_t pid, int sig, bool group);
 /* Takes every exit zygote `zygote` has reported so far: a worker of it that still holds
  * its pid afterwards has not been reaped. */
-void zygote_settle(struct supervisor *sup, unsigned zygote);
-/* The worker that held pid until its zygote reported its exit, which the daemon has read
+void zygote_settle(struct procs *ps, unsigned zygote);
+/* The process that held pid until its zygote reported its exit, which the daemon has read
  * but not acted on yet; NULL if none. */
-struct worker *zygote_exiting(struct supervisor *sup, pid_t pid);
+struct process *zygote_exiting(struct procs *ps, pid_t pid);
 /* A child of the daemon exited: true if it was a zygote (then forgotten). */
-bool zygote_lost(struct supervisor *sup, pid_t pid);
+bool zygote_lost(struct procs *ps, pid_t pid);
 /* Ends every zygote and waits for them. */
-void zygote_stop(struct supervisor *sup);
+void zygote_stop(struct procs *ps);
 
 #endif
