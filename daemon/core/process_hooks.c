@@ -30,10 +30,28 @@ static void on_last_words(void *ctx, struct process *p)
 	notify_flush(sup->notify, p->owner);
 }
 
+static void on_start_error(void *ctx, struct process *p, const char *text, size_t len)
+{
+	(void)ctx;
+	worker_set_exit_error(p->owner, "%.*s", (int)len, text);
+}
+
+/* A notify worker still owes READY=1; any other exec worker runs once it exec'd. */
+static void on_exec_done(void *ctx, struct process *p)
+{
+	struct worker *w = p->owner;
+
+	(void)ctx;
+	if (!w->pool->cfg.ready_notify)
+		worker_ready(w);
+}
+
 void core_process_hooks_install(struct supervisor *sup)
 {
-	sup->procs.hooks = (struct proc_hooks){ .exited = on_exited, .last_words = on_last_words,
-	                                        .ctx = sup };
+	sup->procs.hooks = (struct proc_hooks){
+		.exited = on_exited, .last_words = on_last_words, .start_error = on_start_error,
+		.exec_done = on_exec_done, .ctx = sup,
+	};
 }
 
 void supervisor_check_done(struct supervisor *sup)

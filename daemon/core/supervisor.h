@@ -70,8 +70,6 @@ struct worker {
 	struct lv_start_limit start_limit;
 	struct event *timer;                 /* backoff, start, stop or hang-kill timeout */
 	uint64_t deadline_ms;                /* when it is due, by lv_now_ms() */
-	struct event *exec_watch;            /* exec: error pipe, EOF = exec succeeded */
-	int error_fd;                        /* read end of the error pipe, or -1 */
 	struct worker_loop *loops;
 	unsigned n_loops;
 	struct bufferevent *log_bev[2];      /* read ends of the process's stdout and stderr */
@@ -198,7 +196,7 @@ void worker_exited(struct worker *w, int status);
 void worker_set_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* spawn.c */
+/* worker_spawn.c: the worker's process, made and ended through the process layer */
 int worker_spawn(struct worker *w);           /* 0, or -1 with last_error set */
 /* Closes the start-error pipe (a running module worker reports no start error). */
 void worker_close_error(struct worker *w);

@@ -143,9 +143,8 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 		return NULL;
 	w->pool = pool;
 	w->index = index;
-	w->error_fd = -1;
 	snprintf(w->name, sizeof w->name, "%s:%u", pool->cfg.name, index);
-	w->proc = (struct process){ .name = w->name, .owner = w };
+	w->proc = (struct process){ .name = w->name, .owner = w, .error_fd = -1 };
 	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
 	                        pool->cfg.start_limit_interval_ms) < 0 ||
 	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w)) || init_loops(w) < 0) {

@@ -17,6 +17,9 @@ struct process {
 	bool reaped;            /* its exit is known, not handled yet: pid is stale */
 	const char *name;       /* "POOL:INDEX", for the log */
 	void *owner;            /* handed back in every report */
+	struct procs *ps;       /* set when it starts */
+	int error_fd;           /* read end of its start-error pipe, or -1 */
+	struct event *exec_watch; /* exec: watches that pipe; EOF = exec succeeded */
 };
 
 struct proc_hooks {
@@ -25,6 +28,10 @@ struct proc_hooks {
 	void (*exited)(void *ctx, struct process *p, int status);
 	/* p exited and its pid cannot be reused yet: read what it sent before (notify) */
 	void (*last_words)(void *ctx, struct process *p);
+	/* p's child reported why it could not start (exec, cwd, module load...) */
+	void (*start_error)(void *ctx, struct process *p, const char *text, size_t len);
+	/* p exec'd its program (the start-error pipe closed empty) */
+	void (*exec_done)(void *ctx, struct process *p);
 	void *ctx;
 };
 

@@ -1,0 +1,116 @@
+/* worker_spawn: what a worker's process is made from (its pool's config as a struct
+ * lv_spawn) and what the core does with the pipes and channels the process layer hands
+ * back; asking a process to stop, and closing what a finished one leaves. */
+#include "daemon/core/supervisor.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/lib/log.h"
+#include "daemon/proc/loop_channel.h"
+#include "daemon/proc/notify_socket.h"
+#include "daemon/proc/output.h"
+#include "daemon/proc/spawn.h"
+
+static void fill_spawn(struct worker *w, struct lv_spawn *sp)
+{
+	const struct lv_pool_config *cfg = &w->pool->cfg;
+
+	memset(sp, 0, sizeof *sp);
+	sp->kind = cfg->kind;
+	sp->pool = cfg->name;
+	sp->index = w->index;
+	sp->worker = w->name;
+	sp->supervisor = getpid();
+	sp->nofile_soft = w->pool->sup->nofile_soft;
+	sp->argv = cfg->argv;
+	sp->env = cfg->env;
+	sp->cwd = cfg->cwd;
+	sp->set_ids = cfg->user || cfg->group;
+	sp->uid = cfg->user ? cfg->uid : getuid();
+	sp->gid = cfg->gid;
+	sp->user = cfg->user;
+	sp->module_path = w->pool->module_path;
+	sp->params = cfg->params;
+	sp->loops = w->n_loops;
+	sp->heartbeat_ms = cfg->heartbeat_ms;
+	sp->listen_fds = w->pool->listen_fds;
+	sp->listen_names = cfg->listen;
+	sp->n_listen = (unsigned)cfg->n_listen;
+	sp->stdout_fd = sp->stderr_fd = -1;
+	sp->output_null = cfg->output == LV_OUTPUT_NULL;
+	sp->limits = cfg;
+}
+
+int worker_spawn(struct worker *w)
+{
+	const struct lv_pool_config *cfg = &w->pool->cfg;
+	struct supervisor *sup = w->pool->sup;
+	bool module = cfg->kind == LV_KIND_MODULE;
+	struct spawn_io io;
+	struct lv_spawn sp;
+	char err[LV_ERRBUF];
+
+	if (module && pool_resolve_module(w->pool, err, sizeof err) < 0) {
+		worker_set_error(w, "%s", err);
+		return -1;
+	}
+	fill_spawn(w, &sp);
+	/* a notify worker gets the socket of its own uid, which no other user can reach */
+	w->notify_uid = cfg->user ? cfg->uid : getuid();
+	if (cfg->ready_notify &&
+	    !(sp.notify_socket = notify_socket_for(sup->notify, w->notify_uid, err, sizeof err))) {
+		worker_set_error(w, "%s", err);
+		return -1;
+	}
+	if (proc_spawn(&sup->procs, &w->proc, &sp, cfg->output == LV_OUTPUT_CAPTURE,
+	               module ? w->n_loops : 0, !module, &io, err, sizeof err) < 0) {
+		worker_set_error(w, "%s", err);
+		return -1;
+	}
+	w->started_ms = lv_now_ms();
+	if (w->spawns++ > 0)
+		w->restarts++;
+	if (io.out >= 0)
+		logs_attach(w, io.out, io.err);
+	for (unsigned i = 0; i < io.n_channels; i++)
+		if (channel_open(&w->loops[i], io.channels[i]) < 0)
+			log_err("%s: cannot watch the channel of loop %u", w->name, i);
+	return 0;
+}
+
+void worker_ask_stop(struct worker *w)
+{
+	int rc;
+
+	if (w->pool->cfg.kind == LV_KIND_MODULE && w->loops[0].channel) {
+		for (unsigned i = 0; i < w->n_loops; i++)
+			channel_send(&w->loops[i], LV_MSG_STOP, NULL);
+		return;
+	}
+	rc = worker_kill(w, w->pool->cfg.stop_signal, false);
+	if (rc < 0 && rc != -ESRCH) /* ESRCH: it exited, and the daemon is about to hear of it */
+		log_warn("%s: kill %d: %s", w->name, (int)w->proc.pid, strerror(-rc));
+}
+
+void worker_close_process(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_loops; i++)
+		channel_close(&w->loops[i]);
+	proc_close_error(&w->proc);
+}
+
+void worker_close_error(struct worker *w)
+{
+	proc_close_error(&w->proc);
+}
+
+/* At a worker's exit. An exec worker whose pipe is at EOF and empty had exec'd: if its exit
+ * overtook that news, it ran all the same (a `start` of it is then answered "running"). */
+void worker_drain_error(struct worker *w)
+{
+	if (proc_drain_error(&w->proc) && !w->pool->cfg.ready_notify)
+		worker_ready(w);
+}
