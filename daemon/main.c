@@ -21,7 +21,7 @@
 #include "daemon/out/events.h"
 #include "daemon/control/inspect.h"
 #include "daemon/lib/log.h"
-#include "daemon/proc/output.h"
+#include "daemon/core/pool_logs.h"
 #include "daemon/proc/notify_socket.h"
 #include "daemon/out/systemd.h"
 #include "daemon/core/state_file.h"
@@ -209,7 +209,9 @@ static int setup(struct supervisor *sup)
 	event_config_free(ec);
 	if (sup->base)
 		lv_log_attach(sup->base);
-	sup->procs.base = sup->base;
+	sup->procs.base = sup->outputs.base = sup->base;
+	sup->outputs.sinks = &sup->sinks;
+	sup->outputs.ring_lines = sup->cfg->logs_ring;
 	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = supervisor_job_path(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;

@@ -272,6 +272,20 @@ static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_reply(call, json_pack("{s:b}", "subscribed", 1));
 }
 
+static void reply_tail(struct lv_rpc_call *call, struct worker **ws, int n_ws, unsigned lines)
+{
+	struct output **os = malloc((n_ws ? (size_t)n_ws : 1) * sizeof *os);
+
+	if (!os) {
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		return;
+	}
+	for (int i = 0; i < n_ws; i++)
+		os[i] = &ws[i]->output;
+	lv_rpc_reply(call, output_tail(os, n_ws, lines));
+	free(os);
+}
+
 static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
@@ -298,7 +312,7 @@ static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 			lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
-	lv_rpc_reply(call, logs_tail(sup, ws, count, (unsigned)n));
+	reply_tail(call, ws, count, (unsigned)n);
 	free(ws);
 }
 

@@ -12,7 +12,7 @@
 #include "daemon/core/state_file.h"
 #include "daemon/lib/log.h"
 #include "daemon/proc/listen.h"
-#include "daemon/proc/output.h"
+#include "daemon/core/pool_logs.h"
 
 
 int pool_listen_open(struct supervisor *sup, const char *spec, char *err, size_t errlen)

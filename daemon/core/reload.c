@@ -12,6 +12,7 @@
 
 #include "daemon/proc/listen.h"
 #include "daemon/lib/log.h"
+#include "daemon/core/pool_logs.h"
 #include "daemon/proc/output.h"
 
 /* Listening sockets for a changed pool: an address it already had keeps its socket (so
@@ -234,6 +235,7 @@ int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, js
 	sup->job_path = job_path;
 	lv_config_free(sup->cfg);
 	sup->cfg = pl.next;
+	sup->outputs.ring_lines = sup->cfg->logs_ring; /* rings made from now on */
 	sup->config_gen++; /* roles are judged again under the new access list */
 	pl.next = NULL;
 	/* logs.* may have moved: every pool opens its file again under the new settings */

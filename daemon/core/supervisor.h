@@ -15,6 +15,7 @@
 #include "daemon/core/outlet.h"
 #include "daemon/lib/clock.h"
 #include "daemon/lib/sinks.h"
+#include "daemon/proc/output.h"
 #include "daemon/proc/procs.h"
 #include "daemon/core/policy.h"
 
@@ -72,9 +73,7 @@ struct worker {
 	uint64_t deadline_ms;                /* when it is due, by lv_now_ms() */
 	struct worker_loop *loops;
 	unsigned n_loops;
-	struct bufferevent *log_bev[2];      /* read ends of the process's stdout and stderr */
-	struct log_rec **ring;               /* its last log lines (logs.c) */
-	unsigned ring_next, ring_len, ring_cap;
+	struct output output;                /* its captured stdout, stderr and lv_log lines */
 };
 
 struct pool {
@@ -130,7 +129,7 @@ struct supervisor {
 	struct service *service;             /* systemd notification state */
 	bool shutting_down;
 	uint64_t event_seq;                  /* last event number sent */
-	uint64_t log_seq;                    /* last log line number */
+	struct outputs outputs;              /* what all workers' output shares (output.h) */
 	uint64_t run_seq;                    /* run clock: bumped each time a worker becomes running */
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int exit_code;

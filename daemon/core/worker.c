@@ -145,6 +145,8 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	w->index = index;
 	snprintf(w->name, sizeof w->name, "%s:%u", pool->cfg.name, index);
 	w->proc = (struct process){ .name = w->name, .owner = w, .error_fd = -1 };
+	w->output = (struct output){ .all = &pool->sup->outputs, .name = w->name,
+	                             .pool = pool->cfg.name, .pid = &w->proc.pid, .file = &pool->log };
 	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
 	                        pool->cfg.start_limit_interval_ms) < 0 ||
 	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w)) || init_loops(w) < 0) {
@@ -175,7 +177,7 @@ void worker_free(struct worker *w)
 	if (w->timer)
 		event_free(w->timer);
 	free_loops(w);
-	logs_free_worker(w);
+	output_free(&w->output);
 	lv_start_limit_free(&w->start_limit);
 	free(w->last_error);
 	free(w->exit_error);
@@ -457,7 +459,7 @@ void worker_exited(struct worker *w, int status)
 	                         .status = status };
 
 	log_exit(w, status, in.uptime_ms);
-	logs_drain(w); /* its last words come before the news of its death */
+	output_drain(&w->output); /* its last words come before the news of its death */
 	worker_drain_error(w);
 	c.error = w->exit_error;
 	core_changed(sup, &c);

@@ -74,7 +74,7 @@ int worker_spawn(struct worker *w)
 	if (w->spawns++ > 0)
 		w->restarts++;
 	if (io.out >= 0)
-		logs_attach(w, io.out, io.err);
+		output_attach(&w->output, io.out, io.err);
 	for (unsigned i = 0; i < io.n_channels; i++)
 		if (channel_open(&w->loops[i], io.channels[i]) < 0)
 			log_err("%s: cannot watch the channel of loop %u", w->name, i);

@@ -68,7 +68,7 @@ static void on_log(struct worker_loop *l, json_t *msg)
 	json_t *text = json_object_get(msg, "msg");
 
 	if (json_is_string(text))
-		logs_line(l->w, LV_STREAM_LOG, json_string_value(text), json_string_length(text));
+		output_line(&l->w->output, LV_STREAM_LOG, json_string_value(text), json_string_length(text));
 }
 
 /* What one loop may send: generous for logging jobs, far below a flood. In bytes too: 60 KiB

@@ -15,10 +15,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "config/config.h"
 #include "daemon/lib/journal.h"
 #include "daemon/lib/log.h"
-#include "daemon/proc/output_file.h"
 #include "daemon/lib/safefile.h"
+#include "daemon/lib/sinks.h"
+#include "daemon/proc/output_file.h"
 
 /* lv_logf writes a worker's longest line whole, with both prefixes */
 _Static_assert(LV_LOG_MAX_LINE + 512 <= LV_LOG_LINE_MAX, "worker lines would be cut in the log");
@@ -39,68 +41,6 @@ int logs_prepare_dir(const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
-{
-	const struct lv_config *cfg = sup->cfg;
-	char why[LV_ERRBUF - 64]; /* room for what err says around it */
-
-	if (!cfg->logs_dir || p->log)
-		return 0;
-	if (logs_prepare_dir(cfg->logs_dir, err, errlen) < 0)
-		return -1;
-	if (!(p->log = calloc(1, sizeof *p->log)) ||
-	    logfile_open(p->log, cfg->logs_dir, p->cfg.name, (off_t)cfg->logs_max_bytes,
-	                 cfg->logs_keep, why, sizeof why) < 0) {
-		snprintf(err, errlen, "logs: %s", p->log ? why : "out of memory");
-		logs_close_pool(p);
-		return -1;
-	}
-	return 0;
-}
-
-void logs_close_pool(struct pool *p)
-{
-	if (p->log) {
-		logfile_close(p->log);
-		free(p->log);
-		p->log = NULL;
-	}
-}
-
-int logs_reopen_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen)
-{
-	const struct lv_config *cfg = sup->cfg;
-	char why[LV_ERRBUF - 64]; /* room for what err says around it */
-
-	if (p->log && cfg->logs_dir && !strcmp(p->log->dir, cfg->logs_dir)) {
-		p->log->max_bytes = (off_t)cfg->logs_max_bytes;
-		p->log->keep = cfg->logs_keep;
-		if (logfile_reopen(p->log, why, sizeof why) < 0) {
-			snprintf(err, errlen, "logs: cannot reopen: %s; writing on into the file in use", why);
-			return -1;
-		}
-		return 0;
-	}
-	logs_close_pool(p);
-	return logs_open_pool(sup, p, err, errlen);
-}
-
-void logs_reopen(struct supervisor *sup)
-{
-	char err[LV_ERRBUF];
-	unsigned failed = 0;
-
-	for (size_t i = 0; i < sup->n_pools; i++)
-		if (logs_reopen_pool(sup, sup->pools[i], err, sizeof err) < 0) {
-			log_err("%s", err);
-			failed++;
-		}
-	if (failed)
-		log_warn("logs: %u log files could not be reopened", failed);
-	else
-		log_info("logs: reopened the log files");
 }
 
 /* One captured line as the ring keeps it: one allocation, JSON only when asked for. */
@@ -136,27 +76,27 @@ static json_t *rec_json(const struct log_rec *r)
 }
 
 /* The ring's oldest record is reused when it is big enough: no allocation per line. */
-static struct log_rec *ring_slot(struct worker *w, size_t len)
+static struct log_rec *ring_slot(struct output *o, size_t len)
 {
-	unsigned cap = w->ring ? w->ring_cap : w->pool->sup->cfg->logs_ring;
+	unsigned cap = o->ring ? o->ring_cap : o->all->ring_lines;
 	struct log_rec **slot, *r;
 
 	if (cap == 0)
 		return NULL;
-	if (!w->ring) {
-		if (!(w->ring = calloc(cap, sizeof *w->ring)))
+	if (!o->ring) {
+		if (!(o->ring = calloc(cap, sizeof *o->ring)))
 			return NULL;
-		w->ring_cap = cap;
+		o->ring_cap = cap;
 	}
-	slot = &w->ring[w->ring_next];
+	slot = &o->ring[o->ring_next];
 	if (!*slot || (*slot)->len < len) {
 		if (!(r = realloc(*slot, sizeof *r + len)))
 			return NULL;
 		*slot = r;
 	}
-	w->ring_next = (w->ring_next + 1) % cap;
-	if (w->ring_len < cap)
-		w->ring_len++;
+	o->ring_next = (o->ring_next + 1) % cap;
+	if (o->ring_len < cap)
+		o->ring_len++;
 	return *slot;
 }
 
@@ -201,18 +141,18 @@ static size_t format_head(char *out, const struct timespec *ts, const char *work
 }
 
 static void fill_rec(struct log_rec *r, uint64_t seq, int64_t time_ms, enum lv_stream stream,
-                     const struct worker *w, const char *text, size_t len)
+                     const struct output *o, const char *text, size_t len)
 {
 	r->seq = seq;
 	r->time_ms = time_ms;
 	r->stream = stream;
-	r->worker = w->name;
+	r->worker = o->name;
 	r->len = len;
 	memcpy(r->text, text, len);
 }
 
 /* A line as a journal entry with the LOOPVISOR_* fields. */
-static void to_journal(const struct worker *w, enum lv_stream stream, const char *text, size_t len)
+static void to_journal(const struct output *o, enum lv_stream stream, const char *text, size_t len)
 {
 	static char message[8 + LV_LOG_MAX_LINE];
 	char f[6][LV_POOL_NAME_MAX + 64];
@@ -226,10 +166,10 @@ static void to_journal(const struct worker *w, enum lv_stream stream, const char
 	iov[0].iov_len = 8 + (len < LV_LOG_MAX_LINE ? len : LV_LOG_MAX_LINE);
 	n[0] = snprintf(f[0], sizeof f[0], "PRIORITY=%d",
 	                stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO);
-	n[1] = snprintf(f[1], sizeof f[1], "SYSLOG_IDENTIFIER=%s", w->pool->cfg.name);
-	n[2] = snprintf(f[2], sizeof f[2], "LOOPVISOR_POOL=%s", w->pool->cfg.name);
-	n[3] = snprintf(f[3], sizeof f[3], "LOOPVISOR_WORKER=%s", w->name);
-	n[4] = snprintf(f[4], sizeof f[4], "LOOPVISOR_WORKER_PID=%d", (int)w->proc.pid);
+	n[1] = snprintf(f[1], sizeof f[1], "SYSLOG_IDENTIFIER=%s", o->pool);
+	n[2] = snprintf(f[2], sizeof f[2], "LOOPVISOR_POOL=%s", o->pool);
+	n[3] = snprintf(f[3], sizeof f[3], "LOOPVISOR_WORKER=%s", o->name);
+	n[4] = snprintf(f[4], sizeof f[4], "LOOPVISOR_WORKER_PID=%d", (int)*o->pid);
 	n[5] = snprintf(f[5], sizeof f[5], "LOOPVISOR_STREAM=%s", stream_names[stream]);
 	for (int i = 0; i < 6; i++) {
 		iov[i + 1].iov_base = f[i];
@@ -239,45 +179,45 @@ static void to_journal(const struct worker *w, enum lv_stream stream, const char
 }
 
 /* One line to its sinks, stamped now; the file part waits for flush_file. */
-static void capture(struct worker *w, enum lv_stream stream, const char *text, size_t len,
+static void capture(struct output *o, enum lv_stream stream, const char *text, size_t len,
                     const struct timespec *now)
 {
-	struct supervisor *sup = w->pool->sup;
+	struct outputs *all = o->all;
 	int64_t time_ms = (int64_t)now->tv_sec * 1000 + now->tv_nsec / 1000000;
 	struct log_rec *r;
 
-	if (w->pool->log) {
+	if (*o->file) {
 		char head[160];
-		size_t n = format_head(head, now, w->name, stream);
+		size_t n = format_head(head, now, o->name, stream);
 
-		if (logfile_write(w->pool->log, head, n, text, len) < 0)
-			log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
+		if (logfile_write(*o->file, head, n, text, len) < 0)
+			log_err("logs: %s: %s", (*o->file)->path, strerror(errno));
 	} else if (lv_log_to_journal()) {
-		to_journal(w, stream, text, len);
+		to_journal(o, stream, text, len);
 	} else {
-		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", w->name,
-		        (int)w->proc.pid, stream_names[stream], (int)len, text);
+		lv_logf(stream == LV_STREAM_STDERR ? LOG_WARNING : LOG_INFO, "%s[%d] %s: %.*s", o->name,
+		        (int)*o->pid, stream_names[stream], (int)len, text);
 	}
-	++sup->log_seq;
-	if ((r = ring_slot(w, len)) != NULL)
-		fill_rec(r, sup->log_seq, time_ms, stream, w, text, len);
-	if (lv_sinks_want_lines(&sup->sinks)) {
+	++all->seq;
+	if ((r = ring_slot(o, len)) != NULL)
+		fill_rec(r, all->seq, time_ms, stream, o, text, len);
+	if (lv_sinks_want_lines(all->sinks)) {
 		struct log_rec *one = r;
 		json_t *rec;
 
 		if (!one && (one = malloc(sizeof *one + len)) != NULL) /* no ring: a temporary */
-			fill_rec(one, sup->log_seq, time_ms, stream, w, text, len);
+			fill_rec(one, all->seq, time_ms, stream, o, text, len);
 		rec = one ? rec_json(one) : NULL;
 		if (one != r)
 			free(one);
 		if (rec)
-			lv_sinks_line(&sup->sinks, rec, w->pool->cfg.name, w->name);
+			lv_sinks_line(all->sinks, rec, o->pool, o->name);
 		json_decref(rec);
 	}
 }
 
 /* Emits every complete line of in; with final, the rest too (a last line without '\n'). */
-static void split_lines(struct worker *w, enum lv_stream stream, struct evbuffer *in, bool final)
+static void split_lines(struct output *o, enum lv_stream stream, struct evbuffer *in, bool final)
 {
 	size_t len = evbuffer_get_length(in), at = 0;
 	/* one contiguous view of what was read (at most the read watermark), one drain; the
@@ -299,7 +239,7 @@ static void split_lines(struct worker *w, enum lv_stream stream, struct evbuffer
 			take = rest;
 		else
 			break;
-		capture(w, stream, buf + at, take, &ts);
+		capture(o, stream, buf + at, take, &ts);
 		at += take + skip;
 	}
 	evbuffer_drain(in, at);
@@ -307,54 +247,54 @@ static void split_lines(struct worker *w, enum lv_stream stream, struct evbuffer
 
 /* The file gets what one read brought in one write: lines are gathered, not written one
  * by one, and nothing waits past the end of the callback. */
-static void flush_file(struct worker *w)
+static void flush_file(struct output *o)
 {
-	if (w->pool->log && logfile_flush(w->pool->log) < 0)
-		log_err("logs: %s: %s", w->pool->log->path, strerror(errno));
+	if (*o->file && logfile_flush(*o->file) < 0)
+		log_err("logs: %s: %s", (*o->file)->path, strerror(errno));
 }
 
-void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t len)
+void output_line(struct output *o, enum lv_stream stream, const char *text, size_t len)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	capture(w, stream, text, len, &ts);
-	flush_file(w);
+	capture(o, stream, text, len, &ts);
+	flush_file(o);
 }
 
-static enum lv_stream stream_of(const struct worker *w, const struct bufferevent *bev)
+static enum lv_stream stream_of(const struct output *o, const struct bufferevent *bev)
 {
-	return bev == w->log_bev[1] ? LV_STREAM_STDERR : LV_STREAM_STDOUT;
+	return bev == o->bev[1] ? LV_STREAM_STDERR : LV_STREAM_STDOUT;
 }
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	struct worker *w = arg;
+	struct output *o = arg;
 
-	split_lines(w, stream_of(w, bev), bufferevent_get_input(bev), false);
-	flush_file(w);
+	split_lines(o, stream_of(o, bev), bufferevent_get_input(bev), false);
+	flush_file(o);
 }
 
-static void close_pipe(struct worker *w, int i)
+static void close_pipe(struct output *o, int i)
 {
-	if (!w->log_bev[i])
+	if (!o->bev[i])
 		return;
-	split_lines(w, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT, bufferevent_get_input(w->log_bev[i]),
+	split_lines(o, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT, bufferevent_get_input(o->bev[i]),
 	            true);
-	flush_file(w);
-	bufferevent_free(w->log_bev[i]);
-	w->log_bev[i] = NULL;
+	flush_file(o);
+	bufferevent_free(o->bev[i]);
+	o->bev[i] = NULL;
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct output *o = arg;
 
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		close_pipe(w, bev == w->log_bev[1]);
+		close_pipe(o, bev == o->bev[1]);
 }
 
-void logs_attach(struct worker *w, int out_fd, int err_fd)
+void output_attach(struct output *o, int out_fd, int err_fd)
 {
 	int fds[2] = { out_fd, err_fd };
 
@@ -362,23 +302,23 @@ void logs_attach(struct worker *w, int out_fd, int err_fd)
 		struct bufferevent *bev;
 
 		evutil_make_socket_nonblocking(fds[i]);
-		bev = bufferevent_socket_new(w->pool->sup->base, fds[i], BEV_OPT_CLOSE_ON_FREE);
+		bev = bufferevent_socket_new(o->all->base, fds[i], BEV_OPT_CLOSE_ON_FREE);
 		if (!bev) {
 			close(fds[i]);
 			continue;
 		}
-		w->log_bev[i] = bev;
-		bufferevent_setcb(bev, on_read, NULL, on_event, w);
+		o->bev[i] = bev;
+		bufferevent_setcb(bev, on_read, NULL, on_event, o);
 		bufferevent_setwatermark(bev, EV_READ, 0, 4 * LV_LOG_MAX_LINE);
 		bufferevent_set_max_single_read(bev, 4 * LV_LOG_MAX_LINE); /* a full pipe at once */
 		bufferevent_enable(bev, EV_READ);
 	}
 }
 
-void logs_drain(struct worker *w)
+void output_drain(struct output *o)
 {
 	for (int i = 0; i < 2; i++) {
-		struct bufferevent *bev = w->log_bev[i];
+		struct bufferevent *bev = o->bev[i];
 
 		if (!bev)
 			continue;
@@ -386,9 +326,9 @@ void logs_drain(struct worker *w)
 		 * bufferevent keeps its input's end frozen for itself: we take over) */
 		evbuffer_unfreeze(bufferevent_get_input(bev), 0);
 		while (evbuffer_read(bufferevent_get_input(bev), bufferevent_getfd(bev), 65536) > 0)
-			split_lines(w, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT,
+			split_lines(o, i ? LV_STREAM_STDERR : LV_STREAM_STDOUT,
 			            bufferevent_get_input(bev), false);
-		close_pipe(w, i);
+		close_pipe(o, i);
 	}
 }
 
@@ -399,21 +339,20 @@ static int by_seq(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned n)
+json_t *output_tail(struct output *const *os, int n_os, unsigned n)
 {
 	struct log_rec **v;
 	json_t *out = json_array();
 	size_t m = 0, total = 0;
 
-	(void)sup;
-	for (int k = 0; k < n_ws; k++)
-		total += ws[k]->ring_len;
+	for (int k = 0; k < n_os; k++)
+		total += os[k]->ring_len;
 	if (!(v = malloc(total * sizeof *v + 1)))
 		return json_pack("{s:o}", "lines", out);
-	for (int k = 0; k < n_ws; k++) {
-		const struct worker *w = ws[k];
-		for (unsigned i = 0; i < w->ring_len; i++)
-			v[m++] = w->ring[(w->ring_next + w->ring_cap - w->ring_len + i) % w->ring_cap];
+	for (int k = 0; k < n_os; k++) {
+		const struct output *o = os[k];
+		for (unsigned i = 0; i < o->ring_len; i++)
+			v[m++] = o->ring[(o->ring_next + o->ring_cap - o->ring_len + i) % o->ring_cap];
 	}
 	/* several workers: interleave by sequence number; then keep the last n */
 	qsort(v, m, sizeof *v, by_seq);
@@ -423,11 +362,11 @@ json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned
 	return json_pack("{s:o}", "lines", out);
 }
 
-void logs_free_worker(struct worker *w)
+void output_free(struct output *o)
 {
-	logs_drain(w);
-	for (unsigned i = 0; w->ring && i < w->ring_cap; i++)
-		free(w->ring[i]);
-	free(w->ring);
-	w->ring = NULL;
+	output_drain(o);
+	for (unsigned i = 0; o->ring && i < o->ring_cap; i++)
+		free(o->ring[i]);
+	free(o->ring);
+	o->ring = NULL;
 }

@@ -1,40 +1,59 @@
 /* output: captures every worker's stdout and stderr through pipes, splits them into lines
- * tagged with worker and stream, and hands each line to the sinks: the pool's log file
- * (or the daemon's stderr without logs.dir), the worker's in-memory ring, and followers. */
-#ifndef LV_LOGS_H
-#define LV_LOGS_H
+ * tagged with worker and stream, and hands each line on: the pool's log file (or the
+ * daemon's log or the journal without logs.dir), the worker's in-memory ring, the sinks. */
+#ifndef LV_OUTPUT_H
+#define LV_OUTPUT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
-#include "daemon/core/supervisor.h"
+#include <event2/event.h>
+#include <jansson.h>
 
 #define LV_LOG_MAX_LINE (64 * 1024)   /* longer lines are split */
 
 enum lv_stream { LV_STREAM_STDOUT, LV_STREAM_STDERR, LV_STREAM_LOG };
 
+struct lv_sinks;
+struct logfile;
+struct log_rec;
+
+/* What every worker's output shares. */
+struct outputs {
+	struct event_base *base;
+	struct lv_sinks *sinks;     /* followers of log lines */
+	uint64_t seq;               /* the last line's number */
+	unsigned ring_lines;        /* lines a worker's ring keeps (logs.ring) */
+};
+
+/* One worker's output, as the capture sees it. */
+struct output {
+	struct outputs *all;
+	const char *name;                 /* "POOL:INDEX" */
+	const char *pool;                 /* its pool's name */
+	const pid_t *pid;                 /* its process's pid, 0 between processes */
+	struct logfile *const *file;      /* its pool's log file, or NULL: the daemon's log */
+	struct bufferevent *bev[2];       /* read ends of the process's stdout and stderr */
+	struct log_rec **ring;            /* its last lines */
+	unsigned ring_next, ring_len, ring_cap;
+};
+
 /* Makes the logs folder if it is missing and checks that only the daemon's user can write
  * it (owner, no group or world write, no symlink); -1 with err ("logs: DIR: refusing..."). */
 int logs_prepare_dir(const char *dir, char *err, size_t errlen);
-/* Opens the pool's log file if logs go to files; -1 with err. */
-int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
-void logs_close_pool(struct pool *p);
-/* Opens the pool's file again under the current logs settings (reload, SIGUSR1); when the
- * same file cannot be opened again the one in use stays. -1 with err. */
-int logs_reopen_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
-/* SIGUSR1: reopen every pool's file after an external rotation. */
-void logs_reopen(struct supervisor *sup);
 
 /* Takes the read ends of a new process's stdout and stderr pipes. */
-void logs_attach(struct worker *w, int out_fd, int err_fd);
+void output_attach(struct output *o, int out_fd, int err_fd);
 /* The process is gone: reads what it left in its pipes (a last line without a newline
  * included) and closes them. */
-void logs_drain(struct worker *w);
-/* One line from elsewhere (a job's lv_log): goes to the same sinks. */
-void logs_line(struct worker *w, enum lv_stream stream, const char *text, size_t len);
-
-/* The last lines of target's workers (at most n), oldest first: {"lines": [...]}. */
-json_t *logs_tail(struct supervisor *sup, struct worker **ws, int n_ws, unsigned n);
-void logs_free_worker(struct worker *w);
+void output_drain(struct output *o);
+/* One line from elsewhere (a job's lv_log): goes the same way. */
+void output_line(struct output *o, enum lv_stream stream, const char *text, size_t len);
+/* The last lines of these outputs (at most n), oldest first: {"lines": [...]}. */
+json_t *output_tail(struct output *const *os, int n_os, unsigned n);
+/* Drains, then frees the ring. */
+void output_free(struct output *o);
 
 #endif
