@@ -2,7 +2,6 @@
  * socket, start the pools, run the loop, and drain every worker on the way out. */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,9 +16,11 @@
 
 #include "daemon/control/control.h"
 #include "daemon/core/deps.h"
+#include "daemon/core/paths.h"
 #include "daemon/out/events.h"
 #include "daemon/control/inspect.h"
 #include "daemon/lib/log.h"
+#include "daemon/lib/strv.h"
 #include "daemon/proc/output.h"
 #include "daemon/proc/notify_socket.h"
 #include "daemon/out/systemd.h"
@@ -28,7 +29,6 @@
 #include "daemon/core/supervisor.h"
 #include "daemon/out/waiters.h"
 #include "daemon/proc/zygote.h"
-#include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
 
 #define DEFAULT_CONFIG "/etc/loopvisor/loopvisor.json"
@@ -77,35 +77,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 		exit(2);
 	}
 	return 0;
-}
-
-/* Module folders: the config's job_path, then next to the binary, then the install. */
-char **supervisor_job_path(const struct lv_config *cfg)
-{
-	size_t n = 0, k = 0;
-	char exe[PATH_MAX], rel[PATH_MAX + 32], **out;
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-
-	while (cfg->job_path[n])
-		n++;
-	if (!(out = calloc(n + 3, sizeof *out)))
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		out[k++] = strdup(cfg->job_path[i]);
-	if (len > 0) {
-		exe[len] = '\0';
-		snprintf(rel, sizeof rel, "%s/../lib/loopvisor/jobs", dirname(exe));
-		out[k++] = strdup(rel);
-	}
-	out[k++] = strdup(LV_INSTALL_JOBDIR);
-	return out;
-}
-
-void lv_strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
 }
 
 void supervisor_check_done(struct supervisor *sup)
@@ -190,16 +161,6 @@ static int add_signals(struct supervisor *sup)
 	       evsignal_add(sup->sigusr1, NULL);
 }
 
-int supervisor_socket_path(const struct supervisor *sup, const struct lv_config *cfg, char *buf,
-                           size_t len)
-{
-	const char *p = sup->socket_arg ? sup->socket_arg : cfg->control_socket;
-
-	if (!p)
-		return lv_default_socket_path(buf, len);
-	return snprintf(buf, len, "%s", p) < (int)len ? 0 : -1;
-}
-
 /* Socket activation: "control" becomes the control socket, other names back "fd:NAME"
  * listen addresses. Unsets LISTEN_*, so nothing of it reaches a worker. */
 static int take_passed_fds(struct supervisor *sup)
@@ -241,14 +202,14 @@ static int setup(struct supervisor *sup)
 	event_config_free(ec);
 	if (sup->base)
 		lv_log_attach(sup->base);
-	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = supervisor_job_path(sup->cfg))) {
+	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = paths_job_dirs(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;
 	}
 	/* now, while the daemon holds next to nothing that a fork would copy */
 	if (zygote_start(sup) < 0)
 		log_warn("no zygote (%s): the daemon forks its workers itself", strerror(errno));
-	if (supervisor_socket_path(sup, sup->cfg, path, sizeof path) < 0) {
+	if (paths_control_socket(sup->socket_arg, sup->cfg, path, sizeof path) < 0) {
 		log_err("control socket path too long");
 		return -1;
 	}

@@ -11,9 +11,11 @@
 #include <unistd.h>
 
 #include "daemon/control/control.h"
+#include "daemon/core/paths.h"
 #include "daemon/out/events.h"
 #include "daemon/proc/listen.h"
 #include "daemon/lib/log.h"
+#include "daemon/lib/strv.h"
 #include "daemon/proc/output.h"
 
 /* Listening sockets for a changed pool: an address it already had keeps its socket (so
@@ -65,7 +67,7 @@ static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t er
 		} /* else being removed: it comes back once it is gone (plan_readd) */
 	}
 	snprintf(pl->old_path, sizeof pl->old_path, "%s", control_path(sup->control));
-	if (supervisor_socket_path(sup, next, path, sizeof path) < 0) {
+	if (paths_control_socket(sup->socket_arg, next, path, sizeof path) < 0) {
 		snprintf(err, errlen, "control socket path too long");
 		return -1;
 	}
@@ -184,7 +186,7 @@ int supervisor_reload(struct supervisor *sup, json_t **result, char *err, size_t
 		goto out;
 	pl.fds = calloc(pl.next->n_pools + 1, sizeof *pl.fds);
 	pl.changed = calloc(pl.next->n_pools + 1, sizeof *pl.changed);
-	if (!pl.fds || !pl.changed || !(job_path = supervisor_job_path(pl.next))) {
+	if (!pl.fds || !pl.changed || !(job_path = paths_job_dirs(pl.next))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
