@@ -71,7 +71,9 @@ bool control_may_stream(struct client *cl)
 void control_publish(struct control *ctl, int event, json_t *params, const char *pool,
                      const char *worker)
 {
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+	struct client *cl;
+
+	LIST_FOREACH(cl, &ctl->clients, link) {
 		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
 		    !control_target_matches(cl->sub_target, pool, worker) || !control_may_stream(cl))
 			continue;
@@ -115,8 +117,9 @@ bool control_has_followers(const struct control *ctl)
 void control_publish_log(struct control *ctl, json_t *line, const char *pool, const char *worker)
 {
 	size_t limit = lv_follower_limit(ctl->n_follows);
+	struct client *cl;
 
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+	LIST_FOREACH(cl, &ctl->clients, link) {
 		size_t queued;
 
 		if (!cl->follows || cl->closing ||
