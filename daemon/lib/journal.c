@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <systemd/sd-journal.h>
 
+#include "daemon/lib/clock.h"
 #include "daemon/lib/log.h"
 
 /* sd_journal_sendv writes datagrams to journald on a socket libsystemd opens on its first
@@ -176,17 +176,9 @@ void lv_journal_attach(struct event_base *base)
 		arm_in(JOURNAL_RETRY_MS);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void lv_journal_detach(int wait_ms)
 {
-	long long until = now_ms() + wait_ms;
+	uint64_t until = lv_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
 	struct journal_msg *m;
 	unsigned sent;
 
@@ -195,7 +187,7 @@ void lv_journal_detach(int wait_ms)
 		retry = NULL;
 	}
 	/* the loop is over: what waits gets a little time, not more */
-	while (!flush_queue(&sent) && now_ms() < until)
+	while (!flush_queue(&sent) && lv_now_ms() < until)
 		poll(NULL, 0, JOURNAL_RETRY_MS);
 	if (STAILQ_EMPTY(&waiting))
 		report_dropped();
