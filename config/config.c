@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config/check.h"
+#include "daemon/lib/strv.h"
 
 static const char *const top_keys[] = { "control", "job_path", "state_dir", "logs", "pools",
 	                                     NULL };
@@ -30,9 +31,7 @@ void lv_config_free(struct lv_config *cfg)
 	for (size_t i = 0; i < cfg->n_pools; i++)
 		lv_pool_config_clear(&cfg->pools[i]);
 	free(cfg->pools);
-	for (size_t i = 0; cfg->job_path && cfg->job_path[i]; i++)
-		free(cfg->job_path[i]);
-	free(cfg->job_path);
+	lv_strv_free(cfg->job_path);
 	free(cfg->control_socket);
 	free(cfg->access);
 	free(cfg->state_dir);

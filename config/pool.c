@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config/check.h"
+#include "daemon/lib/strv.h"
 #include "config/signame.h"
 
 static const char *const pool_keys[] = {
@@ -37,18 +38,10 @@ bool lv_pool_name_valid(const char *name)
 
 void lv_pool_config_clear(struct lv_pool_config *p)
 {
-	for (size_t i = 0; p->argv && p->argv[i]; i++)
-		free(p->argv[i]);
-	free(p->argv);
-	for (size_t i = 0; p->env && p->env[i]; i++)
-		free(p->env[i]);
-	free(p->env);
-	for (size_t i = 0; p->listen && p->listen[i]; i++)
-		free(p->listen[i]);
-	free(p->listen);
-	for (size_t i = 0; p->after && p->after[i]; i++)
-		free(p->after[i]);
-	free(p->after);
+	lv_strv_free(p->argv);
+	lv_strv_free(p->env);
+	lv_strv_free(p->listen);
+	lv_strv_free(p->after);
 	free(p->module);
 	json_decref(p->params);
 	json_decref(p->source);

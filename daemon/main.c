@@ -2,7 +2,6 @@
  * socket, start the pools, run the loop, and drain every worker on the way out. */
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,11 +16,12 @@
 
 #include "daemon/control/control.h"
 #include "daemon/control/daemon_reload.h"
-#include "daemon/core/process_hooks.h"
-#include "daemon/out/events.h"
 #include "daemon/control/inspect.h"
-#include "daemon/lib/log.h"
+#include "daemon/core/paths.h"
 #include "daemon/core/pool_logs.h"
+#include "daemon/core/process_hooks.h"
+#include "daemon/lib/log.h"
+#include "daemon/lib/strv.h"
 #include "daemon/proc/notify_socket.h"
 #include "daemon/out/systemd.h"
 #include "daemon/core/state_file.h"
@@ -30,7 +30,6 @@
 #include "daemon/outlet_consumers.h"
 #include "daemon/out/waiters.h"
 #include "daemon/proc/zygote.h"
-#include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
 
 #define DEFAULT_CONFIG "/etc/loopvisor/loopvisor.json"
@@ -81,35 +80,6 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* Module folders: the config's job_path, then next to the binary, then the install. */
-char **supervisor_job_path(const struct lv_config *cfg)
-{
-	size_t n = 0, k = 0;
-	char exe[PATH_MAX], rel[PATH_MAX + 32], **out;
-	ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-
-	while (cfg->job_path[n])
-		n++;
-	if (!(out = calloc(n + 3, sizeof *out)))
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		out[k++] = strdup(cfg->job_path[i]);
-	if (len > 0) {
-		exe[len] = '\0';
-		snprintf(rel, sizeof rel, "%s/../lib/loopvisor/jobs", dirname(exe));
-		out[k++] = strdup(rel);
-	}
-	out[k++] = strdup(LV_INSTALL_JOBDIR);
-	return out;
-}
-
-void lv_strv_free(char **v)
-{
-	for (size_t i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* SIGHUP: the same as the reload method, with the outcome in the log. */
 static void reload_on_signal(struct supervisor *sup)
 {
@@ -153,16 +123,6 @@ static int add_signals(struct supervisor *sup)
 	return evsignal_add(sup->sigchld, NULL) | evsignal_add(sup->sigterm, NULL) |
 	       evsignal_add(sup->sigint, NULL) | evsignal_add(sup->sighup, NULL) |
 	       evsignal_add(sup->sigusr1, NULL);
-}
-
-int supervisor_socket_path(const struct supervisor *sup, const struct lv_config *cfg, char *buf,
-                           size_t len)
-{
-	const char *p = sup->socket_arg ? sup->socket_arg : cfg->control_socket;
-
-	if (!p)
-		return lv_default_socket_path(buf, len);
-	return snprintf(buf, len, "%s", p) < (int)len ? 0 : -1;
 }
 
 /* Socket activation: "control" becomes the control socket, other names back "fd:NAME"
@@ -212,14 +172,14 @@ static int setup(struct supervisor *sup)
 	sup->procs.base = sup->outputs.base = sup->base;
 	sup->outputs.sinks = &sup->sinks;
 	sup->outputs.ring_lines = sup->cfg->logs_ring;
-	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = supervisor_job_path(sup->cfg))) {
+	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = paths_job_dirs(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;
 	}
 	/* now, while the daemon holds next to nothing that a fork would copy */
 	if (zygote_start(&sup->procs) < 0)
 		log_warn("no zygote (%s): the daemon forks its workers itself", strerror(errno));
-	if (supervisor_socket_path(sup, sup->cfg, path, sizeof path) < 0) {
+	if (paths_control_socket(sup->socket_arg, sup->cfg, path, sizeof path) < 0) {
 		log_err("control socket path too long");
 		return -1;
 	}

@@ -6,13 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "ipc/utf8.h"
 
 /* One received line that owes the peer output: a single request or a batch. Units are
  * answered strictly in the order they arrived. */
 struct lv_rpc_unit {
-	struct lv_rpc_unit *next;
+	STAILQ_ENTRY(lv_rpc_unit) link; /* in the session's queue of units */
 	bool batch;
 	size_t outstanding;  /* calls not yet answered */
 	size_t n;            /* slots */
@@ -26,7 +27,7 @@ struct lv_rpc_call {
 	json_t *id;                /* NULL for a notification */
 	void (*cancel)(void *arg);
 	void *cancel_arg;
-	struct lv_rpc_call *prev, *next; /* in the session's list of open calls */
+	LIST_ENTRY(lv_rpc_call) link; /* in the session's list of open calls */
 };
 
 struct lv_rpc_session {
@@ -34,9 +35,9 @@ struct lv_rpc_session {
 	void *app;
 	lv_rpc_send_fn send;
 	void *io;
-	struct lv_rpc_unit *head, *tail;
+	STAILQ_HEAD(lv_rpc_units, lv_rpc_unit) units; /* oldest first */
 	size_t pending;
-	struct lv_rpc_call *calls;
+	LIST_HEAD(lv_rpc_calls, lv_rpc_call) calls;
 	size_t n_calls;            /* calls dispatched and not answered yet (parked ones) */
 	enum lv_rpc_role role;
 	void (*denied)(void *io, const char *method);
@@ -57,6 +58,8 @@ struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, v
 	s->role = LV_ROLE_ADMIN;
 	s->send = send;
 	s->io = io;
+	STAILQ_INIT(&s->units);
+	LIST_INIT(&s->calls);
 	return s;
 }
 
@@ -72,12 +75,7 @@ static void call_unlink(struct lv_rpc_call *c)
 {
 	struct lv_rpc_session *s = c->session;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->calls = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, link);
 	s->n_calls--;
 	json_decref(c->id);
 	free(c);
@@ -87,8 +85,8 @@ void lv_rpc_session_free(struct lv_rpc_session *s)
 {
 	if (!s)
 		return;
-	while (s->calls) {
-		struct lv_rpc_call *c = s->calls;
+	while (!LIST_EMPTY(&s->calls)) {
+		struct lv_rpc_call *c = LIST_FIRST(&s->calls);
 		void (*cancel)(void *) = c->cancel;
 		void *arg = c->cancel_arg;
 
@@ -96,9 +94,10 @@ void lv_rpc_session_free(struct lv_rpc_session *s)
 		if (cancel)
 			cancel(arg);
 	}
-	while (s->head) {
-		struct lv_rpc_unit *u = s->head;
-		s->head = u->next;
+	while (!STAILQ_EMPTY(&s->units)) {
+		struct lv_rpc_unit *u = STAILQ_FIRST(&s->units);
+
+		STAILQ_REMOVE_HEAD(&s->units, link);
 		unit_free(u);
 	}
 	free(s);
@@ -198,17 +197,15 @@ static void send_batch(struct lv_rpc_session *s, const struct lv_rpc_unit *u)
 /* Sends every finished unit at the head of the queue, keeping request order. */
 static void flush_units(struct lv_rpc_session *s)
 {
-	while (s->head && s->head->outstanding == 0) {
-		struct lv_rpc_unit *u = s->head;
+	struct lv_rpc_unit *u;
 
+	while ((u = STAILQ_FIRST(&s->units)) && u->outstanding == 0) {
 		if (u->batch) {
 			send_batch(s, u);
 		} else {
 			send_line(s, u->slots[0]);
 		}
-		s->head = u->next;
-		if (!s->head)
-			s->tail = NULL;
+		STAILQ_REMOVE_HEAD(&s->units, link);
 		s->pending--;
 		unit_free(u);
 	}
@@ -452,10 +449,7 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 	/* Everything that is not a valid notification owes a response. */
 	c->id = id ? json_incref(id) : NULL;
 	c->unit = u;
-	c->next = s->calls;
-	if (s->calls)
-		s->calls->prev = c;
-	s->calls = c;
+	LIST_INSERT_HEAD(&s->calls, c, link);
 	s->n_calls++;
 
 	if (!json_is_object(req)) {
@@ -505,11 +499,7 @@ static struct lv_rpc_unit *unit_new(struct lv_rpc_session *s, bool batch, size_t
 	u->batch = batch;
 	u->n = n ? n : 1;
 	u->outstanding = u->n;
-	if (s->tail)
-		s->tail->next = u;
-	else
-		s->head = u;
-	s->tail = u;
+	STAILQ_INSERT_TAIL(&s->units, u, link);
 	s->pending++;
 	return u;
 }

@@ -25,12 +25,7 @@ static void client_free(struct client *cl)
 {
 	struct control *ctl = cl->ctl;
 
-	if (cl->prev)
-		cl->prev->next = cl->next;
-	else
-		ctl->clients = cl->next;
-	if (cl->next)
-		cl->next->prev = cl->prev;
+	LIST_REMOVE(cl, link);
 	ctl->n_clients--;
 	peers_leave(&ctl->peers, cl->peer.uid);
 	lv_rpc_session_free(cl->session);
@@ -254,10 +249,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	lv_rpc_session_set_peer(cl->session, peer.uid, peer.gid); /* for what add may run as */
-	cl->next = ctl->clients;
-	if (ctl->clients)
-		ctl->clients->prev = cl;
-	ctl->clients = cl;
+	LIST_INSERT_HEAD(&ctl->clients, cl, link);
 	if (++ctl->n_clients >= LV_CONTROL_MAX_CLIENTS)
 		evconnlistener_disable(l);
 	bufferevent_setcb(cl->bev, on_read, on_write, on_event, cl);
@@ -330,6 +322,7 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 		return NULL;
 	}
 	ctl->sup = sup;
+	LIST_INIT(&ctl->clients);
 	ctl->methods = methods;
 	ctl->mode = mode;
 	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
@@ -358,6 +351,7 @@ struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rp
 		return NULL;
 	}
 	ctl->sup = sup;
+	LIST_INIT(&ctl->clients);
 	ctl->methods = methods;
 	ctl->adopted = true;
 	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
@@ -419,7 +413,9 @@ bool control_client_privileged(void *client_io)
 
 void control_flush(struct control *ctl)
 {
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+	struct client *cl;
+
+	LIST_FOREACH(cl, &ctl->clients, link) {
 		struct evbuffer *out = bufferevent_get_output(cl->bev);
 		evutil_socket_t fd = bufferevent_getfd(cl->bev);
 
@@ -434,8 +430,8 @@ void control_close(struct control *ctl)
 {
 	if (!ctl)
 		return;
-	while (ctl->clients)
-		client_free(ctl->clients);
+	while (!LIST_EMPTY(&ctl->clients))
+		client_free(LIST_FIRST(&ctl->clients));
 	if (ctl->resume)
 		event_free(ctl->resume);
 	replymem_free(&ctl->replies);

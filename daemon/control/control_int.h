@@ -4,6 +4,7 @@
 #define LV_CONTROL_INT_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/bufferevent.h>
@@ -15,7 +16,7 @@
 #include "daemon/lib/sockfile.h"
 
 struct client {
-	struct client *prev, *next;
+	LIST_ENTRY(client) link; /* in ctl->clients */
 	struct control *ctl;
 	struct bufferevent *bev;
 	struct lv_rpc_session *session;
@@ -39,7 +40,7 @@ struct control {
 	const struct lv_rpc_method *methods;
 	struct evconnlistener *listener;
 	struct event *resume;   /* re-enables accepting after EMFILE */
-	struct client *clients;
+	LIST_HEAD(client_list, client) clients;
 	unsigned n_clients;
 	unsigned n_follows;     /* clients that follow log lines */
 	struct peers peers;     /* roles and connection slots per uid */

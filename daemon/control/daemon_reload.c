@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "daemon/control/control.h"
+#include "daemon/core/paths.h"
 #include "daemon/core/state_file.h"
 #include "daemon/core/supervisor.h"
 #include "daemon/lib/log.h"
@@ -23,7 +24,7 @@ static int rebind_control(void *ctx, const struct lv_config *next, char *err, si
 	char path[PATH_MAX];
 
 	snprintf(rb->old_path, sizeof rb->old_path, "%s", control_path(sup->control));
-	if (supervisor_socket_path(sup, next, path, sizeof path) < 0) {
+	if (paths_control_socket(sup->socket_arg, next, path, sizeof path) < 0) {
 		snprintf(err, errlen, "control socket path too long");
 		return -1;
 	}

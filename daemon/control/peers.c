@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/control/control.h"
+#include "daemon/lib/clock.h"
 #include "daemon/lib/log.h"
 
 bool peer_privileged(uid_t uid)
@@ -101,16 +102,14 @@ static const char *slot_refused(struct peers *ps, uid_t uid, unsigned n_all, uns
 
 static void log_refusal(struct peers *ps, const struct ucred *peer, const char *why)
 {
-	uint64_t now = lv_now_ms();
+	unsigned unlogged = ps->refusals.count;
 
-	if (now < ps->refused_log_ms) {
-		ps->refused++;
+	if (!lv_ratewin_roll(&ps->refusals, lv_now_ms())) { /* one line a second at most */
+		lv_ratewin_charge(&ps->refusals, 0);
 		return;
 	}
 	log_warn("control: refused a connection of uid %u (pid %d): %s (and %u more since the "
-	         "last such message)", (unsigned)peer->uid, (int)peer->pid, why, ps->refused);
-	ps->refused = 0;
-	ps->refused_log_ms = now + 1000;
+	         "last such message)", (unsigned)peer->uid, (int)peer->pid, why, unlogged);
 }
 
 /* Says why in one line (never waiting: a fresh socket has room for it) and closes. */

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "config/config.h"
+#include "daemon/lib/ratewin.h"
 #include "ipc/jsonrpc.h"
 
 #define LV_PEER_ROLE_CACHE 64
@@ -27,8 +28,8 @@ struct peers {
 	struct peer_uid { uid_t uid; unsigned n; } *uids; /* connections per unprivileged uid */
 	size_t n_uids;
 	unsigned n_others;        /* connections of unprivileged peers in all */
-	unsigned refused;         /* refusals since the last log line about them */
-	uint64_t refused_log_ms;
+	struct lv_ratewin refusals; /* began at the last log line about refusals; count: the
+	                             * refusals since, not logged one by one */
 };
 
 /* root and the daemon's own user: admins, never limited per uid, and only they may use

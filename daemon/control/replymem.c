@@ -39,6 +39,7 @@ int replymem_init(struct replymem *m, struct event_base *base, size_t per_user, 
                   void (*drop)(struct replymem_user *u, const char *why))
 {
 	*m = (struct replymem){ .per_user = per_user, .all = all, .drop = drop };
+	LIST_INIT(&m->users);
 #ifdef __GLIBC__
 	/* Big replies (a status of thousands of workers, a long tail) in their own mappings,
 	 * unmapped when freed: glibc otherwise raises this threshold to the biggest block
@@ -61,11 +62,7 @@ int replymem_track(struct replymem *m, struct replymem_user *u, struct evbuffer 
 	if (!(u->cb = evbuffer_add_cb(out, on_change, m)))
 		return -1;
 	u->out = out;
-	u->prev = NULL;
-	u->next = m->users;
-	if (m->users)
-		m->users->prev = u;
-	m->users = u;
+	LIST_INSERT_HEAD(&m->users, u, link);
 	count(m, evbuffer_get_length(out), 0);
 	return 0;
 }
@@ -76,21 +73,16 @@ void replymem_untrack(struct replymem *m, struct replymem_user *u)
 		return;
 	evbuffer_remove_cb_entry(u->out, u->cb);
 	u->cb = NULL;
-	if (u->prev)
-		u->prev->next = u->next;
-	else
-		m->users = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
+	LIST_REMOVE(u, link);
 	count(m, 0, evbuffer_get_length(u->out));
 }
 
 static struct replymem_user *biggest(struct replymem *m)
 {
-	struct replymem_user *big = NULL;
+	struct replymem_user *big = NULL, *u;
 	size_t most = 0;
 
-	for (struct replymem_user *u = m->users; u; u = u->next) {
+	LIST_FOREACH(u, &m->users, link) {
 		size_t n = evbuffer_get_length(u->out);
 
 		if (!u->dropped && (!big || n > most)) {

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -13,7 +14,7 @@
 
 /* One client's output buffer, as counted here (embedded in the client). */
 struct replymem_user {
-	struct replymem_user *prev, *next;
+	LIST_ENTRY(replymem_user) link; /* in m->users while tracked */
 	struct evbuffer *out;
 	struct evbuffer_cb_entry *cb;
 	bool dropped;              /* told to go: it takes no more and is not chosen again */
@@ -24,7 +25,7 @@ struct replymem {
 	size_t queued;             /* unread reply bytes of every user */
 	size_t peak;               /* the most since memory was last given back */
 	struct event *trim;
-	struct replymem_user *users;
+	LIST_HEAD(replymem_users, replymem_user) users;
 	/* disconnects a user (not freeing it now: a send may be on the stack) */
 	void (*drop)(struct replymem_user *u, const char *why);
 };

@@ -72,8 +72,9 @@ static void publish_event(void *ctx, int event, json_t *params, const char *pool
                           const char *worker)
 {
 	struct control *ctl = ctx;
+	struct client *cl;
 
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+	LIST_FOREACH(cl, &ctl->clients, link) {
 		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
 		    !control_target_matches(cl->sub_target, pool, worker) || !control_may_stream(cl))
 			continue;
@@ -120,8 +121,9 @@ static void publish_line(void *ctx, json_t *line, const char *pool, const char *
 {
 	struct control *ctl = ctx;
 	size_t limit = lv_follower_limit(ctl->n_follows);
+	struct client *cl;
 
-	for (struct client *cl = ctl->clients; cl; cl = cl->next) {
+	LIST_FOREACH(cl, &ctl->clients, link) {
 		size_t queued;
 
 		if (!cl->follows || cl->closing ||

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/proc/listen.h"
-#include "daemon/lib/log.h"
+#include "daemon/core/paths.h"
 #include "daemon/core/pool_logs.h"
+#include "daemon/lib/log.h"
+#include "daemon/lib/strv.h"
+#include "daemon/proc/listen.h"
 #include "daemon/proc/output.h"
 
 /* Listening sockets for a changed pool: an address it already had keeps its socket (so
@@ -174,7 +176,7 @@ int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, js
 		goto out;
 	pl.fds = calloc(pl.next->n_pools + 1, sizeof *pl.fds);
 	pl.changed = calloc(pl.next->n_pools + 1, sizeof *pl.changed);
-	if (!pl.fds || !pl.changed || !(job_path = supervisor_job_path(pl.next))) {
+	if (!pl.fds || !pl.changed || !(job_path = paths_job_dirs(pl.next))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

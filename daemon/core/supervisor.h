@@ -206,11 +206,6 @@ int worker_kill(struct worker *w, int sig, bool group);
 /* Asks the process to stop gracefully: "stop" on the channel, or the pool's stop signal. */
 void worker_ask_stop(struct worker *w);
 
-/* lifecycle (main.c) */
-char **supervisor_job_path(const struct lv_config *cfg);
-void lv_strv_free(char **v);
-int supervisor_socket_path(const struct supervisor *sup, const struct lv_config *cfg, char *buf,
-                           size_t len);
 /* reload.c: re-reads the config file and applies the difference; -1 with err changes
  * nothing. *result gets {"added", "removed", "changed", "scaled", "unchanged"}. */
 struct reload_hook {

@@ -8,13 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <systemd/sd-journal.h>
 
+#include "daemon/lib/clock.h"
 #include "daemon/lib/log.h"
 
 /* sd_journal_sendv writes datagrams to journald on a socket libsystemd opens on its first
@@ -28,7 +29,7 @@
 #define JOURNAL_RETRY_MS 20
 
 struct journal_msg {
-	struct journal_msg *next;
+	STAILQ_ENTRY(journal_msg) link; /* in the queue, oldest first */
 	int n;
 	size_t bytes;
 	struct iovec iov[]; /* n fields, then their text */
@@ -36,7 +37,7 @@ struct journal_msg {
 
 static int probe_fd = -1;
 static bool settled;
-static struct journal_msg *head, **tail = &head;
+static STAILQ_HEAD(journal_queue, journal_msg) waiting = STAILQ_HEAD_INITIALIZER(waiting);
 static size_t queued;                /* bytes of fields waiting */
 static unsigned long long dropped;   /* messages lost to a full queue, not reported yet */
 static struct event *retry;
@@ -102,9 +103,7 @@ static void enqueue(const struct iovec *iov, int n)
 	}
 	m->n = n;
 	m->bytes = bytes;
-	m->next = NULL;
-	*tail = m;
-	tail = &m->next;
+	STAILQ_INSERT_TAIL(&waiting, m, link);
 	queued += bytes;
 	arm_in(JOURNAL_RETRY_MS);
 }
@@ -127,15 +126,15 @@ static void report_dropped(void)
 /* Sends what waits, in order, as far as journald takes it now; true once all went. */
 static bool flush_queue(unsigned *sent)
 {
-	for (*sent = 0; head; ++*sent) {
-		struct journal_msg *m = head;
+	struct journal_msg *m;
+
+	for (*sent = 0; (m = STAILQ_FIRST(&waiting)); ++*sent) {
 		int rc = send_now(m->iov, m->n);
 
 		if (rc == -EAGAIN)
 			return false;
 		/* sent, or refused for good (journald gone, a bad field): next */
-		if (!(head = m->next))
-			tail = &head;
+		STAILQ_REMOVE_HEAD(&waiting, link);
 		queued -= m->bytes;
 		free(m);
 	}
@@ -159,9 +158,9 @@ void lv_journal_sendv(const struct iovec *iov, int n)
 {
 	unsigned sent;
 
-	if (head && !retry)
+	if (!STAILQ_EMPTY(&waiting) && !retry)
 		flush_queue(&sent); /* no loop (yet, or any more) to do it */
-	if (head) {
+	if (!STAILQ_EMPTY(&waiting)) {
 		enqueue(iov, n); /* behind what waits */
 		return;
 	}
@@ -173,21 +172,14 @@ void lv_journal_sendv(const struct iovec *iov, int n)
 
 void lv_journal_attach(struct event_base *base)
 {
-	if ((retry = evtimer_new(base, on_retry, NULL)) && head)
+	if ((retry = evtimer_new(base, on_retry, NULL)) && !STAILQ_EMPTY(&waiting))
 		arm_in(JOURNAL_RETRY_MS);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void lv_journal_detach(int wait_ms)
 {
-	long long until = now_ms() + wait_ms;
+	uint64_t until = lv_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
+	struct journal_msg *m;
 	unsigned sent;
 
 	if (retry) {
@@ -195,16 +187,13 @@ void lv_journal_detach(int wait_ms)
 		retry = NULL;
 	}
 	/* the loop is over: what waits gets a little time, not more */
-	while (!flush_queue(&sent) && now_ms() < until)
+	while (!flush_queue(&sent) && lv_now_ms() < until)
 		poll(NULL, 0, JOURNAL_RETRY_MS);
-	if (!head)
+	if (STAILQ_EMPTY(&waiting))
 		report_dropped();
-	while (head) {
-		struct journal_msg *m = head;
-
-		head = m->next;
+	while ((m = STAILQ_FIRST(&waiting))) {
+		STAILQ_REMOVE_HEAD(&waiting, link);
 		free(m);
 	}
-	tail = &head;
 	queued = 0;
 }

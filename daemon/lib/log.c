@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "daemon/lib/clock.h"
 #include "daemon/lib/journal.h"
 
 static bool to_journal;
@@ -210,21 +211,18 @@ void lv_log_attach(struct event_base *base)
 
 #define LOG_EXIT_WAIT_MS 1000 /* what still waits at exit gets this long, no more */
 
-/* Waits for room on stderr until the monotonic deadline; false once it has passed. */
-static bool wait_writable(const struct timespec *until)
+/* Waits for room on stderr until the deadline (lv_now_ms); false once it has passed. */
+static bool wait_writable(uint64_t until)
 {
 	struct pollfd p = { .fd = out_fd, .events = POLLOUT };
-	struct timespec now;
-	long long left;
+	uint64_t now = lv_now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	left = (until->tv_sec - now.tv_sec) * 1000LL + (until->tv_nsec - now.tv_nsec) / 1000000;
-	return left > 0 && poll(&p, 1, (int)left) >= 0;
+	return until > now && poll(&p, 1, (int)(until - now)) >= 0;
 }
 
 void lv_log_detach(void)
 {
-	struct timespec until;
+	uint64_t until;
 
 	if (writable) {
 		event_free(writable);
@@ -234,10 +232,9 @@ void lv_log_detach(void)
 	lv_journal_detach(LOG_EXIT_WAIT_MS);
 	if (!queue)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += LOG_EXIT_WAIT_MS / 1000;
+	until = lv_now_ms() + LOG_EXIT_WAIT_MS;
 	/* the loop is over: what waits gets a little time, then is lost */
-	while (flush_queue(), evbuffer_get_length(queue) > 0 && wait_writable(&until))
+	while (flush_queue(), evbuffer_get_length(queue) > 0 && wait_writable(until))
 		;
 	if (evbuffer_get_length(queue) == 0) {
 		report_dropped();

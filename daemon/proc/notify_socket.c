@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "daemon/lib/log.h"
+#include "daemon/lib/ratewin.h"
 #include "daemon/proc/notify_dir.h"
 #include "daemon/proc/zygote.h"
 #include "ipc/notify_msg.h"
@@ -20,20 +21,13 @@
 /* Datagrams read per wakeup: the loop serves others between batches. */
 #define NOTIFY_READS_PER_WAKEUP 64
 
-/* What was read in the current second, against a limit per second. */
-struct budget {
-	uint64_t window_ms;
-	unsigned count;
-	size_t bytes;
-};
-
 struct notify_sock {
 	struct notify *n;
 	uid_t uid;
 	int fd;
 	struct event *ev;       /* readable */
 	struct event *resume;   /* reads again after a second over budget */
-	struct budget budget;
+	struct lv_ratewin budget; /* read this second */
 	unsigned dropped;       /* datagrams dropped this second */
 	char path[LV_NOTIFY_PATH_MAX];
 };
@@ -43,7 +37,7 @@ struct notify {
 	struct notify_dir dir;
 	struct notify_sock **socks;
 	size_t n_socks;
-	struct budget budget;   /* all sockets together */
+	struct lv_ratewin budget; /* read this second from all sockets together */
 	bool flushing;          /* in notify_flush: it does not call itself again */
 };
 
@@ -133,22 +127,12 @@ static struct ucred *take_control(struct msghdr *msg)
 
 /* Starts a new second when the last one is over; true if this one's budget is spent, with
  * the milliseconds left of it in left. */
-static bool budget_spent(struct budget *b, uint64_t now, unsigned max_count, size_t max_bytes,
-                         uint64_t *left)
+static bool budget_spent(struct lv_ratewin *b, uint64_t now, unsigned max_count,
+                         size_t max_bytes, uint64_t *left)
 {
-	if (now - b->window_ms >= 1000) {
-		b->window_ms = now;
-		b->count = 0;
-		b->bytes = 0;
-	}
-	*left = 1000 - (now - b->window_ms);
+	lv_ratewin_roll(b, now);
+	*left = lv_ratewin_left_ms(b, now);
 	return b->count >= max_count || b->bytes >= max_bytes;
-}
-
-static void budget_charge(struct budget *b, size_t bytes)
-{
-	b->count++;
-	b->bytes += bytes;
 }
 
 /* Reads one datagram and applies it; false when the socket is drained. */
@@ -170,8 +154,8 @@ static bool read_one(struct notify_sock *s)
 	if (len < 0)
 		return false; /* EAGAIN: drained */
 	read_size = (size_t)len < sizeof data ? (size_t)len : sizeof data;
-	budget_charge(&s->budget, read_size);
-	budget_charge(&s->n->budget, read_size);
+	lv_ratewin_charge(&s->budget, read_size);
+	lv_ratewin_charge(&s->n->budget, read_size);
 	cred = take_control(&msg);
 	if (!cred || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    !deliver(s->n->sup, s->uid, cred->pid, data, (size_t)len)) {
@@ -212,7 +196,7 @@ static void read_some(struct notify_sock *s, unsigned max)
 	for (unsigned i = 0; i < max; i++) {
 		uint64_t now = lv_now_ms(), left;
 
-		if (now - s->budget.window_ms >= 1000 && s->dropped > 0) {
+		if (lv_ratewin_ended(&s->budget, now) && s->dropped > 0) {
 			if (s->dropped > 1)
 				log_debug("notify socket of uid %u: %u more datagrams dropped",
 				          (unsigned)s->uid, s->dropped - 1);

@@ -12,9 +12,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "daemon/lib/log.h"
 #include "daemon/lib/safefile.h"
-#include "daemon/core/supervisor.h"
 
 #define LOGFILE_BATCH 65536
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -296,10 +297,32 @@ static int reader_hoarder(int ready, int go)
 	return 0;
 }
 
+/* Seconds since an arbitrary start, on the monotonic clock */
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* How many lines of text contain what */
+static unsigned count_lines_with(const char *text, const char *what)
+{
+	unsigned n = 0;
+
+	for (const char *at = text; (at = strstr(at, what)); at += strlen(what))
+		n++;
+	return n;
+}
+
 START_TEST(no_role_no_slot_and_slots_bounded_per_uid)
 {
 	struct child hoarder;
 	json_t *r;
+	double began;
+	unsigned logged;
+	char *log;
 
 	if (geteuid() != 0) {
 		printf("skipped: needs root to make users and switch to them\n");
@@ -308,6 +331,7 @@ START_TEST(no_role_no_slot_and_slots_bounded_per_uid)
 	make_users();
 	lvd_start(&d, ACCESS, READER);
 	chmod(d.dir, 0711);
+	began = mono_s();
 	/* loopvisorctl with no role: one clear line, not a hang */
 	ck_assert_int_ne(ctl_as("lvt_norole", "status", NULL), 0);
 	ck_assert_msg(strstr(err, "no role") != NULL, "%s", err);
@@ -327,6 +351,13 @@ START_TEST(no_role_no_slot_and_slots_bounded_per_uid)
 	json_decref(r);
 	ck_assert_int_eq(ctl_as("root", "status", NULL), 0);
 	ck_assert_int_eq(child_result(&hoarder), 0);
+	/* over 300 refusals: the log says so once a second at most, with the count */
+	log = slurp(d.log);
+	logged = count_lines_with(log, "control: refused a connection of uid ");
+	free(log);
+	ck_assert_uint_ge(logged, 1);
+	ck_assert_msg(logged <= (unsigned)(mono_s() - began) + 2,
+	              "%u log lines about refusals in %.1f s", logged, mono_s() - began);
 }
 END_TEST
 
