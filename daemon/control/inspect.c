@@ -9,7 +9,7 @@
 #include "daemon/lib/log.h"
 
 struct inspect {
-	struct inspect *prev, *next;
+	LIST_ENTRY(inspect) link;  /* in sup->inspects */
 	struct supervisor *sup;
 	struct lv_rpc_call *call;
 	struct worker *w;
@@ -25,14 +25,7 @@ static json_int_t next_id = 1;
 
 static void inspect_free(struct inspect *in)
 {
-	struct supervisor *sup = in->sup;
-
-	if (in->prev)
-		in->prev->next = in->next;
-	else
-		sup->inspects = in->next;
-	if (in->next)
-		in->next->prev = in->prev;
+	LIST_REMOVE(in, link);
 	if (in->timer)
 		event_free(in->timer);
 	json_decref(in->loops);
@@ -82,10 +75,7 @@ void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct work
 	in->id = next_id++;
 	in->timeout_ms = timeout_ms;
 	in->missing = w->n_loops;
-	in->next = sup->inspects;
-	if (sup->inspects)
-		sup->inspects->prev = in;
-	sup->inspects = in;
+	LIST_INSERT_HEAD(&sup->inspects, in, link);
 	for (unsigned i = 0; i < w->n_loops; i++) {
 		json_array_append_new(in->loops, json_null());
 		channel_send(&w->loops[i], LV_MSG_INSPECT, json_pack("{s:I}", "id", in->id));
@@ -99,7 +89,7 @@ void inspect_reply(struct supervisor *sup, struct worker_loop *l, json_t *msg)
 	json_int_t id = json_integer_value(json_object_get(msg, "id"));
 	struct inspect *in;
 
-	for (in = sup->inspects; in; in = in->next)
+	LIST_FOREACH(in, &sup->inspects, link)
 		if (in->id == id && in->w == l->w && in->pid == l->w->proc.pid)
 			break;
 	if (!in || !json_is_null(json_array_get(in->loops, l->index)))
@@ -116,10 +106,10 @@ void inspect_reply(struct supervisor *sup, struct worker_loop *l, json_t *msg)
 
 void inspect_worker_gone(struct supervisor *sup, const struct worker *w, const char *why)
 {
-	struct inspect *in = sup->inspects, *next;
+	struct inspect *in, *next;
 
-	for (; in; in = next) {
-		next = in->next;
+	for (in = LIST_FIRST(&sup->inspects); in; in = next) {
+		next = LIST_NEXT(in, link);
 		if (in->w != w)
 			continue;
 		lv_rpc_failf(in->call, LV_RPC_NOT_INSPECTABLE, json_pack("{s:s}", "worker", w->name),
@@ -130,9 +120,10 @@ void inspect_worker_gone(struct supervisor *sup, const struct worker *w, const c
 
 void inspect_abort_all(struct supervisor *sup)
 {
-	while (sup->inspects) {
-		lv_rpc_fail(sup->inspects->call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down",
-		            NULL);
-		inspect_free(sup->inspects);
+	struct inspect *in;
+
+	while ((in = LIST_FIRST(&sup->inspects))) {
+		lv_rpc_fail(in->call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
+		inspect_free(in);
 	}
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
@@ -14,6 +15,7 @@
 #include "daemon/core/fsm.h"
 #include "daemon/core/outlet.h"
 #include "daemon/lib/clock.h"
+#include "daemon/lib/ratewin.h"
 #include "daemon/lib/sinks.h"
 #include "daemon/proc/output.h"
 #include "daemon/proc/procs.h"
@@ -35,9 +37,9 @@ struct worker_loop {
 	char *counters_text;                 /* their JSON text, when read without a parser */
 	size_t counters_len;
 	struct event *hang_timer;            /* fires when heartbeats stop */
-	uint64_t window_ms, throttled_ms;    /* rate limiting of what the loop sends: */
-	unsigned window_msgs, invalid_msgs;  /* messages this second, invalid ones in all */
-	size_t window_bytes;                 /* bytes of messages this second */
+	struct lv_ratewin window;            /* messages and their bytes this second */
+	uint64_t throttled_ms;               /* the window last throttled */
+	unsigned invalid_msgs;               /* invalid messages in all */
 	unsigned flood_seconds;              /* consecutive throttled seconds */
 	struct event *resume;                /* reads again after a throttled second */
 };
@@ -66,8 +68,7 @@ struct worker {
 	char *notify_status;                 /* STATUS= of a notify worker */
 	bool notify_stopping;                /* it said STOPPING=1 */
 	uid_t notify_uid;                    /* whose notify socket it was given */
-	uint64_t notify_window_ms;           /* notify datagrams counted this second */
-	unsigned notify_count;
+	struct lv_ratewin notify_rate;       /* notify datagrams this second */
 	struct lv_start_limit start_limit;
 	struct event *timer;                 /* backoff, start, stop or hang-kill timeout */
 	uint64_t deadline_ms;                /* when it is due, by lv_now_ms() */
@@ -92,7 +93,7 @@ struct pool {
 	bool restored;                       /* which workers run came from the state file */
 	bool draining;                       /* shutdown has stopped this pool's workers */
 	bool changed;                        /* a worker changed state this loop iteration */
-	struct waiter *waiters;              /* requests parked on it or its workers */
+	LIST_HEAD(waiter_list, waiter) waiters; /* requests parked on it or its workers */
 	struct timeval hang_tv;              /* hang_timeout_ms as a libevent common timeout */
 	unsigned hang_tv_ms;
 	bool rolling, roll_started;          /* a rolling restart is under way ... */
@@ -116,7 +117,7 @@ struct supervisor {
 	struct pool **pools;
 	size_t n_pools;
 	struct procs procs;                  /* pid table, zygotes, live count (proc/procs.h) */
-	struct waiter *waiters;              /* parked requests whose pool is gone, to judge */
+	struct waiter_list waiters;          /* parked requests whose pool is gone, to judge */
 	unsigned n_waiters;                  /* parked requests in all */
 	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */
 	struct core_outlet outlet;           /* where changes leave the core (outlet.h) */
@@ -125,7 +126,7 @@ struct supervisor {
 	struct event *sigchld, *sigterm, *sigint, *sighup, *sigusr1;
 	struct event *settle;                /* judges waiters and followers of changed pools */
 	struct notify *notify;               /* datagram socket of "ready": "notify" workers */
-	struct inspect *inspects;            /* inspect requests waiting for their loops */
+	LIST_HEAD(inspect_list, inspect) inspects; /* requests waiting for their loops */
 	struct service *service;             /* systemd notification state */
 	bool shutting_down;
 	uint64_t event_seq;                  /* last event number sent */

@@ -9,7 +9,7 @@
 #include "daemon/lib/log.h"
 
 struct waiter {
-	struct waiter *prev, *next;  /* on home's list, or the supervisor's once home is gone */
+	LIST_ENTRY(waiter) link;    /* on home's list, or the supervisor's once home is gone */
 	struct pool *home;           /* the pool its target names, NULL once that pool is freed */
 	struct supervisor *sup;
 	struct lv_rpc_call *call;
@@ -48,33 +48,21 @@ static json_t *reply_for(struct waiter *wt)
 	return p ? scale_result(p) : json_null();
 }
 
-static struct waiter **list_of(struct waiter *wt)
+static struct waiter_list *list_of(struct waiter *wt)
 {
 	return wt->home ? &wt->home->waiters : &wt->sup->waiters;
 }
 
+/* Puts wt first on its home's list, or on the supervisor's (home NULL). */
 static void waiter_link(struct waiter *wt, struct pool *home)
 {
-	struct waiter **head;
-
 	wt->home = home;
-	head = list_of(wt);
-	wt->prev = NULL;
-	wt->next = *head;
-	if (*head)
-		(*head)->prev = wt;
-	*head = wt;
+	LIST_INSERT_HEAD(list_of(wt), wt, link);
 }
 
 static void waiter_unlink(struct waiter *wt)
 {
-	if (wt->prev)
-		wt->prev->next = wt->next;
-	else
-		*list_of(wt) = wt->next;
-	if (wt->next)
-		wt->next->prev = wt->prev;
-	wt->prev = wt->next = NULL;
+	LIST_REMOVE(wt, link);
 }
 
 static void waiter_free(struct waiter *wt)
@@ -254,17 +242,17 @@ void waiters_notify(struct supervisor *sup, struct pool *p)
 	struct waiter *wt, *next;
 
 	(void)sup;
-	for (wt = p->waiters; wt; wt = next) {
-		next = wt->next;
+	for (wt = LIST_FIRST(&p->waiters); wt; wt = next) {
+		next = LIST_NEXT(wt, link);
 		settle(wt);
 	}
 }
 
 void waiters_pool_gone(struct pool *p)
 {
-	while (p->waiters) {
-		struct waiter *wt = p->waiters;
+	struct waiter *wt;
 
+	while ((wt = LIST_FIRST(&p->waiters))) {
 		waiter_unlink(wt);
 		waiter_link(wt, NULL);
 	}
@@ -272,25 +260,26 @@ void waiters_pool_gone(struct pool *p)
 
 void waiters_notify_all(struct supervisor *sup)
 {
-	struct waiter *orphans = sup->waiters, *wt, *next;
+	struct waiter *wt, *next;
 
-	/* A removed pool's waiters: answered now (gone), or re-homed on a new pool of the name. */
-	sup->waiters = NULL;
-	for (wt = orphans; wt; wt = next) {
+	/* A removed pool's waiters: answered now (gone), or re-homed on a new pool of the name
+	 * (or first on this list again: before next, so each is judged once). */
+	for (wt = LIST_FIRST(&sup->waiters); wt; wt = next) {
 		char name[LV_POOL_NAME_MAX + 1];
 
-		next = wt->next;
+		next = LIST_NEXT(wt, link);
+		waiter_unlink(wt);
 		snprintf(name, sizeof name, "%.*s", (int)wt->pool_len, wt->target);
 		waiter_link(wt, supervisor_find_pool(sup, name));
 		settle(wt);
 	}
 }
 
-static void abort_list(struct waiter **head)
+static void abort_list(struct waiter_list *head)
 {
-	while (*head) {
-		struct waiter *wt = *head;
+	struct waiter *wt;
 
+	while ((wt = LIST_FIRST(head))) {
 		lv_rpc_fail(wt->call, LV_RPC_SHUTTING_DOWN, "the daemon is shutting down", NULL);
 		waiter_free(wt);
 	}

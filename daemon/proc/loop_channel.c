@@ -12,6 +12,7 @@
 
 #include "daemon/control/inspect.h"
 #include "daemon/lib/log.h"
+#include "daemon/lib/ratewin.h"
 #include "daemon/proc/output.h"
 #include "ipc/channel.h"
 #include "ipc/frame.h"
@@ -101,9 +102,9 @@ static const char *over_budget(const struct worker_loop *l)
 {
 	static char text[32];
 
-	if (l->window_msgs > CHANNEL_MAX_PER_SECOND)
+	if (l->window.count > CHANNEL_MAX_PER_SECOND)
 		snprintf(text, sizeof text, "%d messages", CHANNEL_MAX_PER_SECOND);
-	else if (l->window_bytes > CHANNEL_MAX_BYTES_PER_SECOND)
+	else if (l->window.bytes > CHANNEL_MAX_BYTES_PER_SECOND)
 		snprintf(text, sizeof text, "%d KiB", CHANNEL_MAX_BYTES_PER_SECOND / 1024);
 	else
 		return NULL;
@@ -118,20 +119,16 @@ static bool within_budget(struct worker_loop *l)
 	uint64_t now = lv_now_ms();
 	const char *over;
 
-	if (now - l->window_ms >= 1000) {
-		if (!over_budget(l))
-			l->flood_seconds = 0;
-		l->window_ms = now;
-		l->window_msgs = 0;
-		l->window_bytes = 0;
-	}
+	if (lv_ratewin_ended(&l->window, now) && !over_budget(l))
+		l->flood_seconds = 0;
+	lv_ratewin_roll(&l->window, now);
 	if (!(over = over_budget(l)))
 		return true;
 	{
-		struct timeval tv = { 0, (suseconds_t)(1001 - (now - l->window_ms)) * 1000 };
+		struct timeval tv = { 0, (suseconds_t)(lv_ratewin_left_ms(&l->window, now) + 1) * 1000 };
 
-		if (l->throttled_ms != l->window_ms) { /* once per second */
-			l->throttled_ms = l->window_ms;
+		if (l->throttled_ms != l->window.start_ms) { /* once per second */
+			l->throttled_ms = l->window.start_ms;
 			if (++l->flood_seconds >= CHANNEL_MAX_FLOOD_SECONDS) {
 				worker_evict(l->w, "flooding its channel: over %s/s for %d s", over,
 				             CHANNEL_MAX_FLOOD_SECONDS);
@@ -152,7 +149,7 @@ static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 {
 	struct worker_loop *l = arg;
 
-	l->window_msgs++;
+	lv_ratewin_charge(&l->window, 0); /* bytes: counted per read (on_read) */
 	if (type == LV_MSG_INVALID && ++l->invalid_msgs == CHANNEL_MAX_INVALID) {
 		worker_evict(l->w, "sent %d invalid channel messages", CHANNEL_MAX_INVALID);
 		return;
@@ -186,7 +183,7 @@ static void scanned_heartbeat(void *arg, const struct lv_heartbeat *hb)
 		dispatch(l, LV_MSG_INVALID, NULL);
 		return;
 	}
-	l->window_msgs++;
+	lv_ratewin_charge(&l->window, 0);
 	beat(l, hb->lag_us, hb->lag_max_us, hb->events);
 }
 
@@ -201,7 +198,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 		log_warn("%s: channel line too long, dropped", l->w->name);
 	if (!l->channel)
 		return;
-	l->window_bytes += before - evbuffer_get_length(bufferevent_get_input(l->channel));
+	l->window.bytes += before - evbuffer_get_length(bufferevent_get_input(l->channel));
 	within_budget(l); /* over it now: wait before reading more */
 }
 
@@ -235,8 +232,8 @@ void channel_close(struct worker_loop *l)
 		event_free(l->resume);
 		l->resume = NULL;
 	}
-	l->window_msgs = l->invalid_msgs = l->flood_seconds = 0;
-	l->window_bytes = 0;
+	l->window.count = l->invalid_msgs = l->flood_seconds = 0;
+	l->window.bytes = 0;
 	if (l->channel) {
 		bufferevent_free(l->channel);
 		l->channel = NULL;

@@ -82,12 +82,8 @@ static struct worker *deliver(struct supervisor *sup, uid_t uid, pid_t sender, c
 	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, uid, sender)))
 		return NULL;
 	/* a worker gets a generous budget per second; past it, datagrams are dropped */
-	if (lv_now_ms() - w->notify_window_ms >= 1000) {
-		w->notify_window_ms = lv_now_ms();
-		w->notify_count = 0;
-	}
-	if (++w->notify_count > LV_NOTIFY_MAX_PER_SECOND) {
-		if (w->notify_count == LV_NOTIFY_MAX_PER_SECOND + 1)
+	if (lv_ratewin_hit(&w->notify_rate, lv_now_ms(), LV_NOTIFY_MAX_PER_SECOND)) {
+		if (w->notify_rate.count == LV_NOTIFY_MAX_PER_SECOND + 1)
 			log_warn("%s: over %d notify datagrams/s: dropping the rest of this second",
 			         w->name, LV_NOTIFY_MAX_PER_SECOND);
 		return NULL;
