@@ -157,6 +157,7 @@ static int take_passed_fds(struct supervisor *sup)
 
 static int setup(struct supervisor *sup)
 {
+	struct notify_hooks notify_hooks;
 	struct lv_sink sink;
 	int control_fd;
 	char err[LV_ERRBUF], path[PATH_MAX];
@@ -183,7 +184,8 @@ static int setup(struct supervisor *sup)
 		log_err("control socket path too long");
 		return -1;
 	}
-	if (!(sup->notify = notify_open(sup, err, sizeof err))) {
+	notify_hooks = core_notify_hooks(sup);
+	if (!(sup->notify = notify_open(sup->base, &sup->procs, &notify_hooks, err, sizeof err))) {
 		log_err("%s", err);
 		return -1;
 	}

@@ -27,7 +27,7 @@ static void on_last_words(void *ctx, struct process *p)
 {
 	struct supervisor *sup = ctx;
 
-	notify_flush(sup->notify, p->owner);
+	notify_flush(sup->notify, p);
 }
 
 static void on_start_error(void *ctx, struct process *p, const char *text, size_t len)
@@ -44,6 +44,26 @@ static void on_exec_done(void *ctx, struct process *p)
 	(void)ctx;
 	if (!w->pool->cfg.ready_notify)
 		worker_ready(w);
+}
+
+static void on_notify_ready(void *ctx, void *owner)
+{
+	(void)ctx;
+	worker_ready(owner);
+}
+
+static void on_notify_watchdog(void *ctx, void *owner)
+{
+	struct worker *w = owner;
+
+	(void)ctx;
+	worker_heartbeat(&w->loops[0]);
+}
+
+struct notify_hooks core_notify_hooks(struct supervisor *sup)
+{
+	return (struct notify_hooks){ .ready = on_notify_ready, .watchdog = on_notify_watchdog,
+	                              .ctx = sup };
 }
 
 void core_process_hooks_install(struct supervisor *sup)

@@ -3,9 +3,13 @@
 #ifndef LV_PROCESS_HOOKS_H
 #define LV_PROCESS_HOOKS_H
 
+#include "daemon/proc/notify_socket.h"
+
 struct supervisor;
 
 /* Fills sup->procs.hooks; main calls it before the first process starts. */
 void core_process_hooks_install(struct supervisor *sup);
+/* What the notify socket reports to (notify_open). */
+struct notify_hooks core_notify_hooks(struct supervisor *sup);
 
 #endif

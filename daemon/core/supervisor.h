@@ -17,6 +17,7 @@
 #include "daemon/lib/clock.h"
 #include "daemon/lib/ratewin.h"
 #include "daemon/lib/sinks.h"
+#include "daemon/proc/notify_socket.h"
 #include "daemon/proc/output.h"
 #include "daemon/proc/procs.h"
 #include "daemon/core/policy.h"
@@ -65,10 +66,7 @@ struct worker {
 	char *last_error;                    /* why the last process ended badly, or NULL */
 	char *exit_error;                    /* the current process's error, moved at exit */
 	bool hung;                           /* the current process missed its heartbeats */
-	char *notify_status;                 /* STATUS= of a notify worker */
-	bool notify_stopping;                /* it said STOPPING=1 */
-	uid_t notify_uid;                    /* whose notify socket it was given */
-	struct lv_ratewin notify_rate;       /* notify datagrams this second */
+	struct notify_peer notify;           /* what a notify worker says (notify_socket.h) */
 	struct lv_start_limit start_limit;
 	struct event *timer;                 /* backoff, start, stop or hang-kill timeout */
 	uint64_t deadline_ms;                /* when it is due, by lv_now_ms() */

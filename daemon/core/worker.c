@@ -130,9 +130,9 @@ static void reset_process_state(struct worker *w)
 		l->last_beat_ms = 0;
 	}
 	free(w->exit_error);
-	free(w->notify_status);
-	w->exit_error = w->notify_status = NULL;
-	w->hung = w->notify_stopping = false;
+	notify_peer_reset(&w->notify);
+	w->exit_error = NULL;
+	w->hung = false;
 }
 
 struct worker *worker_new(struct pool *pool, unsigned index)
@@ -144,7 +144,8 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	w->pool = pool;
 	w->index = index;
 	snprintf(w->name, sizeof w->name, "%s:%u", pool->cfg.name, index);
-	w->proc = (struct process){ .name = w->name, .owner = w, .error_fd = -1 };
+	w->proc = (struct process){ .name = w->name, .owner = w, .error_fd = -1,
+	                            .notify = &w->notify };
 	w->output = (struct output){ .all = &pool->sup->outputs, .name = w->name,
 	                             .pool = pool->cfg.name, .pid = &w->proc.pid, .file = &pool->log };
 	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
@@ -181,7 +182,7 @@ void worker_free(struct worker *w)
 	lv_start_limit_free(&w->start_limit);
 	free(w->last_error);
 	free(w->exit_error);
-	free(w->notify_status);
+	notify_peer_reset(&w->notify);
 	free(w);
 }
 

@@ -59,9 +59,10 @@ int worker_spawn(struct worker *w)
 	}
 	fill_spawn(w, &sp);
 	/* a notify worker gets the socket of its own uid, which no other user can reach */
-	w->notify_uid = cfg->user ? cfg->uid : getuid();
-	if (cfg->ready_notify &&
-	    !(sp.notify_socket = notify_socket_for(sup->notify, w->notify_uid, err, sizeof err))) {
+	w->notify.uid = cfg->user ? cfg->uid : getuid();
+	w->notify.enabled = cfg->kind == LV_KIND_EXEC && cfg->ready_notify;
+	if (w->notify.enabled &&
+	    !(sp.notify_socket = notify_socket_for(sup->notify, w->notify.uid, err, sizeof err))) {
 		worker_set_error(w, "%s", err);
 		return -1;
 	}

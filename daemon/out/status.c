@@ -110,8 +110,8 @@ void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
 	write_counters(o, w);
 	if (w->pool->cfg.ready_notify) {
 		jsonw_lit(o, ",\"notify\":{\"status\":");
-		jsonw_str(o, w->notify_status);
-		if (w->notify_stopping)
+		jsonw_str(o, w->notify.status);
+		if (w->notify.stopping)
 			jsonw_lit(o, ",\"stopping\":true}");
 		else
 			jsonw_lit(o, ",\"stopping\":false}");

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/lib/clock.h"
 #include "daemon/lib/log.h"
 #include "daemon/lib/ratewin.h"
 #include "daemon/proc/notify_dir.h"
@@ -33,7 +34,9 @@ struct notify_sock {
 };
 
 struct notify {
-	struct supervisor *sup;
+	struct event_base *base;
+	struct procs *ps;
+	struct notify_hooks hooks;
 	struct notify_dir dir;
 	struct notify_sock **socks;
 	size_t n_socks;
@@ -41,66 +44,73 @@ struct notify {
 	bool flushing;          /* in notify_flush: it does not call itself again */
 };
 
-/* The worker whose pid (or session id) this is: a live one, else one whose exit its zygote
- * reported and the daemon has not acted on yet (notify_flush reads its last words then).
- * The datagram was queued before that exit was read, and the zygote frees the pid only
- * after it reports: security.md says what window that leaves. */
-static struct worker *worker_of(struct supervisor *sup, pid_t pid)
+/* The process whose pid (or session id) this is: a live one, else one whose exit its
+ * zygote reported and the daemon has not acted on yet (notify_flush reads its last words
+ * then). The datagram was queued before that exit was read, and the zygote frees the pid
+ * only after it reports: security.md says what window that leaves. */
+static struct process *process_of(struct procs *ps, pid_t pid)
 {
-	struct process *p = procs_by_pid(&sup->procs, pid);
+	struct process *p = procs_by_pid(ps, pid);
 
-	if (!p)
-		p = zygote_exiting(&sup->procs, pid);
-	return p ? p->owner : NULL;
+	return p ? p : zygote_exiting(ps, pid);
 }
 
-/* The worker a sender speaks for: the worker itself, or a process in its session (a shell
+/* The process a sender speaks for: the worker itself, or a process in its session (a shell
  * script's systemd-notify is a child of the worker). A worker leads its own session and no
  * process can join a session it was not born in, so no other worker's child can pose as
  * one of its own. getsid() is one system call, and a sender that is in no worker's
- * session costs a hash lookup more. Only a worker given this uid's socket counts. */
-static struct worker *sender_worker(struct supervisor *sup, uid_t uid, pid_t pid)
+ * session costs a hash lookup more. Only a process given this uid's socket counts. */
+static struct process *sender_process(struct procs *ps, uid_t uid, pid_t pid)
 {
-	struct worker *w = pid > 0 ? worker_of(sup, pid) : NULL;
+	struct process *p = pid > 0 ? process_of(ps, pid) : NULL;
 	pid_t sid;
 
 	if (pid <= 0)
 		return NULL; /* no credentials (another pid namespace) */
-	if (!w && (sid = getsid(pid)) > 0)
-		w = worker_of(sup, sid);
-	if (!w || w->notify_uid != uid)
+	if (!p && (sid = getsid(pid)) > 0)
+		p = process_of(ps, sid);
+	if (!p || !p->notify || !p->notify->enabled || p->notify->uid != uid)
 		return NULL;
-	return w->pool->cfg.kind == LV_KIND_EXEC && w->pool->cfg.ready_notify ? w : NULL;
+	return p;
 }
 
-static struct worker *deliver(struct supervisor *sup, uid_t uid, pid_t sender, const char *data,
-                              size_t len)
+void notify_peer_reset(struct notify_peer *np)
+{
+	free(np->status);
+	np->status = NULL;
+	np->stopping = false;
+}
+
+static struct process *deliver(struct notify *n, uid_t uid, pid_t sender, const char *data,
+                               size_t len)
 {
 	struct lv_notify_msg msg;
-	struct worker *w;
+	struct notify_peer *np;
+	struct process *p;
 
-	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(w = sender_worker(sup, uid, sender)))
+	if (len == 0 || len > LV_NOTIFY_MAX_DATAGRAM || !(p = sender_process(n->ps, uid, sender)))
 		return NULL;
+	np = p->notify;
 	/* a worker gets a generous budget per second; past it, datagrams are dropped */
-	if (lv_ratewin_hit(&w->notify_rate, lv_now_ms(), LV_NOTIFY_MAX_PER_SECOND)) {
-		if (w->notify_rate.count == LV_NOTIFY_MAX_PER_SECOND + 1)
+	if (lv_ratewin_hit(&np->rate, lv_now_ms(), LV_NOTIFY_MAX_PER_SECOND)) {
+		if (np->rate.count == LV_NOTIFY_MAX_PER_SECOND + 1)
 			log_warn("%s: over %d notify datagrams/s: dropping the rest of this second",
-			         w->name, LV_NOTIFY_MAX_PER_SECOND);
+			         p->name, LV_NOTIFY_MAX_PER_SECOND);
 		return NULL;
 	}
 	lv_notify_parse(data, len, &msg);
 	if (msg.status) {
-		free(w->notify_status);
-		w->notify_status = strndup(msg.status, msg.status_len);
+		free(np->status);
+		np->status = strndup(msg.status, msg.status_len);
 	}
 	if (msg.watchdog)
-		worker_heartbeat(&w->loops[0]);
+		n->hooks.watchdog(n->hooks.ctx, p->owner);
 	if (msg.stopping)
-		w->notify_stopping = true;
+		np->stopping = true;
 	/* last, so that a STATUS= next to it is already there when waiters look */
 	if (msg.ready)
-		worker_ready(w);
-	return w;
+		n->hooks.ready(n->hooks.ctx, p->owner);
+	return p;
 }
 
 /* Closes passed fds (FDSTORE is not supported) and finds the sender's credentials. */
@@ -154,7 +164,7 @@ static bool read_one(struct notify_sock *s)
 	lv_ratewin_charge(&s->n->budget, read_size);
 	cred = take_control(&msg);
 	if (!cred || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    !deliver(s->n->sup, s->uid, cred->pid, data, (size_t)len)) {
+	    !deliver(s->n, s->uid, cred->pid, data, (size_t)len)) {
 		/* the first of a second is logged; the others are counted (on_datagram) */
 		if (s->dropped++ == 0)
 			log_debug("notify socket of uid %u: dropped a datagram of %zd bytes from pid %d",
@@ -220,14 +230,14 @@ static void on_datagram(evutil_socket_t fd, short what, void *arg)
 	read_some(arg, NOTIFY_READS_PER_WAKEUP);
 }
 
-void notify_flush(struct notify *n, const struct worker *w)
+void notify_flush(struct notify *n, const struct process *p)
 {
 	struct notify_sock *s = NULL;
 
-	if (!n || n->flushing || w->pool->cfg.kind != LV_KIND_EXEC || !w->pool->cfg.ready_notify)
+	if (!n || n->flushing || !p->notify || !p->notify->enabled)
 		return;
 	for (size_t i = 0; i < n->n_socks && !s; i++)
-		if (n->socks[i]->uid == w->notify_uid)
+		if (n->socks[i]->uid == p->notify->uid)
 			s = n->socks[i];
 	if (!s || evtimer_pending(s->resume, NULL))
 		return; /* over budget this second: the rest waits, and may be too late */
@@ -253,7 +263,6 @@ static void sock_free(struct notify *n, struct notify_sock *s)
 static struct notify_sock *sock_new(struct notify *n, uid_t uid, char *err, size_t errlen)
 {
 	struct notify_sock *s = calloc(1, sizeof *s);
-	struct supervisor *sup = n->sup;
 	int rc;
 
 	if (!s) {
@@ -269,8 +278,8 @@ static struct notify_sock *sock_new(struct notify *n, uid_t uid, char *err, size
 		return NULL;
 	}
 	s->fd = rc;
-	if (!(s->ev = event_new(sup->base, s->fd, EV_READ | EV_PERSIST, on_datagram, s)) ||
-	    !(s->resume = evtimer_new(sup->base, on_resume, s)) || event_add(s->ev, NULL) < 0) {
+	if (!(s->ev = event_new(n->base, s->fd, EV_READ | EV_PERSIST, on_datagram, s)) ||
+	    !(s->resume = evtimer_new(n->base, on_resume, s)) || event_add(s->ev, NULL) < 0) {
 		snprintf(err, errlen, "notify socket of uid %u: cannot watch it", (unsigned)uid);
 		sock_free(n, s);
 		return NULL;
@@ -307,7 +316,8 @@ const char *notify_socket_for(struct notify *n, uid_t uid, char *err, size_t err
 	return s->path;
 }
 
-struct notify *notify_open(struct supervisor *sup, char *err, size_t errlen)
+struct notify *notify_open(struct event_base *base, struct procs *ps,
+                           const struct notify_hooks *hooks, char *err, size_t errlen)
 {
 	struct notify *n = calloc(1, sizeof *n);
 
@@ -315,7 +325,9 @@ struct notify *notify_open(struct supervisor *sup, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	n->sup = sup;
+	n->base = base;
+	n->ps = ps;
+	n->hooks = *hooks;
 	notify_dir_init(&n->dir);
 	return n;
 }

@@ -20,6 +20,7 @@ struct process {
 	struct procs *ps;       /* set when it starts */
 	int error_fd;           /* read end of its start-error pipe, or -1 */
 	struct event *exec_watch; /* exec: watches that pipe; EOF = exec succeeded */
+	struct notify_peer *notify; /* what it says on its notify socket (notify_socket.h) */
 };
 
 struct proc_hooks {
@@ -36,6 +37,7 @@ struct proc_hooks {
 };
 
 struct zygote_set;
+struct notify_peer;
 
 struct procs {
 	struct event_base *base;
