@@ -20,6 +20,7 @@
 #include "daemon/out/waiters.h"
 #include "daemon/proc/output.h"
 #include "ipc/jsonw.h"
+#include "daemon/out/status.h"
 
 static void m_ping(struct lv_rpc_call *call, json_t *params, void *app)
 {

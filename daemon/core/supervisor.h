@@ -221,18 +221,4 @@ void supervisor_shutdown(struct supervisor *sup);
 /* The next pools to drain, and the loop's end once no process is left. */
 void supervisor_check_done(struct supervisor *sup);
 
-/* waiters.c: parked requests woken by state changes */
-void waiters_notify(struct supervisor *sup, struct pool *pool);
-/* Judges the waiters of pools freed since (pool_free hands them over). */
-void waiters_notify_all(struct supervisor *sup);
-
-/* status.c */
-json_t *worker_to_json(const struct worker *w);
-/* {"code": N} or {"signal": "NAME"} for a waitpid status. */
-json_t *exit_status_json(int status);
-struct jsonw;
-/* The status shapes of docs/protocol.md, written as text (status of many workers) */
-void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now);
-void status_write_pool(struct jsonw *o, const struct pool *p);
-
 #endif

@@ -1,6 +1,7 @@
 /* events: names, numbering and the shape of stream events, handed to the sinks. Delivery
  * (filters, queue limits, overflow) belongs to each sink: the control socket's subscribers. */
 #include "daemon/out/events.h"
+#include "daemon/out/status.h"
 
 #include <string.h>
 #include <time.h>

@@ -1,6 +1,6 @@
 /* status: the JSON shape of pools and workers that status, wait and start/stop replies
  * share, exactly as docs/protocol.md documents it. */
-#include "daemon/core/supervisor.h"
+#include "daemon/out/status.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/lib/log.h"
+#include "daemon/out/status.h"
 
 struct waiter {
 	LIST_ENTRY(waiter) link;    /* on home's list, or the supervisor's once home is gone */

@@ -21,6 +21,10 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileg
 /* Whether call may park one more request (per connection and in all); false after
  * answering it -32010. For other parked requests (inspect). */
 bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call, bool privileged);
+/* Judges the waiters of pool (a worker of it changed state). */
+void waiters_notify(struct supervisor *sup, struct pool *pool);
+/* Judges the waiters of pools freed since (pool_free hands them over). */
+void waiters_notify_all(struct supervisor *sup);
 /* A pool is about to be freed: its waiters wait for waiters_notify_all to judge them. */
 void waiters_pool_gone(struct pool *pool);
 /* Answers every parked request with an error (daemon shutting down). */

@@ -1,0 +1,20 @@
+/* status: the shapes of docs/protocol.md for a worker and a pool, as JSON values or written
+ * straight as text (a status of many workers). */
+#ifndef LV_STATUS_H
+#define LV_STATUS_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "daemon/core/supervisor.h"
+
+struct jsonw;
+
+json_t *worker_to_json(const struct worker *w);
+/* {"code": N} or {"signal": "NAME"} for a waitpid status. */
+json_t *exit_status_json(int status);
+void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now);
+void status_write_pool(struct jsonw *o, const struct pool *p);
+
+#endif
