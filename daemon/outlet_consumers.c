@@ -3,7 +3,7 @@
 #include "daemon/outlet_consumers.h"
 
 #include "daemon/control/inspect.h"
-#include "daemon/core/deps.h"
+#include "daemon/core/order.h"
 #include "daemon/core/supervisor.h"
 #include "daemon/out/events.h"
 #include "daemon/out/systemd.h"
@@ -31,7 +31,7 @@ static void on_change(void *ctx, const struct core_change *c)
 		break;
 	case CC_POOL_SETTLED:
 		waiters_notify(sup, c->pool);
-		deps_changed(sup, c->pool);
+		order_changed(sup, c->pool);
 		if (c->pool->rolling)
 			pool_roll(c->pool);
 		break;

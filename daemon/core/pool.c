@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon/core/state_file.h"
 #include "daemon/lib/log.h"
 #include "daemon/proc/listen.h"
 #include "daemon/core/pool_logs.h"
@@ -306,8 +305,7 @@ static void readd_pool(struct supervisor *sup, struct lv_pool_config *cfg)
 
 		log_info("pool %s: added back, as the config file says", cfg->name);
 		core_changed(sup, &c);
-		pool_autostart(p);
-		state_save(sup);
+		pool_autostart(p); /* the caller of pool_forget_if_gone saves the state */
 	}
 	lv_pool_config_clear(cfg);
 	free(cfg);
@@ -407,28 +405,4 @@ void pool_free(struct pool *p)
 		free(p->readd);
 	}
 	free(p);
-}
-
-int pool_resolve_module(struct pool *p, char *err, size_t errlen)
-{
-	const char *module = p->cfg.module;
-	char path[4096];
-
-	if (p->module_path)
-		return 0;
-	if (strchr(module, '/')) {
-		/* no look as root: a path from a caller who is not root would tell it what exists
-		 * where it may not look; the worker's dlopen, as its user, says what is wrong */
-		p->module_path = strdup(module);
-		return p->module_path ? 0 : -1;
-	}
-	for (char **dir = p->sup->job_path; dir && *dir; dir++) {
-		snprintf(path, sizeof path, "%s/%s.so", *dir, module);
-		if (access(path, R_OK) == 0) {
-			p->module_path = strdup(path);
-			return p->module_path ? 0 : -1;
-		}
-	}
-	snprintf(err, errlen, "module %s: no %s.so in the job path", module, module);
-	return -1;
 }

@@ -5,7 +5,8 @@
 
 #include <signal.h>
 
-#include "daemon/core/deps.h"
+#include "daemon/core/order.h"
+#include "daemon/core/state_file.h"
 #include "daemon/core/supervisor.h"
 #include "daemon/lib/log.h"
 #include "daemon/proc/notify_socket.h"
@@ -18,7 +19,8 @@ static void on_exited(void *ctx, struct process *p, int status)
 
 	worker_exited(w, status);
 	pool_drop_stopped(pool, w);
-	pool_forget_if_gone(pool);
+	if (pool_forget_if_gone(pool))
+		state_save(sup); /* gone, or added back as a reload wanted */
 	if (sup->shutting_down)
 		supervisor_check_done(sup);
 }
@@ -78,7 +80,7 @@ void supervisor_check_done(struct supervisor *sup)
 {
 	if (!sup->shutting_down)
 		return;
-	deps_shutdown_step(sup);
+	order_shutdown_step(sup);
 	if (sup->procs.live == 0)
 		event_base_loopexit(sup->base, NULL);
 }
@@ -100,6 +102,6 @@ void supervisor_shutdown(struct supervisor *sup)
 	sup->shutting_down = true;
 	core_changed(sup, &(struct core_change){ .kind = CC_DAEMON_STOPPING });
 	/* pools nothing depends on first, in parallel; the rest as their followers are gone */
-	deps_shutdown_step(sup);
+	order_shutdown_step(sup);
 	supervisor_check_done(sup);
 }

@@ -173,8 +173,6 @@ bool pool_overridden(const struct pool *pool);
 /* Restarts the pool's workers one at a time (see pool.c); pool_roll advances it. */
 void pool_start_rolling(struct pool *pool);
 void pool_roll(struct pool *pool);
-/* Finds NAME.so on the job path, or takes a path as is; 0 or -1 with err. */
-int pool_resolve_module(struct pool *pool, char *err, size_t errlen);
 
 /* worker.c: commands and events of the state machine */
 struct worker *worker_new(struct pool *pool, unsigned index);
@@ -195,11 +193,12 @@ void worker_set_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* worker_spawn.c: the worker's process, made and ended through the process layer */
-int worker_spawn(struct worker *w);           /* 0, or -1 with last_error set */
+int worker_spawn(struct worker *w, char *err, size_t errlen);   /* 0, or -1 with err */
 /* Closes the start-error pipe (a running module worker reports no start error). */
 void worker_close_error(struct worker *w);
 void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */
-void worker_drain_error(struct worker *w);    /* reads a pending exec/start error */
+/* Reads a pending exec/start error at exit; true if it had exec'd and owes no READY=1. */
+bool worker_drain_error(struct worker *w);
 /* worker.c: signals the worker's process or its group (procs_kill); 0 or -errno. */
 int worker_kill(struct worker *w, int sig, bool group);
 /* Asks the process to stop gracefully: "stop" on the channel, or the pool's stop signal. */

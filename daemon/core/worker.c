@@ -289,15 +289,18 @@ static void say_why(struct worker *w, const struct fsm_step *s, const struct inp
 /* A new process: the start counts toward the limit, per-process facts start clean. */
 static int spawn(struct worker *w, const struct input *in)
 {
+	char err[LV_ERRBUF];
+
 	if (in->no_memory) {
 		worker_set_error(w, "out of memory");
 		return -1;
 	}
 	lv_start_limit_record(&w->start_limit, lv_now_ms());
 	reset_process_state(w);
-	if (worker_spawn(w) == 0)
+	if (worker_spawn(w, err, sizeof err) == 0)
 		return 0;
-	log_err("%s: %s", w->name, w->last_error ? w->last_error : "spawn failed");
+	worker_set_error(w, "%s", err);
+	log_err("%s: %s", w->name, w->last_error);
 	return -1;
 }
 
@@ -461,7 +464,8 @@ void worker_exited(struct worker *w, int status)
 
 	log_exit(w, status, in.uptime_ms);
 	output_drain(&w->output); /* its last words come before the news of its death */
-	worker_drain_error(w);
+	if (worker_drain_error(w))
+		worker_ready(w);
 	c.error = w->exit_error;
 	core_changed(sup, &c);
 	worker_close_process(w);

@@ -4,6 +4,7 @@
 #include "daemon/core/supervisor.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,33 +45,51 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp)
 	sp->limits = cfg;
 }
 
-int worker_spawn(struct worker *w)
+/* Finds NAME.so on the job path, or takes a path as is; 0 or -1 with err. */
+static int resolve_module(struct pool *p, char *err, size_t errlen)
+{
+	const char *module = p->cfg.module;
+	char path[4096];
+
+	if (p->module_path)
+		return 0;
+	if (strchr(module, '/')) {
+		/* no look as root: a path from a caller who is not root would tell it what exists
+		 * where it may not look; the worker's dlopen, as its user, says what is wrong */
+		p->module_path = strdup(module);
+		return p->module_path ? 0 : -1;
+	}
+	for (char **dir = p->sup->job_path; dir && *dir; dir++) {
+		snprintf(path, sizeof path, "%s/%s.so", *dir, module);
+		if (access(path, R_OK) == 0) {
+			p->module_path = strdup(path);
+			return p->module_path ? 0 : -1;
+		}
+	}
+	snprintf(err, errlen, "module %s: no %s.so in the job path", module, module);
+	return -1;
+}
+
+int worker_spawn(struct worker *w, char *err, size_t errlen)
 {
 	const struct lv_pool_config *cfg = &w->pool->cfg;
 	struct supervisor *sup = w->pool->sup;
 	bool module = cfg->kind == LV_KIND_MODULE;
 	struct spawn_io io;
 	struct lv_spawn sp;
-	char err[LV_ERRBUF];
 
-	if (module && pool_resolve_module(w->pool, err, sizeof err) < 0) {
-		worker_set_error(w, "%s", err);
+	if (module && resolve_module(w->pool, err, errlen) < 0)
 		return -1;
-	}
 	fill_spawn(w, &sp);
 	/* a notify worker gets the socket of its own uid, which no other user can reach */
 	w->notify.uid = cfg->user ? cfg->uid : getuid();
 	w->notify.enabled = cfg->kind == LV_KIND_EXEC && cfg->ready_notify;
 	if (w->notify.enabled &&
-	    !(sp.notify_socket = notify_socket_for(sup->notify, w->notify.uid, err, sizeof err))) {
-		worker_set_error(w, "%s", err);
+	    !(sp.notify_socket = notify_socket_for(sup->notify, w->notify.uid, err, errlen)))
 		return -1;
-	}
 	if (proc_spawn(&sup->procs, &w->proc, &sp, cfg->output == LV_OUTPUT_CAPTURE,
-	               module ? w->n_loops : 0, !module, &io, err, sizeof err) < 0) {
-		worker_set_error(w, "%s", err);
+	               module ? w->n_loops : 0, !module, &io, err, errlen) < 0)
 		return -1;
-	}
 	w->started_ms = lv_now_ms();
 	if (w->spawns++ > 0)
 		w->restarts++;
@@ -91,7 +110,7 @@ void worker_ask_stop(struct worker *w)
 			channel_send(&w->loops[i], LV_MSG_STOP, NULL);
 		return;
 	}
-	rc = worker_kill(w, w->pool->cfg.stop_signal, false);
+	rc = procs_kill(&w->pool->sup->procs, &w->proc, w->pool->cfg.stop_signal, false);
 	if (rc < 0 && rc != -ESRCH) /* ESRCH: it exited, and the daemon is about to hear of it */
 		log_warn("%s: kill %d: %s", w->name, (int)w->proc.pid, strerror(-rc));
 }
@@ -109,9 +128,8 @@ void worker_close_error(struct worker *w)
 }
 
 /* At a worker's exit. An exec worker whose pipe is at EOF and empty had exec'd: if its exit
- * overtook that news, it ran all the same (a `start` of it is then answered "running"). */
-void worker_drain_error(struct worker *w)
+ * overtook that news, it ran all the same (true: it is ready, unless it owes READY=1). */
+bool worker_drain_error(struct worker *w)
 {
-	if (proc_drain_error(&w->proc) && !w->pool->cfg.ready_notify)
-		worker_ready(w);
+	return proc_drain_error(&w->proc) && !w->pool->cfg.ready_notify;
 }
