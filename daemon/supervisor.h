@@ -43,7 +43,8 @@ struct worker_loop {
 	uint64_t window_ms, throttled_ms;    /* rate limiting of what the loop sends: */
 	unsigned window_msgs, invalid_msgs;  /* messages this second, invalid ones in all */
 	size_t window_bytes;                 /* bytes of messages this second */
-	unsigned flood_seconds;              /* consecutive throttled seconds */
+	unsigned window_reads, window_left;  /* reads this second, those that left bytes unread */
+	unsigned flood_seconds;              /* consecutive seconds over budget or kept full */
 	struct event *resume;                /* reads again after a throttled second */
 };
 
