@@ -41,7 +41,8 @@ struct worker_loop {
 	struct lv_ratewin window;            /* messages and their bytes this second */
 	uint64_t throttled_ms;               /* the window last throttled */
 	unsigned invalid_msgs;               /* invalid messages in all */
-	unsigned flood_seconds;              /* consecutive throttled seconds */
+	unsigned window_reads, window_left;  /* reads this second, those that left bytes unread */
+	unsigned flood_seconds;              /* consecutive seconds over budget or kept full */
 	struct event *resume;                /* reads again after a throttled second */
 };
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -79,6 +80,7 @@ static void on_log(struct worker_loop *l, json_t *msg)
 #define CHANNEL_MAX_PER_SECOND 20000
 #define CHANNEL_MAX_BYTES_PER_SECOND (4 * 1024 * 1024)
 #define CHANNEL_MAX_FLOOD_SECONDS 5
+#define CHANNEL_FULL_READS 8 /* reads in a second that can tell a channel kept full */
 #define CHANNEL_MAX_INVALID 100
 #define CHANNEL_MAX_OUTPUT (64 * 1024) /* unread bytes the daemon queues for one loop */
 
@@ -111,31 +113,61 @@ static const char *over_budget(const struct worker_loop *l)
 	return text;
 }
 
+/* Did the loop keep the daemon's read side full this second: did every one of at least
+ * CHANNEL_FULL_READS reads leave bytes in the socket? A daemon too slow (starved, under
+ * valgrind) to read a flood at the budget's rate sees it so; a loop the daemon keeps up
+ * with, however bursty, is read to the last byte at least once a second. */
+static bool kept_full(const struct worker_loop *l)
+{
+	return l->window_reads >= CHANNEL_FULL_READS && l->window_left == l->window_reads;
+}
+
+/* One more second over budget or kept full: false if that makes CHANNEL_MAX_FLOOD_SECONDS
+ * in a row and the worker is evicted. */
+static bool count_flood_second(struct worker_loop *l, const char *how)
+{
+	if (++l->flood_seconds >= CHANNEL_MAX_FLOOD_SECONDS) {
+		worker_evict(l->w, "flooding its channel: %s for %d s", how, CHANNEL_MAX_FLOOD_SECONDS);
+		return false;
+	}
+	log_warn("%s: loop %u floods its channel: %s", l->w->name, l->index, how);
+	return true;
+}
+
+/* Ends the second: one over budget was counted when it went over, one that kept the
+ * channel full is counted now, any other ends a flood. False if the worker was evicted. */
+static bool end_window(struct worker_loop *l, uint64_t now)
+{
+	if (!over_budget(l) && kept_full(l) && !count_flood_second(l, "kept it full"))
+		return false;
+	if (!over_budget(l) && !kept_full(l))
+		l->flood_seconds = 0;
+	lv_ratewin_roll(&l->window, now);
+	l->window_reads = l->window_left = 0;
+	return true;
+}
+
 /* Is the loop within its budget of messages and bytes this second? If not, its channel
- * waits for the next second; after CHANNEL_MAX_FLOOD_SECONDS such seconds in a row it is
- * evicted. */
+ * waits for the next second; after CHANNEL_MAX_FLOOD_SECONDS such seconds in a row (or
+ * seconds it kept the channel full) it is evicted. */
 static bool within_budget(struct worker_loop *l)
 {
 	uint64_t now = lv_now_ms();
-	const char *over;
+	char over[48];
 
-	if (lv_ratewin_ended(&l->window, now) && !over_budget(l))
-		l->flood_seconds = 0;
-	lv_ratewin_roll(&l->window, now);
-	if (!(over = over_budget(l)))
+	if (lv_ratewin_ended(&l->window, now) && !end_window(l, now))
+		return false;
+	if (!over_budget(l))
 		return true;
+	if (l->throttled_ms != l->window.start_ms) { /* once per second */
+		l->throttled_ms = l->window.start_ms;
+		snprintf(over, sizeof over, "over %s/s", over_budget(l));
+		if (!count_flood_second(l, over))
+			return false;
+	}
 	{
 		struct timeval tv = { 0, (suseconds_t)(lv_ratewin_left_ms(&l->window, now) + 1) * 1000 };
 
-		if (l->throttled_ms != l->window.start_ms) { /* once per second */
-			l->throttled_ms = l->window.start_ms;
-			if (++l->flood_seconds >= CHANNEL_MAX_FLOOD_SECONDS) {
-				worker_evict(l->w, "flooding its channel: over %s/s for %d s", over,
-				             CHANNEL_MAX_FLOOD_SECONDS);
-				return false;
-			}
-			log_warn("%s: loop %u sends over %s/s: throttled", l->w->name, l->index, over);
-		}
 		bufferevent_disable(l->channel, EV_READ);
 		if (!l->resume)
 			l->resume = evtimer_new(l->w->pool->sup->base, on_resume, l);
@@ -143,6 +175,16 @@ static bool within_budget(struct worker_loop *l)
 			evtimer_add(l->resume, &tv);
 	}
 	return false;
+}
+
+/* After a read: were bytes left in the socket? (kept_full) */
+static void note_unread(struct worker_loop *l)
+{
+	int unread = 0;
+
+	l->window_reads++;
+	if (ioctl(bufferevent_getfd(l->channel), FIONREAD, &unread) == 0 && unread > 0)
+		l->window_left++;
 }
 
 static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
@@ -199,6 +241,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	if (!l->channel)
 		return;
 	l->window.bytes += before - evbuffer_get_length(bufferevent_get_input(l->channel));
+	note_unread(l);
 	within_budget(l); /* over it now: wait before reading more */
 }
 
@@ -232,7 +275,7 @@ void channel_close(struct worker_loop *l)
 		event_free(l->resume);
 		l->resume = NULL;
 	}
-	l->window.count = l->invalid_msgs = l->flood_seconds = 0;
+	l->window.count = l->invalid_msgs = l->flood_seconds = l->window_reads = l->window_left = 0;
 	l->window.bytes = 0;
 	if (l->channel) {
 		bufferevent_free(l->channel);

@@ -357,106 +357,6 @@ START_TEST(worker_signal_never_reaches_the_daemon)
 }
 END_TEST
 
-/* Reads one line a worker writes into a FIFO: an event to wait on, not a sleep. */
-static char *read_fifo_line(const char *fifo)
-{
-	char line[1024] = "";
-	FILE *f = fopen(fifo, "r");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
-	fclose(f);
-	line[strcspn(line, "\n")] = '\0';
-	return strdup(line);
-}
-
-static void make_fifo(char *dir, char *fifo, size_t len)
-{
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(fifo, len, "%s/fifo", dir);
-	ck_assert_int_eq(mkfifo(fifo, 0666), 0);
-	/* writable by the unprivileged user a worker may run as */
-	chmod(fifo, 0666);
-	chmod(dir, 0755);
-}
-
-START_TEST(env_and_cwd_reach_the_worker)
-{
-	char dir[] = "/tmp/lvenv.XXXXXX", fifo[64], *line;
-
-	make_fifo(dir, fifo, sizeof fifo);
-	lvd_start(&d, "{\"pools\":[{\"name\":\"e\",\"exec\":[\"sh\",\"-c\","
-	              "\"echo \\\"$GREETING|$LOOPVISOR_POOL|$LOOPVISOR_WORKER|$LOOPVISOR_INDEX|"
-	              "${NOTIFY_SOCKET:-unset}|$(pwd)\\\" > %s; exec sleep 1000\"],"
-	              "\"env\":{\"GREETING\":\"hello world\"},\"cwd\":\"/usr\"}]}", fifo);
-	line = read_fifo_line(fifo);
-	ck_assert_str_eq(line, "hello world|e|e:0|0|unset|/usr");
-	free(line);
-	unlink(fifo);
-	rmdir(dir);
-}
-END_TEST
-
-START_TEST(user_and_group_are_switched)
-{
-	char dir[] = "/tmp/lvuser.XXXXXX", fifo[64], *line;
-
-	if (skip_unless_root(__func__)) /* only root may switch users; the config refuses it otherwise */
-		return;
-	make_fifo(dir, fifo, sizeof fifo);
-	lvd_start(&d, "{\"pools\":[{\"name\":\"u\",\"exec\":[\"sh\",\"-c\","
-	              "\"echo $(id -u):$(id -g):$(id -G) > %s; exec sleep 1000\"],"
-	              "\"user\":\"nobody\",\"group\":\"nogroup\"}]}", fifo);
-	line = read_fifo_line(fifo);
-	ck_assert_str_eq(line, "65534:65534:65534");
-	free(line);
-	unlink(fifo);
-	rmdir(dir);
-}
-END_TEST
-
-START_TEST(limits_umask_and_no_new_privs)
-{
-	char dir[] = "/tmp/lvlim.XXXXXX", fifo[64], *line;
-
-	make_fifo(dir, fifo, sizeof fifo);
-	lvd_start(&d, "{\"pools\":[{\"name\":\"l\",\"exec\":[\"sh\",\"-c\","
-	              "\"echo $(ulimit -n) $(ulimit -c) $(umask) $(grep NoNewPrivs /proc/self/status "
-	              "| cut -f2) > %s; exec sleep 1000\"],\"rlimits\":{\"nofile\":123,\"core\":0},"
-	              "\"umask\":\"0027\",\"no_new_privs\":true}]}", fifo);
-	line = read_fifo_line(fifo);
-	ck_assert_str_eq(line, "123 0 0027 1");
-	free(line);
-	unlink(fifo);
-	rmdir(dir);
-}
-END_TEST
-
-/* The daemon takes the hard open-files limit for itself (10000 workers need ~40000
- * descriptors); its workers keep the soft limit it was started with. */
-START_TEST(the_daemon_raises_its_open_files_limit_but_not_its_workers)
-{
-	const char *limited[] = { "prlimit", "--nofile=256:8192", NULL };
-	char dir[] = "/tmp/lvlim.XXXXXX", fifo[64], path[64], *line, *limits;
-
-	make_fifo(dir, fifo, sizeof fifo);
-	lvd_set_wrapper(limited);
-	lvd_start(&d, "{\"pools\":[{\"name\":\"l\",\"exec\":[\"sh\",\"-c\","
-	              "\"echo $(ulimit -Sn) $(ulimit -Hn) > %s; exec sleep 1000\"]}]}", fifo);
-	line = read_fifo_line(fifo);
-	ck_assert_str_eq(line, "256 8192");
-	free(line);
-	snprintf(path, sizeof path, "/proc/%d/limits", (int)d.pid);
-	limits = slurp(path);
-	ck_assert_ptr_nonnull(limits);
-	ck_assert_msg(strstr(limits, "Max open files            8192                 8192") != NULL,
-	              "%s", limits);
-	free(limits);
-	unlink(fifo);
-	rmdir(dir);
-}
-END_TEST
-
 /* Workers come from the zygote, forked when the daemon held nothing; if the zygote dies,
  * its workers die with it, come back to the daemon (a subreaper) to be reaped, and are
  * restarted by the daemon forking them itself, until a new zygote may start (1 s after the
@@ -596,10 +496,6 @@ int main(void)
 	tcase_add_loop_test(tc, no_worker_of_another_user_survives_kill9_of_the_daemon, 0, 2);
 	tcase_add_test(tc, no_worker_of_another_user_survives_its_zygote);
 	tcase_add_test(tc, worker_signal_never_reaches_the_daemon);
-	tcase_add_test(tc, env_and_cwd_reach_the_worker);
-	tcase_add_test(tc, user_and_group_are_switched);
-	tcase_add_test(tc, limits_umask_and_no_new_privs);
-	tcase_add_test(tc, the_daemon_raises_its_open_files_limit_but_not_its_workers);
 	tcase_add_test(tc, workers_come_from_the_zygote_and_survive_its_loss);
 	tcase_add_test(tc, workers_spread_over_zygotes_of_bounded_size);
 	tcase_add_test(tc, a_running_module_worker_costs_the_daemon_one_descriptor);

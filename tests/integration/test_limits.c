@@ -117,6 +117,60 @@ START_TEST(reply_memory_is_bounded_in_all_and_given_back)
 }
 END_TEST
 
+/* docs/security.md: a client whose unread replies would pass 64 MiB is disconnected at
+ * once (pausing its requests past 1 MiB cannot stop one batch): a batch of tails of a full
+ * ring asks for ~96 MiB in one line, under the 128 MiB of all clients together, so only
+ * the per-client limit can drop it. Nothing of it was sent: the client reads an end of
+ * file, not replies. Another client is answered all along. */
+START_TEST(a_client_past_64_mib_of_unread_replies_is_disconnected)
+{
+	struct lv_client *f, *hog;
+	json_t *res = NULL, *err = NULL, *line;
+	struct pollfd p = { .events = POLLIN | POLLRDHUP };
+	size_t one, n, len = 0;
+	char *batch = NULL, *log, byte;
+	FILE *b;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"big\",\"exec\":[\"sh\",\"-c\",\"i=0; while [ $i -lt"
+	              " 200 ]; do head -c 3000 /dev/zero | tr '\\\\0' x; echo; i=$((i+1)); done;"
+	              " echo done; exec sleep 1000\"],\"autostart\":false}]}");
+	f = lv_client_connect(d.sock);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "big",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"big\",\"wait\":false}"));
+	for (bool done = false; !done; json_decref(line)) {
+		line = lvd_next_notification(f);
+		done = !strcmp(JSTR(line, "text"), "done");
+	}
+	res = lvd_call(&d, "tail", "{\"target\":\"big\",\"lines\":200}");
+	one = json_dumpb(res, NULL, 0, JSON_COMPACT) + 32; /* its reply, id and all */
+	json_decref(res);
+	n = 96 * 1024 * 1024 / one + 1;
+	ck_assert_uint_le(n, 256); /* a batch's limit */
+	ck_assert_ptr_nonnull(b = open_memstream(&batch, &len));
+	for (size_t i = 0; i < n; i++)
+		fprintf(b, "%c{\"jsonrpc\":\"2.0\",\"method\":\"tail\",\"params\":{\"target\":\"big\","
+		        "\"lines\":200},\"id\":%zu}", i ? ',' : '[', i);
+	fputs("]\n", b);
+	fclose(b);
+	ck_assert_ptr_nonnull(hog = lv_client_connect(d.sock));
+	send_text(hog, batch);
+	free(batch);
+	p.fd = lv_client_fd(hog);
+	ck_assert_int_eq(poll(&p, 1, test_ms(20000)), 1);
+	ck_assert_msg(p.revents & (POLLRDHUP | POLLHUP), "the client was sent its ~%zu MiB",
+	              n * one >> 20);
+	ck_assert_int_eq(recv(p.fd, &byte, 1, MSG_DONTWAIT), 0); /* not a byte of it */
+	lv_client_close(hog);
+	json_decref(lvd_call(&d, "ping", NULL));
+	lv_client_close(f);
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(strstr(log, "is not reading its replies: disconnecting it"));
+	free(log);
+}
+END_TEST
+
 /* A batch of n waits for pool a to stop, ids from id0. */
 static char *waits(int n, int id0)
 {
@@ -234,6 +288,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, reply_memory_is_bounded_in_all_and_given_back);
 	tcase_add_test(tc, parked_waits_are_capped_and_other_pools_go_on);
+	tcase_add_test(tc, a_client_past_64_mib_of_unread_replies_is_disconnected);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }

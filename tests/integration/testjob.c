@@ -80,6 +80,16 @@ static void send_big_messages(lv_ctx *ctx, long long ticks)
 	}
 }
 
+/* Padding for log lines: up to 4 KiB of text */
+static const char *pad(void)
+{
+	static char p[4097];
+
+	if (!p[0])
+		memset(p, 'p', sizeof p - 1);
+	return p;
+}
+
 static void arm(struct event *ev, long long ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
@@ -101,8 +111,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		memset(malloc((size_t)leak * 1024), 1, (size_t)leak * 1024);
 	if (busy > 0)
 		spin_ms(busy);
-	for (long long i = 0; i < param(ctx, "log_flood"); i++)
-		lv_log(ctx, LV_LOG_INFO, "flood %lld", i);
+	for (long long i = 0; i < param(ctx, "log_flood"); i++) /* lines of log_pad bytes or so */
+		lv_log(ctx, LV_LOG_INFO, "flood %lld %.*s", i, (int)param(ctx, "log_pad"), pad());
 	if (param(ctx, "big_msg_kb") > 0 && t->ticks > 2)
 		send_big_messages(ctx, t->ticks);
 	if (json_is_true(json_object_get(lv_params(ctx), "garbage")))
