@@ -170,7 +170,8 @@ static int setup(struct supervisor *sup)
 	event_config_free(ec);
 	if (sup->base)
 		lv_log_attach(sup->base);
-	sup->procs.base = sup->outputs.base = sup->base;
+	sup->procs.base = sup->outputs.base = sup->channels.base = sup->base;
+	sup->channels.hooks.inspected = inspect_reply; /* ctx: sup, as for the core's hooks */
 	sup->outputs.sinks = &sup->sinks;
 	sup->outputs.ring_lines = sup->cfg->logs_ring;
 	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = paths_job_dirs(sup->cfg))) {

@@ -55,7 +55,7 @@ void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct work
 	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
 	struct inspect *in;
 
-	if (w->proc.pid <= 0 || w->pool->cfg.kind != LV_KIND_MODULE || !w->loops[0].channel) {
+	if (w->proc.pid <= 0 || w->pool->cfg.kind != LV_KIND_MODULE || !w->loops[0].ch.bev) {
 		lv_rpc_failf(call, LV_RPC_NOT_INSPECTABLE, json_pack("{s:s}", "worker", w->name),
 		             "%s has no running job to ask", w->name);
 		return;
@@ -78,25 +78,27 @@ void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct work
 	LIST_INSERT_HEAD(&sup->inspects, in, link);
 	for (unsigned i = 0; i < w->n_loops; i++) {
 		json_array_append_new(in->loops, json_null());
-		channel_send(&w->loops[i], LV_MSG_INSPECT, json_pack("{s:I}", "id", in->id));
+		channel_send(&w->loops[i].ch, LV_MSG_INSPECT, json_pack("{s:I}", "id", in->id));
 	}
 	lv_rpc_park(call, on_cancel, in);
 	evtimer_add(in->timer, &tv);
 }
 
-void inspect_reply(struct supervisor *sup, struct worker_loop *l, json_t *msg)
+void inspect_reply(void *ctx, void *owner, unsigned loop, json_t *msg)
 {
+	struct supervisor *sup = ctx;
+	const struct worker *w = owner;
 	json_int_t id = json_integer_value(json_object_get(msg, "id"));
 	struct inspect *in;
 
 	LIST_FOREACH(in, &sup->inspects, link)
-		if (in->id == id && in->w == l->w && in->pid == l->w->proc.pid)
+		if (in->id == id && in->w == w && in->pid == w->proc.pid)
 			break;
-	if (!in || !json_is_null(json_array_get(in->loops, l->index)))
+	if (!in || !json_is_null(json_array_get(in->loops, loop)))
 		return; /* late, after a timeout, or a repeat */
 	json_object_del(msg, "t");
 	json_object_del(msg, "id");
-	json_array_set(in->loops, l->index, msg);
+	json_array_set(in->loops, loop, msg);
 	if (--in->missing > 0)
 		return;
 	lv_rpc_reply(in->call, json_pack("{s:s, s:i, s:O}", "worker", in->w->name, "pid",

@@ -10,8 +10,9 @@
 
 void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct worker *w,
                    unsigned timeout_ms);
-/* A loop answered (an "inspected" message). */
-void inspect_reply(struct supervisor *sup, struct worker_loop *l, json_t *msg);
+/* Loop `loop` of worker `owner` answered (an "inspected" message); ctx is the supervisor:
+ * the loop channels' inspected hook. */
+void inspect_reply(void *ctx, void *owner, unsigned loop, json_t *msg);
 /* The process asked is gone, or w is about to be freed: every request waiting for w is
  * answered now (-32006, "... <why> before it answered"); none keeps pointing at w. */
 void inspect_worker_gone(struct supervisor *sup, const struct worker *w, const char *why);

@@ -68,8 +68,34 @@ struct notify_hooks core_notify_hooks(struct supervisor *sup)
 	                              .ctx = sup };
 }
 
+static void on_loop_ready(void *ctx, void *owner, unsigned loop)
+{
+	struct worker *w = owner;
+
+	(void)ctx;
+	worker_loop_ready(&w->loops[loop]);
+}
+
+static void on_loop_beat(void *ctx, void *owner, unsigned loop)
+{
+	struct worker *w = owner;
+
+	(void)ctx;
+	worker_heartbeat(&w->loops[loop]);
+}
+
+static void on_misbehaved(void *ctx, void *owner, const char *why)
+{
+	(void)ctx;
+	worker_evict(owner, "%s", why);
+}
+
 void core_process_hooks_install(struct supervisor *sup)
 {
+	sup->channels.hooks.ready = on_loop_ready;
+	sup->channels.hooks.beat = on_loop_beat;
+	sup->channels.hooks.misbehaved = on_misbehaved;
+	sup->channels.hooks.ctx = sup;
 	sup->procs.hooks = (struct proc_hooks){
 		.exited = on_exited, .last_words = on_last_words, .start_error = on_start_error,
 		.exec_done = on_exec_done, .ctx = sup,

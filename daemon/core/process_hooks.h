@@ -7,7 +7,8 @@
 
 struct supervisor;
 
-/* Fills sup->procs.hooks; main calls it before the first process starts. */
+/* Fills sup->procs.hooks and the core's hooks of sup->channels (all but inspected, which
+ * is the control socket's); main calls it before the first process starts. */
 void core_process_hooks_install(struct supervisor *sup);
 /* What the notify socket reports to (notify_open). */
 struct notify_hooks core_notify_hooks(struct supervisor *sup);

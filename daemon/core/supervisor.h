@@ -17,6 +17,7 @@
 #include "daemon/lib/clock.h"
 #include "daemon/lib/ratewin.h"
 #include "daemon/lib/sinks.h"
+#include "daemon/proc/loop_channel.h"
 #include "daemon/proc/notify_socket.h"
 #include "daemon/proc/output.h"
 #include "daemon/proc/procs.h"
@@ -30,20 +31,10 @@ struct supervisor;
 struct worker_loop {
 	struct worker *w;
 	unsigned index;
-	struct bufferevent *channel;         /* module: supervisor end of this loop's socketpair */
+	struct loop_channel ch;              /* module: its channel, its lag and counters */
 	bool ready;
-	int64_t lag_us, lag_max_us, events;
 	uint64_t last_beat_ms;               /* 0 until the first heartbeat */
-	json_t *counters;                    /* as last reported, or NULL */
-	char *counters_text;                 /* their JSON text, when read without a parser */
-	size_t counters_len;
 	struct event *hang_timer;            /* fires when heartbeats stop */
-	struct lv_ratewin window;            /* messages and their bytes this second */
-	uint64_t throttled_ms;               /* the window last throttled */
-	unsigned invalid_msgs;               /* invalid messages in all */
-	unsigned window_reads, window_left;  /* reads this second, those that left bytes unread */
-	unsigned flood_seconds;              /* consecutive seconds over budget or kept full */
-	struct event *resume;                /* reads again after a throttled second */
 };
 
 struct worker {
@@ -116,6 +107,7 @@ struct supervisor {
 	struct pool **pools;
 	size_t n_pools;
 	struct procs procs;                  /* pid table, zygotes, live count (proc/procs.h) */
+	struct loop_channels channels;       /* what module workers' loop channels share */
 	struct waiter_list waiters;          /* parked requests whose pool is gone, to judge */
 	unsigned n_waiters;                  /* parked requests in all */
 	unsigned config_gen;                 /* bumped each time cfg is replaced (reload) */

@@ -76,6 +76,8 @@ static int init_loops(struct worker *w)
 	for (unsigned i = 0; i < w->n_loops; i++) {
 		w->loops[i].w = w;
 		w->loops[i].index = i;
+		w->loops[i].ch = (struct loop_channel){ .all = &p->sup->channels, .owner = w, .index = i,
+		                                        .name = w->name, .output = &w->output };
 		if (!(w->loops[i].hang_timer = evtimer_new(p->sup->base, on_hang, &w->loops[i])))
 			return -1;
 	}
@@ -87,8 +89,8 @@ static void free_loops(struct worker *w)
 	for (unsigned i = 0; w->loops && i < w->n_loops; i++) {
 		if (w->loops[i].hang_timer)
 			event_free(w->loops[i].hang_timer);
-		json_decref(w->loops[i].counters);
-		free(w->loops[i].counters_text);
+		channel_close(&w->loops[i].ch);
+		channel_forget(&w->loops[i].ch);
 	}
 	free(w->loops);
 	w->loops = NULL;
@@ -121,12 +123,8 @@ static void reset_process_state(struct worker *w)
 		struct worker_loop *l = &w->loops[i];
 
 		evtimer_del(l->hang_timer);
-		json_decref(l->counters);
-		l->counters = NULL;
-		free(l->counters_text);
-		l->counters_text = NULL;
+		channel_forget(&l->ch);
 		l->ready = false;
-		l->lag_us = l->lag_max_us = l->events = 0;
 		l->last_beat_ms = 0;
 	}
 	free(w->exit_error);

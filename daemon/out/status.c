@@ -29,9 +29,9 @@ static void write_exit(struct jsonw *o, int status)
 static void write_loop(struct jsonw *o, const struct worker_loop *l, uint64_t now)
 {
 	jsonw_lit(o, "{\"lag_us\":");
-	jsonw_int(o, (long long)l->lag_us);
+	jsonw_int(o, (long long)l->ch.lag_us);
 	jsonw_lit(o, ",\"lag_max_us\":");
-	jsonw_int(o, (long long)l->lag_max_us);
+	jsonw_int(o, (long long)l->ch.lag_max_us);
 	jsonw_lit(o, ",\"heartbeat_age_ms\":");
 	jsonw_int_or_null(o, l->last_beat_ms != 0, (long long)(now - l->last_beat_ms));
 	jsonw_lit(o, "}");
@@ -61,7 +61,7 @@ static void write_counters(struct jsonw *o, const struct worker *w)
 	char *text;
 
 	for (unsigned i = 0; i < w->n_loops; i++) {
-		json_object_foreach(w->loops[i].counters, key, v) {
+		json_object_foreach(w->loops[i].ch.counters, key, v) {
 			json_t *have;
 
 			if (!sum && !(sum = json_object()))

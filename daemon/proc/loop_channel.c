@@ -1,7 +1,9 @@
 /* loop_channel: the supervisor's end of each worker loop's channel: reads ready, heartbeat,
- * log and inspect messages, and sends stop and inspect requests. */
+ * log and inspect messages, and sends stop and inspect requests. It reports to its owner
+ * through the hooks of struct loop_channels, and keeps a loop's lag and counters. */
 #include "daemon/proc/loop_channel.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,23 +13,38 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
-#include "daemon/control/inspect.h"
+#include "daemon/lib/clock.h"
 #include "daemon/lib/log.h"
 #include "daemon/lib/ratewin.h"
 #include "daemon/proc/output.h"
 #include "ipc/channel.h"
 #include "ipc/frame.h"
 
-static void beat(struct worker_loop *l, int64_t lag_us, int64_t lag_max_us, int64_t events)
+/* The loop misbehaves toward the daemon: its owner hears why (and evicts it). */
+static void misbehaved(struct loop_channel *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void misbehaved(struct loop_channel *l, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	l->all->hooks.misbehaved(l->all->hooks.ctx, l->owner, why);
+}
+
+static void beat(struct loop_channel *l, int64_t lag_us, int64_t lag_max_us, int64_t events)
 {
 	l->lag_us = lag_us;
 	l->lag_max_us = lag_max_us;
 	l->events = events;
-	worker_heartbeat(l);
+	l->all->hooks.beat(l->all->hooks.ctx, l->owner, l->index);
 }
 
 /* A heartbeat in any other spelling than the library's */
-static void on_heartbeat(struct worker_loop *l, json_t *msg)
+static void on_heartbeat(struct loop_channel *l, json_t *msg)
 {
 	json_t *counters = json_object_get(msg, "counters");
 
@@ -44,7 +61,7 @@ static void on_heartbeat(struct worker_loop *l, json_t *msg)
 
 /* Counters as text: parsed only when they differ from the last ones (an idle job's do not);
  * false if they are not a JSON object. */
-static bool take_counters_text(struct worker_loop *l, const char *text, size_t len)
+static bool take_counters_text(struct loop_channel *l, const char *text, size_t len)
 {
 	json_t *c;
 	char *copy;
@@ -65,12 +82,13 @@ static bool take_counters_text(struct worker_loop *l, const char *text, size_t l
 	return true;
 }
 
-static void on_log(struct worker_loop *l, json_t *msg)
+static void on_log(struct loop_channel *l, json_t *msg)
 {
 	json_t *text = json_object_get(msg, "msg");
 
 	if (json_is_string(text))
-		output_line(&l->w->output, LV_STREAM_LOG, json_string_value(text), json_string_length(text));
+		output_line(l->output, LV_STREAM_LOG, json_string_value(text),
+		            json_string_length(text));
 }
 
 /* What one loop may send: generous for logging jobs, far below a flood. In bytes too: 60 KiB
@@ -88,19 +106,19 @@ static void on_read(struct bufferevent *bev, void *arg);
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker_loop *l = arg;
+	struct loop_channel *l = arg;
 
 	(void)fd;
 	(void)what;
-	if (!l->channel)
+	if (!l->bev)
 		return;
-	bufferevent_enable(l->channel, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_input(l->channel)) > 0)
-		on_read(l->channel, l); /* what waited in the buffer */
+	bufferevent_enable(l->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(l->bev)) > 0)
+		on_read(l->bev, l); /* what waited in the buffer */
 }
 
 /* Which budget the loop is over this second ("20000 messages", "4096 KiB"), or NULL. */
-static const char *over_budget(const struct worker_loop *l)
+static const char *over_budget(const struct loop_channel *l)
 {
 	static char text[32];
 
@@ -117,26 +135,26 @@ static const char *over_budget(const struct worker_loop *l)
  * CHANNEL_FULL_READS reads leave bytes in the socket? A daemon too slow (starved, under
  * valgrind) to read a flood at the budget's rate sees it so; a loop the daemon keeps up
  * with, however bursty, is read to the last byte at least once a second. */
-static bool kept_full(const struct worker_loop *l)
+static bool kept_full(const struct loop_channel *l)
 {
 	return l->window_reads >= CHANNEL_FULL_READS && l->window_left == l->window_reads;
 }
 
 /* One more second over budget or kept full: false if that makes CHANNEL_MAX_FLOOD_SECONDS
  * in a row and the worker is evicted. */
-static bool count_flood_second(struct worker_loop *l, const char *how)
+static bool count_flood_second(struct loop_channel *l, const char *how)
 {
 	if (++l->flood_seconds >= CHANNEL_MAX_FLOOD_SECONDS) {
-		worker_evict(l->w, "flooding its channel: %s for %d s", how, CHANNEL_MAX_FLOOD_SECONDS);
+		misbehaved(l, "flooding its channel: %s for %d s", how, CHANNEL_MAX_FLOOD_SECONDS);
 		return false;
 	}
-	log_warn("%s: loop %u floods its channel: %s", l->w->name, l->index, how);
+	log_warn("%s: loop %u floods its channel: %s", l->name, l->index, how);
 	return true;
 }
 
 /* Ends the second: one over budget was counted when it went over, one that kept the
  * channel full is counted now, any other ends a flood. False if the worker was evicted. */
-static bool end_window(struct worker_loop *l, uint64_t now)
+static bool end_window(struct loop_channel *l, uint64_t now)
 {
 	if (!over_budget(l) && kept_full(l) && !count_flood_second(l, "kept it full"))
 		return false;
@@ -150,7 +168,7 @@ static bool end_window(struct worker_loop *l, uint64_t now)
 /* Is the loop within its budget of messages and bytes this second? If not, its channel
  * waits for the next second; after CHANNEL_MAX_FLOOD_SECONDS such seconds in a row (or
  * seconds it kept the channel full) it is evicted. */
-static bool within_budget(struct worker_loop *l)
+static bool within_budget(struct loop_channel *l)
 {
 	uint64_t now = lv_now_ms();
 	char over[48];
@@ -168,9 +186,9 @@ static bool within_budget(struct worker_loop *l)
 	{
 		struct timeval tv = { 0, (suseconds_t)(lv_ratewin_left_ms(&l->window, now) + 1) * 1000 };
 
-		bufferevent_disable(l->channel, EV_READ);
+		bufferevent_disable(l->bev, EV_READ);
 		if (!l->resume)
-			l->resume = evtimer_new(l->w->pool->sup->base, on_resume, l);
+			l->resume = evtimer_new(l->all->base, on_resume, l);
 		if (l->resume)
 			evtimer_add(l->resume, &tv);
 	}
@@ -178,27 +196,27 @@ static bool within_budget(struct worker_loop *l)
 }
 
 /* After a read: were bytes left in the socket? (kept_full) */
-static void note_unread(struct worker_loop *l)
+static void note_unread(struct loop_channel *l)
 {
 	int unread = 0;
 
 	l->window_reads++;
-	if (ioctl(bufferevent_getfd(l->channel), FIONREAD, &unread) == 0 && unread > 0)
+	if (ioctl(bufferevent_getfd(l->bev), FIONREAD, &unread) == 0 && unread > 0)
 		l->window_left++;
 }
 
 static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 {
-	struct worker_loop *l = arg;
+	struct loop_channel *l = arg;
 
 	lv_ratewin_charge(&l->window, 0); /* bytes: counted per read (on_read) */
 	if (type == LV_MSG_INVALID && ++l->invalid_msgs == CHANNEL_MAX_INVALID) {
-		worker_evict(l->w, "sent %d invalid channel messages", CHANNEL_MAX_INVALID);
+		misbehaved(l, "sent %d invalid channel messages", CHANNEL_MAX_INVALID);
 		return;
 	}
 	switch (type) {
 	case LV_MSG_READY:
-		worker_loop_ready(l);
+		l->all->hooks.ready(l->all->hooks.ctx, l->owner, l->index);
 		break;
 	case LV_MSG_HEARTBEAT:
 		on_heartbeat(l, msg);
@@ -207,11 +225,11 @@ static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 		on_log(l, msg);
 		break;
 	case LV_MSG_INSPECTED:
-		inspect_reply(l->w->pool->sup, l, msg);
+		l->all->hooks.inspected(l->all->hooks.ctx, l->owner, l->index, msg);
 		break;
 	default:
 		if (l->invalid_msgs < 3)
-			log_warn("%s: ignoring an invalid channel message", l->w->name);
+			log_warn("%s: ignoring an invalid channel message", l->name);
 		break;
 	}
 }
@@ -219,7 +237,7 @@ static void dispatch(void *arg, enum lv_msg_type type, json_t *msg)
 /* A heartbeat in the library's fixed form, read without a parser (ipc/channel.h) */
 static void scanned_heartbeat(void *arg, const struct lv_heartbeat *hb)
 {
-	struct worker_loop *l = arg;
+	struct loop_channel *l = arg;
 
 	if (!take_counters_text(l, hb->counters, hb->counters_len)) {
 		dispatch(l, LV_MSG_INVALID, NULL);
@@ -231,16 +249,16 @@ static void scanned_heartbeat(void *arg, const struct lv_heartbeat *hb)
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-	struct worker_loop *l = arg;
+	struct loop_channel *l = arg;
 	size_t before = evbuffer_get_length(bufferevent_get_input(bev));
 
 	if (!within_budget(l))
 		return; /* the input waits in the buffer (and the socket) until the next second */
 	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, scanned_heartbeat, l))
-		log_warn("%s: channel line too long, dropped", l->w->name);
-	if (!l->channel)
+		log_warn("%s: channel line too long, dropped", l->name);
+	if (!l->bev)
 		return;
-	l->window.bytes += before - evbuffer_get_length(bufferevent_get_input(l->channel));
+	l->window.bytes += before - evbuffer_get_length(bufferevent_get_input(l->bev));
 	note_unread(l);
 	within_budget(l); /* over it now: wait before reading more */
 }
@@ -253,23 +271,21 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 }
 
-int channel_open(struct worker_loop *l, int fd)
+int channel_open(struct loop_channel *l, int fd)
 {
-	struct supervisor *sup = l->w->pool->sup;
-
 	evutil_make_socket_nonblocking(fd);
-	l->channel = bufferevent_socket_new(sup->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!l->channel) {
+	l->bev = bufferevent_socket_new(l->all->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!l->bev) {
 		close(fd);
 		return -1;
 	}
-	bufferevent_setcb(l->channel, on_read, NULL, on_event, l);
-	bufferevent_setwatermark(l->channel, EV_READ, 0, LV_CHANNEL_MAX_LINE + 1);
-	bufferevent_enable(l->channel, EV_READ);
+	bufferevent_setcb(l->bev, on_read, NULL, on_event, l);
+	bufferevent_setwatermark(l->bev, EV_READ, 0, LV_CHANNEL_MAX_LINE + 1);
+	bufferevent_enable(l->bev, EV_READ);
 	return 0;
 }
 
-void channel_close(struct worker_loop *l)
+void channel_close(struct loop_channel *l)
 {
 	if (l->resume) {
 		event_free(l->resume);
@@ -277,26 +293,36 @@ void channel_close(struct worker_loop *l)
 	}
 	l->window.count = l->invalid_msgs = l->flood_seconds = l->window_reads = l->window_left = 0;
 	l->window.bytes = 0;
-	if (l->channel) {
-		bufferevent_free(l->channel);
-		l->channel = NULL;
+	if (l->bev) {
+		bufferevent_free(l->bev);
+		l->bev = NULL;
 	}
 }
 
-int channel_send(struct worker_loop *l, enum lv_msg_type type, json_t *members)
+int channel_send(struct loop_channel *l, enum lv_msg_type type, json_t *members)
 {
 	json_t *msg;
 	int rc;
 
 	/* a loop that does not read its channel gets no more than this queued (a stop always
 	 * goes): readers asking it for inspect after inspect cannot grow the daemon */
-	if (!l->channel || (type != LV_MSG_STOP &&
-	                    evbuffer_get_length(bufferevent_get_output(l->channel)) > CHANNEL_MAX_OUTPUT)) {
+	if (!l->bev || (type != LV_MSG_STOP &&
+	                    evbuffer_get_length(bufferevent_get_output(l->bev)) > CHANNEL_MAX_OUTPUT)) {
 		json_decref(members);
 		return -1;
 	}
 	msg = lv_msg_new(type, members);
-	rc = lv_frame_put_json(bufferevent_get_output(l->channel), msg);
+	rc = lv_frame_put_json(bufferevent_get_output(l->bev), msg);
 	json_decref(msg);
 	return rc;
+}
+
+void channel_forget(struct loop_channel *l)
+{
+	json_decref(l->counters);
+	l->counters = NULL;
+	free(l->counters_text);
+	l->counters_text = NULL;
+	l->counters_len = 0;
+	l->lag_us = l->lag_max_us = l->events = 0;
 }
