@@ -26,6 +26,7 @@
 #include "daemon/out/systemd.h"
 #include "daemon/core/state_file.h"
 #include "daemon/control/methods.h"
+#include "daemon/core/shutdown.h"
 #include "daemon/core/supervisor.h"
 #include "daemon/outlet_consumers.h"
 #include "daemon/out/waiters.h"
@@ -106,9 +107,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	else if (sig == SIGHUP)
 		reload_on_signal(sup);
 	else if (sig == SIGUSR1)
-		logs_reopen(sup);
+		pool_logs_reopen_all(sup);
 	else
-		supervisor_shutdown(sup);
+		shutdown_begin(sup);
 }
 
 static int add_signals(struct supervisor *sup)
@@ -192,7 +193,7 @@ static int setup(struct supervisor *sup)
 	}
 	control_fd = take_passed_fds(sup);
 	for (size_t i = 0; i < sup->cfg->n_pools; i++)
-		if (supervisor_add_pool(sup, &sup->cfg->pools[i], err, sizeof err) < 0) {
+		if (pool_add(sup, &sup->cfg->pools[i], err, sizeof err) < 0) {
 			log_err("pool %s: %s", sup->cfg->pools[i].name, err);
 			return -1;
 		}
@@ -205,7 +206,7 @@ static int setup(struct supervisor *sup)
 		log_err("control socket: %s", err);
 		return -1;
 	}
-	sink = control_sink(sup->control); /* subscribers and followers hear what happens */
+	sink = subscribers_sink(sup->control); /* subscribers and followers hear what happens */
 	lv_sinks_add(&sup->sinks, &sink);
 	log_info("loopvisord %s: %zu pools, control socket %s", LV_VERSION, sup->n_pools,
 	         control_path(sup->control));
@@ -224,7 +225,7 @@ static void teardown(struct supervisor *sup)
 	for (size_t p = 0; p < sup->n_pools; p++)
 		pool_free(sup->pools[p]);
 	free(sup->pools);
-	service_free(sup);
+	systemd_free(sup);
 	for (size_t i = 0; i < sup->n_passed; i++) {
 		free(sup->passed[i].name);
 		close(sup->passed[i].fd);
@@ -330,7 +331,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sup.n_pools; i++)
 		pool_autostart(sup.pools[i]);
 	/* READY=1 follows once every autostart worker has settled */
-	if (service_start(&sup) < 0)
+	if (systemd_start(&sup) < 0)
 		log_warn("systemd notification is not available");
 	event_base_dispatch(sup.base);
 	log_info("all workers stopped, exiting");

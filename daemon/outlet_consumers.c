@@ -17,7 +17,7 @@ static void on_change(void *ctx, const struct core_change *c)
 	case CC_WORKER_STATE:
 		events_worker_state(sup, c->worker, c->from);
 		pool_changed(c->pool); /* waiters, followers and rolls: once per loop turn */
-		service_worker_changed(sup);
+		systemd_worker_changed(sup);
 		break;
 	case CC_WORKER_EXITED:
 		events_worker_exited(sup, c->worker, c->status, c->error);
@@ -55,7 +55,7 @@ static void on_change(void *ctx, const struct core_change *c)
 		break;
 	case CC_DAEMON_STOPPING:
 		events_emit(sup, EV_DAEMON_STOPPING, NULL, NULL);
-		service_stopping(sup);
+		systemd_stopping(sup);
 		break;
 	}
 }

@@ -140,7 +140,7 @@ static void handle_line(struct client *cl, const char *line, size_t len)
 	if (role == LV_ROLE_NONE && !cl->closing) {
 		log_warn("control: uid %u (pid %d) has no role any more: closing its connection",
 		         (unsigned)cl->peer.uid, (int)cl->peer.pid);
-		control_close_after_notice(cl);
+		subscribers_close_after_notice(cl);
 	}
 }
 
@@ -203,7 +203,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (cl->skipped && !cl->closing)
-		control_send_skipped(cl); /* it has read everything */
+		subscribers_send_skipped(cl); /* it has read everything */
 	if (finish_or_close(cl))
 		return;
 	/* Reading may have paused on pending or unread replies: pick up what is buffered. */

@@ -29,7 +29,7 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 
 /* Subscribes the client a call came from (io of its session) to events in mask (bit per
  * enum lv_event), optionally only those of target ("POOL" or "POOL:INDEX"). */
-int control_subscribe(void *client_io, unsigned mask, const char *target);
+int subscribers_subscribe(void *client_io, unsigned mask, const char *target);
 
 /* A follower with this much unread skips log lines until it has read half of it, then
  * gets {"skipped": N}; the worker and the log file never wait for it. */
@@ -41,12 +41,12 @@ int control_subscribe(void *client_io, unsigned mask, const char *target);
 
 /* Makes the client a follower of target's log lines (NULL: every worker); -EALREADY if it
  * follows already (one follow per connection), -ENOMEM. */
-int control_follow(void *client_io, const char *target);
+int subscribers_follow(void *client_io, const char *target);
 /* Whether the client a call came from is root or the daemon's user. */
 bool control_client_privileged(void *client_io);
 /* The control socket as a sink of events (to every matching subscriber) and log lines (to
  * every matching follower; one that is behind skips them). */
-struct lv_sink control_sink(struct control *c);
+struct lv_sink subscribers_sink(struct control *c);
 
 /* Uses a listening socket systemd passed (socket activation) instead of binding one. */
 struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rpc_method *methods,

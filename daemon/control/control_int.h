@@ -57,13 +57,13 @@ enum lv_rpc_role control_client_role(struct client *cl);
 void control_on_linger(evutil_socket_t fd, short what, void *arg);
 /* Stops reading from and sending to the client: it has 30 s to read what is queued (a
  * last notice), then it is disconnected; sooner once it has read it. */
-void control_close_after_notice(struct client *cl);
+void subscribers_close_after_notice(struct client *cl);
 /* A follower that fell behind hears how many lines it missed before the next one. */
-void control_send_skipped(struct client *cl);
+void subscribers_send_skipped(struct client *cl);
 /* Whether a stream's target ("POOL", "POOL:INDEX" or NULL for all) covers an item. */
-bool control_target_matches(const char *target, const char *pool, const char *worker);
+bool subscribers_target_matches(const char *target, const char *pool, const char *worker);
 /* Whether a subscriber or follower may still receive; if a reload took its role away,
  * its stream ends here with a -32003 notice. */
-bool control_may_stream(struct client *cl);
+bool subscribers_may_stream(struct client *cl);
 
 #endif

@@ -45,10 +45,10 @@ int daemon_reload(struct supervisor *sup, json_t **result, char *err, size_t err
 	struct reload_hook hook = { .prepare = rebind_control, .undo = rebind_back, .ctx = &rb };
 	int rc;
 
-	service_reloading(sup);
-	if ((rc = supervisor_reload(sup, &hook, result, err, errlen)) < 0)
+	systemd_reloading(sup);
+	if ((rc = reload_apply(sup, &hook, result, err, errlen)) < 0)
 		log_err("reload failed, nothing changed: %s", err); /* by SIGHUP, only the log says */
-	service_reloaded(sup); /* a refused reload leaves the service as ready as it was */
+	systemd_reloaded(sup); /* a refused reload leaves the service as ready as it was */
 	if (rc == 0)
 		state_save(sup);
 	return rc;

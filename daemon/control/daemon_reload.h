@@ -10,7 +10,7 @@
 
 struct supervisor;
 
-/* 0 with *result (see supervisor_reload), or -1 with err: nothing changed. */
+/* 0 with *result (see reload_apply), or -1 with err: nothing changed. */
 int daemon_reload(struct supervisor *sup, json_t **result, char *err, size_t errlen);
 
 #endif

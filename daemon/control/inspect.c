@@ -78,7 +78,7 @@ void inspect_start(struct supervisor *sup, struct lv_rpc_call *call, struct work
 	LIST_INSERT_HEAD(&sup->inspects, in, link);
 	for (unsigned i = 0; i < w->n_loops; i++) {
 		json_array_append_new(in->loops, json_null());
-		channel_send(&w->loops[i].ch, LV_MSG_INSPECT, json_pack("{s:I}", "id", in->id));
+		loop_channel_send(&w->loops[i].ch, LV_MSG_INSPECT, json_pack("{s:I}", "id", in->id));
 	}
 	lv_rpc_park(call, on_cancel, in);
 	evtimer_add(in->timer, &tv);

@@ -37,11 +37,11 @@ int method_resolve_or_fail(struct supervisor *sup, struct lv_rpc_call *call, con
 	int n;
 
 	*out = NULL;
-	if (!supervisor_target_valid(target)) {
+	if (!pool_target_valid(target)) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.target: must be " TARGET_SYNTAX, NULL);
 		return -1;
 	}
-	if ((n = supervisor_resolve(sup, target, out)) < 0)
+	if ((n = pool_resolve_target(sup, target, out)) < 0)
 		method_fail_target(call, target);
 	return n;
 }
@@ -68,7 +68,7 @@ bool method_refuse_if_removing(struct lv_rpc_call *call, struct supervisor *sup,
 		return false;
 	memcpy(name, target, len);
 	name[len] = '\0';
-	if (!(p = supervisor_find_pool(sup, name)) || !p->removing)
+	if (!(p = pool_find(sup, name)) || !p->removing)
 		return false;
 	lv_rpc_failf(call, LV_RPC_POOL_REMOVING, json_pack("{s:s}", "pool", name),
 	             "pool %s is being removed", name);

@@ -15,6 +15,7 @@
 #include "daemon/control/inspect.h"
 #include "daemon/control/method_helpers.h"
 #include "daemon/control/methods_pools.h"
+#include "daemon/core/shutdown.h"
 #include "daemon/core/state_file.h"
 #include "daemon/out/events.h"
 #include "daemon/out/waiters.h"
@@ -58,7 +59,7 @@ static void m_status(struct lv_rpc_call *call, json_t *params, void *app)
 			status_write_pool(&o, sup->pools[p]);
 		}
 	} else if (n > 0 || !strchr(target, ':')) {
-		status_write_pool(&o, supervisor_find_pool(sup, n > 0 ? ws[0]->pool->cfg.name : target));
+		status_write_pool(&o, pool_find(sup, n > 0 ? ws[0]->pool->cfg.name : target));
 	}
 	jsonw_lit(&o, "],\"workers\":[");
 	if (!target) {
@@ -167,7 +168,7 @@ static void m_wait(struct lv_rpc_call *call, json_t *params, void *app)
 	else
 		json_incref(states);
 	json_array_foreach(states, i, s) {
-		int st = json_is_string(s) ? worker_state_from_name(json_string_value(s)) : -1;
+		int st = json_is_string(s) ? fsm_from_wire_name(json_string_value(s)) : -1;
 		if (st < 0) {
 			json_decref(states);
 			lv_rpc_fail(call, LV_RPC_INVALID_PARAMS,
@@ -223,7 +224,7 @@ static void m_inspect(struct lv_rpc_call *call, json_t *params, void *app)
 	struct worker **ws;
 	int n;
 
-	if (!supervisor_target_valid(target) || !strchr(target, ':')) {
+	if (!pool_target_valid(target) || !strchr(target, ':')) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.target: must name one worker, POOL:INDEX",
 		            NULL);
 		return;
@@ -253,7 +254,7 @@ static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
 		return;
 	}
 	json_array_foreach(events, i, e) {
-		int ev = json_is_string(e) ? event_from_name(json_string_value(e)) : -1;
+		int ev = json_is_string(e) ? events_from_name(json_string_value(e)) : -1;
 		if (ev < 0) {
 			lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
 			             "params.events[%zu]: not an event name", i);
@@ -266,7 +267,7 @@ static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
 			return;
 		free(ws);
 	}
-	if (control_subscribe(lv_rpc_session_io(lv_rpc_call_session(call)), mask, target) < 0) {
+	if (subscribers_subscribe(lv_rpc_session_io(lv_rpc_call_session(call)), mask, target) < 0) {
 		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
@@ -303,7 +304,7 @@ static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 	if ((count = method_resolve_or_fail(sup, call, target, &ws)) < 0)
 		return;
 	if (json_is_true(json_object_get(params, "follow")) &&
-	    (rc = control_follow(lv_rpc_session_io(lv_rpc_call_session(call)), target)) < 0) {
+	    (rc = subscribers_follow(lv_rpc_session_io(lv_rpc_call_session(call)), target)) < 0) {
 		free(ws);
 		if (rc == -EALREADY)
 			lv_rpc_fail(call, LV_RPC_LIMIT_REACHED, "this connection already follows a target: "
@@ -321,7 +322,7 @@ static void m_shutdown(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	(void)params;
 	lv_rpc_reply(call, json_pack("{s:b}", "stopping", 1));
-	supervisor_shutdown(app);
+	shutdown_begin(app);
 }
 
 static const struct lv_rpc_param p_target_opt[] = {

@@ -9,7 +9,6 @@
 #include "daemon/control/method_helpers.h"
 #include "daemon/core/state_file.h"
 #include "daemon/lib/log.h"
-#include "daemon/out/events.h"
 #include "daemon/out/waiters.h"
 
 /* params.workers: a count, or "config": back to what the config says (no override). */
@@ -32,7 +31,7 @@ void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
 	const char *name = json_string_value(json_object_get(params, "pool"));
-	struct pool *p = supervisor_find_pool(sup, name);
+	struct pool *p = pool_find(sup, name);
 	struct wait_spec spec = { .reply = REPLY_SCALE };
 	json_int_t n;
 	unsigned old;
@@ -58,8 +57,8 @@ void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 	else
 		log_info("pool %s scaled from %u to %u workers", name, old, (unsigned)n);
 	state_save(sup);
-	events_emit(sup, EV_POOL_SCALED, name, json_pack("{s:i, s:i}", "from", (int)old, "workers",
-	                                                  (int)n));
+	core_changed(sup, &(struct core_change){ .kind = CC_POOL_SCALED, .pool = p, .pool_name = name,
+	                                         .scaled_from = old, .scaled_to = (unsigned)n });
 	if (json_is_false(json_object_get(params, "wait"))) {
 		lv_rpc_reply(call, scale_result(p));
 		return;
@@ -123,22 +122,23 @@ void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 		return;
 	}
 	for (size_t i = 0; cfg.after[i]; i++) {
-		if (!supervisor_find_pool(sup, cfg.after[i])) {
+		if (!pool_find(sup, cfg.after[i])) {
 			lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
 			             "params.pool.after[%zu]: no pool named \"%s\"", i, cfg.after[i]);
 			lv_pool_config_clear(&cfg);
 			return;
 		}
 	}
-	if (supervisor_find_pool(sup, cfg.name)) {
+	if (pool_find(sup, cfg.name)) {
 		lv_rpc_failf(call, LV_RPC_INVALID_PARAMS, NULL,
 		             "params.pool.name: a pool \"%s\" exists already", cfg.name);
-	} else if (supervisor_add_pool(sup, &cfg, err, sizeof err) < 0) {
+	} else if (pool_add(sup, &cfg, err, sizeof err) < 0) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, err, NULL);
 	} else {
-		p = supervisor_find_pool(sup, cfg.name);
+		p = pool_find(sup, cfg.name);
 		log_info("pool %s: added at runtime", cfg.name);
-		events_emit(sup, EV_POOL_ADDED, cfg.name, NULL);
+		core_changed(sup, &(struct core_change){ .kind = CC_POOL_ADDED, .pool = p,
+		                                         .pool_name = cfg.name });
 		pool_autostart(p);
 		state_save(sup);
 		if (json_is_false(json_object_get(params, "wait"))) {
@@ -155,7 +155,7 @@ void m_remove(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
 	const char *name = json_string_value(json_object_get(params, "pool"));
-	struct pool *p = supervisor_find_pool(sup, name);
+	struct pool *p = pool_find(sup, name);
 	struct wait_spec spec = { .gone_ok = true, .reply = REPLY_REMOVED };
 
 	if (method_refuse_if_shutting_down(call, sup))
@@ -167,7 +167,7 @@ void m_remove(struct lv_rpc_call *call, json_t *params, void *app)
 	if (p->removing)
 		pool_drop_readd(p); /* removed again: a reload's wish to bring it back is void */
 	else
-		supervisor_remove_pool(p); /* p may be gone after this */
+		pool_remove(p); /* p may be gone after this */
 	state_save(sup);
 	if (json_is_false(json_object_get(params, "wait"))) {
 		lv_rpc_reply(call, json_pack("{s:s}", "removed", name));

@@ -10,7 +10,7 @@
 #include "daemon/control/control_int.h"
 #include "daemon/lib/log.h"
 
-int control_subscribe(void *client_io, unsigned mask, const char *target)
+int subscribers_subscribe(void *client_io, unsigned mask, const char *target)
 {
 	struct client *cl = client_io;
 	char *copy = target ? strdup(target) : NULL;
@@ -23,7 +23,7 @@ int control_subscribe(void *client_io, unsigned mask, const char *target)
 	return 0;
 }
 
-bool control_target_matches(const char *target, const char *pool, const char *worker)
+bool subscribers_target_matches(const char *target, const char *pool, const char *worker)
 {
 	if (!target)
 		return true;
@@ -32,7 +32,7 @@ bool control_target_matches(const char *target, const char *pool, const char *wo
 	return pool && !strcmp(target, pool);
 }
 
-void control_close_after_notice(struct client *cl)
+void subscribers_close_after_notice(struct client *cl)
 {
 	struct timeval tv = { 30, 0 };
 
@@ -51,12 +51,12 @@ static void overflow(struct client *cl)
 {
 	log_warn("control: a subscriber stopped reading its events: disconnecting it");
 	lv_rpc_session_notify(cl->session, "event", json_pack("{s:s}", "event", "overflow"));
-	control_close_after_notice(cl);
+	subscribers_close_after_notice(cl);
 }
 
 /* Whether a subscriber or follower may still receive: a reload can take its role away,
  * and then the stream ends with a -32003 notice. */
-bool control_may_stream(struct client *cl)
+bool subscribers_may_stream(struct client *cl)
 {
 	if (control_client_role(cl) != LV_ROLE_NONE)
 		return true;
@@ -64,7 +64,7 @@ bool control_may_stream(struct client *cl)
 	         (unsigned)cl->peer.uid, (int)cl->peer.pid);
 	lv_rpc_session_send_error(cl->session, LV_RPC_PERMISSION_DENIED,
 	                          "permission denied: the access list gives this peer no role now");
-	control_close_after_notice(cl);
+	subscribers_close_after_notice(cl);
 	return false;
 }
 
@@ -76,7 +76,7 @@ static void publish_event(void *ctx, int event, json_t *params, const char *pool
 
 	LIST_FOREACH(cl, &ctl->clients, link) {
 		if (!(cl->sub_mask & (1u << event)) || cl->closing ||
-		    !control_target_matches(cl->sub_target, pool, worker) || !control_may_stream(cl))
+		    !subscribers_target_matches(cl->sub_target, pool, worker) || !subscribers_may_stream(cl))
 			continue;
 		if (evbuffer_get_length(bufferevent_get_output(cl->bev)) > LV_SUBSCRIBER_MAX_QUEUE)
 			overflow(cl);
@@ -86,14 +86,14 @@ static void publish_event(void *ctx, int event, json_t *params, const char *pool
 }
 
 /* A follower that fell behind hears how many lines it missed before the next one. */
-void control_send_skipped(struct client *cl)
+void subscribers_send_skipped(struct client *cl)
 {
 	lv_rpc_session_notify(cl->session, "log",
 	                      json_pack("{s:I}", "skipped", (json_int_t)cl->skipped));
 	cl->skipped = 0;
 }
 
-int control_follow(void *client_io, const char *target)
+int subscribers_follow(void *client_io, const char *target)
 {
 	struct client *cl = client_io;
 	char *copy = target ? strdup(target) : NULL;
@@ -127,11 +127,11 @@ static void publish_line(void *ctx, json_t *line, const char *pool, const char *
 		size_t queued;
 
 		if (!cl->follows || cl->closing ||
-		    !control_target_matches(cl->follow_target, pool, worker) || !control_may_stream(cl))
+		    !subscribers_target_matches(cl->follow_target, pool, worker) || !subscribers_may_stream(cl))
 			continue;
 		queued = evbuffer_get_length(bufferevent_get_output(cl->bev));
 		if (cl->skipped && queued <= limit / 2)
-			control_send_skipped(cl); /* it has read half: lines go to it again */
+			subscribers_send_skipped(cl); /* it has read half: lines go to it again */
 		if (cl->skipped || queued > limit)
 			cl->skipped++;
 		else
@@ -139,7 +139,7 @@ static void publish_line(void *ctx, json_t *line, const char *pool, const char *
 	}
 }
 
-struct lv_sink control_sink(struct control *ctl)
+struct lv_sink subscribers_sink(struct control *ctl)
 {
 	return (struct lv_sink){ .event = publish_event, .wants_lines = has_followers,
 	                         .line = publish_line, .ctx = ctl };

@@ -13,7 +13,7 @@ static const char *pool_readiness(const struct pool *p)
 		const struct worker *w = p->workers[i];
 
 		if (w && !w->removing && w->state != WS_RUNNING)
-			return worker_state_name(w->state);
+			return fsm_wire_name(w->state);
 	}
 	return "running";
 }
@@ -21,7 +21,7 @@ static const char *pool_readiness(const struct pool *p)
 bool deps_ready(struct supervisor *sup, const struct pool *p, char *why, size_t len)
 {
 	for (char **name = p->cfg.after; name && *name; name++) {
-		const struct pool *dep = supervisor_find_pool(sup, *name);
+		const struct pool *dep = pool_find(sup, *name);
 		const char *state = dep ? pool_readiness(dep) : "missing";
 
 		if (!dep || dep->removing || strcmp(state, "running") != 0) {

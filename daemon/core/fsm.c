@@ -24,7 +24,7 @@ static const char *const input_names[FI_COUNT] = {
 	[FI_EXITED] = "exited", [FI_TIMER] = "timer", [FI_HUNG] = "hung",
 };
 
-const char *worker_state_name(enum worker_state s)
+const char *fsm_wire_name(enum worker_state s)
 {
 	return (unsigned)s < WS_COUNT ? state_names[s] : "unknown";
 }
@@ -34,7 +34,7 @@ const char *fsm_state_name(enum worker_state s)
 	return (unsigned)s < WS_COUNT ? inner_names[s] : "unknown";
 }
 
-int worker_state_from_name(const char *name)
+int fsm_from_wire_name(const char *name)
 {
 	for (int i = 0; i < WS_COUNT; i++)
 		if (i != WS_WAITING && strcmp(state_names[i], name) == 0)

@@ -19,7 +19,7 @@ enum worker_state {
 #define WS_COUNT 7
 
 /* The protocol knows six states: a waiting worker is "starting" on the wire. */
-static inline enum worker_state worker_state_on_wire(enum worker_state s)
+static inline enum worker_state fsm_on_wire(enum worker_state s)
 {
 	return s == WS_WAITING ? WS_STARTING : s;
 }
@@ -87,8 +87,8 @@ struct fsm_step {
 
 struct fsm_step fsm_step(enum worker_state state, enum fsm_input in, const struct fsm_facts *f);
 
-const char *worker_state_name(enum worker_state s);   /* its name on the wire */
-int worker_state_from_name(const char *name);         /* a wire name, or -1 */
+const char *fsm_wire_name(enum worker_state s);   /* its name on the wire */
+int fsm_from_wire_name(const char *name);         /* a wire name, or -1 */
 const char *fsm_state_name(enum worker_state s);      /* its own name, for the log */
 const char *fsm_input_name(enum fsm_input in);
 

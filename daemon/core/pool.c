@@ -38,7 +38,7 @@ static int open_listeners(struct pool *p, char *err, size_t errlen)
 	return 0;
 }
 
-int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
+int pool_add(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
                         size_t errlen)
 {
 	struct pool *p = calloc(1, sizeof *p), **pools;
@@ -58,7 +58,7 @@ int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg
 		free(p);
 		return -1;
 	}
-	if (logs_open_pool(sup, p, err, errlen) < 0) {
+	if (pool_logs_open(sup, p, err, errlen) < 0) {
 		for (size_t i = 0; i < p->cfg.n_listen; i++)
 			close(p->listen_fds[i]);
 		lv_pool_config_clear(&p->cfg);
@@ -111,7 +111,7 @@ int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *sr
 	return dst->env && dst->params && dst->listen && dst->after && dst->source ? 0 : -1;
 }
 
-struct pool *supervisor_find_pool(struct supervisor *sup, const char *name)
+struct pool *pool_find(struct supervisor *sup, const char *name)
 {
 	for (size_t i = 0; i < sup->n_pools; i++)
 		if (strcmp(sup->pools[i]->cfg.name, name) == 0)
@@ -145,7 +145,7 @@ static bool parse_target(const char *target, char name[LV_POOL_NAME_MAX + 1], lo
 	return true;
 }
 
-bool supervisor_target_valid(const char *target)
+bool pool_target_valid(const char *target)
 {
 	char name[LV_POOL_NAME_MAX + 1];
 	long index;
@@ -153,7 +153,7 @@ bool supervisor_target_valid(const char *target)
 	return parse_target(target, name, &index);
 }
 
-int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out)
+int pool_resolve_target(struct supervisor *sup, const char *target, struct worker ***out)
 {
 	char name[LV_POOL_NAME_MAX + 1];
 	struct pool *p;
@@ -162,7 +162,7 @@ int supervisor_resolve(struct supervisor *sup, const char *target, struct worker
 	int n = 0;
 
 	*out = NULL;
-	if (!parse_target(target, name, &index) || !(p = supervisor_find_pool(sup, name)))
+	if (!parse_target(target, name, &index) || !(p = pool_find(sup, name)))
 		return -1;
 	if (index >= 0) {
 		if ((unsigned long)index >= p->n_slots || !p->workers[index])
@@ -264,7 +264,7 @@ void pool_autostart(struct pool *p)
 	}
 }
 
-void supervisor_remove_pool(struct pool *p)
+void pool_remove(struct pool *p)
 {
 	log_info("pool %s: removing", p->cfg.name);
 	p->removing = true;
@@ -297,8 +297,8 @@ static void readd_pool(struct supervisor *sup, struct lv_pool_config *cfg)
 
 	if (sup->shutting_down) {
 		log_info("pool %s: not added back: the daemon is shutting down", cfg->name);
-	} else if (supervisor_add_pool(sup, cfg, err, sizeof err) < 0 ||
-	           !(p = supervisor_find_pool(sup, cfg->name))) {
+	} else if (pool_add(sup, cfg, err, sizeof err) < 0 ||
+	           !(p = pool_find(sup, cfg->name))) {
 		log_err("pool %s: cannot add it back after its removal: %s", cfg->name, err);
 	} else {
 		struct core_change c = { .kind = CC_POOL_ADDED, .pool = p, .pool_name = cfg->name };
@@ -398,7 +398,7 @@ void pool_free(struct pool *p)
 	free(p->module_path);
 	for (size_t i = 0; i < p->cfg.n_listen; i++)
 		close(p->listen_fds[i]);
-	logs_close_pool(p);
+	pool_logs_close(p);
 	lv_pool_config_clear(&p->cfg);
 	if (p->readd) {
 		lv_pool_config_clear(p->readd);

@@ -7,12 +7,12 @@
 #include "daemon/core/supervisor.h"
 
 /* Opens the pool's log file if logs go to files; -1 with err. */
-int logs_open_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
-void logs_close_pool(struct pool *p);
+int pool_logs_open(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
+void pool_logs_close(struct pool *p);
 /* Opens the pool's file again under the current logs settings (reload, SIGUSR1); when the
  * same file cannot be opened again the one in use stays. -1 with err. */
-int logs_reopen_pool(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
+int pool_logs_reopen(struct supervisor *sup, struct pool *p, char *err, size_t errlen);
 /* SIGUSR1: reopen every pool's file after an external rotation. */
-void logs_reopen(struct supervisor *sup);
+void pool_logs_reopen_all(struct supervisor *sup);
 
 #endif

@@ -1,11 +1,9 @@
-/* process_hooks: what the core does when the process layer reports (proc/procs.h): an
- * exit goes to its worker, then its pool, then a shutdown that may be over; the last words
- * of a notify worker are read before. Also the daemon's way out, which waits for exits. */
+/* process_hooks: what the core does when the process layer reports (proc/procs.h, the
+ * notify socket, the loop channels): an exit goes to its worker, then its pool, then a
+ * shutdown that may be over; the last words of a notify worker are read before. */
 #include "daemon/core/process_hooks.h"
 
-#include <signal.h>
-
-#include "daemon/core/order.h"
+#include "daemon/core/shutdown.h"
 #include "daemon/core/state_file.h"
 #include "daemon/core/supervisor.h"
 #include "daemon/lib/log.h"
@@ -22,7 +20,7 @@ static void on_exited(void *ctx, struct process *p, int status)
 	if (pool_forget_if_gone(pool))
 		state_save(sup); /* gone, or added back as a reload wanted */
 	if (sup->shutting_down)
-		supervisor_check_done(sup);
+		shutdown_step(sup);
 }
 
 static void on_last_words(void *ctx, struct process *p)
@@ -100,34 +98,4 @@ void core_process_hooks_install(struct supervisor *sup)
 		.exited = on_exited, .last_words = on_last_words, .start_error = on_start_error,
 		.exec_done = on_exec_done, .ctx = sup,
 	};
-}
-
-void supervisor_check_done(struct supervisor *sup)
-{
-	if (!sup->shutting_down)
-		return;
-	order_shutdown_step(sup);
-	if (sup->procs.live == 0)
-		event_base_loopexit(sup->base, NULL);
-}
-
-void supervisor_shutdown(struct supervisor *sup)
-{
-	if (sup->shutting_down) {
-		/* Asked twice: do not wait for graceful stops any more. */
-		log_warn("second shutdown request: killing every worker now");
-		for (size_t p = 0; p < sup->n_pools; p++)
-			for (unsigned i = 0; i < sup->pools[p]->n_slots; i++) {
-				struct worker *w = sup->pools[p]->workers[i];
-				if (w)
-					worker_kill(w, SIGKILL, true);
-			}
-		return;
-	}
-	log_info("shutting down: stopping %u workers", sup->procs.live);
-	sup->shutting_down = true;
-	core_changed(sup, &(struct core_change){ .kind = CC_DAEMON_STOPPING });
-	/* pools nothing depends on first, in parallel; the rest as their followers are gone */
-	order_shutdown_step(sup);
-	supervisor_check_done(sup);
 }

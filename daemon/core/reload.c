@@ -52,16 +52,16 @@ static int prepare(struct supervisor *sup, struct plan *pl, char *err, size_t er
 
 	pl->first_added = sup->n_pools;
 	/* a logs folder the daemon must not write into fails the reload, not only its files */
-	if (next->logs_dir && logs_prepare_dir(next->logs_dir, err, errlen) < 0)
+	if (next->logs_dir && output_prepare_dir(next->logs_dir, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < next->n_pools; i++) {
-		struct pool *p = supervisor_find_pool(sup, next->pools[i].name);
+		struct pool *p = pool_find(sup, next->pools[i].name);
 
 		if (p && !p->removing) {
 			pl->changed[i] = lv_pool_config_differs(&p->cfg, &next->pools[i]);
 			if (pl->changed[i] && relisten(p, &next->pools[i], pl->fds[i], err, errlen) < 0)
 				return -1;
-		} else if (!p && supervisor_add_pool(sup, &next->pools[i], err, errlen) < 0) {
+		} else if (!p && pool_add(sup, &next->pools[i], err, errlen) < 0) {
 			return -1;
 		} /* else being removed: it comes back once it is gone (plan_readd) */
 	}
@@ -158,7 +158,7 @@ static void plan_readd(struct pool *p, const struct lv_pool_config *next)
 	p->readd = copy;
 }
 
-int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, json_t **result,
+int reload_apply(struct supervisor *sup, const struct reload_hook *hook, json_t **result,
                       char *err, size_t errlen)
 {
 	struct plan pl = { .hook = hook };
@@ -195,7 +195,7 @@ int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, js
 			plan_readd(p, NULL); /* gone from the file: it stays gone */
 		if (!p->removing && lv_config_find_pool(pl.next, p->cfg.name) < 0) {
 			json_array_append_new(removed, json_string(p->cfg.name));
-			supervisor_remove_pool(p);
+			pool_remove(p);
 			if (sup->n_pools < before) { /* it had no workers left: gone already */
 				i--;
 				pl.first_added--;
@@ -204,7 +204,7 @@ int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, js
 	}
 	for (size_t i = 0; i < pl.next->n_pools; i++) {
 		const struct lv_pool_config *next = &pl.next->pools[i];
-		struct pool *p = supervisor_find_pool(sup, next->name);
+		struct pool *p = pool_find(sup, next->name);
 		bool is_new = false, did_scale;
 
 		for (size_t k = pl.first_added; k < sup->n_pools; k++)
@@ -242,7 +242,7 @@ int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, js
 	pl.next = NULL;
 	/* logs.* may have moved: every pool opens its file again under the new settings */
 	for (size_t i = 0; i < sup->n_pools; i++)
-		if (logs_reopen_pool(sup, sup->pools[i], err, errlen) < 0)
+		if (pool_logs_reopen(sup, sup->pools[i], err, errlen) < 0)
 			log_err("%s", err);
 	*result = json_pack("{s:O, s:O, s:O, s:O, s:O}", "added", added, "removed", removed,
 	                    "changed", changed, "scaled", scaled, "unchanged", unchanged);

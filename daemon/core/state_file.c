@@ -57,7 +57,7 @@ static bool is_config_pool(const struct supervisor *sup, const struct pool *p)
  * once its removal is done is not removed. */
 static bool removed_at_runtime(struct supervisor *sup, const struct lv_pool_config *c)
 {
-	const struct pool *p = supervisor_find_pool(sup, c->name);
+	const struct pool *p = pool_find(sup, c->name);
 
 	if (!p)
 		return true;
@@ -219,7 +219,7 @@ static void restore_removed(struct supervisor *sup, json_t *removed)
 	json_array_foreach(removed, i, v) {
 		const char *name = json_string_value(json_object_get(v, "name"));
 		int k = name ? lv_config_find_pool(sup->cfg, name) : -1;
-		struct pool *p = name ? supervisor_find_pool(sup, name) : NULL;
+		struct pool *p = name ? pool_find(sup, name) : NULL;
 
 		if (json_is_string(v))
 			log_info("state: pool %s: a removal saved without the pool's config (older "
@@ -228,7 +228,7 @@ static void restore_removed(struct supervisor *sup, json_t *removed)
 			log_info("state: pool %s was removed at runtime, but the config file changed it "
 			         "since: the config file wins", name);
 		else if (p && !p->removing)
-			supervisor_remove_pool(p);
+			pool_remove(p);
 	}
 }
 
@@ -245,10 +245,10 @@ static void restore_added(struct supervisor *sup, json_t *added)
 			log_warn("state: skipping a saved pool: %s", err);
 			continue;
 		}
-		if (supervisor_find_pool(sup, cfg.name))
+		if (pool_find(sup, cfg.name))
 			log_info("state: pool %s added at runtime is not brought back: the config "
 			         "file's pool of that name is there", cfg.name);
-		else if (supervisor_add_pool(sup, &cfg, err, sizeof err) < 0)
+		else if (pool_add(sup, &cfg, err, sizeof err) < 0)
 			log_warn("state: cannot bring back pool %s: %s", cfg.name, err);
 		lv_pool_config_clear(&cfg);
 	}
@@ -307,7 +307,7 @@ bool state_restore(struct supervisor *sup)
 	restore_removed(sup, json_object_get(state, "removed"));
 	restore_added(sup, json_object_get(state, "added"));
 	json_object_foreach(pools, name, saved) {
-		struct pool *p = supervisor_find_pool(sup, name);
+		struct pool *p = pool_find(sup, name);
 		if (p && !p->removing && json_is_object(saved))
 			restore_pool(p, saved);
 	}

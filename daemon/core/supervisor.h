@@ -72,7 +72,7 @@ struct pool {
 	struct lv_pool_config cfg;
 	char *module_path;                   /* resolved at spawn time */
 	int listen_fds[LV_LISTEN_MAX];       /* bound once, shared by every worker */
-	struct logfile *log;                 /* logs.dir/NAME.log, or NULL */
+	struct output_file *log;                 /* logs.dir/NAME.log, or NULL */
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
@@ -93,7 +93,7 @@ struct pool {
 struct waiter;
 struct control;
 struct notify;
-struct logfile;
+struct output_file;
 struct service;
 struct inspect;
 
@@ -129,15 +129,15 @@ struct supervisor {
 
 
 /* pool.c */
-int supervisor_add_pool(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
+int pool_add(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
                         size_t errlen);
-struct pool *supervisor_find_pool(struct supervisor *sup, const char *name);
+struct pool *pool_find(struct supervisor *sup, const char *name);
 /* Resolves "POOL" or "POOL:INDEX" into workers; returns the count or -1 if unknown or not
  * in the canonical syntax. *out is malloc'd (free it) and lists live slots only. */
-int supervisor_resolve(struct supervisor *sup, const char *target, struct worker ***out);
+int pool_resolve_target(struct supervisor *sup, const char *target, struct worker ***out);
 /* Whether target is in the one accepted syntax: POOL or POOL:INDEX, INDEX decimal without
  * sign, spaces or leading zeros. */
-bool supervisor_target_valid(const char *target);
+bool pool_target_valid(const char *target);
 int pool_scale(struct pool *pool, unsigned workers);
 /* A worker of p changed state: its waiters and the pools that follow it are judged once
  * per loop iteration, not per change (a start of 10000 workers makes 20000 changes). */
@@ -155,7 +155,7 @@ void pool_start_from(struct pool *pool, unsigned from);
  * (restored pools), else every worker if it autostarts. */
 void pool_autostart(struct pool *pool);
 /* Stops every worker of the pool and frees it once they are gone (possibly at once). */
-void supervisor_remove_pool(struct pool *pool);
+void pool_remove(struct pool *pool);
 /* Frees a removed pool whose workers are all gone; true if it did (pool is invalid then).
  * A pool a reload wants back (readd) is then added again from that config. */
 bool pool_forget_if_gone(struct pool *pool);
@@ -206,11 +206,7 @@ struct reload_hook {
 	void (*undo)(void *ctx);   /* after prepare was called, if the reload failed */
 	void *ctx;
 };
-int supervisor_reload(struct supervisor *sup, const struct reload_hook *hook, json_t **result,
+int reload_apply(struct supervisor *sup, const struct reload_hook *hook, json_t **result,
                       char *err, size_t errlen);
-/* process_hooks.c: stop every worker, pools nothing follows first; asked twice, kill them */
-void supervisor_shutdown(struct supervisor *sup);
-/* The next pools to drain, and the loop's end once no process is left. */
-void supervisor_check_done(struct supervisor *sup);
 
 #endif

@@ -89,8 +89,8 @@ static void free_loops(struct worker *w)
 	for (unsigned i = 0; w->loops && i < w->n_loops; i++) {
 		if (w->loops[i].hang_timer)
 			event_free(w->loops[i].hang_timer);
-		channel_close(&w->loops[i].ch);
-		channel_forget(&w->loops[i].ch);
+		loop_channel_close(&w->loops[i].ch);
+		loop_channel_forget(&w->loops[i].ch);
 	}
 	free(w->loops);
 	w->loops = NULL;
@@ -123,7 +123,7 @@ static void reset_process_state(struct worker *w)
 		struct worker_loop *l = &w->loops[i];
 
 		evtimer_del(l->hang_timer);
-		channel_forget(&l->ch);
+		loop_channel_forget(&l->ch);
 		l->ready = false;
 		l->last_beat_ms = 0;
 	}

@@ -96,7 +96,7 @@ int worker_spawn(struct worker *w, char *err, size_t errlen)
 	if (io.out >= 0)
 		output_attach(&w->output, io.out, io.err);
 	for (unsigned i = 0; i < io.n_channels; i++)
-		if (channel_open(&w->loops[i].ch, io.channels[i]) < 0)
+		if (loop_channel_open(&w->loops[i].ch, io.channels[i]) < 0)
 			log_err("%s: cannot watch the channel of loop %u", w->name, i);
 	return 0;
 }
@@ -107,7 +107,7 @@ void worker_ask_stop(struct worker *w)
 
 	if (w->pool->cfg.kind == LV_KIND_MODULE && w->loops[0].ch.bev) {
 		for (unsigned i = 0; i < w->n_loops; i++)
-			channel_send(&w->loops[i].ch, LV_MSG_STOP, NULL);
+			loop_channel_send(&w->loops[i].ch, LV_MSG_STOP, NULL);
 		return;
 	}
 	rc = procs_kill(&w->pool->sup->procs, &w->proc, w->pool->cfg.stop_signal, false);
@@ -118,7 +118,7 @@ void worker_ask_stop(struct worker *w)
 void worker_close_process(struct worker *w)
 {
 	for (unsigned i = 0; i < w->n_loops; i++)
-		channel_close(&w->loops[i].ch);
+		loop_channel_close(&w->loops[i].ch);
 	proc_close_error(&w->proc);
 }
 

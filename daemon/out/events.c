@@ -16,12 +16,12 @@ static const char *const names[EV_COUNT] = {
 	[EV_DAEMON_RELOADED] = "daemon.reloaded", [EV_DAEMON_STOPPING] = "daemon.stopping",
 };
 
-const char *event_name(enum lv_event ev)
+const char *events_name(enum lv_event ev)
 {
 	return (unsigned)ev < EV_COUNT ? names[ev] : "unknown";
 }
 
-int event_from_name(const char *name)
+int events_from_name(const char *name)
 {
 	for (int i = 0; i < EV_COUNT; i++)
 		if (!strcmp(names[i], name))
@@ -36,7 +36,7 @@ static json_t *envelope(struct supervisor *sup, enum lv_event ev)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return json_pack("{s:I, s:I, s:s}", "seq", (json_int_t)++sup->event_seq, "time",
 	                 (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "event",
-	                 event_name(ev));
+	                 events_name(ev));
 }
 
 static void deliver(struct supervisor *sup, enum lv_event ev, json_t *params, const char *pool,
@@ -72,7 +72,7 @@ void events_worker_state(struct supervisor *sup, const struct worker *w, enum wo
 {
 	int ev = state_events[w->state];
 
-	if (ev < 0 || worker_state_on_wire(from) == worker_state_on_wire(w->state))
+	if (ev < 0 || fsm_on_wire(from) == fsm_on_wire(w->state))
 		return; /* no news on the wire */
 	events_worker(sup, (enum lv_event)ev, w,
 	              w->state == WS_FAILED && w->last_error
@@ -82,7 +82,7 @@ void events_worker_state(struct supervisor *sup, const struct worker *w, enum wo
 void events_worker_exited(struct supervisor *sup, const struct worker *w, int status,
                           const char *error)
 {
-	json_t *m = json_pack("{s:o}", "exit", exit_status_json(status));
+	json_t *m = json_pack("{s:o}", "exit", status_exit_json(status));
 	json_t *text = error ? json_string(error) : NULL;
 
 	if (text)

@@ -14,8 +14,8 @@ enum lv_event {
 	EV_COUNT
 };
 
-const char *event_name(enum lv_event ev);
-int event_from_name(const char *name);
+const char *events_name(enum lv_event ev);
+int events_from_name(const char *name);
 
 /* Emits a worker event; extra members (stolen, may be NULL) such as "exit" or "error". */
 void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker *w,

@@ -90,7 +90,7 @@ void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
 	jsonw_lit(o, ",\"index\":");
 	jsonw_int(o, w->index);
 	jsonw_lit(o, ",\"state\":");
-	jsonw_str(o, worker_state_name(w->state));
+	jsonw_str(o, fsm_wire_name(w->state));
 	jsonw_lit(o, ",\"pid\":");
 	jsonw_int_or_null(o, w->proc.pid > 0, w->proc.pid);
 	jsonw_lit(o, ",\"restarts\":");
@@ -149,7 +149,7 @@ static json_t *parsed(struct jsonw *o)
 	return v ? v : json_null();
 }
 
-json_t *exit_status_json(int status)
+json_t *status_exit_json(int status)
 {
 	struct jsonw o = { 0 };
 
@@ -157,7 +157,7 @@ json_t *exit_status_json(int status)
 	return parsed(&o);
 }
 
-json_t *worker_to_json(const struct worker *w)
+json_t *status_worker_json(const struct worker *w)
 {
 	struct jsonw o = { 0 };
 

@@ -11,9 +11,9 @@
 
 struct jsonw;
 
-json_t *worker_to_json(const struct worker *w);
+json_t *status_worker_json(const struct worker *w);
 /* {"code": N} or {"signal": "NAME"} for a waitpid status. */
-json_t *exit_status_json(int status);
+json_t *status_exit_json(int status);
 void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now);
 void status_write_pool(struct jsonw *o, const struct pool *p);
 

@@ -140,7 +140,7 @@ static void on_ready_check(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-void service_worker_changed(struct supervisor *sup)
+void systemd_worker_changed(struct supervisor *sup)
 {
 	struct service *s = sup->service;
 	struct timeval tv = { 0, 0 };
@@ -158,7 +158,7 @@ void service_worker_changed(struct supervisor *sup)
 	evtimer_add(s->status_timer, &tv);
 }
 
-int service_start(struct supervisor *sup)
+int systemd_start(struct supervisor *sup)
 {
 	struct service *s = calloc(1, sizeof *s);
 	uint64_t usec = 0;
@@ -183,11 +183,11 @@ int service_start(struct supervisor *sup)
 			event_add(s->watchdog, &tv);
 		log_info("watchdog: pinging systemd every %llu ms", (unsigned long long)usec / 2000);
 	}
-	service_worker_changed(sup);
+	systemd_worker_changed(sup);
 	return 0;
 }
 
-void service_reloading(struct supervisor *sup)
+void systemd_reloading(struct supervisor *sup)
 {
 	struct timespec ts;
 
@@ -198,14 +198,14 @@ void service_reloading(struct supervisor *sup)
 	           (unsigned long long)ts.tv_sec * 1000000ULL + (unsigned long long)ts.tv_nsec / 1000);
 }
 
-void service_reloaded(struct supervisor *sup)
+void systemd_reloaded(struct supervisor *sup)
 {
 	if (!sup->service)
 		return;
 	send_status(sup->service, "READY=1\n");
 }
 
-void service_stopping(struct supervisor *sup)
+void systemd_stopping(struct supervisor *sup)
 {
 	unsigned longest = 0;
 
@@ -219,7 +219,7 @@ void service_stopping(struct supervisor *sup)
 	           (unsigned long long)(longest + 5000) * 1000ULL, sup->procs.live);
 }
 
-void service_free(struct supervisor *sup)
+void systemd_free(struct supervisor *sup)
 {
 	struct service *s = sup->service;
 

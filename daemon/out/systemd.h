@@ -7,11 +7,11 @@
 
 #include "daemon/core/supervisor.h"
 
-int service_start(struct supervisor *sup);   /* after the pools were started */
-void service_worker_changed(struct supervisor *sup);
-void service_reloading(struct supervisor *sup);
-void service_reloaded(struct supervisor *sup);
-void service_stopping(struct supervisor *sup);
-void service_free(struct supervisor *sup);
+int systemd_start(struct supervisor *sup);   /* after the pools were started */
+void systemd_worker_changed(struct supervisor *sup);
+void systemd_reloading(struct supervisor *sup);
+void systemd_reloaded(struct supervisor *sup);
+void systemd_stopping(struct supervisor *sup);
+void systemd_free(struct supervisor *sup);
 
 #endif

@@ -23,11 +23,11 @@ struct waiter {
 json_t *target_result(struct supervisor *sup, const char *target, bool status)
 {
 	struct worker **ws;
-	int n = supervisor_resolve(sup, target, &ws);
+	int n = pool_resolve_target(sup, target, &ws);
 	json_t *list = json_array();
 
 	for (int i = 0; i < n; i++)
-		json_array_append_new(list, status ? worker_to_json(ws[i]) : json_string(ws[i]->name));
+		json_array_append_new(list, status ? status_worker_json(ws[i]) : json_string(ws[i]->name));
 	free(ws);
 	return json_pack("{s:o}", "workers", list);
 }
@@ -45,7 +45,7 @@ static json_t *reply_for(struct waiter *wt)
 		return json_pack("{s:s}", "removed", wt->target);
 	if (wt->spec.reply != REPLY_SCALE)
 		return target_result(wt->sup, wt->target, wt->spec.reply == REPLY_STATUS);
-	p = supervisor_find_pool(wt->sup, wt->target);
+	p = pool_find(wt->sup, wt->target);
 	return p ? scale_result(p) : json_null();
 }
 
@@ -92,7 +92,7 @@ static bool ws_pool_unsettled(const struct waiter *wt)
 	const struct pool *p;
 
 	snprintf(name, sizeof name, "%.*s", (int)wt->pool_len, wt->target);
-	p = supervisor_find_pool(wt->sup, name);
+	p = pool_find(wt->sup, name);
 	return p && p->n_slots != p->cfg.workers;
 }
 
@@ -100,7 +100,7 @@ static bool ws_pool_unsettled(const struct waiter *wt)
 static enum verdict judge(struct waiter *wt, struct worker **culprit)
 {
 	struct worker **ws;
-	int n = supervisor_resolve(wt->sup, wt->target, &ws);
+	int n = pool_resolve_target(wt->sup, wt->target, &ws);
 	enum verdict v = DONE;
 
 	if (n < 0)
@@ -142,7 +142,7 @@ static bool settle(struct waiter *wt)
 		             json_pack("{s:s, s:o}", "worker", culprit->name, "last_error",
 		                       culprit->last_error ? json_string(culprit->last_error)
 		                                           : json_null()),
-		             "%s is %s%s%s", culprit->name, worker_state_name(culprit->state),
+		             "%s is %s%s%s", culprit->name, fsm_wire_name(culprit->state),
 		             culprit->last_error ? ": " : "",
 		             culprit->last_error ? culprit->last_error : "");
 		break;
@@ -159,7 +159,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *wt = arg;
 	struct worker **ws;
-	int n = supervisor_resolve(wt->sup, wt->target, &ws);
+	int n = pool_resolve_target(wt->sup, wt->target, &ws);
 	json_t *late = json_array();
 
 	(void)fd;
@@ -226,7 +226,7 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileg
 	wt->spec = *spec;
 	wt->pool_len = colon ? (size_t)(colon - target) : strlen(target);
 	snprintf(name, sizeof name, "%.*s", (int)wt->pool_len, target);
-	waiter_link(wt, supervisor_find_pool(sup, name));
+	waiter_link(wt, pool_find(sup, name));
 	sup->n_waiters++;
 	if (settle(wt))
 		return;
@@ -271,7 +271,7 @@ void waiters_notify_all(struct supervisor *sup)
 		next = LIST_NEXT(wt, link);
 		waiter_unlink(wt);
 		snprintf(name, sizeof name, "%.*s", (int)wt->pool_len, wt->target);
-		waiter_link(wt, supervisor_find_pool(sup, name));
+		waiter_link(wt, pool_find(sup, name));
 		settle(wt);
 	}
 }

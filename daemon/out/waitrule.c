@@ -12,10 +12,10 @@ static bool ran_since_request(const struct wait_spec *spec, const struct wait_se
 enum wait_verdict wait_judge_worker(const struct wait_spec *spec, const struct wait_seen *w)
 {
 	if (w->restarts >= spec->min_restarts &&
-	    ((spec->ok_states & WS_BIT(worker_state_on_wire(w->state))) ||
+	    ((spec->ok_states & WS_BIT(fsm_on_wire(w->state))) ||
 	     ran_since_request(spec, w)))
 		return WAIT_DONE;
-	if (spec->fail_states & WS_BIT(worker_state_on_wire(w->state)))
+	if (spec->fail_states & WS_BIT(fsm_on_wire(w->state)))
 		return WAIT_FAILED;
 	return WAIT_PENDING;
 }

@@ -271,7 +271,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
 }
 
-int channel_open(struct loop_channel *l, int fd)
+int loop_channel_open(struct loop_channel *l, int fd)
 {
 	evutil_make_socket_nonblocking(fd);
 	l->bev = bufferevent_socket_new(l->all->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -285,7 +285,7 @@ int channel_open(struct loop_channel *l, int fd)
 	return 0;
 }
 
-void channel_close(struct loop_channel *l)
+void loop_channel_close(struct loop_channel *l)
 {
 	if (l->resume) {
 		event_free(l->resume);
@@ -299,7 +299,7 @@ void channel_close(struct loop_channel *l)
 	}
 }
 
-int channel_send(struct loop_channel *l, enum lv_msg_type type, json_t *members)
+int loop_channel_send(struct loop_channel *l, enum lv_msg_type type, json_t *members)
 {
 	json_t *msg;
 	int rc;
@@ -317,7 +317,7 @@ int channel_send(struct loop_channel *l, enum lv_msg_type type, json_t *members)
 	return rc;
 }
 
-void channel_forget(struct loop_channel *l)
+void loop_channel_forget(struct loop_channel *l)
 {
 	json_decref(l->counters);
 	l->counters = NULL;

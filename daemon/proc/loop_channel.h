@@ -50,13 +50,13 @@ struct loop_channel {
 };
 
 /* Watches fd (the supervisor end of a loop's socketpair); takes ownership of it. */
-int channel_open(struct loop_channel *c, int fd);
-/* Stops watching and closes it; what the loop reported stays until channel_forget. */
-void channel_close(struct loop_channel *c);
+int loop_channel_open(struct loop_channel *c, int fd);
+/* Stops watching and closes it; what the loop reported stays until loop_channel_forget. */
+void loop_channel_close(struct loop_channel *c);
 /* A new process: its lag and counters are not known yet. */
-void channel_forget(struct loop_channel *c);
+void loop_channel_forget(struct loop_channel *c);
 /* Sends a message with extra members (stolen, may be NULL); -1 if the loop has none, or
  * does not read it and has 64 KiB waiting (a stop is queued all the same). */
-int channel_send(struct loop_channel *c, enum lv_msg_type type, json_t *members);
+int loop_channel_send(struct loop_channel *c, enum lv_msg_type type, json_t *members);
 
 #endif

@@ -27,7 +27,7 @@ _Static_assert(LV_LOG_MAX_LINE + 512 <= LV_LOG_LINE_MAX, "worker lines would be 
 
 static const char *const stream_names[] = { "stdout", "stderr", "log" };
 
-int logs_prepare_dir(const char *dir, char *err, size_t errlen)
+int output_prepare_dir(const char *dir, char *err, size_t errlen)
 {
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "logs: %s: %s", dir, strerror(errno));
@@ -190,7 +190,7 @@ static void capture(struct output *o, enum lv_stream stream, const char *text, s
 		char head[160];
 		size_t n = format_head(head, now, o->name, stream);
 
-		if (logfile_write(*o->file, head, n, text, len) < 0)
+		if (output_file_write(*o->file, head, n, text, len) < 0)
 			log_err("logs: %s: %s", (*o->file)->path, strerror(errno));
 	} else if (lv_log_to_journal()) {
 		to_journal(o, stream, text, len);
@@ -249,7 +249,7 @@ static void split_lines(struct output *o, enum lv_stream stream, struct evbuffer
  * by one, and nothing waits past the end of the callback. */
 static void flush_file(struct output *o)
 {
-	if (*o->file && logfile_flush(*o->file) < 0)
+	if (*o->file && output_file_flush(*o->file) < 0)
 		log_err("logs: %s: %s", (*o->file)->path, strerror(errno));
 }
 

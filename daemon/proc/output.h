@@ -17,7 +17,7 @@
 enum lv_stream { LV_STREAM_STDOUT, LV_STREAM_STDERR, LV_STREAM_LOG };
 
 struct lv_sinks;
-struct logfile;
+struct output_file;
 struct log_rec;
 
 /* What every worker's output shares. */
@@ -34,7 +34,7 @@ struct output {
 	const char *name;                 /* "POOL:INDEX" */
 	const char *pool;                 /* its pool's name */
 	const pid_t *pid;                 /* its process's pid, 0 between processes */
-	struct logfile *const *file;      /* its pool's log file, or NULL: the daemon's log */
+	struct output_file *const *file;      /* its pool's log file, or NULL: the daemon's log */
 	struct bufferevent *bev[2];       /* read ends of the process's stdout and stderr */
 	struct log_rec **ring;            /* its last lines */
 	unsigned ring_next, ring_len, ring_cap;
@@ -42,7 +42,7 @@ struct output {
 
 /* Makes the logs folder if it is missing and checks that only the daemon's user can write
  * it (owner, no group or world write, no symlink); -1 with err ("logs: DIR: refusing..."). */
-int logs_prepare_dir(const char *dir, char *err, size_t errlen);
+int output_prepare_dir(const char *dir, char *err, size_t errlen);
 
 /* Takes the read ends of a new process's stdout and stderr pipes. */
 void output_attach(struct output *o, int out_fd, int err_fd);

@@ -21,7 +21,7 @@
 /* Opens NAME.log in the folder, checking again that only the daemon's user can write the
  * folder and that the name is a regular file (not a link, FIFO or device planted there).
  * Returns the descriptor, or -1 with err; the file in use, if any, is left alone. */
-static int open_file(const struct logfile *lf, char *err, size_t errlen)
+static int open_file(const struct output_file *lf, char *err, size_t errlen)
 {
 	int dfd = lv_private_dir_open(lf->dir, err, errlen), fd;
 
@@ -34,7 +34,7 @@ static int open_file(const struct logfile *lf, char *err, size_t errlen)
 }
 
 /* Makes fd the file written from now on. */
-static void use_fd(struct logfile *lf, int fd)
+static void use_fd(struct output_file *lf, int fd)
 {
 	struct stat st;
 
@@ -44,7 +44,7 @@ static void use_fd(struct logfile *lf, int fd)
 	lf->size = fstat(fd, &st) == 0 ? st.st_size : 0;
 }
 
-int logfile_open(struct logfile *lf, const char *dir, const char *name, off_t max_bytes,
+int output_file_open(struct output_file *lf, const char *dir, const char *name, off_t max_bytes,
                  unsigned keep, char *err, size_t errlen)
 {
 	int fd;
@@ -57,7 +57,7 @@ int logfile_open(struct logfile *lf, const char *dir, const char *name, off_t ma
 		lf->name = NULL;
 	if (asprintf(&lf->path, "%s/%s.log", dir, name) < 0)
 		lf->path = NULL;
-	if (!(lf->dir = strdup(dir)) || !lf->name || !lf->path) { /* logfile_close frees */
+	if (!(lf->dir = strdup(dir)) || !lf->name || !lf->path) { /* output_file_close frees */
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -67,7 +67,7 @@ int logfile_open(struct logfile *lf, const char *dir, const char *name, off_t ma
 	return 0;
 }
 
-int logfile_flush(struct logfile *lf)
+int output_file_flush(struct output_file *lf)
 {
 	size_t done = 0;
 
@@ -91,7 +91,7 @@ int logfile_flush(struct logfile *lf)
 
 /* pool.log.(keep-1) -> pool.log.keep, ..., pool.log -> pool.log.1; the oldest goes. Every
  * name is taken relative to the folder's descriptor, checked private first. */
-static int shift_files(const struct logfile *lf, char *err, size_t errlen)
+static int shift_files(const struct output_file *lf, char *err, size_t errlen)
 {
 	char from[4200], to[4200];
 	int dfd = lv_private_dir_open(lf->dir, err, errlen);
@@ -115,12 +115,12 @@ static int shift_files(const struct logfile *lf, char *err, size_t errlen)
 
 /* A rotation that cannot be done is logged and tried again after max_bytes more: lines go
  * on into the file in use rather than nowhere. */
-static int rotate(struct logfile *lf)
+static int rotate(struct output_file *lf)
 {
 	char err[LV_ERRBUF];
 	int fd;
 
-	if (logfile_flush(lf) < 0)
+	if (output_file_flush(lf) < 0)
 		return -1;
 	if (shift_files(lf, err, sizeof err) < 0 || (fd = open_file(lf, err, sizeof err)) < 0) {
 		log_err("logs: cannot rotate: %s; writing on into the file in use", err);
@@ -131,7 +131,7 @@ static int rotate(struct logfile *lf)
 	return 0;
 }
 
-int logfile_write(struct logfile *lf, const char *head, size_t head_len, const char *text,
+int output_file_write(struct output_file *lf, const char *head, size_t head_len, const char *text,
                   size_t len)
 {
 	size_t line = head_len + len + 1;
@@ -143,7 +143,7 @@ int logfile_write(struct logfile *lf, const char *head, size_t head_len, const c
 		return -1;
 	if (!lf->pending && !(lf->pending = malloc(LOGFILE_BATCH)))
 		return -1;
-	if (lf->n_pending + line > LOGFILE_BATCH && logfile_flush(lf) < 0)
+	if (lf->n_pending + line > LOGFILE_BATCH && output_file_flush(lf) < 0)
 		return -1;
 	if (line > LOGFILE_BATCH) { /* a 64 KiB line with its head: straight through */
 		struct iovec iov[3] = { { (void *)head, head_len }, { (void *)text, len },
@@ -166,20 +166,20 @@ int logfile_write(struct logfile *lf, const char *head, size_t head_len, const c
 	return 0;
 }
 
-int logfile_reopen(struct logfile *lf, char *err, size_t errlen)
+int output_file_reopen(struct output_file *lf, char *err, size_t errlen)
 {
 	int fd;
 
-	logfile_flush(lf); /* into the file they were meant for (moved by logrotate by now) */
+	output_file_flush(lf); /* into the file they were meant for (moved by logrotate by now) */
 	if ((fd = open_file(lf, err, errlen)) < 0)
 		return -1;
 	use_fd(lf, fd);
 	return 0;
 }
 
-void logfile_close(struct logfile *lf)
+void output_file_close(struct output_file *lf)
 {
-	logfile_flush(lf);
+	output_file_flush(lf);
 	free(lf->pending);
 	lf->pending = NULL;
 	if (lf->fd >= 0)

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-struct logfile {
+struct output_file {
 	char *dir;         /* the folder, checked to be the daemon's own at every open */
 	char *name;        /* NAME.log, opened relative to the folder */
 	char *path;        /* dir/NAME.log, for messages */
@@ -21,16 +21,16 @@ struct logfile {
 /* Opens (creating, mode 0640) dir/NAME.log: dir must be owned by the daemon's user and not
  * writable by group or others, NAME.log a regular file (no link, FIFO or device); -1 with
  * err on failure. */
-int logfile_open(struct logfile *lf, const char *dir, const char *name, off_t max_bytes,
+int output_file_open(struct output_file *lf, const char *dir, const char *name, off_t max_bytes,
                  unsigned keep, char *err, size_t errlen);
-/* Appends one line, head then text (a newline is added), to what logfile_flush writes;
+/* Appends one line, head then text (a newline is added), to what output_file_flush writes;
  * rotates first when it would not fit. */
-int logfile_write(struct logfile *lf, const char *head, size_t head_len, const char *text,
+int output_file_write(struct output_file *lf, const char *head, size_t head_len, const char *text,
                   size_t len);
 /* Writes the pending lines in one write(2): a reader never sees half a line. */
-int logfile_flush(struct logfile *lf);
+int output_file_flush(struct output_file *lf);
 /* Opens the path again (SIGUSR1, reload); on failure (-1 with err) the file in use stays. */
-int logfile_reopen(struct logfile *lf, char *err, size_t errlen);
-void logfile_close(struct logfile *lf);
+int output_file_reopen(struct output_file *lf, char *err, size_t errlen);
+void output_file_close(struct output_file *lf);
 
 #endif

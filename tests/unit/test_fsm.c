@@ -296,13 +296,13 @@ END_TEST
 START_TEST(state_names_round_trip)
 {
 	for (int s = 0; s < WS_COUNT; s++)
-		ck_assert_int_eq(worker_state_from_name(worker_state_name(s)),
-		                 worker_state_on_wire(s));
-	ck_assert_int_eq(worker_state_from_name("sleeping"), -1);
-	ck_assert_int_eq(worker_state_from_name("waiting"), -1); /* not a word of the wire */
-	ck_assert_str_eq(worker_state_name(WS_WAITING), "starting");
+		ck_assert_int_eq(fsm_from_wire_name(fsm_wire_name(s)),
+		                 fsm_on_wire(s));
+	ck_assert_int_eq(fsm_from_wire_name("sleeping"), -1);
+	ck_assert_int_eq(fsm_from_wire_name("waiting"), -1); /* not a word of the wire */
+	ck_assert_str_eq(fsm_wire_name(WS_WAITING), "starting");
 	ck_assert_str_eq(fsm_state_name(WS_WAITING), "waiting");
-	ck_assert_str_eq(worker_state_name(WS_BACKOFF), "backoff");
+	ck_assert_str_eq(fsm_wire_name(WS_BACKOFF), "backoff");
 }
 END_TEST
 
