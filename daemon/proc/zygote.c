@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,8 +24,6 @@
 #include "daemon/proc/procs.h"
 #include "daemon/proc/zygote_wire.h"
 
-#define ZYGOTE_REPLY_MS 10000
-
 /* The daemon keeps one zygote per ZYGOTE_WORKERS workers at most. A zygote reaps its
  * workers with waitid(P_ALL), which the kernel answers by walking all its children, and
  * forks from an anon_vma that all of them share: bounding its children bounds the cost of
@@ -41,13 +38,24 @@ struct zygote {
 	bool failed;     /* killed: it forks no more, and is forgotten once reaped */
 	struct event *ev;
 	unsigned live; /* workers it forked that have not exited */
+	/* the processes of the spawns it was asked for and has not answered, oldest first (it
+	 * answers in order); NULL for one forgotten since */
+	struct process **asked;
+	size_t asked_head, asked_n, asked_cap;
 };
 
-/* An exit a zygote reported, for the loop to hand to its process's owner. */
-struct pending_exit {
-	struct process *p;
+/* What a zygote reported, for the loop to hand on in the order it came. */
+enum report_kind {
+	REPORT_EXIT,         /* status: the wait status */
+	REPORT_SPAWN_FAILED, /* status: an errno */
+	REPORT_SIGNAL,       /* the process was forked: send the signal asked for meanwhile */
+};
+
+struct report {
+	enum report_kind kind;
+	struct process *p;   /* NULL: forgotten since */
 	int status;
-	bool flushed; /* what it said before it exited has been read (last_words) */
+	bool flushed;        /* EXIT: what it said before it exited has been read (last_words) */
 };
 
 struct zygote_set {
@@ -59,9 +67,9 @@ struct zygote_set {
 	unsigned backoff_ms; /* the next failure's pause */
 	uint64_t failed_ms; /* the last failure */
 	unsigned last_serial;
-	/* exits read while the daemon was busy elsewhere (a spawn waiting for its answer), for
-	 * the loop; room for one per live worker is reserved before each spawn */
-	struct pending_exit *pending;
+	/* reports read while the daemon was busy elsewhere, for the loop; room for every one
+	 * that can come is reserved before each spawn */
+	struct report *pending;
 	size_t n_pending, cap_pending;
 	struct event *exits; /* made active to handle them */
 };
@@ -71,23 +79,48 @@ struct zygote_set {
  * zygote_exiting finds it by its pid, and count before its exit does. */
 static void read_last_words(struct zygote_set *set)
 {
-	for (size_t i = 0; i < set->n_pending; i++) /* reading may queue more exits: n grows */
-		if (!set->pending[i].flushed) {
-			set->pending[i].flushed = true;
-			set->ps->hooks.last_words(set->ps->hooks.ctx, set->pending[i].p);
+	for (size_t i = 0; i < set->n_pending; i++) { /* reading may queue more: n grows */
+		struct report *r = &set->pending[i];
+
+		if (r->kind == REPORT_EXIT && r->p && !r->flushed) {
+			r->flushed = true;
+			set->ps->hooks.last_words(set->ps->hooks.ctx, r->p);
 		}
+	}
 }
 
+static void hand_on(struct zygote_set *set, struct report r)
+{
+	struct process *p = r.p;
+	int sig = p->pending_sig;
+
+	switch (r.kind) {
+	case REPORT_EXIT:
+		procs_exited(set->ps, p, r.status);
+		break;
+	case REPORT_SPAWN_FAILED:
+		procs_spawn_failed(set->ps, p, r.status);
+		break;
+	case REPORT_SIGNAL:
+		p->pending_sig = 0;
+		if (sig)
+			procs_kill(set->ps, p, sig, p->pending_group);
+		break;
+	}
+}
+
+/* In the order they came; a handler may spawn, and a spawn may queue more. */
 static void handle_exits(struct zygote_set *set)
 {
-	/* a handler may spawn, and a spawn may queue more: take the batch first */
-	while (set->n_pending > 0) {
-		struct pending_exit e;
+	for (size_t i = 0; i < set->n_pending; i++) {
+		struct report r;
 
 		read_last_words(set);
-		e = set->pending[--set->n_pending];
-		procs_exited(set->ps, e.p, e.status);
+		r = set->pending[i];
+		if (r.p)
+			hand_on(set, r);
 	}
+	set->n_pending = 0;
 }
 
 static void on_exits(evutil_socket_t fd, short what, void *arg)
@@ -95,6 +128,16 @@ static void on_exits(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	handle_exits(arg);
+}
+
+static void queue_report(struct zygote_set *set, struct report r)
+{
+	if (set->n_pending == set->cap_pending) { /* cannot be: room is reserved */
+		log_err("zygote: no room for a report on %s", r.p ? r.p->name : "?");
+		return;
+	}
+	set->pending[set->n_pending++] = r;
+	event_active(set->exits, EV_READ, 0);
 }
 
 static struct zygote *zygote_by_serial(const struct zygote_set *set, unsigned serial)
@@ -105,15 +148,16 @@ static struct zygote *zygote_by_serial(const struct zygote_set *set, unsigned se
 	return NULL;
 }
 
-/* Room for an exit of every worker a zygote forked, plus one: reading an exit then never
- * needs memory, and is never lost. */
+/* Room for every report that can come: an exit of every worker a zygote forked, and for
+ * every spawn not answered yet a failure or a signal and later an exit, plus one. Reading
+ * a report then never needs memory, and is never lost. */
 static int reserve_exits(struct zygote_set *set)
 {
 	size_t need = set->n_pending + 1, cap;
-	struct pending_exit *v;
+	struct report *v;
 
 	for (size_t i = 0; i < set->n; i++)
-		need += set->v[i]->live;
+		need += set->v[i]->live + 2 * set->v[i]->asked_n;
 	if (need <= set->cap_pending)
 		return 0;
 	cap = set->cap_pending ? set->cap_pending : 64;
@@ -136,18 +180,89 @@ static void take_exit(struct zygote *z, pid_t pid, int status)
 
 	if (z->live > 0)
 		z->live--;
-	if (!p || p->zygote != z->serial || set->n_pending == set->cap_pending) {
-		log_err("zygote %d: the exit of pid %d matches none of its workers", (int)z->pid,
-		        (int)pid);
+	if (!p || p->zygote != z->serial) {
+		log_debug("zygote %d: pid %d exited, a worker nobody waits for", (int)z->pid, (int)pid);
 		return;
 	}
 	lv_pidmap_del(&set->ps->pids, pid);
 	p->reaped = true;
-	set->pending[set->n_pending++] = (struct pending_exit){ p, status, false };
+	queue_report(set, (struct report){ .kind = REPORT_EXIT, .p = p, .status = status });
 }
 
-/* Reads what is there; true if a message came (an exit is queued, an answer returned). */
-static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered)
+/* Makes room for one more spawn to be asked of z. */
+static int ask_room(struct zygote *z)
+{
+	size_t cap = z->asked_cap ? z->asked_cap * 2 : 16;
+	struct process **v;
+
+	if (z->asked_n < z->asked_cap)
+		return 0;
+	if (!(v = malloc(cap * sizeof *v)))
+		return -1;
+	for (size_t i = 0; i < z->asked_n; i++)
+		v[i] = z->asked[(z->asked_head + i) % z->asked_cap];
+	free(z->asked);
+	z->asked = v;
+	z->asked_head = 0;
+	z->asked_cap = cap;
+	return 0;
+}
+
+/* p's spawn was sent to z (room was made with ask_room). */
+static void ask_push(struct zygote *z, struct process *p)
+{
+	z->asked[(z->asked_head + z->asked_n++) % z->asked_cap] = p;
+}
+
+static bool ask_pop(struct zygote *z, struct process **p)
+{
+	if (z->asked_n == 0)
+		return false;
+	*p = z->asked[z->asked_head];
+	z->asked_head = (z->asked_head + 1) % z->asked_cap;
+	z->asked_n--;
+	return true;
+}
+
+/* Has z signal pid, not waiting for room on its socket: 0 or -errno. */
+static int send_signal(struct zygote *z, pid_t pid, int sig, bool group)
+{
+	struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, sig, group };
+
+	return send(z->fd, &rq, sizeof rq, MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof rq ? 0 : -errno;
+}
+
+/* z answered the oldest spawn it was asked for: the process runs as pid (or z could not
+ * fork it: -errno), and is in the table from now on. Its owner hears it at once, before any
+ * of its output, channel or exec pipe is read. */
+static void take_answer(struct zygote *z, pid_t pid)
+{
+	struct zygote_set *set = z->set;
+	struct process *p;
+
+	if (!ask_pop(z, &p)) {
+		log_warn("zygote %d: an answer nobody asked for (pid %d)", (int)z->pid, (int)pid);
+		return;
+	}
+	if (pid > 0)
+		z->live++;
+	if (!p) { /* forgotten meanwhile: nobody owns what it forked */
+		if (pid > 0)
+			send_signal(z, pid, SIGKILL, true);
+		return;
+	}
+	if (pid < 0) {
+		queue_report(set, (struct report){ .kind = REPORT_SPAWN_FAILED, .p = p, .status = -pid });
+		return;
+	}
+	procs_adopt(set->ps, p, pid, z->serial);
+	set->ps->hooks.spawned(set->ps->hooks.ctx, p);
+	if (p->pending_sig)
+		queue_report(set, (struct report){ .kind = REPORT_SIGNAL, .p = p });
+}
+
+/* Reads what is there; true if a message came (its report is queued, or handed on). */
+static bool read_msg(struct zygote *z)
 {
 	struct zygote_msg m;
 	ssize_t n = recv(z->fd, &m, sizeof m, MSG_DONTWAIT);
@@ -156,16 +271,9 @@ static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered
 		event_del(z->ev);
 	if (n != sizeof m)
 		return false;
-	if (m.kind == ZYGOTE_SPAWNED) {
-		if (answered) {
-			*answer = m;
-			*answered = true;
-		} else {
-			log_warn("zygote %d: an answer nobody asked for (pid %d)", (int)z->pid, (int)m.pid);
-		}
-		return true;
-	}
-	if (m.kind == ZYGOTE_EXITED)
+	if (m.kind == ZYGOTE_SPAWNED)
+		take_answer(z, m.pid);
+	else if (m.kind == ZYGOTE_EXITED)
 		take_exit(z, m.pid, m.status);
 	return true;
 }
@@ -173,10 +281,8 @@ static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered
 /* Takes every message z has sent so far; their exits wait for the loop. */
 static void drain(struct zygote *z)
 {
-	while (read_msg(z, NULL, NULL))
+	while (read_msg(z))
 		;
-	if (z->set->n_pending > 0)
-		event_active(z->set->exits, EV_READ, 0);
 }
 
 static void on_zygote(evutil_socket_t fd, short what, void *arg)
@@ -186,7 +292,7 @@ static void on_zygote(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	while (read_msg(z, NULL, NULL))
+	while (read_msg(z))
 		;
 	handle_exits(set); /* z may be gone after this */
 }
@@ -264,7 +370,13 @@ static struct zygote *zygote_new(struct zygote_set *set)
 static void zygote_remove(struct zygote *z)
 {
 	struct zygote_set *set = z->set;
+	struct process *p;
 
+	while (ask_pop(z, &p)) /* never answered: never forked, or died with it */
+		if (p)
+			queue_report(set, (struct report){ .kind = REPORT_SPAWN_FAILED, .p = p,
+			                                   .status = EPIPE });
+	free(z->asked);
 	for (size_t i = 0; i < set->n; i++)
 		if (set->v[i] == z) {
 			set->v[i] = set->v[--set->n];
@@ -346,7 +458,7 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	struct zygote *z;
 
 	for (size_t i = 0; i < set->n; i++)
-		if (!set->v[i]->failed && set->v[i]->live < set->per_zygote)
+		if (!set->v[i]->failed && set->v[i]->live + set->v[i]->asked_n < set->per_zygote)
 			return set->v[i];
 	if (lv_now_ms() < set->retry_ms)
 		return NULL;
@@ -355,31 +467,28 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	return z;
 }
 
-/* Sends one request. While z's socket is full, reads what z sends (it may itself wait for
- * room to report exits), for ZYGOTE_REPLY_MS at most: 0 or -errno. */
+/* Sends one request without waiting: when z's socket is full, what z sent is read first
+ * (it may itself wait for room to report) and the send tried once more. 0 or -errno
+ * (-EAGAIN: z does not read its requests now). */
 static int send_request(struct zygote *z, const struct msghdr *msg)
 {
-	uint64_t deadline = lv_now_ms() + ZYGOTE_REPLY_MS, now;
+	for (int tries = 0; tries < 2; tries++) {
+		ssize_t n;
 
-	for (;;) {
-		struct pollfd pfd = { .fd = z->fd, .events = POLLIN | POLLOUT };
-
-		if (sendmsg(z->fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+		do
+			n = sendmsg(z->fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n >= 0)
 			return 0;
-		if (errno == EINTR)
-			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -errno;
-		if ((now = lv_now_ms()) >= deadline)
-			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)(deadline - now)) > 0 && (pfd.revents & POLLIN))
-			while (read_msg(z, NULL, NULL))
-				;
+		drain(z);
 	}
+	return -EAGAIN;
 }
 
-/* Has z fork the worker: its pid, or -1 with errno (EPIPE: z failed). */
-static pid_t spawn_on(struct zygote *z, const struct lv_spawn *sp)
+/* Asks z to fork sp as p: 0 once asked (the answer comes on z's socket), or -errno. */
+static int spawn_on(struct zygote *z, const struct lv_spawn *sp, struct process *p)
 {
 	int fds[ZYGOTE_MAX_FDS], n_fds = zygote_wire_fds(sp, fds), rc;
 	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
@@ -387,15 +496,12 @@ static pid_t spawn_on(struct zygote *z, const struct lv_spawn *sp)
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	struct iovec iov;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct zygote_msg answer = { 0 };
-	bool answered = false;
 	struct cmsghdr *c;
-	int n;
 
 	json_decref(doc);
-	if (!text) {
-		errno = EPIPE;
-		return -1;
+	if (!text || ask_room(z) < 0) {
+		free(text);
+		return -ENOMEM;
 	}
 	iov = (struct iovec){ text, strlen(text) };
 	memset(&ctl, 0, sizeof ctl);
@@ -408,53 +514,29 @@ static pid_t spawn_on(struct zygote *z, const struct lv_spawn *sp)
 	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
 	rc = send_request(z, &msg);
 	free(text);
-	if (rc < 0) {
-		/* too big for one message: this worker is forked by the daemon, the zygote is fine */
-		if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM)
-			zygote_fail(z, strerror(-rc));
-		errno = EPIPE;
-		return -1;
-	}
-	/* the answer follows one fork; exits that come first wait for the loop */
-	while (!answered) {
-		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
-
-		if ((n = poll(&pfd, 1, ZYGOTE_REPLY_MS)) < 0 && errno == EINTR)
-			continue;
-		if (n != 1 || !read_msg(z, &answer, &answered)) {
-			zygote_fail(z, n == 1 ? "it closed the connection" : "no answer");
-			errno = EPIPE;
-			return -1;
-		}
-	}
-	if (answer.pid < 0) {
-		errno = -answer.pid;
-		return -1;
-	}
-	return answer.pid;
+	if (rc < 0)
+		return rc;
+	ask_push(z, p);
+	return 0;
 }
 
-pid_t zygote_spawn(struct procs *ps, const struct lv_spawn *sp, unsigned *zygote)
+int zygote_spawn(struct procs *ps, const struct lv_spawn *sp, struct process *p)
 {
 	struct zygote_set *set = ps->zygotes;
 	struct zygote *z = set ? zygote_with_room(set) : NULL;
-	pid_t pid;
-	int err;
+	int rc;
 
-	if (!z || reserve_exits(set) < 0) {
-		errno = EPIPE;
-		return -1;
+	if (!z || reserve_exits(set) < 0)
+		return -EPIPE;
+	if ((rc = spawn_on(z, sp, p)) == 0) {
+		p->zygote = z->serial;
+		return 0;
 	}
-	pid = spawn_on(z, sp); /* z is still there after a failure: it goes once reaped */
-	err = errno;
-	if (set->n_pending > 0)
-		event_active(set->exits, EV_READ, 0);
-	if (pid > 0) {
-		z->live++;
-		*zygote = z->serial;
-	}
-	errno = err;
-	return pid;
+	/* too big for one message, or z too busy to read it now: this worker is forked by the
+	 * daemon and z is fine; any other failure is z's */
+	if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM && rc != -EAGAIN)
+		zygote_fail(z, strerror(-rc));
+	return -EPIPE;
 }
 
 int zygote_signal(struct procs *ps, unsigned zygote, pid_t pid, int sig, bool group)
@@ -468,11 +550,9 @@ int zygote_signal(struct procs *ps, unsigned zygote, pid_t pid, int sig, bool gr
 	if (!z)
 		return 1;
 	if (z->failed) /* killed: its workers go with it; it may still take this on its way */
-		return sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -ESRCH : 0;
-	if ((rc = send_request(z, &msg)) == -ETIMEDOUT)
-		zygote_fail(z, "its requests do not get through");
-	if (ps->zygotes->n_pending > 0)
-		event_active(ps->zygotes->exits, EV_READ, 0);
+		return send_signal(z, pid, sig, group) < 0 ? -ESRCH : 0;
+	if ((rc = send_request(z, &msg)) == -EAGAIN)
+		zygote_fail(z, "it does not read its requests"); /* its workers die with it */
 	return rc < 0 ? -ESRCH : 0;
 }
 
@@ -489,9 +569,32 @@ struct process *zygote_exiting(struct procs *ps, pid_t pid)
 	struct zygote_set *set = ps->zygotes;
 
 	for (size_t i = 0; set && i < set->n_pending; i++)
-		if (set->pending[i].p->pid == pid)
+		if (set->pending[i].kind == REPORT_EXIT && set->pending[i].p &&
+		    set->pending[i].p->pid == pid)
 			return set->pending[i].p;
 	return NULL;
+}
+
+void zygote_settle_all(struct procs *ps)
+{
+	for (size_t i = 0; ps->zygotes && i < ps->zygotes->n; i++)
+		drain(ps->zygotes->v[i]);
+}
+
+void zygote_forget(struct procs *ps, const struct process *p)
+{
+	struct zygote_set *set = ps->zygotes;
+
+	for (size_t i = 0; set && i < set->n; i++) {
+		struct zygote *z = set->v[i];
+
+		for (size_t k = 0; k < z->asked_n; k++)
+			if (z->asked[(z->asked_head + k) % z->asked_cap] == p)
+				z->asked[(z->asked_head + k) % z->asked_cap] = NULL;
+	}
+	for (size_t i = 0; set && i < set->n_pending; i++)
+		if (set->pending[i].p == p)
+			set->pending[i].p = NULL;
 }
 
 bool zygote_lost(struct procs *ps, pid_t pid)
@@ -533,4 +636,15 @@ void zygote_stop(struct procs *ps)
 	event_free(set->exits);
 	free(set);
 	ps->zygotes = NULL;
+}
+
+void zygote_unresponsive(struct procs *ps, unsigned zygote, const char *waiting)
+{
+	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
+	char why[128];
+
+	if (!z || z->failed)
+		return;
+	snprintf(why, sizeof why, "no answer to the spawn of %s in time", waiting);
+	zygote_fail(z, why);
 }
