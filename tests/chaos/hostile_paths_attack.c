@@ -227,19 +227,23 @@ void plant_fifo(const char *dir, const char *name)
 	ck_assert_msg(mkfifo(path, 0600) == 0, "mkfifo %s: %s", path, strerror(errno));
 }
 
+struct logged {
+	const char *path, *text;
+};
+
+static bool has_logged(void *arg)
+{
+	const struct logged *l = arg;
+	char *log = slurp(l->path);
+	bool found = log && strstr(log, l->text);
+
+	free(log);
+	return found;
+}
+
 bool daemon_logged_within(struct lvd *d, const char *text, int ms)
 {
-	long long end = now_ms() + test_ms(ms);
+	struct logged l = { d->log, text };
 
-	for (;;) {
-		char *log = slurp(d->log);
-		bool found = log && strstr(log, text);
-
-		free(log);
-		if (found)
-			return true;
-		if (now_ms() >= end)
-			return false;
-		usleep(20 * 1000);
-	}
+	return until_changed(d->log, has_logged, &l, ms); /* it writes its log itself */
 }

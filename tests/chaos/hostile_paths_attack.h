@@ -43,7 +43,8 @@ void race_teardown(struct symlink_race *r);
 
 /* Puts a FIFO where the daemon writes DIR/NAME.log (the file moves to NAME.log.old). */
 void plant_fifo(const char *dir, const char *name);
-/* True when the log of d contains text within ms (the daemon logs from its loop). */
+/* True when the log of d contains text within ms (stretched): read again on each write to
+ * it (inotify), not polled. */
 bool daemon_logged_within(struct lvd *d, const char *text, int ms);
 
 #endif

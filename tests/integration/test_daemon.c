@@ -81,18 +81,18 @@ END_TEST
 	"\"trap 'touch %s/" me "; while [ ! -e %s/" other " ]; do sleep 0.01; done; exit 0' TERM;" \
 	" touch %s/" me ".up; while :; do sleep 0.05; done\"]}"
 
-/* Waits until path exists (a worker made it), polling: there is no event to wait on. */
+static bool exists(void *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* Waits until a worker made dir/name (inotify on the folder), and removes it. */
 static bool made_within(const char *dir, const char *name, int timeout_ms)
 {
 	char path[128];
 
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	for (int waited = 0; waited < test_ms(timeout_ms); waited += 5) {
-		if (access(path, F_OK) == 0)
-			return unlink(path) == 0;
-		usleep(5000);
-	}
-	return false;
+	return until_changed(dir, exists, path, timeout_ms) && unlink(path) == 0;
 }
 
 START_TEST(sigint_drains_every_worker_in_parallel)

@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int test_ms(int ms)
@@ -65,6 +67,37 @@ bool pid_gone_within(pid_t pid, int timeout_ms)
 	gone = poll(&pfd, 1, test_ms(timeout_ms)) == 1;
 	close(fd);
 	return gone;
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool until_changed(const char *path, bool (*done)(void *arg), void *arg, int timeout_ms)
+{
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	long long end = mono_ms() + test_ms(timeout_ms);
+	char events[4096];
+	bool ok;
+
+	ck_assert_msg(fd >= 0, "inotify_init1: %s", strerror(errno));
+	ck_assert_msg(inotify_add_watch(fd, path, IN_CREATE | IN_MODIFY | IN_MOVED_TO) >= 0,
+	              "inotify_add_watch %s: %s", path, strerror(errno));
+	while (!(ok = done(arg))) { /* watched first: no change between the check and the wait */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = end - mono_ms();
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		while (read(fd, events, sizeof events) > 0)
+			continue;
+	}
+	close(fd);
+	return ok || done(arg);
 }
 
 static void read_all(int fd, char *buf, size_t len)

@@ -18,6 +18,10 @@ char *slurp(const char *path);
  * stretched by test_ms, as is group_gone_within's). */
 bool pid_gone_within(pid_t pid, int timeout_ms);
 
+/* Waits until done(arg) is true, asking it again each time path (a file, or a folder's
+ * entries) changes (inotify), at most timeout_ms (stretched); returns done's last answer. */
+bool until_changed(const char *path, bool (*done)(void *arg), void *arg, int timeout_ms);
+
 /* Waits until no process of process group pgid is still running (zombies count as gone). */
 bool group_gone_within(pid_t pgid, int timeout_ms);
 
