@@ -1,5 +1,5 @@
 /* journal: the daemon's messages and worker lines to journald, without ever waiting for it
- * (see journal.c); log.c and logs.c send through here when the target is the journal. */
+ * (see journal.c); log.c and proc/output.c send through here when the target is the journal. */
 #ifndef LV_JOURNAL_H
 #define LV_JOURNAL_H
 

@@ -1,5 +1,5 @@
-/* log: the supervisor's own messages, one line each on stderr with time and severity.
- * The journal integration of the systemd issue plugs in here. */
+/* log: the supervisor's own messages, one line each on stderr with time and severity, or
+ * to the journal (journal.c) when that is the target. */
 #ifndef LV_DAEMON_LOG_H
 #define LV_DAEMON_LOG_H
 

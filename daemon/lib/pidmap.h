@@ -1,5 +1,5 @@
-/* pidmap: pid -> worker lookup in O(1), an open-addressing hash table.
- * SIGCHLD handling must not scan all workers, so every live pid is kept here. */
+/* pidmap: pid -> process lookup in O(1), an open-addressing hash table.
+ * SIGCHLD handling must not scan all processes, so every live pid is kept here. */
 #ifndef LV_PIDMAP_H
 #define LV_PIDMAP_H
 

@@ -1,7 +1,7 @@
 /* output: the capture side. Pipes are read with bufferevents; complete lines (or 64 KiB
  * pieces of longer ones) go to the sinks at once, so a crash loses nothing that reached
  * the pipe. Pipes are always read: a follower that cannot keep up loses lines for itself
- * (control.c tells it how many), never slows the worker or the log file. */
+ * (control/subscribers.c tells it how many), never slows the worker or the log file. */
 #include "daemon/proc/output.h"
 
 #include <errno.h>
