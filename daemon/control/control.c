@@ -311,8 +311,9 @@ static struct evconnlistener *listen_on(struct control *ctl, const char *path, m
 	return l;
 }
 
-struct control *control_open(struct supervisor *sup, const char *path, mode_t mode,
-                             const struct lv_rpc_method *methods, char *err, size_t errlen)
+/* A control socket's state without its listener; NULL with err. */
+static struct control *control_new(struct supervisor *sup, const char *path,
+                                   const struct lv_rpc_method *methods, char *err, size_t errlen)
 {
 	struct control *ctl = calloc(1, sizeof *ctl);
 
@@ -324,13 +325,29 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 	ctl->sup = sup;
 	LIST_INIT(&ctl->clients);
 	ctl->methods = methods;
-	ctl->mode = mode;
 	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
 	              client_drop); /* without its timer, memory would stay at its peak */
+	return ctl;
+}
+
+/* Undoes control_new. */
+static void control_delete(struct control *ctl)
+{
+	replymem_free(&ctl->replies);
+	free(ctl->path);
+	free(ctl);
+}
+
+struct control *control_open(struct supervisor *sup, const char *path, mode_t mode,
+                             const struct lv_rpc_method *methods, char *err, size_t errlen)
+{
+	struct control *ctl = control_new(sup, path, methods, err, errlen);
+
+	if (!ctl)
+		return NULL;
+	ctl->mode = mode;
 	if (!(ctl->listener = listen_on(ctl, path, mode, &ctl->made, err, errlen))) {
-		replymem_free(&ctl->replies);
-		free(ctl->path);
-		free(ctl);
+		control_delete(ctl);
 		return NULL;
 	}
 	return ctl;
@@ -339,32 +356,24 @@ struct control *control_open(struct supervisor *sup, const char *path, mode_t mo
 struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rpc_method *methods,
                               char *err, size_t errlen)
 {
-	struct control *ctl = calloc(1, sizeof *ctl);
 	struct sockaddr_un sun;
 	socklen_t len = sizeof sun;
+	struct control *ctl;
 
 	memset(&sun, 0, sizeof sun);
 	getsockname(fd, (struct sockaddr *)&sun, &len);
-	if (!ctl || !(ctl->path = strdup(sun.sun_path[0] ? sun.sun_path : "(socket activation)"))) {
-		free(ctl);
-		snprintf(err, errlen, "out of memory");
+	ctl = control_new(sup, sun.sun_path[0] ? sun.sun_path : "(socket activation)", methods, err,
+	                  errlen);
+	if (!ctl)
 		return NULL;
-	}
-	ctl->sup = sup;
-	LIST_INIT(&ctl->clients);
-	ctl->methods = methods;
 	ctl->adopted = true;
-	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
-	              client_drop);
 	/* passed sockets arrive blocking and already listening (backlog 0: leave it) */
 	evutil_make_socket_nonblocking(fd);
 	ctl->listener = evconnlistener_new(sup->base, on_accept, ctl,
 	                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
 	if (!ctl->listener) {
 		snprintf(err, errlen, "cannot accept on the passed control socket");
-		replymem_free(&ctl->replies);
-		free(ctl->path);
-		free(ctl);
+		control_delete(ctl);
 		return NULL;
 	}
 	evconnlistener_set_error_cb(ctl->listener, on_accept_error);

@@ -40,12 +40,30 @@ static bool closed_by_daemon(struct lv_client *c, int timeout_ms)
  * pins its heap). Now a client leaving 1 MiB unread is not served more until it reads,
  * all clients' replies together stay under 128 MiB (the biggest holder is dropped first),
  * and freed memory goes back to the system. */
+/* Follows pool "big", starts it, and reads its lines up to "done": its ring is full then.
+ * The connection that followed, for the caller to close. */
+static struct lv_client *follow_big_until_done(void)
+{
+	struct lv_client *f = lv_client_connect(d.sock);
+	json_t *res = NULL, *err = NULL, *line;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "big",
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, "start", "{\"target\":\"big\",\"wait\":false}"));
+	for (bool done = false; !done; json_decref(line)) {
+		line = lvd_next_notification(f);
+		done = !strcmp(JSTR(line, "text"), "done");
+	}
+	return f;
+}
+
 START_TEST(reply_memory_is_bounded_in_all_and_given_back)
 {
 	static const char req[] = "{\"jsonrpc\":\"2.0\",\"method\":\"tail\",\"params\":{\"target\":"
 	                          "\"big\",\"lines\":200},\"id\":1}\n";
 	struct lv_client *f, *flood[FLOODERS];
-	json_t *res = NULL, *err = NULL, *line;
 	long base, peak, after;
 	bool measure = true;
 	char path[400], *burst, *log;
@@ -64,15 +82,7 @@ START_TEST(reply_memory_is_bounded_in_all_and_given_back)
 	              " echo; i=$((i+1)); done; echo done; exec sleep 1000\"],\"autostart\":false},"
 	              "{\"name\":\"tick\",\"module\":\"ticker\",\"params\":{\"interval_ms\":1}}]}");
 	/* follow first, then start: its last line says the ring is full */
-	f = lv_client_connect(d.sock);
-	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "big",
-	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
-	json_decref(res);
-	json_decref(lvd_call(&d, "start", "{\"target\":\"big\",\"wait\":false}"));
-	for (bool done = false; !done; json_decref(line)) {
-		line = lvd_next_notification(f);
-		done = !strcmp(JSTR(line, "text"), "done");
-	}
+	f = follow_big_until_done();
 	lv_client_close(f);
 	snprintf(path, sizeof path, "/proc/%d/clear_refs", (int)d.pid);
 	ck_assert_ptr_nonnull(cr = fopen(path, "w"));
@@ -125,7 +135,7 @@ END_TEST
 START_TEST(a_client_past_64_mib_of_unread_replies_is_disconnected)
 {
 	struct lv_client *f, *hog;
-	json_t *res = NULL, *err = NULL, *line;
+	json_t *res;
 	struct pollfd p = { .events = POLLIN | POLLRDHUP };
 	size_t one, n, len = 0;
 	char *batch = NULL, *log, byte;
@@ -134,15 +144,7 @@ START_TEST(a_client_past_64_mib_of_unread_replies_is_disconnected)
 	lvd_start(&d, "{\"pools\":[{\"name\":\"big\",\"exec\":[\"sh\",\"-c\",\"i=0; while [ $i -lt"
 	              " 200 ]; do head -c 3000 /dev/zero | tr '\\\\0' x; echo; i=$((i+1)); done;"
 	              " echo done; exec sleep 1000\"],\"autostart\":false}]}");
-	f = lv_client_connect(d.sock);
-	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", "big",
-	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
-	json_decref(res);
-	json_decref(lvd_call(&d, "start", "{\"target\":\"big\",\"wait\":false}"));
-	for (bool done = false; !done; json_decref(line)) {
-		line = lvd_next_notification(f);
-		done = !strcmp(JSTR(line, "text"), "done");
-	}
+	f = follow_big_until_done();
 	res = lvd_call(&d, "tail", "{\"target\":\"big\",\"lines\":200}");
 	one = json_dumpb(res, NULL, 0, JSON_COMPACT) + 32; /* its reply, id and all */
 	json_decref(res);
