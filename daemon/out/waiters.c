@@ -159,8 +159,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *wt = arg;
 	struct worker **ws;
-	int n = pool_resolve_target(wt->sup, wt->target, &ws);
 	json_t *late;
+	int n;
 
 	(void)fd;
 	(void)what;
@@ -169,6 +169,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 		waiter_free(wt);
 		return;
 	}
+	n = pool_resolve_target(wt->sup, wt->target, &ws);
 	late = json_array();
 	for (int i = 0; i < n; i++)
 		if (judge_worker(wt, ws[i]) != WAIT_DONE)
