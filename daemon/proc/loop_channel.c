@@ -196,11 +196,18 @@ static bool within_budget(struct loop_channel *l)
 }
 
 /* After a read: were bytes left in the socket? (kept_full) */
-static void note_unread(struct loop_channel *l)
+static void note_unread(struct loop_channel *l, size_t got)
 {
+	size_t room = LV_CHANNEL_MAX_LINE + 1 - l->kept; /* what the read could take */
+	size_t asked = (size_t)bufferevent_get_max_single_read(l->bev);
 	int unread = 0;
 
+	if (got == 0)
+		return; /* no read: what waited in the buffer after a throttled second */
 	l->window_reads++;
+	/* a read that took less than it could emptied the socket: no system call to ask */
+	if (got < (asked < room ? asked : room))
+		return;
 	if (ioctl(bufferevent_getfd(l->bev), FIONREAD, &unread) == 0 && unread > 0)
 		l->window_left++;
 }
@@ -252,14 +259,17 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct loop_channel *l = arg;
 	size_t before = evbuffer_get_length(bufferevent_get_input(bev));
 
-	if (!within_budget(l))
+	if (!within_budget(l)) {
+		l->kept = before;
 		return; /* the input waits in the buffer (and the socket) until the next second */
+	}
 	if (!lv_channel_read(bufferevent_get_input(bev), dispatch, scanned_heartbeat, l))
 		log_warn("%s: channel line too long, dropped", l->name);
 	if (!l->bev)
 		return;
 	l->window.bytes += before - evbuffer_get_length(bufferevent_get_input(l->bev));
-	note_unread(l);
+	note_unread(l, before - l->kept);
+	l->kept = evbuffer_get_length(bufferevent_get_input(l->bev));
 	within_budget(l); /* over it now: wait before reading more */
 }
 
@@ -292,6 +302,7 @@ void loop_channel_close(struct loop_channel *l)
 		l->resume = NULL;
 	}
 	l->window.count = l->invalid_msgs = l->flood_seconds = l->window_reads = l->window_left = 0;
+	l->kept = 0;
 	l->window.bytes = 0;
 	if (l->bev) {
 		bufferevent_free(l->bev);

@@ -45,6 +45,7 @@ struct loop_channel {
 	uint64_t throttled_ms;               /* the window last throttled */
 	unsigned invalid_msgs;               /* invalid messages in all */
 	unsigned window_reads, window_left;  /* reads this second, those that left bytes unread */
+	size_t kept;                         /* bytes left in the input after the last read */
 	unsigned flood_seconds;              /* consecutive seconds over budget or kept full */
 	struct event *resume;                /* reads again after a throttled second */
 };

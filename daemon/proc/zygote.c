@@ -1,6 +1,6 @@
 /* zygote: the daemon's side of its fork servers (see zygote.h): starting them, handing
- * each spawn to one with room, taking their answers and the exits they report, passing
- * on signals for their workers, and dropping one that fails. */
+ * each spawn to one with room, passing on signals for their workers, and dropping one that
+ * fails or stops answering. What they answer is zygote_reports.c's. */
 #include "daemon/proc/zygote.h"
 
 #include <errno.h>
@@ -22,6 +22,7 @@
 #include "daemon/lib/log.h"
 #include "daemon/lib/clock.h"
 #include "daemon/proc/procs.h"
+#include "daemon/proc/zygote_int.h"
 #include "daemon/proc/zygote_wire.h"
 
 /* The daemon keeps one zygote per ZYGOTE_WORKERS workers at most. A zygote reaps its
@@ -30,272 +31,8 @@
  * each exit and each fork, whatever the number of workers. */
 #define ZYGOTE_WORKERS 1000
 
-struct zygote {
-	struct zygote_set *set;
-	int fd;
-	pid_t pid;
-	unsigned serial; /* how its workers name it (struct process.zygote); never 0 */
-	bool failed;     /* killed: it forks no more, and is forgotten once reaped */
-	struct event *ev;
-	unsigned live; /* workers it forked that have not exited */
-	/* the processes of the spawns it was asked for and has not answered, oldest first (it
-	 * answers in order); NULL for one forgotten since */
-	struct process **asked;
-	size_t asked_head, asked_n, asked_cap;
-};
-
-/* What a zygote reported, for the loop to hand on in the order it came. */
-enum report_kind {
-	REPORT_EXIT,         /* status: the wait status */
-	REPORT_SPAWN_FAILED, /* status: an errno */
-	REPORT_SIGNAL,       /* the process was forked: send the signal asked for meanwhile */
-};
-
-struct report {
-	enum report_kind kind;
-	struct process *p;   /* NULL: forgotten since */
-	int status;
-	bool flushed;        /* EXIT: what it said before it exited has been read (last_words) */
-};
-
-struct zygote_set {
-	struct procs *ps;
-	struct zygote **v;
-	size_t n;
-	unsigned per_zygote;
-	uint64_t retry_ms;  /* after a failure, no new zygote before this (lv_now_ms) */
-	unsigned backoff_ms; /* the next failure's pause */
-	uint64_t failed_ms; /* the last failure */
-	unsigned last_serial;
-	/* reports read while the daemon was busy elsewhere, for the loop; room for every one
-	 * that can come is reserved before each spawn */
-	struct report *pending;
-	size_t n_pending, cap_pending;
-	struct event *exits; /* made active to handle them */
-};
-
-/* A notify worker's last datagrams (STATUS=, STOPPING=1) were queued before it exited, so
- * before its zygote reported it: they are read while the worker is still pending here, where
- * zygote_exiting finds it by its pid, and count before its exit does. */
-static void read_last_words(struct zygote_set *set)
-{
-	for (size_t i = 0; i < set->n_pending; i++) { /* reading may queue more: n grows */
-		struct report *r = &set->pending[i];
-
-		if (r->kind == REPORT_EXIT && r->p && !r->flushed) {
-			r->flushed = true;
-			set->ps->hooks.last_words(set->ps->hooks.ctx, r->p);
-		}
-	}
-}
-
-static void hand_on(struct zygote_set *set, struct report r)
-{
-	struct process *p = r.p;
-	int sig = p->pending_sig;
-
-	switch (r.kind) {
-	case REPORT_EXIT:
-		procs_exited(set->ps, p, r.status);
-		break;
-	case REPORT_SPAWN_FAILED:
-		procs_spawn_failed(set->ps, p, r.status);
-		break;
-	case REPORT_SIGNAL:
-		p->pending_sig = 0;
-		if (sig)
-			procs_kill(set->ps, p, sig, p->pending_group);
-		break;
-	}
-}
-
-/* In the order they came; a handler may spawn, and a spawn may queue more. */
-static void handle_exits(struct zygote_set *set)
-{
-	for (size_t i = 0; i < set->n_pending; i++) {
-		struct report r;
-
-		read_last_words(set);
-		r = set->pending[i];
-		if (r.p)
-			hand_on(set, r);
-	}
-	set->n_pending = 0;
-}
-
-static void on_exits(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	handle_exits(arg);
-}
-
-static void queue_report(struct zygote_set *set, struct report r)
-{
-	if (set->n_pending == set->cap_pending) { /* cannot be: room is reserved */
-		log_err("zygote: no room for a report on %s", r.p ? r.p->name : "?");
-		return;
-	}
-	set->pending[set->n_pending++] = r;
-	event_active(set->exits, EV_READ, 0);
-}
-
-static struct zygote *zygote_by_serial(const struct zygote_set *set, unsigned serial)
-{
-	for (size_t i = 0; set && serial && i < set->n; i++)
-		if (set->v[i]->serial == serial)
-			return set->v[i];
-	return NULL;
-}
-
-/* Room for every report that can come: an exit of every worker a zygote forked, and for
- * every spawn not answered yet a failure or a signal and later an exit, plus one. Reading
- * a report then never needs memory, and is never lost. */
-static int reserve_exits(struct zygote_set *set)
-{
-	size_t need = set->n_pending + 1, cap;
-	struct report *v;
-
-	for (size_t i = 0; i < set->n; i++)
-		need += set->v[i]->live + 2 * set->v[i]->asked_n;
-	if (need <= set->cap_pending)
-		return 0;
-	cap = set->cap_pending ? set->cap_pending : 64;
-	while (cap < need)
-		cap *= 2;
-	if (!(v = realloc(set->pending, cap * sizeof *v)))
-		return -1;
-	set->pending = v;
-	set->cap_pending = cap;
-	return 0;
-}
-
-/* A zygote says a worker exited (before it reaps it): from now on its process has no pid
- * to signal, and no other process that gets the pid can be taken for it. The owner
- * learns in handle_exits. */
-static void take_exit(struct zygote *z, pid_t pid, int status)
-{
-	struct zygote_set *set = z->set;
-	struct process *p = lv_pidmap_get(&set->ps->pids, pid);
-
-	if (z->live > 0)
-		z->live--;
-	if (!p || p->zygote != z->serial) {
-		log_debug("zygote %d: pid %d exited, a worker nobody waits for", (int)z->pid, (int)pid);
-		return;
-	}
-	lv_pidmap_del(&set->ps->pids, pid);
-	p->reaped = true;
-	queue_report(set, (struct report){ .kind = REPORT_EXIT, .p = p, .status = status });
-}
-
-/* Makes room for one more spawn to be asked of z. */
-static int ask_room(struct zygote *z)
-{
-	size_t cap = z->asked_cap ? z->asked_cap * 2 : 16;
-	struct process **v;
-
-	if (z->asked_n < z->asked_cap)
-		return 0;
-	if (!(v = malloc(cap * sizeof *v)))
-		return -1;
-	for (size_t i = 0; i < z->asked_n; i++)
-		v[i] = z->asked[(z->asked_head + i) % z->asked_cap];
-	free(z->asked);
-	z->asked = v;
-	z->asked_head = 0;
-	z->asked_cap = cap;
-	return 0;
-}
-
-/* p's spawn was sent to z (room was made with ask_room). */
-static void ask_push(struct zygote *z, struct process *p)
-{
-	z->asked[(z->asked_head + z->asked_n++) % z->asked_cap] = p;
-}
-
-static bool ask_pop(struct zygote *z, struct process **p)
-{
-	if (z->asked_n == 0)
-		return false;
-	*p = z->asked[z->asked_head];
-	z->asked_head = (z->asked_head + 1) % z->asked_cap;
-	z->asked_n--;
-	return true;
-}
-
-/* Has z signal pid, not waiting for room on its socket: 0 or -errno. */
-static int send_signal(struct zygote *z, pid_t pid, int sig, bool group)
-{
-	struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, sig, group };
-
-	return send(z->fd, &rq, sizeof rq, MSG_NOSIGNAL | MSG_DONTWAIT) == sizeof rq ? 0 : -errno;
-}
-
-/* z answered the oldest spawn it was asked for: the process runs as pid (or z could not
- * fork it: -errno), and is in the table from now on. Its owner hears it at once, before any
- * of its output, channel or exec pipe is read. */
-static void take_answer(struct zygote *z, pid_t pid)
-{
-	struct zygote_set *set = z->set;
-	struct process *p;
-
-	if (!ask_pop(z, &p)) {
-		log_warn("zygote %d: an answer nobody asked for (pid %d)", (int)z->pid, (int)pid);
-		return;
-	}
-	if (pid > 0)
-		z->live++;
-	if (!p) { /* forgotten meanwhile: nobody owns what it forked */
-		if (pid > 0)
-			send_signal(z, pid, SIGKILL, true);
-		return;
-	}
-	if (pid < 0) {
-		queue_report(set, (struct report){ .kind = REPORT_SPAWN_FAILED, .p = p, .status = -pid });
-		return;
-	}
-	procs_adopt(set->ps, p, pid, z->serial);
-	set->ps->hooks.spawned(set->ps->hooks.ctx, p);
-	if (p->pending_sig)
-		queue_report(set, (struct report){ .kind = REPORT_SIGNAL, .p = p });
-}
-
-/* Reads what is there; true if a message came (its report is queued, or handed on). */
-static bool read_msg(struct zygote *z)
-{
-	struct zygote_msg m;
-	ssize_t n = recv(z->fd, &m, sizeof m, MSG_DONTWAIT);
-
-	if (n == 0) /* it died: the reaper will say so (zygote_lost); until then, silence */
-		event_del(z->ev);
-	if (n != sizeof m)
-		return false;
-	if (m.kind == ZYGOTE_SPAWNED)
-		take_answer(z, m.pid);
-	else if (m.kind == ZYGOTE_EXITED)
-		take_exit(z, m.pid, m.status);
-	return true;
-}
-
-/* Takes every message z has sent so far; their exits wait for the loop. */
-static void drain(struct zygote *z)
-{
-	while (read_msg(z))
-		;
-}
-
-static void on_zygote(evutil_socket_t fd, short what, void *arg)
-{
-	struct zygote *z = arg;
-	struct zygote_set *set = z->set;
-
-	(void)fd;
-	(void)what;
-	while (read_msg(z))
-		;
-	handle_exits(set); /* z may be gone after this */
-}
+static void outmsg_free(struct outmsg *m);
+static void on_writable(evutil_socket_t fd, short what, void *arg);
 
 /* Forks and execs one more zygote; NULL with errno if it could not. */
 static struct zygote *zygote_new(struct zygote_set *set)
@@ -349,7 +86,10 @@ static struct zygote *zygote_new(struct zygote_set *set)
 	z->set = set;
 	z->fd = sv[0];
 	z->pid = pid;
-	if (pid < 0 || !(z->ev = event_new(set->ps->base, sv[0], EV_READ | EV_PERSIST, on_zygote, z)) ||
+	STAILQ_INIT(&z->outbox);
+	if (pid < 0 ||
+	    !(z->ev = event_new(set->ps->base, sv[0], EV_READ | EV_PERSIST, zygote_on_readable, z)) ||
+	    !(z->writable = event_new(set->ps->base, sv[0], EV_WRITE | EV_PERSIST, on_writable, z)) ||
 	    event_add(z->ev, NULL) < 0) {
 		int err = errno;
 
@@ -357,6 +97,8 @@ static struct zygote *zygote_new(struct zygote_set *set)
 			kill(pid, SIGKILL); /* reaped with the other children */
 		if (z->ev)
 			event_free(z->ev);
+		if (z->writable)
+			event_free(z->writable);
 		close(sv[0]);
 		free(z);
 		errno = err;
@@ -370,13 +112,19 @@ static struct zygote *zygote_new(struct zygote_set *set)
 static void zygote_remove(struct zygote *z)
 {
 	struct zygote_set *set = z->set;
+	struct outmsg *m;
 	struct process *p;
 
-	while (ask_pop(z, &p)) /* never answered: never forked, or died with it */
+	while (zygote_ask_pop(z, &p)) /* never answered: never forked, or died with it */
 		if (p)
-			queue_report(set, (struct report){ .kind = REPORT_SPAWN_FAILED, .p = p,
-			                                   .status = EPIPE });
+			zygote_queue_report(set, (struct report){ .kind = REPORT_SPAWN_FAILED, .p = p,
+			                                          .status = EPIPE });
 	free(z->asked);
+	while ((m = STAILQ_FIRST(&z->outbox))) {
+		STAILQ_REMOVE_HEAD(&z->outbox, link);
+		outmsg_free(m);
+	}
+	event_free(z->writable);
 	for (size_t i = 0; i < set->n; i++)
 		if (set->v[i] == z) {
 			set->v[i] = set->v[--set->n];
@@ -401,7 +149,7 @@ int zygote_start(struct procs *ps)
 		return -1;
 	set->ps = ps;
 	set->per_zygote = per && atoi(per) > 0 ? (unsigned)atoi(per) : ZYGOTE_WORKERS;
-	if (!(set->exits = event_new(ps->base, -1, 0, on_exits, set)) || !zygote_new(set)) {
+	if (!(set->exits = event_new(ps->base, -1, 0, zygote_on_reports, set)) || !zygote_new(set)) {
 		int err = set->exits ? errno : ENOMEM;
 
 		if (set->exits)
@@ -467,56 +215,114 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	return z;
 }
 
-/* Sends one request without waiting: when z's socket is full, what z sent is read first
- * (it may itself wait for room to report) and the send tried once more. 0 or -errno
- * (-EAGAIN: z does not read its requests now). */
-static int send_request(struct zygote *z, const struct msghdr *msg)
+/* One request as one datagram, its descriptors by SCM_RIGHTS: 0 or -errno (-EAGAIN: the
+ * socket is full). */
+static int send_now(struct zygote *z, const char *text, size_t len, const int *fds, int n_fds)
 {
-	for (int tries = 0; tries < 2; tries++) {
-		ssize_t n;
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
+	struct iovec iov = { (void *)text, len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
 
-		do
-			n = sendmsg(z->fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (n < 0 && errno == EINTR);
-		if (n >= 0)
-			return 0;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		drain(z);
+	if (n_fds > 0) {
+		struct cmsghdr *c;
+
+		memset(&ctl, 0, sizeof ctl);
+		msg.msg_control = &ctl;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
 	}
-	return -EAGAIN;
+	do
+		n = sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n >= 0)
+		return 0;
+	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+static void outmsg_free(struct outmsg *m)
+{
+	for (int i = 0; i < m->n_fds; i++)
+		close(m->fds[i]);
+	free(m);
+}
+
+/* Keeps a request (with copies of its descriptors) to send once the socket has room. */
+static int outbox_put(struct zygote *z, const char *text, size_t len, const int *fds, int n_fds)
+{
+	struct outmsg *m = malloc(sizeof *m + len);
+
+	if (!m)
+		return -ENOMEM;
+	m->len = len;
+	m->n_fds = 0;
+	memcpy(m->text, text, len);
+	for (int i = 0; i < n_fds; i++) {
+		if ((m->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) {
+			outmsg_free(m);
+			return -ENOMEM;
+		}
+		m->n_fds++;
+	}
+	STAILQ_INSERT_TAIL(&z->outbox, m, link);
+	event_add(z->writable, NULL);
+	return 0;
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct zygote *z = arg;
+	struct outmsg *m;
+	int rc;
+
+	(void)fd;
+	(void)what;
+	while ((m = STAILQ_FIRST(&z->outbox))) {
+		if ((rc = send_now(z, m->text, m->len, m->fds, m->n_fds)) == -EAGAIN)
+			return;
+		STAILQ_REMOVE_HEAD(&z->outbox, link);
+		outmsg_free(m);
+		if (rc < 0) {
+			zygote_fail(z, strerror(-rc));
+			return;
+		}
+	}
+	event_del(z->writable);
+}
+
+/* Sends a request now, or after those that wait for room: the zygote sees them in order
+ * and the loop never waits for it. 0 or -errno. */
+static int send_request(struct zygote *z, const char *text, size_t len, const int *fds,
+                        int n_fds)
+{
+	int rc;
+
+	if (STAILQ_EMPTY(&z->outbox) && (rc = send_now(z, text, len, fds, n_fds)) != -EAGAIN)
+		return rc;
+	return outbox_put(z, text, len, fds, n_fds);
 }
 
 /* Asks z to fork sp as p: 0 once asked (the answer comes on z's socket), or -errno. */
 static int spawn_on(struct zygote *z, const struct lv_spawn *sp, struct process *p)
 {
 	int fds[ZYGOTE_MAX_FDS], n_fds = zygote_wire_fds(sp, fds), rc;
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
 	json_t *doc = zygote_wire_request(sp);
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
 
 	json_decref(doc);
-	if (!text || ask_room(z) < 0) {
+	if (!text || zygote_ask_room(z) < 0) {
 		free(text);
 		return -ENOMEM;
 	}
-	iov = (struct iovec){ text, strlen(text) };
-	memset(&ctl, 0, sizeof ctl);
-	msg.msg_control = &ctl;
-	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
-	rc = send_request(z, &msg);
+	rc = send_request(z, text, strlen(text), fds, n_fds);
 	free(text);
 	if (rc < 0)
 		return rc;
-	ask_push(z, p);
+	zygote_ask_push(z, p);
 	return 0;
 }
 
@@ -526,15 +332,15 @@ int zygote_spawn(struct procs *ps, const struct lv_spawn *sp, struct process *p)
 	struct zygote *z = set ? zygote_with_room(set) : NULL;
 	int rc;
 
-	if (!z || reserve_exits(set) < 0)
+	if (!z || zygote_reserve(set) < 0)
 		return -EPIPE;
 	if ((rc = spawn_on(z, sp, p)) == 0) {
 		p->zygote = z->serial;
 		return 0;
 	}
-	/* too big for one message, or z too busy to read it now: this worker is forked by the
-	 * daemon and z is fine; any other failure is z's */
-	if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM && rc != -EAGAIN)
+	/* too big for one message, or no memory: this worker is forked by the daemon and z is
+	 * fine; any other failure is z's */
+	if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM)
 		zygote_fail(z, strerror(-rc));
 	return -EPIPE;
 }
@@ -543,58 +349,23 @@ int zygote_signal(struct procs *ps, unsigned zygote, pid_t pid, int sig, bool gr
 {
 	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
 	struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, sig, group };
-	struct iovec iov = { &rq, sizeof rq };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int rc;
+	int rc = -EAGAIN;
 
 	if (!z)
 		return 1;
 	if (z->failed) /* killed: its workers go with it; it may still take this on its way */
-		return send_signal(z, pid, sig, group) < 0 ? -ESRCH : 0;
-	if ((rc = send_request(z, &msg)) == -EAGAIN)
-		zygote_fail(z, "it does not read its requests"); /* its workers die with it */
-	return rc < 0 ? -ESRCH : 0;
-}
-
-void zygote_settle(struct procs *ps, unsigned zygote)
-{
-	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
-
-	if (z)
-		drain(z);
-}
-
-struct process *zygote_exiting(struct procs *ps, pid_t pid)
-{
-	struct zygote_set *set = ps->zygotes;
-
-	for (size_t i = 0; set && i < set->n_pending; i++)
-		if (set->pending[i].kind == REPORT_EXIT && set->pending[i].p &&
-		    set->pending[i].p->pid == pid)
-			return set->pending[i].p;
-	return NULL;
-}
-
-void zygote_settle_all(struct procs *ps)
-{
-	for (size_t i = 0; ps->zygotes && i < ps->zygotes->n; i++)
-		drain(ps->zygotes->v[i]);
-}
-
-void zygote_forget(struct procs *ps, const struct process *p)
-{
-	struct zygote_set *set = ps->zygotes;
-
-	for (size_t i = 0; set && i < set->n; i++) {
-		struct zygote *z = set->v[i];
-
-		for (size_t k = 0; k < z->asked_n; k++)
-			if (z->asked[(z->asked_head + k) % z->asked_cap] == p)
-				z->asked[(z->asked_head + k) % z->asked_cap] = NULL;
+		return zygote_send_signal(z, pid, sig, group) < 0 ? -ESRCH : 0;
+	if (!STAILQ_EMPTY(&z->outbox) ||
+	    (rc = send_now(z, (const char *)&rq, sizeof rq, NULL, 0)) == -EAGAIN) {
+		/* a kill that cannot go now is a timeout's: a zygote that does not read its
+		 * requests is given up, and its workers die with it; anything milder waits */
+		if (sig == SIGKILL) {
+			zygote_fail(z, "it does not read its requests");
+			return 0;
+		}
+		rc = outbox_put(z, (const char *)&rq, sizeof rq, NULL, 0);
 	}
-	for (size_t i = 0; set && i < set->n_pending; i++)
-		if (set->pending[i].p == p)
-			set->pending[i].p = NULL;
+	return rc < 0 ? -ESRCH : 0;
 }
 
 bool zygote_lost(struct procs *ps, pid_t pid)
@@ -611,7 +382,7 @@ bool zygote_lost(struct procs *ps, pid_t pid)
 		/* Every exit it reported is on its socket, reported before it was reaped; every
 		 * worker it did not report is now the daemon's child: the kernel moved them here
 		 * before the zygote became a zombie. Its workers are the daemon's from now on. */
-		drain(z);
+		zygote_drain(z);
 		zygote_remove(z);
 		return true;
 	}

@@ -1,5 +1,5 @@
-/* test_zygote: the daemon never waits for a zygote. A spawn is sent and the loop goes on;
- * a zygote that stops answering is given up when the start timeout says so. */
+/* test_zygote: the daemon never waits for a zygote. A spawn is sent (or waits in order for
+ * room on the socket) and the loop goes on; a zygote that stops answering is given up. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,6 +74,29 @@ START_TEST(a_stopped_zygote_blocks_nothing)
 }
 END_TEST
 
+/* A burst of spawns fills a zygote's socket faster than it forks: the requests wait in the
+ * daemon, in order, until the socket has room, and every worker still comes from a zygote.
+ * (Before, a full socket sent the rest to the daemon's own fork: 472 of 3000 here.) */
+START_TEST(a_burst_of_spawns_waits_for_the_zygote_not_the_loop)
+{
+	int forked_by_daemon = 0;
+	json_t *st, *ws;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"b\",\"exec\":[\"sleep\",\"1000\"],"
+	              "\"workers\":2000,\"output\":\"null\",\"autostart\":false}]}");
+	json_decref(lvd_call(&d, "start", "{\"target\":\"b\",\"timeout_ms\":%d}", test_ms(60000)));
+	st = lvd_call(&d, "status", "{\"target\":\"b\"}");
+	ws = json_object_get(st, "workers");
+	ck_assert_uint_eq(json_array_size(ws), 2000);
+	for (size_t i = 0; i < json_array_size(ws); i++)
+		forked_by_daemon += proc_status_value((pid_t)JINT(json_array_get(ws, i), "pid"),
+		                                      "PPid:") == d.pid;
+	json_decref(st);
+	printf("workers the daemon forked itself in a burst of 2000: %d\n", forked_by_daemon);
+	ck_assert_int_eq(forked_by_daemon, 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("zygote");
@@ -82,6 +105,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, a_stopped_zygote_blocks_nothing);
+	tcase_add_test(tc, a_burst_of_spawns_waits_for_the_zygote_not_the_loop);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
