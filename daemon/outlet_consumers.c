@@ -9,39 +9,15 @@
 #include "daemon/out/systemd.h"
 #include "daemon/out/waiters.h"
 
-/* worker.starting carries the pid: one its zygote has not told yet waits for it, unless
- * the worker moves on before (then it goes without). */
-static void worker_state_event(struct supervisor *sup, const struct core_change *c)
-{
-	struct worker *w = c->worker;
-
-	if (w->state == WS_STARTING && w->proc.spawning && c->from != WS_WAITING) {
-		w->start_event_owed = true;
-		return;
-	}
-	if (w->start_event_owed) {
-		w->start_event_owed = false;
-		events_worker(sup, EV_WORKER_STARTING, w, NULL);
-	}
-	events_worker_state(sup, w, c->from);
-}
-
 static void on_change(void *ctx, const struct core_change *c)
 {
 	struct supervisor *sup = ctx;
 
 	switch (c->kind) {
 	case CC_WORKER_STATE:
-		worker_state_event(sup, c);
+		events_worker_state(sup, c->worker, c->from);
 		pool_changed(c->pool); /* waiters, followers and rolls: once per loop turn */
 		systemd_worker_changed(sup);
-		break;
-	case CC_WORKER_SPAWNED:
-		if (c->worker->start_event_owed) {
-			c->worker->start_event_owed = false;
-			events_worker(sup, EV_WORKER_STARTING, c->worker, NULL);
-		}
-		pool_changed(c->pool); /* a start that did not wait answers with its pid */
 		break;
 	case CC_WORKER_EXITED:
 		events_worker_exited(sup, c->worker, c->status, c->error);

@@ -2,16 +2,12 @@
  * error codes, the wait timeout, and parking a call until its workers settle. */
 #include "daemon/control/method_helpers.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/control/control.h"
 #include "daemon/out/waiters.h"
 
 #define DEFAULT_WAIT_MS 60000
-/* A zygote answers a spawn within a millisecond; a busy or stuck one does not hold the
- * answer of a call that did not want to wait longer than this. */
-#define FORK_ANSWER_MS 100
 
 /* Root and the daemon's user may park requests into the reserve. */
 bool method_privileged(struct lv_rpc_call *call)
@@ -84,23 +80,4 @@ unsigned method_timeout_param(json_t *params)
 	json_int_t t = json_integer_value(json_object_get(params, "timeout_ms"));
 
 	return t > 0 && t < 86400000 ? (unsigned)t : DEFAULT_WAIT_MS;
-}
-
-void method_reply_now(struct supervisor *sup, struct lv_rpc_call *call, const char *target)
-{
-	struct wait_spec spec = { .forked = true };
-	struct worker **ws;
-	int n = pool_resolve_target(sup, target, &ws);
-	bool spawning = false;
-
-	for (int i = 0; i < n; i++)
-		spawning |= ws[i]->proc.spawning;
-	free(ws);
-	/* a connection out of room for parked calls gets the answer now, pids or not */
-	if (!spawning || !waiters_can_park(sup, call, method_privileged(call))) {
-		lv_rpc_reply(call, target_result(sup, target, false));
-		return;
-	}
-	spec.timeout_ms = FORK_ANSWER_MS;
-	method_park(sup, call, target, &spec);
 }

@@ -25,11 +25,6 @@ bool method_refuse_if_shutting_down(struct lv_rpc_call *call, const struct super
 /* A pool on its way out takes no more commands (-32008); target a pool or POOL:INDEX. */
 bool method_refuse_if_removing(struct lv_rpc_call *call, struct supervisor *sup,
                                const char *target);
-/* The answer of a call that does not wait ("wait": false): the target's workers as they
- * are, once every process just asked of a zygote has its pid (a moment, never a wait for
- * a state: 100 ms at most), so the answer shows every pid; at once if the call cannot be
- * parked. */
-void method_reply_now(struct supervisor *sup, struct lv_rpc_call *call, const char *target);
 /* params.timeout_ms, or the default wait. */
 unsigned method_timeout_param(json_t *params);
 

@@ -106,7 +106,7 @@ static void act_on_target(struct lv_rpc_call *call, json_t *params, struct super
 	free(ws);
 	state_save(sup);
 	if (wait && !json_is_true(wait)) {
-		method_reply_now(sup, call, target);
+		lv_rpc_reply(call, target_result(sup, target, false));
 		return;
 	}
 	spec.timeout_ms = method_timeout_param(params);

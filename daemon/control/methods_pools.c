@@ -142,7 +142,7 @@ void m_add(struct lv_rpc_call *call, json_t *params, void *app)
 		pool_autostart(p);
 		state_save(sup);
 		if (json_is_false(json_object_get(params, "wait"))) {
-			method_reply_now(sup, call, cfg.name);
+			lv_rpc_reply(call, target_result(sup, cfg.name, false));
 		} else {
 			spec.timeout_ms = method_timeout_param(params);
 			method_park(sup, call, cfg.name, &spec);

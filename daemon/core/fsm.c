@@ -124,13 +124,6 @@ static void on_restart(struct fsm_step *s, enum worker_state state, const struct
 
 static void on_spawn_failed(struct fsm_step *s, const struct fsm_facts *f)
 {
-	s->stop_requested = s->hung = false;
-	if (!f->want_running || f->shutting_down || f->removing) { /* stopped meanwhile */
-		s->want_running = !f->shutting_down && f->want_running;
-		s->next = WS_STOPPED;
-		s->actions |= FA_CLEAR_TIMER;
-		return;
-	}
 	if (f->restart == LV_RESTART_NEVER) {
 		s->want_running = false;
 		s->next = WS_FAILED;

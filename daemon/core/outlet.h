@@ -14,7 +14,6 @@ struct worker;
 
 enum core_change_kind {
 	CC_WORKER_STATE,     /* worker moved from `from` to worker->state */
-	CC_WORKER_SPAWNED,   /* worker's process got its pid from its zygote */
 	CC_WORKER_EXITED,    /* worker's process exited (status, error); its pid still set */
 	CC_WORKER_HUNG,      /* worker's process stopped beating and was aborted (error) */
 	CC_WORKER_GONE,      /* worker is about to be freed */

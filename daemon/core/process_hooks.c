@@ -9,42 +9,18 @@
 #include "daemon/lib/log.h"
 #include "daemon/proc/notify_socket.h"
 
-/* A process ended (it exited, or was never forked): a scaled-away worker, a removed pool
- * and a shutdown may be over now. */
-static void after_process(struct supervisor *sup, struct worker *w)
+static void on_exited(void *ctx, struct process *p, int status)
 {
+	struct supervisor *sup = ctx;
+	struct worker *w = p->owner;
 	struct pool *pool = w->pool;
 
+	worker_exited(w, status);
 	pool_drop_stopped(pool, w);
 	if (pool_forget_if_gone(pool))
 		state_save(sup); /* gone, or added back as a reload wanted */
 	if (sup->shutting_down)
 		shutdown_step(sup);
-}
-
-static void on_exited(void *ctx, struct process *p, int status)
-{
-	struct worker *w = p->owner;
-
-	worker_exited(w, status);
-	after_process(ctx, w);
-}
-
-static void on_spawned(void *ctx, struct process *p)
-{
-	struct worker *w = p->owner;
-
-	worker_attach(w);
-	core_changed(ctx, &(struct core_change){ .kind = CC_WORKER_SPAWNED, .worker = w,
-	                                         .pool = w->pool });
-}
-
-static void on_spawn_failed(void *ctx, struct process *p, int err)
-{
-	struct worker *w = p->owner;
-
-	worker_spawn_failed(w, err);
-	after_process(ctx, w);
 }
 
 static void on_last_words(void *ctx, struct process *p)
@@ -120,7 +96,6 @@ void core_process_hooks_install(struct supervisor *sup)
 	sup->channels.hooks.ctx = sup;
 	sup->procs.hooks = (struct proc_hooks){
 		.exited = on_exited, .last_words = on_last_words, .start_error = on_start_error,
-		.exec_done = on_exec_done, .spawned = on_spawned, .spawn_failed = on_spawn_failed,
-		.ctx = sup,
+		.exec_done = on_exec_done, .ctx = sup,
 	};
 }

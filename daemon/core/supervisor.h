@@ -21,7 +21,6 @@
 #include "daemon/proc/notify_socket.h"
 #include "daemon/proc/output.h"
 #include "daemon/proc/procs.h"
-#include "daemon/proc/spawn.h"
 #include "daemon/core/policy.h"
 
 struct pool;
@@ -44,9 +43,6 @@ struct worker {
 	char name[LV_POOL_NAME_MAX + 16];    /* "POOL:INDEX" */
 	enum worker_state state;
 	struct process proc;                 /* its process, as the process layer sees it */
-	struct spawn_io io;                  /* its pipes and channels, until its pid is known */
-	bool io_pending;                     /* io is not attached yet */
-	bool start_event_owed;               /* worker.starting waits for the pid (events) */
 	uint64_t started_ms;                 /* when the current process was forked */
 	uint64_t ready_ms;                   /* when it became running */
 	unsigned restarts;                   /* spawns after the first */
@@ -175,8 +171,6 @@ void pool_roll(struct pool *pool);
 struct worker *worker_new(struct pool *pool, unsigned index);
 void worker_free(struct worker *w);
 void worker_start(struct worker *w);          /* command: start (resets failed/backoff) */
-/* The zygote asked for its process could not fork it (err: an errno). */
-void worker_spawn_failed(struct worker *w, int err);
 void worker_stop(struct worker *w);           /* command: stop, stays stopped */
 void worker_restart(struct worker *w);        /* command: stop then start */
 void worker_resume(struct worker *w);         /* the pools it waited for are running */
@@ -193,8 +187,6 @@ void worker_set_error(struct worker *w, const char *fmt, ...)
 
 /* worker_spawn.c: the worker's process, made and ended through the process layer */
 int worker_spawn(struct worker *w, char *err, size_t errlen);   /* 0, or -1 with err */
-/* Its pid is known: what its process writes is read from now on. */
-void worker_attach(struct worker *w);
 /* Closes the start-error pipe (a running module worker reports no start error). */
 void worker_close_error(struct worker *w);
 void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */

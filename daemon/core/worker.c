@@ -235,7 +235,7 @@ static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
 
 	*f = (struct fsm_facts){
 		.want_running = w->want_running, .quick_failures = w->quick_failures,
-		.has_process = w->proc.pid > 0 || w->proc.spawning, .hung = w->hung, .stop_requested = w->stop_requested,
+		.has_process = w->proc.pid > 0, .hung = w->hung, .stop_requested = w->stop_requested,
 		.shutting_down = sup->shutting_down, .removing = w->removing, .deps_ready = true,
 		.restart = p->cfg.restart, .exit_status = in->status,
 		.stable_run = in->uptime_ms >= LV_STABLE_RUN_MS,
@@ -360,16 +360,6 @@ static void feed_input(struct worker *w, enum fsm_input in)
 }
 
 void worker_start(struct worker *w) { feed_input(w, FI_START); }
-void worker_spawn_failed(struct worker *w, int err)
-{
-	worker_close_process(w);
-	if (err == EPIPE)
-		worker_set_error(w, "its zygote gave no answer: started again by another");
-	else
-		worker_set_error(w, "fork: %s", strerror(err));
-	log_err("%s: %s", w->name, w->last_error);
-	feed_input(w, FI_SPAWN_FAILED);
-}
 void worker_stop(struct worker *w) { feed_input(w, FI_STOP); }
 void worker_restart(struct worker *w) { feed_input(w, FI_RESTART); }
 void worker_resume(struct worker *w) { feed_input(w, FI_DEPS_READY); }

@@ -75,6 +75,7 @@ int worker_spawn(struct worker *w, char *err, size_t errlen)
 	const struct lv_pool_config *cfg = &w->pool->cfg;
 	struct supervisor *sup = w->pool->sup;
 	bool module = cfg->kind == LV_KIND_MODULE;
+	struct spawn_io io;
 	struct lv_spawn sp;
 
 	if (module && resolve_module(w->pool, err, errlen) < 0)
@@ -87,43 +88,17 @@ int worker_spawn(struct worker *w, char *err, size_t errlen)
 	    !(sp.notify_socket = notify_socket_for(sup->notify, w->notify.uid, err, errlen)))
 		return -1;
 	if (proc_spawn(&sup->procs, &w->proc, &sp, cfg->output == LV_OUTPUT_CAPTURE,
-	               module ? w->n_loops : 0, &w->io, err, errlen) < 0)
+	               module ? w->n_loops : 0, !module, &io, err, errlen) < 0)
 		return -1;
-	w->io_pending = true;
 	w->started_ms = lv_now_ms();
 	if (w->spawns++ > 0)
 		w->restarts++;
-	if (!w->proc.spawning)
-		worker_attach(w);
-	return 0;
-}
-
-void worker_attach(struct worker *w)
-{
-	if (!w->io_pending)
-		return;
-	w->io_pending = false;
-	if (w->io.out >= 0)
-		output_attach(&w->output, w->io.out, w->io.err);
-	for (unsigned i = 0; i < w->io.n_channels; i++)
-		if (loop_channel_open(&w->loops[i].ch, w->io.channels[i]) < 0)
+	if (io.out >= 0)
+		output_attach(&w->output, io.out, io.err);
+	for (unsigned i = 0; i < io.n_channels; i++)
+		if (loop_channel_open(&w->loops[i].ch, io.channels[i]) < 0)
 			log_err("%s: cannot watch the channel of loop %u", w->name, i);
-	if (w->pool->cfg.kind == LV_KIND_EXEC)
-		proc_watch_exec(&w->proc);
-}
-
-/* The pipes and channels of a process that never got its pid. */
-static void close_io(struct worker *w)
-{
-	if (!w->io_pending)
-		return;
-	w->io_pending = false;
-	if (w->io.out >= 0)
-		close(w->io.out);
-	if (w->io.err >= 0)
-		close(w->io.err);
-	for (unsigned i = 0; i < w->io.n_channels; i++)
-		close(w->io.channels[i]);
+	return 0;
 }
 
 void worker_ask_stop(struct worker *w)
@@ -145,7 +120,6 @@ void worker_close_process(struct worker *w)
 	for (unsigned i = 0; i < w->n_loops; i++)
 		loop_channel_close(&w->loops[i].ch);
 	proc_close_error(&w->proc);
-	close_io(w);
 }
 
 void worker_close_error(struct worker *w)

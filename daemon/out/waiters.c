@@ -81,7 +81,7 @@ enum verdict { PENDING, DONE, FAILED, GONE };
 static enum wait_verdict judge_worker(const struct waiter *wt, const struct worker *w)
 {
 	struct wait_seen seen = { .state = w->state, .restarts = w->restarts,
-	                          .ran_seq = w->ran_seq, .spawning = w->proc.spawning };
+	                          .ran_seq = w->ran_seq };
 
 	return wait_judge_worker(&wt->spec, &seen);
 }
@@ -159,18 +159,11 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiter *wt = arg;
 	struct worker **ws;
-	json_t *late;
-	int n;
+	int n = pool_resolve_target(wt->sup, wt->target, &ws);
+	json_t *late = json_array();
 
 	(void)fd;
 	(void)what;
-	if (wt->spec.forked) { /* a call that did not wait: it gets what there is, pids or not */
-		lv_rpc_reply(wt->call, reply_for(wt));
-		waiter_free(wt);
-		return;
-	}
-	n = pool_resolve_target(wt->sup, wt->target, &ws);
-	late = json_array();
 	for (int i = 0; i < n; i++)
 		if (judge_worker(wt, ws[i]) != WAIT_DONE)
 			json_array_append_new(late, json_string(ws[i]->name));
@@ -187,37 +180,22 @@ static void on_cancel(void *arg)
 
 /* Per client (a batch of 256 waits is the most one line asks for) and in all, with a
  * reserve only root and the daemon's user may use. */
-/* Which limit parking one more would pass ({"limit", "max"}), or NULL. */
-static json_t *park_limit(struct lv_rpc_call *call, bool privileged, unsigned parked)
+static bool room_to_park(struct lv_rpc_call *call, bool privileged, unsigned parked)
 {
 	struct lv_rpc_session *s = lv_rpc_call_session(call);
 	unsigned most = privileged ? LV_WAITERS_MAX : LV_WAITERS_MAX - LV_WAITERS_RESERVED;
+	json_t *why;
 
 	if (lv_rpc_session_open_calls(s) > LV_WAITERS_PER_CLIENT)
-		return json_pack("{s:s, s:i}", "limit", "waits_per_connection", "max",
-		                 LV_WAITERS_PER_CLIENT);
-	if (parked > most)
-		return json_pack("{s:s, s:i}", "limit", "waits", "max", (int)most);
-	return NULL;
-}
-
-static bool room_to_park(struct lv_rpc_call *call, bool privileged, unsigned parked)
-{
-	json_t *why = park_limit(call, privileged, parked);
-
-	if (!why)
+		why = json_pack("{s:s, s:i}", "limit", "waits_per_connection", "max",
+		                LV_WAITERS_PER_CLIENT);
+	else if (parked > most)
+		why = json_pack("{s:s, s:i}", "limit", "waits", "max", (int)most);
+	else
 		return true;
 	lv_rpc_fail(call, LV_RPC_LIMIT_REACHED, "too many parked requests: wait for some to end, "
 	            "or wait for a whole pool at once", why);
 	return false;
-}
-
-bool waiters_can_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileged)
-{
-	json_t *why = park_limit(call, privileged, sup->n_waiters + 1);
-
-	json_decref(why);
-	return why == NULL;
 }
 
 bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call, bool privileged)

@@ -21,8 +21,6 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileg
 /* Whether call may park one more request (per connection and in all); false after
  * answering it -32010. For other parked requests (inspect). */
 bool waiters_room(struct supervisor *sup, struct lv_rpc_call *call, bool privileged);
-/* The same question, answering nothing. */
-bool waiters_can_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileged);
 /* Judges the waiters of pool (a worker of it changed state). */
 void waiters_notify(struct supervisor *sup, struct pool *pool);
 /* Judges the waiters of pools freed since (pool_free hands them over). */

@@ -18,8 +18,6 @@ struct wait_spec {
 	bool pool_settled;      /* and the pool has no scaled-away workers left */
 	bool ran_counts;        /* a worker that became running after ran_since is done, */
 	uint64_t ran_since;     /* whatever its state now (start, restart, add) */
-	bool forked;            /* only: every worker's process has its pid (its zygote told);
-	                         * a timeout then answers with what there is */
 };
 
 /* One worker as a waiter sees it: its state (enum worker_state), restarts, and the run
@@ -28,7 +26,6 @@ struct wait_seen {
 	unsigned state;
 	unsigned restarts;
 	uint64_t ran_seq;
-	bool spawning;          /* its zygote has not told its process's pid yet */
 };
 
 enum wait_verdict { WAIT_PENDING, WAIT_DONE, WAIT_FAILED };

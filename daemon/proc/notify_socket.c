@@ -52,11 +52,7 @@ static struct process *process_of(struct procs *ps, pid_t pid)
 {
 	struct process *p = procs_by_pid(ps, pid);
 
-	if (!p && !(p = zygote_exiting(ps, pid))) {
-		zygote_settle_all(ps); /* it may be a worker whose pid its zygote has not told yet */
-		p = procs_by_pid(ps, pid);
-	}
-	return p;
+	return p ? p : zygote_exiting(ps, pid);
 }
 
 /* The process a sender speaks for: the worker itself, or a process in its session (a shell

@@ -22,22 +22,6 @@ struct process *procs_by_pid(struct procs *ps, pid_t pid)
 	return p;
 }
 
-void procs_begin(struct procs *ps, struct process *p, bool spawning)
-{
-	ps->live++;
-	p->ps = ps;
-	p->spawning = spawning;
-	p->pending_sig = 0;
-	p->pending_group = false;
-}
-
-void procs_spawn_failed(struct procs *ps, struct process *p, int err)
-{
-	p->spawning = false;
-	ps->live--;
-	ps->hooks.spawn_failed(ps->hooks.ctx, p, err);
-}
-
 void procs_adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote)
 {
 	struct process *stale = procs_by_pid(ps, pid);
@@ -49,15 +33,13 @@ void procs_adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote
 	p->pid = pid; /* it makes itself a session and group of its own (lv_worker_main) */
 	p->zygote = zygote;
 	p->reaped = false;
-	p->spawning = false;
+	ps->live++;
 	if (lv_pidmap_put(&ps->pids, pid, p) < 0)
 		log_err("%s: out of memory for the pid table", p->name);
 }
 
 void procs_forget(struct procs *ps, struct process *p)
 {
-	if (p->spawning)
-		zygote_forget(ps, p);
 	if (p->pid > 0 && lv_pidmap_get(&ps->pids, p->pid) == p)
 		lv_pidmap_del(&ps->pids, p->pid);
 }
@@ -82,17 +64,6 @@ int procs_kill(struct procs *ps, struct process *p, int sig, bool group)
 {
 	int rc;
 
-	if (p->spawning) {
-		if (p->pending_sig != SIGKILL) {
-			p->pending_sig = sig;
-			p->pending_group = group;
-		}
-		/* a kill is a timeout: a zygote that has not even answered is stuck, and dies
-		 * (its workers with it); p's spawn then fails and is made again */
-		if (sig == SIGKILL)
-			zygote_unresponsive(ps, p->zygote, p->name);
-		return 0;
-	}
 	if (p->pid <= 0 || p->reaped)
 		return -ESRCH;
 	/* its zygote reaps it, so its zygote signals it */

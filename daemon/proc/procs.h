@@ -12,10 +12,7 @@
 #include "daemon/lib/pidmap.h"
 
 struct process {
-	pid_t pid;              /* 0 when none (yet) */
-	bool spawning;          /* asked of a zygote, whose answer (the pid) has not come yet */
-	int pending_sig;        /* a signal asked for while spawning, sent once the pid is known */
-	bool pending_group;     /* ... to its whole process group */
+	pid_t pid;              /* 0 when none */
 	unsigned zygote;        /* the zygote that forked it (zygote.h), 0: the daemon */
 	bool reaped;            /* its exit is known, not handled yet: pid is stale */
 	const char *name;       /* "POOL:INDEX", for the log */
@@ -36,10 +33,6 @@ struct proc_hooks {
 	void (*start_error)(void *ctx, struct process *p, const char *text, size_t len);
 	/* p exec'd its program (the start-error pipe closed empty) */
 	void (*exec_done)(void *ctx, struct process *p);
-	/* p's zygote forked it: its pid is known and in the table */
-	void (*spawned)(void *ctx, struct process *p);
-	/* p's zygote could not fork it (err: an errno); it does not count as live any more */
-	void (*spawn_failed)(void *ctx, struct process *p, int err);
 	void *ctx;
 };
 
@@ -50,28 +43,23 @@ struct procs {
 	struct event_base *base;
 	struct lv_pidmap pids;          /* pid -> struct process */
 	struct zygote_set *zygotes;     /* the fork servers (zygote.h), or NULL */
-	unsigned live;                  /* processes started (or asked for) and not yet ended */
+	unsigned live;                  /* processes whose exit has not been reported */
 	struct proc_hooks hooks;
 };
 
 /* The process that holds pid now: exits its zygote reported are taken first, so a process
  * whose pid was reaped and given to another one is never the answer. */
 struct process *procs_by_pid(struct procs *ps, pid_t pid);
-/* p counts as live from now on: it is being forked, or asked of a zygote (spawning). */
-void procs_begin(struct procs *ps, struct process *p, bool spawning);
 /* p runs as pid now, forked by zygote (0: the daemon). */
 void procs_adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote);
-/* A spawn asked of a zygote failed: p is not live any more, and its owner hears why. */
-void procs_spawn_failed(struct procs *ps, struct process *p, int err);
-/* p is about to be freed: its pid no longer leads to it, nor an answer still to come. */
+/* p is about to be freed: its pid no longer leads to it. */
 void procs_forget(struct procs *ps, struct process *p);
 /* p exited: out of the table, not live; then the exited hook (its zygote or the reaper). */
 void procs_exited(struct procs *ps, struct process *p, int status);
 /* Signals p's process (or its whole process group); 0 or -errno. Only the process that
  * reaps it sends it, and only before the reap, so a reused pid is never hit: its zygote if
  * it has one (asked on its socket, no answer awaited), else the daemon, after making sure
- * the pid is still an unreaped child of its own. While p is spawning the signal waits for
- * its pid (a SIGKILL is never replaced by a milder one). */
+ * the pid is still an unreaped child of its own. */
 int procs_kill(struct procs *ps, struct process *p, int sig, bool group);
 
 /* reap.c: collects exited children after SIGCHLD */

@@ -107,34 +107,30 @@ static pid_t fork_worker(const struct lv_spawn *sp, int *err)
 	return pid;
 }
 
-void proc_watch_exec(struct process *p)
+/* The parent's side of the new process: the pid table, and the exec pipe's watch. */
+static void adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote, int errpipe,
+                  bool watch_exec)
 {
-	if (p->error_fd < 0 || p->exec_watch)
+	procs_adopt(ps, p, pid, zygote);
+	p->ps = ps;
+	p->error_fd = errpipe;
+	evutil_make_socket_nonblocking(errpipe);
+	if (!watch_exec)
 		return;
-	p->exec_watch = event_new(p->ps->base, p->error_fd, EV_READ | EV_PERSIST, on_exec_pipe, p);
+	p->exec_watch = event_new(ps->base, errpipe, EV_READ | EV_PERSIST, on_exec_pipe, p);
 	if (!p->exec_watch || event_add(p->exec_watch, NULL) < 0)
 		log_err("%s: cannot watch the exec pipe", p->name);
 }
 
-/* Forks sp itself: 0 with the pid adopted, or -errno. */
-static int fork_itself(struct procs *ps, struct process *p, const struct lv_spawn *sp)
-{
-	int err = 0;
-	pid_t pid = fork_worker(sp, &err);
-
-	if (pid < 0)
-		return -err;
-	procs_begin(ps, p, false);
-	procs_adopt(ps, p, pid, 0);
-	return 0;
-}
-
 int proc_spawn(struct procs *ps, struct process *p, struct lv_spawn *sp, bool capture,
-               unsigned n_channels, struct spawn_io *io, char *err, size_t errlen)
+               unsigned n_channels, bool watch_exec, struct spawn_io *io, char *err,
+               size_t errlen)
 {
 	int errpipe[2] = { -1, -1 }, out[2] = { -1, -1 }, err2[2] = { -1, -1 };
 	int theirs[LV_LOOPS_MAX];
-	int rc;
+	unsigned zygote = 0;
+	pid_t pid;
+	int saved;
 
 	io->out = io->err = -1;
 	io->n_channels = 0;
@@ -160,20 +156,17 @@ int proc_spawn(struct procs *ps, struct process *p, struct lv_spawn *sp, bool ca
 	sp->stderr_fd = err2[1];
 	sp->channel_fds = theirs;
 
-	procs_begin(ps, p, true); /* live from now on: a zygote's answer may come at once */
-	if ((rc = zygote_spawn(ps, sp, p)) < 0) {
-		ps->live--;
-		p->spawning = false;
-		if (rc == -EPIPE) /* no zygote can now: the daemon forks */
-			rc = fork_itself(ps, p, sp);
-	}
+	pid = zygote_spawn(ps, sp, &zygote);
+	saved = errno;
+	if (pid < 0 && saved == EPIPE) /* no zygote can: the daemon forks */
+		pid = fork_worker(sp, &saved);
 
 	close(errpipe[1]);
 	close_fds(&out[1], 1);
 	close_fds(&err2[1], 1);
 	close_fds(theirs, n_channels);
-	if (rc < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(-rc));
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(saved));
 		close(errpipe[0]);
 		close_fds(out, 1);
 		close_fds(err2, 1);
@@ -183,7 +176,6 @@ int proc_spawn(struct procs *ps, struct process *p, struct lv_spawn *sp, bool ca
 	io->out = out[0];
 	io->err = err2[0];
 	io->n_channels = n_channels;
-	p->error_fd = errpipe[0];
-	evutil_make_socket_nonblocking(errpipe[0]);
+	adopt(ps, p, pid, zygote, errpipe[0], watch_exec);
 	return 0;
 }

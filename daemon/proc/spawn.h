@@ -18,13 +18,11 @@ struct spawn_io {
 };
 
 /* Starts sp as p's process (sp's descriptors are filled here): 0 with io, or -1 with err.
- * capture: pipes for stdout and stderr; n_channels: channels to make. Forked by the daemon,
- * p has its pid on return; asked of a zygote, p is spawning and hooks.spawned (or
- * spawn_failed) follows. Nothing of io should be read before p has its pid. */
+ * capture: pipes for stdout and stderr; n_channels: channels to make; watch_exec: hear
+ * through hooks.exec_done when the program was exec'd. */
 int proc_spawn(struct procs *ps, struct process *p, struct lv_spawn *sp, bool capture,
-               unsigned n_channels, struct spawn_io *io, char *err, size_t errlen);
-/* Hears through hooks.exec_done when the program was exec'd (the error pipe's EOF). */
-void proc_watch_exec(struct process *p);
+               unsigned n_channels, bool watch_exec, struct spawn_io *io, char *err,
+               size_t errlen);
 /* Closes the start-error pipe (a running module worker reports no start error). */
 void proc_close_error(struct process *p);
 /* Reads a start error still in the pipe (hooks.start_error); true if the pipe was watched

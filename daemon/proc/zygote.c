@@ -1,10 +1,11 @@
 /* zygote: the daemon's side of its fork servers (see zygote.h): starting them, handing
- * each spawn to one with room, passing on signals for their workers, and dropping one that
- * fails or stops answering. What they answer is zygote_reports.c's. */
+ * each spawn to one with room, taking their answers and the exits they report, passing
+ * on signals for their workers, and dropping one that fails. */
 #include "daemon/proc/zygote.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,8 +23,9 @@
 #include "daemon/lib/log.h"
 #include "daemon/lib/clock.h"
 #include "daemon/proc/procs.h"
-#include "daemon/proc/zygote_int.h"
 #include "daemon/proc/zygote_wire.h"
+
+#define ZYGOTE_REPLY_MS 10000
 
 /* The daemon keeps one zygote per ZYGOTE_WORKERS workers at most. A zygote reaps its
  * workers with waitid(P_ALL), which the kernel answers by walking all its children, and
@@ -31,8 +33,163 @@
  * each exit and each fork, whatever the number of workers. */
 #define ZYGOTE_WORKERS 1000
 
-static void outmsg_free(struct outmsg *m);
-static void on_writable(evutil_socket_t fd, short what, void *arg);
+struct zygote {
+	struct zygote_set *set;
+	int fd;
+	pid_t pid;
+	unsigned serial; /* how its workers name it (struct process.zygote); never 0 */
+	bool failed;     /* killed: it forks no more, and is forgotten once reaped */
+	struct event *ev;
+	unsigned live; /* workers it forked that have not exited */
+};
+
+/* An exit a zygote reported, for the loop to hand to its process's owner. */
+struct pending_exit {
+	struct process *p;
+	int status;
+	bool flushed; /* what it said before it exited has been read (last_words) */
+};
+
+struct zygote_set {
+	struct procs *ps;
+	struct zygote **v;
+	size_t n;
+	unsigned per_zygote;
+	uint64_t retry_ms;  /* after a failure, no new zygote before this (lv_now_ms) */
+	unsigned backoff_ms; /* the next failure's pause */
+	uint64_t failed_ms; /* the last failure */
+	unsigned last_serial;
+	/* exits read while the daemon was busy elsewhere (a spawn waiting for its answer), for
+	 * the loop; room for one per live worker is reserved before each spawn */
+	struct pending_exit *pending;
+	size_t n_pending, cap_pending;
+	struct event *exits; /* made active to handle them */
+};
+
+/* A notify worker's last datagrams (STATUS=, STOPPING=1) were queued before it exited, so
+ * before its zygote reported it: they are read while the worker is still pending here, where
+ * zygote_exiting finds it by its pid, and count before its exit does. */
+static void read_last_words(struct zygote_set *set)
+{
+	for (size_t i = 0; i < set->n_pending; i++) /* reading may queue more exits: n grows */
+		if (!set->pending[i].flushed) {
+			set->pending[i].flushed = true;
+			set->ps->hooks.last_words(set->ps->hooks.ctx, set->pending[i].p);
+		}
+}
+
+static void handle_exits(struct zygote_set *set)
+{
+	/* a handler may spawn, and a spawn may queue more: take the batch first */
+	while (set->n_pending > 0) {
+		struct pending_exit e;
+
+		read_last_words(set);
+		e = set->pending[--set->n_pending];
+		procs_exited(set->ps, e.p, e.status);
+	}
+}
+
+static void on_exits(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	handle_exits(arg);
+}
+
+static struct zygote *zygote_by_serial(const struct zygote_set *set, unsigned serial)
+{
+	for (size_t i = 0; set && serial && i < set->n; i++)
+		if (set->v[i]->serial == serial)
+			return set->v[i];
+	return NULL;
+}
+
+/* Room for an exit of every worker a zygote forked, plus one: reading an exit then never
+ * needs memory, and is never lost. */
+static int reserve_exits(struct zygote_set *set)
+{
+	size_t need = set->n_pending + 1, cap;
+	struct pending_exit *v;
+
+	for (size_t i = 0; i < set->n; i++)
+		need += set->v[i]->live;
+	if (need <= set->cap_pending)
+		return 0;
+	cap = set->cap_pending ? set->cap_pending : 64;
+	while (cap < need)
+		cap *= 2;
+	if (!(v = realloc(set->pending, cap * sizeof *v)))
+		return -1;
+	set->pending = v;
+	set->cap_pending = cap;
+	return 0;
+}
+
+/* A zygote says a worker exited (before it reaps it): from now on its process has no pid
+ * to signal, and no other process that gets the pid can be taken for it. The owner
+ * learns in handle_exits. */
+static void take_exit(struct zygote *z, pid_t pid, int status)
+{
+	struct zygote_set *set = z->set;
+	struct process *p = lv_pidmap_get(&set->ps->pids, pid);
+
+	if (z->live > 0)
+		z->live--;
+	if (!p || p->zygote != z->serial || set->n_pending == set->cap_pending) {
+		log_err("zygote %d: the exit of pid %d matches none of its workers", (int)z->pid,
+		        (int)pid);
+		return;
+	}
+	lv_pidmap_del(&set->ps->pids, pid);
+	p->reaped = true;
+	set->pending[set->n_pending++] = (struct pending_exit){ p, status, false };
+}
+
+/* Reads what is there; true if a message came (an exit is queued, an answer returned). */
+static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered)
+{
+	struct zygote_msg m;
+	ssize_t n = recv(z->fd, &m, sizeof m, MSG_DONTWAIT);
+
+	if (n == 0) /* it died: the reaper will say so (zygote_lost); until then, silence */
+		event_del(z->ev);
+	if (n != sizeof m)
+		return false;
+	if (m.kind == ZYGOTE_SPAWNED) {
+		if (answered) {
+			*answer = m;
+			*answered = true;
+		} else {
+			log_warn("zygote %d: an answer nobody asked for (pid %d)", (int)z->pid, (int)m.pid);
+		}
+		return true;
+	}
+	if (m.kind == ZYGOTE_EXITED)
+		take_exit(z, m.pid, m.status);
+	return true;
+}
+
+/* Takes every message z has sent so far; their exits wait for the loop. */
+static void drain(struct zygote *z)
+{
+	while (read_msg(z, NULL, NULL))
+		;
+	if (z->set->n_pending > 0)
+		event_active(z->set->exits, EV_READ, 0);
+}
+
+static void on_zygote(evutil_socket_t fd, short what, void *arg)
+{
+	struct zygote *z = arg;
+	struct zygote_set *set = z->set;
+
+	(void)fd;
+	(void)what;
+	while (read_msg(z, NULL, NULL))
+		;
+	handle_exits(set); /* z may be gone after this */
+}
 
 /* Forks and execs one more zygote; NULL with errno if it could not. */
 static struct zygote *zygote_new(struct zygote_set *set)
@@ -86,10 +243,7 @@ static struct zygote *zygote_new(struct zygote_set *set)
 	z->set = set;
 	z->fd = sv[0];
 	z->pid = pid;
-	STAILQ_INIT(&z->outbox);
-	if (pid < 0 ||
-	    !(z->ev = event_new(set->ps->base, sv[0], EV_READ | EV_PERSIST, zygote_on_readable, z)) ||
-	    !(z->writable = event_new(set->ps->base, sv[0], EV_WRITE | EV_PERSIST, on_writable, z)) ||
+	if (pid < 0 || !(z->ev = event_new(set->ps->base, sv[0], EV_READ | EV_PERSIST, on_zygote, z)) ||
 	    event_add(z->ev, NULL) < 0) {
 		int err = errno;
 
@@ -97,8 +251,6 @@ static struct zygote *zygote_new(struct zygote_set *set)
 			kill(pid, SIGKILL); /* reaped with the other children */
 		if (z->ev)
 			event_free(z->ev);
-		if (z->writable)
-			event_free(z->writable);
 		close(sv[0]);
 		free(z);
 		errno = err;
@@ -112,19 +264,7 @@ static struct zygote *zygote_new(struct zygote_set *set)
 static void zygote_remove(struct zygote *z)
 {
 	struct zygote_set *set = z->set;
-	struct outmsg *m;
-	struct process *p;
 
-	while (zygote_ask_pop(z, &p)) /* never answered: never forked, or died with it */
-		if (p)
-			zygote_queue_report(set, (struct report){ .kind = REPORT_SPAWN_FAILED, .p = p,
-			                                          .status = EPIPE });
-	free(z->asked);
-	while ((m = STAILQ_FIRST(&z->outbox))) {
-		STAILQ_REMOVE_HEAD(&z->outbox, link);
-		outmsg_free(m);
-	}
-	event_free(z->writable);
 	for (size_t i = 0; i < set->n; i++)
 		if (set->v[i] == z) {
 			set->v[i] = set->v[--set->n];
@@ -149,7 +289,7 @@ int zygote_start(struct procs *ps)
 		return -1;
 	set->ps = ps;
 	set->per_zygote = per && atoi(per) > 0 ? (unsigned)atoi(per) : ZYGOTE_WORKERS;
-	if (!(set->exits = event_new(ps->base, -1, 0, zygote_on_reports, set)) || !zygote_new(set)) {
+	if (!(set->exits = event_new(ps->base, -1, 0, on_exits, set)) || !zygote_new(set)) {
 		int err = set->exits ? errno : ENOMEM;
 
 		if (set->exits)
@@ -206,7 +346,7 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	struct zygote *z;
 
 	for (size_t i = 0; i < set->n; i++)
-		if (!set->v[i]->failed && set->v[i]->live + set->v[i]->asked_n < set->per_zygote)
+		if (!set->v[i]->failed && set->v[i]->live < set->per_zygote)
 			return set->v[i];
 	if (lv_now_ms() < set->retry_ms)
 		return NULL;
@@ -215,157 +355,143 @@ static struct zygote *zygote_with_room(struct zygote_set *set)
 	return z;
 }
 
-/* One request as one datagram, its descriptors by SCM_RIGHTS: 0 or -errno (-EAGAIN: the
- * socket is full). */
-static int send_now(struct zygote *z, const char *text, size_t len, const int *fds, int n_fds)
+/* Sends one request. While z's socket is full, reads what z sends (it may itself wait for
+ * room to report exits), for ZYGOTE_REPLY_MS at most: 0 or -errno. */
+static int send_request(struct zygote *z, const struct msghdr *msg)
 {
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
-	struct iovec iov = { (void *)text, len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	uint64_t deadline = lv_now_ms() + ZYGOTE_REPLY_MS, now;
 
-	if (n_fds > 0) {
-		struct cmsghdr *c;
+	for (;;) {
+		struct pollfd pfd = { .fd = z->fd, .events = POLLIN | POLLOUT };
 
-		memset(&ctl, 0, sizeof ctl);
-		msg.msg_control = &ctl;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
+		if (sendmsg(z->fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		if ((now = lv_now_ms()) >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)(deadline - now)) > 0 && (pfd.revents & POLLIN))
+			while (read_msg(z, NULL, NULL))
+				;
 	}
-	do
-		n = sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n >= 0)
-		return 0;
-	return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 }
 
-static void outmsg_free(struct outmsg *m)
-{
-	for (int i = 0; i < m->n_fds; i++)
-		close(m->fds[i]);
-	free(m);
-}
-
-/* Keeps a request (with copies of its descriptors) to send once the socket has room. */
-static int outbox_put(struct zygote *z, const char *text, size_t len, const int *fds, int n_fds)
-{
-	struct outmsg *m = malloc(sizeof *m + len);
-
-	if (!m)
-		return -ENOMEM;
-	m->len = len;
-	m->n_fds = 0;
-	memcpy(m->text, text, len);
-	for (int i = 0; i < n_fds; i++) {
-		if ((m->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) {
-			outmsg_free(m);
-			return -ENOMEM;
-		}
-		m->n_fds++;
-	}
-	STAILQ_INSERT_TAIL(&z->outbox, m, link);
-	event_add(z->writable, NULL);
-	return 0;
-}
-
-static void on_writable(evutil_socket_t fd, short what, void *arg)
-{
-	struct zygote *z = arg;
-	struct outmsg *m;
-	int rc;
-
-	(void)fd;
-	(void)what;
-	while ((m = STAILQ_FIRST(&z->outbox))) {
-		if ((rc = send_now(z, m->text, m->len, m->fds, m->n_fds)) == -EAGAIN)
-			return;
-		STAILQ_REMOVE_HEAD(&z->outbox, link);
-		outmsg_free(m);
-		if (rc < 0) {
-			zygote_fail(z, strerror(-rc));
-			return;
-		}
-	}
-	event_del(z->writable);
-}
-
-/* Sends a request now, or after those that wait for room: the zygote sees them in order
- * and the loop never waits for it. 0 or -errno. */
-static int send_request(struct zygote *z, const char *text, size_t len, const int *fds,
-                        int n_fds)
-{
-	int rc;
-
-	if (STAILQ_EMPTY(&z->outbox) && (rc = send_now(z, text, len, fds, n_fds)) != -EAGAIN)
-		return rc;
-	return outbox_put(z, text, len, fds, n_fds);
-}
-
-/* Asks z to fork sp as p: 0 once asked (the answer comes on z's socket), or -errno. */
-static int spawn_on(struct zygote *z, const struct lv_spawn *sp, struct process *p)
+/* Has z fork the worker: its pid, or -1 with errno (EPIPE: z failed). */
+static pid_t spawn_on(struct zygote *z, const struct lv_spawn *sp)
 {
 	int fds[ZYGOTE_MAX_FDS], n_fds = zygote_wire_fds(sp, fds), rc;
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
 	json_t *doc = zygote_wire_request(sp);
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	struct iovec iov;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct zygote_msg answer = { 0 };
+	bool answered = false;
+	struct cmsghdr *c;
+	int n;
 
 	json_decref(doc);
-	if (!text || zygote_ask_room(z) < 0) {
-		free(text);
-		return -ENOMEM;
+	if (!text) {
+		errno = EPIPE;
+		return -1;
 	}
-	rc = send_request(z, text, strlen(text), fds, n_fds);
+	iov = (struct iovec){ text, strlen(text) };
+	memset(&ctl, 0, sizeof ctl);
+	msg.msg_control = &ctl;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
+	rc = send_request(z, &msg);
 	free(text);
-	if (rc < 0)
-		return rc;
-	zygote_ask_push(z, p);
-	return 0;
+	if (rc < 0) {
+		/* too big for one message: this worker is forked by the daemon, the zygote is fine */
+		if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM)
+			zygote_fail(z, strerror(-rc));
+		errno = EPIPE;
+		return -1;
+	}
+	/* the answer follows one fork; exits that come first wait for the loop */
+	while (!answered) {
+		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
+
+		if ((n = poll(&pfd, 1, ZYGOTE_REPLY_MS)) < 0 && errno == EINTR)
+			continue;
+		if (n != 1 || !read_msg(z, &answer, &answered)) {
+			zygote_fail(z, n == 1 ? "it closed the connection" : "no answer");
+			errno = EPIPE;
+			return -1;
+		}
+	}
+	if (answer.pid < 0) {
+		errno = -answer.pid;
+		return -1;
+	}
+	return answer.pid;
 }
 
-int zygote_spawn(struct procs *ps, const struct lv_spawn *sp, struct process *p)
+pid_t zygote_spawn(struct procs *ps, const struct lv_spawn *sp, unsigned *zygote)
 {
 	struct zygote_set *set = ps->zygotes;
 	struct zygote *z = set ? zygote_with_room(set) : NULL;
-	int rc;
+	pid_t pid;
+	int err;
 
-	if (!z || zygote_reserve(set) < 0)
-		return -EPIPE;
-	if ((rc = spawn_on(z, sp, p)) == 0) {
-		p->zygote = z->serial;
-		return 0;
+	if (!z || reserve_exits(set) < 0) {
+		errno = EPIPE;
+		return -1;
 	}
-	/* too big for one message, or no memory: this worker is forked by the daemon and z is
-	 * fine; any other failure is z's */
-	if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM)
-		zygote_fail(z, strerror(-rc));
-	return -EPIPE;
+	pid = spawn_on(z, sp); /* z is still there after a failure: it goes once reaped */
+	err = errno;
+	if (set->n_pending > 0)
+		event_active(set->exits, EV_READ, 0);
+	if (pid > 0) {
+		z->live++;
+		*zygote = z->serial;
+	}
+	errno = err;
+	return pid;
 }
 
 int zygote_signal(struct procs *ps, unsigned zygote, pid_t pid, int sig, bool group)
 {
 	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
 	struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, sig, group };
-	int rc = -EAGAIN;
+	struct iovec iov = { &rq, sizeof rq };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int rc;
 
 	if (!z)
 		return 1;
 	if (z->failed) /* killed: its workers go with it; it may still take this on its way */
-		return zygote_send_signal(z, pid, sig, group) < 0 ? -ESRCH : 0;
-	if (!STAILQ_EMPTY(&z->outbox) ||
-	    (rc = send_now(z, (const char *)&rq, sizeof rq, NULL, 0)) == -EAGAIN) {
-		/* a kill that cannot go now is a timeout's: a zygote that does not read its
-		 * requests is given up, and its workers die with it; anything milder waits */
-		if (sig == SIGKILL) {
-			zygote_fail(z, "it does not read its requests");
-			return 0;
-		}
-		rc = outbox_put(z, (const char *)&rq, sizeof rq, NULL, 0);
-	}
+		return sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -ESRCH : 0;
+	if ((rc = send_request(z, &msg)) == -ETIMEDOUT)
+		zygote_fail(z, "its requests do not get through");
+	if (ps->zygotes->n_pending > 0)
+		event_active(ps->zygotes->exits, EV_READ, 0);
 	return rc < 0 ? -ESRCH : 0;
+}
+
+void zygote_settle(struct procs *ps, unsigned zygote)
+{
+	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
+
+	if (z)
+		drain(z);
+}
+
+struct process *zygote_exiting(struct procs *ps, pid_t pid)
+{
+	struct zygote_set *set = ps->zygotes;
+
+	for (size_t i = 0; set && i < set->n_pending; i++)
+		if (set->pending[i].p->pid == pid)
+			return set->pending[i].p;
+	return NULL;
 }
 
 bool zygote_lost(struct procs *ps, pid_t pid)
@@ -382,7 +508,7 @@ bool zygote_lost(struct procs *ps, pid_t pid)
 		/* Every exit it reported is on its socket, reported before it was reaped; every
 		 * worker it did not report is now the daemon's child: the kernel moved them here
 		 * before the zygote became a zombie. Its workers are the daemon's from now on. */
-		zygote_drain(z);
+		drain(z);
 		zygote_remove(z);
 		return true;
 	}
@@ -407,15 +533,4 @@ void zygote_stop(struct procs *ps)
 	event_free(set->exits);
 	free(set);
 	ps->zygotes = NULL;
-}
-
-void zygote_unresponsive(struct procs *ps, unsigned zygote, const char *waiting)
-{
-	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
-	char why[128];
-
-	if (!z || z->failed)
-		return;
-	snprintf(why, sizeof why, "no answer to the spawn of %s in time", waiting);
-	zygote_fail(z, why);
 }

@@ -29,10 +29,10 @@ _Noreturn void zygote_main(const char *parent);
 
 /* Starts the first zygote; -1 when it could not (the daemon then forks workers itself). */
 int zygote_start(struct procs *ps);
-/* Asks a zygote with room (or a new one) to fork sp as p: 0 once asked, p->zygote naming
- * it; the pid comes with its answer (hooks.spawned, or spawn_failed). -EPIPE when no zygote
- * can now (the caller forks itself). Never waits for the zygote. */
-int zygote_spawn(struct procs *ps, const struct lv_spawn *sp, struct process *p);
+/* Has a zygote with room (or a new one) fork a worker: its pid, and in *zygote the serial
+ * that names that zygote (struct process.zygote); or -1 with errno: the fork's own errno
+ * (EAGAIN...), or EPIPE when no zygote can (the caller forks itself). */
+pid_t zygote_spawn(struct procs *ps, const struct lv_spawn *sp, unsigned *zygote);
 /* Has zygote `zygote` send sig to its worker pid (group: to its process group) if it has
  * not reaped it: 0 when asked (no answer comes: a worker reaped already gets nothing), or
  * -ESRCH; 1 when no such zygote is left (a worker it forked is then the daemon's child). */
@@ -43,13 +43,6 @@ void zygote_settle(struct procs *ps, unsigned zygote);
 /* The process that held pid until its zygote reported its exit, which the daemon has read
  * but not acted on yet; NULL if none. */
 struct process *zygote_exiting(struct procs *ps, pid_t pid);
-/* Takes what every zygote has sent so far (a process asked of one may have its pid now). */
-void zygote_settle_all(struct procs *ps);
-/* p is about to be freed: an answer or report still to come about it is dropped. */
-void zygote_forget(struct procs *ps, const struct process *p);
-/* A spawn asked of zygote `zygote` (for `waiting`) timed out unanswered: it is killed, and
- * every spawn it did not answer fails once it is reaped. */
-void zygote_unresponsive(struct procs *ps, unsigned zygote, const char *waiting);
 /* A child of the daemon exited: true if it was a zygote (then forgotten). */
 bool zygote_lost(struct procs *ps, pid_t pid);
 /* Ends every zygote and waits for them. */
