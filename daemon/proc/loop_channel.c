@@ -99,6 +99,9 @@ static void on_log(struct loop_channel *l, json_t *msg)
 #define CHANNEL_MAX_BYTES_PER_SECOND (4 * 1024 * 1024)
 #define CHANNEL_MAX_FLOOD_SECONDS 5
 #define CHANNEL_FULL_READS 8 /* reads in a second that can tell a channel kept full */
+/* libevent 2.1 reads at most this much at once from a socket with more waiting
+ * (EVBUFFER_MAX_READ): a read of less found the socket emptied */
+#define LIBEVENT_MAX_READ 4096
 #define CHANNEL_MAX_INVALID 100
 #define CHANNEL_MAX_OUTPUT (64 * 1024) /* unread bytes the daemon queues for one loop */
 
@@ -205,8 +208,12 @@ static void note_unread(struct loop_channel *l, size_t got)
 	if (got == 0)
 		return; /* no read: what waited in the buffer after a throttled second */
 	l->window_reads++;
+	if (asked > room)
+		asked = room;
+	if (asked > LIBEVENT_MAX_READ)
+		asked = LIBEVENT_MAX_READ;
 	/* a read that took less than it could emptied the socket: no system call to ask */
-	if (got < (asked < room ? asked : room))
+	if (got < asked)
 		return;
 	if (ioctl(bufferevent_getfd(l->bev), FIONREAD, &unread) == 0 && unread > 0)
 		l->window_left++;
