@@ -35,15 +35,15 @@ static long long now_us(void)
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Children of pid in state Z (zombies nobody reaped). */
-static int zombies_of(pid_t pid)
+/* How many children pid has (in state `state`, or any with 0); *one gets one of them. */
+static int children_of(pid_t pid, char state, pid_t *one)
 {
 	DIR *proc = opendir("/proc");
 	struct dirent *e;
 	int n = 0;
 
 	while (proc && (e = readdir(proc))) {
-		char path[300], *stat, *p, state;
+		char path[300], *stat, *p, st;
 		int ppid;
 
 		if (atoi(e->d_name) <= 0)
@@ -51,14 +51,23 @@ static int zombies_of(pid_t pid)
 		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
 		if (!(stat = slurp(path)))
 			continue;
-		if ((p = strrchr(stat, ')')) && sscanf(p + 2, "%c %d", &state, &ppid) == 2 &&
-		    ppid == pid && state == 'Z')
+		if ((p = strrchr(stat, ')')) && sscanf(p + 2, "%c %d", &st, &ppid) == 2 &&
+		    ppid == pid && (!state || st == state)) {
 			n++;
+			if (one)
+				*one = (pid_t)atoi(e->d_name);
+		}
 		free(stat);
 	}
 	if (proc)
 		closedir(proc);
 	return n;
+}
+
+/* Children of pid in state Z (zombies nobody reaped). */
+static int zombies_of(pid_t pid)
+{
+	return children_of(pid, 'Z', NULL);
 }
 
 static int cmp_ll(const void *a, const void *b)
@@ -381,25 +390,9 @@ END_TEST
 /* The one child of pid (the daemon that unshare forked), or 0. */
 static pid_t only_child(pid_t pid)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *e;
 	pid_t child = 0;
 
-	while (proc && (e = readdir(proc))) {
-		char path[300], *stat, *p, state;
-		int ppid;
-
-		if (atoi(e->d_name) <= 0)
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-		if ((stat = slurp(path)) && (p = strrchr(stat, ')')) &&
-		    sscanf(p + 2, "%c %d", &state, &ppid) == 2 && ppid == pid)
-			child = (pid_t)atoi(e->d_name);
-		free(stat);
-	}
-	if (proc)
-		closedir(proc);
-	return child;
+	return children_of(pid, 0, &child) > 0 ? child : 0;
 }
 
 START_TEST(pid1_in_a_pid_namespace)

@@ -180,15 +180,6 @@ bool lvd_under_valgrind(void)
 	return getenv("LV_VALGRIND") != NULL;
 }
 
-bool lvd_reads_slowly(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	return true;
-#else
-	return lvd_under_valgrind();
-#endif
-}
-
 static int launch(struct lvd *d, int max_fds)
 {
 	char notify_path[400];

@@ -34,9 +34,6 @@ struct lvd {
 /* Is the daemon run under valgrind (LV_VALGRIND, make chaos)? It is then tens of times
  * slower: what measures its speed against a worker's cannot be tested. */
 bool lvd_under_valgrind(void);
-/* Is the daemon too slow to read a flood at the rate past which it counts as one (under
- * valgrind, or an AddressSanitizer build)? Then a flood is only backpressure to it. */
-bool lvd_reads_slowly(void);
 
 /* A command the daemon runs under from now on (NULL-terminated argv, e.g. valgrind). */
 void lvd_set_wrapper(const char *const *argv);
