@@ -30,6 +30,7 @@
 #include "daemon/core/supervisor.h"
 #include "daemon/outlet_consumers.h"
 #include "daemon/out/waiters.h"
+#include "daemon/proc/spawn.h"
 #include "daemon/proc/zygote.h"
 #include "ipc/stdfds.h"
 
@@ -175,7 +176,8 @@ static int setup(struct supervisor *sup)
 	sup->channels.hooks.inspected = inspect_reply; /* ctx: sup, as for the core's hooks */
 	sup->outputs.sinks = &sup->sinks;
 	sup->outputs.ring_lines = sup->cfg->logs_ring;
-	if (!sup->base || add_signals(sup) < 0 || !(sup->job_path = paths_job_dirs(sup->cfg))) {
+	if (!sup->base || add_signals(sup) < 0 || spawn_queue_init(&sup->procs) < 0 ||
+	    !(sup->job_path = paths_job_dirs(sup->cfg))) {
 		log_err("cannot set up the event loop");
 		return -1;
 	}
@@ -231,6 +233,8 @@ static void teardown(struct supervisor *sup)
 		close(sup->passed[i].fd);
 	}
 	free(sup->passed);
+	if (sup->procs.pump)
+		spawn_queue_free(&sup->procs);
 	zygote_stop(&sup->procs);
 	lv_pidmap_free(&sup->procs.pids);
 	notify_close(sup->notify);

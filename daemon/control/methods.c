@@ -105,10 +105,8 @@ static void act_on_target(struct lv_rpc_call *call, json_t *params, struct super
 		action(ws[i]);
 	free(ws);
 	state_save(sup);
-	if (wait && !json_is_true(wait)) {
-		lv_rpc_reply(call, target_result(sup, target, false));
-		return;
-	}
+	if (wait && !json_is_true(wait)) /* the reply once the processes it starts exist */
+		spec = (struct wait_spec){ .made = true };
 	spec.timeout_ms = method_timeout_param(params);
 	method_park(sup, call, target, &spec);
 }

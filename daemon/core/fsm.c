@@ -7,20 +7,20 @@
 #include "daemon/core/policy.h"
 
 static const char *const state_names[WS_COUNT] = {
-	[WS_STOPPED] = "stopped", [WS_WAITING] = "starting", [WS_STARTING] = "starting",
-	[WS_RUNNING] = "running", [WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff",
+	[WS_STOPPED] = "stopped", [WS_WAITING] = "starting", [WS_SPAWNING] = "starting",
+	[WS_STARTING] = "starting", [WS_RUNNING] = "running", [WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff",
 	[WS_FAILED] = "failed",
 };
 
 static const char *const inner_names[WS_COUNT] = {
-	[WS_STOPPED] = "stopped", [WS_WAITING] = "waiting", [WS_STARTING] = "starting",
-	[WS_RUNNING] = "running", [WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff",
+	[WS_STOPPED] = "stopped", [WS_WAITING] = "waiting", [WS_SPAWNING] = "spawning",
+	[WS_STARTING] = "starting", [WS_RUNNING] = "running", [WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff",
 	[WS_FAILED] = "failed",
 };
 
 static const char *const input_names[FI_COUNT] = {
 	[FI_START] = "start", [FI_STOP] = "stop", [FI_RESTART] = "restart",
-	[FI_DEPS_READY] = "deps-ready", [FI_SPAWN_FAILED] = "spawn-failed", [FI_READY] = "ready",
+	[FI_DEPS_READY] = "deps-ready", [FI_SPAWNED] = "spawned", [FI_SPAWN_FAILED] = "spawn-failed", [FI_READY] = "ready",
 	[FI_EXITED] = "exited", [FI_TIMER] = "timer", [FI_HUNG] = "hung",
 };
 
@@ -37,7 +37,7 @@ const char *fsm_state_name(enum worker_state s)
 int fsm_from_wire_name(const char *name)
 {
 	for (int i = 0; i < WS_COUNT; i++)
-		if (i != WS_WAITING && strcmp(state_names[i], name) == 0)
+		if ((int)fsm_on_wire(i) == i && strcmp(state_names[i], name) == 0)
 			return i;
 	return -1;
 }
@@ -68,11 +68,10 @@ static void try_start(struct fsm_step *s, const struct fsm_facts *f, bool forgot
 		s->want_running = false;
 		s->next = WS_FAILED;
 		s->actions |= FA_ERR_START_LIMIT;
-	} else {
-		s->next = WS_STARTING;
+	} else { /* the start timeout runs once the process exists (FI_SPAWNED) */
+		s->next = WS_SPAWNING;
 		s->actions |= FA_SPAWN;
 		s->stop_requested = s->hung = false;
-		arm(s, f->start_timeout_ms);
 	}
 }
 
@@ -90,13 +89,19 @@ static void request_stop(struct fsm_step *s, const struct fsm_facts *f)
 	arm(s, f->stop_timeout_ms);
 }
 
+static bool has_live_process(enum worker_state state, const struct fsm_facts *f)
+{
+	return (state == WS_SPAWNING || state == WS_STARTING || state == WS_RUNNING) &&
+	       f->has_process;
+}
+
 static void on_start(struct fsm_step *s, enum worker_state state, const struct fsm_facts *f)
 {
 	s->want_running = true;
 	if (state == WS_STOPPED || state == WS_FAILED || state == WS_BACKOFF) {
 		forget_failures(s);
 		try_start(s, f, true);
-	} /* waiting, starting, running: on its way; stopping: starts again at its exit */
+	} /* waiting, spawning, starting, running: on its way; stopping: starts again at exit */
 }
 
 static void on_stop(struct fsm_step *s, enum worker_state state, const struct fsm_facts *f)
@@ -104,8 +109,8 @@ static void on_stop(struct fsm_step *s, enum worker_state state, const struct fs
 	s->want_running = false;
 	if (state == WS_STOPPED || state == WS_STOPPING)
 		return;
-	if ((state == WS_STARTING || state == WS_RUNNING) && f->has_process) {
-		request_stop(s, f);
+	if (has_live_process(state, f)) {
+		request_stop(s, f); /* a process still being made gets the signal once it exists */
 		return;
 	}
 	s->actions |= FA_CLEAR_TIMER; /* waiting, backoff, failed: nothing runs */
@@ -116,14 +121,33 @@ static void on_restart(struct fsm_step *s, enum worker_state state, const struct
 {
 	forget_failures(s);
 	s->want_running = true;
-	if ((state == WS_STARTING || state == WS_RUNNING) && f->has_process)
+	if (has_live_process(state, f))
 		request_stop(s, f); /* the exit starts it again */
 	else if (state != WS_STOPPING)
 		try_start(s, f, true);
 }
 
-static void on_spawn_failed(struct fsm_step *s, const struct fsm_facts *f)
+/* The process asked for exists: the start timeout counts from now. */
+static void on_spawned(struct fsm_step *s, enum worker_state state, const struct fsm_facts *f)
 {
+	if (state != WS_SPAWNING)
+		return; /* stopping: asked to stop while it was made, and it has been told */
+	s->next = WS_STARTING;
+	arm(s, f->start_timeout_ms);
+}
+
+/* The process could not be made: a stop asked for meanwhile is done; otherwise it counts
+ * as a failed start. */
+static void on_spawn_failed(struct fsm_step *s, enum worker_state state,
+                            const struct fsm_facts *f)
+{
+	if (state == WS_STOPPING && (!f->want_running || f->shutting_down || f->removing)) {
+		s->actions |= FA_CLEAR_TIMER;
+		s->stop_requested = false;
+		s->next = WS_STOPPED;
+		return;
+	}
+	s->stop_requested = false;
 	if (f->restart == LV_RESTART_NEVER) {
 		s->want_running = false;
 		s->next = WS_FAILED;
@@ -193,7 +217,8 @@ struct fsm_step fsm_step(enum worker_state state, enum fsm_input in, const struc
 		if (state == WS_WAITING && f->want_running)
 			try_start(&s, f, false);
 		break;
-	case FI_SPAWN_FAILED: on_spawn_failed(&s, f); break;
+	case FI_SPAWNED: on_spawned(&s, state, f); break;
+	case FI_SPAWN_FAILED: on_spawn_failed(&s, state, f); break;
 	case FI_READY:
 		if (state == WS_STARTING && f->has_process) {
 			s.next = WS_RUNNING;

@@ -10,18 +10,19 @@
 enum worker_state {
 	WS_STOPPED = 0,
 	WS_WAITING,     /* wants to run, held back by the pools its pool follows ("after") */
+	WS_SPAWNING,    /* its process is asked for (a zygote forks it): no pid yet */
 	WS_STARTING,    /* its process runs and has not reported readiness yet */
 	WS_RUNNING,
 	WS_STOPPING,    /* asked to stop, its process has not exited yet */
 	WS_BACKOFF,     /* waits out its restart delay */
 	WS_FAILED,
 };
-#define WS_COUNT 7
+#define WS_COUNT 8
 
-/* The protocol knows six states: a waiting worker is "starting" on the wire. */
+/* The protocol knows six states: a waiting or spawning worker is "starting" on the wire. */
 static inline enum worker_state fsm_on_wire(enum worker_state s)
 {
-	return s == WS_WAITING ? WS_STARTING : s;
+	return s == WS_WAITING || s == WS_SPAWNING ? WS_STARTING : s;
 }
 
 enum fsm_input {
@@ -29,19 +30,20 @@ enum fsm_input {
 	FI_STOP,           /* command: stop, and stay stopped */
 	FI_RESTART,        /* command: stop the process if any, then start */
 	FI_DEPS_READY,     /* the pools it follows run now */
+	FI_SPAWNED,        /* the process asked for exists: its pid is known */
 	FI_SPAWN_FAILED,   /* the process could not be made */
 	FI_READY,          /* the process reported readiness */
 	FI_EXITED,         /* the process exited */
 	FI_TIMER,          /* the worker's one timer is due */
 	FI_HUNG,           /* a loop of the process stopped beating */
 };
-#define FI_COUNT 9
+#define FI_COUNT 10
 
 /* What the input finds: only facts of the worker, its pool and the daemon. */
 struct fsm_facts {
 	bool want_running;        /* desired state before the input */
 	unsigned quick_failures;  /* consecutive short runs before the input */
-	bool has_process;         /* a process exists (started, not reaped) */
+	bool has_process;         /* a process exists or is being made (not reaped) */
 	bool hung;                /* that process was aborted as hung */
 	bool stop_requested;      /* that process was asked to stop (an exit is expected) */
 	bool shutting_down;       /* the daemon drains: nothing starts again */
@@ -57,8 +59,8 @@ struct fsm_facts {
 /* What the caller must do, in this order: forget, error texts, signals, then spawn. */
 enum fsm_action {
 	FA_FORGET_FAILURES = 1 << 0,  /* reset the start limit (quick_failures is in the step) */
-	FA_SPAWN           = 1 << 1,  /* make the process (record the start first); if that
-	                               * fails, feed FI_SPAWN_FAILED */
+	FA_SPAWN           = 1 << 1,  /* ask for the process (record the start first): then
+	                               * FI_SPAWNED or FI_SPAWN_FAILED follows */
 	FA_ASK_STOP        = 1 << 2,  /* ask the process to stop gracefully */
 	FA_KILL            = 1 << 3,  /* SIGKILL its process group */
 	FA_ABORT           = 1 << 4,  /* SIGABRT the process (a core shows where it hung) */

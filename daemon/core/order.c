@@ -40,7 +40,8 @@ static bool followers_live(struct supervisor *sup, const struct pool *p)
 		if (q == p || !deps_follows(q, p->cfg.name))
 			continue;
 		for (unsigned k = 0; k < q->n_slots; k++)
-			if (q->workers[k] && (q->workers[k]->proc.pid > 0 || q->workers[k]->state == WS_WAITING))
+			if (q->workers[k] && (q->workers[k]->proc.pid > 0 || q->workers[k]->proc.spawning ||
+			                      q->workers[k]->state == WS_WAITING))
 				return true;
 	}
 	return false;

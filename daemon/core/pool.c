@@ -350,8 +350,8 @@ void pool_roll(struct pool *p)
 			return;
 		}
 		if (w && p->roll_started) {
-			if (w->state == WS_STOPPING || w->state == WS_WAITING || w->state == WS_STARTING ||
-			    w->state == WS_BACKOFF)
+			if (w->state == WS_STOPPING || w->state == WS_WAITING || w->state == WS_SPAWNING ||
+			    w->state == WS_STARTING || w->state == WS_BACKOFF)
 				return; /* still on its way: this is called again on its next change */
 			p->roll_started = false;
 			p->roll_index++;

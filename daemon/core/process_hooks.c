@@ -46,6 +46,25 @@ static void on_exec_done(void *ctx, struct process *p)
 		worker_ready(w);
 }
 
+static int on_describe(void *ctx, struct process *p, struct lv_spawn *sp, char *err,
+                       size_t errlen)
+{
+	(void)ctx;
+	return worker_describe(p->owner, sp, err, errlen);
+}
+
+static void on_spawned(void *ctx, struct process *p, const struct spawn_io *io)
+{
+	(void)ctx;
+	worker_spawned(p->owner, io);
+}
+
+static void on_spawn_failed(void *ctx, struct process *p, const char *why)
+{
+	(void)ctx;
+	worker_spawn_failed(p->owner, why);
+}
+
 static void on_notify_ready(void *ctx, void *owner)
 {
 	(void)ctx;
@@ -96,6 +115,7 @@ void core_process_hooks_install(struct supervisor *sup)
 	sup->channels.hooks.ctx = sup;
 	sup->procs.hooks = (struct proc_hooks){
 		.exited = on_exited, .last_words = on_last_words, .start_error = on_start_error,
-		.exec_done = on_exec_done, .ctx = sup,
+		.exec_done = on_exec_done, .describe = on_describe, .spawned = on_spawned,
+		.spawn_failed = on_spawn_failed, .ctx = sup,
 	};
 }

@@ -52,6 +52,7 @@ struct worker {
 	bool want_running;                   /* desired state, as left by commands/policy */
 	bool stop_requested;                 /* we asked the current process to stop */
 	bool removing;                       /* scaled away: freed once stopped */
+	bool ready_early;                    /* READY=1 read before its pid was handed on */
 	bool held;                           /* stopped by an operator: stays so across restarts */
 	int last_status;                     /* waitpid status of the last exit */
 	bool has_exited;
@@ -182,11 +183,17 @@ void worker_evict(struct worker *w, const char *fmt, ...) __attribute__((format(
 void worker_set_exit_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void worker_exited(struct worker *w, int status);
+void worker_spawned(struct worker *w, const struct spawn_io *io); /* its process exists */
+void worker_spawn_failed(struct worker *w, const char *why);
 void worker_set_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* worker_spawn.c: the worker's process, made and ended through the process layer */
-int worker_spawn(struct worker *w, char *err, size_t errlen);   /* 0, or -1 with err */
+void worker_spawn(struct worker *w);   /* asks for it: worker_spawned or _spawn_failed follow */
+/* What the process is made from, at the moment it is made (struct proc_hooks.describe). */
+int worker_describe(struct worker *w, struct lv_spawn *sp, char *err, size_t errlen);
+/* Its process exists (pid set): take the daemon's ends of its pipes and channels. */
+void worker_take_io(struct worker *w, const struct spawn_io *io);
 /* Closes the start-error pipe (a running module worker reports no start error). */
 void worker_close_error(struct worker *w);
 void worker_close_process(struct worker *w);  /* drops channel, pipes, watch events */

@@ -131,6 +131,7 @@ static void reset_process_state(struct worker *w)
 	notify_peer_reset(&w->notify);
 	w->exit_error = NULL;
 	w->hung = false;
+	w->ready_early = false;
 }
 
 struct worker *worker_new(struct pool *pool, unsigned index)
@@ -235,7 +236,7 @@ static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
 
 	*f = (struct fsm_facts){
 		.want_running = w->want_running, .quick_failures = w->quick_failures,
-		.has_process = w->proc.pid > 0, .hung = w->hung, .stop_requested = w->stop_requested,
+		.has_process = w->proc.pid > 0 || w->proc.spawning, .hung = w->hung, .stop_requested = w->stop_requested,
 		.shutting_down = sup->shutting_down, .removing = w->removing, .deps_ready = true,
 		.restart = p->cfg.restart, .exit_status = in->status,
 		.stable_run = in->uptime_ms >= LV_STABLE_RUN_MS,
@@ -287,19 +288,14 @@ static void say_why(struct worker *w, const struct fsm_step *s, const struct inp
 /* A new process: the start counts toward the limit, per-process facts start clean. */
 static int spawn(struct worker *w, const struct input *in)
 {
-	char err[LV_ERRBUF];
-
 	if (in->no_memory) {
 		worker_set_error(w, "out of memory");
 		return -1;
 	}
 	lv_start_limit_record(&w->start_limit, lv_now_ms());
 	reset_process_state(w);
-	if (worker_spawn(w, err, sizeof err) == 0)
-		return 0;
-	worker_set_error(w, "%s", err);
-	log_err("%s: %s", w->name, w->last_error);
-	return -1;
+	worker_spawn(w);
+	return 0;
 }
 
 static void feed(struct worker *w, struct input *in);
@@ -363,7 +359,15 @@ void worker_start(struct worker *w) { feed_input(w, FI_START); }
 void worker_stop(struct worker *w) { feed_input(w, FI_STOP); }
 void worker_restart(struct worker *w) { feed_input(w, FI_RESTART); }
 void worker_resume(struct worker *w) { feed_input(w, FI_DEPS_READY); }
-void worker_ready(struct worker *w) { feed_input(w, FI_READY); }
+/* A notify worker's READY=1 may be read before the news of its pid is handed on (both come
+ * as the loop reads them): it counts once its process is known. */
+void worker_ready(struct worker *w)
+{
+	if (w->state == WS_SPAWNING && w->proc.pid > 0)
+		w->ready_early = true;
+	else
+		feed_input(w, FI_READY);
+}
 
 /* One timer per worker, whose meaning depends on the state it was armed in. */
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -450,6 +454,24 @@ static void log_exit(const struct worker *w, int status, uint64_t uptime)
 		log_info("%s: pid %d exited with code %d after %llu ms", w->name, (int)w->proc.pid,
 		         WEXITSTATUS(status), (unsigned long long)uptime);
 	}
+}
+
+void worker_spawned(struct worker *w, const struct spawn_io *io)
+{
+	bool ready = w->ready_early;
+
+	w->ready_early = false;
+	worker_take_io(w, io);
+	feed_input(w, FI_SPAWNED);
+	if (ready)
+		feed_input(w, FI_READY);
+}
+
+void worker_spawn_failed(struct worker *w, const char *why)
+{
+	worker_set_error(w, "%s", why);
+	log_err("%s: %s", w->name, w->last_error);
+	feed_input(w, FI_SPAWN_FAILED);
 }
 
 void worker_exited(struct worker *w, int status)

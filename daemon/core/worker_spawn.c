@@ -70,35 +70,45 @@ static int resolve_module(struct pool *p, char *err, size_t errlen)
 	return -1;
 }
 
-int worker_spawn(struct worker *w, char *err, size_t errlen)
+int worker_describe(struct worker *w, struct lv_spawn *sp, char *err, size_t errlen)
 {
 	const struct lv_pool_config *cfg = &w->pool->cfg;
 	struct supervisor *sup = w->pool->sup;
-	bool module = cfg->kind == LV_KIND_MODULE;
-	struct spawn_io io;
-	struct lv_spawn sp;
 
-	if (module && resolve_module(w->pool, err, errlen) < 0)
+	if (cfg->kind == LV_KIND_MODULE && resolve_module(w->pool, err, errlen) < 0)
 		return -1;
-	fill_spawn(w, &sp);
+	fill_spawn(w, sp);
 	/* a notify worker gets the socket of its own uid, which no other user can reach */
 	w->notify.uid = cfg->user ? cfg->uid : getuid();
 	w->notify.enabled = cfg->kind == LV_KIND_EXEC && cfg->ready_notify;
 	if (w->notify.enabled &&
-	    !(sp.notify_socket = notify_socket_for(sup->notify, w->notify.uid, err, errlen)))
+	    !(sp->notify_socket = notify_socket_for(sup->notify, w->notify.uid, err, errlen)))
 		return -1;
-	if (proc_spawn(&sup->procs, &w->proc, &sp, cfg->output == LV_OUTPUT_CAPTURE,
-	               module ? w->n_loops : 0, !module, &io, err, errlen) < 0)
-		return -1;
+	return 0;
+}
+
+void worker_spawn(struct worker *w)
+{
+	const struct lv_pool_config *cfg = &w->pool->cfg;
+	struct spawn_opts opts = { .capture = cfg->output == LV_OUTPUT_CAPTURE,
+	                           .watch_exec = cfg->kind == LV_KIND_EXEC };
+
+	proc_spawn(&w->pool->sup->procs, &w->proc, &opts);
+}
+
+void worker_take_io(struct worker *w, const struct spawn_io *io)
+{
 	w->started_ms = lv_now_ms();
 	if (w->spawns++ > 0)
 		w->restarts++;
-	if (io.out >= 0)
-		output_attach(&w->output, io.out, io.err);
-	for (unsigned i = 0; i < io.n_channels; i++)
-		if (loop_channel_open(&w->loops[i].ch, io.channels[i]) < 0)
+	if (io->out >= 0)
+		output_attach(&w->output, io->out, io->err);
+	for (unsigned i = 0; i < io->n_channels; i++) {
+		if (i >= w->n_loops) /* its pool's loops changed while it was made */
+			close(io->channels[i]);
+		else if (loop_channel_open(&w->loops[i].ch, io->channels[i]) < 0)
 			log_err("%s: cannot watch the channel of loop %u", w->name, i);
-	return 0;
+	}
 }
 
 void worker_ask_stop(struct worker *w)

@@ -61,9 +61,10 @@ void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker
 	deliver(sup, ev, params, w->pool->cfg.name, w->name);
 }
 
-/* The event each state's arrival emits (-1: none). A waiting worker is "starting". */
+/* The event each state's arrival emits (-1: none). A waiting worker is "starting"; one whose
+ * process is being made is announced once that process exists, with its pid. */
 static const int state_events[WS_COUNT] = {
-	[WS_STOPPED] = EV_WORKER_STOPPED, [WS_WAITING] = EV_WORKER_STARTING,
+	[WS_STOPPED] = EV_WORKER_STOPPED, [WS_WAITING] = EV_WORKER_STARTING, [WS_SPAWNING] = -1,
 	[WS_STARTING] = EV_WORKER_STARTING, [WS_RUNNING] = EV_WORKER_RUNNING,
 	[WS_STOPPING] = -1, [WS_BACKOFF] = EV_WORKER_BACKOFF, [WS_FAILED] = EV_WORKER_FAILED,
 };
@@ -72,7 +73,7 @@ void events_worker_state(struct supervisor *sup, const struct worker *w, enum wo
 {
 	int ev = state_events[w->state];
 
-	if (ev < 0 || fsm_on_wire(from) == fsm_on_wire(w->state))
+	if (ev < 0 || (fsm_on_wire(from) == fsm_on_wire(w->state) && from != WS_SPAWNING))
 		return; /* no news on the wire */
 	events_worker(sup, (enum lv_event)ev, w,
 	              w->state == WS_FAILED && w->last_error

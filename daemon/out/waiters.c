@@ -230,7 +230,9 @@ void waiter_park(struct supervisor *sup, struct lv_rpc_call *call, bool privileg
 	sup->n_waiters++;
 	if (settle(wt))
 		return;
-	if (!room_to_park(call, privileged, sup->n_waiters)) { /* this waiter counts already */
+	/* this waiter counts already; one that waits only for processes being made (start
+	 * without wait) ends within a zygote's answer time and is never refused */
+	if (!spec->made && !room_to_park(call, privileged, sup->n_waiters)) {
 		waiter_free(wt);
 		return;
 	}

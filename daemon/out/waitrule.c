@@ -11,6 +11,8 @@ static bool ran_since_request(const struct wait_spec *spec, const struct wait_se
 
 enum wait_verdict wait_judge_worker(const struct wait_spec *spec, const struct wait_seen *w)
 {
+	if (spec->made)
+		return w->state == WS_SPAWNING ? WAIT_PENDING : WAIT_DONE;
 	if (w->restarts >= spec->min_restarts &&
 	    ((spec->ok_states & WS_BIT(fsm_on_wire(w->state))) ||
 	     ran_since_request(spec, w)))

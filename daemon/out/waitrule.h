@@ -18,6 +18,8 @@ struct wait_spec {
 	bool pool_settled;      /* and the pool has no scaled-away workers left */
 	bool ran_counts;        /* a worker that became running after ran_since is done, */
 	uint64_t ran_since;     /* whatever its state now (start, restart, add) */
+	bool made;              /* only: done once no worker's process is still being made
+	                         * (start without wait: its pid shows in status) */
 };
 
 /* One worker as a waiter sees it: its state (enum worker_state), restarts, and the run

@@ -28,6 +28,13 @@ struct notify_sock {
 	int fd;
 	struct event *ev;       /* readable */
 	struct event *resume;   /* reads again after a second over budget */
+	struct event *hold;     /* looks again at a held datagram (held) */
+	/* a datagram whose sender no process holds yet while a zygote's answers are owed: the
+	 * answer that names it may still be on its way (a worker can speak before its zygote's
+	 * answer is read). Nothing more is read until it is known, or no answer is owed. */
+	char *held;
+	size_t held_len;
+	pid_t held_pid;
 	struct lv_ratewin budget; /* read this second */
 	unsigned dropped;       /* datagrams dropped this second */
 	char path[LV_NOTIFY_PATH_MAX];
@@ -141,7 +148,52 @@ static bool budget_spent(struct lv_ratewin *b, uint64_t now, unsigned max_count,
 	return b->count >= max_count || b->bytes >= max_bytes;
 }
 
-/* Reads one datagram and applies it; false when the socket is drained. */
+/* Applies a datagram, or counts it as dropped. */
+static void apply(struct notify_sock *s, pid_t sender, const char *data, size_t len)
+{
+	if (deliver(s->n, s->uid, sender, data, len))
+		return;
+	/* the first of a second is logged; the others are counted (read_some) */
+	if (s->dropped++ == 0)
+		log_debug("notify socket of uid %u: dropped a datagram of %zu bytes from pid %d",
+		          (unsigned)s->uid, len, (int)sender);
+}
+
+/* No process holds sender's pid (nor its session's) yet, and a zygote owes answers. */
+static bool sender_may_be_unanswered(struct procs *ps, pid_t sender)
+{
+	pid_t sid;
+
+	if (zygote_unanswered(ps) == 0 || sender <= 0 || process_of(ps, sender))
+		return false;
+	return (sid = getsid(sender)) <= 0 || !process_of(ps, sid);
+}
+
+static void look_again_soon(struct notify_sock *s)
+{
+	struct timeval ms = { 0, 1000 };
+
+	evtimer_add(s->hold, &ms);
+}
+
+static void on_hold(evutil_socket_t fd, short what, void *arg)
+{
+	struct notify_sock *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (sender_may_be_unanswered(s->n->ps, s->held_pid)) {
+		look_again_soon(s);
+		return;
+	}
+	apply(s, s->held_pid, s->held, s->held_len);
+	free(s->held);
+	s->held = NULL;
+	if (!evtimer_pending(s->resume, NULL) && event_add(s->ev, NULL) < 0)
+		log_err("notify socket of uid %u: cannot watch it again", (unsigned)s->uid);
+}
+
+/* Reads one datagram and applies it (or holds it); false when no more is to be read now. */
 static bool read_one(struct notify_sock *s)
 {
 	char data[LV_NOTIFY_MAX_DATAGRAM + 1];
@@ -163,13 +215,19 @@ static bool read_one(struct notify_sock *s)
 	lv_ratewin_charge(&s->budget, read_size);
 	lv_ratewin_charge(&s->n->budget, read_size);
 	cred = take_control(&msg);
-	if (!cred || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    !deliver(s->n, s->uid, cred->pid, data, (size_t)len)) {
-		/* the first of a second is logged; the others are counted (on_datagram) */
-		if (s->dropped++ == 0)
-			log_debug("notify socket of uid %u: dropped a datagram of %zd bytes from pid %d",
-			          (unsigned)s->uid, len, cred ? (int)cred->pid : -1);
+	if (!cred || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		apply(s, 0, data, read_size);
+		return true;
 	}
+	if (sender_may_be_unanswered(s->n->ps, cred->pid) && (s->held = malloc(read_size))) {
+		memcpy(s->held, data, read_size);
+		s->held_len = read_size;
+		s->held_pid = cred->pid;
+		event_del(s->ev);
+		look_again_soon(s);
+		return false;
+	}
+	apply(s, cred->pid, data, (size_t)len);
 	return true;
 }
 
@@ -192,7 +250,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (event_add(s->ev, NULL) < 0)
+	if (!s->held && event_add(s->ev, NULL) < 0) /* a held datagram resumes it itself */
 		log_err("notify socket of uid %u: cannot watch it again", (unsigned)s->uid);
 }
 
@@ -239,8 +297,8 @@ void notify_flush(struct notify *n, const struct process *p)
 	for (size_t i = 0; i < n->n_socks && !s; i++)
 		if (n->socks[i]->uid == p->notify->uid)
 			s = n->socks[i];
-	if (!s || evtimer_pending(s->resume, NULL))
-		return; /* over budget this second: the rest waits, and may be too late */
+	if (!s || evtimer_pending(s->resume, NULL) || s->held)
+		return; /* over budget this second, or held: the rest waits, and may be too late */
 	n->flushing = true;
 	read_some(s, LV_NOTIFY_SOCKET_PER_SECOND);
 	n->flushing = false;
@@ -252,6 +310,9 @@ static void sock_free(struct notify *n, struct notify_sock *s)
 		event_free(s->ev);
 	if (s->resume)
 		event_free(s->resume);
+	if (s->hold)
+		event_free(s->hold);
+	free(s->held);
 	if (s->fd >= 0) {
 		close(s->fd);
 		notify_dir_unlink(&n->dir, s->uid);
@@ -279,7 +340,8 @@ static struct notify_sock *sock_new(struct notify *n, uid_t uid, char *err, size
 	}
 	s->fd = rc;
 	if (!(s->ev = event_new(n->base, s->fd, EV_READ | EV_PERSIST, on_datagram, s)) ||
-	    !(s->resume = evtimer_new(n->base, on_resume, s)) || event_add(s->ev, NULL) < 0) {
+	    !(s->resume = evtimer_new(n->base, on_resume, s)) ||
+	    !(s->hold = evtimer_new(n->base, on_hold, s)) || event_add(s->ev, NULL) < 0) {
 		snprintf(err, errlen, "notify socket of uid %u: cannot watch it", (unsigned)uid);
 		sock_free(n, s);
 		return NULL;

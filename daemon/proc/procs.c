@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "daemon/lib/log.h"
 #include "daemon/proc/zygote.h"
@@ -38,8 +39,27 @@ void procs_adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote
 		log_err("%s: out of memory for the pid table", p->name);
 }
 
+void process_close_io(struct process *p)
+{
+	if (p->io.out >= 0)
+		close(p->io.out);
+	if (p->io.err >= 0)
+		close(p->io.err);
+	for (unsigned i = 0; i < p->io.n_channels; i++)
+		close(p->io.channels[i]);
+	p->io.out = p->io.err = -1;
+	p->io.n_channels = 0;
+}
+
 void procs_forget(struct procs *ps, struct process *p)
 {
+	if (p->spawning) {
+		if (p->queued)
+			TAILQ_REMOVE(&ps->queue, p, link);
+		p->queued = p->spawning = false;
+		zygote_forget(ps, p);
+		process_close_io(p);
+	}
 	if (p->pid > 0 && lv_pidmap_get(&ps->pids, p->pid) == p)
 		lv_pidmap_del(&ps->pids, p->pid);
 }
@@ -64,6 +84,13 @@ int procs_kill(struct procs *ps, struct process *p, int sig, bool group)
 {
 	int rc;
 
+	if (p->pid <= 0 && p->spawning) { /* sent once it has a pid; SIGKILL is never undone */
+		if (p->pending_sig != SIGKILL || sig == SIGKILL) {
+			p->pending_group = (p->pending_sig == SIGKILL && p->pending_group) || group;
+			p->pending_sig = sig;
+		}
+		return 0;
+	}
 	if (p->pid <= 0 || p->reaped)
 		return -ESRCH;
 	/* its zygote reaps it, so its zygote signals it */

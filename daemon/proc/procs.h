@@ -5,11 +5,29 @@
 #define LV_PROCS_H
 
 #include <stdbool.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include <event2/event.h>
 
+#include "config/config.h"
 #include "daemon/lib/pidmap.h"
+
+struct lv_spawn;
+
+/* The daemon's ends of a new process's pipes and channels. */
+struct spawn_io {
+	int out, err;                    /* read ends of stdout and stderr, -1: not captured */
+	int channels[LV_LOOPS_MAX];      /* one per loop of a module worker */
+	unsigned n_channels;
+};
+
+/* What a process is made with, besides what its owner describes (hooks.describe, whose
+ * module loops each get a channel). */
+struct spawn_opts {
+	bool capture;        /* pipes for stdout and stderr */
+	bool watch_exec;     /* hear through hooks.exec_done when the program was exec'd */
+};
 
 struct process {
 	pid_t pid;              /* 0 when none */
@@ -21,6 +39,15 @@ struct process {
 	int error_fd;           /* read end of its start-error pipe, or -1 */
 	struct event *exec_watch; /* exec: watches that pipe; EOF = exec succeeded */
 	struct notify_peer *notify; /* what it says on its notify socket (notify_socket.h) */
+	/* A spawn on its way (spawn.h): asked for, its pid not known yet. It waits in the
+	 * queue for a zygote with room, then for that zygote's answer. */
+	bool spawning;
+	bool queued;                /* in procs.queue: not sent yet */
+	struct spawn_opts opts;
+	struct spawn_io io;         /* the daemon's ends, from the send until hooks.spawned */
+	int pending_sig;            /* asked for while spawning: sent as soon as the pid is known */
+	bool pending_group;
+	TAILQ_ENTRY(process) link;  /* procs.queue */
 };
 
 struct proc_hooks {
@@ -33,6 +60,15 @@ struct proc_hooks {
 	void (*start_error)(void *ctx, struct process *p, const char *text, size_t len);
 	/* p exec'd its program (the start-error pipe closed empty) */
 	void (*exec_done)(void *ctx, struct process *p);
+	/* p is about to be made: fill sp from its owner (the process layer fills its
+	 * descriptors); 0, or -1 with err */
+	int (*describe)(void *ctx, struct process *p, struct lv_spawn *sp, char *err,
+	                size_t errlen);
+	/* p's process exists: p->pid is set, io holds the daemon's ends of its pipes and
+	 * channels (the owner's from now on) */
+	void (*spawned)(void *ctx, struct process *p, const struct spawn_io *io);
+	/* p's process could not be made; it is not spawning any more */
+	void (*spawn_failed)(void *ctx, struct process *p, const char *why);
 	void *ctx;
 };
 
@@ -45,18 +81,25 @@ struct procs {
 	struct zygote_set *zygotes;     /* the fork servers (zygote.h), or NULL */
 	unsigned live;                  /* processes whose exit has not been reported */
 	struct proc_hooks hooks;
+	TAILQ_HEAD(, process) queue;    /* spawns waiting to be sent (spawn.h) */
+	struct event *pump;             /* made active to send them */
 };
+
 
 /* The process that holds pid now: exits its zygote reported are taken first, so a process
  * whose pid was reaped and given to another one is never the answer. */
 struct process *procs_by_pid(struct procs *ps, pid_t pid);
 /* p runs as pid now, forked by zygote (0: the daemon). */
 void procs_adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote);
-/* p is about to be freed: its pid no longer leads to it. */
+/* p is about to be freed: its pid no longer leads to it, a spawn on its way is dropped
+ * (a zygote's answer to it then kills what it forked). */
 void procs_forget(struct procs *ps, struct process *p);
+/* Closes the daemon's ends of p's pipes and channels that no owner has taken yet. */
+void process_close_io(struct process *p);
 /* p exited: out of the table, not live; then the exited hook (its zygote or the reaper). */
 void procs_exited(struct procs *ps, struct process *p, int status);
-/* Signals p's process (or its whole process group); 0 or -errno. Only the process that
+/* Signals p's process (or its whole process group); 0 or -errno. A process still spawning
+ * gets the signal (the strongest asked for) once its pid is known. Only the process that
  * reaps it sends it, and only before the reap, so a reused pid is never hit: its zygote if
  * it has one (asked on its socket, no answer awaited), else the daemon, after making sure
  * the pid is still an unreaped child of its own. */

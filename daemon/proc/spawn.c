@@ -107,75 +107,214 @@ static pid_t fork_worker(const struct lv_spawn *sp, int *err)
 	return pid;
 }
 
-/* The parent's side of the new process: the pid table, and the exec pipe's watch. */
-static void adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote, int errpipe,
-                  bool watch_exec)
+/* The child's ends of one spawn's pipes and channels; the daemon's are in p->io. */
+struct child_ends {
+	int error, out, err;
+	int channels[LV_LOOPS_MAX];
+	unsigned n_channels;
+};
+
+static void close_child_ends(struct child_ends *c)
 {
-	procs_adopt(ps, p, pid, zygote);
-	p->ps = ps;
-	p->error_fd = errpipe;
-	evutil_make_socket_nonblocking(errpipe);
-	if (!watch_exec)
-		return;
-	p->exec_watch = event_new(ps->base, errpipe, EV_READ | EV_PERSIST, on_exec_pipe, p);
-	if (!p->exec_watch || event_add(p->exec_watch, NULL) < 0)
-		log_err("%s: cannot watch the exec pipe", p->name);
+	close_fds(&c->error, 1);
+	close_fds(&c->out, 1);
+	close_fds(&c->err, 1);
+	close_fds(c->channels, c->n_channels);
 }
 
-int proc_spawn(struct procs *ps, struct process *p, struct lv_spawn *sp, bool capture,
-               unsigned n_channels, bool watch_exec, struct spawn_io *io, char *err,
-               size_t errlen)
+/* Makes p's pipes and channels, the daemon's ends in p (io, error_fd) and the child's in c
+ * and sp: 0, or -1 with err. */
+static int make_ends(struct process *p, struct lv_spawn *sp, struct child_ends *c, char *err,
+                     size_t errlen)
 {
 	int errpipe[2] = { -1, -1 }, out[2] = { -1, -1 }, err2[2] = { -1, -1 };
-	int theirs[LV_LOOPS_MAX];
-	unsigned zygote = 0;
-	pid_t pid;
-	int saved;
+	unsigned n_channels = sp->kind == LV_KIND_MODULE ? sp->loops : 0;
 
-	io->out = io->err = -1;
-	io->n_channels = 0;
+	if (n_channels > LV_LOOPS_MAX) {
+		snprintf(err, errlen, "%u loops: at most %d", n_channels, LV_LOOPS_MAX);
+		return -1;
+	}
 	if (pipe2(errpipe, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "cannot create the error pipe: %s", strerror(errno));
 		return -1;
 	}
-	if (capture && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err2, O_CLOEXEC) < 0)) {
+	if (p->opts.capture && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err2, O_CLOEXEC) < 0)) {
 		snprintf(err, errlen, "cannot create the log pipes: %s", strerror(errno));
 		close_fds(errpipe, 2);
 		close_fds(out, 2);
 		return -1;
 	}
-	if (make_channels(n_channels, io->channels, theirs) < 0) {
+	if (make_channels(n_channels, p->io.channels, c->channels) < 0) {
 		snprintf(err, errlen, "cannot create the channels: %s", strerror(errno));
 		close_fds(errpipe, 2);
 		close_fds(out, 2);
 		close_fds(err2, 2);
 		return -1;
 	}
-	sp->error_fd = errpipe[1];
-	sp->stdout_fd = out[1];
-	sp->stderr_fd = err2[1];
-	sp->channel_fds = theirs;
-
-	pid = zygote_spawn(ps, sp, &zygote);
-	saved = errno;
-	if (pid < 0 && saved == EPIPE) /* no zygote can: the daemon forks */
-		pid = fork_worker(sp, &saved);
-
-	close(errpipe[1]);
-	close_fds(&out[1], 1);
-	close_fds(&err2[1], 1);
-	close_fds(theirs, n_channels);
-	if (pid < 0) {
-		snprintf(err, errlen, "fork: %s", strerror(saved));
-		close(errpipe[0]);
-		close_fds(out, 1);
-		close_fds(err2, 1);
-		close_fds(io->channels, n_channels);
-		return -1;
-	}
-	io->out = out[0];
-	io->err = err2[0];
-	io->n_channels = n_channels;
-	adopt(ps, p, pid, zygote, errpipe[0], watch_exec);
+	p->error_fd = errpipe[0];
+	p->io.out = out[0];
+	p->io.err = err2[0];
+	p->io.n_channels = c->n_channels = n_channels;
+	c->error = sp->error_fd = errpipe[1];
+	c->out = sp->stdout_fd = out[1];
+	c->err = sp->stderr_fd = err2[1];
+	sp->channel_fds = c->channels;
 	return 0;
+}
+
+static void dequeue(struct procs *ps, struct process *p)
+{
+	if (p->queued)
+		TAILQ_REMOVE(&ps->queue, p, link);
+	p->queued = false;
+}
+
+/* p is no longer spawning: the signal asked for meanwhile goes to its process now. */
+static void end_spawning(struct procs *ps, struct process *p)
+{
+	int sig = p->pending_sig;
+
+	p->spawning = false;
+	p->pending_sig = 0;
+	if (sig && p->pid > 0 && procs_kill(ps, p, sig, p->pending_group) < 0)
+		log_warn("%s: cannot send the signal asked for while it started", p->name);
+}
+
+static void fail(struct procs *ps, struct process *p, const char *why)
+{
+	dequeue(ps, p);
+	process_close_io(p);
+	proc_close_error(p);
+	p->spawning = false;
+	p->pending_sig = 0;
+	ps->hooks.spawn_failed(ps->hooks.ctx, p, why);
+}
+
+/* The process runs: the pid table, the exec pipe's watch, then the owner hears of it. */
+static void spawned(struct procs *ps, struct process *p)
+{
+	struct spawn_io io = p->io;
+
+	evutil_make_socket_nonblocking(p->error_fd);
+	if (p->opts.watch_exec) {
+		p->exec_watch = event_new(ps->base, p->error_fd, EV_READ | EV_PERSIST, on_exec_pipe, p);
+		if (!p->exec_watch || event_add(p->exec_watch, NULL) < 0)
+			log_err("%s: cannot watch the exec pipe", p->name);
+	}
+	p->io = (struct spawn_io){ .out = -1, .err = -1 }; /* the owner's now */
+	end_spawning(ps, p);
+	ps->hooks.spawned(ps->hooks.ctx, p, &io);
+}
+
+void proc_spawn_answered(struct procs *ps, struct process *p, int err)
+{
+	char why[128];
+
+	if (err) {
+		snprintf(why, sizeof why, "fork: %s", strerror(err));
+		fail(ps, p, why);
+		return;
+	}
+	spawned(ps, p);
+}
+
+void proc_spawn_requeue(struct procs *ps, struct process *p)
+{
+	process_close_io(p);
+	proc_close_error(p);
+	p->queued = true;
+	TAILQ_INSERT_HEAD(&ps->queue, p, link);
+	event_active(ps->pump, EV_READ, 0);
+}
+
+/* Sends the spawn at the head of the queue: false when it must wait for a zygote's room. */
+static bool send_one(struct procs *ps, struct process *p)
+{
+	struct lv_spawn sp;
+	struct child_ends c = { .error = -1, .out = -1, .err = -1 };
+	char err[LV_ERRBUF];
+	bool later = false;
+	struct zygote *z;
+	int rc = -EPIPE, saved = 0;
+	pid_t pid;
+
+	if (!(z = zygote_pick(ps, &later)) && later)
+		return false;
+	if (ps->hooks.describe(ps->hooks.ctx, p, &sp, err, sizeof err) < 0 ||
+	    make_ends(p, &sp, &c, err, sizeof err) < 0) {
+		fail(ps, p, err);
+		return true;
+	}
+	/* a zygote that fails on the send is killed: the next one (or the daemon) takes it */
+	while (z && (rc = zygote_send_spawn(z, p, &sp)) < 0 && rc != -EAGAIN && rc != -EMSGSIZE &&
+	       rc != -ENOBUFS && rc != -ENOMEM) {
+		if (!(z = zygote_pick(ps, &later)) && later)
+			rc = -EAGAIN;
+	}
+	if (rc == -EAGAIN) { /* its socket is full: the ends are made again when it has room */
+		close_child_ends(&c);
+		process_close_io(p);
+		proc_close_error(p);
+		return false;
+	}
+	dequeue(ps, p);
+	if (rc == 0) { /* the answer comes through proc_spawn_answered */
+		close_child_ends(&c);
+		return true;
+	}
+	/* no zygote can (or the request is too big for one): the daemon forks it itself */
+	pid = fork_worker(&sp, &saved);
+	close_child_ends(&c);
+	if (pid < 0) {
+		snprintf(err, sizeof err, "fork: %s", strerror(saved));
+		fail(ps, p, err);
+		return true;
+	}
+	procs_adopt(ps, p, pid, 0);
+	spawned(ps, p);
+	return true;
+}
+
+void procs_pump(struct procs *ps)
+{
+	struct process *p;
+
+	while ((p = TAILQ_FIRST(&ps->queue)) && send_one(ps, p))
+		;
+}
+
+static void on_pump(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	procs_pump(arg);
+}
+
+void proc_spawn(struct procs *ps, struct process *p, const struct spawn_opts *opts)
+{
+	p->ps = ps;
+	p->opts = *opts;
+	p->spawning = p->queued = true;
+	p->pending_sig = 0;
+	p->io = (struct spawn_io){ .out = -1, .err = -1 };
+	TAILQ_INSERT_TAIL(&ps->queue, p, link);
+	event_active(ps->pump, EV_READ, 0);
+}
+
+int spawn_queue_init(struct procs *ps)
+{
+	TAILQ_INIT(&ps->queue);
+	ps->pump = event_new(ps->base, -1, 0, on_pump, ps);
+	return ps->pump ? 0 : -1;
+}
+
+void spawn_queue_free(struct procs *ps)
+{
+	struct process *p;
+
+	while ((p = TAILQ_FIRST(&ps->queue)))
+		procs_forget(ps, p);
+	if (ps->pump)
+		event_free(ps->pump);
+	ps->pump = NULL;
 }

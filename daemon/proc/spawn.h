@@ -10,19 +10,23 @@
 #include "daemon/proc/procs.h"
 #include "worker/spawn.h"
 
-/* The daemon's ends of a new process's pipes and channels. */
-struct spawn_io {
-	int out, err;                    /* read ends of stdout and stderr, -1: not captured */
-	int channels[LV_LOOPS_MAX];      /* one per loop of a module worker */
-	unsigned n_channels;
-};
-
-/* Starts sp as p's process (sp's descriptors are filled here): 0 with io, or -1 with err.
- * capture: pipes for stdout and stderr; n_channels: channels to make; watch_exec: hear
- * through hooks.exec_done when the program was exec'd. */
-int proc_spawn(struct procs *ps, struct process *p, struct lv_spawn *sp, bool capture,
-               unsigned n_channels, bool watch_exec, struct spawn_io *io, char *err,
-               size_t errlen);
+/* Asks for p's process, to be made from what hooks.describe says and opts. A zygote with
+ * room forks it (the daemon itself when none can): the spawn waits in ps->queue, without
+ * descriptors, until one has room; its pipes and channels are made as it is sent, so a
+ * burst of 10,000 spawns holds no more than the zygotes' windows. hooks.spawned or
+ * hooks.spawn_failed follows, from the loop, never from within this call. */
+void proc_spawn(struct procs *ps, struct process *p, const struct spawn_opts *opts);
+/* Sends what the zygotes can take now (the pump event runs it). */
+void procs_pump(struct procs *ps);
+/* The queue and its pump on ps->base: 0 or -1. Free drops what still waits. */
+int spawn_queue_init(struct procs *ps);
+void spawn_queue_free(struct procs *ps);
+/* For zygote.c. Its answer to p's request, taken from the loop: p runs as p->pid (adopted
+ * when the answer was read), or err is the errno of the zygote's fork. */
+void proc_spawn_answered(struct procs *ps, struct process *p, int err);
+/* The zygote that took p's request went away without answering: p goes back to the head
+ * of the queue, its descriptors closed (new ones are made when it is sent again). */
+void proc_spawn_requeue(struct procs *ps, struct process *p);
 /* Closes the start-error pipe (a running module worker reports no start error). */
 void proc_close_error(struct process *p);
 /* Reads a start error still in the pipe (hooks.start_error); true if the pipe was watched

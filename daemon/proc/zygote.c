@@ -1,11 +1,10 @@
-/* zygote: the daemon's side of its fork servers (see zygote.h): starting them, handing
- * each spawn to one with room, taking their answers and the exits they report, passing
- * on signals for their workers, and dropping one that fails. */
+/* zygote: the daemon's side of its fork servers (see zygote.h): starting them, reading
+ * their answers and the exits they report and handing those on in order, and dropping one
+ * that fails. What the daemon asks of them is in zygote_send.c. */
 #include "daemon/proc/zygote.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,8 +22,11 @@
 #include "daemon/lib/log.h"
 #include "daemon/lib/clock.h"
 #include "daemon/proc/procs.h"
-#include "daemon/proc/zygote_wire.h"
+#include "daemon/proc/spawn.h"
+#include "daemon/proc/zygote_int.h"
 
+/* A zygote that owes an answer gets this long (LOOPVISOR_ZYGOTE_REPLY_MS) before it is
+ * taken for stuck and killed. */
 #define ZYGOTE_REPLY_MS 10000
 
 /* The daemon keeps one zygote per ZYGOTE_WORKERS workers at most. A zygote reaps its
@@ -33,68 +35,41 @@
  * each exit and each fork, whatever the number of workers. */
 #define ZYGOTE_WORKERS 1000
 
-struct zygote {
-	struct zygote_set *set;
-	int fd;
-	pid_t pid;
-	unsigned serial; /* how its workers name it (struct process.zygote); never 0 */
-	bool failed;     /* killed: it forks no more, and is forgotten once reaped */
-	struct event *ev;
-	unsigned live; /* workers it forked that have not exited */
-};
-
-/* An exit a zygote reported, for the loop to hand to its process's owner. */
-struct pending_exit {
-	struct process *p;
-	int status;
-	bool flushed; /* what it said before it exited has been read (last_words) */
-};
-
-struct zygote_set {
-	struct procs *ps;
-	struct zygote **v;
-	size_t n;
-	unsigned per_zygote;
-	uint64_t retry_ms;  /* after a failure, no new zygote before this (lv_now_ms) */
-	unsigned backoff_ms; /* the next failure's pause */
-	uint64_t failed_ms; /* the last failure */
-	unsigned last_serial;
-	/* exits read while the daemon was busy elsewhere (a spawn waiting for its answer), for
-	 * the loop; room for one per live worker is reserved before each spawn */
-	struct pending_exit *pending;
-	size_t n_pending, cap_pending;
-	struct event *exits; /* made active to handle them */
-};
-
 /* A notify worker's last datagrams (STATUS=, STOPPING=1) were queued before it exited, so
- * before its zygote reported it: they are read while the worker is still pending here, where
- * zygote_exiting finds it by its pid, and count before its exit does. */
+ * before its zygote reported it: they are read while the worker is still a report here,
+ * where zygote_exiting finds it by its pid, and count before its exit does. */
 static void read_last_words(struct zygote_set *set)
 {
-	for (size_t i = 0; i < set->n_pending; i++) /* reading may queue more exits: n grows */
-		if (!set->pending[i].flushed) {
-			set->pending[i].flushed = true;
-			set->ps->hooks.last_words(set->ps->hooks.ctx, set->pending[i].p);
+	for (size_t i = set->head; i < set->n_reports; i++) /* reading may add reports */
+		if (!set->reports[i].spawned && !set->reports[i].flushed && set->reports[i].p) {
+			set->reports[i].flushed = true;
+			set->ps->hooks.last_words(set->ps->hooks.ctx, set->reports[i].p);
 		}
 }
 
-static void handle_exits(struct zygote_set *set)
+/* Hands every report on, oldest first; a handler may spawn or read more: they follow. */
+static void handle_reports(struct zygote_set *set)
 {
-	/* a handler may spawn, and a spawn may queue more: take the batch first */
-	while (set->n_pending > 0) {
-		struct pending_exit e;
+	while (set->head < set->n_reports) {
+		struct zygote_report r;
 
 		read_last_words(set);
-		e = set->pending[--set->n_pending];
-		procs_exited(set->ps, e.p, e.status);
+		r = set->reports[set->head++];
+		if (!r.p)
+			continue;
+		if (r.spawned)
+			proc_spawn_answered(set->ps, r.p, r.err);
+		else
+			procs_exited(set->ps, r.p, r.status);
 	}
+	set->head = set->n_reports = 0;
 }
 
-static void on_exits(evutil_socket_t fd, short what, void *arg)
+static void on_reports(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	handle_exits(arg);
+	handle_reports(arg);
 }
 
 static struct zygote *zygote_by_serial(const struct zygote_set *set, unsigned serial)
@@ -105,30 +80,36 @@ static struct zygote *zygote_by_serial(const struct zygote_set *set, unsigned se
 	return NULL;
 }
 
-/* Room for an exit of every worker a zygote forked, plus one: reading an exit then never
- * needs memory, and is never lost. */
-static int reserve_exits(struct zygote_set *set)
+/* Room for a report of every request not answered and every worker not exited, twice, plus
+ * one request more: reading a report then never needs memory, and is never lost. */
+int zygote_reserve_reports(struct zygote_set *set)
 {
-	size_t need = set->n_pending + 1, cap;
-	struct pending_exit *v;
+	size_t need = set->n_reports + 2, cap;
+	struct zygote_report *v;
 
 	for (size_t i = 0; i < set->n; i++)
-		need += set->v[i]->live;
-	if (need <= set->cap_pending)
+		need += set->v[i]->live + 2 * (size_t)set->v[i]->n_waiting;
+	if (need <= set->cap_reports)
 		return 0;
-	cap = set->cap_pending ? set->cap_pending : 64;
+	cap = set->cap_reports ? set->cap_reports : 64;
 	while (cap < need)
 		cap *= 2;
-	if (!(v = realloc(set->pending, cap * sizeof *v)))
+	if (!(v = realloc(set->reports, cap * sizeof *v)))
 		return -1;
-	set->pending = v;
-	set->cap_pending = cap;
+	set->reports = v;
+	set->cap_reports = cap;
 	return 0;
+}
+
+static void add_report(struct zygote_set *set, struct zygote_report r)
+{
+	set->reports[set->n_reports++] = r;
+	event_active(set->handle, EV_READ, 0);
 }
 
 /* A zygote says a worker exited (before it reaps it): from now on its process has no pid
  * to signal, and no other process that gets the pid can be taken for it. The owner
- * learns in handle_exits. */
+ * learns in handle_reports. */
 static void take_exit(struct zygote *z, pid_t pid, int status)
 {
 	struct zygote_set *set = z->set;
@@ -136,18 +117,52 @@ static void take_exit(struct zygote *z, pid_t pid, int status)
 
 	if (z->live > 0)
 		z->live--;
-	if (!p || p->zygote != z->serial || set->n_pending == set->cap_pending) {
-		log_err("zygote %d: the exit of pid %d matches none of its workers", (int)z->pid,
-		        (int)pid);
+	if (!p || p->zygote != z->serial) {
+		log_debug("zygote %d: pid %d exited, no worker's any more", (int)z->pid, (int)pid);
+		return;
+	}
+	if (set->n_reports == set->cap_reports) {
+		log_err("zygote %d: no room for the exit of pid %d", (int)z->pid, (int)pid);
 		return;
 	}
 	lv_pidmap_del(&set->ps->pids, pid);
 	p->reaped = true;
-	set->pending[set->n_pending++] = (struct pending_exit){ p, status, false };
+	add_report(set, (struct zygote_report){ .p = p, .status = status });
 }
 
-/* Reads what is there; true if a message came (an exit is queued, an answer returned). */
-static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered)
+/* A zygote answers its oldest request: the process is in the table at once, so that its
+ * exit, which may follow on the same socket, finds it; its owner hears in order. */
+static void take_answer(struct zygote *z, pid_t pid)
+{
+	struct zygote_set *set = z->set;
+	struct process *p;
+
+	if (z->n_waiting == 0) {
+		log_warn("zygote %d: an answer nobody asked for (pid %d)", (int)z->pid, (int)pid);
+		return;
+	}
+	p = z->waiting[z->first];
+	z->first = (z->first + 1) % ZYGOTE_WINDOW;
+	z->n_waiting--;
+	if (pid > 0)
+		z->live++;
+	if (!p) { /* forgotten while it was forked: nobody wants it */
+		struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, SIGKILL, 1 };
+		struct iovec iov = { &rq, sizeof rq };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+		if (pid > 0 && sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			log_warn("zygote %d: cannot end pid %d, which nobody wants", (int)z->pid, (int)pid);
+		return;
+	}
+	if (pid > 0)
+		procs_adopt(set->ps, p, pid, z->serial);
+	add_report(set, (struct zygote_report){ .p = p, .spawned = true,
+	                                        .err = pid > 0 ? 0 : -pid });
+}
+
+/* Reads one message if there is one: false when there was none (or z hung up). */
+static bool read_msg(struct zygote *z)
 {
 	struct zygote_msg m;
 	ssize_t n = recv(z->fd, &m, sizeof m, MSG_DONTWAIT);
@@ -156,43 +171,36 @@ static bool read_msg(struct zygote *z, struct zygote_msg *answer, bool *answered
 		event_del(z->ev);
 	if (n != sizeof m)
 		return false;
-	if (m.kind == ZYGOTE_SPAWNED) {
-		if (answered) {
-			*answer = m;
-			*answered = true;
-		} else {
-			log_warn("zygote %d: an answer nobody asked for (pid %d)", (int)z->pid, (int)m.pid);
-		}
-		return true;
-	}
-	if (m.kind == ZYGOTE_EXITED)
+	if (m.kind == ZYGOTE_SPAWNED)
+		take_answer(z, m.pid);
+	else if (m.kind == ZYGOTE_EXITED)
 		take_exit(z, m.pid, m.status);
 	return true;
 }
 
-/* Takes every message z has sent so far; their exits wait for the loop. */
-static void drain(struct zygote *z)
+void zygote_read_all(struct zygote *z)
 {
-	while (read_msg(z, NULL, NULL))
-		;
-	if (z->set->n_pending > 0)
-		event_active(z->set->exits, EV_READ, 0);
+	bool any = false;
+
+	while (read_msg(z))
+		any = true;
+	if (any)
+		zygote_quiet_watch(z);
 }
 
 static void on_zygote(evutil_socket_t fd, short what, void *arg)
 {
 	struct zygote *z = arg;
-	struct zygote_set *set = z->set;
 
 	(void)fd;
 	(void)what;
-	while (read_msg(z, NULL, NULL))
-		;
-	handle_exits(set); /* z may be gone after this */
+	zygote_read_all(z);
+	if (z->n_waiting < ZYGOTE_WINDOW && !TAILQ_EMPTY(&z->set->ps->queue))
+		event_active(z->set->ps->pump, EV_READ, 0); /* room for more requests */
 }
 
 /* Forks and execs one more zygote; NULL with errno if it could not. */
-static struct zygote *zygote_new(struct zygote_set *set)
+struct zygote *zygote_new(struct zygote_set *set)
 {
 	struct zygote *z = calloc(1, sizeof *z), **v;
 	int sv[2], exe;
@@ -244,13 +252,18 @@ static struct zygote *zygote_new(struct zygote_set *set)
 	z->fd = sv[0];
 	z->pid = pid;
 	if (pid < 0 || !(z->ev = event_new(set->ps->base, sv[0], EV_READ | EV_PERSIST, on_zygote, z)) ||
-	    event_add(z->ev, NULL) < 0) {
+	    !(z->wev = event_new(set->ps->base, sv[0], EV_WRITE, on_zygote_writable, z)) ||
+	    !(z->quiet = evtimer_new(set->ps->base, on_zygote_quiet, z)) || event_add(z->ev, NULL) < 0) {
 		int err = errno;
 
 		if (pid > 0)
 			kill(pid, SIGKILL); /* reaped with the other children */
 		if (z->ev)
 			event_free(z->ev);
+		if (z->wev)
+			event_free(z->wev);
+		if (z->quiet)
+			event_free(z->quiet);
 		close(sv[0]);
 		free(z);
 		errno = err;
@@ -270,7 +283,10 @@ static void zygote_remove(struct zygote *z)
 			set->v[i] = set->v[--set->n];
 			break;
 		}
+	zygote_free_requests(z);
 	event_free(z->ev);
+	event_free(z->wev);
+	event_free(z->quiet);
 	close(z->fd);
 	free(z);
 }
@@ -279,6 +295,7 @@ int zygote_start(struct procs *ps)
 {
 	struct zygote_set *set;
 	const char *per = getenv("LOOPVISOR_ZYGOTE_WORKERS");
+	const char *reply = getenv("LOOPVISOR_ZYGOTE_REPLY_MS");
 
 	ps->zygotes = NULL;
 	if (getenv("LOOPVISOR_NO_ZYGOTE")) { /* to compare, e.g. in bench/ */
@@ -289,11 +306,12 @@ int zygote_start(struct procs *ps)
 		return -1;
 	set->ps = ps;
 	set->per_zygote = per && atoi(per) > 0 ? (unsigned)atoi(per) : ZYGOTE_WORKERS;
-	if (!(set->exits = event_new(ps->base, -1, 0, on_exits, set)) || !zygote_new(set)) {
-		int err = set->exits ? errno : ENOMEM;
+	set->reply_ms = reply && atoi(reply) > 0 ? (unsigned)atoi(reply) : ZYGOTE_REPLY_MS;
+	if (!(set->handle = event_new(ps->base, -1, 0, on_reports, set)) || !zygote_new(set)) {
+		int err = set->handle ? errno : ENOMEM;
 
-		if (set->exits)
-			event_free(set->exits);
+		if (set->handle)
+			event_free(set->handle);
 		free(set->v);
 		free(set);
 		errno = err;
@@ -311,7 +329,7 @@ int zygote_start(struct procs *ps)
 #define ZYGOTE_BACKOFF_MAX_MS 300000
 #define ZYGOTE_BACKOFF_RESET_MS 600000
 
-static void zygote_backoff(struct zygote_set *set, int pid, const char *why)
+void zygote_backoff(struct zygote_set *set, int pid, const char *why)
 {
 	uint64_t now = lv_now_ms();
 	char who[32] = "a new zygote";
@@ -331,7 +349,7 @@ static void zygote_backoff(struct zygote_set *set, int pid, const char *why)
 /* A zygote that failed is killed: its workers die with it and come back to the daemon, a
  * subreaper, which restarts them. It stays known, forking nothing, until it is reaped
  * (zygote_lost): until then, exits of its workers may still come on its socket. */
-static void zygote_fail(struct zygote *z, const char *why)
+void zygote_fail(struct zygote *z, const char *why)
 {
 	if (z->failed)
 		return;
@@ -340,158 +358,51 @@ static void zygote_fail(struct zygote *z, const char *why)
 	kill(z->pid, SIGKILL); /* not reaped yet: the pid is still the zygote's */
 }
 
-/* The zygote a new worker goes to: the first with room, or a new one. */
-static struct zygote *zygote_with_room(struct zygote_set *set)
-{
-	struct zygote *z;
-
-	for (size_t i = 0; i < set->n; i++)
-		if (!set->v[i]->failed && set->v[i]->live < set->per_zygote)
-			return set->v[i];
-	if (lv_now_ms() < set->retry_ms)
-		return NULL;
-	if (!(z = zygote_new(set)))
-		zygote_backoff(set, 0, strerror(errno));
-	return z;
-}
-
-/* Sends one request. While z's socket is full, reads what z sends (it may itself wait for
- * room to report exits), for ZYGOTE_REPLY_MS at most: 0 or -errno. */
-static int send_request(struct zygote *z, const struct msghdr *msg)
-{
-	uint64_t deadline = lv_now_ms() + ZYGOTE_REPLY_MS, now;
-
-	for (;;) {
-		struct pollfd pfd = { .fd = z->fd, .events = POLLIN | POLLOUT };
-
-		if (sendmsg(z->fd, msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -errno;
-		if ((now = lv_now_ms()) >= deadline)
-			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)(deadline - now)) > 0 && (pfd.revents & POLLIN))
-			while (read_msg(z, NULL, NULL))
-				;
-	}
-}
-
-/* Has z fork the worker: its pid, or -1 with errno (EPIPE: z failed). */
-static pid_t spawn_on(struct zygote *z, const struct lv_spawn *sp)
-{
-	int fds[ZYGOTE_MAX_FDS], n_fds = zygote_wire_fds(sp, fds), rc;
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int) * ZYGOTE_MAX_FDS)]; } ctl;
-	json_t *doc = zygote_wire_request(sp);
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	struct iovec iov;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct zygote_msg answer = { 0 };
-	bool answered = false;
-	struct cmsghdr *c;
-	int n;
-
-	json_decref(doc);
-	if (!text) {
-		errno = EPIPE;
-		return -1;
-	}
-	iov = (struct iovec){ text, strlen(text) };
-	memset(&ctl, 0, sizeof ctl);
-	msg.msg_control = &ctl;
-	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
-	c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
-	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
-	rc = send_request(z, &msg);
-	free(text);
-	if (rc < 0) {
-		/* too big for one message: this worker is forked by the daemon, the zygote is fine */
-		if (rc != -EMSGSIZE && rc != -ENOBUFS && rc != -ENOMEM)
-			zygote_fail(z, strerror(-rc));
-		errno = EPIPE;
-		return -1;
-	}
-	/* the answer follows one fork; exits that come first wait for the loop */
-	while (!answered) {
-		struct pollfd pfd = { .fd = z->fd, .events = POLLIN };
-
-		if ((n = poll(&pfd, 1, ZYGOTE_REPLY_MS)) < 0 && errno == EINTR)
-			continue;
-		if (n != 1 || !read_msg(z, &answer, &answered)) {
-			zygote_fail(z, n == 1 ? "it closed the connection" : "no answer");
-			errno = EPIPE;
-			return -1;
-		}
-	}
-	if (answer.pid < 0) {
-		errno = -answer.pid;
-		return -1;
-	}
-	return answer.pid;
-}
-
-pid_t zygote_spawn(struct procs *ps, const struct lv_spawn *sp, unsigned *zygote)
-{
-	struct zygote_set *set = ps->zygotes;
-	struct zygote *z = set ? zygote_with_room(set) : NULL;
-	pid_t pid;
-	int err;
-
-	if (!z || reserve_exits(set) < 0) {
-		errno = EPIPE;
-		return -1;
-	}
-	pid = spawn_on(z, sp); /* z is still there after a failure: it goes once reaped */
-	err = errno;
-	if (set->n_pending > 0)
-		event_active(set->exits, EV_READ, 0);
-	if (pid > 0) {
-		z->live++;
-		*zygote = z->serial;
-	}
-	errno = err;
-	return pid;
-}
-
-int zygote_signal(struct procs *ps, unsigned zygote, pid_t pid, int sig, bool group)
-{
-	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
-	struct zygote_signal rq = { ZYGOTE_SIGNAL, pid, sig, group };
-	struct iovec iov = { &rq, sizeof rq };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int rc;
-
-	if (!z)
-		return 1;
-	if (z->failed) /* killed: its workers go with it; it may still take this on its way */
-		return sendmsg(z->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 ? -ESRCH : 0;
-	if ((rc = send_request(z, &msg)) == -ETIMEDOUT)
-		zygote_fail(z, "its requests do not get through");
-	if (ps->zygotes->n_pending > 0)
-		event_active(ps->zygotes->exits, EV_READ, 0);
-	return rc < 0 ? -ESRCH : 0;
-}
-
 void zygote_settle(struct procs *ps, unsigned zygote)
 {
 	struct zygote *z = zygote_by_serial(ps->zygotes, zygote);
 
 	if (z)
-		drain(z);
+		zygote_read_all(z);
 }
 
 struct process *zygote_exiting(struct procs *ps, pid_t pid)
 {
 	struct zygote_set *set = ps->zygotes;
 
-	for (size_t i = 0; set && i < set->n_pending; i++)
-		if (set->pending[i].p->pid == pid)
-			return set->pending[i].p;
+	for (size_t i = set ? set->head : 0; set && i < set->n_reports; i++)
+		if (!set->reports[i].spawned && set->reports[i].p && set->reports[i].p->pid == pid)
+			return set->reports[i].p;
 	return NULL;
+}
+
+void zygote_forget(struct procs *ps, struct process *p)
+{
+	struct zygote_set *set = ps->zygotes;
+
+	for (size_t i = 0; set && i < set->n; i++)
+		for (unsigned k = 0; k < set->v[i]->n_waiting; k++) {
+			struct zygote *z = set->v[i];
+
+			if (z->waiting[(z->first + k) % ZYGOTE_WINDOW] == p)
+				z->waiting[(z->first + k) % ZYGOTE_WINDOW] = NULL;
+		}
+	for (size_t i = set ? set->head : 0; set && i < set->n_reports; i++)
+		if (set->reports[i].p == p) {
+			if (set->reports[i].spawned && p->pid > 0) /* forked, nobody wants it */
+				zygote_signal(ps, p->zygote, p->pid, SIGKILL, true);
+			set->reports[i].p = NULL;
+		}
+}
+
+unsigned zygote_unanswered(struct procs *ps)
+{
+	struct zygote_set *set = ps->zygotes;
+	unsigned n = 0;
+
+	for (size_t i = 0; set && i < set->n; i++)
+		n += set->v[i]->n_waiting;
+	return n;
 }
 
 bool zygote_lost(struct procs *ps, pid_t pid)
@@ -507,8 +418,10 @@ bool zygote_lost(struct procs *ps, pid_t pid)
 			zygote_backoff(set, (int)pid, "it died");
 		/* Every exit it reported is on its socket, reported before it was reaped; every
 		 * worker it did not report is now the daemon's child: the kernel moved them here
-		 * before the zygote became a zombie. Its workers are the daemon's from now on. */
-		drain(z);
+		 * before the zygote became a zombie. Its workers are the daemon's from now on;
+		 * requests it did not answer go to another zygote, or to the daemon. */
+		zygote_read_all(z);
+		zygote_requeue_waiting(z);
 		zygote_remove(z);
 		return true;
 	}
@@ -529,8 +442,8 @@ void zygote_stop(struct procs *ps)
 			;
 	}
 	free(set->v);
-	free(set->pending);
-	event_free(set->exits);
+	free(set->reports);
+	event_free(set->handle);
 	free(set);
 	ps->zygotes = NULL;
 }

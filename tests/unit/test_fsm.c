@@ -16,18 +16,18 @@
 #define STOP_MS 2000
 
 /* The usual facts of a worker in state s that wants to run: a process in the states that
- * have one, a stop asked for in stopping, an unexpected exit of code 1 after a short run. */
+ * have one (or one being made), a stop asked for in stopping, an unexpected exit of code 1 after a short run. */
 static struct fsm_facts usual(enum worker_state s)
 {
 	return (struct fsm_facts){
-		.want_running = true, .has_process = s == WS_STARTING || s == WS_RUNNING ||
-		                                     s == WS_STOPPING,
+		.want_running = true, .has_process = s == WS_SPAWNING || s == WS_STARTING ||
+		                                     s == WS_RUNNING || s == WS_STOPPING,
 		.stop_requested = s == WS_STOPPING, .deps_ready = true, .restart = LV_RESTART_ALWAYS,
 		.exit_status = EXITED(1), .start_timeout_ms = START_MS, .stop_timeout_ms = STOP_MS,
 	};
 }
 
-#define SPAWNS (FA_CLEAR_TIMER | FA_SPAWN | FA_ARM_TIMER)
+#define SPAWNS (FA_CLEAR_TIMER | FA_SPAWN) /* the start timeout waits for FI_SPAWNED */
 #define STOPS (FA_ASK_STOP | FA_DISARM_HANG | FA_ARM_TIMER)
 #define EXIT (FA_CLEAR_TIMER | FA_DISARM_HANG)
 #define NONE 0u
@@ -43,10 +43,11 @@ struct row {
 
 /* Every state x every input, with the usual facts. */
 static const struct row grid[] = {
-	{ WS_STOPPED, FI_START, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_STOPPED, FI_START, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_STOPPED, FI_STOP, WS_STOPPED, NONE, 0, 0 },
-	{ WS_STOPPED, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_STOPPED, FI_RESTART, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_STOPPED, FI_DEPS_READY, WS_STOPPED, NONE, 0, 1 },
+	{ WS_STOPPED, FI_SPAWNED, WS_STOPPED, NONE, 0, 1 },
 	{ WS_STOPPED, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
 	{ WS_STOPPED, FI_READY, WS_STOPPED, NONE, 0, 1 },
 	{ WS_STOPPED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
@@ -55,18 +56,31 @@ static const struct row grid[] = {
 
 	{ WS_WAITING, FI_START, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
-	{ WS_WAITING, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
-	{ WS_WAITING, FI_DEPS_READY, WS_STARTING, SPAWNS, START_MS, 1 },
+	{ WS_WAITING, FI_RESTART, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
+	{ WS_WAITING, FI_DEPS_READY, WS_SPAWNING, SPAWNS, 0, 1 },
+	{ WS_WAITING, FI_SPAWNED, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
 	{ WS_WAITING, FI_READY, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_WAITING, FI_TIMER, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_HUNG, WS_WAITING, NONE, 0, 1 },
 
+	{ WS_SPAWNING, FI_START, WS_SPAWNING, NONE, 0, 1 },
+	{ WS_SPAWNING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
+	{ WS_SPAWNING, FI_RESTART, WS_STOPPING, FA_FORGET_FAILURES | STOPS, STOP_MS, 1 },
+	{ WS_SPAWNING, FI_DEPS_READY, WS_SPAWNING, NONE, 0, 1 },
+	{ WS_SPAWNING, FI_SPAWNED, WS_STARTING, FA_ARM_TIMER, START_MS, 1 },
+	{ WS_SPAWNING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
+	{ WS_SPAWNING, FI_READY, WS_SPAWNING, NONE, 0, 1 },
+	{ WS_SPAWNING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
+	{ WS_SPAWNING, FI_TIMER, WS_SPAWNING, NONE, 0, 1 },
+	{ WS_SPAWNING, FI_HUNG, WS_SPAWNING, NONE, 0, 1 },
+
 	{ WS_STARTING, FI_START, WS_STARTING, NONE, 0, 1 },
 	{ WS_STARTING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
 	{ WS_STARTING, FI_RESTART, WS_STOPPING, FA_FORGET_FAILURES | STOPS, STOP_MS, 1 },
 	{ WS_STARTING, FI_DEPS_READY, WS_STARTING, NONE, 0, 1 },
+	{ WS_STARTING, FI_SPAWNED, WS_STARTING, NONE, 0, 1 },
 	{ WS_STARTING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
 	{ WS_STARTING, FI_READY, WS_RUNNING, FA_CLEAR_TIMER | FA_ARM_HANG, 0, 1 },
 	{ WS_STARTING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
@@ -78,6 +92,7 @@ static const struct row grid[] = {
 	{ WS_RUNNING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
 	{ WS_RUNNING, FI_RESTART, WS_STOPPING, FA_FORGET_FAILURES | STOPS, STOP_MS, 1 },
 	{ WS_RUNNING, FI_DEPS_READY, WS_RUNNING, NONE, 0, 1 },
+	{ WS_RUNNING, FI_SPAWNED, WS_RUNNING, NONE, 0, 1 },
 	{ WS_RUNNING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
 	{ WS_RUNNING, FI_READY, WS_RUNNING, NONE, 0, 1 },
 	{ WS_RUNNING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
@@ -89,26 +104,29 @@ static const struct row grid[] = {
 	{ WS_STOPPING, FI_STOP, WS_STOPPING, NONE, 0, 0 },
 	{ WS_STOPPING, FI_RESTART, WS_STOPPING, FA_FORGET_FAILURES, 0, 1 },
 	{ WS_STOPPING, FI_DEPS_READY, WS_STOPPING, NONE, 0, 1 },
+	{ WS_STOPPING, FI_SPAWNED, WS_STOPPING, NONE, 0, 1 }, /* told to stop as made */
 	{ WS_STOPPING, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
 	{ WS_STOPPING, FI_READY, WS_STOPPING, NONE, 0, 1 },
-	{ WS_STOPPING, FI_EXITED, WS_STARTING, EXIT | SPAWNS, START_MS, 1 }, /* a restart */
+	{ WS_STOPPING, FI_EXITED, WS_SPAWNING, EXIT | SPAWNS, 0, 1 }, /* a restart */
 	{ WS_STOPPING, FI_TIMER, WS_STOPPING, FA_KILL, 0, 1 },
 	{ WS_STOPPING, FI_HUNG, WS_STOPPING, NONE, 0, 1 },
 
-	{ WS_BACKOFF, FI_START, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_BACKOFF, FI_START, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_BACKOFF, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
-	{ WS_BACKOFF, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_BACKOFF, FI_RESTART, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_BACKOFF, FI_DEPS_READY, WS_BACKOFF, NONE, 0, 1 },
+	{ WS_BACKOFF, FI_SPAWNED, WS_BACKOFF, NONE, 0, 1 },
 	{ WS_BACKOFF, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
 	{ WS_BACKOFF, FI_READY, WS_BACKOFF, NONE, 0, 1 },
 	{ WS_BACKOFF, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
-	{ WS_BACKOFF, FI_TIMER, WS_STARTING, SPAWNS, START_MS, 1 },
+	{ WS_BACKOFF, FI_TIMER, WS_SPAWNING, SPAWNS, 0, 1 },
 	{ WS_BACKOFF, FI_HUNG, WS_BACKOFF, NONE, 0, 1 },
 
-	{ WS_FAILED, FI_START, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_FAILED, FI_START, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_FAILED, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
-	{ WS_FAILED, FI_RESTART, WS_STARTING, FA_FORGET_FAILURES | SPAWNS, START_MS, 1 },
+	{ WS_FAILED, FI_RESTART, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_FAILED, FI_DEPS_READY, WS_FAILED, NONE, 0, 1 },
+	{ WS_FAILED, FI_SPAWNED, WS_FAILED, NONE, 0, 1 },
 	{ WS_FAILED, FI_SPAWN_FAILED, WS_BACKOFF, FA_ARM_TIMER, 100, 1 },
 	{ WS_FAILED, FI_READY, WS_FAILED, NONE, 0, 1 },
 	{ WS_FAILED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
@@ -223,12 +241,12 @@ static const struct variant variants[] = {
 	  FA_CLEAR_TIMER | FA_ERR_START_LIMIT, 0, 0 }, limit_hit },
 	{ "start limit: a stable exit fails", { WS_RUNNING, FI_EXITED, WS_FAILED,
 	  EXIT | FA_ERR_START_LIMIT, 0, 0 }, stable_but_limit_hit },
-	{ "start limit: a command forgets it", { WS_FAILED, FI_START, WS_STARTING,
-	  FA_FORGET_FAILURES | SPAWNS, START_MS, 1 }, limit_hit },
-	{ "start limit: so does a restart", { WS_FAILED, FI_RESTART, WS_STARTING,
-	  FA_FORGET_FAILURES | SPAWNS, START_MS, 1 }, limit_hit },
-	{ "a stable run restarts at once", { WS_RUNNING, FI_EXITED, WS_STARTING, EXIT | SPAWNS,
-	  START_MS, 1 }, stable },
+	{ "start limit: a command forgets it", { WS_FAILED, FI_START, WS_SPAWNING,
+	  FA_FORGET_FAILURES | SPAWNS, 0, 1 }, limit_hit },
+	{ "start limit: so does a restart", { WS_FAILED, FI_RESTART, WS_SPAWNING,
+	  FA_FORGET_FAILURES | SPAWNS, 0, 1 }, limit_hit },
+	{ "a stable run restarts at once", { WS_RUNNING, FI_EXITED, WS_SPAWNING, EXIT | SPAWNS,
+	  0, 1 }, stable },
 	{ "backoff doubles", { WS_RUNNING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 800, 1 },
 	  third_quick_failure },
 	{ "on-failure: code 0 is clean", { WS_RUNNING, FI_EXITED, WS_STOPPED, EXIT, 0, 0 },
@@ -242,6 +260,12 @@ static const struct variant variants[] = {
 	  never_clean },
 	{ "never: no spawn, no retry", { WS_STOPPED, FI_SPAWN_FAILED, WS_FAILED, FA_CLEAR_TIMER,
 	  0, 0 }, never },
+	{ "never: a process not made fails", { WS_SPAWNING, FI_SPAWN_FAILED, WS_FAILED,
+	  FA_CLEAR_TIMER, 0, 0 }, never },
+	{ "stopped while made, and not made: stopped", { WS_STOPPING, FI_SPAWN_FAILED, WS_STOPPED,
+	  FA_CLEAR_TIMER, 0, 0 }, unwanted },
+	{ "scaled away while made, and not made: gone", { WS_STOPPING, FI_SPAWN_FAILED,
+	  WS_STOPPED, FA_CLEAR_TIMER, 0, 1 }, scaled_away },
 	{ "stopped by command stays stopped", { WS_STOPPING, FI_EXITED, WS_STOPPED, EXIT, 0, 0 },
 	  unwanted },
 	{ "scaled away: gone at its exit", { WS_STOPPING, FI_EXITED, WS_STOPPED, EXIT, 0, 1 },
@@ -255,8 +279,8 @@ static const struct variant variants[] = {
 	  no_process },
 	{ "no process: no timeout", { WS_STARTING, FI_TIMER, WS_STARTING, NONE, 0, 1 },
 	  no_process },
-	{ "an asked exit of a runner restarts", { WS_RUNNING, FI_EXITED, WS_STARTING,
-	  EXIT | SPAWNS, START_MS, 1 }, asked },
+	{ "an asked exit of a runner restarts", { WS_RUNNING, FI_EXITED, WS_SPAWNING,
+	  EXIT | SPAWNS, 0, 1 }, asked },
 };
 
 START_TEST(facts_that_change_the_outcome)
@@ -303,6 +327,24 @@ START_TEST(state_names_round_trip)
 	ck_assert_str_eq(fsm_wire_name(WS_WAITING), "starting");
 	ck_assert_str_eq(fsm_state_name(WS_WAITING), "waiting");
 	ck_assert_str_eq(fsm_wire_name(WS_BACKOFF), "backoff");
+	ck_assert_str_eq(fsm_wire_name(WS_SPAWNING), "starting");
+	ck_assert_str_eq(fsm_state_name(WS_SPAWNING), "spawning");
+}
+END_TEST
+
+/* A start without wait answers once the processes it asked for exist: their pids show. */
+START_TEST(a_start_without_wait_waits_for_its_processes_only)
+{
+	struct wait_spec made = { .made = true };
+	struct wait_seen seen = { .state = WS_SPAWNING };
+
+	ck_assert_int_eq(wait_judge_worker(&made, &seen), WAIT_PENDING);
+	seen.state = WS_STARTING;
+	ck_assert_int_eq(wait_judge_worker(&made, &seen), WAIT_DONE);
+	seen.state = WS_WAITING; /* held back by its "after" pools: no process to wait for */
+	ck_assert_int_eq(wait_judge_worker(&made, &seen), WAIT_DONE);
+	seen.state = WS_BACKOFF; /* its process could not be made */
+	ck_assert_int_eq(wait_judge_worker(&made, &seen), WAIT_DONE);
 }
 END_TEST
 
@@ -328,6 +370,7 @@ int main(void)
 	TCase *tc = tcase_create("table");
 
 	tcase_add_loop_test(tc, every_state_and_input, 0, (int)(sizeof grid / sizeof grid[0]));
+	tcase_add_test(tc, a_start_without_wait_waits_for_its_processes_only);
 	tcase_add_test(tc, the_grid_is_whole);
 	tcase_add_loop_test(tc, facts_that_change_the_outcome, 0,
 	                    (int)(sizeof variants / sizeof variants[0]));
