@@ -141,7 +141,7 @@ START_TEST(a_zygote_that_wakes_up_forks_what_it_was_asked)
 {
 	struct lv_client *starter;
 	pid_t zygote;
-	json_t *w;
+	json_t *w, *r;
 
 	lvd_start(&d, SLEEPERS(3, ",\"stop_timeout_ms\":60000"));
 	zygote = the_zygote();
@@ -170,8 +170,9 @@ START_TEST(a_zygote_that_wakes_up_forks_what_it_was_asked)
 	json_decref(lvd_wait(&d, "w:1", "running", 0));
 	ck_assert_int_eq(ppid_of(lvd_worker_pid(&d, "w:0")), zygote);
 	ck_assert_int_eq(ppid_of(lvd_worker_pid(&d, "w:1")), zygote);
-	w = first_worker(lvd_wait(&d, "w:2", "stopped", 0));
-	ck_assert_str_eq(JSTR(json_object_get(w, "last_exit"), "signal"), "TERM");
+	r = lvd_wait(&d, "w:2", "stopped", 0);
+	ck_assert_str_eq(JSTR(json_object_get(first_worker(r), "last_exit"), "signal"), "TERM");
+	json_decref(r);
 	lv_client_close(starter);
 }
 END_TEST
