@@ -8,20 +8,21 @@
 
 static const char *const state_names[WS_COUNT] = {
 	[WS_STOPPED] = "stopped", [WS_WAITING] = "starting", [WS_SPAWNING] = "starting",
-	[WS_STARTING] = "starting", [WS_RUNNING] = "running", [WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff",
-	[WS_FAILED] = "failed",
+	[WS_STARTING] = "starting", [WS_RUNNING] = "running", [WS_STOPPING] = "stopping",
+	[WS_BACKOFF] = "backoff", [WS_FAILED] = "failed",
 };
 
 static const char *const inner_names[WS_COUNT] = {
 	[WS_STOPPED] = "stopped", [WS_WAITING] = "waiting", [WS_SPAWNING] = "spawning",
-	[WS_STARTING] = "starting", [WS_RUNNING] = "running", [WS_STOPPING] = "stopping", [WS_BACKOFF] = "backoff",
-	[WS_FAILED] = "failed",
+	[WS_STARTING] = "starting", [WS_RUNNING] = "running", [WS_STOPPING] = "stopping",
+	[WS_BACKOFF] = "backoff", [WS_FAILED] = "failed",
 };
 
 static const char *const input_names[FI_COUNT] = {
 	[FI_START] = "start", [FI_STOP] = "stop", [FI_RESTART] = "restart",
-	[FI_DEPS_READY] = "deps-ready", [FI_SPAWNED] = "spawned", [FI_SPAWN_FAILED] = "spawn-failed", [FI_READY] = "ready",
-	[FI_EXITED] = "exited", [FI_TIMER] = "timer", [FI_HUNG] = "hung",
+	[FI_DEPS_READY] = "deps-ready", [FI_SPAWNED] = "spawned",
+	[FI_SPAWN_FAILED] = "spawn-failed", [FI_READY] = "ready", [FI_EXITED] = "exited",
+	[FI_TIMER] = "timer", [FI_HUNG] = "hung",
 };
 
 const char *fsm_wire_name(enum worker_state s)

@@ -236,7 +236,8 @@ static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
 
 	*f = (struct fsm_facts){
 		.want_running = w->want_running, .quick_failures = w->quick_failures,
-		.has_process = w->proc.pid > 0 || w->proc.spawning, .hung = w->hung, .stop_requested = w->stop_requested,
+		.has_process = w->proc.pid > 0 || w->proc.spawning, .hung = w->hung,
+		.stop_requested = w->stop_requested,
 		.shutting_down = sup->shutting_down, .removing = w->removing, .deps_ready = true,
 		.restart = p->cfg.restart, .exit_status = in->status,
 		.stable_run = in->uptime_ms >= LV_STABLE_RUN_MS,
