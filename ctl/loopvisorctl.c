@@ -13,7 +13,7 @@
 #include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
 
-enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
+enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_TIMEOUT = 4 };
 
 struct opts {
 	const char *socket;
@@ -26,17 +26,24 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: loopvisorctl [-s|--socket SOCKET] [--json] [--timeout MS] [--no-wait] COMMAND\n"
+	        "       loopvisorctl --version | --help\n"
 	        "commands:\n"
 	        "  status [TARGET]                 workers and their states\n"
 	        "  start|stop|restart TARGET       and wait for the result (--no-wait: don't)\n"
 	        "  scale POOL N|config             run N workers in POOL (config: as configured)\n"
 	        "  signal TARGET SIG               send SIG (HUP, TERM, 9, ...) to the workers\n"
+	        "  reload                          re-read the config file and apply the difference\n"
+	        "  add FILE|-                      add the pool a JSON file (or stdin) describes\n"
+	        "  remove POOL                     stop a pool's workers and forget it\n"
+	        "  inspect POOL:INDEX              ask a module worker's loops what they are doing\n"
+	        "  wait TARGET STATE[,STATE...]    until every worker of TARGET is in one of them\n"
 	        "  shutdown                        stop every worker, then the daemon\n"
 	        "  version                         daemon and client versions\n"
 	        "  events [TARGET]                 follow the event stream until interrupted\n"
 	        "  tail [-f] [-n LINES] TARGET     the last log lines of workers (-f: and follow)\n"
 	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
-	        "TARGET is POOL or POOL:INDEX. Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon.\n");
+	        "TARGET is POOL or POOL:INDEX. Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon,\n"
+	        "4 sent but not done within --timeout.\n");
 }
 
 static int usage_error(const char *msg)
@@ -73,6 +80,9 @@ static void print_json(const json_t *v)
 	free(text);
 }
 
+/* -32002: the daemon did what was asked, but what it waited for did not come in time. */
+#define RPC_TIMED_OUT (-32002)
+
 static int report_error(const json_t *error)
 {
 	const json_t *data = json_object_get(error, "data");
@@ -82,7 +92,8 @@ static int report_error(const json_t *error)
 	        str_or(json_object_get(error, "message"), "the daemon answered with an error"),
 	        text ? " " : "", text ? text : "");
 	free(text);
-	return EXIT_REMOTE;
+	return json_integer_value(json_object_get(error, "code")) == RPC_TIMED_OUT ? EXIT_TIMEOUT
+	                                                                            : EXIT_REMOTE;
 }
 
 /* Prints a result for people; cmd is the command word. */
@@ -101,6 +112,14 @@ static void print_human(const char *cmd, const json_t *result)
 	} else if (!strcmp(cmd, "scale")) {
 		printf("%s: %lld workers\n", str_or(json_object_get(result, "pool"), "?"),
 		       (long long)json_integer_value(json_object_get(result, "workers")));
+	} else if (!strcmp(cmd, "add")) {
+		ctl_print_names(stdout, "added", result);
+	} else if (!strcmp(cmd, "remove")) {
+		printf("removed %s\n", str_or(json_object_get(result, "removed"), "?"));
+	} else if (!strcmp(cmd, "wait")) {
+		ctl_print_status(stdout, result);
+	} else if (!strcmp(cmd, "reload")) {
+		ctl_print_reload(stdout, result);
 	} else if (!strcmp(cmd, "shutdown")) {
 		printf("shutting down\n");
 	} else if (!strcmp(cmd, "tail")) {
@@ -113,6 +132,45 @@ static void print_human(const char *cmd, const json_t *result)
 	} else {
 		print_json(result);
 	}
+}
+
+/* The wait and timeout a command that waits takes from the options. */
+static void add_wait(json_t *params, const struct opts *o)
+{
+	json_object_set_new(params, "wait", json_boolean(!o->no_wait));
+	if (o->timeout_ms > 0)
+		json_object_set_new(params, "timeout_ms", json_integer(o->timeout_ms));
+}
+
+/* A pool object from a file, or from stdin for "-"; NULL after saying why. */
+static json_t *read_pool(const char *path)
+{
+	json_error_t err;
+	json_t *pool = !strcmp(path, "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &err)
+	                                  : json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+
+	if (!pool || !json_is_object(pool)) {
+		fprintf(stderr, "loopvisorctl: %s: %s\n", path,
+		        pool ? "must hold one pool object" : err.text);
+		json_decref(pool);
+		return NULL;
+	}
+	return pool;
+}
+
+/* STATE or STATE,STATE,... as the JSON array wait takes. */
+static json_t *state_list(const char *text)
+{
+	json_t *list = json_array();
+	const char *p = text;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		json_array_append_new(list, json_stringn(p, n));
+		p += n + (p[n] == ',');
+	}
+	return list;
 }
 
 /* Builds the method and params of a command; returns EXIT_OK or EXIT_USAGE. */
@@ -131,7 +189,34 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 	} else if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart")) {
 		if (argc != 2)
 			return usage_error("needs exactly one TARGET");
-		*params = json_pack("{s:s, s:b}", "target", argv[1], "wait", !o->no_wait);
+		*params = json_pack("{s:s}", "target", argv[1]);
+		add_wait(*params, o);
+	} else if (!strcmp(cmd, "reload")) {
+		if (argc != 1)
+			return usage_error("reload takes no arguments");
+	} else if (!strcmp(cmd, "add")) {
+		json_t *pool;
+		if (argc != 2)
+			return usage_error("add needs FILE, or - for stdin");
+		if (!(pool = read_pool(argv[1])))
+			return EXIT_USAGE;
+		*params = json_pack("{s:o}", "pool", pool);
+		add_wait(*params, o);
+	} else if (!strcmp(cmd, "remove")) {
+		if (argc != 2)
+			return usage_error("remove needs exactly one POOL");
+		*params = json_pack("{s:s}", "pool", argv[1]);
+		add_wait(*params, o);
+	} else if (!strcmp(cmd, "inspect")) {
+		if (argc != 2)
+			return usage_error("inspect needs exactly one POOL:INDEX");
+		*params = json_pack("{s:s}", "target", argv[1]);
+		if (o->timeout_ms > 0)
+			json_object_set_new(*params, "timeout_ms", json_integer(o->timeout_ms));
+	} else if (!strcmp(cmd, "wait")) {
+		if (argc != 3 || !argv[2][0])
+			return usage_error("wait needs TARGET and STATE (or STATE,STATE,...)");
+		*params = json_pack("{s:s, s:o}", "target", argv[1], "state", state_list(argv[2]));
 		if (o->timeout_ms > 0)
 			json_object_set_new(*params, "timeout_ms", json_integer(o->timeout_ms));
 	} else if (!strcmp(cmd, "scale")) {
@@ -213,6 +298,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -229,6 +315,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				exit(usage_error("--timeout needs a number of milliseconds"));
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
+		case 'V': printf("loopvisorctl %s\n", LV_VERSION); exit(EXIT_OK);
 		default: usage(stderr); exit(EXIT_USAGE);
 		}
 	}
@@ -268,6 +355,14 @@ static int follow_stream(struct lv_client *c, const struct opts *o)
 	return EXIT_CONNECT;
 }
 
+/* How long to wait for the answer: the daemon's own wait (--timeout) ends first, with a
+ * reply that says what is missing; a second more covers the round trip. */
+static int client_wait_ms(const struct opts *o)
+{
+	return o->timeout_ms < 0 ? -1 : (o->timeout_ms > INT_MAX - 1000 ? INT_MAX
+	                                                                 : o->timeout_ms + 1000);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -303,11 +398,17 @@ int main(int argc, char **argv)
 		json_decref(params);
 		return EXIT_CONNECT;
 	}
-	if (lv_client_call(c, method, params, o.timeout_ms, &result, &error) < 0) {
-		fprintf(stderr, "loopvisorctl: %s: %s\n", method,
-		        errno == ECONNRESET ? "the daemon closed the connection" : strerror(errno));
+	if (lv_client_call(c, method, params, client_wait_ms(&o), &result, &error) < 0) {
+		int sent_but_late = errno == ETIMEDOUT;
+
+		if (sent_but_late) /* the request went out: what it does goes on without us */
+			fprintf(stderr, "loopvisorctl: %s: sent, but no answer within %d ms\n", method,
+			        client_wait_ms(&o));
+		else
+			fprintf(stderr, "loopvisorctl: %s: %s\n", method,
+			        errno == ECONNRESET ? "the daemon closed the connection" : strerror(errno));
 		lv_client_close(c);
-		return EXIT_CONNECT;
+		return sent_but_late ? EXIT_TIMEOUT : EXIT_CONNECT;
 	}
 	if (!error && follow) {
 		if (!strcmp(argv[first], "tail") && !o.json)

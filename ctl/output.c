@@ -2,6 +2,7 @@
  * their content, human uptimes, and the reason a worker last stopped. */
 #include "ctl/output.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -164,4 +165,25 @@ void ctl_print_names(FILE *out, const char *verb, const json_t *result)
 
 	json_array_foreach(json_object_get(result, "workers"), i, name)
 		fprintf(out, "%s %s\n", verb, json_string_value(name));
+}
+
+void ctl_print_reload(FILE *out, const json_t *result)
+{
+	static const char *const kinds[] = { "added", "removed", "changed", "scaled" };
+	bool any = false;
+
+	for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+		const json_t *pools = json_object_get(result, kinds[k]), *name;
+		size_t i;
+
+		if (json_array_size(pools) == 0)
+			continue;
+		fprintf(out, "%s: ", kinds[k]);
+		json_array_foreach(pools, i, name)
+			fprintf(out, "%s%s", i ? ", " : "", json_string_value(name));
+		fputc('\n', out);
+		any = true;
+	}
+	if (!any)
+		fprintf(out, "nothing changed\n");
 }

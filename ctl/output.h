@@ -25,4 +25,8 @@ void ctl_print_log_lines(FILE *out, const json_t *tail_result);
 /* One "<verb> NAME" line per worker of a {"workers": [names]} result. */
 void ctl_print_names(FILE *out, const char *verb, const json_t *result);
 
+/* A reload's result, one line per kind of change that has pools: "added: a, b";
+ * "nothing changed" when none has. */
+void ctl_print_reload(FILE *out, const json_t *result);
+
 #endif

@@ -1,5 +1,6 @@
 /* test_ctl: loopvisorctl against the real daemon: every command, its output, --json, and
- * the exit codes scripts rely on (0 ok, 1 daemon error, 2 usage, 3 cannot connect). */
+ * the exit codes scripts rely on (0 ok, 1 daemon error, 2 usage, 3 cannot connect, 4 sent
+ * but not done within --timeout). */
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -111,6 +112,68 @@ START_TEST(exit_codes)
 }
 END_TEST
 
+/* reload, add, remove, inspect and wait are verbs, not only "call METHOD JSON". */
+START_TEST(every_method_is_a_verb)
+{
+	char pool_file[400], config[512];
+	FILE *f;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"web\",\"module\":\"ticker\"},"
+	              "{\"name\":\"job\",\"exec\":[\"sleep\",\"1000\"],\"autostart\":false}]}");
+	ck_assert_int_eq(ctl(NULL, "--version", NULL), 0);
+	ck_assert_str_eq(out, "loopvisorctl " LV_VERSION "\n");
+
+	ck_assert_int_eq(ctl(d.sock, "wait", "web", "running", NULL), 0);
+	ck_assert_msg(!strncmp(out, "NAME   STATE    PID", 19), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\nweb:0  running  "));
+	ck_assert_int_eq(ctl(d.sock, "wait", "job", "stopped,failed", NULL), 0);
+	ck_assert_int_eq(ctl(d.sock, "--json", "inspect", "web:0", NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\"loops\""));
+	ck_assert_int_eq(ctl(d.sock, "inspect", "job:0", NULL), 1); /* exec: no job to ask */
+
+	snprintf(pool_file, sizeof pool_file, "%s/extra.json", d.dir);
+	ck_assert_ptr_nonnull(f = fopen(pool_file, "w"));
+	fputs("{\"name\":\"extra\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2}", f);
+	fclose(f);
+	ck_assert_int_eq(ctl(d.sock, "add", pool_file, NULL), 0);
+	ck_assert_str_eq(out, "added extra:0\nadded extra:1\n");
+	ck_assert_int_eq(ctl(d.sock, "add", "-", NULL), 2); /* stdin is empty: not a pool */
+	ck_assert_ptr_nonnull(strstr(err, "-: "));
+	ck_assert_int_eq(ctl(d.sock, "remove", "extra", NULL), 0);
+	ck_assert_str_eq(out, "removed extra\n");
+
+	ck_assert_int_eq(ctl(d.sock, "reload", NULL), 0);
+	ck_assert_str_eq(out, "nothing changed\n");
+	snprintf(config, sizeof config, "{\"pools\":[{\"name\":\"web\",\"module\":\"ticker\"},"
+	         "{\"name\":\"job\",\"exec\":[\"sleep\",\"1000\"],\"autostart\":false},"
+	         "{\"name\":\"more\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	lvd_write_config(&d, config);
+	ck_assert_int_eq(ctl(d.sock, "reload", NULL), 0);
+	ck_assert_str_eq(out, "added: more\n");
+	ck_assert_int_eq(ctl(d.sock, "wait", "more", NULL), 2); /* no STATE */
+}
+END_TEST
+
+/* 4: the request went out and was taken, but its end did not come within --timeout: from
+ * the daemon (-32002, it waited that long), or no answer at all (it is stopped). */
+START_TEST(a_timeout_is_not_a_connection_failure)
+{
+	char ms[16];
+	int rc;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"job\",\"exec\":[\"sleep\",\"1000\"],"
+	              "\"autostart\":false}]}");
+	snprintf(ms, sizeof ms, "%d", test_ms(300));
+	ck_assert_int_eq(ctl(d.sock, "--timeout", ms, "wait", "job", "running", NULL), 4);
+	ck_assert_ptr_nonnull(strstr(err, "timed out"));
+	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+	rc = ctl(d.sock, "--timeout", ms, "status", NULL);
+	ck_assert_int_eq(kill(d.pid, SIGCONT), 0); /* before any assertion: teardown needs it */
+	ck_assert_int_eq(rc, 4);
+	ck_assert_ptr_nonnull(strstr(err, "sent, but no answer within"));
+}
+END_TEST
+
 START_TEST(socket_from_the_environment)
 {
 	lvd_start(&d, "{\"pools\":[]}");
@@ -203,6 +266,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, commands_and_output);
 	tcase_add_test(tc, exit_codes);
+	tcase_add_test(tc, every_method_is_a_verb);
+	tcase_add_test(tc, a_timeout_is_not_a_connection_failure);
 	tcase_add_test(tc, socket_from_the_environment);
 	tcase_add_test(tc, events_and_tail_follow);
 	suite_add_tcase(su, tc);
