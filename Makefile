@@ -77,7 +77,8 @@ MUTANTS_CI = $(addprefix tests/mutants/,03-reader-may-shut-down.patch \
 	39-notify-fds-kept.patch 11-24-zygote-signals-reaped-pids.patch 11-03-std-fds-left-closed.patch \
 	22-output-null-takes-pipes.patch 07-worker-keeps-daemon-descriptors.patch \
 	02-start-keeps-the-hold.patch 49-start-judged-on-the-state-now.patch \
-	52-reply-limit-per-client-off.patch 55-spawn-request-waits-for-its-answer.patch)
+	52-reply-limit-per-client-off.patch 55-spawn-request-waits-for-its-answer.patch \
+	59-empty-params-array-refused.patch 60-blank-line-is-a-parse-error.patch)
 MUTANTS_CHAOS = $(filter-out $(MUTANTS_CI),$(sort $(wildcard tests/mutants/*.patch)))
 CHAOS_MUTANTS ?= yes
 

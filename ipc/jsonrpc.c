@@ -427,6 +427,11 @@ static const char *check_envelope(json_t *req, int *code, const char **message)
 		*message = "method must be a string";
 		return NULL;
 	}
+	v = json_object_get(req, "params");
+	if (v && !json_is_object(v) && !json_is_array(v)) { /* JSON-RPC 2.0, 4.2 */
+		*message = "params must be an object or an array";
+		return NULL;
+	}
 	return json_string_value(method);
 }
 
@@ -481,6 +486,9 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 		return;
 	}
 	params = json_object_get(req, "params");
+	/* [] is how many clients say "no params": the same as none */
+	if (json_is_array(params) && json_array_size(params) == 0)
+		params = NULL;
 	params = params ? json_incref(params) : json_object();
 	if (lv_rpc_check_params(m->params, params, err, sizeof err) < 0) {
 		lv_rpc_fail(c, LV_RPC_INVALID_PARAMS, lv_utf8_fix(err), NULL);
@@ -504,12 +512,24 @@ static struct lv_rpc_unit *unit_new(struct lv_rpc_session *s, bool batch, size_t
 	return u;
 }
 
+/* Spaces, tabs and a CR only: what a terminal sends for Enter. */
+static bool blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	return true;
+}
+
 void lv_rpc_session_handle(struct lv_rpc_session *s, const char *line, size_t len)
 {
 	json_error_t jerr;
-	json_t *doc = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	json_t *doc;
 	struct lv_rpc_unit *u;
 
+	if (blank(line, len))
+		return; /* nothing asked, nothing owed */
+	doc = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!doc) {
 		char msg[256];
 		snprintf(msg, sizeof msg, "parse error: %s", jerr.text);

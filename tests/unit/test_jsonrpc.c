@@ -212,6 +212,36 @@ START_TEST(invalid_params_name_the_field)
 }
 END_TEST
 
+/* What common clients send: [] for no params, a blank line from a terminal; params that
+ * are neither object nor array break the request itself (-32600, JSON-RPC 2.0 4.2). */
+START_TEST(common_client_habits)
+{
+	json_t *r, *id = json_integer(3);
+
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"park\",\"params\":[],\"id\":3}");
+	ck_assert_uint_eq(out_len, 0); /* taken as no params: the handler parked it */
+	ck_assert_ptr_nonnull(parked);
+	lv_rpc_reply(parked, json_true());
+	r = take();
+	ck_assert(json_equal(json_object_get(r, "id"), id));
+	ck_assert(json_is_true(json_object_get(r, "result")));
+	json_decref(r);
+	feed("");
+	feed("  \t\r");
+	ck_assert_uint_eq(out_len, 0);
+	ck_assert_uint_eq(lv_rpc_session_pending(s), 0);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":\"x\",\"id\":3}");
+	r = take();
+	assert_error(r, -32600, id);
+	json_decref(r);
+	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":[],\"id\":3}");
+	r = take(); /* [] is no params: echo's target is then missing */
+	assert_error(r, -32602, id);
+	json_decref(r);
+	json_decref(id);
+}
+END_TEST
+
 START_TEST(notifications_get_no_reply)
 {
 	feed("{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{\"target\":\"x\"}}");
@@ -513,6 +543,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, method_not_found);
 	tcase_add_test(tc, invalid_params_name_the_field);
 	tcase_add_test(tc, notifications_get_no_reply);
+	tcase_add_test(tc, common_client_habits);
 	tcase_add_test(tc, batch_mixed);
 	tcase_add_test(tc, batch_edge_cases);
 	tcase_add_test(tc, a_batch_has_at_most_256_members);
