@@ -96,7 +96,7 @@ START_TEST(a_stuck_zygote_holds_up_nothing_else)
 {
 	struct lv_client *starter, *other;
 	json_t *r = NULL, *err = NULL, *w;
-	char env[64];
+	char env[64], line[256];
 	pid_t zygote;
 
 	snprintf(env, sizeof env, "LOOPVISOR_ZYGOTE_REPLY_MS=%d", test_ms(6000));
@@ -106,8 +106,10 @@ START_TEST(a_stuck_zygote_holds_up_nothing_else)
 	ck_assert_int_eq(kill(zygote, SIGSTOP), 0);
 	ck_assert_ptr_nonnull(starter = lv_client_connect(d.sock));
 	ck_assert_ptr_nonnull(other = lv_client_connect(d.sock));
-	send_line(starter, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"start\","
-	                   "\"params\":{\"target\":\"w\"}}");
+	/* longer than the zygote is given (stretched alike under valgrind) */
+	snprintf(line, sizeof line, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"start\","
+	         "\"params\":{\"target\":\"w\",\"timeout_ms\":%d}}", test_ms(60000));
+	send_line(starter, line);
 	/* the start, read before or after this, must not hold the loop up */
 	ck_assert_int_eq(lv_client_call(other, "wait", json_pack("{s:s, s:s, s:i}", "target", "w",
 	                                "state", "starting", "timeout_ms", test_ms(2000)),
