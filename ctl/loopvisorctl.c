@@ -110,8 +110,10 @@ static void print_human(const char *cmd, const json_t *result)
 	} else if (!strcmp(cmd, "signal")) {
 		ctl_print_names(stdout, "signalled", result);
 	} else if (!strcmp(cmd, "scale")) {
-		printf("%s: %lld workers\n", str_or(json_object_get(result, "pool"), "?"),
-		       (long long)json_integer_value(json_object_get(result, "workers")));
+		long long n = json_integer_value(json_object_get(result, "workers"));
+
+		printf("%s: %lld worker%s\n", str_or(json_object_get(result, "pool"), "?"), n,
+		       n == 1 ? "" : "s");
 	} else if (!strcmp(cmd, "add")) {
 		ctl_print_names(stdout, "added", result);
 	} else if (!strcmp(cmd, "remove")) {

@@ -30,10 +30,14 @@ static void on_last_words(void *ctx, struct process *p)
 	notify_flush(sup->notify, p);
 }
 
+/* Said in the log each time, not only once the start limit gives up on it. */
 static void on_start_error(void *ctx, struct process *p, const char *text, size_t len)
 {
+	struct worker *w = p->owner;
+
 	(void)ctx;
-	worker_set_exit_error(p->owner, "%.*s", (int)len, text);
+	worker_set_exit_error(w, "%.*s", (int)len, text);
+	log_warn("%s: cannot start: %s", w->name, w->exit_error);
 }
 
 /* A notify worker still owes READY=1; any other exec worker runs once it exec'd. */

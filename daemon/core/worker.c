@@ -250,13 +250,34 @@ static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
 	f->start_limit_hit = lv_start_limit_hit(&w->start_limit, lv_now_ms());
 }
 
+/* "exit 3", "killed by SEGV": how the last process ended. */
+static void describe_exit(int status, char *buf, size_t len)
+{
+	const char *sig = WIFSIGNALED(status) ? lv_signal_name(WTERMSIG(status)) : NULL;
+
+	if (!WIFSIGNALED(status))
+		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
+	else if (sig)
+		snprintf(buf, len, "killed by %s", sig);
+	else
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+}
+
+/* "start limit hit after 5 starts in 10 s; last: exit 3": what ended the loop stays told. */
 static void say_start_limit(struct worker *w)
 {
-	char *last = w->last_error;
+	unsigned ms = w->start_limit.interval_ms;
+	char *last = w->last_error, exit_text[64] = "", span[32];
 
+	if (!last && w->has_exited)
+		describe_exit(w->last_status, exit_text, sizeof exit_text);
+	if (ms % 1000 == 0)
+		snprintf(span, sizeof span, "%u s", ms / 1000);
+	else
+		snprintf(span, sizeof span, "%u ms", ms);
 	w->last_error = NULL;
-	worker_set_error(w, "start limit hit: %u starts within %u ms%s%s", w->start_limit.burst,
-	                 w->start_limit.interval_ms, last ? "; last error: " : "", last ? last : "");
+	worker_set_error(w, "start limit hit after %u starts in %s%s%s", w->start_limit.burst, span,
+	                 last || exit_text[0] ? "; last: " : "", last ? last : exit_text);
 	free(last);
 	log_warn("%s: %s", w->name, w->last_error);
 }

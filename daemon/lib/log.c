@@ -22,6 +22,7 @@
 #include "daemon/lib/journal.h"
 
 static bool to_journal;
+static bool priority_prefix; /* stderr is the journal's stream: "<N>" tells it the priority */
 
 /* JOURNAL_STREAM=DEV:INO names the stream systemd connected; it counts only if stderr is
  * still that stream (not redirected since). */
@@ -37,7 +38,10 @@ static bool stderr_is_journal(void)
 
 void lv_log_set_target(enum lv_log_target target)
 {
-	to_journal = target == LV_LOG_JOURNAL || (target == LV_LOG_AUTO && stderr_is_journal());
+	bool journal_stream = stderr_is_journal();
+
+	to_journal = target == LV_LOG_JOURNAL || (target == LV_LOG_AUTO && journal_stream);
+	priority_prefix = journal_stream;
 }
 
 bool lv_log_to_journal(void)
@@ -287,9 +291,10 @@ void lv_logf(int priority, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-	/* <N>: journald and other syslog-aware readers take the priority from it */
-	n = snprintf(text, sizeof text, "<%d>%s.%03ld loopvisord[%d] %s: ", priority & 7, stamp,
-	             ts.tv_nsec / 1000000, (int)getpid(), severity(priority));
+	/* <N>: journald takes the priority from it; a terminal or a file gets none */
+	n = priority_prefix ? snprintf(text, sizeof text, "<%d>", priority & 7) : 0;
+	n += snprintf(text + n, sizeof text - (size_t)n, "%s.%03ld loopvisord[%d] %s: ", stamp,
+	              ts.tv_nsec / 1000000, (int)getpid(), severity(priority));
 	va_start(ap, fmt);
 	m = vsnprintf(text + n, sizeof text - (size_t)n - 1, fmt, ap);
 	va_end(ap);

@@ -89,6 +89,8 @@ START_TEST(commands_and_output)
 	ck_assert_str_eq(out, "\"pong\"\n");
 	ck_assert_int_eq(ctl(d.sock, "call", "status", "{\"target\":\"job\"}", NULL), 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"job:0\""));
+	ck_assert_int_eq(ctl(d.sock, "scale", "web", "1", NULL), 0);
+	ck_assert_str_eq(out, "web: 1 worker\n");
 }
 END_TEST
 

@@ -193,6 +193,7 @@ END_TEST
 START_TEST(crash_loop_ends_in_failed_until_started)
 {
 	json_t *w, *e;
+	char *log;
 
 	lvd_start(&d, "{\"pools\":[{\"name\":\"c\",\"exec\":[\"false\"],"
 	              "\"start_limit\":{\"burst\":3,\"interval_ms\":60000}},"
@@ -200,7 +201,9 @@ START_TEST(crash_loop_ends_in_failed_until_started)
 	              "\"start_limit\":{\"burst\":2,\"interval_ms\":60000}}]}");
 	w = lvd_wait(&d, "c", "failed", 0);
 	ck_assert_int_eq(JINT(first_worker(w), "restarts"), 2);
-	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "start limit"));
+	/* the exit that made the loop stays told */
+	ck_assert_str_eq(JSTR(first_worker(w), "last_error"),
+	                 "start limit hit after 3 starts in 60 s; last: exit 1");
 	json_decref(w);
 	/* an explicit start tries again (the exec itself succeeds, so start says running) */
 	json_decref(lvd_call(&d, "start", "{\"target\":\"c\"}"));
@@ -211,9 +214,16 @@ START_TEST(crash_loop_ends_in_failed_until_started)
 	e = lvd_call_error(&d, "start", "{\"target\":\"nx\"}");
 	ck_assert_int_eq(JINT(e, "code"), -32004);
 	ck_assert_str_eq(JSTR(json_object_get(e, "data"), "worker"), "nx:0");
-	ck_assert_ptr_nonnull(strstr(JSTR(json_object_get(e, "data"), "last_error"),
-	                             "No such file or directory"));
+	ck_assert_str_eq(JSTR(json_object_get(e, "data"), "last_error"),
+	                 "start limit hit after 2 starts in 60 s; last: exec no-such-program-lv: "
+	                 "No such file or directory");
 	json_decref(e);
+	/* and the log said so at the first failure, not only when the limit gave up */
+	log = slurp(d.log);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, "nx:0: cannot start: exec no-such-program-lv: No such file"),
+	              "%s", log);
+	free(log);
 }
 END_TEST
 
