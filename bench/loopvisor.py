@@ -144,8 +144,10 @@ class Loopvisor:
 
     def status_all(self):
         t0 = time.perf_counter()
-        subprocess.run([os.path.join(self.build, "bin", "loopvisorctl"), "-s", self.sock,
-                        "status"], check=True, stdout=subprocess.PIPE)
+        rc = subprocess.run([os.path.join(self.build, "bin", "loopvisorctl"), "-s", self.sock,
+                             "status"], stdout=subprocess.PIPE).returncode
+        if rc not in (0, 5):  # 5: a worker failed or backs off, which a status may show
+            raise RuntimeError(f"loopvisorctl status exited {rc}")
         return time.perf_counter() - t0
 
     def supervisor_pids(self):

@@ -13,7 +13,8 @@
 #include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
 
-enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_TIMEOUT = 4 };
+enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_TIMEOUT = 4,
+       EXIT_UNHEALTHY = 5 };
 
 struct opts {
 	const char *socket;
@@ -43,7 +44,7 @@ static void usage(FILE *out)
 	        "  tail [-f] [-n LINES] TARGET     the last log lines of workers (-f: and follow)\n"
 	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
 	        "TARGET is POOL or POOL:INDEX. Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon,\n"
-	        "4 sent but not done within --timeout.\n");
+	        "4 sent but not done within --timeout, 5 status shows a worker failed or backing off.\n");
 }
 
 static int usage_error(const char *msg)
@@ -173,6 +174,21 @@ static json_t *state_list(const char *text)
 		p += n + (p[n] == ',');
 	}
 	return list;
+}
+
+/* status: EXIT_UNHEALTHY when a worker it lists has failed or waits out a backoff. */
+static int health_of(const json_t *result)
+{
+	const json_t *w;
+	size_t i;
+
+	json_array_foreach(json_object_get(result, "workers"), i, w) {
+		const char *state = str_or(json_object_get(w, "state"), "");
+
+		if (!strcmp(state, "failed") || !strcmp(state, "backoff"))
+			return EXIT_UNHEALTHY;
+	}
+	return EXIT_OK;
 }
 
 /* Builds the method and params of a command; returns EXIT_OK or EXIT_USAGE. */
@@ -428,7 +444,7 @@ int main(int argc, char **argv)
 			print_json(result);
 		else
 			print_human(strcmp(argv[first], "call") ? argv[first] : "call", result);
-		rc = EXIT_OK;
+		rc = !strcmp(argv[first], "status") ? health_of(result) : EXIT_OK;
 	}
 	json_decref(result);
 	json_decref(error);

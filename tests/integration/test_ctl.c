@@ -156,6 +156,25 @@ START_TEST(every_method_is_a_verb)
 }
 END_TEST
 
+/* 5: status lists a worker that failed or backs off; a stopped one is no failure. */
+START_TEST(status_says_when_a_worker_is_unhealthy)
+{
+	lvd_start(&d, "{\"pools\":[{\"name\":\"ok\",\"exec\":[\"sleep\",\"1000\"]},"
+	              "{\"name\":\"off\",\"exec\":[\"sleep\",\"1000\"],\"autostart\":false},"
+	              "{\"name\":\"bad\",\"exec\":[\"false\"],\"restart\":\"on-failure\","
+	              "\"start_limit\":{\"burst\":1,\"interval_ms\":60000}}]}");
+	json_decref(lvd_wait(&d, "ok", "running", 0));
+	json_decref(lvd_wait(&d, "bad", "failed", 0));
+	ck_assert_int_eq(ctl(d.sock, "status", "ok", NULL), 0);
+	ck_assert_int_eq(ctl(d.sock, "status", "off", NULL), 0);
+	ck_assert_int_eq(ctl(d.sock, "status", "bad", NULL), 5);
+	ck_assert_ptr_nonnull(strstr(out, "bad:0  failed"));
+	ck_assert_int_eq(ctl(d.sock, "--json", "status", NULL), 5);
+	ck_assert_int_eq(ctl(d.sock, "stop", "bad", NULL), 0);
+	ck_assert_int_eq(ctl(d.sock, "status", NULL), 0);
+}
+END_TEST
+
 /* 4: the request went out and was taken, but its end did not come within --timeout: from
  * the daemon (-32002, it waited that long), or no answer at all (it is stopped). */
 START_TEST(a_timeout_is_not_a_connection_failure)
@@ -270,6 +289,7 @@ int main(void)
 	tcase_add_test(tc, exit_codes);
 	tcase_add_test(tc, every_method_is_a_verb);
 	tcase_add_test(tc, a_timeout_is_not_a_connection_failure);
+	tcase_add_test(tc, status_says_when_a_worker_is_unhealthy);
 	tcase_add_test(tc, socket_from_the_environment);
 	tcase_add_test(tc, events_and_tail_follow);
 	suite_add_tcase(su, tc);
