@@ -199,7 +199,7 @@ char *lv_client_read_line(struct lv_client *c, int timeout_ms)
 }
 
 /* Our reply: the same id, or an error with "id": null (the daemon could not read our
- * request's id; replies come in request order and we have one request outstanding). */
+ * request's id; replies come in request order, so it answers the oldest outstanding). */
 static bool is_reply_to(const json_t *resp, long id)
 {
 	const json_t *rid = json_object_get(resp, "id");
@@ -210,22 +210,19 @@ static bool is_reply_to(const json_t *resp, long id)
 	       !json_object_get(resp, "method");
 }
 
-int lv_client_call(struct lv_client *c, const char *method, json_t *params, int timeout_ms,
-                   json_t **result, json_t **error)
+int lv_client_send(struct lv_client *c, const char *method, json_t *params, long *id)
 {
-	long long deadline = deadline_of(timeout_ms);
-	long id = c->next_id++;
 	json_t *req = json_pack("{s:s, s:s, s:I}", "jsonrpc", "2.0", "method", method ? method : "",
-	                        "id", (json_int_t)id);
+	                        "id", (json_int_t)c->next_id);
 	char *text;
 	int rc;
 
-	*result = *error = NULL;
 	if (!req) {
 		json_decref(params);
 		errno = ENOMEM;
 		return -1;
 	}
+	*id = c->next_id++;
 	if (params)
 		json_object_set_new(req, "params", params);
 	text = json_dumps(req, JSON_COMPACT);
@@ -238,8 +235,15 @@ int lv_client_call(struct lv_client *c, const char *method, json_t *params, int 
 	free(text);
 	/* a daemon that refuses the connection (no role, too many) says why, then closes:
 	 * that line may still be there to read */
-	if (rc < 0 && errno != EPIPE && errno != ECONNRESET)
-		return -1;
+	return rc < 0 && errno != EPIPE && errno != ECONNRESET ? -1 : 0;
+}
+
+int lv_client_receive(struct lv_client *c, long id, int timeout_ms, json_t **result,
+                      json_t **error)
+{
+	long long deadline = deadline_of(timeout_ms);
+
+	*result = *error = NULL;
 	for (;;) {
 		size_t len;
 		char *line = read_line_until(c, deadline, &len);
@@ -269,4 +273,15 @@ int lv_client_call(struct lv_client *c, const char *method, json_t *params, int 
 		}
 		json_decref(resp); /* a notification, or a reply to someone else's request */
 	}
+}
+
+int lv_client_call(struct lv_client *c, const char *method, json_t *params, int timeout_ms,
+                   json_t **result, json_t **error)
+{
+	long id;
+
+	*result = *error = NULL;
+	if (lv_client_send(c, method, params, &id) < 0)
+		return -1;
+	return lv_client_receive(c, id, timeout_ms, result, error);
 }

@@ -20,6 +20,12 @@ int lv_client_fd(const struct lv_client *c);
 int lv_client_call(struct lv_client *c, const char *method, json_t *params, int timeout_ms,
                    json_t **result, json_t **error);
 
+/* The two halves of lv_client_call, for several requests in flight at once (replies come
+ * in request order): send returns the request's id; receive waits for that id's reply. */
+int lv_client_send(struct lv_client *c, const char *method, json_t *params, long *id);
+int lv_client_receive(struct lv_client *c, long id, int timeout_ms, json_t **result,
+                      json_t **error);
+
 /* Raw access: send one line (a newline is appended) and read one line (without it).
  * read_line returns a malloc'd string, or NULL with errno (ECONNRESET on EOF). */
 int lv_client_send_line(struct lv_client *c, const char *line, size_t len);

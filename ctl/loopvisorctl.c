@@ -29,10 +29,10 @@ static void usage(FILE *out)
 	        "usage: loopvisorctl [-s|--socket SOCKET] [--json] [--timeout MS] [--no-wait] COMMAND\n"
 	        "       loopvisorctl --version | --help\n"
 	        "commands:\n"
-	        "  status [TARGET]                 workers and their states\n"
-	        "  start|stop|restart TARGET       and wait for the result (--no-wait: don't)\n"
+	        "  status [TARGET...|all]          workers and their states\n"
+	        "  start|stop|restart TARGET...    and wait for the result (--no-wait: don't)\n"
 	        "  scale POOL N|config             run N workers in POOL (config: as configured)\n"
-	        "  signal TARGET SIG               send SIG (HUP, TERM, 9, ...) to the workers\n"
+	        "  signal TARGET... SIG            send SIG (HUP, TERM, 9, ...) to the workers\n"
 	        "  reload                          re-read the config file and apply the difference\n"
 	        "  add FILE|-                      add the pool a JSON file (or stdin) describes\n"
 	        "  remove POOL                     stop a pool's workers and forget it\n"
@@ -43,8 +43,9 @@ static void usage(FILE *out)
 	        "  events [TARGET]                 follow the event stream until interrupted\n"
 	        "  tail [-f] [-n LINES] TARGET     the last log lines of workers (-f: and follow)\n"
 	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
-	        "TARGET is POOL or POOL:INDEX. Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon,\n"
-	        "4 sent but not done within --timeout, 5 status shows a worker failed or backing off.\n");
+	        "TARGET is POOL or POOL:INDEX, or all (every pool).\n"
+	        "Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon, 4 sent but not done within\n"
+	        "--timeout, 5 status shows a worker failed or backing off.\n");
 }
 
 static int usage_error(const char *msg)
@@ -381,14 +382,173 @@ static int client_wait_ms(const struct opts *o)
 	                                                                 : o->timeout_ms + 1000);
 }
 
+/* Says why a call got no reply: EXIT_TIMEOUT once the request went out, else EXIT_CONNECT. */
+static int no_reply(const char *method, const struct opts *o)
+{
+	if (errno == ETIMEDOUT) { /* the request went out: what it does goes on without us */
+		fprintf(stderr, "loopvisorctl: %s: sent, but no answer within %d ms\n", method,
+		        client_wait_ms(o));
+		return EXIT_TIMEOUT;
+	}
+	fprintf(stderr, "loopvisorctl: %s: %s\n", method,
+	        errno == ECONNRESET ? "the daemon closed the connection" : strerror(errno));
+	return EXIT_CONNECT;
+}
+
+/* What one reply makes of the exit code, after printing it (cmd: the command word). */
+static int take_reply(const char *cmd, const struct opts *o, json_t *result, json_t *error)
+{
+	if (error)
+		return report_error(error);
+	if (o->json)
+		print_json(result);
+	else
+		print_human(strcmp(cmd, "call") ? cmd : "call", result);
+	return !strcmp(cmd, "status") ? health_of(result) : EXIT_OK;
+}
+
+/* Commands that take several targets, or "all": start, stop, restart, status, signal. */
+static bool takes_targets(const char *cmd)
+{
+	return !strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart") ||
+	       !strcmp(cmd, "status") || !strcmp(cmd, "signal");
+}
+
+/* The pools the daemon has, for "all": a new array of names, or NULL after saying why. */
+static json_t *all_pools(struct lv_client *c, const struct opts *o, int *rc)
+{
+	json_t *result, *error, *names = json_array(), *p;
+	size_t i;
+
+	if (lv_client_call(c, "status", NULL, client_wait_ms(o), &result, &error) < 0) {
+		*rc = no_reply("status", o);
+		json_decref(names);
+		return NULL;
+	}
+	if (error) {
+		*rc = report_error(error);
+		json_decref(error);
+		json_decref(names);
+		return NULL;
+	}
+	json_array_foreach(json_object_get(result, "pools"), i, p)
+		json_array_append(names, json_object_get(p, "name"));
+	json_decref(result);
+	return names;
+}
+
+/* One request per target (after "all" is made the pool list), all sent before any reply is
+ * read, so that the daemon acts on every target at once; then each reply in order. The
+ * exit code is the highest of the replies'. */
+static int run_many(struct lv_client *c, const struct opts *o, int argc, char **argv)
+{
+	const char *cmd = argv[0], *sig = !strcmp(cmd, "signal") ? argv[argc - 1] : NULL;
+	int n_targets = argc - 1 - (sig != NULL), rc = EXIT_OK, follow = 0;
+	json_t *targets = json_array(), *ids = json_array(), *v;
+	json_t *table = !strcmp(cmd, "status") && !o->json ? json_pack("{s:[]}", "workers") : NULL;
+	size_t i;
+
+	for (int k = 1; k <= n_targets; k++)
+		json_array_append_new(targets, json_string(argv[k]));
+	json_array_foreach(targets, i, v)
+		if (!strcmp(json_string_value(v), "all")) {
+			json_decref(targets);
+			if (!(targets = all_pools(c, o, &rc))) {
+				json_decref(ids);
+				json_decref(table);
+				return rc;
+			}
+			break;
+		}
+	json_array_foreach(targets, i, v) {
+		char *one[3] = { (char *)cmd, (char *)json_string_value(v), (char *)sig };
+		const char *method;
+		json_t *params;
+		long id;
+
+		if ((rc = build_request(sig ? 3 : 2, one, o, &method, &params, &follow)) != EXIT_OK)
+			break;
+		if (lv_client_send(c, method, params, &id) < 0) {
+			rc = no_reply(method, o);
+			break;
+		}
+		json_array_append_new(ids, json_integer(id));
+	}
+	json_array_foreach(ids, i, v) {
+		json_t *result, *error;
+		int r;
+
+		if (lv_client_receive(c, (long)json_integer_value(v), client_wait_ms(o), &result,
+		                      &error) < 0) {
+			rc = no_reply(cmd, o);
+			break;
+		}
+		if (!error && table) { /* one table for all targets, printed at the end */
+			json_array_extend(json_object_get(table, "workers"),
+			                  json_object_get(result, "workers"));
+		} else {
+			r = take_reply(cmd, o, result, error);
+			rc = r > rc ? r : rc;
+		}
+		json_decref(result);
+		json_decref(error);
+	}
+	if (table && rc != EXIT_CONNECT && rc != EXIT_TIMEOUT) {
+		int r = take_reply(cmd, o, table, NULL);
+
+		rc = r > rc ? r : rc;
+	}
+	json_decref(table);
+	json_decref(targets);
+	json_decref(ids);
+	return rc;
+}
+
+/* Several targets, or "all" where a pool list is meant (status all is plain status). */
+static bool wants_many(int argc, char **argv)
+{
+	int n = argc - 1 - !strcmp(argv[0], "signal");
+
+	if (!takes_targets(argv[0]) || n < 1)
+		return false;
+	if (!strcmp(argv[0], "status") && n == 1 && !strcmp(argv[1], "all"))
+		return false;
+	for (int k = 1; k <= n; k++)
+		if (!strcmp(argv[k], "all"))
+			return true;
+	return n > 1;
+}
+
+static struct lv_client *connect_daemon(struct opts *o, char *path, size_t len)
+{
+	char errbuf[512];
+	struct lv_client *c;
+
+	if (!o->socket && lv_default_socket_path(path, len) == 0)
+		o->socket = path;
+	if (!o->socket) {
+		fprintf(stderr, "loopvisorctl: no default control socket path fits; use -s SOCKET\n");
+		return NULL;
+	}
+	if (lv_sockpath_check(o->socket, errbuf, sizeof errbuf) < 0) {
+		/* someone else's folder in the shared /tmp: whoever answers there is not our daemon */
+		fprintf(stderr, "loopvisorctl: will not talk to %s: %s\n", o->socket, errbuf);
+		return NULL;
+	}
+	if (!(c = lv_client_connect(o->socket)))
+		fprintf(stderr, "loopvisorctl: cannot connect to %s: %s\n", o->socket, strerror(errno));
+	return c;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
-	char path[4096], errbuf[512];
+	char path[4096];
 	const char *method;
-	json_t *params, *result, *error;
+	json_t *params = NULL, *result, *error;
 	struct lv_client *c;
 	int first, rc, follow = 0;
+	bool many;
 
 	/* before the socket is opened: with fd 1 closed, it would get the output */
 	if (lv_std_fds_open() < 0)
@@ -396,40 +556,29 @@ int main(int argc, char **argv)
 	first = parse_opts(argc, argv, &o);
 	if (first >= argc)
 		return usage_error("no command given");
-	if ((rc = build_request(argc - first, argv + first, &o, &method, &params, &follow)) != EXIT_OK)
+	argc -= first;
+	argv += first;
+	if (!strcmp(argv[0], "status") && argc == 2 && !strcmp(argv[1], "all"))
+		argc = 1; /* every worker: what status says without a target */
+	many = wants_many(argc, argv);
+	if (!many && (rc = build_request(argc, argv, &o, &method, &params, &follow)) != EXIT_OK)
 		return rc;
-	if (!o.socket && lv_default_socket_path(path, sizeof path) == 0)
-		o.socket = path;
-	if (!o.socket) {
-		fprintf(stderr, "loopvisorctl: no default control socket path fits; use -s SOCKET\n");
+	if (!(c = connect_daemon(&o, path, sizeof path))) {
 		json_decref(params);
 		return EXIT_CONNECT;
 	}
-	if (lv_sockpath_check(o.socket, errbuf, sizeof errbuf) < 0) {
-		/* someone else's folder in the shared /tmp: whoever answers there is not our daemon */
-		fprintf(stderr, "loopvisorctl: will not talk to %s: %s\n", o.socket, errbuf);
-		json_decref(params);
-		return EXIT_CONNECT;
-	}
-	if (!(c = lv_client_connect(o.socket))) {
-		fprintf(stderr, "loopvisorctl: cannot connect to %s: %s\n", o.socket, strerror(errno));
-		json_decref(params);
-		return EXIT_CONNECT;
+	if (many) {
+		rc = run_many(c, &o, argc, argv);
+		lv_client_close(c);
+		return rc;
 	}
 	if (lv_client_call(c, method, params, client_wait_ms(&o), &result, &error) < 0) {
-		int sent_but_late = errno == ETIMEDOUT;
-
-		if (sent_but_late) /* the request went out: what it does goes on without us */
-			fprintf(stderr, "loopvisorctl: %s: sent, but no answer within %d ms\n", method,
-			        client_wait_ms(&o));
-		else
-			fprintf(stderr, "loopvisorctl: %s: %s\n", method,
-			        errno == ECONNRESET ? "the daemon closed the connection" : strerror(errno));
+		rc = no_reply(method, &o);
 		lv_client_close(c);
-		return sent_but_late ? EXIT_TIMEOUT : EXIT_CONNECT;
+		return rc;
 	}
 	if (!error && follow) {
-		if (!strcmp(argv[first], "tail") && !o.json)
+		if (!strcmp(argv[0], "tail") && !o.json)
 			ctl_print_log_lines(stdout, result);
 		json_decref(result);
 		rc = follow_stream(c, &o);
@@ -437,15 +586,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	lv_client_close(c);
-	if (error) {
-		rc = report_error(error);
-	} else {
-		if (o.json)
-			print_json(result);
-		else
-			print_human(strcmp(argv[first], "call") ? argv[first] : "call", result);
-		rc = !strcmp(argv[first], "status") ? health_of(result) : EXIT_OK;
-	}
+	rc = take_reply(argv[0], &o, result, error);
 	json_decref(result);
 	json_decref(error);
 	return rc;

@@ -22,6 +22,15 @@ static void teardown(void)
 	lvd_stop(&d);
 }
 
+static int count_lines(const char *text)
+{
+	int n = 0;
+
+	for (; *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
 /* Runs loopvisorctl -s SOCK with the given arguments; returns its exit code. */
 static int ctl(const char *sock, ...)
 {
@@ -153,6 +162,34 @@ START_TEST(every_method_is_a_verb)
 	ck_assert_int_eq(ctl(d.sock, "reload", NULL), 0);
 	ck_assert_str_eq(out, "added: more\n");
 	ck_assert_int_eq(ctl(d.sock, "wait", "more", NULL), 2); /* no STATE */
+}
+END_TEST
+
+/* start, stop, restart, status and signal take several targets, or all: every request is
+ * sent before any reply is read, and the exit code is the worst of the replies. */
+START_TEST(several_targets_and_all)
+{
+	lvd_start(&d, "{\"pools\":[{\"name\":\"a\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2},"
+	              "{\"name\":\"b\",\"exec\":[\"sleep\",\"1000\"],\"autostart\":false},"
+	              "{\"name\":\"c\",\"exec\":[\"sleep\",\"1000\"],\"autostart\":false}]}");
+	json_decref(lvd_wait(&d, "a", "running", 0));
+	ck_assert_int_eq(ctl(d.sock, "start", "b", "c", NULL), 0);
+	ck_assert_str_eq(out, "started b:0\nstarted c:0\n");
+	ck_assert_int_eq(ctl(d.sock, "status", "a:1", "c", NULL), 0);
+	ck_assert_msg(!strncmp(out, "NAME", 4) && strstr(out, "\na:1 ") && strstr(out, "\nc:0 ") &&
+	              !strstr(out, "b:0") && !strstr(out + 4, "NAME"), "%s", out); /* one table */
+	ck_assert_int_eq(ctl(d.sock, "signal", "a:0", "b", "CONT", NULL), 0);
+	ck_assert_str_eq(out, "signalled a:0\nsignalled b:0\n");
+	ck_assert_int_eq(ctl(d.sock, "restart", "c", "nope", NULL), 1); /* c is restarted all the same */
+	ck_assert_str_eq(out, "restarted c:0\n");
+	ck_assert_ptr_nonnull(strstr(err, "no such pool or worker"));
+	ck_assert_int_eq(ctl(d.sock, "stop", "all", NULL), 0);
+	ck_assert_str_eq(out, "stopped a:0\nstopped a:1\nstopped b:0\nstopped c:0\n");
+	ck_assert_int_eq(ctl(d.sock, "status", "all", NULL), 0);
+	ck_assert_int_eq(count_lines(out), 5); /* the header and the four workers */
+	ck_assert_int_eq(ctl(d.sock, "start", "all", NULL), 0);
+	json_decref(lvd_wait(&d, "a", "running", 0));
+	json_decref(lvd_wait(&d, "c", "running", 0));
 }
 END_TEST
 
@@ -290,6 +327,7 @@ int main(void)
 	tcase_add_test(tc, every_method_is_a_verb);
 	tcase_add_test(tc, a_timeout_is_not_a_connection_failure);
 	tcase_add_test(tc, status_says_when_a_worker_is_unhealthy);
+	tcase_add_test(tc, several_targets_and_all);
 	tcase_add_test(tc, socket_from_the_environment);
 	tcase_add_test(tc, events_and_tail_follow);
 	suite_add_tcase(su, tc);
