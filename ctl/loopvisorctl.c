@@ -202,12 +202,12 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 	*params = NULL;
 	if (!strcmp(cmd, "status")) {
 		if (argc > 2)
-			return usage_error("status takes at most one TARGET");
+			return usage_error("status takes TARGETs, or all");
 		if (argc == 2)
 			*params = json_pack("{s:s}", "target", argv[1]);
 	} else if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart")) {
 		if (argc != 2)
-			return usage_error("needs exactly one TARGET");
+			return usage_error("needs at least one TARGET");
 		*params = json_pack("{s:s}", "target", argv[1]);
 		add_wait(*params, o);
 	} else if (!strcmp(cmd, "reload")) {
