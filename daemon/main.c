@@ -32,6 +32,7 @@
 #include "daemon/out/waiters.h"
 #include "daemon/proc/spawn.h"
 #include "daemon/proc/zygote.h"
+#include "worker/proctitle.h"
 #include "ipc/stdfds.h"
 
 #define DEFAULT_CONFIG "/etc/loopvisor/loopvisor.json"
@@ -299,8 +300,9 @@ int main(int argc, char **argv)
 	 * open(), libevent's signal pipe say, and log lines would be read back as signals. */
 	if (lv_std_fds_open() < 0)
 		return 1;
-	if (argc == 3 && !strcmp(argv[1], LV_ZYGOTE_ARG))
-		zygote_main(argv[2]);
+	lv_proctitle_init(argc, argv);
+	if (argc == 4 && !strcmp(argv[1], LV_ZYGOTE_ARG))
+		zygote_main(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
 	parse_args(argc, argv, &o);
 	sup.socket_arg = o.socket;
 	lv_log_open();

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "worker/loop.h"
+#include "worker/proctitle.h"
 
 static struct lv_ctx *loops;
 static unsigned n_loops;
@@ -123,6 +124,7 @@ _Noreturn void lv_module_run(const struct lv_spawn *sp)
 	const struct lv_job *job;
 	int sigfd;
 
+	lv_proctitle_set("loopvisor worker %s", sp->worker); /* ps tells workers apart */
 	sigfd = stop_signal_fd(sp);
 	job = load_job(sp);
 	n_loops = sp->loops ? sp->loops : 1;

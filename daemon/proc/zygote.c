@@ -232,12 +232,15 @@ struct zygote *zygote_new(struct zygote_set *set)
 		/* A fresh image, not a fork of the daemon: pages the workers share with their
 		 * parent are then the zygote's few, not the daemon's, whose rmap the kernel would
 		 * otherwise walk across all 10000 workers (on fork, exit and page scans). */
-		char parent[24];
-		char *const argv[] = { "loopvisord", LV_ZYGOTE_ARG, parent, NULL };
+		/* the serial padded with spaces: room for the titles of the zygote and of the
+		 * module workers it forks (worker/proctitle.h) */
+		char parent[24], serial[LV_PROCTITLE_ROOM];
+		char *const argv[] = { "loopvisord", LV_ZYGOTE_ARG, parent, serial, NULL };
 		/* first out of the way, so that neither lands on the other's final number */
 		int sock = fcntl(sv[1], F_DUPFD, ZYGOTE_FD + 2), bin = fcntl(exe, F_DUPFD, ZYGOTE_FD + 2);
 
 		snprintf(parent, sizeof parent, "%d", (int)daemon);
+		snprintf(serial, sizeof serial, "%-*u", (int)sizeof serial - 1, z->serial);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != daemon || sock < 0 ||
 		    bin < 0 || dup3(sock, ZYGOTE_FD, 0) < 0 || dup3(bin, ZYGOTE_FD + 1, O_CLOEXEC) < 0)
 			_exit(1);

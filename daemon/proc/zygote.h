@@ -26,9 +26,12 @@
 struct procs;
 struct process;
 
-/* loopvisord LV_ZYGOTE_ARG PARENT_PID: the zygote's own entry (fd 3 is its socket) */
+/* loopvisord LV_ZYGOTE_ARG PARENT_PID SERIAL: the zygote's own entry (fd 3 is its socket).
+ * SERIAL comes padded with spaces to LV_PROCTITLE_ROOM bytes: argv is where process titles
+ * are written, and the module workers it forks title themselves there too. */
 #define LV_ZYGOTE_ARG "--zygote-internal"
-_Noreturn void zygote_main(const char *parent);
+#define LV_PROCTITLE_ROOM 160
+_Noreturn void zygote_main(const char *parent, unsigned serial);
 
 /* Starts the first zygote; -1 when it could not (the daemon then forks workers itself). */
 int zygote_start(struct procs *ps);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "daemon/proc/zygote_wire.h"
+#include "worker/proctitle.h"
 
 static void send_msg(int sock, int kind, pid_t pid, int status)
 {
@@ -117,7 +118,7 @@ static void handle_request(int sock, char *buf, size_t size)
 	send_msg(sock, ZYGOTE_SPAWNED, pid, 0);
 }
 
-_Noreturn void zygote_main(const char *parent)
+_Noreturn void zygote_main(const char *parent, unsigned serial)
 {
 	int sock = ZYGOTE_FD;
 	char *buf = malloc(ZYGOTE_MAX_MSG);
@@ -127,6 +128,7 @@ _Noreturn void zygote_main(const char *parent)
 	prctl(PR_SET_NAME, "loopvisor-zyg");
 	if (getppid() != (pid_t)atoi(parent)) /* the daemon died during the exec */
 		_exit(1);
+	lv_proctitle_set("loopvisor zygote %u", serial); /* over argv: parent is gone now */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	if (!buf || (sfd = signalfd(-1, &chld, SFD_CLOEXEC)) < 0)

@@ -1,7 +1,8 @@
 /* test_zygote: the daemon never waits for a zygote. A stopped zygote holds up nothing but
  * its own answers, is killed once it owes one for too long, and its requests go elsewhere;
- * one that wakes up forks what it was asked, signals asked for meanwhile included; and a
- * burst of 2,000 spawns is forked by zygotes, none by the daemon. */
+ * one that wakes up forks what it was asked, signals asked for meanwhile included; a burst
+ * of 2,000 spawns is forked by zygotes, none by the daemon; ps tells zygotes and workers
+ * apart. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,6 +214,49 @@ START_TEST(a_burst_of_spawns_is_forked_by_zygotes_only)
 }
 END_TEST
 
+/* /proc/PID/cmdline as one string (its NULs as spaces, trailing ones dropped). */
+static char *cmdline_of(pid_t pid)
+{
+	char path[64], *text;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	text = calloc(1, 4096);
+	n = fread(text, 1, 4095, f);
+	fclose(f);
+	while (n > 0 && text[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (text[i] == '\0')
+			text[i] = ' ';
+	text[n] = '\0';
+	return text;
+}
+
+/* ps tells loopvisor's processes apart; an exec worker keeps its program's argv. */
+START_TEST(ps_tells_zygotes_and_workers_apart)
+{
+	pid_t module, zygote, exec;
+	char *text;
+
+	lvd_start(&d, "{\"pools\":[{\"name\":\"z\",\"exec\":[\"sleep\",\"1000\"]},"
+	              "{\"name\":\"web\",\"module\":\"ticker\"}]}");
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	zygote = the_zygote();
+	module = lvd_worker_pid(&d, "web:0");
+	exec = lvd_worker_pid(&d, "z:0");
+	ck_assert_str_eq(text = cmdline_of(module), "loopvisor worker web:0");
+	free(text);
+	ck_assert_int_eq(ppid_of(module), zygote);
+	ck_assert_str_eq(text = cmdline_of(zygote), "loopvisor zygote 1");
+	free(text);
+	ck_assert_str_eq(text = cmdline_of(exec), "sleep 1000");
+	free(text);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("zygote");
@@ -223,6 +267,7 @@ int main(void)
 	tcase_add_test(tc, a_stuck_zygote_holds_up_nothing_else);
 	tcase_add_test(tc, a_zygote_that_wakes_up_forks_what_it_was_asked);
 	tcase_add_test(tc, a_burst_of_spawns_is_forked_by_zygotes_only);
+	tcase_add_test(tc, ps_tells_zygotes_and_workers_apart);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
