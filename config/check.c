@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/lib/strv.h"
+
 int cfg_fail(struct cfgerr *e, const char *prefix, const char *key, const char *fmt, ...)
 {
 	char msg[384];
@@ -33,8 +35,12 @@ int cfg_known_keys(struct cfgerr *e, const json_t *obj, const char *prefix,
 
 		while (*a && strcmp(*a, key) != 0)
 			a++;
-		if (!*a)
-			return cfg_fail(e, prefix, key, "unknown key");
+		if (!*a) {
+			const char *meant = lv_strv_closest(key, allowed);
+
+			return meant ? cfg_fail(e, prefix, key, "unknown key; did you mean \"%s\"?", meant)
+			             : cfg_fail(e, prefix, key, "unknown key");
+		}
 	}
 	return 0;
 }

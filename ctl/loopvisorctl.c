@@ -10,6 +10,7 @@
 
 #include "ctl/client.h"
 #include "ctl/output.h"
+#include "daemon/lib/strv.h"
 #include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
 
@@ -48,10 +49,26 @@ static void usage(FILE *out)
 	        "--timeout, 5 status shows a worker failed or backing off.\n");
 }
 
+/* A mistake gets one line, not the whole usage again (that is --help). */
 static int usage_error(const char *msg)
 {
 	fprintf(stderr, "loopvisorctl: %s\n", msg);
-	usage(stderr);
+	return EXIT_USAGE;
+}
+
+static const char *const commands[] = { "status", "start", "stop", "restart", "scale", "signal",
+	"reload", "add", "remove", "inspect", "wait", "shutdown", "version", "events", "tail",
+	"call", NULL };
+
+static int unknown_command(const char *cmd)
+{
+	const char *meant = lv_strv_closest(cmd, commands);
+
+	if (meant)
+		fprintf(stderr, "loopvisorctl: unknown command '%s'; did you mean '%s'?\n", cmd, meant);
+	else
+		fprintf(stderr, "loopvisorctl: unknown command '%s'; loopvisorctl --help lists them\n",
+		        cmd);
 	return EXIT_USAGE;
 }
 
@@ -302,9 +319,7 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 			}
 		}
 	} else {
-		char msg[128];
-		snprintf(msg, sizeof msg, "unknown command \"%s\"", cmd);
-		return usage_error(msg);
+		return unknown_command(cmd);
 	}
 	return EXIT_OK;
 }
@@ -335,7 +350,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case 'V': printf("loopvisorctl %s\n", LV_VERSION); exit(EXIT_OK);
-		default: usage(stderr); exit(EXIT_USAGE);
+		default: exit(usage_error("loopvisorctl --help lists the options"));
 		}
 	}
 	return optind;

@@ -133,11 +133,11 @@ END_TEST
 START_TEST(errors_name_the_key_path)
 {
 	parse_fails("[]", "(root): must be an object");
-	parse_fails("{\"pool\":[]}", "pool: unknown key");
+	parse_fails("{\"pool\":[]}", "pool: unknown key; did you mean \"pools\"?");
 	parse_fails("{\"pools\":{}}", "pools: must be an array");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"]},"
 	            "{\"name\":\"b\",\"exec\":[\"x\"],\"wrokers\":2}]}",
-	            "pools[1].wrokers: unknown key");
+	            "pools[1].wrokers: unknown key; did you mean \"workers\"?");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"workers\":10001}]}",
 	            "pools[0].workers: must be an integer between 0 and 10000");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"workers\":\"2\"}]}",
@@ -166,7 +166,7 @@ START_TEST(errors_name_the_key_path)
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"stop_timeout_ms\":0}]}",
 	            "pools[0].stop_timeout_ms: must be an integer between 1 and 3600000");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"start_limit\":{\"bursts\":1}}]}",
-	            "pools[0].start_limit.bursts: unknown key");
+	            "pools[0].start_limit.bursts: unknown key; did you mean \"burst\"?");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"start_limit\":{\"burst\":0}}]}",
 	            "pools[0].start_limit.burst: must be an integer between 1 and 1000");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"env\":{\"A\":1}}]}",
@@ -329,7 +329,7 @@ START_TEST(load_from_files)
 
 	write_file(path, "{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"wrokers\":1}]}");
 	ck_assert_int_eq(lv_config_load(path, &cfg, err, sizeof err), -1);
-	ck_assert_str_eq(err, "pools[0].wrokers: unknown key");
+	ck_assert_str_eq(err, "pools[0].wrokers: unknown key; did you mean \"workers\"?");
 	unlink(path);
 
 	ck_assert_int_eq(lv_config_load(path, &cfg, err, sizeof err), -1);

@@ -47,12 +47,29 @@ START_TEST(free_takes_null)
 }
 END_TEST
 
+/* "did you mean": one or two edits away (a swap of neighbours is one), never a guess */
+START_TEST(the_closest_word_is_a_near_one)
+{
+	static const char *const keys[] = { "workers", "name", "burst", "reload", "start", NULL };
+
+	ck_assert_str_eq(lv_strv_closest("wrokers", keys), "workers");
+	ck_assert_str_eq(lv_strv_closest("relod", keys), "reload");
+	ck_assert_str_eq(lv_strv_closest("bursts", keys), "burst");
+	ck_assert_str_eq(lv_strv_closest("stat", keys), "start");
+	ck_assert_ptr_null(lv_strv_closest("owner", keys));
+	ck_assert_ptr_null(lv_strv_closest("x", keys));       /* one letter is anything's typo */
+	ck_assert_ptr_null(lv_strv_closest("workersworkers", keys));
+	ck_assert_ptr_null(lv_strv_closest("reload", NULL));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("strv");
 	TCase *tc = tcase_create("strv");
 
 	tcase_add_test(tc, len_counts_up_to_the_null);
+	tcase_add_test(tc, the_closest_word_is_a_near_one);
 	tcase_add_test(tc, dup_copies_every_string);
 	tcase_add_test(tc, dup_of_null_is_an_empty_vector);
 	tcase_add_test(tc, free_takes_null);
