@@ -102,15 +102,49 @@ static void print_json(const json_t *v)
 /* -32002: the daemon did what was asked, but what it waited for did not come in time. */
 #define RPC_TIMED_OUT (-32002)
 
-static int report_error(const json_t *error)
+/* What an error's data adds, in words: ": nope", ": web:0: exit 3", " (waits: at most
+ * 256)", "; still waiting for web:1, web:2". Data of another shape adds nothing here (it
+ * is in the --json output). */
+static void say_data(FILE *out, const json_t *data)
 {
-	const json_t *data = json_object_get(error, "data");
-	char *text = data ? json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	const json_t *workers = json_object_get(data, "workers"), *name;
+	const char *target = str_or(json_object_get(data, "target"), NULL);
+	const char *worker = str_or(json_object_get(data, "worker"), NULL);
+	const char *what = target ? target : str_or(json_object_get(data, "method"), NULL);
+	size_t i;
 
-	fprintf(stderr, "loopvisorctl: %s%s%s\n",
-	        str_or(json_object_get(error, "message"), "the daemon answered with an error"),
-	        text ? " " : "", text ? text : "");
-	free(text);
+	if (!what)
+		what = str_or(json_object_get(data, "pool"), NULL);
+	if (worker)
+		fprintf(out, ": %s%s%s", worker, json_is_string(json_object_get(data, "last_error"))
+		        ? ": " : "", str_or(json_object_get(data, "last_error"), ""));
+	else if (what)
+		fprintf(out, ": %s", what);
+	if (json_is_string(json_object_get(data, "limit")))
+		fprintf(out, " (%s: at most %lld)", str_or(json_object_get(data, "limit"), ""),
+		        (long long)json_integer_value(json_object_get(data, "max")));
+	json_array_foreach(workers, i, name) {
+		if (i == 5) {
+			fprintf(out, " and %zu more", json_array_size(workers) - 5);
+			break;
+		}
+		fprintf(out, "%s%s", i ? ", " : "; still waiting for ", str_or(name, "?"));
+	}
+}
+
+static int report_error(const json_t *error, bool json)
+{
+	if (json) { /* the whole error object, data included, for scripts */
+		char *text = json_dumps(error, JSON_COMPACT);
+
+		fprintf(stderr, "%s\n", text ? text : "{}");
+		free(text);
+	} else {
+		fprintf(stderr, "loopvisorctl: %s",
+		        str_or(json_object_get(error, "message"), "the daemon answered with an error"));
+		say_data(stderr, json_object_get(error, "data"));
+		fputc('\n', stderr);
+	}
 	return json_integer_value(json_object_get(error, "code")) == RPC_TIMED_OUT ? EXIT_TIMEOUT
 	                                                                            : EXIT_REMOTE;
 }
@@ -414,7 +448,7 @@ static int no_reply(const char *method, const struct opts *o)
 static int take_reply(const char *cmd, const struct opts *o, json_t *result, json_t *error)
 {
 	if (error)
-		return report_error(error);
+		return report_error(error, o->json);
 	if (o->json)
 		print_json(result);
 	else
@@ -441,7 +475,7 @@ static json_t *all_pools(struct lv_client *c, const struct opts *o, int *rc)
 		return NULL;
 	}
 	if (error) {
-		*rc = report_error(error);
+		*rc = report_error(error, o->json);
 		json_decref(error);
 		json_decref(names);
 		return NULL;

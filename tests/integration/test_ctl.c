@@ -107,7 +107,10 @@ START_TEST(exit_codes)
 {
 	lvd_start(&d, "{\"pools\":[]}");
 	ck_assert_int_eq(ctl(d.sock, "status", "nope", NULL), 1);
-	ck_assert_str_eq(err, "loopvisorctl: no such pool or worker {\"target\":\"nope\"}\n");
+	ck_assert_str_eq(err, "loopvisorctl: no such pool or worker: nope\n"); /* no raw JSON */
+	ck_assert_int_eq(ctl(d.sock, "--json", "status", "nope", NULL), 1);
+	ck_assert_str_eq(err, "{\"code\":-32001,\"message\":\"no such pool or worker\","
+	                      "\"data\":{\"target\":\"nope\"}}\n"); /* scripts get it whole */
 	ck_assert_str_eq(out, "");
 	ck_assert_int_eq(ctl(d.sock, "call", "nosuchmethod", NULL), 1);
 	ck_assert_int_eq(ctl(d.sock, "frobnicate", NULL), 2);
@@ -227,6 +230,7 @@ START_TEST(a_timeout_is_not_a_connection_failure)
 	snprintf(ms, sizeof ms, "%d", test_ms(300));
 	ck_assert_int_eq(ctl(d.sock, "--timeout", ms, "wait", "job", "running", NULL), 4);
 	ck_assert_ptr_nonnull(strstr(err, "timed out"));
+	ck_assert_ptr_nonnull(strstr(err, "; still waiting for job:0\n"));
 	ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
 	rc = ctl(d.sock, "--timeout", ms, "status", NULL);
 	ck_assert_int_eq(kill(d.pid, SIGCONT), 0); /* before any assertion: teardown needs it */
