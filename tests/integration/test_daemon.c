@@ -182,7 +182,7 @@ START_TEST(check_mode_validates_and_exits)
 		ck_assert_ptr_nonnull(strstr(out, "warning: pools[0] (a) runs as root"));
 	argv[3] = bad;
 	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 1);
-	ck_assert_str_eq(err, "loopvisord: pools[1].wrokers: unknown key\n");
+	ck_assert_str_eq(err, "loopvisord: pools[1].wrokers: unknown key; did you mean \"workers\"?\n");
 	argv[3] = "/nonexistent.json";
 	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 1);
 	ck_assert_str_eq(err, "loopvisord: /nonexistent.json: No such file or directory\n");

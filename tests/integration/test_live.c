@@ -115,7 +115,8 @@ START_TEST(invalid_reload_changes_nothing)
 	lvd_write_config(&d, "{\"pools\":[{\"name\":\"a\",\"module\":\"ticker\",\"wrokers\":9}]}");
 	e = lvd_call_error(&d, "reload", NULL);
 	ck_assert_int_eq(JINT(e, "code"), -32007);
-	ck_assert_str_eq(JSTR(e, "message"), "pools[0].wrokers: unknown key");
+	ck_assert_str_eq(JSTR(e, "message"),
+	                 "pools[0].wrokers: unknown key; did you mean \"workers\"?");
 	json_decref(e);
 	after = pids();
 	ck_assert(json_equal(before, after));
@@ -270,7 +271,8 @@ START_TEST(add_and_remove_at_runtime)
 	ck_assert_int_eq(JINT(r, "code"), -32602);
 	json_decref(r);
 	r = lvd_call_error(&d, "add", "{\"pool\":{\"name\":\"bad\",\"exec\":[\"true\"],\"wrokers\":1}}");
-	ck_assert_str_eq(JSTR(r, "message"), "params.pool.wrokers: unknown key");
+	ck_assert_str_eq(JSTR(r, "message"),
+	                 "params.pool.wrokers: unknown key; did you mean \"workers\"?");
 	json_decref(r);
 	sub = watch_removals();
 	r = lvd_call(&d, "remove", "{\"pool\":\"extra\"}");
