@@ -83,6 +83,12 @@ struct procs {
 	struct proc_hooks hooks;
 	TAILQ_HEAD(, process) queue;    /* spawns waiting to be sent (spawn.h) */
 	struct event *pump;             /* made active to send them */
+	/* what the zygotes hand back to the queue (set by spawn.c, called by zygote.c, so
+	 * that the zygotes never call up into spawn.c): the answer to p's request, from the
+	 * loop (err: the errno of its fork, 0: p runs as p->pid); p's request given back by a
+	 * zygote that went away without answering */
+	void (*spawn_answered)(struct procs *ps, struct process *p, int err);
+	void (*spawn_requeue)(struct procs *ps, struct process *p);
 };
 
 

@@ -206,7 +206,8 @@ static void spawned(struct procs *ps, struct process *p)
 	ps->hooks.spawned(ps->hooks.ctx, p, &io);
 }
 
-void proc_spawn_answered(struct procs *ps, struct process *p, int err)
+/* A zygote's answer to p's request (ps->spawn_answered). */
+static void answered(struct procs *ps, struct process *p, int err)
 {
 	char why[128];
 
@@ -218,7 +219,9 @@ void proc_spawn_answered(struct procs *ps, struct process *p, int err)
 	spawned(ps, p);
 }
 
-void proc_spawn_requeue(struct procs *ps, struct process *p)
+/* p's zygote went away without answering (ps->spawn_requeue): p goes back to the head of
+ * the queue, its descriptors closed (new ones are made when it is sent again). */
+static void requeue(struct procs *ps, struct process *p)
 {
 	process_close_io(p);
 	proc_close_error(p);
@@ -258,7 +261,7 @@ static bool send_one(struct procs *ps, struct process *p)
 		return false;
 	}
 	dequeue(ps, p);
-	if (rc == 0) { /* the answer comes through proc_spawn_answered */
+	if (rc == 0) { /* the answer comes through ps->spawn_answered */
 		close_child_ends(&c);
 		return true;
 	}
@@ -275,7 +278,8 @@ static bool send_one(struct procs *ps, struct process *p)
 	return true;
 }
 
-void procs_pump(struct procs *ps)
+/* Sends what the zygotes can take now. */
+static void pump(struct procs *ps)
 {
 	struct process *p;
 
@@ -287,7 +291,7 @@ static void on_pump(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	procs_pump(arg);
+	pump(arg);
 }
 
 void proc_spawn(struct procs *ps, struct process *p, const struct spawn_opts *opts)
@@ -304,6 +308,8 @@ void proc_spawn(struct procs *ps, struct process *p, const struct spawn_opts *op
 int spawn_queue_init(struct procs *ps)
 {
 	TAILQ_INIT(&ps->queue);
+	ps->spawn_answered = answered;
+	ps->spawn_requeue = requeue;
 	ps->pump = event_new(ps->base, -1, 0, on_pump, ps);
 	return ps->pump ? 0 : -1;
 }

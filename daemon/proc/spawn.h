@@ -16,17 +16,10 @@
  * burst of 10,000 spawns holds no more than the zygotes' windows. hooks.spawned or
  * hooks.spawn_failed follows, from the loop, never from within this call. */
 void proc_spawn(struct procs *ps, struct process *p, const struct spawn_opts *opts);
-/* Sends what the zygotes can take now (the pump event runs it). */
-void procs_pump(struct procs *ps);
-/* The queue and its pump on ps->base: 0 or -1. Free drops what still waits. */
+/* The queue and its pump on ps->base, and the zygotes' way back to it (struct procs):
+ * 0 or -1. Free drops what still waits. */
 int spawn_queue_init(struct procs *ps);
 void spawn_queue_free(struct procs *ps);
-/* For zygote.c. Its answer to p's request, taken from the loop: p runs as p->pid (adopted
- * when the answer was read), or err is the errno of the zygote's fork. */
-void proc_spawn_answered(struct procs *ps, struct process *p, int err);
-/* The zygote that took p's request went away without answering: p goes back to the head
- * of the queue, its descriptors closed (new ones are made when it is sent again). */
-void proc_spawn_requeue(struct procs *ps, struct process *p);
 /* Closes the start-error pipe (a running module worker reports no start error). */
 void proc_close_error(struct process *p);
 /* Reads a start error still in the pipe (hooks.start_error); true if the pipe was watched

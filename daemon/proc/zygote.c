@@ -22,7 +22,6 @@
 #include "daemon/lib/log.h"
 #include "daemon/lib/clock.h"
 #include "daemon/proc/procs.h"
-#include "daemon/proc/spawn.h"
 #include "daemon/proc/zygote_int.h"
 
 /* A zygote that owes an answer gets this long (LOOPVISOR_ZYGOTE_REPLY_MS) before it is
@@ -58,7 +57,7 @@ static void handle_reports(struct zygote_set *set)
 		if (!r.p)
 			continue;
 		if (r.spawned)
-			proc_spawn_answered(set->ps, r.p, r.err);
+			set->ps->spawn_answered(set->ps, r.p, r.err);
 		else
 			procs_exited(set->ps, r.p, r.status);
 	}

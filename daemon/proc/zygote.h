@@ -41,7 +41,7 @@ struct zygote;
  * again when they can); NULL without it when none can (the daemon forks the worker). */
 struct zygote *zygote_pick(struct procs *ps, bool *later);
 /* Sends z the request for p's process (sp, its descriptors attached): 0 (the answer comes
- * through proc_spawn_answered), -EAGAIN (z's socket is full: later), -EMSGSIZE, -ENOBUFS or
+ * through ps->spawn_answered), -EAGAIN (z's socket is full: later), -EMSGSIZE, -ENOBUFS or
  * -ENOMEM (the daemon forks this one), or another -errno: z failed, pick again. */
 int zygote_send_spawn(struct zygote *z, struct process *p, const struct lv_spawn *sp);
 /* p is about to be freed: no answer or report leads to it any more; what a zygote forked

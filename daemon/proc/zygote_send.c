@@ -12,7 +12,6 @@
 
 #include "daemon/lib/clock.h"
 #include "daemon/lib/log.h"
-#include "daemon/proc/spawn.h"
 #include "daemon/proc/zygote_int.h"
 
 /* Does z owe something (an answer, or signals to send)? Then it must show life within
@@ -87,8 +86,8 @@ void on_zygote_writable(evutil_socket_t fd, short what, void *arg)
 	z->blocked = false;
 	if ((rc = flush_outbox(z)) < 0 && rc != -EAGAIN)
 		zygote_fail(z, strerror(-rc));
-	if (!z->blocked)
-		procs_pump(z->set->ps); /* spawns may have waited for this room */
+	if (!z->blocked) /* spawns may have waited for this room */
+		event_active(z->set->ps->pump, EV_READ, 0);
 }
 
 static int queue_signal(struct zygote *z, const struct zygote_signal *rq)
@@ -192,7 +191,7 @@ void zygote_requeue_waiting(struct zygote *z)
 		struct process *p = z->waiting[(z->first + --z->n_waiting) % ZYGOTE_WINDOW];
 
 		if (p)
-			proc_spawn_requeue(z->set->ps, p);
+			z->set->ps->spawn_requeue(z->set->ps, p);
 	}
 }
 
