@@ -102,36 +102,6 @@ static void print_json(const json_t *v)
 /* -32002: the daemon did what was asked, but what it waited for did not come in time. */
 #define RPC_TIMED_OUT (-32002)
 
-/* What an error's data adds, in words: ": nope", ": web:0: exit 3", " (waits: at most
- * 256)", "; still waiting for web:1, web:2". Data of another shape adds nothing here (it
- * is in the --json output). */
-static void say_data(FILE *out, const json_t *data)
-{
-	const json_t *workers = json_object_get(data, "workers"), *name;
-	const char *target = str_or(json_object_get(data, "target"), NULL);
-	const char *worker = str_or(json_object_get(data, "worker"), NULL);
-	const char *what = target ? target : str_or(json_object_get(data, "method"), NULL);
-	size_t i;
-
-	if (!what)
-		what = str_or(json_object_get(data, "pool"), NULL);
-	if (worker)
-		fprintf(out, ": %s%s%s", worker, json_is_string(json_object_get(data, "last_error"))
-		        ? ": " : "", str_or(json_object_get(data, "last_error"), ""));
-	else if (what)
-		fprintf(out, ": %s", what);
-	if (json_is_string(json_object_get(data, "limit")))
-		fprintf(out, " (%s: at most %lld)", str_or(json_object_get(data, "limit"), ""),
-		        (long long)json_integer_value(json_object_get(data, "max")));
-	json_array_foreach(workers, i, name) {
-		if (i == 5) {
-			fprintf(out, " and %zu more", json_array_size(workers) - 5);
-			break;
-		}
-		fprintf(out, "%s%s", i ? ", " : "; still waiting for ", str_or(name, "?"));
-	}
-}
-
 static int report_error(const json_t *error, bool json)
 {
 	if (json) { /* the whole error object, data included, for scripts */
@@ -142,51 +112,11 @@ static int report_error(const json_t *error, bool json)
 	} else {
 		fprintf(stderr, "loopvisorctl: %s",
 		        str_or(json_object_get(error, "message"), "the daemon answered with an error"));
-		say_data(stderr, json_object_get(error, "data"));
+		ctl_print_error_data(stderr, json_object_get(error, "data"));
 		fputc('\n', stderr);
 	}
 	return json_integer_value(json_object_get(error, "code")) == RPC_TIMED_OUT ? EXIT_TIMEOUT
 	                                                                            : EXIT_REMOTE;
-}
-
-/* Prints a result for people; cmd is the command word. */
-static void print_human(const char *cmd, const json_t *result)
-{
-	if (!strcmp(cmd, "status")) {
-		ctl_print_status(stdout, result);
-	} else if (!strcmp(cmd, "start")) {
-		ctl_print_names(stdout, "started", result);
-	} else if (!strcmp(cmd, "stop")) {
-		ctl_print_names(stdout, "stopped", result);
-	} else if (!strcmp(cmd, "restart")) {
-		ctl_print_names(stdout, "restarted", result);
-	} else if (!strcmp(cmd, "signal")) {
-		ctl_print_names(stdout, "signalled", result);
-	} else if (!strcmp(cmd, "scale")) {
-		long long n = json_integer_value(json_object_get(result, "workers"));
-
-		printf("%s: %lld worker%s\n", str_or(json_object_get(result, "pool"), "?"), n,
-		       n == 1 ? "" : "s");
-	} else if (!strcmp(cmd, "add")) {
-		ctl_print_names(stdout, "added", result);
-	} else if (!strcmp(cmd, "remove")) {
-		printf("removed %s\n", str_or(json_object_get(result, "removed"), "?"));
-	} else if (!strcmp(cmd, "wait")) {
-		ctl_print_status(stdout, result);
-	} else if (!strcmp(cmd, "reload")) {
-		ctl_print_reload(stdout, result);
-	} else if (!strcmp(cmd, "shutdown")) {
-		printf("shutting down\n");
-	} else if (!strcmp(cmd, "tail")) {
-		ctl_print_log_lines(stdout, result);
-	} else if (!strcmp(cmd, "version")) {
-		printf("loopvisord %s (libevent %s, jansson %s)\nloopvisorctl %s\n",
-		       str_or(json_object_get(result, "version"), "?"),
-		       str_or(json_object_get(result, "libevent"), "?"),
-		       str_or(json_object_get(result, "jansson"), "?"), LV_VERSION);
-	} else {
-		print_json(result);
-	}
 }
 
 /* The wait and timeout a command that waits takes from the options. */
@@ -452,7 +382,7 @@ static int take_reply(const char *cmd, const struct opts *o, json_t *result, jso
 	if (o->json)
 		print_json(result);
 	else
-		print_human(strcmp(cmd, "call") ? cmd : "call", result);
+		ctl_print_result(stdout, cmd, result);
 	return !strcmp(cmd, "status") ? health_of(result) : EXIT_OK;
 }
 

@@ -7,6 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+static const char *str_or(const json_t *v, const char *fallback)
+{
+	return json_is_string(v) ? json_string_value(v) : fallback;
+}
+
 void ctl_format_uptime(long long ms, char *buf, size_t len)
 {
 	long long s = ms / 1000;
@@ -186,4 +191,74 @@ void ctl_print_reload(FILE *out, const json_t *result)
 	}
 	if (!any)
 		fprintf(out, "nothing changed\n");
+}
+
+void ctl_print_result(FILE *out, const char *cmd, const json_t *result)
+{
+	if (!strcmp(cmd, "status")) {
+		ctl_print_status(out, result);
+	} else if (!strcmp(cmd, "start")) {
+		ctl_print_names(out, "started", result);
+	} else if (!strcmp(cmd, "stop")) {
+		ctl_print_names(out, "stopped", result);
+	} else if (!strcmp(cmd, "restart")) {
+		ctl_print_names(out, "restarted", result);
+	} else if (!strcmp(cmd, "signal")) {
+		ctl_print_names(out, "signalled", result);
+	} else if (!strcmp(cmd, "scale")) {
+		long long n = json_integer_value(json_object_get(result, "workers"));
+
+		fprintf(out, "%s: %lld worker%s\n", str_or(json_object_get(result, "pool"), "?"), n,
+		       n == 1 ? "" : "s");
+	} else if (!strcmp(cmd, "add")) {
+		ctl_print_names(out, "added", result);
+	} else if (!strcmp(cmd, "remove")) {
+		fprintf(out, "removed %s\n", str_or(json_object_get(result, "removed"), "?"));
+	} else if (!strcmp(cmd, "wait")) {
+		ctl_print_status(out, result);
+	} else if (!strcmp(cmd, "reload")) {
+		ctl_print_reload(out, result);
+	} else if (!strcmp(cmd, "shutdown")) {
+		fprintf(out, "shutting down\n");
+	} else if (!strcmp(cmd, "tail")) {
+		ctl_print_log_lines(out, result);
+	} else if (!strcmp(cmd, "version")) {
+		fprintf(out, "loopvisord %s (libevent %s, jansson %s)\nloopvisorctl %s\n",
+		       str_or(json_object_get(result, "version"), "?"),
+		       str_or(json_object_get(result, "libevent"), "?"),
+		       str_or(json_object_get(result, "jansson"), "?"), LV_VERSION);
+	} else {
+		char *text = json_dumps(result, JSON_INDENT(2) | JSON_ENCODE_ANY);
+
+		if (text)
+			fprintf(out, "%s\n", text);
+		free(text);
+	}
+}
+
+void ctl_print_error_data(FILE *out, const json_t *data)
+{
+	const json_t *workers = json_object_get(data, "workers"), *name;
+	const char *target = str_or(json_object_get(data, "target"), NULL);
+	const char *worker = str_or(json_object_get(data, "worker"), NULL);
+	const char *what = target ? target : str_or(json_object_get(data, "method"), NULL);
+	size_t i;
+
+	if (!what)
+		what = str_or(json_object_get(data, "pool"), NULL);
+	if (worker)
+		fprintf(out, ": %s%s%s", worker, json_is_string(json_object_get(data, "last_error"))
+		        ? ": " : "", str_or(json_object_get(data, "last_error"), ""));
+	else if (what)
+		fprintf(out, ": %s", what);
+	if (json_is_string(json_object_get(data, "limit")))
+		fprintf(out, " (%s: at most %lld)", str_or(json_object_get(data, "limit"), ""),
+		        (long long)json_integer_value(json_object_get(data, "max")));
+	json_array_foreach(workers, i, name) {
+		if (i == 5) {
+			fprintf(out, " and %zu more", json_array_size(workers) - 5);
+			break;
+		}
+		fprintf(out, "%s%s", i ? ", " : "; still waiting for ", str_or(name, "?"));
+	}
 }

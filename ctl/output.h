@@ -29,4 +29,12 @@ void ctl_print_names(FILE *out, const char *verb, const json_t *result);
  * "nothing changed" when none has. */
 void ctl_print_reload(FILE *out, const json_t *result);
 
+/* A command's result for people (cmd: the command word; JSON for the ones with no form). */
+void ctl_print_result(FILE *out, const char *cmd, const json_t *result);
+
+/* What an error's data adds, in words: ": nope", ": web:0: exit 3", " (waits: at most
+ * 256)", "; still waiting for web:1, web:2". Data of another shape adds nothing (it is in
+ * the --json output). */
+void ctl_print_error_data(FILE *out, const json_t *data);
+
 #endif
