@@ -32,8 +32,13 @@ static void on_change(void *ctx, const struct core_change *c)
 	case CC_POOL_SETTLED:
 		waiters_notify(sup, c->pool);
 		order_changed(sup, c->pool);
-		if (c->pool->rolling)
+		if (c->pool->roll.active)
 			pool_roll(c->pool);
+		break;
+	case CC_POOL_ROLL:
+		events_pool_roll(sup, c->pool);
+		if (!c->pool->roll.active)
+			waiters_notify(sup, c->pool);
 		break;
 	case CC_POOL_ADDED:
 		events_emit(sup, EV_POOL_ADDED, c->pool_name, NULL);

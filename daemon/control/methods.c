@@ -140,8 +140,46 @@ static void m_stop(struct lv_rpc_call *call, json_t *params, void *app)
 	act_on_target(call, params, app, command_stop, WS_BIT(WS_STOPPED), 0);
 }
 
+/* restart with "rolling": one worker of the pool at a time, the reply once all are
+ * replaced (or the roll stopped short). A roll under way already is joined, not begun again.
+ * Stopped workers stay stopped: a roll replaces what serves. */
+static void restart_rolling(struct lv_rpc_call *call, json_t *params, struct supervisor *sup)
+{
+	const char *target = json_string_value(json_object_get(params, "target"));
+	json_t *wait = json_object_get(params, "wait");
+	struct wait_spec spec = { .roll = true };
+	struct worker **ws;
+	struct pool *p;
+	int n;
+
+	if (method_refuse_if_shutting_down(call, sup) || method_refuse_if_removing(call, sup, target))
+		return;
+	if ((n = method_resolve_or_fail(sup, call, target, &ws)) < 0)
+		return;
+	free(ws);
+	p = pool_find(sup, target);
+	if (!p->roll.active)
+		pool_start_rolling(p, "restart");
+	if (wait && !json_is_true(wait)) {
+		lv_rpc_reply(call, json_pack("{s:s, s:i}", "rolling", p->cfg.name, "workers",
+		                             (int)p->roll.total));
+		return;
+	}
+	/* unless told, as long as a minute for each worker it replaces */
+	spec.timeout_ms = json_object_get(params, "timeout_ms")
+	                      ? method_timeout_param(params)
+	                      : (p->roll.total > 1 ? p->roll.total : 1) * method_timeout_param(NULL);
+	method_park(sup, call, target, &spec);
+}
+
 static void m_restart(struct lv_rpc_call *call, json_t *params, void *app)
 {
+	const char *target = json_string_value(json_object_get(params, "target"));
+
+	if (json_is_true(json_object_get(params, "rolling")) && !strchr(target, ':')) {
+		restart_rolling(call, params, app);
+		return;
+	}
 	act_on_target(call, params, app, command_restart, WS_BIT(WS_RUNNING), WS_BIT(WS_FAILED));
 }
 
@@ -176,6 +214,9 @@ static void m_wait(struct lv_rpc_call *call, json_t *params, void *app)
 		spec.ok_states |= WS_BIT(st);
 	}
 	json_decref(states);
+	/* failed is left only by a command: waiting on would only run out the time */
+	if (!(spec.ok_states & WS_BIT(WS_FAILED)))
+		spec.fail_states = WS_BIT(WS_FAILED);
 	if (restarts < 0 || restarts > 1000000000) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.restarts: must be >= 0", NULL);
 		return;
@@ -192,7 +233,7 @@ static void m_signal(struct lv_rpc_call *call, json_t *params, void *app)
 	struct supervisor *sup = app;
 	const char *target = json_string_value(json_object_get(params, "target"));
 	json_t *sv = json_object_get(params, "signal");
-	json_t *names = json_array();
+	json_t *names = json_array(), *idle = json_array();
 	struct worker **ws;
 	int sig, n;
 
@@ -200,18 +241,20 @@ static void m_signal(struct lv_rpc_call *call, json_t *params, void *app)
 	                         : (int)json_integer_value(sv);
 	if (sig <= 0 || sig >= NSIG) {
 		json_decref(names);
+		json_decref(idle);
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.signal: unknown signal", NULL);
 		return;
 	}
 	if (method_refuse_if_removing(call, sup, target) || (n = method_resolve_or_fail(sup, call, target, &ws)) < 0) {
 		json_decref(names);
+		json_decref(idle);
 		return;
 	}
-	for (int i = 0; i < n; i++)
-		if (worker_kill(ws[i], sig, false) == 0)
-			json_array_append_new(names, json_string(ws[i]->name));
+	for (int i = 0; i < n; i++) /* and those with no process to signal, by name */
+		json_array_append_new(worker_kill(ws[i], sig, false) == 0 ? names : idle,
+		                      json_string(ws[i]->name));
 	free(ws);
-	lv_rpc_reply(call, json_pack("{s:o}", "workers", names));
+	lv_rpc_reply(call, json_pack("{s:o, s:o}", "workers", names, "not_running", idle));
 }
 
 static void m_inspect(struct lv_rpc_call *call, json_t *params, void *app)
@@ -328,6 +371,9 @@ static const struct lv_rpc_param p_target_opt[] = {
 static const struct lv_rpc_param p_action[] = {
 	{ "target", LV_RPC_STRING, true }, { "wait", LV_RPC_BOOL, false },
 	{ "timeout_ms", LV_RPC_INT, false }, { NULL, 0, false } };
+static const struct lv_rpc_param p_restart[] = {
+	{ "target", LV_RPC_STRING, true }, { "wait", LV_RPC_BOOL, false },
+	{ "timeout_ms", LV_RPC_INT, false }, { "rolling", LV_RPC_BOOL, false }, { NULL, 0, false } };
 static const struct lv_rpc_param p_wait[] = {
 	{ "target", LV_RPC_STRING, true }, { "state", LV_RPC_STRING | LV_RPC_ARRAY, true },
 	{ "restarts", LV_RPC_INT, false }, { "timeout_ms", LV_RPC_INT, false },
@@ -358,7 +404,7 @@ const struct lv_rpc_method lv_methods[] = {
 	{ "status", p_target_opt, m_status, LV_ROLE_READ },
 	{ "start", p_action, m_start, LV_ROLE_ADMIN },
 	{ "stop", p_action, m_stop, LV_ROLE_ADMIN },
-	{ "restart", p_action, m_restart, LV_ROLE_ADMIN },
+	{ "restart", p_restart, m_restart, LV_ROLE_ADMIN },
 	{ "wait", p_wait, m_wait, LV_ROLE_READ },
 	{ "scale", p_scale, m_scale, LV_ROLE_ADMIN },
 	{ "signal", p_signal, m_signal, LV_ROLE_ADMIN },

@@ -22,6 +22,7 @@ enum core_change_kind {
 	CC_POOL_REMOVED,     /* pool_name; the pool is freed already */
 	CC_POOL_GONE,        /* pool is about to be freed */
 	CC_POOL_SCALED,      /* pool_name, from -> to workers */
+	CC_POOL_ROLL,        /* pool's rolling restart began, advanced, ended or stopped short */
 	CC_DAEMON_RELOADED,  /* result */
 	CC_DAEMON_STOPPING,
 };

@@ -268,7 +268,7 @@ void pool_remove(struct pool *p)
 {
 	log_info("pool %s: removing", p->cfg.name);
 	p->removing = true;
-	p->rolling = false;
+	p->roll.active = false;
 	pool_scale(p, 0);
 	pool_forget_if_gone(p);
 }
@@ -337,44 +337,6 @@ bool pool_forget_if_gone(struct pool *p)
 	return true;
 }
 
-/* One worker at a time: the next is replaced only once its predecessor's successor is
- * running (or could not be), so a pool of N never has fewer than N-1 serving. */
-void pool_roll(struct pool *p)
-{
-	while (p->rolling) {
-		struct worker *w = p->roll_index < p->n_slots ? p->workers[p->roll_index] : NULL;
-
-		if (p->roll_index >= p->n_slots) {
-			p->rolling = false;
-			log_info("pool %s: rolling restart done", p->cfg.name);
-			return;
-		}
-		if (w && p->roll_started) {
-			if (w->state == WS_STOPPING || w->state == WS_WAITING || w->state == WS_SPAWNING ||
-			    w->state == WS_STARTING || w->state == WS_BACKOFF)
-				return; /* still on its way: this is called again on its next change */
-			p->roll_started = false;
-			p->roll_index++;
-			continue;
-		}
-		if (!w || w->removing || !w->want_running) {
-			p->roll_index++; /* nothing of this slot runs: nothing to replace */
-			continue;
-		}
-		p->roll_started = true;
-		worker_restart(w);
-	}
-}
-
-void pool_start_rolling(struct pool *p)
-{
-	log_info("pool %s: rolling restart of %u workers", p->cfg.name, p->cfg.workers);
-	p->rolling = true;
-	p->roll_index = 0;
-	p->roll_started = false;
-	pool_roll(p);
-}
-
 void pool_drop_stopped(struct pool *p, struct worker *w)
 {
 	if (!w->removing || w->state != WS_STOPPED)
@@ -392,6 +354,7 @@ void pool_free(struct pool *p)
 	struct core_change c = { .kind = CC_POOL_GONE, .pool = p, .pool_name = p->cfg.name };
 
 	core_changed(p->sup, &c);
+	free(p->roll.error);
 	for (unsigned i = 0; i < p->n_slots; i++)
 		worker_free(p->workers[i]);
 	free(p->workers);

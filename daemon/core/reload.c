@@ -228,7 +228,7 @@ int reload_apply(struct supervisor *sup, const struct reload_hook *hook, json_t 
 		did_scale = follow_config_workers(p, next->workers);
 		if (pl.changed[i]) {
 			json_array_append_new(changed, json_string(next->name));
-			pool_start_rolling(p);
+			pool_start_rolling(p, "reload");
 		} else {
 			json_array_append_new(did_scale ? scaled : unchanged, json_string(next->name));
 		}

@@ -87,8 +87,15 @@ struct pool {
 	LIST_HEAD(waiter_list, waiter) waiters; /* requests parked on it or its workers */
 	struct timeval hang_tv;              /* hang_timeout_ms as a libevent common timeout */
 	unsigned hang_tv_ms;
-	bool rolling, roll_started;          /* a rolling restart is under way ... */
-	unsigned roll_index;                 /* ... at this worker */
+	struct pool_roll {                   /* a rolling restart (roll.c) */
+		bool active;                 /* under way ... */
+		bool started;                /* ... and slot `index` is being replaced */
+		unsigned index;
+		unsigned done, total;        /* replaced so far, of the workers running at its start */
+		uint64_t since;              /* run clock when slot `index` was restarted */
+		char *error;                 /* why the last roll stopped short, NULL if it did not */
+		char culprit[LV_POOL_NAME_MAX + 16];
+	} roll;
 };
 
 struct waiter;
@@ -164,8 +171,9 @@ bool pool_forget_if_gone(struct pool *pool);
 void pool_drop_readd(struct pool *pool);
 /* Whether the pool's worker count is a runtime override of what its config says. */
 bool pool_overridden(const struct pool *pool);
-/* Restarts the pool's workers one at a time (see pool.c); pool_roll advances it. */
-void pool_start_rolling(struct pool *pool);
+/* roll.c: restarts the pool's running workers one at a time (why: "reload", "restart");
+ * pool_roll advances it on each change of the pool. */
+void pool_start_rolling(struct pool *pool, const char *why);
 void pool_roll(struct pool *pool);
 
 /* worker.c: commands and events of the state machine */

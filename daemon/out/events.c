@@ -13,6 +13,8 @@ static const char *const names[EV_COUNT] = {
 	[EV_WORKER_FAILED] = "worker.failed", [EV_WORKER_HUNG] = "worker.hung",
 	[EV_WORKER_STOPPED] = "worker.stopped", [EV_POOL_ADDED] = "pool.added",
 	[EV_POOL_REMOVED] = "pool.removed", [EV_POOL_SCALED] = "pool.scaled",
+	[EV_POOL_ROLLING] = "pool.rolling", [EV_POOL_ROLLED] = "pool.rolled",
+	[EV_POOL_ROLL_FAILED] = "pool.roll_failed",
 	[EV_DAEMON_RELOADED] = "daemon.reloaded", [EV_DAEMON_STOPPING] = "daemon.stopping",
 };
 
@@ -101,4 +103,20 @@ void events_emit(struct supervisor *sup, enum lv_event ev, const char *pool, jso
 		json_object_update(params, extra);
 	json_decref(extra);
 	deliver(sup, ev, params, pool, NULL);
+}
+
+void events_pool_roll(struct supervisor *sup, const struct pool *p)
+{
+	const struct pool_roll *r = &p->roll;
+	json_t *m = json_pack("{s:i, s:i}", "done", (int)r->done, "total", (int)r->total);
+
+	if (r->active) {
+		events_emit(sup, EV_POOL_ROLLING, p->cfg.name, m);
+	} else if (!r->error) {
+		events_emit(sup, EV_POOL_ROLLED, p->cfg.name, m);
+	} else {
+		json_object_set_new(m, "worker", json_string(r->culprit));
+		json_object_set_new(m, "error", json_string(r->error));
+		events_emit(sup, EV_POOL_ROLL_FAILED, p->cfg.name, m);
+	}
 }

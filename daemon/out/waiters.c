@@ -76,7 +76,7 @@ static void waiter_free(struct waiter *wt)
 	free(wt);
 }
 
-enum verdict { PENDING, DONE, FAILED, GONE };
+enum verdict { PENDING, DONE, FAILED, GONE, ROLL_STOPPED };
 
 static enum wait_verdict judge_worker(const struct waiter *wt, const struct worker *w)
 {
@@ -96,12 +96,28 @@ static bool ws_pool_unsettled(const struct waiter *wt)
 	return p && p->n_slots != p->cfg.workers;
 }
 
+/* A rolling restart's waiter: done when the roll of its pool is over. */
+static enum verdict judge_roll(const struct waiter *wt)
+{
+	const struct pool *p = wt->home;
+
+	if (!p)
+		return GONE;
+	if (p->roll.active)
+		return PENDING;
+	return p->roll.error ? ROLL_STOPPED : DONE;
+}
+
 /* Judges a waiter; on FAILED, *culprit is the worker that failed. */
 static enum verdict judge(struct waiter *wt, struct worker **culprit)
 {
 	struct worker **ws;
-	int n = pool_resolve_target(wt->sup, wt->target, &ws);
+	int n;
 	enum verdict v = DONE;
+
+	if (wt->spec.roll)
+		return judge_roll(wt);
+	n = pool_resolve_target(wt->sup, wt->target, &ws);
 
 	if (n < 0)
 		return wt->spec.gone_ok ? DONE : GONE;
@@ -145,6 +161,14 @@ static bool settle(struct waiter *wt)
 		             "%s is %s%s%s", culprit->name, fsm_wire_name(culprit->state),
 		             culprit->last_error ? ": " : "",
 		             culprit->last_error ? culprit->last_error : "");
+		break;
+	case ROLL_STOPPED:
+		lv_rpc_failf(wt->call, LV_RPC_WORKER_FAILED,
+		             json_pack("{s:s, s:s, s:i, s:i}", "worker", wt->home->roll.culprit,
+		                       "last_error", wt->home->roll.error, "done",
+		                       (int)wt->home->roll.done, "total", (int)wt->home->roll.total),
+		             "rolling restart stopped after %u of %u workers: %s",
+		             wt->home->roll.done, wt->home->roll.total, wt->home->roll.error);
 		break;
 	case GONE:
 		lv_rpc_fail(wt->call, LV_RPC_NO_SUCH_TARGET, "no such pool or worker",

@@ -20,6 +20,7 @@ struct wait_spec {
 	uint64_t ran_since;     /* whatever its state now (start, restart, add) */
 	bool made;              /* only: done once no worker's process is still being made
 	                         * (start without wait: its pid shows in status) */
+	bool roll;              /* only: done once the pool's rolling restart ends */
 };
 
 /* One worker as a waiter sees it: its state (enum worker_state), restarts, and the run

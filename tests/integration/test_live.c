@@ -157,6 +157,10 @@ START_TEST(changed_pool_rolls_one_worker_at_a_time)
 		json_t *ev = lvd_next_notification(sub);
 		const char *name = JSTR(ev, "event");
 
+		if (!strcmp(name, "pool.rolling") && JINT(ev, "done") == 0) {
+			json_decref(ev); /* sent as the reload begins the roll: daemon.reloaded follows */
+			continue;
+		}
 		ck_assert_int_eq(JINT(ev, "seq"), last_seq ? last_seq + 1 : JINT(ev, "seq"));
 		last_seq = JINT(ev, "seq");
 		if (!strcmp(name, "worker.exited"))
