@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/client.h"
 #include "ctl/output.h"
+#include "ctl/progress.h"
 #include "daemon/lib/strv.h"
 #include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
@@ -22,12 +24,15 @@ struct opts {
 	int json;
 	int no_wait;
 	int timeout_ms;
+	int rolling;      /* restart --rolling */
+	int no_color;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: loopvisorctl [-s|--socket SOCKET] [--json] [--timeout MS] [--no-wait] COMMAND\n"
+	        "usage: loopvisorctl [-s|--socket SOCKET] [--json] [--timeout MS] [--no-wait]\n"
+	        "                    [--no-color] COMMAND\n"
 	        "       loopvisorctl --version | --help\n"
 	        "commands:\n"
 	        "  status [TARGET...|all]          workers and their states\n"
@@ -46,7 +51,9 @@ static void usage(FILE *out)
 	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
 	        "TARGET is POOL or POOL:INDEX, or all (every pool).\n"
 	        "Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon, 4 sent but not done within\n"
-	        "--timeout, 5 status shows a worker failed or backing off.\n");
+	        "--timeout, 5 status or wait found a worker failed or backing off.\n"
+	        "On a terminal: states in colour (not with NO_COLOR or --no-color), and a progress\n"
+	        "line while start, stop and restart wait.\n");
 }
 
 /* A mistake gets one line, not the whole usage again (that is --help). */
@@ -101,6 +108,7 @@ static void print_json(const json_t *v)
 
 /* -32002: the daemon did what was asked, but what it waited for did not come in time. */
 #define RPC_TIMED_OUT (-32002)
+#define RPC_WORKER_FAILED (-32004)
 
 static int report_error(const json_t *error, bool json)
 {
@@ -110,10 +118,7 @@ static int report_error(const json_t *error, bool json)
 		fprintf(stderr, "%s\n", text ? text : "{}");
 		free(text);
 	} else {
-		fprintf(stderr, "loopvisorctl: %s",
-		        str_or(json_object_get(error, "message"), "the daemon answered with an error"));
-		ctl_print_error_data(stderr, json_object_get(error, "data"));
-		fputc('\n', stderr);
+		ctl_print_error(stderr, error);
 	}
 	return json_integer_value(json_object_get(error, "code")) == RPC_TIMED_OUT ? EXIT_TIMEOUT
 	                                                                            : EXIT_REMOTE;
@@ -191,6 +196,8 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 			return usage_error("needs at least one TARGET");
 		*params = json_pack("{s:s}", "target", argv[1]);
 		add_wait(*params, o);
+		if (o->rolling)
+			json_object_set_new(*params, "rolling", json_true());
 	} else if (!strcmp(cmd, "reload")) {
 		if (argc != 1)
 			return usage_error("reload takes no arguments");
@@ -295,6 +302,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-wait", no_argument, NULL, 'n' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "rolling", no_argument, NULL, 'r' },
+		{ "no-color", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -308,6 +317,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 's': o->socket = optarg; break;
 		case 'j': o->json = 1; break;
 		case 'n': o->no_wait = 1; break;
+		case 'r': o->rolling = 1; break;
+		case 'C': o->no_color = 1; break;
 		case 't':
 			if ((o->timeout_ms = (int)parse_count(optarg, INT_MAX)) < 0)
 				exit(usage_error("--timeout needs a number of milliseconds"));
@@ -377,12 +388,19 @@ static int no_reply(const char *method, const struct opts *o)
 /* What one reply makes of the exit code, after printing it (cmd: the command word). */
 static int take_reply(const char *cmd, const struct opts *o, json_t *result, json_t *error)
 {
-	if (error)
-		return report_error(error, o->json);
+	if (error) {
+		int rc = report_error(error, o->json);
+
+		/* wait: a worker it waited for failed, which is a state, not the daemon's refusal */
+		return !strcmp(cmd, "wait") && json_integer_value(json_object_get(error, "code")) ==
+		       RPC_WORKER_FAILED ? EXIT_UNHEALTHY : rc;
+	}
 	if (o->json)
 		print_json(result);
 	else
 		ctl_print_result(stdout, cmd, result);
+	if (!strcmp(cmd, "signal") && json_array_size(json_object_get(result, "workers")) == 0)
+		return EXIT_REMOTE; /* none of them had a process to signal */
 	return !strcmp(cmd, "status") ? health_of(result) : EXIT_OK;
 }
 
@@ -416,6 +434,32 @@ static json_t *all_pools(struct lv_client *c, const struct opts *o, int *rc)
 	return names;
 }
 
+/* Whether a terminal is shown a progress line while the command waits. */
+static bool wants_progress(const char *cmd, const struct opts *o)
+{
+	return (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart")) &&
+	       !o->json && !o->no_wait && isatty(STDERR_FILENO);
+}
+
+/* lv_client_receive, feeding the progress line (if any) while it waits. */
+static int receive(struct lv_client *c, long id, const struct opts *o, struct progress *p,
+                   json_t **result, json_t **error)
+{
+	int total = client_wait_ms(o), waited = 0;
+
+	if (!p)
+		return lv_client_receive(c, id, total, result, error);
+	for (;;) {
+		int slice = total < 0 || total - waited > 100 ? 100 : total - waited;
+
+		if (lv_client_receive(c, id, slice, result, error) == 0)
+			return 0;
+		if (errno != ETIMEDOUT || (total >= 0 && (waited += slice) >= total))
+			return -1;
+		progress_pump(p);
+	}
+}
+
 /* One request per target (after "all" is made the pool list), all sent before any reply is
  * read, so that the daemon acts on every target at once; then each reply in order. The
  * exit code is the highest of the replies'. */
@@ -425,6 +469,7 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 	int n_targets = argc - 1 - (sig != NULL), rc = EXIT_OK, follow = 0;
 	json_t *targets = json_array(), *ids = json_array(), *v;
 	json_t *table = !strcmp(cmd, "status") && !o->json ? json_pack("{s:[]}", "workers") : NULL;
+	struct progress *prog = NULL;
 	size_t i;
 
 	for (int k = 1; k <= n_targets; k++)
@@ -439,6 +484,8 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 			}
 			break;
 		}
+	if (wants_progress(cmd, o))
+		prog = progress_begin(stderr, o->socket, c, cmd, o->rolling, targets);
 	json_array_foreach(targets, i, v) {
 		char *one[3] = { (char *)cmd, (char *)json_string_value(v), (char *)sig };
 		const char *method;
@@ -453,15 +500,19 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 		}
 		json_array_append_new(ids, json_integer(id));
 	}
+	progress_sent(prog);
 	json_array_foreach(ids, i, v) {
 		json_t *result, *error;
 		int r;
 
-		if (lv_client_receive(c, (long)json_integer_value(v), client_wait_ms(o), &result,
-		                      &error) < 0) {
+		if (receive(c, (long)json_integer_value(v), o, prog, &result, &error) < 0) {
+			progress_end(prog);
+			prog = NULL;
 			rc = no_reply(cmd, o);
 			break;
 		}
+		progress_pump(prog);
+		progress_clear(prog); /* the reply's line, then the progress line again */
 		if (!error && table) { /* one table for all targets, printed at the end */
 			json_array_extend(json_object_get(table, "workers"),
 			                  json_object_get(result, "workers"));
@@ -472,6 +523,7 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 		json_decref(result);
 		json_decref(error);
 	}
+	progress_end(prog);
 	if (table && rc != EXIT_CONNECT && rc != EXIT_TIMEOUT) {
 		int r = take_reply(cmd, o, table, NULL);
 
@@ -483,19 +535,37 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 	return rc;
 }
 
-/* Several targets, or "all" where a pool list is meant (status all is plain status). */
+/* Several targets, or "all" where a pool list is meant (status all is plain status), or
+ * any target of start, stop and restart (which show progress there). */
 static bool wants_many(int argc, char **argv)
 {
 	int n = argc - 1 - !strcmp(argv[0], "signal");
 
 	if (!takes_targets(argv[0]) || n < 1)
 		return false;
+	if (!strcmp(argv[0], "start") || !strcmp(argv[0], "stop") || !strcmp(argv[0], "restart"))
+		return true;
 	if (!strcmp(argv[0], "status") && n == 1 && !strcmp(argv[1], "all"))
 		return false;
 	for (int k = 1; k <= n; k++)
 		if (!strcmp(argv[k], "all"))
 			return true;
 	return n > 1;
+}
+
+/* "restart --rolling POOL": the option may come after the command word; removes it. */
+static int take_rolling(int argc, char **argv, struct opts *o)
+{
+	int n = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--rolling"))
+			o->rolling = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	argv[n] = NULL;
+	return n;
 }
 
 static struct lv_client *connect_daemon(struct opts *o, char *path, size_t len)
@@ -537,6 +607,13 @@ int main(int argc, char **argv)
 		return usage_error("no command given");
 	argc -= first;
 	argv += first;
+	/* no-color.org: NO_COLOR set and not empty turns colours off */
+	ctl_output_color(!o.no_color && !o.json && isatty(STDOUT_FILENO) &&
+	                 !(getenv("NO_COLOR") && *getenv("NO_COLOR")));
+	if (!strcmp(argv[0], "restart") || !strcmp(argv[0], "start") || !strcmp(argv[0], "stop"))
+		argc = take_rolling(argc, argv, &o);
+	if (o.rolling && strcmp(argv[0], "restart") != 0)
+		return usage_error("--rolling is for restart");
 	if (!strcmp(argv[0], "status") && argc == 2 && !strcmp(argv[1], "all"))
 		argc = 1; /* every worker: what status says without a target */
 	many = wants_many(argc, argv);

@@ -69,10 +69,38 @@ static void row_cells(const json_t *w, char cells[N_COLS][256])
 	ctl_format_last(w, cells[COL_LAST], 256);
 }
 
-static void print_row(FILE *out, char cells[N_COLS][256], const int width[N_COLS])
+static bool use_color;
+
+void ctl_output_color(bool on)
 {
-	for (int c = 0; c < N_COLS - 1; c++)
-		fprintf(out, "%-*s  ", width[c], cells[c]);
+	use_color = on;
+}
+
+/* SGR colour of a state (NULL: plain): green serving, yellow on its way, red failed. */
+static const char *state_color(const char *state)
+{
+	static const struct { const char *state, *sgr; } map[] = {
+		{ "running", "32" }, { "starting", "33" }, { "stopping", "33" }, { "backoff", "33;1" },
+		{ "failed", "31;1" },
+	};
+
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (!strcmp(state, map[i].state))
+			return map[i].sgr;
+	return NULL;
+}
+
+static void print_row(FILE *out, char cells[N_COLS][256], const int width[N_COLS], bool header)
+{
+	for (int c = 0; c < N_COLS - 1; c++) {
+		const char *sgr = use_color && !header && c == COL_STATE ? state_color(cells[c]) : NULL;
+
+		if (sgr) /* the padding outside the colour: columns stay aligned */
+			fprintf(out, "\033[%sm%s\033[0m%*s  ", sgr, cells[c],
+			        width[c] - (int)strlen(cells[c]), "");
+		else
+			fprintf(out, "%-*s  ", width[c], cells[c]);
+	}
 	fprintf(out, "%s\n", cells[N_COLS - 1]);
 }
 
@@ -97,10 +125,10 @@ void ctl_print_status(FILE *out, const json_t *status)
 	}
 	for (int c = 0; c < N_COLS; c++)
 		snprintf(cells[c], 256, "%s", headers[c]);
-	print_row(out, cells, width);
+	print_row(out, cells, width, true);
 	json_array_foreach(workers, i, w) {
 		row_cells(w, cells);
-		print_row(out, cells, width);
+		print_row(out, cells, width, false);
 	}
 }
 
@@ -165,11 +193,37 @@ void ctl_print_log_lines(FILE *out, const json_t *result)
 
 void ctl_print_names(FILE *out, const char *verb, const json_t *result)
 {
+	const json_t *names = json_object_get(result, "workers"), *name;
+	const char *first = str_or(json_array_get(names, 0), "?");
+	size_t n = json_array_size(names), pool_len = strcspn(first, ":"), i;
+	bool one_pool = n > 0;
+
+	if (n == 1) {
+		fprintf(out, "%s %s\n", verb, first);
+		return;
+	}
+	json_array_foreach(names, i, name) { /* a pool's workers: POOL:INDEX of one POOL */
+		const char *s = str_or(name, "");
+
+		if (strncmp(s, first, pool_len) != 0 || s[pool_len] != ':')
+			one_pool = false;
+	}
+	if (one_pool)
+		fprintf(out, "%s %zu workers of %.*s\n", verb, n, (int)pool_len, first);
+	else
+		fprintf(out, "%s %zu workers\n", verb, n);
+}
+
+/* signal: who got it, then one line for each worker that had no process to get it. */
+static void print_signalled(FILE *out, const json_t *result)
+{
 	const json_t *name;
 	size_t i;
 
-	json_array_foreach(json_object_get(result, "workers"), i, name)
-		fprintf(out, "%s %s\n", verb, json_string_value(name));
+	if (json_array_size(json_object_get(result, "workers")) > 0)
+		ctl_print_names(out, "signalled", result);
+	json_array_foreach(json_object_get(result, "not_running"), i, name)
+		fprintf(out, "%s: not signalled: it has no process\n", str_or(name, "?"));
 }
 
 void ctl_print_reload(FILE *out, const json_t *result)
@@ -204,7 +258,7 @@ void ctl_print_result(FILE *out, const char *cmd, const json_t *result)
 	} else if (!strcmp(cmd, "restart")) {
 		ctl_print_names(out, "restarted", result);
 	} else if (!strcmp(cmd, "signal")) {
-		ctl_print_names(out, "signalled", result);
+		print_signalled(out, result);
 	} else if (!strcmp(cmd, "scale")) {
 		long long n = json_integer_value(json_object_get(result, "workers"));
 
@@ -236,20 +290,26 @@ void ctl_print_result(FILE *out, const char *cmd, const json_t *result)
 	}
 }
 
-void ctl_print_error_data(FILE *out, const json_t *data)
+void ctl_print_error(FILE *out, const json_t *error)
 {
+	const json_t *data = json_object_get(error, "data");
 	const json_t *workers = json_object_get(data, "workers"), *name;
+	const char *msg = str_or(json_object_get(error, "message"), "the daemon answered with an error");
 	const char *target = str_or(json_object_get(data, "target"), NULL);
 	const char *worker = str_or(json_object_get(data, "worker"), NULL);
+	const char *last = str_or(json_object_get(data, "last_error"), NULL);
 	const char *what = target ? target : str_or(json_object_get(data, "method"), NULL);
 	size_t i;
 
 	if (!what)
 		what = str_or(json_object_get(data, "pool"), NULL);
-	if (worker)
-		fprintf(out, ": %s%s%s", worker, json_is_string(json_object_get(data, "last_error"))
-		        ? ": " : "", str_or(json_object_get(data, "last_error"), ""));
-	else if (what)
+	fprintf(out, "loopvisorctl: %s", msg);
+	/* what the message says already is not said again */
+	if (worker && !strstr(msg, worker))
+		fprintf(out, ": %s", worker);
+	if (worker && last && !strstr(msg, last))
+		fprintf(out, ": %s", last);
+	if (!worker && what && !strstr(msg, what))
 		fprintf(out, ": %s", what);
 	if (json_is_string(json_object_get(data, "limit")))
 		fprintf(out, " (%s: at most %lld)", str_or(json_object_get(data, "limit"), ""),
@@ -261,4 +321,5 @@ void ctl_print_error_data(FILE *out, const json_t *data)
 		}
 		fprintf(out, "%s%s", i ? ", " : "; still waiting for ", str_or(name, "?"));
 	}
+	fputc('\n', out);
 }

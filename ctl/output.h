@@ -3,8 +3,12 @@
 #ifndef LV_CTL_OUTPUT_H
 #define LV_CTL_OUTPUT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <jansson.h>
+
+/* States in colour in the status table (a terminal without NO_COLOR or --no-color). */
+void ctl_output_color(bool on);
 
 /* "3h2m", "5m12s", "12.3s", "850ms"; "-" for 0 when the worker has no process. */
 void ctl_format_uptime(long long ms, char *buf, size_t len);
@@ -22,7 +26,8 @@ void ctl_print_event(FILE *out, const json_t *event);
 void ctl_print_log_line(FILE *out, const json_t *line);
 void ctl_print_log_lines(FILE *out, const json_t *tail_result);
 
-/* One "<verb> NAME" line per worker of a {"workers": [names]} result. */
+/* One line for a {"workers": [names]} result, never one per worker: "started web:0",
+ * "started 1000 workers of web", "started 4 workers" (of several pools). */
 void ctl_print_names(FILE *out, const char *verb, const json_t *result);
 
 /* A reload's result, one line per kind of change that has pools: "added: a, b";
@@ -32,9 +37,9 @@ void ctl_print_reload(FILE *out, const json_t *result);
 /* A command's result for people (cmd: the command word; JSON for the ones with no form). */
 void ctl_print_result(FILE *out, const char *cmd, const json_t *result);
 
-/* What an error's data adds, in words: ": nope", ": web:0: exit 3", " (waits: at most
- * 256)", "; still waiting for web:1, web:2". Data of another shape adds nothing (it is in
- * the --json output). */
-void ctl_print_error_data(FILE *out, const json_t *data);
+/* An error reply in words, one line: "loopvisorctl: MESSAGE" and what its data adds that
+ * the message does not say already: ": web:0: exit 3", " (waits: at most 256)",
+ * "; still waiting for web:1, web:2". Data of another shape adds nothing (--json has it). */
+void ctl_print_error(FILE *out, const json_t *error);
 
 #endif

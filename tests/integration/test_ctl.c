@@ -153,7 +153,7 @@ START_TEST(every_method_is_a_verb)
 	fputs("{\"name\":\"extra\",\"exec\":[\"sleep\",\"1000\"],\"workers\":2}", f);
 	fclose(f);
 	ck_assert_int_eq(ctl(d.sock, "add", pool_file, NULL), 0);
-	ck_assert_str_eq(out, "added extra:0\nadded extra:1\n");
+	ck_assert_str_eq(out, "added 2 workers of extra\n");
 	ck_assert_int_eq(ctl(d.sock, "add", "-", NULL), 2); /* stdin is empty: not a pool */
 	ck_assert_ptr_nonnull(strstr(err, "-: "));
 	ck_assert_int_eq(ctl(d.sock, "remove", "extra", NULL), 0);
@@ -190,7 +190,11 @@ START_TEST(several_targets_and_all)
 	ck_assert_str_eq(out, "restarted c:0\n");
 	ck_assert_ptr_nonnull(strstr(err, "no such pool or worker"));
 	ck_assert_int_eq(ctl(d.sock, "stop", "all", NULL), 0);
-	ck_assert_str_eq(out, "stopped a:0\nstopped a:1\nstopped b:0\nstopped c:0\n");
+	ck_assert_str_eq(out, "stopped 2 workers of a\nstopped b:0\nstopped c:0\n"); /* a line each */
+	ck_assert_int_eq(ctl(d.sock, "signal", "a", "b", "HUP", NULL), 1); /* no process to get it */
+	ck_assert_str_eq(out, "a:0: not signalled: it has no process\n"
+	                      "a:1: not signalled: it has no process\n"
+	                      "b:0: not signalled: it has no process\n");
 	ck_assert_int_eq(ctl(d.sock, "status", "all", NULL), 0);
 	ck_assert_int_eq(count_lines(out), 5); /* the header and the four workers */
 	ck_assert_int_eq(ctl(d.sock, "start", "all", NULL), 0);

@@ -126,7 +126,17 @@ START_TEST(names)
 
 	ctl_print_names(out, "started", r);
 	fclose(out);
-	ck_assert_str_eq(buf, "started a:0\nstarted a:1\n");
+	ck_assert_str_eq(buf, "started 2 workers of a\n"); /* one line, however many */
+	free(buf);
+	json_decref(r);
+	r = json_loads("{\"workers\":[\"a:0\",\"ab:1\",\"b:0\"]}", 0, NULL);
+	out = open_memstream(&buf, &len);
+	ctl_print_names(out, "stopped", r);
+	json_array_clear(json_object_get(r, "workers"));
+	json_array_append_new(json_object_get(r, "workers"), json_string("b:7"));
+	ctl_print_names(out, "stopped", r);
+	fclose(out);
+	ck_assert_str_eq(buf, "stopped 3 workers\nstopped b:7\n");
 	free(buf);
 	json_decref(r);
 }
@@ -147,6 +157,39 @@ START_TEST(skipped_lines_notice)
 }
 END_TEST
 
+/* An error reply's line: what the data adds, never what the message says already. */
+START_TEST(error_said_once)
+{
+	static const struct { const char *error, *line; } cases[] = {
+		{ "{\"code\":-32004,\"message\":\"web:0 is failed: exit 3\","
+		  "\"data\":{\"worker\":\"web:0\",\"last_error\":\"exit 3\"}}",
+		  "loopvisorctl: web:0 is failed: exit 3\n" },
+		{ "{\"code\":-32004,\"message\":\"a worker failed\","
+		  "\"data\":{\"worker\":\"web:0\",\"last_error\":\"exit 3\"}}",
+		  "loopvisorctl: a worker failed: web:0: exit 3\n" },
+		{ "{\"code\":-32001,\"message\":\"no such pool or worker\","
+		  "\"data\":{\"target\":\"nope\"}}",
+		  "loopvisorctl: no such pool or worker: nope\n" },
+		{ "{\"code\":-32002,\"message\":\"timed out after 5 ms waiting for a\","
+		  "\"data\":{\"workers\":[\"a:0\",\"a:1\"]}}",
+		  "loopvisorctl: timed out after 5 ms waiting for a; still waiting for a:0, a:1\n" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		json_t *e = json_loads(cases[i].error, 0, NULL);
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *out = open_memstream(&buf, &len);
+
+		ctl_print_error(out, e);
+		fclose(out);
+		ck_assert_str_eq(buf, cases[i].line);
+		free(buf);
+		json_decref(e);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("ctl_output");
@@ -160,6 +203,7 @@ int main(void)
 	tcase_add_test(tc, empty_status);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, skipped_lines_notice);
+	tcase_add_test(tc, error_said_once);
 	suite_add_tcase(su, tc);
 	return lv_check_run(su);
 }
