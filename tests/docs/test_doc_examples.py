@@ -15,7 +15,7 @@ usage: test_doc_examples.py BUILD_DIR SOURCE_DIR
 - Blocks of → / ← lines in docs/protocol.md are replayed by test_protocol_doc.
 - A block right after `<!-- not-tested: REASON -->` is not run: it is counted and listed.
 Anything else (a block that is none of these and not marked) fails, so a new example is
-never silently left out. Prints `N examples run, N skipped (marked), N failed`.
+never silently left out; so does a heading with nothing under it. Prints `N examples run, N skipped (marked), N failed`.
 """
 import glob
 import json
@@ -253,6 +253,29 @@ def run_c(path, start, text):
 
 
 skipped_root = 0
+HEADING = re.compile(r"^(#{1,6})\s*(.*?)\s*$")
+
+
+def empty_headings(path):
+    """Headings with nothing under them: the next heading (of the same or a higher level)
+    or the end of the file follows with no text between."""
+    out, fenced, last = [], False, None  # last: (line, level, title, has text)
+    for n, line in enumerate(open(path, encoding="utf-8").read().split("\n"), 1):
+        if line.startswith("```"):
+            fenced = not fenced
+        m = None if fenced else HEADING.match(line)
+        if m:
+            if last and not last[3] and (len(m.group(1)) <= last[1] or not m.group(2)):
+                out.append(last)
+            last = [n, len(m.group(1)), m.group(2), False]
+            if not m.group(2):
+                out.append(last)
+                last = None
+        elif last and line.strip():
+            last[3] = True
+    if last and not last[3]:
+        out.append(last)
+    return out
 
 
 def main():
@@ -286,6 +309,12 @@ def main():
                     state["daemon"].stop()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    global failed
+    empty = [(path, e) for path in docs for e in empty_headings(path)]
+    for path, (n, level, title, _) in empty:
+        print(f"not ok - {os.path.relpath(path, SRC)}:{n}: empty heading {'#' * level} {title}")
+    print(f"{len(empty)} empty headings in {len(docs)} documents")
+    failed += len(empty)
     print(f"{replayed} blocks of protocol exchanges left to test_protocol_doc")
     if skipped_root:
         print(f"{skipped_root} skipped (not root)")
