@@ -42,6 +42,7 @@ static void usage(FILE *out)
 	        "  reload                          re-read the config file and apply the difference\n"
 	        "  add FILE|-                      add the pool a JSON file (or stdin) describes\n"
 	        "  remove POOL                     stop a pool's workers and forget it\n"
+	        "  reset POOL                      drop its runtime scale and held stops: the config rules\n"
 	        "  inspect POOL:INDEX              ask a module worker's loops what they are doing\n"
 	        "  wait TARGET STATE[,STATE...]    until every worker of TARGET is in one of them\n"
 	        "  shutdown                        stop every worker, then the daemon\n"
@@ -64,8 +65,8 @@ static int usage_error(const char *msg)
 }
 
 static const char *const commands[] = { "status", "start", "stop", "restart", "scale", "signal",
-	"reload", "add", "remove", "inspect", "wait", "shutdown", "version", "events", "tail",
-	"call", NULL };
+	"reload", "add", "remove", "reset", "inspect", "wait", "shutdown", "version", "events",
+	"tail", "call", NULL };
 
 static int unknown_command(const char *cmd)
 {
@@ -209,9 +210,10 @@ static int build_request(int argc, char **argv, const struct opts *o, const char
 			return EXIT_USAGE;
 		*params = json_pack("{s:o}", "pool", pool);
 		add_wait(*params, o);
-	} else if (!strcmp(cmd, "remove")) {
+	} else if (!strcmp(cmd, "remove") || !strcmp(cmd, "reset")) {
 		if (argc != 2)
-			return usage_error("remove needs exactly one POOL");
+			return usage_error(!strcmp(cmd, "reset") ? "reset needs exactly one POOL"
+			                                         : "remove needs exactly one POOL");
 		*params = json_pack("{s:s}", "pool", argv[1]);
 		add_wait(*params, o);
 	} else if (!strcmp(cmd, "inspect")) {
@@ -468,7 +470,8 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 	const char *cmd = argv[0], *sig = !strcmp(cmd, "signal") ? argv[argc - 1] : NULL;
 	int n_targets = argc - 1 - (sig != NULL), rc = EXIT_OK, follow = 0;
 	json_t *targets = json_array(), *ids = json_array(), *v;
-	json_t *table = !strcmp(cmd, "status") && !o->json ? json_pack("{s:[]}", "workers") : NULL;
+	json_t *table = !strcmp(cmd, "status") && !o->json ? json_pack("{s:[], s:[]}", "pools",
+	                                                                 "workers") : NULL;
 	struct progress *prog = NULL;
 	size_t i;
 
@@ -516,6 +519,7 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 		if (!error && table) { /* one table for all targets, printed at the end */
 			json_array_extend(json_object_get(table, "workers"),
 			                  json_object_get(result, "workers"));
+			json_array_extend(json_object_get(table, "pools"), json_object_get(result, "pools"));
 		} else {
 			r = take_reply(cmd, o, result, error);
 			rc = r > rc ? r : rc;

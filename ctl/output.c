@@ -104,6 +104,31 @@ static void print_row(FILE *out, char cells[N_COLS][256], const int width[N_COLS
 	fprintf(out, "%s\n", cells[N_COLS - 1]);
 }
 
+/* Under the table: where a pool runs otherwise than its config says, by a command. */
+static void print_decisions(FILE *out, const json_t *pools)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(pools, i, p) {
+		const char *name = str_or(json_object_get(p, "name"), "?");
+		long long held = json_integer_value(json_object_get(p, "held"));
+		bool scaled = json_is_true(json_object_get(p, "override"));
+
+		if (!scaled && held == 0)
+			continue;
+		fprintf(out, "%s: ", name);
+		if (scaled)
+			fprintf(out, "%lld workers by a runtime scale (config: %lld)%s",
+			        (long long)json_integer_value(json_object_get(p, "workers")),
+			        (long long)json_integer_value(json_object_get(p, "config_workers")),
+			        held ? ", " : "");
+		if (held)
+			fprintf(out, "%lld stopped by a command", held);
+		fprintf(out, "; loopvisorctl reset %s returns to the config\n", name);
+	}
+}
+
 void ctl_print_status(FILE *out, const json_t *status)
 {
 	const json_t *workers = json_object_get(status, "workers"), *w;
@@ -130,6 +155,7 @@ void ctl_print_status(FILE *out, const json_t *status)
 		row_cells(w, cells);
 		print_row(out, cells, width, false);
 	}
+	print_decisions(out, json_object_get(status, "pools"));
 }
 
 void ctl_print_event(FILE *out, const json_t *ev)
@@ -266,6 +292,11 @@ void ctl_print_result(FILE *out, const char *cmd, const json_t *result)
 		       n == 1 ? "" : "s");
 	} else if (!strcmp(cmd, "add")) {
 		ctl_print_names(out, "added", result);
+	} else if (!strcmp(cmd, "reset")) {
+		long long n = json_integer_value(json_object_get(result, "workers"));
+
+		fprintf(out, "%s: as configured again: %lld worker%s\n",
+		        str_or(json_object_get(result, "pool"), "?"), n, n == 1 ? "" : "s");
 	} else if (!strcmp(cmd, "remove")) {
 		fprintf(out, "removed %s\n", str_or(json_object_get(result, "removed"), "?"));
 	} else if (!strcmp(cmd, "wait")) {

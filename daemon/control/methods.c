@@ -414,6 +414,7 @@ const struct lv_rpc_method lv_methods[] = {
 	{ "tail", p_tail, m_tail, LV_ROLE_READ },
 	{ "add", p_add, m_add, LV_ROLE_ADMIN },
 	{ "remove", p_remove, m_remove, LV_ROLE_ADMIN },
+	{ "reset", p_remove, m_reset, LV_ROLE_ADMIN },
 	{ "shutdown", NULL, m_shutdown, LV_ROLE_ADMIN },
 	{ NULL, NULL, NULL, LV_ROLE_NONE },
 };

@@ -70,6 +70,55 @@ void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 	method_park(sup, call, name, &spec);
 }
 
+/* reset: the pool's runtime decisions go (a scale, workers held stopped by a command) and
+ * its config rules again: its count, and running workers where it autostarts. */
+void m_reset(struct lv_rpc_call *call, json_t *params, void *app)
+{
+	struct supervisor *sup = app;
+	const char *name = json_string_value(json_object_get(params, "pool"));
+	struct pool *p = pool_find(sup, name);
+	struct wait_spec spec = { .reply = REPLY_SCALE };
+	unsigned old, released = 0;
+
+	if (method_refuse_if_shutting_down(call, sup) || method_refuse_if_removing(call, sup, name))
+		return;
+	if (!p) {
+		method_fail_target(call, name);
+		return;
+	}
+	old = p->cfg.workers;
+	if (pool_scale(p, p->config_workers) < 0) {
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
+		return;
+	}
+	for (unsigned i = 0; i < old && i < p->n_slots; i++) {
+		struct worker *w = p->workers[i];
+
+		if (!w || w->removing || !w->held)
+			continue;
+		w->held = false;
+		released++;
+		if (p->cfg.autostart)
+			worker_start(w);
+	}
+	pool_start_from(p, old);
+	log_info("pool %s: reset to its config: %u workers (ran %u), %u no longer held stopped",
+	         name, p->cfg.workers, old, released);
+	state_save(sup);
+	if (old != p->cfg.workers)
+		core_changed(sup, &(struct core_change){ .kind = CC_POOL_SCALED, .pool = p,
+		                                         .pool_name = name, .scaled_from = old,
+		                                         .scaled_to = p->cfg.workers });
+	if (json_is_false(json_object_get(params, "wait"))) {
+		lv_rpc_reply(call, scale_result(p));
+		return;
+	}
+	spec.ok_states = WS_BIT(WS_RUNNING) | WS_BIT(WS_STOPPED) | WS_BIT(WS_FAILED);
+	spec.pool_settled = true;
+	spec.timeout_ms = method_timeout_param(params);
+	method_park(sup, call, name, &spec);
+}
+
 void m_reload(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	char err[LV_ERRBUF];

@@ -10,6 +10,7 @@
 void m_add(struct lv_rpc_call *call, json_t *params, void *app);
 void m_remove(struct lv_rpc_call *call, json_t *params, void *app);
 void m_scale(struct lv_rpc_call *call, json_t *params, void *app);
+void m_reset(struct lv_rpc_call *call, json_t *params, void *app);
 void m_reload(struct lv_rpc_call *call, json_t *params, void *app);
 
 #endif

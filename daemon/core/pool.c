@@ -283,6 +283,15 @@ void pool_drop_readd(struct pool *p)
 	p->readd = NULL;
 }
 
+unsigned pool_held(const struct pool *p)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < p->n_slots; i++)
+		n += p->workers[i] && !p->workers[i]->removing && p->workers[i]->held;
+	return n;
+}
+
 bool pool_overridden(const struct pool *p)
 {
 	return !p->removing && p->cfg.workers != p->config_workers; /* removal is no scale */

@@ -171,6 +171,8 @@ bool pool_forget_if_gone(struct pool *pool);
 void pool_drop_readd(struct pool *pool);
 /* Whether the pool's worker count is a runtime override of what its config says. */
 bool pool_overridden(const struct pool *pool);
+/* Workers stopped by a command, which stay so across reloads and restarts until a start. */
+unsigned pool_held(const struct pool *pool);
 /* roll.c: restarts the pool's running workers one at a time (why: "reload", "restart");
  * pool_roll advances it on each change of the pool. */
 void pool_start_rolling(struct pool *pool, const char *why);

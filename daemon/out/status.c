@@ -133,6 +133,8 @@ void status_write_pool(struct jsonw *o, const struct pool *p)
 		jsonw_lit(o, ",\"override\":true");
 	else
 		jsonw_lit(o, ",\"override\":false");
+	jsonw_lit(o, ",\"held\":");
+	jsonw_int(o, pool_held(p));
 	jsonw_lit(o, ",\"running\":");
 	jsonw_int(o, p->running);
 	jsonw_lit(o, "}");

@@ -196,7 +196,9 @@ START_TEST(several_targets_and_all)
 	                      "a:1: not signalled: it has no process\n"
 	                      "b:0: not signalled: it has no process\n");
 	ck_assert_int_eq(ctl(d.sock, "status", "all", NULL), 0);
-	ck_assert_int_eq(count_lines(out), 5); /* the header and the four workers */
+	/* the header, the four workers, and a line for each pool stopped by a command */
+	ck_assert_int_eq(count_lines(out), 8);
+	ck_assert_ptr_nonnull(strstr(out, "\nb: 1 stopped by a command; loopvisorctl reset b"));
 	ck_assert_int_eq(ctl(d.sock, "start", "all", NULL), 0);
 	json_decref(lvd_wait(&d, "a", "running", 0));
 	json_decref(lvd_wait(&d, "c", "running", 0));

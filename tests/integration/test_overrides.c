@@ -1,6 +1,6 @@
 /* test_overrides: a runtime scale against the config file's worker count: kept across a
  * restart and a reload while the file says what it said, beaten by an edit of the file,
- * visible in status, and undone by a scale to "config". */
+ * visible in status, and undone by a scale to "config"; reset drops it and held stops. */
 #include <check.h>
 #include <signal.h>
 #include <stdio.h>
@@ -140,6 +140,59 @@ START_TEST(a_reload_keeps_an_override_unless_the_file_changed_the_count)
 }
 END_TEST
 
+static int ctl(const char *a1, const char *a2, char *out, size_t len)
+{
+	const char *argv[] = { lvd_build_path("bin/loopvisorctl"), "-s", d.sock, a1, a2, NULL };
+	char err[4096];
+
+	return run_program(argv, out, len, err, sizeof err);
+}
+
+/* A scale and a held stop are both runtime decisions: both outlive a reload of an unchanged
+ * file and a restart, status shows them, and reset drops both so the config rules again. */
+START_TEST(reset_drops_a_scale_and_held_stops)
+{
+	char out[8192];
+	json_t *r, *p, *w;
+
+	start_with(2);
+	json_decref(lvd_wait(&d, "other", "running", 0));
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"w\",\"workers\":3}"));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"w:0\"}"));
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"other\"}"));
+	json_decref(lvd_call(&d, "reload", NULL));
+	kill_and_restart();
+	r = lvd_call(&d, "status", "{\"target\":\"w\"}");
+	p = json_array_get(json_object_get(r, "pools"), 0);
+	ck_assert_int_eq(JINT(p, "workers"), 3);
+	ck_assert_int_eq(JINT(p, "held"), 1);
+	json_decref(r);
+	ck_assert_int_eq(ctl("status", NULL, out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "\nw: 3 workers by a runtime scale (config: 2), 1 stopped by a "
+	                          "command; loopvisorctl reset w returns to the config\n"), "%s", out);
+	ck_assert_msg(strstr(out, "\nother: 1 stopped by a command; loopvisorctl reset other "
+	                          "returns to the config\n"), "%s", out);
+
+	ck_assert_int_eq(ctl("reset", "w", out, sizeof out), 0);
+	ck_assert_str_eq(out, "w: as configured again: 2 workers\n");
+	expect_pool(2, 2, false);
+	r = lvd_call(&d, "status", "{\"target\":\"w\"}");
+	ck_assert_int_eq(JINT(json_array_get(json_object_get(r, "pools"), 0), "held"), 0);
+	json_decref(r);
+	r = lvd_call(&d, "reset", "{\"pool\":\"other\"}");
+	ck_assert_int_eq(JINT(r, "workers"), 1);
+	json_decref(r);
+	w = lvd_worker(&d, "other:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	json_decref(w);
+	ck_assert_int_eq(ctl("status", NULL, out, sizeof out), 0);
+	ck_assert_msg(!strstr(out, "loopvisorctl reset"), "%s", out);
+	kill_and_restart(); /* and the state file forgot them too */
+	expect_pool(2, 2, false);
+	ck_assert_int_eq(ctl("reset", "nope", out, sizeof out), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("overrides");
@@ -151,6 +204,7 @@ int main(void)
 	tcase_add_test(tc, an_edit_of_the_files_count_beats_a_scale_at_restart);
 	tcase_add_test(tc, a_scale_to_config_ends_the_override);
 	tcase_add_test(tc, a_reload_keeps_an_override_unless_the_file_changed_the_count);
+	tcase_add_test(tc, reset_drops_a_scale_and_held_stops);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
