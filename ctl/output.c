@@ -202,8 +202,9 @@ void ctl_print_log_line(FILE *out, const json_t *line)
 	}
 	localtime_r(&secs, &tm);
 	strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
-	fprintf(out, "%s.%03lld %s %s: %s\n", stamp, ms % 1000,
+	fprintf(out, "%s.%03lld %s%s %s: %s\n", stamp, ms % 1000,
 	        json_string_value(json_object_get(line, "worker")) ?: "?",
+	        json_is_true(json_object_get(line, "removed")) ? " (removed)" : "",
 	        json_string_value(json_object_get(line, "stream")) ?: "?",
 	        json_string_value(json_object_get(line, "text")) ?: "");
 }

@@ -315,17 +315,22 @@ static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_reply(call, json_pack("{s:b}", "subscribed", 1));
 }
 
-static void reply_tail(struct lv_rpc_call *call, struct worker **ws, int n_ws, unsigned lines)
+/* The last lines of the workers; of a whole pool, with those of its workers scaled away. */
+static void reply_tail(struct lv_rpc_call *call, struct worker **ws, int n_ws,
+                       struct pool *pool, unsigned lines)
 {
-	struct output **os = malloc((n_ws ? (size_t)n_ws : 1) * sizeof *os);
+	struct output **os = malloc(((size_t)n_ws + 1) * sizeof *os);
+	int n = 0;
 
 	if (!os) {
 		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
 	for (int i = 0; i < n_ws; i++)
-		os[i] = &ws[i]->output;
-	lv_rpc_reply(call, output_tail(os, n_ws, lines));
+		os[n++] = &ws[i]->output;
+	if (pool)
+		os[n++] = &pool->departed;
+	lv_rpc_reply(call, output_tail(os, n, lines));
 	free(os);
 }
 
@@ -355,7 +360,7 @@ static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 			lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
-	reply_tail(call, ws, count, (unsigned)n);
+	reply_tail(call, ws, count, strchr(target, ':') ? NULL : pool_find(sup, target), (unsigned)n);
 	free(ws);
 }
 

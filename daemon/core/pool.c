@@ -38,6 +38,8 @@ static int open_listeners(struct pool *p, char *err, size_t errlen)
 	return 0;
 }
 
+static const pid_t no_pid;
+
 int pool_add(struct supervisor *sup, const struct lv_pool_config *cfg, char *err,
                         size_t errlen)
 {
@@ -66,6 +68,8 @@ int pool_add(struct supervisor *sup, const struct lv_pool_config *cfg, char *err
 		return -1;
 	}
 	sup->pools[sup->n_pools++] = p;
+	p->departed = (struct output){ .all = &sup->outputs, .name = p->cfg.name,
+	                               .pool = p->cfg.name, .pid = &no_pid, .file = &p->log };
 	p->config_workers = cfg->workers;
 	if (pool_scale(p, cfg->workers) < 0) {
 		snprintf(err, errlen, "out of memory");
@@ -351,6 +355,8 @@ void pool_drop_stopped(struct pool *p, struct worker *w)
 	if (!w->removing || w->state != WS_STOPPED)
 		return;
 	p->workers[w->index] = NULL;
+	if (!p->removing) /* tail POOL still shows what it said last */
+		output_retire(&p->departed, &w->output);
 	worker_free(w);
 	/* Trim trailing empty slots so n_slots tracks the real size. */
 	while (p->n_slots > p->cfg.workers && !p->workers[p->n_slots - 1])
@@ -366,6 +372,7 @@ void pool_free(struct pool *p)
 	free(p->roll.error);
 	for (unsigned i = 0; i < p->n_slots; i++)
 		worker_free(p->workers[i]);
+	output_free(&p->departed);
 	free(p->workers);
 	free(p->module_path);
 	for (size_t i = 0; i < p->cfg.n_listen; i++)

@@ -74,6 +74,7 @@ struct pool {
 	char *module_path;                   /* resolved at spawn time */
 	int listen_fds[LV_LISTEN_MAX];       /* bound once, shared by every worker */
 	struct output_file *log;                 /* logs.dir/NAME.log, or NULL */
+	struct output departed;              /* the last lines of workers scaled away */
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */

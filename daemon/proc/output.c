@@ -48,7 +48,8 @@ struct log_rec {
 	uint64_t seq;
 	int64_t time_ms;
 	enum lv_stream stream;
-	const char *worker;
+	const char *worker;      /* its worker's name; after text once the worker is gone */
+	bool removed;            /* from a worker scaled away since */
 	size_t len;
 	char text[];
 };
@@ -70,9 +71,13 @@ static json_t *text_json(const char *text, size_t len)
 
 static json_t *rec_json(const struct log_rec *r)
 {
-	return json_pack("{s:I, s:I, s:s, s:s, s:o}", "seq", (json_int_t)r->seq, "time",
-	                 (json_int_t)r->time_ms, "worker", r->worker, "stream",
-	                 stream_names[r->stream], "text", text_json(r->text, r->len));
+	json_t *j = json_pack("{s:I, s:I, s:s, s:s, s:o}", "seq", (json_int_t)r->seq, "time",
+	                      (json_int_t)r->time_ms, "worker", r->worker, "stream",
+	                      stream_names[r->stream], "text", text_json(r->text, r->len));
+
+	if (j && r->removed)
+		json_object_set_new(j, "removed", json_true());
+	return j;
 }
 
 /* The ring's oldest record is reused when it is big enough: no allocation per line. */
@@ -147,6 +152,7 @@ static void fill_rec(struct log_rec *r, uint64_t seq, int64_t time_ms, enum lv_s
 	r->time_ms = time_ms;
 	r->stream = stream;
 	r->worker = o->name;
+	r->removed = false;
 	r->len = len;
 	memcpy(r->text, text, len);
 }
@@ -360,6 +366,37 @@ json_t *output_tail(struct output *const *os, int n_os, unsigned n)
 		json_array_append_new(out, rec_json(v[i]));
 	free(v);
 	return json_pack("{s:o}", "lines", out);
+}
+
+void output_retire(struct output *keeper, struct output *o)
+{
+	unsigned cap = keeper->ring ? keeper->ring_cap : keeper->all->ring_lines;
+
+	output_drain(o);
+	if (cap == 0 || !o->ring)
+		return;
+	if (!keeper->ring) {
+		if (!(keeper->ring = calloc(cap, sizeof *keeper->ring)))
+			return;
+		keeper->ring_cap = cap;
+	}
+	for (unsigned i = 0; i < o->ring_len; i++) { /* oldest first */
+		unsigned at = (o->ring_next + o->ring_cap - o->ring_len + i) % o->ring_cap;
+		size_t name_len = strlen(o->ring[at]->worker);
+		struct log_rec *r = realloc(o->ring[at], sizeof *r + o->ring[at]->len + name_len + 1);
+
+		if (!r)
+			continue; /* stays in o's ring, freed with it */
+		o->ring[at] = NULL;
+		memcpy(r->text + r->len, r->worker, name_len + 1); /* the name outlives the worker */
+		r->worker = r->text + r->len;
+		r->removed = true;
+		free(keeper->ring[keeper->ring_next]);
+		keeper->ring[keeper->ring_next] = r;
+		keeper->ring_next = (keeper->ring_next + 1) % cap;
+		if (keeper->ring_len < cap)
+			keeper->ring_len++;
+	}
 }
 
 void output_free(struct output *o)

@@ -53,6 +53,9 @@ void output_drain(struct output *o);
 void output_line(struct output *o, enum lv_stream stream, const char *text, size_t len);
 /* The last lines of these outputs (at most n), oldest first: {"lines": [...]}. */
 json_t *output_tail(struct output *const *os, int n_os, unsigned n);
+/* A worker scaled away: its last lines move to keeper, its pool's ring of removed workers'
+ * lines (logs.ring long, the oldest give way), marked "removed" in a tail. */
+void output_retire(struct output *keeper, struct output *o);
 /* Drains, then frees the ring. */
 void output_free(struct output *o);
 

@@ -370,6 +370,68 @@ START_TEST(a_slow_follower_skips_lines_and_never_slows_the_worker)
 }
 END_TEST
 
+/* Follows pool p until n of its workers said "done". */
+static void until_done(const char *pool, int n, const char *start_method, const char *params)
+{
+	struct lv_client *f = lv_client_connect(d.sock);
+	json_t *res = NULL, *err = NULL, *line;
+
+	ck_assert_int_eq(lv_client_call(f, "tail", json_pack("{s:s, s:i, s:b}", "target", pool,
+	                                "lines", 0, "follow", 1), 10000, &res, &err), 0);
+	json_decref(res);
+	json_decref(lvd_call(&d, start_method, "%s", params));
+	while (n > 0) {
+		line = lvd_next_notification(f);
+		n -= !strcmp(JSTR(line, "text"), "done");
+		json_decref(line);
+	}
+	lv_client_close(f);
+}
+
+/* Counts the lines of tail POOL marked removed, and checks they all come from `from`. */
+static int removed_lines(const char *target, const char *from, json_int_t *first_seq)
+{
+	json_t *r = lvd_call(&d, "tail", "{\"target\":\"%s\",\"lines\":50}", target), *l;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(json_object_get(r, "lines"), i, l) {
+		if (!json_is_true(json_object_get(l, "removed")))
+			continue;
+		ck_assert_str_eq(JSTR(l, "worker"), from);
+		if (n++ == 0)
+			*first_seq = JINT(l, "seq");
+	}
+	json_decref(r);
+	return n;
+}
+
+/* A worker scaled away keeps its last lines readable in tail POOL, marked removed, until
+ * the pool's ring of such lines (logs.ring_lines) wraps. */
+START_TEST(a_scaled_away_workers_lines_stay_in_tail)
+{
+	char out[8192], err[1024];
+	const char *argv[] = { lvd_build_path("bin/loopvisorctl"), "-s", d.sock, "tail", "s", NULL };
+	json_int_t first, second;
+
+	lvd_start(&d, "{\"logs\":{\"ring_lines\":4},\"pools\":[{\"name\":\"s\",\"workers\":2,"
+	              "\"autostart\":false,\"exec\":[\"sh\",\"-c\","
+	              "\"echo a; echo b; echo c; echo done; exec sleep 1000\"]}]}");
+	until_done("s", 2, "start", "{\"target\":\"s\",\"wait\":false}");
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"s\",\"workers\":1}"));
+	ck_assert_int_eq(removed_lines("s", "s:1", &first), 4);
+	ck_assert_int_eq(removed_lines("s:0", "-", &first), 0); /* a worker's own tail: its own */
+	argv[2] = d.sock;
+	ck_assert_int_eq(run_program(argv, out, sizeof out, err, sizeof err), 0);
+	ck_assert_msg(strstr(out, " s:1 (removed) stdout: done\n"), "%s", out);
+	/* a second s:1 comes and goes: the ring of 4 holds its lines now */
+	until_done("s", 1, "scale", "{\"pool\":\"s\",\"workers\":2}");
+	json_decref(lvd_call(&d, "scale", "{\"pool\":\"s\",\"workers\":1}"));
+	ck_assert_int_eq(removed_lines("s", "s:1", &second), 4);
+	ck_assert_int_gt(second, first);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("logs");
@@ -383,6 +445,7 @@ int main(void)
 	tcase_add_test(tc, files_rotate_by_size);
 	tcase_add_test(tc, tail_and_follow);
 	tcase_add_test(tc, the_ring_keeps_logs_ring_lines);
+	tcase_add_test(tc, a_scaled_away_workers_lines_stay_in_tail);
 	tcase_add_test(tc, output_null_and_inherit_take_no_pipes);
 	tcase_add_test(tc, a_slow_follower_skips_lines_and_never_slows_the_worker);
 	suite_add_tcase(su, tc);
