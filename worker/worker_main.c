@@ -97,13 +97,15 @@ static struct lv_spawn setup_fds(const struct lv_spawn *sp, int *listen_out)
 	struct lv_spawn out = *sp;
 	int parked[LV_LISTEN_MAX + LV_LOOPS_MAX + 1], n = 0, next = LV_WORKER_FIRST_FD, null_fd;
 	unsigned loops = sp->kind == LV_KIND_MODULE ? sp->loops : 0;
+	/* just past the last target: parked there, nothing fits under a low RLIMIT_NOFILE */
+	int above = LV_WORKER_FIRST_FD + (int)(sp->n_listen + loops) + 1;
 
 	/* Park every fd to keep above all targets first so no dup can clobber another. */
 	for (unsigned i = 0; i < sp->n_listen; i++)
-		parked[n++] = fcntl(sp->listen_fds[i], F_DUPFD_CLOEXEC, 128);
+		parked[n++] = fcntl(sp->listen_fds[i], F_DUPFD_CLOEXEC, above);
 	for (unsigned i = 0; i < loops; i++)
-		parked[n++] = fcntl(sp->channel_fds[i], F_DUPFD_CLOEXEC, 128);
-	parked[n++] = fcntl(sp->error_fd, F_DUPFD_CLOEXEC, 128);
+		parked[n++] = fcntl(sp->channel_fds[i], F_DUPFD_CLOEXEC, above);
+	parked[n++] = fcntl(sp->error_fd, F_DUPFD_CLOEXEC, above);
 	for (int i = 0; i < n; i++)
 		if (parked[i] < 0)
 			_exit(126);

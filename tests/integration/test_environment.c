@@ -74,6 +74,22 @@ START_TEST(user_and_group_are_switched)
 }
 END_TEST
 
+/* Under a low open-files limit (well under 128) workers still start: the worker parks
+ * the descriptors it moves just past their places, not at a fixed number. */
+START_TEST(workers_start_under_a_low_open_files_limit)
+{
+	char *cfg;
+
+	ck_assert_int_ge(asprintf(&cfg, "{\"pools\":[{\"name\":\"e\",\"exec\":[\"sleep\",\"1000\"],"
+	                          "\"listen\":[\"tcp:127.0.0.1:%d\"]},{\"name\":\"m\","
+	                          "\"module\":\"ticker\",\"loops\":2}]}", free_port()), 0);
+	lvd_start_limited(&d, 64, cfg);
+	free(cfg);
+	json_decref(lvd_wait(&d, "e", "running", 0));
+	json_decref(lvd_wait(&d, "m", "running", 0));
+}
+END_TEST
+
 START_TEST(limits_umask_and_no_new_privs)
 {
 	char dir[] = "/tmp/lvlim.XXXXXX", fifo[64], *line;
@@ -126,6 +142,7 @@ int main(void)
 	tcase_add_test(tc, env_and_cwd_reach_the_worker);
 	tcase_add_test(tc, user_and_group_are_switched);
 	tcase_add_test(tc, limits_umask_and_no_new_privs);
+	tcase_add_test(tc, workers_start_under_a_low_open_files_limit);
 	tcase_add_test(tc, the_daemon_raises_its_open_files_limit_but_not_its_workers);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
