@@ -88,6 +88,8 @@ for f in loopvisor.service loopvisor@.service loopvisor.socket; do
 done
 check "loopvisor.service starts PREFIX's daemon with PREFIX's config" grep -qx \
 	"ExecStart=$p/sbin/loopvisord -c $p/etc/loopvisor/loopvisor.json" "$p/lib/systemd/system/loopvisor.service"
+check "bash completion" test -f "$p/share/bash-completion/completions/loopvisorctl"
+check "zsh completion" test -f "$p/share/zsh/vendor-completions/_loopvisorctl"
 ppc=$(find "$p" -name loopvisor-job.pc -printf '%h\n' | head -n 1)
 check "the pkg-config file's prefix is PREFIX" \
 	test "$(PKG_CONFIG_PATH="$ppc" pkg-config --variable=prefix loopvisor-job)" = "$p"
