@@ -86,7 +86,7 @@ _loopvisorctl()
 		signal) words="all $pools $workers $signals" ;;
 		events) [ "$nargs" -eq 0 ] && words="$pools $workers" ;;
 		wait)
-			if [ "$nargs" -eq 0 ]; then words="all $pools $workers"; else words=$states; fi ;;
+			if [ "$nargs" -eq 0 ]; then words="$pools $workers"; else words=$states; fi ;;
 		tail)
 			case $prev in
 			-n) return 0 ;;

@@ -100,6 +100,8 @@ expect "inspect alpha: -> the indexes (bash splits at ':')" "0 1" -s "$S" inspec
 expect "inspect alpha:1 -> 1" "1" -s "$S" inspect alpha : 1
 expect "remove <TAB> offers pools only" "alpha beta" -s "$S" remove ""
 expect "scale beta <TAB> -> config" "config" -s "$S" scale beta ""
+expect "wait <TAB> offers pools and workers (all is no target of wait)" \
+	"alpha beta alpha:0 alpha:1 beta:0" -s "$S" wait ""
 expect "wait alpha r -> running" "running" -s "$S" wait alpha r
 expect "wait alpha:0 s -> the states with s" "starting stopped stopping" -s "$S" wait alpha : 0 s
 expect "signal beta T -> TERM" "TERM" -s "$S" signal beta T
