@@ -99,6 +99,22 @@ check "hello.so builds against PREFIX with pkg-config alone" \
 	   -o "$tmp/hello2.so" "$tmp/hello.c" $(PKG_CONFIG_PATH="$ppc" pkg-config --libs loopvisor-job)
 check "and its header is PREFIX's" sh -c \
 	"PKG_CONFIG_PATH='$ppc' pkg-config --cflags loopvisor-job | grep -q -- '-I$p/include'"
+# and the daemon installed there runs the installed example config, whose ticker job it
+# finds next to itself (bin/../lib/loopvisor/jobs), when the libdir is plain lib
+if [ -f "$p/lib/loopvisor/jobs/ticker.so" ]; then
+	"$p/sbin/loopvisord" -c "$p/etc/loopvisor/loopvisor.json" -s "$tmp/p.sock" 2>"$tmp/pdaemon.log" &
+	daemon=$!
+	check "PREFIX's daemon runs PREFIX's example config (the ticker job)" \
+		sh -c "for i in \$(seq 100); do [ -S '$tmp/p.sock' ] && break; sleep 0.05; done;
+		       '$p/bin/loopvisorctl' -s '$tmp/p.sock' --timeout 10000 wait ticker running"
+	check "and stops" "$p/bin/loopvisorctl" -s "$tmp/p.sock" shutdown
+	wait "$daemon"
+	rc=$?
+	daemon=""
+	check "with exit 0" test "$rc" -eq 0
+else
+	echo "SKIP: the example config under PREFIX: the libdir is not lib, so the daemon does not look there"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
