@@ -5,7 +5,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test deps-bench build build-asan run test test-normal test-asan deb fuzz \
+.PHONY: all deps deps-test deps-bench deps-deb build build-asan run test test-normal test-asan deb fuzz \
 	chaos mutants mutants-ci bench clean
 
 all: build
@@ -78,7 +78,9 @@ MUTANTS_CI = $(addprefix tests/mutants/,03-reader-may-shut-down.patch \
 	22-output-null-takes-pipes.patch 07-worker-keeps-daemon-descriptors.patch \
 	02-start-keeps-the-hold.patch 49-start-judged-on-the-state-now.patch \
 	52-reply-limit-per-client-off.patch 55-spawn-request-waits-for-its-answer.patch \
-	59-empty-params-array-refused.patch 60-blank-line-is-a-parse-error.patch)
+	59-empty-params-array-refused.patch 60-blank-line-is-a-parse-error.patch \
+	90-deb-enables-units-on-install.patch 91-pc-prefix-of-configure-time.patch \
+	92-completion-ignores-socket-option.patch)
 MUTANTS_CHAOS = $(filter-out $(MUTANTS_CI),$(sort $(wildcard tests/mutants/*.patch)))
 CHAOS_MUTANTS ?= yes
 
@@ -120,12 +122,14 @@ fuzz: deps-test
 		grep -E 'Done [0-9]+ runs|stat::number_of_executed_units' build-fuzz/fuzz-$$t.log; \
 	done
 
-# A Debian package built for /usr, in build-deb/
-deb: deps
-	cmake -S . -B build-deb -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr
-	cmake --build build-deb -j $(JOBS)
-	cd build-deb && cpack -G DEB
-	@ls -1 build-deb/*.deb
+# The Debian packages (debian/: loopvisor, loopvisor-dev, loopvisor-dbgsym) built with
+# dpkg-buildpackage from a copy of the source, into build-deb/, and checked with lintian
+deb: deps-deb
+	./scripts/build-deb.sh build-deb $(JOBS)
+	lintian --fail-on error,warning build-deb/*.changes
+
+deps-deb:
+	@./scripts/install-deps.sh deb
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_RELEASE) build-deb build-fuzz build-mutants run

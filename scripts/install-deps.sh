@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages loopvisor needs, only those missing. Called by the Makefile
-# before every build (and with "test" before the suite); a no-op when all are present.
+# before every build (with "test" before the suite, "deb" before make deb); a no-op when all
+# are present.
 set -eu
 
 PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-dev check"
@@ -9,6 +10,14 @@ PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-de
 if [ "${1:-}" = "test" ]; then
 	PKGS="$PKGS redis-server systemd systemd-container debootstrap clang libclang-rt-14-dev"
 	PKGS="$PKGS valgrind util-linux patch"
+fi
+# Building the Debian packages and checking them (make deb, and test_deb in the suite);
+# zsh for test_completion's syntax check of the zsh completion.
+if [ "${1:-}" = "test" ] || [ "${1:-}" = "deb" ]; then
+	PKGS="$PKGS systemd dpkg-dev debhelper lintian"
+fi
+if [ "${1:-}" = "test" ]; then
+	PKGS="$PKGS zsh"
 fi
 # The peers make bench compares with, its driver and its plots.
 if [ "${1:-}" = "bench" ]; then

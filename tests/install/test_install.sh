@@ -62,8 +62,8 @@ check "hello.so builds with pkg-config alone" \
 cat >"$tmp/hello.json" <<JSON
 { "job_path": ["."], "pools": [ { "name": "hello", "module": "hello", "workers": 2 } ] }
 JSON
-sbin=$(find "$tmp" -name loopvisord -type f | head -n 1)
-bin=$(find "$tmp" -name loopvisorctl -type f | head -n 1)
+sbin=$(find "$tmp" -path '*/sbin/loopvisord' -type f | head -n 1)
+bin=$(find "$tmp" -path '*/bin/loopvisorctl' -type f | head -n 1)
 "$sbin" -c "$tmp/hello.json" -s "$tmp/hello.sock" 2>"$tmp/daemon.log" &
 daemon=$!
 check "the installed daemon runs the hello job" \
@@ -74,5 +74,47 @@ wait "$daemon"
 rc=$?
 daemon=""
 check "the daemon exited 0" test "$rc" -eq 0
+
+# cmake --install --prefix DIR, no DESTDIR: everything under DIR, and what names a path names
+# DIR (pkg-config, the units), so the hello job builds against it with pkg-config alone
+p="$tmp/prefix"
+check "cmake --install --prefix (no DESTDIR)" cmake --install "$BUILD" --prefix "$p"
+check "every installed file is under the prefix" \
+	sh -c "grep -v '^$p/' '$BUILD/install_manifest.txt' | (! grep .)"
+check "the install wrote files" test -s "$BUILD/install_manifest.txt"
+check "the config is in PREFIX/etc/loopvisor" test -f "$p/etc/loopvisor/loopvisor.json"
+for f in loopvisor.service loopvisor@.service loopvisor.socket; do
+	check "the $f unit is in PREFIX/lib/systemd/system" test -f "$p/lib/systemd/system/$f"
+done
+check "loopvisor.service starts PREFIX's daemon with PREFIX's config" grep -qx \
+	"ExecStart=$p/sbin/loopvisord -c $p/etc/loopvisor/loopvisor.json" "$p/lib/systemd/system/loopvisor.service"
+check "bash completion" test -f "$p/share/bash-completion/completions/loopvisorctl"
+check "zsh completion" test -f "$p/share/zsh/vendor-completions/_loopvisorctl"
+ppc=$(find "$p" -name loopvisor-job.pc -printf '%h\n' | head -n 1)
+check "the pkg-config file's prefix is PREFIX" \
+	test "$(PKG_CONFIG_PATH="$ppc" pkg-config --variable=prefix loopvisor-job)" = "$p"
+# shellcheck disable=SC2046
+check "hello.so builds against PREFIX with pkg-config alone" \
+	cc $(PKG_CONFIG_PATH="$ppc" pkg-config --cflags loopvisor-job) -Wall -Wextra -Werror \
+	   -o "$tmp/hello2.so" "$tmp/hello.c" $(PKG_CONFIG_PATH="$ppc" pkg-config --libs loopvisor-job)
+check "and its header is PREFIX's" sh -c \
+	"PKG_CONFIG_PATH='$ppc' pkg-config --cflags loopvisor-job | grep -q -- '-I$p/include'"
+# and the daemon installed there runs the installed example config, whose ticker job it
+# finds next to itself (bin/../lib/loopvisor/jobs), when the libdir is plain lib
+if [ -f "$p/lib/loopvisor/jobs/ticker.so" ]; then
+	"$p/sbin/loopvisord" -c "$p/etc/loopvisor/loopvisor.json" -s "$tmp/p.sock" 2>"$tmp/pdaemon.log" &
+	daemon=$!
+	check "PREFIX's daemon runs PREFIX's example config (the ticker job)" \
+		sh -c "for i in \$(seq 100); do [ -S '$tmp/p.sock' ] && break; sleep 0.05; done;
+		       '$p/bin/loopvisorctl' -s '$tmp/p.sock' --timeout 10000 wait ticker running"
+	check "and stops" "$p/bin/loopvisorctl" -s "$tmp/p.sock" shutdown
+	wait "$daemon"
+	rc=$?
+	daemon=""
+	check "with exit 0" test "$rc" -eq 0
+else
+	echo "SKIP: the example config under PREFIX: the libdir is not lib, so the daemon does not look there"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

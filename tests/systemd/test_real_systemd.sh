@@ -31,11 +31,9 @@ if [ ! -x "$root/lib/systemd/systemd" ] || [ ! -x "$root/bin/kill" ]; then
 	mv "$root.tmp" "$root"
 fi
 
-# what is under test: the Debian package (make deb's recipe), installed with dpkg
+# what is under test: the Debian package (make deb: scripts/build-deb.sh), installed with dpkg
 deb_build="$BUILD/deb"
-{ cmake -S "$SRC" -B "$deb_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr &&
-  cmake --build "$deb_build" -j "$(nproc)" --target loopvisord loopvisorctl ticker echo http &&
-  (cd "$deb_build" && cpack -G DEB); } >"$BUILD/nspawn-deb.log" 2>&1 ||
+"$SRC/scripts/build-deb.sh" "$deb_build" "$(nproc)" >"$BUILD/nspawn-deb.log" 2>&1 ||
 	{ tail -20 "$BUILD/nspawn-deb.log"; echo "0 passed, 1 failed"; exit 1; }
 deb=$(ls "$deb_build"/loopvisor_*.deb | head -n 1)
 host_pass=0
@@ -46,8 +44,8 @@ host_check() {
 }
 host_check dpkg --root="$root" -i "$deb"
 host_check dpkg --root="$root" -s loopvisor
-# it brings no maintainer scripts: installing creates and starts nothing
-host_check sh -c "! dpkg-deb -I '$deb' | grep -q -e postinst -e preinst -e prerm -e postrm"
+# installing enables and starts nothing (dh_installsystemd --no-enable --no-start)
+host_check sh -c "! find '$root/etc/systemd/system' -path '*.wants/loopvisor*' | grep -q ."
 rm -rf "$root/etc/systemd/system/loopvisor.service" "$root/etc/systemd/system/loopvisor.socket"
 mkdir -p "$root/etc/systemd/system/loopvisor.service.d"
 cat >"$root/etc/systemd/system/loopvisor.service.d/test.conf" <<UNIT
