@@ -57,7 +57,7 @@ awk '/^`hello.c`:/{f=1;next} f&&/^```c/{c=1;next} c&&/^```/{exit} c' "$SRC/docs/
 check "docs/jobs.md has hello.c" test -s "$tmp/hello.c"
 # shellcheck disable=SC2046
 check "hello.so builds with pkg-config alone" \
-	cc $(pc --cflags loopvisor-job) -Wall -Wextra -Werror -o "$tmp/hello.so" "$tmp/hello.c" \
+	cc -fPIC $(pc --cflags loopvisor-job) -Wall -Wextra -Werror -o "$tmp/hello.so" "$tmp/hello.c" \
 	   $(pc --libs loopvisor-job)
 cat >"$tmp/hello.json" <<JSON
 { "job_path": ["."], "pools": [ { "name": "hello", "module": "hello", "workers": 2 } ] }
@@ -95,7 +95,7 @@ check "the pkg-config file's prefix is PREFIX" \
 	test "$(PKG_CONFIG_PATH="$ppc" pkg-config --variable=prefix loopvisor-job)" = "$p"
 # shellcheck disable=SC2046
 check "hello.so builds against PREFIX with pkg-config alone" \
-	cc $(PKG_CONFIG_PATH="$ppc" pkg-config --cflags loopvisor-job) -Wall -Wextra -Werror \
+	cc -fPIC $(PKG_CONFIG_PATH="$ppc" pkg-config --cflags loopvisor-job) -Wall -Wextra -Werror \
 	   -o "$tmp/hello2.so" "$tmp/hello.c" $(PKG_CONFIG_PATH="$ppc" pkg-config --libs loopvisor-job)
 check "and its header is PREFIX's" sh -c \
 	"PKG_CONFIG_PATH='$ppc' pkg-config --cflags loopvisor-job | grep -q -- '-I$p/include'"
