@@ -12,21 +12,9 @@
 #include "ctl/client.h"
 #include "ctl/output.h"
 #include "ctl/progress.h"
-#include "daemon/lib/strv.h"
+#include "ctl/request.h"
 #include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
-
-enum { EXIT_OK = 0, EXIT_REMOTE = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3, EXIT_TIMEOUT = 4,
-       EXIT_UNHEALTHY = 5 };
-
-struct opts {
-	const char *socket;
-	int json;
-	int no_wait;
-	int timeout_ms;
-	int rolling;      /* restart --rolling */
-	int no_color;
-};
 
 static void usage(FILE *out)
 {
@@ -37,6 +25,7 @@ static void usage(FILE *out)
 	        "commands:\n"
 	        "  status [TARGET...|all]          workers and their states\n"
 	        "  start|stop|restart TARGET...    and wait for the result (--no-wait: don't)\n"
+	        "  restart --rolling POOL...       one worker at a time, each once its successor runs\n"
 	        "  scale POOL N|config             run N workers in POOL (config: as configured)\n"
 	        "  signal TARGET... SIG            send SIG (HUP, TERM, 9, ...) to the workers\n"
 	        "  reload                          re-read the config file and apply the difference\n"
@@ -55,42 +44,6 @@ static void usage(FILE *out)
 	        "--timeout, 5 status or wait found a worker failed or backing off.\n"
 	        "On a terminal: states in colour (not with NO_COLOR or --no-color), and a progress\n"
 	        "line while start, stop and restart wait.\n");
-}
-
-/* A mistake gets one line, not the whole usage again (that is --help). */
-static int usage_error(const char *msg)
-{
-	fprintf(stderr, "loopvisorctl: %s\n", msg);
-	return EXIT_USAGE;
-}
-
-static const char *const commands[] = { "status", "start", "stop", "restart", "scale", "signal",
-	"reload", "add", "remove", "reset", "inspect", "wait", "shutdown", "version", "events",
-	"tail", "call", NULL };
-
-static int unknown_command(const char *cmd)
-{
-	const char *meant = lv_strv_closest(cmd, commands);
-
-	if (meant)
-		fprintf(stderr, "loopvisorctl: unknown command '%s'; did you mean '%s'?\n", cmd, meant);
-	else
-		fprintf(stderr, "loopvisorctl: unknown command '%s'; loopvisorctl --help lists them\n",
-		        cmd);
-	return EXIT_USAGE;
-}
-
-/* A whole decimal number in 0..max, or -1. */
-static long parse_count(const char *text, long max)
-{
-	char *end;
-	long n;
-
-	if (!*text || strspn(text, "0123456789") != strlen(text))
-		return -1;
-	errno = 0;
-	n = strtol(text, &end, 10);
-	return errno || n > max ? -1 : n;
 }
 
 static const char *str_or(const json_t *v, const char *fallback)
@@ -125,45 +78,6 @@ static int report_error(const json_t *error, bool json)
 	                                                                            : EXIT_REMOTE;
 }
 
-/* The wait and timeout a command that waits takes from the options. */
-static void add_wait(json_t *params, const struct opts *o)
-{
-	json_object_set_new(params, "wait", json_boolean(!o->no_wait));
-	if (o->timeout_ms > 0)
-		json_object_set_new(params, "timeout_ms", json_integer(o->timeout_ms));
-}
-
-/* A pool object from a file, or from stdin for "-"; NULL after saying why. */
-static json_t *read_pool(const char *path)
-{
-	json_error_t err;
-	json_t *pool = !strcmp(path, "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &err)
-	                                  : json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-
-	if (!pool || !json_is_object(pool)) {
-		fprintf(stderr, "loopvisorctl: %s: %s\n", path,
-		        pool ? "must hold one pool object" : err.text);
-		json_decref(pool);
-		return NULL;
-	}
-	return pool;
-}
-
-/* STATE or STATE,STATE,... as the JSON array wait takes. */
-static json_t *state_list(const char *text)
-{
-	json_t *list = json_array();
-	const char *p = text;
-
-	while (*p) {
-		size_t n = strcspn(p, ",");
-
-		json_array_append_new(list, json_stringn(p, n));
-		p += n + (p[n] == ',');
-	}
-	return list;
-}
-
 /* status: EXIT_UNHEALTHY when a worker it lists has failed or waits out a backoff. */
 static int health_of(const json_t *result)
 {
@@ -175,124 +89,6 @@ static int health_of(const json_t *result)
 
 		if (!strcmp(state, "failed") || !strcmp(state, "backoff"))
 			return EXIT_UNHEALTHY;
-	}
-	return EXIT_OK;
-}
-
-/* Builds the method and params of a command; returns EXIT_OK or EXIT_USAGE. */
-static int build_request(int argc, char **argv, const struct opts *o, const char **method,
-                         json_t **params, int *follow_out)
-{
-	const char *cmd = argv[0];
-
-	*method = cmd;
-	*params = NULL;
-	if (!strcmp(cmd, "status")) {
-		if (argc > 2)
-			return usage_error("status takes TARGETs, or all");
-		if (argc == 2)
-			*params = json_pack("{s:s}", "target", argv[1]);
-	} else if (!strcmp(cmd, "start") || !strcmp(cmd, "stop") || !strcmp(cmd, "restart")) {
-		if (argc != 2)
-			return usage_error("needs at least one TARGET");
-		*params = json_pack("{s:s}", "target", argv[1]);
-		add_wait(*params, o);
-		if (o->rolling)
-			json_object_set_new(*params, "rolling", json_true());
-	} else if (!strcmp(cmd, "reload")) {
-		if (argc != 1)
-			return usage_error("reload takes no arguments");
-	} else if (!strcmp(cmd, "add")) {
-		json_t *pool;
-		if (argc != 2)
-			return usage_error("add needs FILE, or - for stdin");
-		if (!(pool = read_pool(argv[1])))
-			return EXIT_USAGE;
-		*params = json_pack("{s:o}", "pool", pool);
-		add_wait(*params, o);
-	} else if (!strcmp(cmd, "remove") || !strcmp(cmd, "reset")) {
-		if (argc != 2)
-			return usage_error(!strcmp(cmd, "reset") ? "reset needs exactly one POOL"
-			                                         : "remove needs exactly one POOL");
-		*params = json_pack("{s:s}", "pool", argv[1]);
-		add_wait(*params, o);
-	} else if (!strcmp(cmd, "inspect")) {
-		if (argc != 2)
-			return usage_error("inspect needs exactly one POOL:INDEX");
-		*params = json_pack("{s:s}", "target", argv[1]);
-		if (o->timeout_ms > 0)
-			json_object_set_new(*params, "timeout_ms", json_integer(o->timeout_ms));
-	} else if (!strcmp(cmd, "wait")) {
-		if (argc != 3 || !argv[2][0])
-			return usage_error("wait needs TARGET and STATE (or STATE,STATE,...)");
-		*params = json_pack("{s:s, s:o}", "target", argv[1], "state", state_list(argv[2]));
-		if (o->timeout_ms > 0)
-			json_object_set_new(*params, "timeout_ms", json_integer(o->timeout_ms));
-	} else if (!strcmp(cmd, "scale")) {
-		long n;
-		if (argc != 3)
-			return usage_error("scale needs POOL and N");
-		if (!strcmp(argv[2], "config")) /* back to the config's count: no override */
-			*params = json_pack("{s:s, s:s, s:b}", "pool", argv[1], "workers", "config",
-			                    "wait", !o->no_wait);
-		else if ((n = parse_count(argv[2], INT_MAX)) < 0)
-			return usage_error("N must be a number of workers, or config");
-		else
-			*params = json_pack("{s:s, s:i, s:b}", "pool", argv[1], "workers", (int)n,
-			                    "wait", !o->no_wait);
-	} else if (!strcmp(cmd, "signal")) {
-		long signo;
-		if (argc != 3 || !argv[2][0])
-			return usage_error("signal needs TARGET and SIG");
-		if (strspn(argv[2], "0123456789") == strlen(argv[2])) {
-			if ((signo = parse_count(argv[2], INT_MAX)) < 0)
-				return usage_error("SIG is out of range");
-			*params = json_pack("{s:s, s:i}", "target", argv[1], "signal", (int)signo);
-		} else
-			*params = json_pack("{s:s, s:s}", "target", argv[1], "signal", argv[2]);
-	} else if (!strcmp(cmd, "events")) {
-		if (argc > 2)
-			return usage_error("events takes at most one TARGET");
-		*method = "subscribe";
-		*follow_out = 1;
-		if (argc == 2)
-			*params = json_pack("{s:s}", "target", argv[1]);
-	} else if (!strcmp(cmd, "tail")) {
-		int follow = 0, lines = 50, i;
-		for (i = 1; i < argc - 1; i++) {
-			if (!strcmp(argv[i], "-f"))
-				follow = 1;
-			else if (!strcmp(argv[i], "-n") && i + 1 < argc - 1 &&
-			         (lines = (int)parse_count(argv[i + 1], INT_MAX)) >= 0)
-				i++;
-			else
-				return usage_error("tail [-f] [-n LINES] TARGET");
-		}
-		if (argc < 2 || argv[argc - 1][0] == '-')
-			return usage_error("tail needs a TARGET");
-		*params = json_pack("{s:s, s:i, s:b}", "target", argv[argc - 1], "lines", lines,
-		                    "follow", follow);
-		*follow_out = follow;
-	} else if (!strcmp(cmd, "shutdown") || !strcmp(cmd, "version")) {
-		if (argc != 1)
-			return usage_error("takes no arguments");
-	} else if (!strcmp(cmd, "call")) {
-		json_error_t err;
-		if (argc < 2 || argc > 3)
-			return usage_error("call needs METHOD and optional PARAMS_JSON");
-		*method = argv[1];
-		if (argc == 3) {
-			*params = json_loads(argv[2], JSON_REJECT_DUPLICATES, &err);
-			if (!*params || !(json_is_object(*params) || json_is_array(*params))) {
-				json_decref(*params);
-				*params = NULL;
-				fprintf(stderr, "loopvisorctl: PARAMS_JSON: %s\n",
-				        err.text[0] ? err.text : "must be an object or an array");
-				return EXIT_USAGE;
-			}
-		}
-	} else {
-		return unknown_command(cmd);
 	}
 	return EXIT_OK;
 }
@@ -322,12 +118,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'r': o->rolling = 1; break;
 		case 'C': o->no_color = 1; break;
 		case 't':
-			if ((o->timeout_ms = (int)parse_count(optarg, INT_MAX)) < 0)
-				exit(usage_error("--timeout needs a number of milliseconds"));
+			if ((o->timeout_ms = (int)ctl_parse_count(optarg, INT_MAX)) < 0)
+				exit(ctl_usage_error("--timeout needs a number of milliseconds"));
 			break;
 		case 'h': usage(stdout); exit(EXIT_OK);
 		case 'V': printf("loopvisorctl %s\n", LV_VERSION); exit(EXIT_OK);
-		default: exit(usage_error("loopvisorctl --help lists the options"));
+		default: exit(ctl_usage_error("loopvisorctl --help lists the options"));
 		}
 	}
 	return optind;
@@ -495,7 +291,7 @@ static int run_many(struct lv_client *c, const struct opts *o, int argc, char **
 		json_t *params;
 		long id;
 
-		if ((rc = build_request(sig ? 3 : 2, one, o, &method, &params, &follow)) != EXIT_OK)
+		if ((rc = ctl_build_request(sig ? 3 : 2, one, o, &method, &params, &follow)) != EXIT_OK)
 			break;
 		if (lv_client_send(c, method, params, &id) < 0) {
 			rc = no_reply(method, o);
@@ -608,7 +404,7 @@ int main(int argc, char **argv)
 		return EXIT_CONNECT;
 	first = parse_opts(argc, argv, &o);
 	if (first >= argc)
-		return usage_error("no command given");
+		return ctl_usage_error("no command given");
 	argc -= first;
 	argv += first;
 	/* no-color.org: NO_COLOR set and not empty turns colours off */
@@ -617,11 +413,11 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[0], "restart") || !strcmp(argv[0], "start") || !strcmp(argv[0], "stop"))
 		argc = take_rolling(argc, argv, &o);
 	if (o.rolling && strcmp(argv[0], "restart") != 0)
-		return usage_error("--rolling is for restart");
+		return ctl_usage_error("--rolling is for restart");
 	if (!strcmp(argv[0], "status") && argc == 2 && !strcmp(argv[1], "all"))
 		argc = 1; /* every worker: what status says without a target */
 	many = wants_many(argc, argv);
-	if (!many && (rc = build_request(argc, argv, &o, &method, &params, &follow)) != EXIT_OK)
+	if (!many && (rc = ctl_build_request(argc, argv, &o, &method, &params, &follow)) != EXIT_OK)
 		return rc;
 	if (!(c = connect_daemon(&o, path, sizeof path))) {
 		json_decref(params);

@@ -5,7 +5,7 @@ usage: test_man_pages.py SOURCE_DIR
 
 Names are read from the sources, never listed here, so a verb or key added to the code
 fails this test until the man page has it:
-- loopvisorctl.1: an entry (.TP) for every command in ctl/loopvisorctl.c's commands[],
+- loopvisorctl.1: an entry (.TP) for every command in ctl/request.c's commands[],
   every long option of its getopt table and short option of its option string, and every
   exit code of its EXIT_* enum under EXIT STATUS.
 - loopvisor.json.5: every key of the allowed-key lists (the NULL-terminated string arrays
@@ -82,11 +82,11 @@ def section(man, name):
     return m.group(1) if m else ""
 
 
-ctl = read("ctl", "loopvisorctl.c")
+ctl = "".join(read("ctl", f) for f in ("loopvisorctl.c", "request.c", "request.h"))
 ctl_man = read("man", "loopvisorctl.1")
 ctl_entries = entries(ctl_man)
 commands = string_arrays(ctl)["commands"]
-check(len(commands) >= 16, f"ctl/loopvisorctl.c lists {len(commands)} commands")
+check(len(commands) >= 16, f"ctl/request.c lists {len(commands)} commands")
 for verb in commands:
     check(verb in ctl_entries, f"loopvisorctl.1 has an entry for the command {verb}")
 for opt in longopts(ctl):
