@@ -3,6 +3,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +140,7 @@ static FILE *open_shared_fifo(char *dir, char *fifo, size_t len)
 
 	make_fifo(dir, fifo, len);
 	ck_assert_ptr_nonnull(f = fdopen(open(fifo, O_RDWR | O_CLOEXEC), "r"));
+	setvbuf(f, NULL, _IONBF, 0); /* nothing read ahead: poll() on its fd tells the truth */
 	return f;
 }
 
@@ -172,6 +174,10 @@ START_TEST(templates_expand_per_worker)
 	for (int n = 0; n < 3; n++) {
 		int i;
 
+		struct pollfd pfd = { .fd = fileno(in), .events = POLLIN };
+
+		/* a worker that cannot start writes nothing: fail in 10 s, not at the timeout */
+		ck_assert_msg(poll(&pfd, 1, test_ms(10000)) == 1, "%d of 3 workers wrote", n);
 		ck_assert_ptr_nonnull(fgets(line, sizeof line, in));
 		line[strcspn(line, "\n")] = '\0';
 		i = line[0] - '0';
