@@ -201,7 +201,8 @@ static int parse_env_files(struct cfgerr *e, const json_t *obj, const char *pref
 
 	if (ef && !json_is_string(ef) && !json_is_array(ef))
 		return cfg_fail(e, prefix, "env_file", "must be a path or an array of paths");
-	if (!(list = json_is_string(ef) ? json_pack("[O]", ef) : json_incref(ef ? ef : json_array())))
+	list = json_is_string(ef) ? json_pack("[O]", ef) : ef ? json_incref(ef) : json_array();
+	if (!list)
 		return cfg_fail(e, prefix, "env_file", "out of memory");
 	if (!(p->env_files = calloc(json_array_size(list) + 1, sizeof *p->env_files))) {
 		json_decref(list);

@@ -71,13 +71,14 @@ START_TEST(syntax)
 }
 END_TEST
 
+#define NOT_KV "not KEY=VALUE (a KEY is letters, digits and _, not starting with a digit)"
+
 START_TEST(mistakes)
 {
-	refused("A=1\nnot an assignment\n",
-	        "line 2: not KEY=VALUE (a KEY is letters, digits and _, not starting with a digit)");
-	refused("9A=1", "line 1: not KEY=VALUE (a KEY is letters, digits and _, not starting with a digit)");
-	refused("export A=1", "line 1: not KEY=VALUE (a KEY is letters, digits and _, not starting with a digit)");
-	refused("=1", "line 1: not KEY=VALUE (a KEY is letters, digits and _, not starting with a digit)");
+	refused("A=1\nnot an assignment\n", "line 2: " NOT_KV);
+	refused("9A=1", "line 1: " NOT_KV);
+	refused("export A=1", "line 1: " NOT_KV);
+	refused("=1", "line 1: " NOT_KV);
 	refused("A=1\nB='open\n", "line 2: unclosed '");
 	refused("A=\"open", "line 1: unclosed \"");
 }
