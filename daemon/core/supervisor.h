@@ -67,7 +67,7 @@ struct worker {
 	struct worker_loop *loops;
 	unsigned n_loops;
 	struct output output;                /* its captured stdout, stderr and lv_log lines */
-	struct worker_env env;               /* argv, env and cwd of its latest start */
+	struct worker_env env;               /* argv, env and cwd of the start being sent */
 };
 
 struct pool {
