@@ -119,16 +119,55 @@ static int parse_value(const char **pp, const char *end, unsigned *line, struct 
 	return 0;
 }
 
+/* Length of the UTF-8 sequence at p (at most n bytes), or 0 if it is not one: overlong
+ * forms, surrogates and code points past U+10FFFF are not. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+	             : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+	unsigned long cp;
+
+	if (len == 0 || len > n)
+		return 0;
+	cp = len == 1 ? p[0] : p[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* The text must be UTF-8 without NUL: what reaches a worker goes through JSON (zygotes). */
+static int check_text(const char *text, size_t len, char *why, size_t whylen)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0, k; i < len; i += k) {
+		if (text[i] == '\0') {
+			snprintf(why, whylen, "line %u: contains a NUL byte", line);
+			return -1;
+		}
+		if (!(k = utf8_seq((const unsigned char *)text + i, len - i))) {
+			snprintf(why, whylen, "line %u: not valid UTF-8", line);
+			return -1;
+		}
+		line += text[i] == '\n';
+	}
+	return 0;
+}
+
 int lv_envfile_parse(const char *text, size_t len, char ***vars, size_t *n, char *why,
                      size_t whylen)
 {
 	const char *p = text, *end = text + len;
 	unsigned line = 1, added = 0;
 
-	if (memchr(text, '\0', len)) {
-		snprintf(why, whylen, "contains a NUL byte");
+	if (check_text(text, len, why, whylen) < 0)
 		return -1;
-	}
 	while (p < end) {
 		const char *key;
 		size_t keylen;

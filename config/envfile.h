@@ -9,7 +9,7 @@
 #define LV_ENVFILE_MAX_VARS  4096
 #define LV_ENVFILE_KEY_MAX   255
 
-/* Parses text (len bytes, NULs refused) and appends one malloc'd "KEY=VALUE" per
+/* Parses text (len bytes of UTF-8, NULs refused) and appends one malloc'd "KEY=VALUE" per
  * assignment to *vars (a NULL-terminated vector of *n entries, grown with realloc).
  * Lines: KEY=VALUE; blank lines and lines starting with # or ; are skipped; a value may be
  * 'single quoted' (literal), "double quoted" (\" \\ \` \$ and a backslash-newline are

@@ -100,9 +100,17 @@ START_TEST(bounds)
 		char **vars = NULL;
 		size_t n = 0;
 
-		ck_assert_int_eq(lv_envfile_parse("A=1\0B=2", 7, &vars, &n, why, sizeof why), -1);
-		ck_assert_str_eq(why, "contains a NUL byte");
+		ck_assert_int_eq(lv_envfile_parse("A=1\nB\0=2", 7, &vars, &n, why, sizeof why), -1);
+		ck_assert_str_eq(why, "line 2: contains a NUL byte");
+		ck_assert_ptr_null(vars);
 	}
+	/* values travel as JSON to the zygotes: not UTF-8 would be dropped there, silently */
+	refused("A=1\nB=caf\xe9\n", "line 2: not valid UTF-8");
+	refused("A=\xc0\xaf", "line 1: not valid UTF-8");      /* overlong / */
+	refused("A=\xed\xa0\x80", "line 1: not valid UTF-8");  /* a surrogate */
+	refused("A=\xf4\x90\x80\x80", "line 1: not valid UTF-8"); /* past U+10FFFF */
+	parsed("A=caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	       "A=caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 }
 END_TEST
 
