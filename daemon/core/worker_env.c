@@ -31,19 +31,17 @@ static char **expand_all(char *const *in, const struct lv_template_vars *v, bool
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = entries ? strchr(in[i], '=') : NULL;
 		char *value = lv_template_dup(eq ? eq + 1 : in[i], v, err, errlen);
-		int rc = 0;
 
-		if (value && eq) {
-			rc = asprintf(&out[i], "%.*s=%s", (int)(eq - in[i]), in[i], value);
-			free(value);
-		} else {
+		if (value && !eq) {
 			out[i] = value;
+			continue;
 		}
-		if (!value || rc < 0) {
-			if (rc < 0) {
-				out[i] = NULL;
-				snprintf(err, errlen, "out of memory");
-			}
+		if (value && asprintf(&out[i], "%.*s=%s", (int)(eq - in[i]), in[i], value) < 0) {
+			out[i] = NULL;
+			snprintf(err, errlen, "out of memory");
+		}
+		free(value);
+		if (!out[i]) { /* err says why: a bad template, or no memory */
 			lv_strv_free(out);
 			return NULL;
 		}
