@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/template.h"
 #include "daemon/lib/strv.h"
 
 int cfg_fail(struct cfgerr *e, const char *prefix, const char *key, const char *fmt, ...)
@@ -95,4 +96,27 @@ char *cfg_resolve(const char *base_dir, const char *path)
 	if (asprintf(&out, "%s/%s", base_dir, path) < 0)
 		return NULL;
 	return out;
+}
+
+char *cfg_resolve_template(const char *base_dir, const char *path)
+{
+	char *dir, *out;
+
+	if (path[0] == '/' || !base_dir)
+		return strdup(path);
+	if (!(dir = lv_template_escape(base_dir)))
+		return NULL;
+	out = cfg_resolve(dir, path);
+	free(dir);
+	return out;
+}
+
+int cfg_template(struct cfgerr *e, const char *prefix, const char *key, const char *text)
+{
+	const struct lv_template_vars probe = { .pool = "", .name = "", .index = 0 };
+	char why[256];
+
+	if (lv_template_expand(text, &probe, NULL, 0, why, sizeof why) < 0)
+		return cfg_fail(e, prefix, key, "%s", why);
+	return 0;
 }

@@ -32,4 +32,10 @@ int cfg_bool(struct cfgerr *e, const json_t *obj, const char *prefix, const char
 /* Absolute path: as is when it starts with '/', else base_dir/path. malloc'd. */
 char *cfg_resolve(const char *base_dir, const char *path);
 
+/* Same, for a path that is a template (template.h): the folder's own { are doubled. */
+char *cfg_resolve_template(const char *base_dir, const char *path);
+
+/* Checks text as a template (template.h): 0, or -1 with "prefix.key: reason". */
+int cfg_template(struct cfgerr *e, const char *prefix, const char *key, const char *text);
+
 #endif

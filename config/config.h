@@ -18,7 +18,9 @@ enum lv_restart { LV_RESTART_ALWAYS, LV_RESTART_ON_FAILURE, LV_RESTART_NEVER };
 struct lv_pool_config {
 	char name[LV_POOL_NAME_MAX + 1];
 	enum lv_pool_kind kind;
-	char **argv;                 /* exec: NULL-terminated, argv[0] is the program */
+	char **argv;                 /* exec: NULL-terminated, argv[0] is the program; each a
+	                              * template (config/template.h), argv[0] absolute if it
+	                              * has a '/' */
 	char *module;                /* module: a name, or an absolute path if it had a '/' */
 	json_t *params;              /* module: owned reference to an object, never NULL */
 	unsigned workers;            /* 0 .. LV_POOL_WORKERS_MAX, default 1 */
@@ -28,8 +30,10 @@ struct lv_pool_config {
 	unsigned stop_timeout_ms;    /* default 10000 */
 	unsigned start_limit_burst;  /* default 5 starts ... */
 	unsigned start_limit_interval_ms; /* ... within 10000 ms */
-	char **env;                  /* extra "KEY=VALUE" entries, NULL-terminated, never NULL */
-	char *cwd;                   /* absolute path or NULL (inherit) */
+	char **env;                  /* extra "KEY=VALUE" entries, NULL-terminated, never NULL;
+	                              * values are templates */
+	char *cwd;                   /* absolute path or NULL (inherit); a template */
+	char **env_files;            /* absolute paths, "-" first when optional; never NULL */
 	char *user, *group;          /* as written, or NULL */
 	uid_t uid;                   /* valid when user != NULL */
 	gid_t gid;                   /* valid when user or group != NULL */

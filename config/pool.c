@@ -16,12 +16,13 @@
 #include "config/check.h"
 #include "daemon/lib/strv.h"
 #include "config/signame.h"
+#include "config/template.h"
 
 static const char *const pool_keys[] = {
 	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
 	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
 	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", "no_new_privs", "umask",
-	"rlimits", "output", NULL,
+	"rlimits", "output", "env_file", NULL,
 };
 
 bool lv_pool_name_valid(const char *name)
@@ -40,6 +41,7 @@ void lv_pool_config_clear(struct lv_pool_config *p)
 {
 	lv_strv_free(p->argv);
 	lv_strv_free(p->env);
+	lv_strv_free(p->env_files);
 	lv_strv_free(p->listen);
 	lv_strv_free(p->after);
 	free(p->module);
@@ -75,7 +77,13 @@ static int parse_program(struct cfgerr *e, const json_t *obj, const char *prefix
 				return cfg_fail(e, prefix, key, "must be a string");
 			if (i == 0 && json_string_length(v) == 0)
 				return cfg_fail(e, prefix, key, "must not be empty");
-			if (!(p->argv[i] = strdup(json_string_value(v))))
+			if (cfg_template(e, prefix, key, json_string_value(v)) < 0)
+				return -1;
+			/* a program with a '/' is found from the config's folder, a bare name in PATH */
+			p->argv[i] = i == 0 && strchr(json_string_value(v), '/')
+			             ? cfg_resolve_template(base_dir, json_string_value(v))
+			             : strdup(json_string_value(v));
+			if (!p->argv[i])
 				return cfg_fail(e, prefix, key, "out of memory");
 		}
 		return 0;
@@ -174,10 +182,53 @@ static int parse_env(struct cfgerr *e, const json_t *obj, const char *prefix,
 			return cfg_fail(e, prefix, path, "variable names must be non-empty, without '='");
 		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
 			return cfg_fail(e, prefix, path, "must be a string");
+		if (cfg_template(e, prefix, path, json_string_value(v)) < 0)
+			return -1;
 		if (asprintf(&p->env[n], "%s=%s", key, json_string_value(v)) < 0)
 			return cfg_fail(e, prefix, path, "out of memory");
 		n++;
 	}
+	return 0;
+}
+
+/* "env_file": a path or an array of paths, each optional with a leading '-'; read at each
+ * start of a worker (daemon/core/worker_env.c), so only the form is checked here. */
+static int parse_env_files(struct cfgerr *e, const json_t *obj, const char *prefix,
+                           const char *base_dir, struct lv_pool_config *p)
+{
+	json_t *ef = json_object_get(obj, "env_file"), *list, *v;
+	size_t i;
+
+	if (ef && !json_is_string(ef) && !json_is_array(ef))
+		return cfg_fail(e, prefix, "env_file", "must be a path or an array of paths");
+	list = json_is_string(ef) ? json_pack("[O]", ef) : ef ? json_incref(ef) : json_array();
+	if (!list)
+		return cfg_fail(e, prefix, "env_file", "out of memory");
+	if (!(p->env_files = calloc(json_array_size(list) + 1, sizeof *p->env_files))) {
+		json_decref(list);
+		return cfg_fail(e, prefix, "env_file", "out of memory");
+	}
+	json_array_foreach(list, i, v) {
+		const char *path = json_string_value(v);
+		bool optional = path && path[0] == '-';
+		char key[32], *abs;
+
+		snprintf(key, sizeof key, json_is_array(ef) ? "env_file[%zu]" : "env_file", i);
+		if (!path || strlen(path) != json_string_length(v) || !path[optional]) {
+			json_decref(list);
+			return cfg_fail(e, prefix, key, "must be a non-empty path (a leading - makes "
+			                "it optional)");
+		}
+		abs = cfg_resolve(base_dir, path + optional);
+		if (!abs || asprintf(&p->env_files[i], "%s%s", optional ? "-" : "", abs) < 0) {
+			p->env_files[i] = NULL;
+			free(abs);
+			json_decref(list);
+			return cfg_fail(e, prefix, key, "out of memory");
+		}
+		free(abs);
+	}
+	json_decref(list);
 	return 0;
 }
 
@@ -434,9 +485,11 @@ static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
 	    parse_after(e, obj, prefix, p) < 0 || parse_limits(e, obj, prefix, p) < 0)
 		return -1;
 	p->workers = (unsigned)workers;
-	if (cwd && !(p->cwd = cfg_resolve(base_dir, cwd)))
+	if (cwd && cfg_template(e, prefix, "cwd", cwd) < 0)
+		return -1;
+	if (cwd && !(p->cwd = cfg_resolve_template(base_dir, cwd)))
 		return cfg_fail(e, prefix, "cwd", "out of memory");
-	return 0;
+	return parse_env_files(e, obj, prefix, base_dir, p);
 }
 
 int lv_pool_config_from_json(const json_t *obj, const char *base_dir, const char *prefix,

@@ -17,6 +17,7 @@
 #include "daemon/control/control.h"
 #include "daemon/control/daemon_reload.h"
 #include "daemon/control/inspect.h"
+#include "daemon/check_env.h"
 #include "daemon/core/paths.h"
 #include "daemon/core/pool_logs.h"
 #include "daemon/core/process_hooks.h"
@@ -313,6 +314,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (o.check) {
+		/* what would fail at a start: programs, modules, folders, env files */
+		if (check_env(sup.cfg, stderr) > 0) {
+			lv_config_free(sup.cfg);
+			return 1;
+		}
 		printf("%s: OK, %zu pool%s\n", o.config, sup.cfg->n_pools,
 		       sup.cfg->n_pools == 1 ? "" : "s");
 		for (size_t i = 0; geteuid() == 0 && i < sup.cfg->n_pools; i++)

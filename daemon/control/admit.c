@@ -111,6 +111,11 @@ int admit_pool(const struct lv_pool_config *cfg, uid_t uid, gid_t gid, char *err
 	if (check_identity(cfg, uid, gid, err, errlen) < 0 || check_listen(cfg, err, errlen) < 0 ||
 	    check_limits(cfg, err, errlen) < 0)
 		return -1;
+	if (cfg->env_files[0]) { /* read by the daemon, as root: it would read root's files */
+		snprintf(err, errlen, "params.pool.env_file: the daemon reads it as root; a caller "
+		         "who is not root passes its variables in \"env\"");
+		return -1;
+	}
 	if (cfg->output == LV_OUTPUT_INHERIT) {
 		snprintf(err, errlen, "params.pool.output: \"inherit\" writes into the daemon's own "
 		         "stderr; a caller who is not root may use \"capture\" or \"null\"");

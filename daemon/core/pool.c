@@ -106,13 +106,14 @@ int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *sr
 	dst->module = dup_or_null(src->module);
 	dst->params = src->params ? json_deep_copy(src->params) : json_object();
 	dst->env = dup_strv(src->env);
+	dst->env_files = dup_strv(src->env_files);
 	dst->cwd = dup_or_null(src->cwd);
 	dst->user = dup_or_null(src->user);
 	dst->group = dup_or_null(src->group);
 	dst->listen = dup_strv(src->listen);
 	dst->after = dup_strv(src->after);
 	dst->source = src->source ? json_deep_copy(src->source) : json_object();
-	return dst->env && dst->params && dst->listen && dst->after && dst->source ? 0 : -1;
+	return dst->env && dst->env_files && dst->params && dst->listen && dst->after && dst->source ? 0 : -1;
 }
 
 struct pool *pool_find(struct supervisor *sup, const char *name)

@@ -22,6 +22,7 @@
 #include "daemon/proc/output.h"
 #include "daemon/proc/procs.h"
 #include "daemon/core/policy.h"
+#include "daemon/core/worker_env.h"
 
 struct pool;
 struct supervisor;
@@ -66,6 +67,7 @@ struct worker {
 	struct worker_loop *loops;
 	unsigned n_loops;
 	struct output output;                /* its captured stdout, stderr and lv_log lines */
+	struct worker_env env;               /* argv, env and cwd of the start being sent */
 };
 
 struct pool {

@@ -182,6 +182,7 @@ void worker_free(struct worker *w)
 	free(w->last_error);
 	free(w->exit_error);
 	notify_peer_reset(&w->notify);
+	worker_env_free(&w->env);
 	free(w);
 }
 
@@ -483,6 +484,7 @@ void worker_spawned(struct worker *w, const struct spawn_io *io)
 	bool ready = w->ready_early;
 
 	w->ready_early = false;
+	worker_env_free(&w->env); /* sent: up to env_file's 1 MiB need not stay per worker */
 	worker_take_io(w, io);
 	feed_input(w, FI_SPAWNED);
 	if (ready)
@@ -491,8 +493,9 @@ void worker_spawned(struct worker *w, const struct spawn_io *io)
 
 void worker_spawn_failed(struct worker *w, const char *why)
 {
+	worker_env_free(&w->env);
 	worker_set_error(w, "%s", why);
-	log_err("%s: %s", w->name, w->last_error);
+	log_err("%s: cannot start: %s", w->name, w->last_error);
 	feed_input(w, FI_SPAWN_FAILED);
 }
 

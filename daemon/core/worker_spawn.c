@@ -26,9 +26,9 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp)
 	sp->worker = w->name;
 	sp->supervisor = getpid();
 	sp->nofile_soft = w->pool->sup->nofile_soft;
-	sp->argv = cfg->argv;
-	sp->env = cfg->env;
-	sp->cwd = cfg->cwd;
+	sp->argv = w->env.argv;
+	sp->env = w->env.env;
+	sp->cwd = w->env.cwd;
 	sp->set_ids = cfg->user || cfg->group;
 	sp->uid = cfg->user ? cfg->uid : getuid();
 	sp->gid = cfg->gid;
@@ -76,6 +76,9 @@ int worker_describe(struct worker *w, struct lv_spawn *sp, char *err, size_t err
 	struct supervisor *sup = w->pool->sup;
 
 	if (cfg->kind == LV_KIND_MODULE && resolve_module(w->pool, err, errlen) < 0)
+		return -1;
+	/* per start: placeholders for this worker, env_file files as they are now */
+	if (worker_env_build(&w->env, cfg, w->index, w->name, err, errlen) < 0)
 		return -1;
 	fill_spawn(w, sp);
 	/* a notify worker gets the socket of its own uid, which no other user can reach */

@@ -106,6 +106,9 @@ START_TEST(an_admin_who_is_not_root_adds_pools_only_as_itself)
 	               "\"user\":\"" ADMIN "\",\"rlimits\":{\"nofile\":\"infinity\"}}");
 	expect_refused("params.pool.output", "{\"name\":\"r8\",\"exec\":[\"sleep\",\"1000\"],"
 	               "\"user\":\"" ADMIN "\",\"output\":\"inherit\"}");
+	/* the daemon reads env files as root: no reading root's files for another user */
+	expect_refused("params.pool.env_file", "{\"name\":\"r9\",\"exec\":[\"sleep\",\"1000\"],"
+	               "\"user\":\"" ADMIN "\",\"env_file\":\"/etc/shadow\"}");
 	log = slurp(d.log);
 	ck_assert_ptr_nonnull(strstr(log, "add of pool r1 refused to uid"));
 	free(log);
