@@ -1,4 +1,4 @@
-/* template: expands {index}, {index+N}, {pool}, {name} and {{ (see template.h). */
+/* template: expands {index}, {index+N}, {pool}, {name}, {{ and }} (see template.h). */
 #include "config/template.h"
 
 #include <ctype.h>
@@ -77,16 +77,16 @@ long lv_template_expand(const char *in, const struct lv_template_vars *vars, cha
 	const char *p = in;
 
 	while (*p) {
-		const char *open = strchr(p, '{'), *close;
+		const char *open = strpbrk(p, "{}"), *close;
 
 		if (!open) {
 			put(&s, p, strlen(p));
 			break;
 		}
 		put(&s, p, (size_t)(open - p));
-		if (open[1] == '{') {
-			put(&s, "{", 1);
-			p = open + 2;
+		if (open[1] == open[0] || open[0] == '}') { /* {{ and }} are one brace; a lone } too */
+			put(&s, open, 1);
+			p = open + 1 + (open[1] == open[0]);
 			continue;
 		}
 		if (!(close = strchr(open + 1, '}'))) {
@@ -125,13 +125,13 @@ char *lv_template_escape(const char *text)
 	char *out, *o;
 
 	for (const char *c = text; *c; c++)
-		braces += *c == '{';
+		braces += *c == '{' || *c == '}';
 	if (!(o = out = malloc(n + braces + 1)))
 		return NULL;
 	for (const char *c = text; *c; c++) {
 		*o++ = *c;
-		if (*c == '{')
-			*o++ = '{';
+		if (*c == '{' || *c == '}')
+			*o++ = *c;
 	}
 	*o = '\0';
 	return out;

@@ -3,7 +3,8 @@
  *   {index+N}  index plus N, N decimal 0..1000000: {index+8000} gives 8000, 8001, ...
  *   {pool}     the pool's name
  *   {name}     the worker's name, POOL:INDEX
- *   {{         a literal {; a } is always literal
+ *   {{ and }}  a literal { and }, as in Python's and Rust's format strings; a lone } is
+ *              literal too
  * Anything else after a { is an error, so a typo never reaches a worker. */
 #ifndef LV_CONFIG_TEMPLATE_H
 #define LV_CONFIG_TEMPLATE_H
@@ -28,7 +29,7 @@ long lv_template_expand(const char *in, const struct lv_template_vars *vars, cha
 char *lv_template_dup(const char *in, const struct lv_template_vars *vars, char *why,
                       size_t whylen);
 
-/* A copy of text in which every { is doubled, so it expands to itself. malloc'd. */
+/* A copy of text in which every { and } is doubled, so it expands to itself. malloc'd. */
 char *lv_template_escape(const char *text);
 
 #endif

@@ -315,7 +315,11 @@ int main(int argc, char **argv)
 	}
 	if (o.check) {
 		/* what would fail at a start: programs, modules, folders, env files */
-		if (check_env(sup.cfg, stderr) > 0) {
+		unsigned problems = check_env(sup.cfg, stderr);
+
+		if (problems > 0) {
+			fprintf(stderr, "loopvisord: %s is valid, but what %s above would fail at a "
+			        "start\n", o.config, problems == 1 ? "is said" : "is said in each line");
 			lv_config_free(sup.cfg);
 			return 1;
 		}

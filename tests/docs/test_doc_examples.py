@@ -4,7 +4,8 @@
 usage: test_doc_examples.py BUILD_DIR SOURCE_DIR
 
 - ```json: a whole config, or one pool object (wrapped into {"pools": [...]}), must pass
-  `loopvisord --check -c FILE`.
+  `loopvisord --check -c FILE` as a file (programs, folders and modules it names need not
+  exist on this machine).
 - ```c: must compile (cc -fsyntax-only -Wall -Wextra -Werror against include/ and the
   libraries' pkg-config flags).
 - ```sh, ```console and bare ``` blocks of loopvisorctl commands (a bare block runs its
@@ -236,7 +237,10 @@ def run_json(path, start, text):
     with open(f, "w") as out:
         json.dump(doc, out)
     r = subprocess.run([DAEMON, "--check", "-c", f], capture_output=True, text=True, timeout=30)
-    report(r.returncode == 0, where, f"{what} passes loopvisord --check", r.stdout + r.stderr)
+    # an example names programs and folders of its reader's machine, not of this one: the
+    # file must be valid; what --check finds missing on this host is no fault of the doc
+    valid = r.returncode == 0 or f"{f} is valid, but " in r.stderr
+    report(valid, where, f"{what} passes loopvisord --check", r.stdout + r.stderr)
 
 
 def run_c(path, start, text):

@@ -74,8 +74,8 @@ START_TEST(braces_in_the_folder_are_kept)
 	struct lv_config *cfg = parse_in("/srv/{x}",
 		"{\"pools\":[{\"name\":\"a\",\"exec\":[\"bin/{pool}\"],\"cwd\":\"w\"}]}");
 
-	ck_assert_str_eq(cfg->pools[0].argv[0], "/srv/{{x}/bin/{pool}");
-	ck_assert_str_eq(cfg->pools[0].cwd, "/srv/{{x}/w");
+	ck_assert_str_eq(cfg->pools[0].argv[0], "/srv/{{x}}/bin/{pool}");
+	ck_assert_str_eq(cfg->pools[0].cwd, "/srv/{{x}}/w");
 	lv_config_free(cfg);
 }
 END_TEST

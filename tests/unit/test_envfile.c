@@ -50,6 +50,35 @@ static void refused(const char *text, const char *message)
 	ck_assert_str_eq(why, message);
 }
 
+/* The example env file of docs/config.md, as the reader sees it there. */
+START_TEST(the_example_in_the_docs)
+{
+	const char *src = getenv("LV_SOURCE_DIR");
+	char path[4096], *doc, *start, *end;
+	FILE *f;
+	long len;
+
+	snprintf(path, sizeof path, "%s/docs/config.md", src ? src : ".");
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	doc = calloc(1, (size_t)len + 1);
+	ck_assert_uint_eq(fread(doc, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	ck_assert_ptr_nonnull(start = strstr(doc, "### env_file"));
+	ck_assert_ptr_nonnull(start = strstr(start, "```sh\n"));
+	start += 6;
+	ck_assert_ptr_nonnull(end = strstr(start, "```"));
+	*end = '\0';
+	parsed(start, "PLAIN=value with spaces and a # that is part of it|"
+	              "SINGLE=kept as is: $HOME \\n|"
+	              "DOUBLE=a \"quote\", a \\ and a $; other backslashes stay|"
+	              "MULTI=a value over\ntwo lines|LONG=first second");
+	free(doc);
+}
+END_TEST
+
 START_TEST(syntax)
 {
 	parsed("", "");
@@ -161,6 +190,7 @@ int main(void)
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_test(tc, syntax);
+	tcase_add_test(tc, the_example_in_the_docs);
 	tcase_add_test(tc, mistakes);
 	tcase_add_test(tc, bounds);
 	tcase_add_test(tc, files);

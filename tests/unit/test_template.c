@@ -38,7 +38,9 @@ START_TEST(placeholders)
 	expands("{pool}/{name}/{index}", "web/web:2/2");
 	expands("{{index}", "{index}");
 	expands("{{{index}", "{2");
-	expands("a}b}}", "a}b}}");
+	expands("a}b}}", "a}b}"); /* a lone } is literal, }} is one */
+	expands("{{print $1}}", "{print $1}");
+	expands("}}}", "}}");
 	expands("${{HOME}", "${HOME}");
 	expands("{{", "{");
 }
@@ -78,7 +80,7 @@ START_TEST(escape_round_trips)
 {
 	char why[64], *esc = lv_template_escape("/srv/{odd}/{{x"), *back;
 
-	ck_assert_str_eq(esc, "/srv/{{odd}/{{{{x");
+	ck_assert_str_eq(esc, "/srv/{{odd}}/{{{{x");
 	back = lv_template_dup(esc, &w2, why, sizeof why);
 	ck_assert_str_eq(back, "/srv/{odd}/{{x");
 	free(esc);
