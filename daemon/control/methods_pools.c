@@ -27,12 +27,28 @@ static json_int_t scale_target(struct lv_rpc_call *call, json_t *params, const s
 	return n;
 }
 
+/* scale and reset: {"pool", "workers"} now without wait, else once the pool settled: new
+ * workers past starting, surplus ones gone from the table. */
+static void reply_once_settled(struct lv_rpc_call *call, json_t *params, struct supervisor *sup,
+                               struct pool *p)
+{
+	struct wait_spec spec = { .reply = REPLY_SCALE, .pool_settled = true,
+	                          .ok_states = WS_BIT(WS_RUNNING) | WS_BIT(WS_STOPPED) |
+	                                       WS_BIT(WS_FAILED) };
+
+	if (json_is_false(json_object_get(params, "wait"))) {
+		lv_rpc_reply(call, scale_result(p));
+		return;
+	}
+	spec.timeout_ms = method_timeout_param(params);
+	method_park(sup, call, p->cfg.name, &spec);
+}
+
 void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
 	const char *name = json_string_value(json_object_get(params, "pool"));
 	struct pool *p = pool_find(sup, name);
-	struct wait_spec spec = { .reply = REPLY_SCALE };
 	json_int_t n;
 	unsigned old;
 
@@ -59,15 +75,7 @@ void m_scale(struct lv_rpc_call *call, json_t *params, void *app)
 	state_save(sup);
 	core_changed(sup, &(struct core_change){ .kind = CC_POOL_SCALED, .pool = p, .pool_name = name,
 	                                         .scaled_from = old, .scaled_to = (unsigned)n });
-	if (json_is_false(json_object_get(params, "wait"))) {
-		lv_rpc_reply(call, scale_result(p));
-		return;
-	}
-	/* Settled: new workers past starting, surplus ones gone from the table. */
-	spec.ok_states = WS_BIT(WS_RUNNING) | WS_BIT(WS_STOPPED) | WS_BIT(WS_FAILED);
-	spec.pool_settled = true;
-	spec.timeout_ms = method_timeout_param(params);
-	method_park(sup, call, name, &spec);
+	reply_once_settled(call, params, sup, p);
 }
 
 /* reset: the pool's runtime decisions go (a scale, workers held stopped by a command) and
@@ -77,7 +85,6 @@ void m_reset(struct lv_rpc_call *call, json_t *params, void *app)
 	struct supervisor *sup = app;
 	const char *name = json_string_value(json_object_get(params, "pool"));
 	struct pool *p = pool_find(sup, name);
-	struct wait_spec spec = { .reply = REPLY_SCALE };
 	unsigned old, released = 0;
 
 	if (method_refuse_if_shutting_down(call, sup) || method_refuse_if_removing(call, sup, name))
@@ -109,14 +116,7 @@ void m_reset(struct lv_rpc_call *call, json_t *params, void *app)
 		core_changed(sup, &(struct core_change){ .kind = CC_POOL_SCALED, .pool = p,
 		                                         .pool_name = name, .scaled_from = old,
 		                                         .scaled_to = p->cfg.workers });
-	if (json_is_false(json_object_get(params, "wait"))) {
-		lv_rpc_reply(call, scale_result(p));
-		return;
-	}
-	spec.ok_states = WS_BIT(WS_RUNNING) | WS_BIT(WS_STOPPED) | WS_BIT(WS_FAILED);
-	spec.pool_settled = true;
-	spec.timeout_ms = method_timeout_param(params);
-	method_park(sup, call, name, &spec);
+	reply_once_settled(call, params, sup, p);
 }
 
 void m_reload(struct lv_rpc_call *call, json_t *params, void *app)

@@ -19,20 +19,7 @@ done
 out="$BUILD/deb-test"
 tmp=$(mktemp -d /tmp/lvdeb.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-check() { # NAME COMMAND...
-	name=$1
-	shift
-	if "$@" >"$tmp/out" 2>&1; then
-		pass=$((pass + 1))
-		echo "ok - $name"
-	else
-		fail=$((fail + 1))
-		echo "not ok - $name"
-		sed 's/^/    /' "$tmp/out" | head -40
-	fi
-}
+. "$SRC/tests/lib/check.sh"
 
 if ! "$SRC/scripts/build-deb.sh" "$out" 2 >"$BUILD/deb-test.log" 2>&1; then
 	tail -30 "$BUILD/deb-test.log"

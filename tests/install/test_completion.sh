@@ -9,8 +9,6 @@ BUILD=$(cd "$1" && pwd)
 SRC=$(cd "$2" && pwd)
 CTL="$BUILD/bin/loopvisorctl"
 tmp=$(mktemp -d /tmp/lvcompl.XXXXXX)
-pass=0
-fail=0
 daemon=""
 cleanup() {
 	if [ -n "$daemon" ]; then
@@ -51,18 +49,7 @@ expect() {
 		sed 's/^/    stderr: /' "$tmp/err"
 	fi
 }
-check() { # NAME COMMAND...
-	name=$1
-	shift
-	if "$@" >"$tmp/out" 2>&1; then
-		pass=$((pass + 1))
-		echo "ok - $name"
-	else
-		fail=$((fail + 1))
-		echo "not ok - $name"
-		sed 's/^/    /' "$tmp/out"
-	fi
-}
+. "$SRC/tests/lib/check.sh"
 
 check "the bash completion registers itself for loopvisorctl" bash -c \
 	". '$SRC/completion/loopvisorctl.bash' && complete -p loopvisorctl | grep -q -- '-F _loopvisorctl'"

@@ -6,26 +6,13 @@ set -u
 BUILD=$1
 SRC=$2
 tmp=$(mktemp -d /tmp/lvinstall.XXXXXX)
-pass=0
-fail=0
 daemon=""
 cleanup() {
 	[ -n "$daemon" ] && kill "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-check() { # NAME COMMAND...
-	name=$1
-	shift
-	if "$@" >"$tmp/out" 2>&1; then
-		pass=$((pass + 1))
-		echo "ok - $name"
-	else
-		fail=$((fail + 1))
-		echo "not ok - $name"
-		sed 's/^/    /' "$tmp/out"
-	fi
-}
+. "$SRC/tests/lib/check.sh"
 
 prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
 check "cmake --install (into a DESTDIR)" env DESTDIR="$tmp" cmake --install "$BUILD"

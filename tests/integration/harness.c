@@ -541,3 +541,14 @@ pid_t lvd_worker_pid(struct lvd *d, const char *name)
 	json_decref(w);
 	return pid;
 }
+
+json_t *lvd_pids(struct lvd *d)
+{
+	json_t *st = lvd_call(d, "status", NULL), *out = json_object(), *w;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "workers"), i, w)
+		json_object_set(out, JSTR(w, "name"), json_object_get(w, "pid"));
+	json_decref(st);
+	return out;
+}

@@ -80,6 +80,8 @@ json_t *lvd_wait(struct lvd *d, const char *target, const char *state, int resta
 /* The status object of one worker ("POOL:INDEX"). */
 json_t *lvd_worker(struct lvd *d, const char *name);
 pid_t lvd_worker_pid(struct lvd *d, const char *name);
+/* The pid of every worker, by name, as one JSON object (null for a worker without one). */
+json_t *lvd_pids(struct lvd *d);
 
 /* The first worker of a {"workers": [...]} result. */
 json_t *first_worker(json_t *result);

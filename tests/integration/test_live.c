@@ -32,18 +32,6 @@ static char *config(int interval, int b_workers, const char *extra)
 	return text;
 }
 
-/* pid of every worker, by name, as one JSON object */
-static json_t *pids(void)
-{
-	json_t *st = lvd_call(&d, "status", NULL), *out = json_object(), *w;
-	size_t i;
-
-	json_array_foreach(json_object_get(st, "workers"), i, w)
-		json_object_set(out, JSTR(w, "name"), json_object_get(w, "pid"));
-	json_decref(st);
-	return out;
-}
-
 static void start_default(void)
 {
 	char *cfg = config(1000, 2, NULL);
@@ -59,7 +47,7 @@ START_TEST(reload_without_change_keeps_every_pid)
 	json_t *before, *after, *r;
 
 	start_default();
-	before = pids();
+	before = lvd_pids(&d);
 	r = lvd_call(&d, "reload", NULL);
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "unchanged")), 2);
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "changed")), 0);
@@ -67,7 +55,7 @@ START_TEST(reload_without_change_keeps_every_pid)
 	kill(d.pid, SIGHUP); /* the signal does the same */
 	r = lvd_call(&d, "reload", NULL);
 	json_decref(r);
-	after = pids();
+	after = lvd_pids(&d);
 	ck_assert(json_equal(before, after));
 	json_decref(before);
 	json_decref(after);
@@ -111,14 +99,14 @@ START_TEST(invalid_reload_changes_nothing)
 	json_t *before, *after, *e;
 
 	start_default();
-	before = pids();
+	before = lvd_pids(&d);
 	lvd_write_config(&d, "{\"pools\":[{\"name\":\"a\",\"module\":\"ticker\",\"wrokers\":9}]}");
 	e = lvd_call_error(&d, "reload", NULL);
 	ck_assert_int_eq(JINT(e, "code"), -32007);
 	ck_assert_str_eq(JSTR(e, "message"),
 	                 "pools[0].wrokers: unknown key; did you mean \"workers\"?");
 	json_decref(e);
-	after = pids();
+	after = lvd_pids(&d);
 	ck_assert(json_equal(before, after));
 	json_decref(before);
 	json_decref(after);
@@ -134,7 +122,7 @@ START_TEST(changed_pool_rolls_one_worker_at_a_time)
 	json_int_t last_seq = 0;
 
 	start_default();
-	before = pids();
+	before = lvd_pids(&d);
 	sub = lv_client_connect(d.sock);
 	ck_assert_int_eq(lv_client_call(sub, "subscribe", json_pack("{s:s}", "target", "a"), 10000,
 	                                &res, &err), 0);
@@ -174,7 +162,7 @@ START_TEST(changed_pool_rolls_one_worker_at_a_time)
 		json_decref(ev);
 	}
 	ck_assert_int_eq(lowest, 2);
-	after = pids();
+	after = lvd_pids(&d);
 	for (int i = 0; i < 3; i++) {
 		char name[8];
 		snprintf(name, sizeof name, "a:%d", i);
@@ -193,7 +181,7 @@ START_TEST(worker_count_change_only_scales)
 	char *cfg;
 
 	start_default();
-	before = pids();
+	before = lvd_pids(&d);
 	cfg = config(1000, 3, NULL);
 	lvd_write_config(&d, cfg);
 	free(cfg);
@@ -201,7 +189,7 @@ START_TEST(worker_count_change_only_scales)
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(r, "scaled"), 0)), "b");
 	json_decref(r);
 	json_decref(lvd_wait(&d, "b", "running", 0));
-	after = pids();
+	after = lvd_pids(&d);
 	ck_assert(json_equal(json_object_get(before, "b:1"), json_object_get(after, "b:1")));
 	ck_assert(json_is_integer(json_object_get(after, "b:2")));
 	json_decref(before);
@@ -303,7 +291,7 @@ START_TEST(a_reload_removes_pools_added_at_runtime)
 	json_decref(lvd_wait(&d, "extra", "running", 0));
 	pid = lvd_worker_pid(&d, "extra:0");
 	sub = watch_removals();
-	before = pids();
+	before = lvd_pids(&d);
 	json_object_del(before, "extra:0");
 	r = lvd_call(&d, "reload", NULL);
 	ck_assert_uint_eq(json_array_size(json_object_get(r, "removed")), 1);
@@ -315,7 +303,7 @@ START_TEST(a_reload_removes_pools_added_at_runtime)
 	r = lvd_call_error(&d, "status", "{\"target\":\"extra\"}");
 	ck_assert_int_eq(JINT(r, "code"), -32001);
 	json_decref(r);
-	after = pids();
+	after = lvd_pids(&d);
 	ck_assert_msg(json_equal(before, after), "a reload that removes an added pool restarted others");
 	json_decref(before);
 	json_decref(after);

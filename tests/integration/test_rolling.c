@@ -17,18 +17,6 @@ static void teardown(void)
 	lvd_stop(&d);
 }
 
-/* pid of every worker, by name, as one JSON object */
-static json_t *pids(void)
-{
-	json_t *st = lvd_call(&d, "status", NULL), *o = json_object(), *w;
-	size_t i;
-
-	json_array_foreach(json_object_get(st, "workers"), i, w)
-		json_object_set(o, JSTR(w, "name"), json_object_get(w, "pid"));
-	json_decref(st);
-	return o;
-}
-
 static struct lv_client *subscribe(const char *target)
 {
 	struct lv_client *sub = lv_client_connect(d.sock);
@@ -63,7 +51,7 @@ START_TEST(rolling_restart_keeps_n_minus_1_running)
 	bool rolled = false;
 
 	start_slow_pool(3);
-	before = pids();
+	before = lvd_pids(&d);
 	sub = subscribe("a");
 	op = lv_client_connect(d.sock);
 	ck_assert_int_eq(lv_client_send(op, "restart", json_pack("{s:s, s:b}", "target", "a",
@@ -98,7 +86,7 @@ START_TEST(rolling_restart_keeps_n_minus_1_running)
 	ck_assert_ptr_null(e);
 	ck_assert_int_eq(json_array_size(json_object_get(res, "workers")), 3);
 	json_decref(res);
-	after = pids();
+	after = lvd_pids(&d);
 	for (int i = 0; i < 3; i++) {
 		char name[8];
 		snprintf(name, sizeof name, "a:%d", i);
@@ -128,7 +116,7 @@ START_TEST(a_failing_replacement_stops_the_roll)
 	              "\"interval_ms\":60000},\"exec\":[\"%s\",\"1000\"]}]}", prog);
 	json_decref(lvd_wait(&d, "a", "running", 0));
 	ck_assert_int_eq(unlink(prog), 0);
-	before = pids();
+	before = lvd_pids(&d);
 	sub = subscribe("a");
 	e = lvd_call_error(&d, "restart", "{\"target\":\"a\",\"rolling\":true}");
 	ck_assert_int_eq(JINT(e, "code"), -32004);
@@ -151,7 +139,7 @@ START_TEST(a_failing_replacement_stops_the_roll)
 		json_decref(ev);
 	}
 	/* the others were never touched: they still serve */
-	after = pids();
+	after = lvd_pids(&d);
 	ck_assert(json_equal(json_object_get(before, "a:1"), json_object_get(after, "a:1")));
 	ck_assert(json_equal(json_object_get(before, "a:2"), json_object_get(after, "a:2")));
 	json_decref(before);
