@@ -161,6 +161,12 @@ START_TEST(reset_drops_a_scale_and_held_stops)
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"w:0\"}"));
 	json_decref(lvd_call(&d, "stop", "{\"target\":\"other\"}"));
 	json_decref(lvd_call(&d, "reload", NULL));
+	/* a reload that changes the pool (so that it rolls) keeps both decisions alike */
+	lvd_write_config(&d, "{\"state_dir\":\".\",\"pools\":[{\"name\":\"w\",\"exec\":[\"sleep\","
+	                     "\"1001\"],\"workers\":2},{\"name\":\"other\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	r = lvd_call(&d, "reload", NULL);
+	ck_assert_str_eq(reload_list_of(r, "w"), "changed");
+	json_decref(r);
 	kill_and_restart();
 	r = lvd_call(&d, "status", "{\"target\":\"w\"}");
 	p = json_array_get(json_object_get(r, "pools"), 0);
