@@ -29,6 +29,13 @@ int cfg_string(struct cfgerr *e, const json_t *obj, const char *prefix, const ch
 int cfg_bool(struct cfgerr *e, const json_t *obj, const char *prefix, const char *key,
              bool *out);
 
+/* A listen address, "tcp:1.2.3.4:80", "tcp:[::1]:80", "unix:PATH" (made absolute against
+ * base_dir) or "fd:NAME", checked and copied (malloc'd); NULL if it is none of them. */
+char *cfg_listen_spec(const char *spec, const char *base_dir);
+/* The config's "http" object into cfg->http (config/http.c). */
+struct lv_config;
+int cfg_parse_http(struct cfgerr *e, const json_t *root, struct lv_config *cfg);
+
 /* Absolute path: as is when it starts with '/', else base_dir/path. malloc'd. */
 char *cfg_resolve(const char *base_dir, const char *path);
 

@@ -17,8 +17,8 @@
 #include "config/check.h"
 #include "daemon/lib/strv.h"
 
-static const char *const top_keys[] = { "control", "job_path", "state_dir", "logs", "pools",
-	                                     NULL };
+static const char *const top_keys[] = { "control", "job_path", "state_dir", "logs", "http",
+	                                     "pools", NULL };
 static const char *const logs_keys[] = { "dir", "max_bytes", "keep", "ring_lines", "target",
 	                                      NULL };
 static const char *const control_keys[] = { "socket", "mode", "group", "access", NULL };
@@ -36,6 +36,7 @@ void lv_config_free(struct lv_config *cfg)
 	free(cfg->access);
 	free(cfg->state_dir);
 	free(cfg->logs_dir);
+	lv_http_config_clear(&cfg->http);
 	free(cfg->path);
 	free(cfg->dir);
 	free(cfg);
@@ -321,7 +322,8 @@ int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_conf
 	}
 	if (cfg_known_keys(&e, root, "", top_keys) < 0 || parse_control(&e, root, cfg) < 0 ||
 	    parse_state_dir(&e, root, cfg) < 0 || parse_logs(&e, root, cfg) < 0 ||
-	    parse_job_path(&e, root, cfg) < 0 || parse_pools(&e, root, cfg) < 0 ||
+	    parse_job_path(&e, root, cfg) < 0 || cfg_parse_http(&e, root, cfg) < 0 ||
+	    parse_pools(&e, root, cfg) < 0 ||
 	    lv_config_check_after(cfg, err, errlen) < 0)
 		goto fail;
 	*out = cfg;

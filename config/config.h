@@ -58,6 +58,15 @@ struct lv_pool_config {
 #define LV_LOOPS_MAX 64
 #define LV_LISTEN_MAX 16
 
+#define LV_HTTP_LISTEN_MAX 8
+
+/* "http": the read-only metrics, health and status listener; off when listen is NULL. */
+struct lv_http_config {
+	char **listen;               /* "tcp:HOST:PORT" or "unix:/abs/path", NULL-terminated */
+	unsigned worker_series_max;  /* per-worker series only up to this many workers */
+	bool allow_remote;           /* TCP addresses other than loopback allowed */
+};
+
 struct lv_config {
 	char *path;                  /* absolute path of the file it came from, or NULL */
 	char *dir;                   /* folder that relative paths resolve against */
@@ -79,9 +88,15 @@ struct lv_config {
 	unsigned logs_keep;          /* rotated files kept, default 5 */
 	unsigned logs_ring;          /* lines kept in memory per worker for tail, default 200 */
 	int log_target;              /* 0 auto, 1 stderr, 2 journal ("logs": {"target"}) */
+	struct lv_http_config http;
 	struct lv_pool_config *pools;
 	size_t n_pools;
 };
+
+/* http.c: parses root's "http" into cfg->http; clears it. */
+void lv_http_config_clear(struct lv_http_config *h);
+/* Whether a listen spec serves this host only (unix:, or TCP on 127.0.0.0/8 or ::1). */
+bool lv_listen_spec_is_loopback(const char *spec);
 
 /* Reads and validates FILE. On failure returns -1 and writes a message such as
  * "pools[1].wrokers: unknown key" into err. */

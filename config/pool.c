@@ -284,8 +284,7 @@ static int parse_ids(struct cfgerr *e, const json_t *obj, const char *prefix,
 	return 0;
 }
 
-/* "tcp:1.2.3.4:80", "tcp:[::1]:80", "unix:/path" (relative to the config folder). */
-static char *parse_listen_spec(const char *spec, const char *base_dir)
+char *cfg_listen_spec(const char *spec, const char *base_dir)
 {
 	const char *hostport, *colon;
 	char *end, *out;
@@ -335,7 +334,7 @@ static int parse_listen(struct cfgerr *e, const json_t *obj, const char *prefix,
 
 		snprintf(key, sizeof key, "listen[%zu]", i);
 		if (!json_is_string(v) ||
-		    !(p->listen[i] = parse_listen_spec(json_string_value(v), base_dir)))
+		    !(p->listen[i] = cfg_listen_spec(json_string_value(v), base_dir)))
 			return cfg_fail(e, prefix, key, "must be \"tcp:HOST:PORT\", "
 			                "\"tcp:[IPV6]:PORT\", \"unix:PATH\" or \"fd:NAME\"");
 		p->n_listen = i + 1;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -18,6 +19,7 @@
 #include "daemon/control/daemon_reload.h"
 #include "daemon/control/inspect.h"
 #include "daemon/check_env.h"
+#include "daemon/control/http.h"
 #include "daemon/core/paths.h"
 #include "daemon/core/pool_logs.h"
 #include "daemon/core/process_hooks.h"
@@ -210,6 +212,11 @@ static int setup(struct supervisor *sup)
 		log_err("control socket: %s", err);
 		return -1;
 	}
+	if (sup->cfg->http.listen &&
+	    !(sup->http = http_open(sup, &sup->cfg->http, err, sizeof err))) {
+		log_err("http: %s", err);
+		return -1;
+	}
 	sink = subscribers_sink(sup->control); /* subscribers and followers hear what happens */
 	lv_sinks_add(&sup->sinks, &sink);
 	log_info("loopvisord %s: %zu pools, control socket %s", LV_VERSION, sup->n_pools,
@@ -221,6 +228,7 @@ static void teardown(struct supervisor *sup)
 {
 	waiters_abort_all(sup);
 	inspect_abort_all(sup);
+	http_close(sup->http);
 	if (sup->control) {
 		lv_sinks_remove(&sup->sinks, sup->control);
 		control_flush(sup->control);
@@ -291,6 +299,14 @@ static void raise_nofile(struct supervisor *sup)
 	          (unsigned long long)want.rlim_cur);
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int main(int argc, char **argv)
 {
 	struct supervisor sup = { 0 };
@@ -325,6 +341,11 @@ int main(int argc, char **argv)
 		}
 		printf("%s: OK, %zu pool%s\n", o.config, sup.cfg->n_pools,
 		       sup.cfg->n_pools == 1 ? "" : "s");
+		for (size_t i = 0; sup.cfg->http.allow_remote && sup.cfg->http.listen[i]; i++)
+			if (!lv_listen_spec_is_loopback(sup.cfg->http.listen[i]))
+				printf("warning: http.listen[%zu] (%s) serves other hosts: anyone who "
+				       "reaches it reads every metric and the status\n", i,
+				       sup.cfg->http.listen[i]);
 		for (size_t i = 0; geteuid() == 0 && i < sup.cfg->n_pools; i++)
 			if (!sup.cfg->pools[i].user || sup.cfg->pools[i].uid == 0)
 				printf("warning: pools[%zu] (%s) runs as root: set \"user\" unless it must\n",
@@ -333,6 +354,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	lv_log_set_target((enum lv_log_target)sup.cfg->log_target);
+	sup.started_wall_ms = wall_ms();
 	raise_nofile(&sup);
 	/* Orphans of workers (double forks, setsid) come back here to be reaped, not to init. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)

@@ -17,7 +17,7 @@ if [ "${1:-}" = "test" ] || [ "${1:-}" = "deb" ]; then
 	PKGS="$PKGS systemd dpkg-dev debhelper lintian"
 fi
 if [ "${1:-}" = "test" ]; then
-	PKGS="$PKGS zsh"
+	PKGS="$PKGS zsh prometheus" # prometheus: promtool checks GET /metrics (test_http)
 fi
 # The peers make bench compares with, its driver and its plots.
 if [ "${1:-}" = "bench" ]; then

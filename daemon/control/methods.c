@@ -49,31 +49,17 @@ static void m_status(struct lv_rpc_call *call, json_t *params, void *app)
 	struct worker **ws = NULL;
 	int n = 0;
 
-	if (target && (n = method_resolve_or_fail(sup, call, target, &ws)) < 0)
+	if (!target) {
+		status_write_all(&o, sup, now);
+		lv_rpc_reply_text(call, jsonw_finish(&o));
+		return;
+	}
+	if ((n = method_resolve_or_fail(sup, call, target, &ws)) < 0)
 		return;
 	jsonw_lit(&o, "{\"pools\":[");
-	if (!target) {
-		for (size_t p = 0; p < sup->n_pools; p++) {
-			if (p)
-				jsonw_lit(&o, ",");
-			status_write_pool(&o, sup->pools[p]);
-		}
-	} else if (n > 0 || !strchr(target, ':')) {
+	if (n > 0 || !strchr(target, ':'))
 		status_write_pool(&o, pool_find(sup, n > 0 ? ws[0]->pool->cfg.name : target));
-	}
 	jsonw_lit(&o, "],\"workers\":[");
-	if (!target) {
-		bool first = true;
-
-		for (size_t p = 0; p < sup->n_pools; p++)
-			for (unsigned i = 0; i < sup->pools[p]->n_slots; i++)
-				if (sup->pools[p]->workers[i]) {
-					if (!first)
-						jsonw_lit(&o, ",");
-					first = false;
-					status_write_worker(&o, sup->pools[p]->workers[i], now);
-				}
-	}
 	for (int i = 0; i < n; i++) {
 		if (i)
 			jsonw_lit(&o, ",");

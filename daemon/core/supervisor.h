@@ -107,6 +107,7 @@ struct notify;
 struct output_file;
 struct service;
 struct inspect;
+struct http;
 
 struct supervisor {
 	struct event_base *base;
@@ -135,6 +136,8 @@ struct supervisor {
 	struct outputs outputs;              /* what all workers' output shares (output.h) */
 	uint64_t run_seq;                    /* run clock: bumped each time a worker becomes running */
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
+	int64_t started_wall_ms;             /* when it started, ms since the epoch (metrics) */
+	struct http *http;                   /* the "http" listener, or NULL (control/http.h) */
 	int exit_code;
 };
 

@@ -166,3 +166,25 @@ json_t *status_worker_json(const struct worker *w)
 	status_write_worker(&o, w, lv_now_ms());
 	return parsed(&o);
 }
+
+void status_write_all(struct jsonw *o, const struct supervisor *sup, uint64_t now)
+{
+	bool first = true;
+
+	jsonw_lit(o, "{\"pools\":[");
+	for (size_t p = 0; p < sup->n_pools; p++) {
+		if (p)
+			jsonw_lit(o, ",");
+		status_write_pool(o, sup->pools[p]);
+	}
+	jsonw_lit(o, "],\"workers\":[");
+	for (size_t p = 0; p < sup->n_pools; p++)
+		for (unsigned i = 0; i < sup->pools[p]->n_slots; i++)
+			if (sup->pools[p]->workers[i]) {
+				if (!first)
+					jsonw_lit(o, ",");
+				first = false;
+				status_write_worker(o, sup->pools[p]->workers[i], now);
+			}
+	jsonw_lit(o, "]}");
+}

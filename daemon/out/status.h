@@ -16,5 +16,8 @@ json_t *status_worker_json(const struct worker *w);
 json_t *status_exit_json(int status);
 void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now);
 void status_write_pool(struct jsonw *o, const struct pool *p);
+/* The whole status result, {"pools": [...], "workers": [...]}: the status method without a
+ * target, and GET /api/status. */
+void status_write_all(struct jsonw *o, const struct supervisor *sup, uint64_t now);
 
 #endif

@@ -101,7 +101,7 @@ for name, number in re.findall(r"(EXIT_\w+) = (\d+)", codes):
 cfg_man = read("man", "loopvisor.json.5")
 cfg_text, cfg_entries = unroff(cfg_man), entries(cfg_man)
 keys = []
-for f in ("config.c", "pool.c"):
+for f in ("config.c", "pool.c", "http.c"):
     c = read("config", f)
     for name, names in string_arrays(c).items():
         keys += [(f, name, k) for k in names]

@@ -1,0 +1,252 @@
+/* http: the read-only HTTP listener on libevent's evhttp: /metrics, /healthz, /readyz and
+ * /api/status. Nothing it serves changes anything; a Unix listener's peer needs the read
+ * role, as on the control socket; connections, headers and slow readers are bounded. */
+#include "daemon/control/http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "daemon/control/metrics.h"
+#include "daemon/control/peers.h"
+#include "daemon/lib/clock.h"
+#include "daemon/lib/log.h"
+#include "daemon/out/status.h"
+#include "daemon/proc/listen.h"
+#include "ipc/http_accept.h"
+#include "ipc/jsonw.h"
+
+struct http {
+	struct supervisor *sup;
+	struct evhttp *eh;
+	struct peers peers;                   /* roles of Unix peers, cached per uid */
+	struct evhttp_connection *conns[LV_HTTP_MAX_CONNS]; /* open, counted at their first request */
+	unsigned n_conns;
+};
+
+static void on_conn_closed(struct evhttp_connection *conn, void *arg)
+{
+	struct http *h = arg;
+
+	for (unsigned i = 0; i < h->n_conns; i++)
+		if (h->conns[i] == conn) {
+			h->conns[i] = h->conns[--h->n_conns];
+			return;
+		}
+}
+
+/* Counts conn at its first request; false when all places are taken. */
+static bool admit_conn(struct http *h, struct evhttp_connection *conn)
+{
+	for (unsigned i = 0; i < h->n_conns; i++)
+		if (h->conns[i] == conn)
+			return true;
+	if (h->n_conns == LV_HTTP_MAX_CONNS)
+		return false;
+	h->conns[h->n_conns++] = conn;
+	evhttp_connection_set_closecb(conn, on_conn_closed, h);
+	return true;
+}
+
+/* A Unix peer needs a role under control.access; a TCP one is on an address the config
+ * chose (loopback unless allow_remote). */
+static bool peer_may_read(struct http *h, struct evhttp_connection *conn)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	int fd = bev ? bufferevent_getfd(bev) : -1;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	struct ucred peer = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t plen = sizeof peer;
+
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	if (ss.ss_family != AF_UNIX)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0)
+		return false;
+	return peers_role(&h->peers, h->sup->cfg, h->sup->config_gen, &peer) != LV_ROLE_NONE;
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *reason,
+                       const char *type, const char *text)
+{
+	struct evbuffer *body = evbuffer_new();
+
+	if (!body) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evbuffer_add(body, text, strlen(text));
+	evhttp_send_reply(req, code, reason, body);
+	evbuffer_free(body);
+}
+
+static void serve_status(struct http *h, struct evhttp_request *req)
+{
+	struct jsonw o = { 0 };
+	char *text;
+
+	status_write_all(&o, h->sup, lv_now_ms());
+	if (!(text = jsonw_finish(&o))) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	reply_text(req, HTTP_OK, "OK", "application/json", text);
+	free(text);
+}
+
+/* 200 once every pool that autostarts has all its wanted workers running (wanted: not
+ * stopped by a command; failed ones are wanted and missing); else 503 with
+ * what is missing: {"ready": false, "pools": [{"pool", "running", "wanted"}]}. */
+static void serve_readyz(struct http *h, struct evhttp_request *req)
+{
+	struct supervisor *sup = h->sup;
+	json_t *missing = json_array();
+	char *text;
+
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		const struct pool *p = sup->pools[i];
+		unsigned wanted = 0;
+
+		for (unsigned k = 0; k < p->n_slots; k++) {
+			const struct worker *w = p->workers[k];
+
+			/* as the state file sees it: what no command stopped (a failed one too) */
+			wanted += w && !w->removing && !w->held && (w->want_running ||
+			                                             w->state == WS_FAILED);
+		}
+		if (p->cfg.autostart && !p->removing && p->running < wanted)
+			json_array_append_new(missing, json_pack("{s:s, s:i, s:i}", "pool", p->cfg.name,
+			                                         "running", (int)p->running,
+			                                         "wanted", (int)wanted));
+	}
+	text = json_dumps(json_pack("{s:b, s:o}", "ready", json_array_size(missing) == 0,
+	                            "pools", missing), JSON_COMPACT);
+	if (!text) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	reply_text(req, json_array_size(missing) ? 503 : HTTP_OK,
+	           json_array_size(missing) ? "Service Unavailable" : "OK", "application/json",
+	           text);
+	free(text);
+}
+
+static void serve_metrics(struct http *h, struct evhttp_request *req)
+{
+	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+	bool om = lv_http_accepts(accept, "application/openmetrics-text");
+	struct evbuffer *body = evbuffer_new();
+
+	if (!body || metrics_write(body, h->sup, om) < 0) {
+		if (body)
+			evbuffer_free(body);
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	                  om ? METRICS_TYPE_OPENMETRICS : METRICS_TYPE_TEXT);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+
+	if (!conn || !admit_conn(h, conn)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_text(req, 503, "Service Unavailable", "text/plain",
+		           "too many connections\n");
+		return;
+	}
+	if (!peer_may_read(h, conn)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_text(req, 403, "Forbidden", "text/plain",
+		           "forbidden: control.access gives this user no role\n");
+		return;
+	}
+	if (!path)
+		reply_text(req, HTTP_BADREQUEST, "Bad Request", "text/plain", "bad request\n");
+	else if (!strcmp(path, "/metrics"))
+		serve_metrics(h, req);
+	else if (!strcmp(path, "/healthz")) /* the loop turns: it got here */
+		reply_text(req, HTTP_OK, "OK", "text/plain", "ok\n");
+	else if (!strcmp(path, "/readyz"))
+		serve_readyz(h, req);
+	else if (!strcmp(path, "/api/status"))
+		serve_status(h, req);
+	else
+		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
+		           "not found: /metrics, /healthz, /readyz, /api/status\n");
+}
+
+/* Binds one address of http.listen and hands it to evhttp. */
+static int add_listener(struct http *h, const char *spec, char *err, size_t errlen)
+{
+	int fd = listen_open(spec, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	/* a Unix socket file is born 0666 (listen.c): the peer's role decides, not its mode */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "%s: %s", spec, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (!evhttp_accept_socket_with_handle(h->eh, fd)) {
+		snprintf(err, errlen, "%s: evhttp cannot accept on it", spec);
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+struct http *http_open(struct supervisor *sup, const struct lv_http_config *cfg, char *err,
+                       size_t errlen)
+{
+	struct http *h = calloc(1, sizeof *h);
+
+	if (!h || !(h->eh = evhttp_new(sup->base))) {
+		free(h);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->sup = sup;
+	evhttp_set_allowed_methods(h->eh, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(h->eh, LV_HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(h->eh, 0);
+	evhttp_set_timeout(h->eh, LV_HTTP_TIMEOUT_S); /* idle and slow peers are dropped */
+	evhttp_set_gencb(h->eh, on_request, h);
+	for (char **spec = cfg->listen; *spec; spec++)
+		if (add_listener(h, *spec, err, errlen) < 0) {
+			http_close(h);
+			return NULL;
+		}
+	return h;
+}
+
+void http_close(struct http *h)
+{
+	if (!h)
+		return;
+	evhttp_free(h->eh);
+	peers_free(&h->peers);
+	free(h);
+}

@@ -1,0 +1,296 @@
+/* metrics: the daemon, its pools, workers and loops as Prometheus text (format 0.0.4), or
+ * as OpenMetrics 1.0 when the scraper asks for it. Written straight into an evbuffer from
+ * what the supervisor holds: a scrape allocates no objects per worker. */
+#include "daemon/control/metrics.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+
+#include "daemon/lib/clock.h"
+
+struct out {
+	struct evbuffer *b;
+	bool om;        /* OpenMetrics: counter families without _total, # EOF at the end */
+	int failed;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (evbuffer_add_vprintf(o->b, fmt, ap) < 0)
+		o->failed = -1;
+	va_end(ap);
+}
+
+/* # HELP and # TYPE of a family; an OpenMetrics counter family is named without _total. */
+static void family(struct out *o, const char *name, const char *type, const char *help)
+{
+	size_t n = strlen(name);
+
+	if (o->om && !strcmp(type, "counter") && n > 6 && !strcmp(name + n - 6, "_total"))
+		n -= 6;
+	put(o, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)n, name, help, (int)n, name, type);
+}
+
+/* A label value, escaped as both formats want: \\, \" and \n. */
+static void label(struct out *o, const char *value)
+{
+	const char *p = value;
+
+	while (*p) {
+		size_t n = strcspn(p, "\\\"\n");
+
+		if (n)
+			evbuffer_add(o->b, p, n);
+		p += n;
+		if (*p) {
+			put(o, "\\%c", *p == '\n' ? 'n' : *p);
+			p++;
+		}
+	}
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 0 ? n - 1 : 0; /* the one opendir holds */
+}
+
+static long resident_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	long size = 0, resident = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return resident * sysconf(_SC_PAGESIZE);
+}
+
+static void write_process(struct out *o, const struct supervisor *sup)
+{
+	struct rusage ru;
+	double cpu = 0;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+		      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	family(o, "loopvisor_build_info", "gauge", "The version of loopvisord, as a label.");
+	put(o, "loopvisor_build_info{version=\"%s\"} 1\n", LV_VERSION);
+	family(o, "loopvisor_start_time_seconds", "gauge", "When loopvisord started, in seconds "
+	       "since the epoch.");
+	put(o, "loopvisor_start_time_seconds %.3f\n", sup->started_wall_ms / 1000.0);
+	family(o, "process_cpu_seconds_total", "counter", "CPU time of loopvisord (user and "
+	       "system), in seconds.");
+	put(o, "process_cpu_seconds_total %.6f\n", cpu);
+	family(o, "process_resident_memory_bytes", "gauge", "Resident memory of loopvisord.");
+	put(o, "process_resident_memory_bytes %ld\n", resident_bytes());
+	family(o, "process_open_fds", "gauge", "Open file descriptors of loopvisord.");
+	put(o, "process_open_fds %u\n", open_fds());
+}
+
+static const enum worker_state wire_states[] = { WS_STOPPED, WS_STARTING, WS_RUNNING,
+	                                             WS_STOPPING, WS_BACKOFF, WS_FAILED };
+
+static void write_pools(struct out *o, const struct supervisor *sup)
+{
+	family(o, "loopvisor_pool_workers", "gauge", "Workers of a pool by state (every state, "
+	       "0 included).");
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		const struct pool *p = sup->pools[i];
+		unsigned count[WS_COUNT] = { 0 };
+
+		for (unsigned k = 0; k < p->n_slots; k++)
+			if (p->workers[k])
+				count[fsm_on_wire(p->workers[k]->state)]++;
+		for (size_t s = 0; s < sizeof wire_states / sizeof *wire_states; s++) {
+			put(o, "loopvisor_pool_workers{pool=\"");
+			label(o, p->cfg.name);
+			put(o, "\",state=\"%s\"} %u\n", fsm_wire_name(wire_states[s]),
+			    count[wire_states[s]]);
+		}
+	}
+	family(o, "loopvisor_pool_workers_desired", "gauge", "Workers a pool should have (its "
+	       "config, or a runtime scale).");
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		put(o, "loopvisor_pool_workers_desired{pool=\"");
+		label(o, sup->pools[i]->cfg.name);
+		put(o, "\"} %u\n", sup->pools[i]->cfg.workers);
+	}
+	family(o, "loopvisor_pool_ready_workers", "gauge", "Workers of a pool that are running "
+	       "(ready, where the pool has readiness).");
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		put(o, "loopvisor_pool_ready_workers{pool=\"");
+		label(o, sup->pools[i]->cfg.name);
+		put(o, "\"} %u\n", sup->pools[i]->running);
+	}
+}
+
+/* {pool="P",worker="P:I" */
+static void worker_labels(struct out *o, const struct worker *w)
+{
+	put(o, "{pool=\"");
+	label(o, w->pool->cfg.name);
+	put(o, "\",worker=\"");
+	label(o, w->name);
+	put(o, "\"");
+}
+
+typedef void worker_value_fn(struct out *o, const struct worker *w, const char *name,
+                             double wall, uint64_t now);
+
+static void for_each_worker(struct out *o, const struct supervisor *sup, const char *name,
+                            worker_value_fn *fn, double wall, uint64_t now)
+{
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned k = 0; k < sup->pools[i]->n_slots; k++)
+			if (sup->pools[i]->workers[k])
+				fn(o, sup->pools[i]->workers[k], name, wall, now);
+}
+
+static void value_up(struct out *o, const struct worker *w, const char *name, double wall,
+                     uint64_t now)
+{
+	(void)wall;
+	(void)now;
+	put(o, "%s", name);
+	worker_labels(o, w);
+	put(o, "} %d\n", w->state == WS_RUNNING);
+}
+
+static void value_restarts(struct out *o, const struct worker *w, const char *name,
+                           double wall, uint64_t now)
+{
+	(void)wall;
+	(void)now;
+	put(o, "%s", name);
+	worker_labels(o, w);
+	put(o, "} %u\n", w->restarts);
+}
+
+static void value_start_time(struct out *o, const struct worker *w, const char *name,
+                             double wall, uint64_t now)
+{
+	if (w->proc.pid <= 0)
+		return; /* no process: no start time */
+	put(o, "%s", name);
+	worker_labels(o, w);
+	put(o, "} %.3f\n", wall - (double)(now - w->started_ms) / 1000.0);
+}
+
+static void value_beat_age(struct out *o, const struct worker *w, const char *name,
+                           double wall, uint64_t now)
+{
+	(void)wall;
+	if (w->proc.pid <= 0)
+		return;
+	for (unsigned l = 0; l < w->n_loops; l++) {
+		if (!w->loops[l].last_beat_ms)
+			continue;
+		put(o, "%s", name);
+		worker_labels(o, w);
+		put(o, ",loop=\"%u\"} %.3f\n", l, (double)(now - w->loops[l].last_beat_ms) / 1000.0);
+	}
+}
+
+static unsigned total_workers(const struct supervisor *sup)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < sup->n_pools; i++)
+		n += sup->pools[i]->n_slots;
+	return n;
+}
+
+static void write_workers(struct out *o, const struct supervisor *sup)
+{
+	double wall = wall_now();
+	uint64_t now = lv_now_ms();
+
+	if (total_workers(sup) > sup->cfg->http.worker_series_max)
+		return; /* per-pool series only: a scrape's size stays bounded */
+	family(o, "loopvisor_worker_up", "gauge", "1 while the worker is running, else 0.");
+	for_each_worker(o, sup, "loopvisor_worker_up", value_up, wall, now);
+	family(o, "loopvisor_worker_restarts_total", "counter", "Starts of the worker after its "
+	       "first.");
+	for_each_worker(o, sup, "loopvisor_worker_restarts_total", value_restarts, wall, now);
+	family(o, "loopvisor_worker_start_time_seconds", "gauge", "When the worker's current "
+	       "process started, in seconds since the epoch.");
+	for_each_worker(o, sup, "loopvisor_worker_start_time_seconds", value_start_time, wall, now);
+	family(o, "loopvisor_loop_heartbeat_age_seconds", "gauge", "Time since each loop of a "
+	       "module worker last beat.");
+	for_each_worker(o, sup, "loopvisor_loop_heartbeat_age_seconds", value_beat_age, wall, now);
+}
+
+/* The jobs' counters (lv_counter_add), summed per pool over its workers and loops. */
+static void write_job_counters(struct out *o, const struct supervisor *sup)
+{
+	family(o, "loopvisor_job_counter", "gauge", "Sums of the jobs' counters (lv_counter_add) "
+	       "over a pool's current processes.");
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		const struct pool *p = sup->pools[i];
+		json_t *sum = json_object(), *v;
+		const char *key;
+
+		for (unsigned k = 0; sum && k < p->n_slots; k++)
+			for (unsigned l = 0; p->workers[k] && l < p->workers[k]->n_loops; l++)
+				json_object_foreach(p->workers[k]->loops[l].ch.counters, key, v) {
+					json_int_t have = json_integer_value(json_object_get(sum, key));
+
+					json_object_set_new(sum, key,
+					                    json_integer(have + json_integer_value(v)));
+				}
+		json_object_foreach(sum, key, v) {
+			put(o, "loopvisor_job_counter{pool=\"");
+			label(o, p->cfg.name);
+			put(o, "\",counter=\"");
+			label(o, key);
+			put(o, "\"} %lld\n", (long long)json_integer_value(v));
+		}
+		json_decref(sum);
+	}
+}
+
+int metrics_write(struct evbuffer *b, const struct supervisor *sup, bool openmetrics)
+{
+	struct out o = { b, openmetrics, 0 };
+
+	write_process(&o, sup);
+	write_pools(&o, sup);
+	write_workers(&o, sup);
+	write_job_counters(&o, sup);
+	if (openmetrics)
+		put(&o, "# EOF\n");
+	return o.failed;
+}

@@ -1,0 +1,383 @@
+/* test_http: the "http" listener against the real daemon: /healthz, /readyz, /api/status and
+ * /metrics (Prometheus text and OpenMetrics, promtool's verdict when it is installed), the
+ * per-worker series cap, the read role on a Unix listener, loopback unless allowed, and the
+ * bounds on headers and connections. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct lvd d;
+static int port;
+static char path[400];
+
+static void teardown(void)
+{
+	lvd_stop(&d);
+}
+
+static int connect_tcp(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+static int connect_unix(const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return fd;
+}
+
+/* Sends request on fd and reads the answer until the daemon closes; returns the status
+ * code, the whole answer (headers and body) in a malloc'd *text. */
+static int exchange(int fd, const char *request, char **text)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	ssize_t n;
+	int code = 0;
+
+	ck_assert_int_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += (size_t)n;
+		if (len + 1 == cap)
+			ck_assert_ptr_nonnull(buf = realloc(buf, cap *= 2));
+	}
+	buf[len] = '\0';
+	close(fd);
+	sscanf(buf, "HTTP/1.%*d %d", &code);
+	*text = buf;
+	return code;
+}
+
+static int get(const char *target, const char *extra_headers, char **text)
+{
+	char req[1024];
+
+	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+	         target, extra_headers ? extra_headers : "");
+	return exchange(connect_tcp(), req, text);
+}
+
+static const char *body_of(const char *text)
+{
+	const char *b = strstr(text, "\r\n\r\n");
+
+	return b ? b + 4 : "";
+}
+
+static void start(const char *http_extra, const char *pools)
+{
+	port = free_port();
+	snprintf(path, sizeof path, "unix:http.sock");
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"http\":{\"listen\":[\"tcp:127.0.0.1:%d\",\"%s\"]%s},"
+	              "\"pools\":[%s]}", lvd_build_path("jobs"), port, path, http_extra, pools);
+}
+
+#define POOLS "{\"name\":\"web\",\"module\":\"ticker\",\"workers\":2}," \
+              "{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}"
+
+/* Every line is a comment or NAME{LABELS} VALUE; every family says HELP and TYPE first. */
+static void well_formed(const char *body, bool om)
+{
+	regex_t sample;
+	char *copy = strdup(body), *save = NULL, *families = calloc(1, 65536);
+
+	ck_assert_int_eq(regcomp(&sample, "^([a-z_]+)(\\{([a-z_]+=\"[^\"]*\",?)*\\})? "
+	                                  "-?[0-9.e+]+$", REG_EXTENDED), 0);
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		regmatch_t m[2];
+		char name[128], fam[140];
+
+		if (!strncmp(line, "# HELP ", 7) || !strncmp(line, "# TYPE ", 7)) {
+			if (!strncmp(line, "# TYPE ", 7) && sscanf(line + 7, "%127s", name) == 1) {
+				snprintf(fam, sizeof fam, " %s ", name);
+				strcat(families, fam);
+			}
+			continue;
+		}
+		if (!strcmp(line, "# EOF")) {
+			ck_assert(om);
+			continue;
+		}
+		ck_assert_msg(regexec(&sample, line, 2, m, 0) == 0, "not a sample: %s", line);
+		snprintf(name, sizeof name, "%.*s", (int)(m[1].rm_eo - m[1].rm_so), line);
+		if (om && strlen(name) > 6 && !strcmp(name + strlen(name) - 6, "_total"))
+			name[strlen(name) - 6] = '\0'; /* a counter's family has no _total there */
+		snprintf(fam, sizeof fam, " %s ", name);
+		ck_assert_msg(strstr(families, fam), "no # TYPE before %s", line);
+	}
+	regfree(&sample);
+	free(copy);
+	free(families);
+}
+
+START_TEST(endpoints_answer)
+{
+	char *t;
+	json_t *st;
+
+	start("", POOLS);
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	ck_assert_int_eq(get("/healthz", NULL, &t), 200);
+	ck_assert_str_eq(body_of(t), "ok\n");
+	free(t);
+	ck_assert_int_eq(get("/readyz", NULL, &t), 200);
+	ck_assert_str_eq(body_of(t), "{\"ready\":true,\"pools\":[]}");
+	free(t);
+	ck_assert_int_eq(get("/api/status", NULL, &t), 200);
+	ck_assert_ptr_nonnull(st = json_loads(body_of(t), 0, NULL));
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "workers")), 3);
+	ck_assert_uint_eq(json_array_size(json_object_get(st, "pools")), 2);
+	json_decref(st);
+	free(t);
+	ck_assert_int_eq(get("/nope", NULL, &t), 404);
+	free(t);
+
+	ck_assert_int_eq(get("/metrics", NULL, &t), 200);
+	ck_assert_ptr_nonnull(strstr(t, "Content-Type: text/plain; version=0.0.4"));
+	well_formed(body_of(t), false);
+	ck_assert_ptr_nonnull(strstr(t, "\nloopvisor_build_info{version=\"" LV_VERSION "\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\nloopvisor_pool_workers{pool=\"web\",state=\"running\"} 2\n"));
+	for (int i = 0; i < 6; i++) { /* every state, 0 included */
+		static const char *const states[] = { "stopped", "starting", "running", "stopping",
+		                                      "backoff", "failed" };
+		char want[128];
+
+		snprintf(want, sizeof want, "\nloopvisor_pool_workers{pool=\"s\",state=\"%s\"} %d\n",
+		         states[i], i == 2);
+		ck_assert_msg(strstr(t, want), "no %s", want);
+	}
+	ck_assert_ptr_nonnull(strstr(t, "\nloopvisor_pool_workers_desired{pool=\"web\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\nloopvisor_pool_ready_workers{pool=\"s\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\nloopvisor_worker_up{pool=\"s\",worker=\"s:0\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\nloopvisor_worker_restarts_total{pool=\"web\",worker=\"web:1\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_open_fds "));
+	ck_assert_ptr_null(strstr(t, "# EOF"));
+	free(t);
+
+	/* OpenMetrics when asked, not when refused with q=0 */
+	ck_assert_int_eq(get("/metrics", "Accept: text/plain;q=0.5, application/openmetrics-text;"
+	                     "version=1.0.0\r\n", &t), 200);
+	ck_assert_ptr_nonnull(strstr(t, "Content-Type: application/openmetrics-text; version=1.0.0"));
+	well_formed(body_of(t), true);
+	ck_assert_ptr_nonnull(strstr(t, "\n# TYPE process_cpu_seconds counter\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\nprocess_cpu_seconds_total "));
+	ck_assert_int_eq(strcmp(t + strlen(t) - 6, "# EOF\n"), 0);
+	free(t);
+	ck_assert_int_eq(get("/metrics", "Accept: application/openmetrics-text;q=0\r\n", &t), 200);
+	ck_assert_ptr_null(strstr(t, "# EOF"));
+	free(t);
+}
+END_TEST
+
+/* promtool (Debian prometheus) reads the text format as Prometheus would. */
+START_TEST(promtool_finds_nothing_to_say)
+{
+	char file[] = "/tmp/lvmetrics.XXXXXX", cmd[256], out[8192], err[8192], *t;
+	const char *argv[] = { "/bin/sh", "-c", cmd, NULL };
+	int fd, rc;
+
+	if (access("/usr/bin/promtool", X_OK) != 0) {
+		printf("skipped: promtool_finds_nothing_to_say: /usr/bin/promtool is not installed\n");
+		return;
+	}
+	start("", POOLS);
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	ck_assert_int_eq(get("/metrics", NULL, &t), 200);
+	ck_assert_int_ge(fd = mkstemp(file), 0);
+	ck_assert_int_eq(write(fd, body_of(t), strlen(body_of(t))), (ssize_t)strlen(body_of(t)));
+	close(fd);
+	free(t);
+	snprintf(cmd, sizeof cmd, "/usr/bin/promtool check metrics < %s", file);
+	rc = run_program(argv, out, sizeof out, err, sizeof err);
+	unlink(file);
+	ck_assert_msg(rc == 0 && !out[0] && !err[0], "promtool: exit %d: %s%s", rc, out, err);
+}
+END_TEST
+
+START_TEST(readyz_names_what_is_not_ready)
+{
+	char *t;
+	json_t *r;
+
+	start("", "{\"name\":\"ok\",\"exec\":[\"sleep\",\"1000\"]},"
+	          "{\"name\":\"bad\",\"exec\":[\"/nonexistent/prog\"],\"restart\":\"never\"},"
+	          "{\"name\":\"manual\",\"exec\":[\"sleep\",\"1000\"],\"autostart\":false}");
+	json_decref(lvd_wait(&d, "bad", "failed", 0));
+	json_decref(lvd_wait(&d, "ok", "running", 0));
+	ck_assert_int_eq(get("/readyz", NULL, &t), 503);
+	ck_assert_ptr_nonnull(r = json_loads(body_of(t), 0, NULL));
+	ck_assert(json_is_false(json_object_get(r, "ready")));
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "pools")), 1);
+	ck_assert_str_eq(JSTR(json_array_get(json_object_get(r, "pools"), 0), "pool"), "bad");
+	json_decref(r);
+	free(t);
+	/* a stop by a command is what the operator wants: ready again */
+	json_decref(lvd_call(&d, "stop", "{\"target\":\"bad\"}"));
+	ck_assert_int_eq(get("/readyz", NULL, &t), 200);
+	free(t);
+}
+END_TEST
+
+START_TEST(worker_series_stop_at_worker_series_max)
+{
+	char *t;
+
+	start(",\"worker_series_max\":2", POOLS);
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	ck_assert_int_eq(get("/metrics", NULL, &t), 200);
+	ck_assert_ptr_null(strstr(t, "loopvisor_worker_up"));
+	ck_assert_ptr_nonnull(strstr(t, "\nloopvisor_pool_ready_workers{pool=\"web\"} 2\n"));
+	free(t);
+}
+END_TEST
+
+/* On the Unix listener the peer's role counts: root reads, a user with none is refused. */
+START_TEST(a_unix_peer_needs_a_role)
+{
+	char sock[512], *t;
+	pid_t pid;
+	int status;
+
+	if (skip_unless_root("a_unix_peer_needs_a_role"))
+		return;
+	ensure_user("lvt_norole");
+	start("", POOLS);
+	snprintf(sock, sizeof sock, "%s/http.sock", d.dir);
+	ck_assert_int_eq(exchange(connect_unix(sock), "GET /healthz HTTP/1.0\r\n\r\n", &t), 200);
+	free(t);
+	chmod(d.dir, 0711);
+	if ((pid = fork()) == 0) {
+		struct passwd *pw = getpwnam("lvt_norole");
+		int code;
+
+		if (!pw || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0)
+			_exit(2);
+		code = exchange(connect_unix(sock), "GET /metrics HTTP/1.0\r\n\r\n", &t);
+		_exit(code == 403 && strstr(t, "no role") ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a user without a role read "
+	              "the metrics");
+}
+END_TEST
+
+static int check_config(const char *http, char *out, size_t len)
+{
+	char file[] = "/tmp/lvhttp.XXXXXX", err[4096];
+	const char *argv[] = { lvd_build_path("bin/loopvisord"), "--check", "-c", file, NULL };
+	int fd = mkstemp(file), rc;
+
+	ck_assert_int_ge(fd, 0);
+	dprintf(fd, "{\"http\":%s,\"pools\":[]}", http);
+	close(fd);
+	rc = run_program(argv, out, len, err, sizeof err);
+	strncat(out, err, len - strlen(out) - 1);
+	unlink(file);
+	return rc;
+}
+
+START_TEST(other_hosts_only_when_allowed)
+{
+	char out[8192];
+
+	ck_assert_int_eq(check_config("{\"listen\":[\"tcp:0.0.0.0:9819\"]}", out, sizeof out), 1);
+	ck_assert_msg(strstr(out, "http.listen[0]: 0.0.0.0:9819 is not a loopback address"),
+	              "%s", out);
+	ck_assert_int_eq(check_config("{\"listen\":[\"tcp:[::1]:9819\",\"tcp:127.0.0.2:1\"]}", out,
+	                              sizeof out), 0);
+	ck_assert_int_eq(check_config("{\"listen\":[\"tcp:0.0.0.0:9819\"],\"allow_remote\":true}",
+	                              out, sizeof out), 0);
+	ck_assert_msg(strstr(out, "warning: http.listen[0] (tcp:0.0.0.0:9819) serves other hosts"),
+	              "%s", out);
+	ck_assert_int_eq(check_config("{\"listen\":[\"fd:x\"]}", out, sizeof out), 1);
+	ck_assert_int_eq(check_config("{\"listen\":[]}", out, sizeof out), 1);
+	ck_assert_int_eq(check_config("{\"lisen\":[]}", out, sizeof out), 1);
+	ck_assert_msg(strstr(out, "did you mean \"listen\""), "%s", out);
+}
+END_TEST
+
+/* Big headers are refused; past LV_HTTP_MAX_CONNS open connections, a new one is answered
+ * 503 and closed, and the first ones still work. */
+START_TEST(headers_and_connections_are_bounded)
+{
+	char big[16384], *t;
+	int fds[64];
+
+	start("", POOLS);
+	memset(big, 'a', sizeof big);
+	memcpy(big, "X-Big: ", 7);
+	memcpy(big + sizeof big - 5, "\r\n\r\n", 5);
+	{
+		char req[20000];
+
+		snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: x\r\n%s", big);
+		ck_assert_int_ge(exchange(connect_tcp(), req, &t), 400);
+		free(t);
+	}
+	for (int i = 0; i < 64; i++) { /* each asks once and stays (keep-alive) */
+		char buf[512];
+		const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+		fds[i] = connect_tcp();
+		ck_assert_int_eq(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
+		ck_assert_int_gt(read(fds[i], buf, sizeof buf), 0);
+	}
+	ck_assert_int_eq(get("/healthz", NULL, &t), 503);
+	ck_assert_ptr_nonnull(strstr(t, "too many connections"));
+	free(t);
+	for (int i = 0; i < 64; i++)
+		close(fds[i]);
+	/* the places come back as those connections close */
+	for (int tries = 0; tries < 1000; tries++) { /* each try is a turn of its loop */
+		int code = get("/healthz", NULL, &t);
+
+		free(t);
+		if (code == 200)
+			return;
+		ck_assert_int_eq(code, 503);
+	}
+	ck_abort_msg("no place came back after the connections closed");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("http");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, endpoints_answer);
+	tcase_add_test(tc, promtool_finds_nothing_to_say);
+	tcase_add_test(tc, readyz_names_what_is_not_ready);
+	tcase_add_test(tc, worker_series_stop_at_worker_series_max);
+	tcase_add_test(tc, a_unix_peer_needs_a_role);
+	tcase_add_test(tc, other_hosts_only_when_allowed);
+	tcase_add_test(tc, headers_and_connections_are_bounded);
+	suite_add_tcase(s, tc);
+	return lvd_run_suite(s);
+}
