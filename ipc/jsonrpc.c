@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/queue.h>
 
 #include "ipc/utf8.h"
@@ -27,6 +28,8 @@ struct lv_rpc_call {
 	json_t *id;                /* NULL for a notification */
 	void (*cancel)(void *arg);
 	void *cancel_arg;
+	const struct lv_rpc_method *method; /* NULL until it is found */
+	uint64_t start_us;
 	LIST_ENTRY(lv_rpc_call) link; /* in the session's list of open calls */
 };
 
@@ -41,6 +44,7 @@ struct lv_rpc_session {
 	size_t n_calls;            /* calls dispatched and not answered yet (parked ones) */
 	enum lv_rpc_role role;
 	void (*denied)(void *io, const char *method);
+	lv_rpc_done_fn done;
 	bool has_peer;             /* uid/gid are known */
 	uid_t uid;
 	gid_t gid;
@@ -254,10 +258,26 @@ static char *response(json_t *id, const char *key, json_t *value)
 	return text ? text : fallback_response(id);
 }
 
-static void complete(struct lv_rpc_call *c, char *resp)
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void lv_rpc_session_set_done(struct lv_rpc_session *s, lv_rpc_done_fn done)
+{
+	s->done = done;
+}
+
+static void complete(struct lv_rpc_call *c, char *resp, int code)
 {
 	struct lv_rpc_session *s = c->session;
 	struct lv_rpc_unit *u = c->unit;
+
+	if (s->done)
+		s->done(s->io, c->method, code, now_us() - c->start_us);
 
 	if (u && c->id) {
 		u->slots[c->slot] = resp;
@@ -273,7 +293,7 @@ static void complete(struct lv_rpc_call *c, char *resp)
 
 void lv_rpc_reply(struct lv_rpc_call *call, json_t *result)
 {
-	complete(call, response(call->id, "result", result ? result : json_null()));
+	complete(call, response(call->id, "result", result ? result : json_null()), 0);
 }
 
 void lv_rpc_reply_text(struct lv_rpc_call *call, char *result)
@@ -293,12 +313,12 @@ void lv_rpc_reply_text(struct lv_rpc_call *call, char *result)
 		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
-	complete(call, resp);
+	complete(call, resp, 0);
 }
 
 void lv_rpc_fail(struct lv_rpc_call *call, int code, const char *message, json_t *data)
 {
-	complete(call, response(call->id, "error", error_object(code, message, data)));
+	complete(call, response(call->id, "error", error_object(code, message, data)), code);
 }
 
 void lv_rpc_failf(struct lv_rpc_call *call, int code, json_t *data, const char *fmt, ...)
@@ -449,6 +469,7 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 		abort();
 	c->session = s;
 	c->slot = slot;
+	c->start_us = s->done ? now_us() : 0;
 	if (id && !id_valid(id))
 		id = NULL;
 	/* Everything that is not a valid notification owes a response. */
@@ -478,6 +499,7 @@ static void dispatch(struct lv_rpc_session *s, struct lv_rpc_unit *u, size_t slo
 		            json_pack("{s:s}", "method", name));
 		return;
 	}
+	c->method = m;
 	if (s->role < m->role) {
 		if (s->denied)
 			s->denied(s->io, name);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
 
@@ -43,6 +44,10 @@ struct lv_rpc_method {
 
 /* Sends one complete line (with its newline) to the peer. */
 typedef void (*lv_rpc_send_fn)(void *io, const char *data, size_t len);
+/* Hears each answered call: its method (NULL when the request named none of the table's),
+ * the error code (0 for a result) and the microseconds from its dispatch to its answer. */
+typedef void (*lv_rpc_done_fn)(void *io, const struct lv_rpc_method *method, int code,
+                               uint64_t us);
 
 #define LV_RPC_MAX_BATCH 256
 
@@ -50,6 +55,7 @@ struct lv_rpc_session *lv_rpc_session_new(const struct lv_rpc_method *methods, v
                                           lv_rpc_send_fn send, void *io);
 /* The caller's role (default admin); a call needing more gets -32003 and denied(io, method)
  * runs, e.g. to log it. */
+void lv_rpc_session_set_done(struct lv_rpc_session *s, lv_rpc_done_fn done);
 void lv_rpc_session_set_role(struct lv_rpc_session *s, enum lv_rpc_role role,
                              void (*denied)(void *io, const char *method));
 

@@ -218,6 +218,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		client_free(arg);
 }
 
+/* Every answered call, counted for /metrics. */
+static void on_call_done(void *io, const struct lv_rpc_method *m, int code, uint64_t us)
+{
+	struct client *cl = io;
+
+	request_stats_count(&cl->ctl->stats, m, code, us);
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                       int socklen, void *arg)
 {
@@ -249,6 +257,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	lv_rpc_session_set_peer(cl->session, peer.uid, peer.gid); /* for what add may run as */
+	lv_rpc_session_set_done(cl->session, on_call_done);
 	LIST_INSERT_HEAD(&ctl->clients, cl, link);
 	if (++ctl->n_clients >= LV_CONTROL_MAX_CLIENTS)
 		evconnlistener_disable(l);
@@ -325,6 +334,7 @@ static struct control *control_new(struct supervisor *sup, const char *path,
 	ctl->sup = sup;
 	LIST_INIT(&ctl->clients);
 	ctl->methods = methods;
+	ctl->stats.methods = methods;
 	replymem_init(&ctl->replies, sup->base, LV_CONTROL_MAX_OUTPUT, LV_CONTROL_MAX_OUTPUT_ALL,
 	              client_drop); /* without its timer, memory would stay at its peak */
 	return ctl;
@@ -408,6 +418,11 @@ int control_rebind(struct control *ctl, const char *path, mode_t mode, char *err
 	ctl->made = made;
 	log_info("control socket moved to %s", path);
 	return 0;
+}
+
+const struct request_stats *control_request_stats(const struct control *ctl)
+{
+	return &ctl->stats;
 }
 
 const char *control_path(const struct control *ctl)

@@ -55,6 +55,9 @@ struct control *control_adopt(struct supervisor *sup, int fd, const struct lv_rp
 /* Moves the listening socket to path (or only changes its mode); connected clients stay. */
 int control_rebind(struct control *c, const char *path, mode_t mode, char *err, size_t errlen);
 const char *control_path(const struct control *c);
+/* What the socket answered so far (control/request_stats.h), for /metrics. */
+struct request_stats;
+const struct request_stats *control_request_stats(const struct control *c);
 
 /* Writes what can be written of pending replies without blocking. */
 void control_flush(struct control *c);

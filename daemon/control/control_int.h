@@ -12,6 +12,7 @@
 
 #include "daemon/control/control.h"
 #include "daemon/control/peers.h"
+#include "daemon/control/request_stats.h"
 #include "daemon/control/replymem.h"
 #include "daemon/lib/sockfile.h"
 
@@ -49,6 +50,7 @@ struct control {
 	mode_t mode;
 	struct lv_sockfile made; /* the socket file bound at path: only it is removed */
 	bool adopted;           /* passed by systemd: its path is not ours to remove */
+	struct request_stats stats; /* what it answered, for /metrics */
 };
 
 /* The client's role under the access list in force now (a reload may revoke it). */

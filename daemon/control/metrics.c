@@ -13,8 +13,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 
+#include "daemon/control/control.h"
+#include "daemon/control/request_stats.h"
 #include "daemon/lib/clock.h"
 
 struct out {
@@ -282,12 +288,155 @@ static void write_job_counters(struct out *o, const struct supervisor *sup)
 	}
 }
 
+static const char *const reasons[LV_RR_COUNT] = {
+	[LV_RR_EXIT] = "exit", [LV_RR_SIGNAL] = "signal", [LV_RR_HANG] = "hang",
+	[LV_RR_START_TIMEOUT] = "start_timeout", [LV_RR_COMMAND] = "command",
+	[LV_RR_RELOAD] = "reload",
+};
+static const char *const streams[3] = { "stdout", "stderr", "log" };
+
+/* NAME{pool="P"} */
+static void pool_sample(struct out *o, const char *name, const struct pool *p)
+{
+	put(o, "%s{pool=\"", name);
+	label(o, p->cfg.name);
+	put(o, "\"");
+}
+
+static void write_histogram(struct out *o, const char *name, const struct pool *p,
+                            const struct lv_histo *h)
+{
+	for (unsigned i = 0; i <= LV_HISTO_BUCKETS; i++) {
+		put(o, "%s_bucket{pool=\"", name);
+		label(o, p->cfg.name);
+		put(o, "\"");
+		if (i < LV_HISTO_BUCKETS)
+			put(o, ",le=\"%g\"} %llu\n", lv_histo_bounds_us[i] / 1e6,
+			    (unsigned long long)lv_histo_cumulative(h, i));
+		else
+			put(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+	}
+	put(o, "%s_sum{pool=\"", name);
+	label(o, p->cfg.name);
+	put(o, "\"} %.6f\n%s_count{pool=\"", h->sum_us / 1e6, name);
+	label(o, p->cfg.name);
+	put(o, "\"} %llu\n", (unsigned long long)h->count);
+}
+
+static void write_pool_stats(struct out *o, const struct supervisor *sup)
+{
+	family(o, "loopvisor_pool_restarts_total", "counter", "Starts of a pool's workers after "
+	       "their first, by why the process before ended (every reason, 0 included).");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned r = 0; r < LV_RR_COUNT; r++) {
+			pool_sample(o, "loopvisor_pool_restarts_total", sup->pools[i]);
+			put(o, ",reason=\"%s\"} %llu\n", reasons[r],
+			    (unsigned long long)sup->pools[i]->stats.restarts[r]);
+		}
+	family(o, "loopvisor_loop_hangs_total", "counter", "Loops of a pool's workers found hung "
+	       "(no heartbeat within hang_timeout_ms).");
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		pool_sample(o, "loopvisor_loop_hangs_total", sup->pools[i]);
+		put(o, "} %llu\n", (unsigned long long)sup->pools[i]->stats.hangs);
+	}
+	family(o, "loopvisor_log_lines_total", "counter", "Lines a pool's workers wrote, by "
+	       "stream (captured output and the jobs' lv_log).");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned k = 0; k < 3; k++) {
+			pool_sample(o, "loopvisor_log_lines_total", sup->pools[i]);
+			put(o, ",stream=\"%s\"} %llu\n", streams[k],
+			    (unsigned long long)sup->pools[i]->stats.log_lines[k]);
+		}
+	family(o, "loopvisor_log_lines_dropped_total", "counter", "Lines of a pool's workers its "
+	       "log file could not take (a write error).");
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		pool_sample(o, "loopvisor_log_lines_dropped_total", sup->pools[i]);
+		put(o, "} %llu\n", (unsigned long long)sup->pools[i]->stats.log_dropped);
+	}
+	family(o, "loopvisor_loop_lag_seconds", "histogram", "The loop lag each heartbeat of a "
+	       "pool's module workers reported.");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		write_histogram(o, "loopvisor_loop_lag_seconds", sup->pools[i], &sup->pools[i]->stats.lag);
+	family(o, "loopvisor_spawn_duration_seconds", "histogram", "From a worker's process made "
+	       "to running (ready, where the pool has readiness).");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		write_histogram(o, "loopvisor_spawn_duration_seconds", sup->pools[i],
+		                &sup->pools[i]->stats.spawn);
+}
+
+/* The control socket's answers: per method and code, and each method's durations. */
+static void write_requests(struct out *o, const struct request_stats *st)
+{
+	bool seen[LV_REQUEST_METHODS_MAX] = { false };
+
+	family(o, "loopvisor_control_requests_total", "counter", "Calls the control socket "
+	       "answered, by method (\"unknown\" for none of its methods) and code (\"ok\" for a "
+	       "result, else the JSON-RPC error code).");
+	for (unsigned k = 0; k < st->n_counts; k++) {
+		put(o, "loopvisor_control_requests_total{method=\"%s\",code=\"",
+		    request_stats_method(st, st->counts[k].method));
+		if (st->counts[k].code)
+			put(o, "%d\"} %llu\n", st->counts[k].code, (unsigned long long)st->counts[k].n);
+		else
+			put(o, "ok\"} %llu\n", (unsigned long long)st->counts[k].n);
+		seen[st->counts[k].method] = true;
+	}
+	family(o, "loopvisor_control_request_duration_seconds", "histogram", "From a control "
+	       "call's dispatch to its answer (a parked wait included), by method.");
+	for (unsigned m = 0; m < LV_REQUEST_METHODS_MAX; m++) {
+		const struct lv_histo *h = &st->duration[m];
+		const char *name = request_stats_method(st, m);
+
+		if (!seen[m])
+			continue;
+		for (unsigned i = 0; i <= LV_HISTO_BUCKETS; i++) {
+			put(o, "loopvisor_control_request_duration_seconds_bucket{method=\"%s\",le=", name);
+			if (i < LV_HISTO_BUCKETS)
+				put(o, "\"%g\"} %llu\n", lv_histo_bounds_us[i] / 1e6,
+				    (unsigned long long)lv_histo_cumulative(h, i));
+			else
+				put(o, "\"+Inf\"} %llu\n", (unsigned long long)h->count);
+		}
+		put(o, "loopvisor_control_request_duration_seconds_sum{method=\"%s\"} %.6f\n"
+		    "loopvisor_control_request_duration_seconds_count{method=\"%s\"} %llu\n",
+		    name, h->sum_us / 1e6, name, (unsigned long long)h->count);
+	}
+}
+
+/* The accept queue of each shared TCP listening socket, from the daemon's own descriptor
+ * (TCP_INFO: for a listening socket, tcpi_unacked is the queue's length now). */
+static void write_listeners(struct out *o, const struct supervisor *sup)
+{
+	family(o, "loopvisor_listener_queue_length", "gauge", "Connections waiting in the accept "
+	       "queue of a pool's shared TCP listening socket.");
+	for (size_t i = 0; i < sup->n_pools; i++) {
+		const struct pool *p = sup->pools[i];
+
+		for (size_t k = 0; k < p->cfg.n_listen; k++) {
+			struct tcp_info ti;
+			socklen_t len = sizeof ti;
+
+			if (strncmp(p->cfg.listen[k], "tcp:", 4) != 0 || p->listen_fds[k] < 0 ||
+			    getsockopt(p->listen_fds[k], IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+				continue;
+			pool_sample(o, "loopvisor_listener_queue_length", p);
+			put(o, ",address=\"");
+			label(o, p->cfg.listen[k] + 4);
+			put(o, "\"} %u\n", ti.tcpi_unacked);
+		}
+	}
+}
+
 int metrics_write(struct evbuffer *b, const struct supervisor *sup, bool openmetrics)
 {
 	struct out o = { b, openmetrics, 0 };
 
 	write_process(&o, sup);
 	write_pools(&o, sup);
+	if (sup->control)
+		write_requests(&o, control_request_stats(sup->control));
+	write_pool_stats(&o, sup);
+	write_listeners(&o, sup);
 	write_workers(&o, sup);
 	write_job_counters(&o, sup);
 	if (openmetrics)

@@ -100,8 +100,10 @@ static void on_loop_ready(void *ctx, void *owner, unsigned loop)
 static void on_loop_beat(void *ctx, void *owner, unsigned loop)
 {
 	struct worker *w = owner;
+	int64_t lag = w->loops[loop].ch.lag_us;
 
 	(void)ctx;
+	lv_histo_observe(&w->pool->stats.lag, lag > 0 ? (uint64_t)lag : 0); /* for /metrics */
 	worker_heartbeat(&w->loops[loop]);
 }
 

@@ -97,7 +97,8 @@ void pool_start_rolling(struct pool *p, const char *why)
 			total++;
 	log_info("pool %s: rolling restart of %u workers (%s)", p->cfg.name, total, why);
 	free(p->roll.error);
-	p->roll = (struct pool_roll){ .active = true, .total = total };
+	p->roll = (struct pool_roll){ .active = true, .total = total,
+	                              .reload = !strcmp(why, "reload") };
 	roll_changed(p);
 	pool_roll(p);
 }

@@ -15,6 +15,7 @@
 #include "daemon/core/fsm.h"
 #include "daemon/core/outlet.h"
 #include "daemon/lib/clock.h"
+#include "daemon/lib/histo.h"
 #include "daemon/lib/ratewin.h"
 #include "daemon/lib/sinks.h"
 #include "daemon/proc/loop_channel.h"
@@ -60,6 +61,8 @@ struct worker {
 	char *last_error;                    /* why the last process ended badly, or NULL */
 	char *exit_error;                    /* the current process's error, moved at exit */
 	bool hung;                           /* the current process missed its heartbeats */
+	bool start_timed_out;                /* ... or was not ready within start_timeout_ms */
+	unsigned char end_reason;            /* enum lv_restart_reason of the last process's end */
 	struct notify_peer notify;           /* what a notify worker says (notify_socket.h) */
 	struct lv_start_limit start_limit;
 	struct event *timer;                 /* backoff, start, stop or hang-kill timeout */
@@ -68,6 +71,20 @@ struct worker {
 	unsigned n_loops;
 	struct output output;                /* its captured stdout, stderr and lv_log lines */
 	struct worker_env env;               /* argv, env and cwd of the start being sent */
+};
+
+/* Why a worker's process was started again (loopvisor_pool_restarts_total's reason). */
+enum lv_restart_reason { LV_RR_EXIT, LV_RR_SIGNAL, LV_RR_HANG, LV_RR_START_TIMEOUT,
+	                     LV_RR_COMMAND, LV_RR_RELOAD, LV_RR_COUNT };
+
+/* What a pool counts for /metrics, from its start (a removed pool's go with it). */
+struct pool_stats {
+	uint64_t restarts[LV_RR_COUNT];
+	uint64_t hangs;                      /* loops found hung */
+	uint64_t log_lines[3];               /* by enum lv_stream */
+	uint64_t log_dropped;                /* lines its log file could not take */
+	struct lv_histo lag;                 /* every heartbeat's loop lag */
+	struct lv_histo spawn;               /* process made to running */
 };
 
 struct pool {
@@ -90,8 +107,10 @@ struct pool {
 	LIST_HEAD(waiter_list, waiter) waiters; /* requests parked on it or its workers */
 	struct timeval hang_tv;              /* hang_timeout_ms as a libevent common timeout */
 	unsigned hang_tv_ms;
+	struct pool_stats stats;
 	struct pool_roll {                   /* a rolling restart (roll.c) */
 		bool active;                 /* under way ... */
+		bool reload;                 /* begun by a reload (else by a command) */
 		bool started;                /* ... and slot `index` is being replaced */
 		unsigned index;
 		unsigned done, total;        /* replaced so far, of the workers running at its start */

@@ -30,6 +30,8 @@ static void set_state(struct worker *w, enum worker_state s)
 	if (s == WS_RUNNING) {
 		w->pool->running++;
 		w->ran_seq = ++w->pool->sup->run_seq; /* seen by waiters however late they look */
+		if (w->proc.pid > 0) /* from its process made to running (ready) */
+			lv_histo_observe(&w->pool->stats.spawn, (lv_now_ms() - w->started_ms) * 1000);
 	}
 	log_info("%s: %s -> %s", w->name, fsm_state_name(w->state), fsm_state_name(s));
 	w->state = s;
@@ -146,7 +148,9 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	w->proc = (struct process){ .name = w->name, .owner = w, .error_fd = -1,
 	                            .notify = &w->notify };
 	w->output = (struct output){ .all = &pool->sup->outputs, .name = w->name,
-	                             .pool = pool->cfg.name, .pid = &w->proc.pid, .file = &pool->log };
+	                             .pool = pool->cfg.name, .pid = &w->proc.pid, .file = &pool->log,
+	                             .lines = pool->stats.log_lines,
+	                             .dropped = &pool->stats.log_dropped };
 	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
 	                        pool->cfg.start_limit_interval_ms) < 0 ||
 	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w)) || init_loops(w) < 0) {
@@ -293,6 +297,8 @@ static void say_why(struct worker *w, const struct fsm_step *s, const struct inp
 	if (s->actions & FA_ERR_START_LIMIT)
 		say_start_limit(w);
 	if (s->actions & FA_ERR_START_TIMEOUT)
+		w->start_timed_out = true;
+	if (s->actions & FA_ERR_START_TIMEOUT)
 		worker_set_exit_error(w, "start timeout: not ready within %u ms",
 		                      w->pool->cfg.start_timeout_ms);
 	if (s->actions & FA_ERR_HUNG)
@@ -427,6 +433,7 @@ static void on_hang(evutil_socket_t fd, short what, void *arg)
 	feed(w, &in);
 	if (was_hung || !w->hung)
 		return; /* not aborted now: it was already, or it is not running */
+	w->pool->stats.hangs++;
 	log_err("%s: loop %u %s; sending SIGABRT", w->name, l->index, w->exit_error);
 	c.error = w->exit_error;
 	core_changed(w->pool->sup, &c);
@@ -499,6 +506,21 @@ void worker_spawn_failed(struct worker *w, const char *why)
 	feed_input(w, FI_SPAWN_FAILED);
 }
 
+/* Why this process ended, as the restart that may follow counts it. */
+static enum lv_restart_reason end_reason(const struct worker *w, int status)
+{
+	const struct pool *p = w->pool;
+
+	if (w->hung)
+		return LV_RR_HANG;
+	if (w->start_timed_out)
+		return LV_RR_START_TIMEOUT;
+	if (w->stop_requested && w->want_running) /* a restart asked for */
+		return p->roll.active && p->roll.reload && p->roll.index == w->index ? LV_RR_RELOAD
+		                                                                     : LV_RR_COMMAND;
+	return WIFSIGNALED(status) ? LV_RR_SIGNAL : LV_RR_EXIT;
+}
+
 void worker_exited(struct worker *w, int status)
 {
 	struct supervisor *sup = w->pool->sup;
@@ -508,6 +530,7 @@ void worker_exited(struct worker *w, int status)
 	                         .status = status };
 
 	log_exit(w, status, in.uptime_ms);
+	w->end_reason = end_reason(w, status);
 	output_drain(&w->output); /* its last words come before the news of its death */
 	if (worker_drain_error(w))
 		worker_ready(w);

@@ -102,8 +102,11 @@ void worker_spawn(struct worker *w)
 void worker_take_io(struct worker *w, const struct spawn_io *io)
 {
 	w->started_ms = lv_now_ms();
-	if (w->spawns++ > 0)
+	if (w->spawns++ > 0) {
 		w->restarts++;
+		w->pool->stats.restarts[w->end_reason]++;
+	}
+	w->start_timed_out = false;
 	if (io->out >= 0)
 		output_attach(&w->output, io->out, io->err);
 	for (unsigned i = 0; i < io->n_channels; i++) {

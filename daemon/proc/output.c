@@ -196,8 +196,11 @@ static void capture(struct output *o, enum lv_stream stream, const char *text, s
 		char head[160];
 		size_t n = format_head(head, now, o->name, stream);
 
-		if (output_file_write(*o->file, head, n, text, len) < 0)
+		if (output_file_write(*o->file, head, n, text, len) < 0) {
 			log_err("logs: %s: %s", (*o->file)->path, strerror(errno));
+			if (o->dropped)
+				(*o->dropped)++;
+		}
 	} else if (lv_log_to_journal()) {
 		to_journal(o, stream, text, len);
 	} else {
@@ -205,6 +208,8 @@ static void capture(struct output *o, enum lv_stream stream, const char *text, s
 		        (int)*o->pid, stream_names[stream], (int)len, text);
 	}
 	++all->seq;
+	if (o->lines)
+		o->lines[stream]++;
 	if ((r = ring_slot(o, len)) != NULL)
 		fill_rec(r, all->seq, time_ms, stream, o, text, len);
 	if (lv_sinks_want_lines(all->sinks)) {

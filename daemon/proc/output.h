@@ -36,6 +36,8 @@ struct output {
 	const pid_t *pid;                 /* its process's pid, 0 between processes */
 	struct output_file *const *file;      /* its pool's log file, or NULL: the daemon's log */
 	struct bufferevent *bev[2];       /* read ends of the process's stdout and stderr */
+	uint64_t *lines;                  /* its pool's lines per stream, or NULL (metrics) */
+	uint64_t *dropped;                /* its pool's lines its log file did not take */
 	struct log_rec **ring;            /* its last lines */
 	unsigned ring_next, ring_len, ring_cap;
 };

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,13 @@ static void well_formed(const char *body, bool om)
 		if (om && strlen(name) > 6 && !strcmp(name + strlen(name) - 6, "_total"))
 			name[strlen(name) - 6] = '\0'; /* a counter's family has no _total there */
 		snprintf(fam, sizeof fam, " %s ", name);
+		for (const char *const *sfx = (const char *const[]){ "_bucket", "_sum", "_count",
+		                                                     NULL }; *sfx && !strstr(families, fam); sfx++) {
+			size_t n = strlen(name), k = strlen(*sfx); /* a histogram's series */
+
+			if (n > k && !strcmp(name + n - k, *sfx))
+				snprintf(fam, sizeof fam, " %.*s ", (int)(n - k), name);
+		}
 		ck_assert_msg(strstr(families, fam), "no # TYPE before %s", line);
 	}
 	regfree(&sample);
@@ -215,6 +223,70 @@ START_TEST(promtool_finds_nothing_to_say)
 	rc = run_program(argv, out, sizeof out, err, sizeof err);
 	unlink(file);
 	ck_assert_msg(rc == 0 && !out[0] && !err[0], "promtool: exit %d: %s%s", rc, out, err);
+}
+END_TEST
+
+/* Reads /metrics until NAME{LABELS} has at least min (or min is -1: is there), for up to
+ * 10 s: a heartbeat or an exit the daemon has not read yet is a state to wait for. */
+static double metric(const char *series, double min)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		char *t, *at;
+		double v = -1;
+
+		ck_assert_int_eq(get("/metrics", NULL, &t), 200);
+		if ((at = strstr(t, series)) && at[-1] == '\n')
+			v = strtod(at + strlen(series) + 1, NULL);
+		free(t);
+		if (v >= min && (v >= 0 || min < 0))
+			return v;
+		lvd_expect_no_change(&d, "web", "\"failed\"", 10); /* 10 ms, timed by the daemon */
+	}
+	ck_abort_msg("%s never reached %g", series, min);
+	return -1;
+}
+
+/* Restarts by reason, log lines, loop lag and spawn histograms, listener queues. */
+START_TEST(what_the_pools_count)
+{
+	pid_t pid;
+
+	port = free_port();
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"http\":{\"listen\":[\"tcp:127.0.0.1:%d\"]},"
+	              "\"pools\":[{\"name\":\"web\",\"module\":\"ticker\",\"workers\":2,"
+	              "\"heartbeat_ms\":50},{\"name\":\"s\",\"exec\":[\"sh\",\"-c\","
+	              "\"echo hello; echo oops >&2; exec sleep 1000\"],\"listen\":[\"tcp:127.0.0.1:%d\"]}]}",
+	          lvd_build_path("jobs"), port, free_port());
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	metric("loopvisor_log_lines_total{pool=\"s\",stream=\"stdout\"}", 1);
+	metric("loopvisor_log_lines_total{pool=\"s\",stream=\"stderr\"}", 1);
+	metric("loopvisor_log_lines_total{pool=\"s\",stream=\"log\"}", 0);
+	metric("loopvisor_log_lines_dropped_total{pool=\"s\"}", 0);
+	metric("loopvisor_loop_lag_seconds_count{pool=\"web\"}", 1);
+	metric("loopvisor_loop_lag_seconds_bucket{pool=\"web\",le=\"+Inf\"}", 1);
+	ck_assert(metric("loopvisor_spawn_duration_seconds_count{pool=\"web\"}", 2) == 2);
+	metric("loopvisor_listener_queue_length{pool=\"s\",address=", -1);
+
+	pid = lvd_worker_pid(&d, "s:0");
+	kill(pid, SIGKILL);
+	json_decref(lvd_wait(&d, "s", "running", 1));
+	ck_assert(metric("loopvisor_pool_restarts_total{pool=\"s\",reason=\"signal\"}", 1) == 1);
+	json_decref(lvd_call(&d, "restart", "{\"target\":\"s\"}"));
+	ck_assert(metric("loopvisor_pool_restarts_total{pool=\"s\",reason=\"command\"}", 1) == 1);
+	ck_assert(metric("loopvisor_pool_restarts_total{pool=\"s\",reason=\"exit\"}", 0) == 0);
+	ck_assert(metric("loopvisor_pool_restarts_total{pool=\"s\",reason=\"hang\"}", 0) == 0);
+	ck_assert(metric("loopvisor_pool_restarts_total{pool=\"web\",reason=\"reload\"}", 0) == 0);
+	metric("loopvisor_pool_restarts_total{pool=\"web\",reason=\"start_timeout\"}", 0);
+	metric("loopvisor_loop_hangs_total{pool=\"web\"}", 0);
+
+	/* the control socket's answers: a method the daemon does not have is "unknown" */
+	json_decref(lvd_call_error(&d, "no_such_method_of_a_client", NULL));
+	ck_assert(metric("loopvisor_control_requests_total{method=\"unknown\",code=\"-32601\"}",
+	                 1) == 1);
+	metric("loopvisor_control_requests_total{method=\"restart\",code=\"ok\"}", 1);
+	metric("loopvisor_control_request_duration_seconds_count{method=\"status\"}", 1);
+	metric("loopvisor_control_request_duration_seconds_bucket{method=\"restart\",le=\"+Inf\"}", 1);
 }
 END_TEST
 
@@ -373,6 +445,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, endpoints_answer);
 	tcase_add_test(tc, promtool_finds_nothing_to_say);
+	tcase_add_test(tc, what_the_pools_count);
 	tcase_add_test(tc, readyz_names_what_is_not_ready);
 	tcase_add_test(tc, worker_series_stop_at_worker_series_max);
 	tcase_add_test(tc, a_unix_peer_needs_a_role);
