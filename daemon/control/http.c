@@ -1,5 +1,5 @@
-/* http: the read-only HTTP listener on libevent's evhttp: /metrics, /healthz, /readyz and
- * /api/status. Nothing it serves changes anything; a Unix listener's peer needs the read
+/* http: the read-only HTTP listener on libevent's evhttp: /metrics, /healthz, /readyz,
+ * /api/status and /events. Nothing it serves changes anything; a Unix listener's peer needs the read
  * role, as on the control socket; connections, headers and slow readers are bounded. */
 #include "daemon/control/http.h"
 
@@ -16,6 +16,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "daemon/control/http_events.h"
 #include "daemon/control/metrics.h"
 #include "daemon/control/peers.h"
 #include "daemon/lib/clock.h"
@@ -28,6 +29,8 @@
 struct http {
 	struct supervisor *sup;
 	struct evhttp *eh;
+	struct sse sse;                       /* GET /events clients and the last events */
+	struct event *keepalive;
 	struct peers peers;                   /* roles of Unix peers, cached per uid */
 	struct evhttp_connection *conns[LV_HTTP_MAX_CONNS]; /* open, counted at their first request */
 	unsigned n_conns;
@@ -37,6 +40,7 @@ static void on_conn_closed(struct evhttp_connection *conn, void *arg)
 {
 	struct http *h = arg;
 
+	sse_conn_closed(&h->sse, conn);
 	for (unsigned i = 0; i < h->n_conns; i++)
 		if (h->conns[i] == conn) {
 			h->conns[i] = h->conns[--h->n_conns];
@@ -113,8 +117,9 @@ static void serve_status(struct http *h, struct evhttp_request *req)
 static void serve_readyz(struct http *h, struct evhttp_request *req)
 {
 	struct supervisor *sup = h->sup;
-	json_t *missing = json_array();
+	json_t *missing = json_array(), *answer;
 	char *text;
+	bool ready;
 
 	for (size_t i = 0; i < sup->n_pools; i++) {
 		const struct pool *p = sup->pools[i];
@@ -132,15 +137,17 @@ static void serve_readyz(struct http *h, struct evhttp_request *req)
 			                                         "running", (int)p->running,
 			                                         "wanted", (int)wanted));
 	}
-	text = json_dumps(json_pack("{s:b, s:o}", "ready", json_array_size(missing) == 0,
-	                            "pools", missing), JSON_COMPACT);
-	if (!text) {
+	ready = json_array_size(missing) == 0;
+	answer = json_pack("{s:b, s:o}", "ready", ready, "pools", missing);
+
+	if (!answer || !(text = json_dumps(answer, JSON_COMPACT))) {
+		json_decref(answer);
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
 		return;
 	}
-	reply_text(req, json_array_size(missing) ? 503 : HTTP_OK,
-	           json_array_size(missing) ? "Service Unavailable" : "OK", "application/json",
-	           text);
+	json_decref(answer);
+	reply_text(req, ready ? HTTP_OK : 503, ready ? "OK" : "Service Unavailable",
+	           "application/json", text);
 	free(text);
 }
 
@@ -192,9 +199,14 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_readyz(h, req);
 	else if (!strcmp(path, "/api/status"))
 		serve_status(h, req);
+	else if (!strcmp(path, "/events")) {
+		if (!sse_attach(&h->sse, req, h->sup->event_seq))
+			reply_text(req, 503, "Service Unavailable", "text/plain",
+			           "too many event streams\n");
+	}
 	else
 		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
-		           "not found: /metrics, /healthz, /readyz, /api/status\n");
+		           "not found: /metrics, /healthz, /readyz, /api/status, /events\n");
 }
 
 /* Binds one address of http.listen and hands it to evhttp. */
@@ -218,6 +230,31 @@ static int add_listener(struct http *h, const char *spec, char *err, size_t errl
 	return 0;
 }
 
+/* The event stream as a sink: every event to the /events clients. */
+static void on_event(void *ctx, int event, json_t *params, const char *pool, const char *worker)
+{
+	struct http *h = ctx;
+
+	(void)event;
+	(void)pool;
+	(void)worker;
+	sse_event(&h->sse, (uint64_t)json_integer_value(json_object_get(params, "seq")),
+	          json_string_value(json_object_get(params, "event")), params);
+}
+
+static bool wants_no_lines(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	sse_keepalive(&((struct http *)arg)->sse);
+}
+
 struct http *http_open(struct supervisor *sup, const struct lv_http_config *cfg, char *err,
                        size_t errlen)
 {
@@ -234,6 +271,19 @@ struct http *http_open(struct supervisor *sup, const struct lv_http_config *cfg,
 	evhttp_set_max_body_size(h->eh, 0);
 	evhttp_set_timeout(h->eh, LV_HTTP_TIMEOUT_S); /* idle and slow peers are dropped */
 	evhttp_set_gencb(h->eh, on_request, h);
+	LIST_INIT(&h->sse.clients);
+	{
+		struct lv_sink sink = { .event = on_event, .wants_lines = wants_no_lines, .ctx = h };
+		struct timeval every = { LV_SSE_KEEPALIVE_S, 0 };
+
+		if (lv_sinks_add(&sup->sinks, &sink) < 0 ||
+		    !(h->keepalive = event_new(sup->base, -1, EV_PERSIST, on_keepalive, h)) ||
+		    event_add(h->keepalive, &every) < 0) {
+			snprintf(err, errlen, "out of memory");
+			http_close(h);
+			return NULL;
+		}
+	}
 	for (char **spec = cfg->listen; *spec; spec++)
 		if (add_listener(h, *spec, err, errlen) < 0) {
 			http_close(h);
@@ -246,7 +296,11 @@ void http_close(struct http *h)
 {
 	if (!h)
 		return;
+	lv_sinks_remove(&h->sup->sinks, h);
+	if (h->keepalive)
+		event_free(h->keepalive);
 	evhttp_free(h->eh);
+	sse_free(&h->sse);
 	peers_free(&h->peers);
 	free(h);
 }

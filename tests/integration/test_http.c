@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <regex.h>
 #include <signal.h>
@@ -290,6 +291,63 @@ START_TEST(what_the_pools_count)
 }
 END_TEST
 
+/* Reads from fd into buf (appending, len so far) until it holds want, for up to 20 s. */
+static size_t read_until(int fd, char *buf, size_t cap, size_t len, const char *want)
+{
+	while (!strstr(buf, want)) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		ck_assert_msg(poll(&p, 1, test_ms(20000)) == 1, "no \"%s\" in: %s", want, buf);
+		n = read(fd, buf + len, cap - len - 1);
+		ck_assert_msg(n > 0, "the stream ended before \"%s\": %s", want, buf);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return len;
+}
+
+/* /events: Server-Sent Events with ids; Last-Event-ID replays what a client missed. */
+START_TEST(events_stream_and_resume)
+{
+	static char buf[65536];
+	const char *req = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+	char again[256], *rec, want[64];
+	unsigned long long id = 0;
+	int fd;
+	size_t len = 0;
+
+	start("", POOLS);
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	fd = connect_tcp();
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	buf[0] = '\0';
+	len = read_until(fd, buf, sizeof buf, len, ": loopvisord events\n\n");
+	ck_assert_ptr_nonnull(strstr(buf, "Content-Type: text/event-stream"));
+	json_decref(lvd_call(&d, "restart", "{\"target\":\"s\"}"));
+	len = read_until(fd, buf, sizeof buf, len, "event: worker.running\n");
+	ck_assert_ptr_nonnull(rec = strstr(buf, "event: worker.running\n"));
+	ck_assert_ptr_nonnull(strstr(rec, "data: {\"seq\":"));
+	ck_assert_ptr_nonnull(strstr(rec, "\"worker\":\"s:0\""));
+	while (rec > buf && strncmp(rec, "id: ", 4) != 0)
+		rec--;
+	ck_assert_int_eq(sscanf(rec, "id: %llu", &id), 1);
+	close(fd);
+
+	/* back with the id of the event before: that one is not sent again, this one is */
+	snprintf(again, sizeof again, "GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: %llu\r\n"
+	         "\r\n", id - 1);
+	fd = connect_tcp();
+	ck_assert_int_eq(write(fd, again, strlen(again)), (ssize_t)strlen(again));
+	buf[0] = '\0';
+	snprintf(want, sizeof want, "id: %llu\nevent: worker.running\n", id);
+	read_until(fd, buf, sizeof buf, 0, want);
+	snprintf(want, sizeof want, "id: %llu\n", id - 1);
+	ck_assert_msg(!strstr(buf, want), "replayed the event it had: %s", buf);
+	close(fd);
+}
+END_TEST
+
 START_TEST(readyz_names_what_is_not_ready)
 {
 	char *t;
@@ -446,6 +504,7 @@ int main(void)
 	tcase_add_test(tc, endpoints_answer);
 	tcase_add_test(tc, promtool_finds_nothing_to_say);
 	tcase_add_test(tc, what_the_pools_count);
+	tcase_add_test(tc, events_stream_and_resume);
 	tcase_add_test(tc, readyz_names_what_is_not_ready);
 	tcase_add_test(tc, worker_series_stop_at_worker_series_max);
 	tcase_add_test(tc, a_unix_peer_needs_a_role);
