@@ -67,6 +67,7 @@ class Loopvisor:
         self.n = 0
         self.note = None
         self.env = None  # the daemon's environment (None: this one's)
+        self.http_port = None  # set: the daemon serves /metrics there (every series)
 
     def available(self):
         return os.access(os.path.join(self.build, "bin", "loopvisord"), os.X_OK)
@@ -81,6 +82,9 @@ class Loopvisor:
         return pool
 
     def _launch(self, config):
+        if self.http_port:
+            config["http"] = {"listen": [f"tcp:127.0.0.1:{self.http_port}"],
+                              "worker_series_max": 1000000}
         path = os.path.join(self.workdir, "loopvisor.json")
         with open(path, "w") as f:
             json.dump(config, f)
@@ -123,6 +127,20 @@ class Loopvisor:
 
     def status(self):
         return self.rpc.call("status")["workers"]
+
+    def scrape(self, samples):
+        """GET /metrics samples times: each one's milliseconds, and the size of the last."""
+        times, size = [], 0
+        for _ in range(samples):
+            t0 = time.perf_counter()
+            with socket.create_connection(("127.0.0.1", self.http_port)) as c:
+                c.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                data = b""
+                while chunk := c.recv(1 << 20):
+                    data += chunk
+            times.append((time.perf_counter() - t0) * 1e3)
+            size = len(data)
+        return times, size
 
     def worker_pids(self):
         return [w["pid"] for w in self.status()]

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -50,7 +51,9 @@ class Bench:
     # -- systems -------------------------------------------------------------------------
     def make(self, name, workdir):
         if name == "loopvisor":
-            return Loopvisor(workdir, self.build, "exec")
+            lv = Loopvisor(workdir, self.build, "exec")
+            lv.http_port = free_port()  # /metrics scraped at each size (scrape in status)
+            return lv
         if name == "loopvisor-module":
             return Loopvisor(workdir, self.build, "module")
         return {"supervisord": Supervisord, "runit": Runit, "s6": S6}[name](workdir)
@@ -127,6 +130,9 @@ class Bench:
                                              "1", "2"]))
             if n >= 10000:
                 self.r["idle"].setdefault(name, {})[key] = idle(s, 10)
+            if getattr(s, "http_port", None):
+                times, size = s.scrape(10 if self.quick else 30)
+                st["scrape"] = dict(dist(times), bytes=size)
         self.r["status"].setdefault(name, {})[key] = st
         log(f"{name} n={n}: {pids} pids, restart p50 {self.r['restart'][name][key]['p50']:.2f} ms, "
             f"status cli {st['cli_s'] * 1e3:.1f} ms")
@@ -306,6 +312,12 @@ def table(r, sizes):
             row.append(f"{st['rpc_ping']['p50_us']:.0f}, {st['rpc_one']['p50_us']:.0f}"
                        if "rpc_ping" in st else "-")
         out.append("| " + " | ".join(row) + " |")
+    for n in map(str, sizes):
+        row = [f"GET /metrics at {n}, every series: p50/p99 (ms), KiB", ""]
+        for s in SYSTEMS:
+            sc = (r["status"].get(s, {}).get(n) or {}).get("scrape")
+            row.append(f"{sc['p50']:.1f}/{sc['p99']:.1f}, {sc['bytes'] / 1024:.0f}" if sc else "-")
+        out.append("| " + " | ".join(row) + " |")
     for n in sorted({n for s in SYSTEMS for n in r["idle"].get(s, {})}, key=int):
         row = [f"idle CPU at {n} (% of a core)", ""]
         row += [fmt(r["idle"].get(s, {}).get(n, {}).get("cpu_pct")) for s in SYSTEMS]
@@ -442,6 +454,12 @@ def terminal():
 
 def gnuplot(cmds):
     subprocess.run(["gnuplot"], input="\n".join(cmds) + "\n", text=True, check=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def main():
