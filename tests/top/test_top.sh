@@ -109,6 +109,19 @@ $T send-keys -t top q
 check "q quits top" until_ok 5 pane_dead
 check "with exit status 0" grep -qx 0 "$tmp/first.rc"
 
+# top_pid PANE: the pid of the top its pane's shell runs (the shell's one child)
+top_pid() { cat "/proc/$($T display-message -p -t "$1" '#{pane_pid}')/task/"*/children; }
+for sig in TERM INT; do
+	$T new-window -d -t top -n "$sig" "$(top "" "$sig")"
+	check "top runs in a window for SIG$sig" until_ok 10 sh -c \
+		"$T capture-pane -p -t top:$sig | grep -q '^web:0 '"
+	kill -"$sig" $(top_pid "top:$sig")
+	pane=top:$sig
+	check "SIG$sig ends top" until_ok 5 pane_dead
+	check "with exit status 0" grep -qx 0 "$tmp/$sig.rc"
+	pane=""
+done
+
 # a second top, then the daemon goes
 $T new-window -d -t top -n gone "$(top web gone)"
 pane=top:gone
