@@ -78,36 +78,37 @@ check "top shows web:0..web:2 running" until_ok 10 sh -c "$(cat <<SH
 	done
 SH
 )"
-check "and job:0 stopped" until_ok 5 shows job:0 stopped
-check "a header with the version and the counts" until_ok 5 sh -c \
+check "and job:0 stopped" until_ok 10 shows job:0 stopped
+check "a header with the version and the counts" until_ok 10 sh -c \
 	"$T capture-pane -p -t top | head -1 | grep -q 'loopvisord .* workers 4: 3 running, 1 stopped'"
 
 old=$(pid_of web:1)
 kill -9 "$old"
 # the new process, its pid on the screen, restarts 1, running again: from the events
 new_row() { row web:1 | awk -v old="$old" '$2 == "running" && $3 != old && $3 != "-" && $5 == 1 { f = 1 } END { exit !f }'; }
-check "a killed worker shows its new pid, running, restarts 1" until_ok 5 new_row
-check "and how its last process ended" until_ok 5 sh -c \
+check "a killed worker shows its new pid, running, restarts 1" until_ok 10 new_row
+check "and how its last process ended" until_ok 10 sh -c \
 	"$T capture-pane -p -t top | grep '^web:1 ' | grep -q 'killed by KILL'"
 pids="$pids $(pid_of web:1)"
 
 $T send-keys -t top s
-check "s sorts by state" until_ok 5 sh -c "$T capture-pane -p -t top | grep -q 'sort: state'"
+check "s sorts by state" until_ok 10 sh -c "$T capture-pane -p -t top | grep -q 'sort: state'"
 $T send-keys -t top / j o b Enter
-check "/job Enter leaves only job:0" until_ok 5 sh -c "$(cat <<SH
+check "/job Enter leaves only job:0" until_ok 10 sh -c "$(cat <<SH
 	s=\$($T capture-pane -p -t top)
 	echo "\$s" | grep -q '^job:0 ' && ! echo "\$s" | grep -q '^web:' && echo "\$s" | grep -q 'filter: job'
 SH
 )"
 $T send-keys -t top p
-check "p shows one row per pool" until_ok 5 sh -c "$(cat <<SH
+check "p shows one row per pool" until_ok 10 sh -c "$(cat <<SH
 	s=\$($T capture-pane -p -t top)
 	echo "\$s" | grep -q '^job (1) *stopped' && ! echo "\$s" | grep -q '^job:0'
 SH
 )"
 $T send-keys -t top q
-check "q quits top" until_ok 5 pane_dead
+check "q quits top" until_ok 10 pane_dead
 check "with exit status 0" grep -qx 0 "$tmp/first.rc"
+check "and nothing on stderr" test ! -s "$tmp/first.err"
 
 # top_pid PANE: the pid of the top its pane's shell runs (the shell's one child)
 top_pid() { cat "/proc/$($T display-message -p -t "$1" '#{pane_pid}')/task/"*/children; }
@@ -117,7 +118,7 @@ for sig in TERM INT; do
 		"$T capture-pane -p -t top:$sig | grep -q '^web:0 '"
 	kill -"$sig" $(top_pid "top:$sig")
 	pane=top:$sig
-	check "SIG$sig ends top" until_ok 5 pane_dead
+	check "SIG$sig ends top" until_ok 10 pane_dead
 	check "with exit status 0" grep -qx 0 "$tmp/$sig.rc"
 	pane=""
 done
@@ -133,8 +134,8 @@ rc=$?
 daemon=""
 check "and exits 0" test "$rc" -eq 0
 check "top exits when the daemon goes" until_ok 10 pane_dead
-check "saying so after leaving the screen" grep -qx 'loopvisorctl: the daemon went away' \
-	"$tmp/gone.err"
+check "saying so after leaving the screen, and only that" sh -c \
+	"[ \"\$(cat '$tmp/gone.err')\" = 'loopvisorctl: the daemon went away' ]"
 check "with exit status 3" grep -qx 3 "$tmp/gone.rc"
 check "no worker left behind" sh -c "for p in $(echo $pids); do ! kill -0 \$p 2>/dev/null || exit 1; done"
 
