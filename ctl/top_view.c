@@ -97,8 +97,10 @@ bool top_model_take_event(json_t *model, const json_t *ev, long long now_ms)
 	if (!strcmp(event, "worker.starting")) {
 		set_str(w, "state", "starting");
 		if (json_is_integer(pid)) { /* its process exists: a new one */
+			long long restarts = int_of(w, "restarts");
+
 			if (json_is_true(json_object_get(w, "ran")))
-				json_object_set_new(w, "restarts", json_integer(int_of(w, "restarts") + 1));
+				json_object_set_new(w, "restarts", json_integer(restarts + 1));
 			json_object_set(w, "pid", (json_t *)pid);
 			json_object_set_new(w, "since_ms", json_integer(now_ms));
 			json_object_set_new(w, "ran", json_true());
@@ -207,6 +209,12 @@ static int cmp_ll(long long a, long long b)
 	return a < b ? -1 : a > b;
 }
 
+/* The youngest first, a row without a process last. */
+static long long uptime_key(const struct top_row *r)
+{
+	return r->uptime_ms ? r->uptime_ms : LLONG_MAX;
+}
+
 static int compare(const void *a, const void *b, void *arg)
 {
 	const struct top_row *x = a, *y = b;
@@ -217,8 +225,8 @@ static int compare(const void *a, const void *b, void *arg)
 	case TOP_SORT_STATE: c = cmp_ll(state_rank(x->state), state_rank(y->state)); break;
 	case TOP_SORT_RESTARTS: c = cmp_ll(y->restarts, x->restarts); break;
 	case TOP_SORT_LAG: c = cmp_ll(y->lag_us, x->lag_us); break;
-	case TOP_SORT_UPTIME: /* the youngest first; no process last */
-		c = cmp_ll(x->uptime_ms ? x->uptime_ms : LLONG_MAX, y->uptime_ms ? y->uptime_ms : LLONG_MAX);
+	case TOP_SORT_UPTIME:
+		c = cmp_ll(uptime_key(x), uptime_key(y));
 		break;
 	default: break;
 	}
@@ -360,7 +368,8 @@ void top_format_counters(const json_t *counters, char *buf, size_t len)
 
 		compact_number(json_integer_value(v), num, sizeof num);
 		if (used < len)
-			used += (size_t)snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "", key, num);
+			used += (size_t)snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "",
+			                         key, num);
 	}
 	if (!buf[0])
 		snprintf(buf, len, "-");
