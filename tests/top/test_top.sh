@@ -65,12 +65,15 @@ pids=$(pid_of web)
 check "top without a terminal is a usage error" sh -c \
 	"'$CTL' -s '$S' top </dev/null >'$tmp/notty' 2>&1; [ \$? -eq 2 ] && grep -q 'top needs a terminal' '$tmp/notty'"
 
-# top [TARGET] NAME: the command a pane runs: top, then its exit status and what it said on
-# stderr in files (tmux may drop a dying pane's last output, so the screen cannot tell)
-top() { echo "'$CTL' -s '$S' top $1 2>'$tmp/$2.err'; echo \$? >'$tmp/$2.rc'"; }
+# top NAME ENV OPTIONS TARGET: the command a pane runs: top (colours unless ENV or OPTIONS
+# say otherwise), then its exit status and what it said on stderr in files NAME.rc and
+# NAME.err (tmux may drop a dying pane's last output, so the screen cannot tell)
+top() {
+	echo "unset NO_COLOR; $2 '$CTL' -s '$S' $3 top $4 2>'$tmp/$1.err'; echo \$? >'$tmp/$1.rc'"
+}
 # remain-on-exit keeps a pane whose top exited
 printf 'set -g remain-on-exit on\n' >"$tmp/tmux.conf"
-$T -f "$tmp/tmux.conf" new-session -d -s top -x 120 -y 40 "$(top "" first)"
+$T -f "$tmp/tmux.conf" new-session -d -s top -x 120 -y 40 "$(top first "" "" "")"
 check "top shows web:0..web:2 running" until_ok 10 sh -c "$(cat <<SH
 	screen() { $T capture-pane -p -t top; }
 	for w in web:0 web:1 web:2; do
@@ -79,6 +82,8 @@ check "top shows web:0..web:2 running" until_ok 10 sh -c "$(cat <<SH
 SH
 )"
 check "and job:0 stopped" until_ok 10 shows job:0 stopped
+check "running in green" until_ok 10 sh -c \
+	"$T capture-pane -e -p -t top | grep 'web:0 ' | grep -q \"\$(printf '\\033')\\[32mrunning\""
 check "a header with the version and the counts" until_ok 10 sh -c \
 	"$T capture-pane -p -t top | head -1 | grep -q 'loopvisord .* workers 4: 3 running, 1 stopped'"
 
@@ -112,10 +117,17 @@ check "and nothing on stderr" test ! -s "$tmp/first.err"
 
 # top_pid PANE: the pid of the top its pane's shell runs (the shell's one child)
 top_pid() { cat "/proc/$($T display-message -p -t "$1" '#{pane_pid}')/task/"*/children; }
+# the first with NO_COLOR set, the second with --no-color
 for sig in TERM INT; do
-	$T new-window -d -t top -n "$sig" "$(top "" "$sig")"
+	if [ "$sig" = TERM ]; then
+		$T new-window -d -t top -n "$sig" "$(top "$sig" NO_COLOR=1 "" "")"
+	else
+		$T new-window -d -t top -n "$sig" "$(top "$sig" "" --no-color "")"
+	fi
 	check "top runs in a window for SIG$sig" until_ok 10 sh -c \
 		"$T capture-pane -p -t top:$sig | grep -q '^web:0 '"
+	check "in no colour" sh -c \
+		"! $T capture-pane -e -p -t top:$sig | grep -q \"\$(printf '\\033')\\[3[0-7]m\""
 	kill -"$sig" $(top_pid "top:$sig")
 	pane=top:$sig
 	check "SIG$sig ends top" until_ok 10 pane_dead
@@ -124,7 +136,7 @@ for sig in TERM INT; do
 done
 
 # a second top, then the daemon goes
-$T new-window -d -t top -n gone "$(top web gone)"
+$T new-window -d -t top -n gone "$(top gone "" "" web)"
 pane=top:gone
 check "top web shows web's workers only" until_ok 10 sh -c \
 	"$T capture-pane -p -t top:gone | grep -q '^web:2 ' && ! $T capture-pane -p -t top:gone | grep -q '^job'"
