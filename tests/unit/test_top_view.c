@@ -9,11 +9,11 @@
 
 #include "ctl/top_view.h"
 
-/* web: 3 workers (web:1 restarted twice, laggy), job: one stopped, api: one backing off */
+/* web: 3 workers (web:0 restarted once, web:1 twice and laggy), job: one stopped, api: one backing off */
 static const char *const status_json =
 	"{\"pools\":[],\"workers\":["
 	"{\"name\":\"web:0\",\"pool\":\"web\",\"index\":0,\"state\":\"running\",\"pid\":100,"
-	"\"restarts\":0,\"uptime_ms\":5000,\"last_exit\":null,\"last_error\":null,"
+	"\"restarts\":1,\"uptime_ms\":5000,\"last_exit\":null,\"last_error\":null,"
 	"\"loop\":{\"lag_us\":300},\"counters\":{\"req\":10}},"
 	"{\"name\":\"web:10\",\"pool\":\"web\",\"index\":10,\"state\":\"running\",\"pid\":110,"
 	"\"restarts\":0,\"uptime_ms\":9000,\"last_exit\":null,\"last_error\":null,"
@@ -63,7 +63,7 @@ START_TEST(sorts_by_each_key)
 	ck_assert_str_eq(buf, "api:0 web:0 web:1 web:10 job:0");
 	v.sort = TOP_SORT_RESTARTS;
 	names(m, &v, buf, sizeof buf);
-	ck_assert_str_eq(buf, "web:1 api:0 job:0 web:0 web:10");
+	ck_assert_str_eq(buf, "web:1 api:0 web:0 job:0 web:10"); /* ties by name */
 	v.sort = TOP_SORT_LAG; /* the worst loop of web:10 counts; no lag last */
 	names(m, &v, buf, sizeof buf);
 	ck_assert_str_eq(buf, "web:1 web:10 web:0 api:0 job:0");
@@ -113,7 +113,7 @@ START_TEST(one_row_per_pool)
 	ck_assert_str_eq(rows[2].name, "web (3)");
 	ck_assert_str_eq(rows[2].state, "running");
 	ck_assert_int_eq(rows[2].pid, -1);
-	ck_assert_int_eq(rows[2].restarts, 2);
+	ck_assert_int_eq(rows[2].restarts, 3);        /* summed */
 	ck_assert_int_eq(rows[2].lag_us, 90000);     /* the worst */
 	ck_assert_int_eq(rows[2].uptime_ms, 1000);   /* the youngest */
 	top_format_counters(rows[2].counters, jobs, sizeof jobs);
