@@ -366,6 +366,7 @@ int ctl_top(struct lv_client *c, const struct opts *o, const char *target)
 {
 	struct top t = { .c = c, .socket = o->socket, .target = target, .model = top_model_new() };
 	struct sigaction sa = { .sa_handler = on_stop };
+	SCREEN *screen;
 	json_t *error;
 	int rc;
 
@@ -379,14 +380,17 @@ int ctl_top(struct lv_client *c, const struct opts *o, const char *target)
 		goto out;
 	}
 	take_version(&t);
-	/* ours before initscr, which then leaves them be; no SA_RESTART: poll wakes up */
+	/* ours before newterm, which then leaves them be; no SA_RESTART: poll wakes up */
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0) {
 		rc = EXIT_CONNECT;
 		goto out;
 	}
-	if (!initscr()) {
-		rc = ctl_usage_error("top: cannot use this terminal");
+	/* newterm, not initscr: an unknown TERM is an error we say, not an exit in ncurses */
+	if (!(screen = newterm(NULL, stdout, stdin))) {
+		fprintf(stderr, "loopvisorctl: top: cannot draw on terminal type '%s'\n",
+		        getenv("TERM") ?: "(TERM not set)");
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	cbreak();
@@ -402,6 +406,7 @@ int ctl_top(struct lv_client *c, const struct opts *o, const char *target)
 	draw(&t);
 	rc = run(&t);
 	endwin();
+	delscreen(screen);
 	if (rc == EXIT_CONNECT)
 		fprintf(stderr, "loopvisorctl: the daemon went away\n");
 out:

@@ -135,6 +135,12 @@ for sig in TERM INT; do
 	pane=""
 done
 
+$T new-window -d -t top -n bad "$(top bad TERM=nosuchterm "" "")"
+pane=top:bad
+check "a terminal ncurses does not know: exit 2" until_ok 10 sh -c \
+	"grep -qx 2 '$tmp/bad.rc' && grep -q \"cannot draw on terminal type 'nosuchterm'\" '$tmp/bad.err'"
+pane=""
+
 # a second top, then the daemon goes
 $T new-window -d -t top -n gone "$(top gone "" "" web)"
 pane=top:gone
