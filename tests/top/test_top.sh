@@ -115,6 +115,24 @@ check "q quits top" until_ok 10 pane_dead
 check "with exit status 0" grep -qx 0 "$tmp/first.rc"
 check "and nothing on stderr" test ! -s "$tmp/first.err"
 
+# a screen too small for the four workers: one row per pool until p, then arrows scroll
+$T new-session -d -s small -x 100 -y 6 "$(top small "" "" "")"
+pane=small
+check "too many workers for the screen: one row per pool" until_ok 10 sh -c \
+	"$T capture-pane -p -t small | grep -q '^web (3) ' && ! $T capture-pane -p -t small | grep -q '^web:'"
+$T send-keys -t small p
+check "p: per worker, the first three fit" until_ok 10 sh -c \
+	"[ \"\$($T capture-pane -p -t small | awk '/^(job|web):/ { printf \"%s \", \$1 }')\" = 'job:0 web:0 web:1 ' ]"
+$T send-keys -t small Down
+check "Down scrolls one row" until_ok 10 sh -c \
+	"[ \"\$($T capture-pane -p -t small | awk '/^(job|web):/ { printf \"%s \", \$1 }')\" = 'web:0 web:1 web:2 ' ]"
+$T send-keys -t small PPage
+check "PgUp back to the top" until_ok 10 sh -c \
+	"[ \"\$($T capture-pane -p -t small | awk '/^(job|web):/ { printf \"%s \", \$1 }')\" = 'job:0 web:0 web:1 ' ]"
+$T send-keys -t small q
+check "q quits it" until_ok 10 pane_dead
+pane=""
+
 # top_pid PANE: the pid of the top its pane's shell runs (the shell's one child)
 top_pid() { cat "/proc/$($T display-message -p -t "$1" '#{pane_pid}')/task/"*/children; }
 # the first with NO_COLOR set, the second with --no-color
