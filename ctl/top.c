@@ -4,6 +4,7 @@
 #include "ctl/top.h"
 
 #include <curses.h>
+#include <term.h>     /* setupterm; it defines macros such as lines and columns */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -368,6 +369,7 @@ int ctl_top(struct lv_client *c, const struct opts *o, const char *target)
 	struct sigaction sa = { .sa_handler = on_stop };
 	SCREEN *screen;
 	json_t *error;
+	int term_err;
 	int rc;
 
 	/* subscribed before the first status, so that no change falls between the two */
@@ -386,8 +388,10 @@ int ctl_top(struct lv_client *c, const struct opts *o, const char *target)
 		rc = EXIT_CONNECT;
 		goto out;
 	}
-	/* newterm, not initscr: an unknown TERM is an error we say, not an exit in ncurses */
-	if (!(screen = newterm(NULL, stdout, stdin))) {
+	/* an unknown TERM is an error we say, not initscr's exit; setupterm tells without the
+	 * allocation a failed newterm leaves behind */
+	if (setupterm(NULL, STDOUT_FILENO, &term_err) != OK ||
+	    (del_curterm(cur_term), !(screen = newterm(NULL, stdout, stdin)))) {
 		fprintf(stderr, "loopvisorctl: top: cannot draw on terminal type '%s'\n",
 		        getenv("TERM") ?: "(TERM not set)");
 		rc = EXIT_USAGE;

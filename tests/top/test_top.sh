@@ -110,6 +110,15 @@ check "p shows one row per pool" until_ok 10 sh -c "$(cat <<SH
 	echo "\$s" | grep -q '^job (1) *stopped' && ! echo "\$s" | grep -q '^job:0'
 SH
 )"
+$T send-keys -t top r
+check "r reverses the order" until_ok 10 sh -c "$T capture-pane -p -t top | grep -q 'sort: state (reversed)'"
+$T send-keys -t top / Escape
+check "/ Esc clears the filter: web is back, after job (stopped, reversed)" until_ok 10 sh -c "$(cat <<SH
+	s=\$($T capture-pane -p -t top)
+	echo "\$s" | grep -q '^web (3) *running' && ! echo "\$s" | grep -q 'filter: job' &&
+	[ "\$(echo "\$s" | awk '/^(job|web) / { printf "%s ", \$1 }')" = 'job web ' ]
+SH
+)"
 $T send-keys -t top q
 check "q quits top" until_ok 10 pane_dead
 check "with exit status 0" grep -qx 0 "$tmp/first.rc"
