@@ -143,7 +143,7 @@ check "q quits it" until_ok 10 pane_dead
 pane=""
 
 # top_pid PANE: the pid of the top its pane's shell runs (the shell's one child)
-top_pid() { cat "/proc/$($T display-message -p -t "$1" '#{pane_pid}')/task/"*/children; }
+top_pid() { cat "/proc/$($T display-message -p -t "$1" '#{pane_pid}')/task/"*/children | tr -d ' \n'; }
 # the first with NO_COLOR set, the second with --no-color
 for sig in TERM INT; do
 	if [ "$sig" = TERM ]; then
@@ -155,7 +155,7 @@ for sig in TERM INT; do
 		"$T capture-pane -p -t top:$sig | grep -q '^web:0 '"
 	check "in no colour" sh -c \
 		"! $T capture-pane -e -p -t top:$sig | grep -q \"\$(printf '\\033')\\[3[0-7]m\""
-	kill -"$sig" $(top_pid "top:$sig")
+	kill -"$sig" "$(top_pid "top:$sig")"
 	pane=top:$sig
 	check "SIG$sig ends top" until_ok 10 pane_dead
 	check "with exit status 0" grep -qx 0 "$tmp/$sig.rc"
