@@ -23,7 +23,7 @@ _loopvisorctl()
 	local cur prev verb= i w nargs=0
 	local -a sockopt=()
 	local commands="status start stop restart reset scale signal reload add remove inspect
-		wait shutdown version events tail call"
+		wait shutdown version events tail call top"
 	local options="-s --socket --json --timeout --no-wait --help --version"
 	local states="starting running stopping stopped backoff failed"
 	local signals="HUP INT QUIT KILL USR1 USR2 TERM CONT STOP"
@@ -74,7 +74,7 @@ _loopvisorctl()
 		local ctl=${COMP_WORDS[0]}
 		local pools workers
 		case $verb in
-		status|start|stop|restart|reset|signal|events|wait|tail|scale|remove|inspect)
+		status|start|stop|restart|reset|signal|events|wait|tail|scale|remove|inspect|top)
 			pools=$(_loopvisorctl_names pools "$ctl" "${sockopt[@]}")
 			workers=$(_loopvisorctl_names workers "$ctl" "${sockopt[@]}")
 			;;
@@ -84,7 +84,7 @@ _loopvisorctl()
 		restart)
 			if [[ $cur == -* ]]; then words="--rolling"; else words="all $pools $workers"; fi ;;
 		signal) words="all $pools $workers $signals" ;;
-		events) [ "$nargs" -eq 0 ] && words="$pools $workers" ;;
+		events|top) [ "$nargs" -eq 0 ] && words="$pools $workers" ;;
 		wait)
 			if [ "$nargs" -eq 0 ]; then words="$pools $workers"; else words=$states; fi ;;
 		tail)

@@ -13,6 +13,7 @@
 #include "ctl/output.h"
 #include "ctl/progress.h"
 #include "ctl/request.h"
+#include "ctl/top.h"
 #include "ipc/sockpath.h"
 #include "ipc/stdfds.h"
 
@@ -39,6 +40,7 @@ static void usage(FILE *out)
 	        "  events [TARGET]                 follow the event stream until interrupted\n"
 	        "  tail [-f] [-n LINES] TARGET     the last log lines of workers (-f: and follow)\n"
 	        "  call METHOD [PARAMS_JSON]       any method, raw\n"
+	        "  top [TARGET]                    a live full-screen view of the workers (q quits)\n"
 	        "TARGET is POOL or POOL:INDEX, or all (every pool).\n"
 	        "Exit: 0 ok, 1 the daemon said no, 2 usage, 3 no daemon, 4 sent but not done within\n"
 	        "--timeout, 5 status or wait found a worker failed or backing off.\n"
@@ -389,6 +391,30 @@ static struct lv_client *connect_daemon(struct opts *o, char *path, size_t len)
 	return c;
 }
 
+/* top: a terminal, then the view (ctl/top.c) on its own until it quits. */
+static int run_top(struct opts *o, int argc, char **argv, char *path, size_t len)
+{
+	const char *method, *target = NULL;
+	json_t *params = NULL;
+	struct lv_client *c;
+	int rc, follow = 0;
+
+	if ((rc = ctl_build_request(argc, argv, o, &method, &params, &follow)) != EXIT_OK)
+		return rc;
+	if (params)
+		target = json_string_value(json_object_get(params, "target"));
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))
+		rc = ctl_usage_error("top needs a terminal");
+	else if (!(c = connect_daemon(o, path, len)))
+		rc = EXIT_CONNECT;
+	else {
+		rc = ctl_top(c, o, target);
+		lv_client_close(c);
+	}
+	json_decref(params);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -416,6 +442,8 @@ int main(int argc, char **argv)
 		return ctl_usage_error("--rolling is for restart");
 	if (!strcmp(argv[0], "status") && argc == 2 && !strcmp(argv[1], "all"))
 		argc = 1; /* every worker: what status says without a target */
+	if (!strcmp(argv[0], "top"))
+		return run_top(&o, argc, argv, path, sizeof path);
 	many = wants_many(argc, argv);
 	if (!many && (rc = ctl_build_request(argc, argv, &o, &method, &params, &follow)) != EXIT_OK)
 		return rc;

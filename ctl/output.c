@@ -76,8 +76,7 @@ void ctl_output_color(bool on)
 	use_color = on;
 }
 
-/* SGR colour of a state (NULL: plain): green serving, yellow on its way, red failed. */
-static const char *state_color(const char *state)
+const char *ctl_state_sgr(const char *state)
 {
 	static const struct { const char *state, *sgr; } map[] = {
 		{ "running", "32" }, { "starting", "33" }, { "stopping", "33" }, { "backoff", "33;1" },
@@ -93,7 +92,7 @@ static const char *state_color(const char *state)
 static void print_row(FILE *out, char cells[N_COLS][256], const int width[N_COLS], bool header)
 {
 	for (int c = 0; c < N_COLS - 1; c++) {
-		const char *sgr = use_color && !header && c == COL_STATE ? state_color(cells[c]) : NULL;
+		const char *sgr = use_color && !header && c == COL_STATE ? ctl_state_sgr(cells[c]) : NULL;
 
 		if (sgr) /* the padding outside the colour: columns stay aligned */
 			fprintf(out, "\033[%sm%s\033[0m%*s  ", sgr, cells[c],

@@ -10,6 +10,10 @@
 /* States in colour in the status table (a terminal without NO_COLOR or --no-color). */
 void ctl_output_color(bool on);
 
+/* A state's SGR colour, "32" or "31;1" (NULL: plain): green serving, yellow on its way,
+ * red failed. The status table and top share it. */
+const char *ctl_state_sgr(const char *state);
+
 /* "3h2m", "5m12s", "12.3s", "850ms"; "-" for 0 when the worker has no process. */
 void ctl_format_uptime(long long ms, char *buf, size_t len);
 

@@ -19,7 +19,7 @@ int ctl_usage_error(const char *msg)
 
 static const char *const commands[] = { "status", "start", "stop", "restart", "scale", "signal",
 	"reload", "add", "remove", "reset", "inspect", "wait", "shutdown", "version", "events",
-	"tail", "call", NULL };
+	"tail", "call", "top", NULL };
 
 static int unknown_command(const char *cmd)
 {
@@ -162,6 +162,14 @@ int ctl_build_request(int argc, char **argv, const struct opts *o, const char **
 		*method = "subscribe";
 		*follow_out = 1;
 		if (argc == 2)
+			*params = json_pack("{s:s}", "target", argv[1]);
+	} else if (!strcmp(cmd, "top")) {
+		if (argc > 2)
+			return ctl_usage_error("top takes at most one TARGET");
+		if (o->json)
+			return ctl_usage_error("top is for people: --json is not for it");
+		*method = "status"; /* the first of what it asks (ctl/top.c) */
+		if (argc == 2 && strcmp(argv[1], "all") != 0)
 			*params = json_pack("{s:s}", "target", argv[1]);
 	} else if (!strcmp(cmd, "tail")) {
 		int follow = 0, lines = 50, i;

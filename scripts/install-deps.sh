@@ -4,12 +4,16 @@
 # are present.
 set -eu
 
+# libncurses-dev: loopvisorctl top draws its screen with ncurses.
 PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-dev check"
+PKGS="$PKGS libncurses-dev"
 # Real programs the integration tests supervise: redis-server and systemd-notify speak
 # sd_notify without knowing loopvisor; systemd-nspawn and debootstrap boot a real systemd.
 if [ "${1:-}" = "test" ]; then
 	PKGS="$PKGS redis-server systemd systemd-container debootstrap clang libclang-rt-14-dev"
 	PKGS="$PKGS valgrind util-linux patch"
+	# test_top runs loopvisorctl top in a tmux pane and reads the screen back
+	PKGS="$PKGS tmux"
 fi
 # Building the Debian packages and checking them (make deb, and test_deb in the suite);
 # zsh for test_completion's syntax check of the zsh completion.

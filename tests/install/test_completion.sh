@@ -56,8 +56,9 @@ check "the bash completion registers itself for loopvisorctl" bash -c \
 expect "commands: re -> reload remove reset restart" "reload remove reset restart" re
 expect "commands: s -> scale shutdown signal start status stop" \
 	"scale shutdown signal start status stop" s
+expect "commands: t -> tail top" "tail top" t
 expect "every command from the empty word" \
-	"status start stop restart reset scale signal reload add remove inspect wait shutdown version events tail call" ""
+	"status start stop restart reset scale signal reload add remove inspect wait shutdown version events tail call top" ""
 expect "options: --" "--socket --json --timeout --no-wait --help --version" --
 expect "options after an option: --json --n" "--no-wait" --json --n
 expect "restart --r -> --rolling" "--rolling" restart --r
@@ -93,6 +94,8 @@ expect "wait alpha r -> running" "running" -s "$S" wait alpha r
 expect "wait alpha:0 s -> the states with s" "starting stopped stopping" -s "$S" wait alpha : 0 s
 expect "signal beta T -> TERM" "TERM" -s "$S" signal beta T
 expect "reload takes nothing" "" -s "$S" reload ""
+expect "top <TAB> offers pools and workers" "alpha beta alpha:0 alpha:1 beta:0" -s "$S" top ""
+expect "top takes one TARGET" "" -s "$S" top alpha ""
 
 check "the daemon shuts down" "$CTL" -s "$S" shutdown
 wait "$daemon"
