@@ -303,23 +303,23 @@ static void pool_sample(struct out *o, const char *name, const struct pool *p)
 	put(o, "\"");
 }
 
-static void write_histogram(struct out *o, const char *name, const struct pool *p,
-                            const struct lv_histo *h)
+/* NAME_bucket{KEY="VALUE",le="..."} for every bound and +Inf, NAME_sum, NAME_count. */
+static void write_histogram(struct out *o, const char *name, const char *key,
+                            const char *value, const struct lv_histo *h)
 {
 	for (unsigned i = 0; i <= LV_HISTO_BUCKETS; i++) {
-		put(o, "%s_bucket{pool=\"", name);
-		label(o, p->cfg.name);
-		put(o, "\"");
+		put(o, "%s_bucket{%s=\"", name, key);
+		label(o, value);
 		if (i < LV_HISTO_BUCKETS)
-			put(o, ",le=\"%g\"} %llu\n", lv_histo_bounds_us[i] / 1e6,
+			put(o, "\",le=\"%g\"} %llu\n", lv_histo_bounds_us[i] / 1e6,
 			    (unsigned long long)lv_histo_cumulative(h, i));
 		else
-			put(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+			put(o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
 	}
-	put(o, "%s_sum{pool=\"", name);
-	label(o, p->cfg.name);
-	put(o, "\"} %.6f\n%s_count{pool=\"", h->sum_us / 1e6, name);
-	label(o, p->cfg.name);
+	put(o, "%s_sum{%s=\"", name, key);
+	label(o, value);
+	put(o, "\"} %.6f\n%s_count{%s=\"", h->sum_us / 1e6, name, key);
+	label(o, value);
 	put(o, "\"} %llu\n", (unsigned long long)h->count);
 }
 
@@ -356,11 +356,12 @@ static void write_pool_stats(struct out *o, const struct supervisor *sup)
 	family(o, "loopvisor_loop_lag_seconds", "histogram", "The loop lag each heartbeat of a "
 	       "pool's module workers reported.");
 	for (size_t i = 0; i < sup->n_pools; i++)
-		write_histogram(o, "loopvisor_loop_lag_seconds", sup->pools[i], &sup->pools[i]->stats.lag);
+		write_histogram(o, "loopvisor_loop_lag_seconds", "pool", sup->pools[i]->cfg.name,
+		                &sup->pools[i]->stats.lag);
 	family(o, "loopvisor_spawn_duration_seconds", "histogram", "From a worker's process made "
 	       "to running (ready, where the pool has readiness).");
 	for (size_t i = 0; i < sup->n_pools; i++)
-		write_histogram(o, "loopvisor_spawn_duration_seconds", sup->pools[i],
+		write_histogram(o, "loopvisor_spawn_duration_seconds", "pool", sup->pools[i]->cfg.name,
 		                &sup->pools[i]->stats.spawn);
 }
 
@@ -383,24 +384,10 @@ static void write_requests(struct out *o, const struct request_stats *st)
 	}
 	family(o, "loopvisor_control_request_duration_seconds", "histogram", "From a control "
 	       "call's dispatch to its answer (a parked wait included), by method.");
-	for (unsigned m = 0; m < LV_REQUEST_METHODS_MAX; m++) {
-		const struct lv_histo *h = &st->duration[m];
-		const char *name = request_stats_method(st, m);
-
-		if (!seen[m])
-			continue;
-		for (unsigned i = 0; i <= LV_HISTO_BUCKETS; i++) {
-			put(o, "loopvisor_control_request_duration_seconds_bucket{method=\"%s\",le=", name);
-			if (i < LV_HISTO_BUCKETS)
-				put(o, "\"%g\"} %llu\n", lv_histo_bounds_us[i] / 1e6,
-				    (unsigned long long)lv_histo_cumulative(h, i));
-			else
-				put(o, "\"+Inf\"} %llu\n", (unsigned long long)h->count);
-		}
-		put(o, "loopvisor_control_request_duration_seconds_sum{method=\"%s\"} %.6f\n"
-		    "loopvisor_control_request_duration_seconds_count{method=\"%s\"} %llu\n",
-		    name, h->sum_us / 1e6, name, (unsigned long long)h->count);
-	}
+	for (unsigned m = 0; m < LV_REQUEST_METHODS_MAX; m++)
+		if (seen[m])
+			write_histogram(o, "loopvisor_control_request_duration_seconds", "method",
+			                request_stats_method(st, m), &st->duration[m]);
 }
 
 /* The accept queue of each shared TCP listening socket, from the daemon's own descriptor
