@@ -21,7 +21,9 @@ if [ "${1:-}" = "test" ] || [ "${1:-}" = "deb" ]; then
 	PKGS="$PKGS systemd dpkg-dev debhelper lintian"
 fi
 if [ "${1:-}" = "test" ]; then
-	PKGS="$PKGS zsh prometheus" # prometheus: promtool checks GET /metrics (test_http)
+	# prometheus: promtool and a real server check GET /metrics (test_http, test_prometheus);
+	# chromium: the dashboard in a real browser (test_dashboard)
+	PKGS="$PKGS zsh prometheus chromium"
 fi
 # The peers make bench compares with, its driver and its plots.
 if [ "${1:-}" = "bench" ]; then

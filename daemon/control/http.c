@@ -30,7 +30,7 @@ struct http {
 	struct supervisor *sup;
 	struct evhttp *eh;
 	struct sse sse;                       /* GET /events clients and the last events */
-	struct event *keepalive;
+	struct event *tick;                   /* lag records to /events clients, every second */
 	struct peers peers;                   /* roles of Unix peers, cached per uid */
 	struct evhttp_connection *conns[LV_HTTP_MAX_CONNS]; /* open, counted at their first request */
 	unsigned n_conns;
@@ -151,6 +151,77 @@ static void serve_readyz(struct http *h, struct evhttp_request *req)
 	free(text);
 }
 
+extern const unsigned char lv_dashboard_html[]; /* control/dashboard.html, compiled in */
+extern const size_t lv_dashboard_html_len;
+
+/* The dashboard: one page, its script inline; it reads /api/status once, then /events. */
+static void serve_dashboard(struct evhttp_request *req)
+{
+	struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+	struct evbuffer *body = evbuffer_new();
+
+	if (!body) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	evhttp_add_header(hdr, "Content-Type", "text/html; charset=utf-8");
+	evhttp_add_header(hdr, "Content-Security-Policy", "default-src 'self'; script-src "
+	                  "'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'");
+	evhttp_add_header(hdr, "X-Content-Type-Options", "nosniff");
+	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	evbuffer_add_reference(body, lv_dashboard_html, lv_dashboard_html_len, NULL, NULL);
+	evhttp_send_reply(req, HTTP_OK, "OK", body);
+	evbuffer_free(body);
+}
+
+/* /api/tail?target=POOL[:INDEX]&lines=N: the last lines, as the tail method answers. */
+static void serve_tail(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri)
+{
+	struct evkeyvalq q;
+	const char *target, *lines;
+	struct output **os = NULL;
+	struct worker **ws = NULL;
+	unsigned long n = 50;
+	char *text = NULL, *end;
+	int count = -1;
+	json_t *r;
+
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(evhttp_uri_get_query(uri) ? evhttp_uri_get_query(uri) : "",
+	                           &q) == 0 &&
+	    (target = evhttp_find_header(&q, "target")) && pool_target_valid(target) &&
+	    (!(lines = evhttp_find_header(&q, "lines")) ||
+	     ((n = strtoul(lines, &end, 10)) <= 1000 && *lines && !*end)))
+		count = pool_resolve_target(h->sup, target, &ws);
+	if (count < 0) {
+		evhttp_clear_headers(&q);
+		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
+		           "no such pool or worker (target=POOL or POOL:INDEX, lines=0..1000)\n");
+		return;
+	}
+	if ((os = calloc((size_t)count + 1, sizeof *os))) {
+		struct pool *p = strchr(target, ':') ? NULL : pool_find(h->sup, target);
+
+		for (int i = 0; i < count; i++)
+			os[i] = &ws[i]->output;
+		if (p)
+			os[count++] = &p->departed;
+		if ((r = output_tail(os, count, (unsigned)n))) {
+			text = json_dumps(r, JSON_COMPACT);
+			json_decref(r);
+		}
+	}
+	evhttp_clear_headers(&q);
+	free(os);
+	free(ws);
+	if (!text) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	reply_text(req, HTTP_OK, "OK", "application/json", text);
+	free(text);
+}
+
 static void serve_metrics(struct http *h, struct evhttp_request *req)
 {
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
@@ -199,6 +270,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_readyz(h, req);
 	else if (!strcmp(path, "/api/status"))
 		serve_status(h, req);
+	else if (!strcmp(path, "/") || !strcmp(path, "/ui"))
+		serve_dashboard(req);
+	else if (!strcmp(path, "/api/tail"))
+		serve_tail(h, req, uri);
 	else if (!strcmp(path, "/events")) {
 		if (!sse_attach(&h->sse, req, h->sup->event_seq))
 			reply_text(req, 503, "Service Unavailable", "text/plain",
@@ -206,7 +281,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	else
 		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
-		           "not found: /metrics, /healthz, /readyz, /api/status, /events\n");
+		           "not found: /, /metrics, /healthz, /readyz, /api/status, /api/tail, /events\n");
 }
 
 /* Binds one address of http.listen and hands it to evhttp. */
@@ -248,11 +323,43 @@ static bool wants_no_lines(void *ctx)
 	return false;
 }
 
-static void on_keepalive(evutil_socket_t fd, short what, void *arg)
+/* Once a second to /events clients: each module worker's loop lag (its worst loop, in
+ * microseconds) as an "event: lag" record, kept nowhere; it also keeps idle streams up. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct http *h = arg;
+	struct supervisor *sup = h->sup;
+	struct jsonw o = { 0 };
+	unsigned n = 0;
+	char *text;
+
 	(void)fd;
 	(void)what;
-	sse_keepalive(&((struct http *)arg)->sse);
+	if (h->sse.n_clients == 0)
+		return;
+	jsonw_lit(&o, "event: lag\ndata: {\"workers\":{");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned k = 0; k < sup->pools[i]->n_slots; k++) {
+			const struct worker *w = sup->pools[i]->workers[k];
+			int64_t lag = 0;
+
+			if (!w || w->proc.pid <= 0 || !w->loops[0].last_beat_ms ||
+			    n >= sup->cfg->http.worker_series_max)
+				continue;
+			for (unsigned l = 0; l < w->n_loops; l++)
+				if (w->loops[l].ch.lag_us > lag)
+					lag = w->loops[l].ch.lag_us;
+			if (n++)
+				jsonw_lit(&o, ",");
+			jsonw_str(&o, w->name);
+			jsonw_lit(&o, ":");
+			jsonw_int(&o, (long long)lag);
+		}
+	jsonw_lit(&o, "}}\n\n");
+	if ((text = jsonw_finish(&o))) {
+		sse_broadcast(&h->sse, text, strlen(text));
+		free(text);
+	}
 }
 
 struct http *http_open(struct supervisor *sup, const struct lv_http_config *cfg, char *err,
@@ -274,11 +381,11 @@ struct http *http_open(struct supervisor *sup, const struct lv_http_config *cfg,
 	LIST_INIT(&h->sse.clients);
 	{
 		struct lv_sink sink = { .event = on_event, .wants_lines = wants_no_lines, .ctx = h };
-		struct timeval every = { LV_SSE_KEEPALIVE_S, 0 };
+		struct timeval every = { 1, 0 };
 
 		if (lv_sinks_add(&sup->sinks, &sink) < 0 ||
-		    !(h->keepalive = event_new(sup->base, -1, EV_PERSIST, on_keepalive, h)) ||
-		    event_add(h->keepalive, &every) < 0) {
+		    !(h->tick = event_new(sup->base, -1, EV_PERSIST, on_tick, h)) ||
+		    event_add(h->tick, &every) < 0) {
 			snprintf(err, errlen, "out of memory");
 			http_close(h);
 			return NULL;
@@ -297,8 +404,8 @@ void http_close(struct http *h)
 	if (!h)
 		return;
 	lv_sinks_remove(&h->sup->sinks, h);
-	if (h->keepalive)
-		event_free(h->keepalive);
+	if (h->tick)
+		event_free(h->tick);
 	evhttp_free(h->eh);
 	sse_free(&h->sse);
 	peers_free(&h->peers);

@@ -59,7 +59,6 @@ static bool send_to(struct sse_client *c, const char *text, size_t len)
 void sse_event(struct sse *s, uint64_t seq, const char *name, json_t *params)
 {
 	char *data = json_dumps(params, JSON_COMPACT), *text = NULL;
-	struct sse_client *c, *next;
 	unsigned at = (unsigned)(seq % LV_SSE_RING);
 	int n;
 
@@ -71,10 +70,7 @@ void sse_event(struct sse *s, uint64_t seq, const char *name, json_t *params)
 		return;
 	record_free(s, at);
 	s->ring[at] = (struct sse_record){ .seq = seq, .text = text, .len = (size_t)n };
-	for (c = LIST_FIRST(&s->clients); c; c = next) {
-		next = LIST_NEXT(c, link);
-		send_to(c, text, (size_t)n);
-	}
+	sse_broadcast(s, text, (size_t)n);
 }
 
 /* What a reconnecting client missed after last_id, oldest first, from the ring. */
@@ -145,13 +141,13 @@ void sse_conn_closed(struct sse *s, struct evhttp_connection *conn)
 	}
 }
 
-void sse_keepalive(struct sse *s)
+void sse_broadcast(struct sse *s, const char *text, size_t len)
 {
 	struct sse_client *c, *next;
 
 	for (c = LIST_FIRST(&s->clients); c; c = next) {
 		next = LIST_NEXT(c, link);
-		send_to(c, ":\n\n", 3);
+		send_to(c, text, len);
 	}
 }
 

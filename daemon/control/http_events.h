@@ -13,8 +13,7 @@
 #define LV_SSE_RING        1024          /* events kept for a Last-Event-ID */
 #define LV_SSE_MAX_CLIENTS 32
 #define LV_SSE_MAX_QUEUE   (256 * 1024)  /* unsent bytes of a client before it is dropped */
-#define LV_SSE_IDLE_S      60            /* a stream's timeout: keepalives come every 15 s */
-#define LV_SSE_KEEPALIVE_S 15
+#define LV_SSE_IDLE_S      60            /* a stream's timeout: something comes every second */
 
 struct evhttp_request;
 struct evhttp_connection;
@@ -34,8 +33,8 @@ void sse_event(struct sse *s, uint64_t seq, const char *name, json_t *params);
 bool sse_attach(struct sse *s, struct evhttp_request *req, uint64_t newest);
 /* The connection closed: its client goes. */
 void sse_conn_closed(struct sse *s, struct evhttp_connection *conn);
-/* A comment line to every client, so that idle streams and proxies stay up. */
-void sse_keepalive(struct sse *s);
+/* text (whole records, or a comment line) to every client, kept nowhere. */
+void sse_broadcast(struct sse *s, const char *text, size_t len);
 void sse_free(struct sse *s);
 
 #endif

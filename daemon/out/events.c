@@ -57,6 +57,7 @@ void events_worker(struct supervisor *sup, enum lv_event ev, const struct worker
 	json_object_set_new(params, "worker", json_string(w->name));
 	if (w->proc.pid > 0)
 		json_object_set_new(params, "pid", json_integer(w->proc.pid));
+	json_object_set_new(params, "restarts", json_integer(w->restarts));
 	if (extra)
 		json_object_update(params, extra);
 	json_decref(extra);
