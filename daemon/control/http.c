@@ -17,6 +17,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "daemon/control/http_events.h"
+#include "daemon/control/inspect.h"
 #include "daemon/control/metrics.h"
 #include "daemon/control/peers.h"
 #include "daemon/lib/clock.h"
@@ -30,16 +31,50 @@ struct http {
 	struct supervisor *sup;
 	struct evhttp *eh;
 	struct sse sse;                       /* GET /events clients and the last events */
+	LIST_HEAD(http_inspects, http_inspect) inspects; /* GET /api/inspect waiting for loops */
 	struct event *tick;                   /* lag records to /events clients, every second */
 	struct peers peers;                   /* roles of Unix peers, cached per uid */
 	struct evhttp_connection *conns[LV_HTTP_MAX_CONNS]; /* open, counted at their first request */
 	unsigned n_conns;
 };
 
+/* A GET /api/inspect waiting for the worker's loops to answer. */
+struct http_inspect {
+	LIST_ENTRY(http_inspect) link;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	struct inspect *in;
+};
+
+static void inspect_done(struct http_inspect *hi)
+{
+	LIST_REMOVE(hi, link);
+	free(hi);
+}
+
+/* Its peer went away: the inspect is forgotten, the unfinished request freed (evhttp took
+ * it off the connection and left it to us). */
+static void inspects_conn_closed(struct http *h, struct evhttp_connection *conn)
+{
+	struct http_inspect *hi, *next;
+
+	for (hi = LIST_FIRST(&h->inspects); hi; hi = next) {
+		next = LIST_NEXT(hi, link);
+		if (hi->conn != conn)
+			continue;
+		if (hi->in)
+			inspect_cancel(hi->in);
+		if (!evhttp_request_get_connection(hi->req))
+			evhttp_request_free(hi->req);
+		inspect_done(hi);
+	}
+}
+
 static void on_conn_closed(struct evhttp_connection *conn, void *arg)
 {
 	struct http *h = arg;
 
+	inspects_conn_closed(h, conn);
 	sse_conn_closed(&h->sse, conn);
 	for (unsigned i = 0; i < h->n_conns; i++)
 		if (h->conns[i] == conn) {
@@ -222,6 +257,81 @@ static void serve_tail(struct http *h, struct evhttp_request *req, const struct 
 	free(text);
 }
 
+static void reply_json(struct evhttp_request *req, int code, const char *reason, json_t *v)
+{
+	char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+
+	json_decref(v);
+	if (!text) {
+		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
+		return;
+	}
+	reply_text(req, code, reason, "application/json", text);
+	free(text);
+}
+
+static void inspect_answered(void *arg, json_t *result)
+{
+	struct http_inspect *hi = arg;
+
+	reply_json(hi->req, HTTP_OK, "OK", result);
+	inspect_done(hi);
+}
+
+/* The inspect's error as HTTP: 504 for a loop that did not answer in time, 409 for a
+ * worker with no job to ask (or gone meanwhile), 503 at shutdown; the JSON-RPC error as
+ * the body. */
+static void inspect_failed(void *arg, int code, json_t *data, const char *message)
+{
+	struct http_inspect *hi = arg;
+	int status = code == LV_RPC_TIMED_OUT ? 504 : code == LV_RPC_NOT_INSPECTABLE ? 409 :
+	             code == LV_RPC_SHUTTING_DOWN ? 503 : HTTP_INTERNAL;
+	json_t *body = json_pack("{s:{s:i, s:s, s:o*}}", "error", "code", code, "message",
+	                         message, "data", data);
+
+	reply_json(hi->req, status, status == 504 ? "Gateway Timeout" : status == 409 ? "Conflict"
+	           : status == 503 ? "Service Unavailable" : "Internal Server Error", body);
+	inspect_done(hi);
+}
+
+/* /api/inspect?worker=POOL:INDEX[&timeout_ms=N]: asks a module worker's loops live, as
+ * the inspect method does; the answer comes once they did. */
+static void serve_inspect(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri)
+{
+	struct evkeyvalq q;
+	const char *target, *t;
+	struct worker **ws = NULL;
+	struct http_inspect *hi;
+	struct inspect_to to = { .answer = inspect_answered, .fail = inspect_failed };
+	struct inspect *in;
+	unsigned long timeout = LV_INSPECT_TIMEOUT_MS;
+	char *end;
+	int n = -1;
+
+	TAILQ_INIT(&q);
+	if (evhttp_parse_query_str(evhttp_uri_get_query(uri) ? evhttp_uri_get_query(uri) : "",
+	                           &q) == 0 &&
+	    (target = evhttp_find_header(&q, "worker")) && pool_target_valid(target) &&
+	    strchr(target, ':') &&
+	    (!(t = evhttp_find_header(&q, "timeout_ms")) ||
+	     ((timeout = strtoul(t, &end, 10)) > 0 && timeout <= 60000 && !*end)))
+		n = pool_resolve_target(h->sup, target, &ws);
+	evhttp_clear_headers(&q);
+	if (n != 1 || !(hi = calloc(1, sizeof *hi))) {
+		free(ws);
+		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
+		           "no such worker (worker=POOL:INDEX, timeout_ms=1..60000)\n");
+		return;
+	}
+	hi->req = req;
+	hi->conn = evhttp_request_get_connection(req);
+	LIST_INSERT_HEAD(&h->inspects, hi, link);
+	to.arg = hi;
+	if ((in = inspect_ask(h->sup, &to, ws[0], (unsigned)timeout)))
+		hi->in = in; /* else it failed already, and hi is gone with its answer */
+	free(ws);
+}
+
 static void serve_metrics(struct http *h, struct evhttp_request *req)
 {
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
@@ -274,6 +384,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 		serve_dashboard(req);
 	else if (!strcmp(path, "/api/tail"))
 		serve_tail(h, req, uri);
+	else if (!strcmp(path, "/api/inspect"))
+		serve_inspect(h, req, uri);
 	else if (!strcmp(path, "/events")) {
 		if (!sse_attach(&h->sse, req, h->sup->event_seq))
 			reply_text(req, 503, "Service Unavailable", "text/plain",
@@ -281,7 +393,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	else
 		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
-		           "not found: /, /metrics, /healthz, /readyz, /api/status, /api/tail, /events\n");
+		           "not found: /, /metrics, /healthz, /readyz, /api/status, /api/tail, "
+		           "/api/inspect, /events\n");
 }
 
 /* Binds one address of http.listen and hands it to evhttp. */
@@ -379,6 +492,7 @@ struct http *http_open(struct supervisor *sup, const struct lv_http_config *cfg,
 	evhttp_set_timeout(h->eh, LV_HTTP_TIMEOUT_S); /* idle and slow peers are dropped */
 	evhttp_set_gencb(h->eh, on_request, h);
 	LIST_INIT(&h->sse.clients);
+	LIST_INIT(&h->inspects);
 	{
 		struct lv_sink sink = { .event = on_event, .wants_lines = wants_no_lines, .ctx = h };
 		struct timeval every = { 1, 0 };

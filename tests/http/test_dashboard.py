@@ -180,6 +180,10 @@ def main():
         check(until(lambda: "stdout: started" in dt.js(
             "document.getElementById('detail').innerText"), 10),
               "the detail pane shows the worker's last log lines")
+        dt.js("document.querySelector('[data-worker=\"web:0\"]').click()")
+        check(until(lambda: '"lag_us"' in (dt.js(
+            "(document.querySelector('#detail .inspect') || {}).textContent") or ""), 10),
+              "the detail pane of a module worker shows its loops' inspect answer")
         check(until(lambda: dt.js("document.querySelector('[data-worker=\"web:0\"] polyline')"
                                   " !== null"), 10), "web:0 draws a loop lag sparkline")
         if screenshot:

@@ -348,6 +348,49 @@ START_TEST(events_stream_and_resume)
 }
 END_TEST
 
+/* /api/inspect asks a module worker's loops; an exec worker has none (409); a peer that
+ * leaves while a blocked loop keeps the answer back costs the daemon nothing. */
+START_TEST(inspect_over_http)
+{
+	const char *req = "GET /api/inspect?worker=b:0&timeout_ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n";
+	char *t;
+	json_t *r;
+	int fd;
+
+	port = free_port();
+	lvd_start(&d, "{\"job_path\":[\"%s\",\"%s\"],\"http\":{\"listen\":[\"tcp:127.0.0.1:%d\"]},"
+	              "\"pools\":[{\"name\":\"web\",\"module\":\"ticker\",\"loops\":2},"
+	              "{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]},{\"name\":\"b\","
+	              "\"module\":\"lv_testjob\",\"params\":{\"block_on_inspect\":true}}]}",
+	          lvd_build_path("jobs"), lvd_build_path("tests"), port);
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	json_decref(lvd_wait(&d, "s", "running", 0));
+	json_decref(lvd_wait(&d, "b", "running", 0));
+	ck_assert_int_eq(get("/api/inspect?worker=web:0", NULL, &t), 200);
+	ck_assert_ptr_nonnull(r = json_loads(body_of(t), 0, NULL));
+	ck_assert_str_eq(JSTR(r, "worker"), "web:0");
+	ck_assert_uint_eq(json_array_size(json_object_get(r, "loops")), 2);
+	json_decref(r);
+	free(t);
+	ck_assert_int_eq(get("/api/inspect?worker=s:0", NULL, &t), 409);
+	ck_assert_ptr_nonnull(strstr(t, "has no running job to ask"));
+	free(t);
+	ck_assert_int_eq(get("/api/inspect?worker=web", NULL, &t), 404);
+	free(t);
+	ck_assert_int_eq(get("/api/inspect?worker=nope:0", NULL, &t), 404);
+	free(t);
+	/* asks the worker whose loop blocks on it, then leaves before any answer */
+	fd = connect_tcp();
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	close(fd);
+	ck_assert_int_eq(get("/healthz", NULL, &t), 200); /* the daemon goes on */
+	free(t);
+	ck_assert_int_eq(get("/api/inspect?worker=b:0&timeout_ms=300", NULL, &t), 504);
+	ck_assert_ptr_nonnull(strstr(t, "did not answer within 300 ms"));
+	free(t);
+}
+END_TEST
+
 START_TEST(readyz_names_what_is_not_ready)
 {
 	char *t;
@@ -505,6 +548,7 @@ int main(void)
 	tcase_add_test(tc, promtool_finds_nothing_to_say);
 	tcase_add_test(tc, what_the_pools_count);
 	tcase_add_test(tc, events_stream_and_resume);
+	tcase_add_test(tc, inspect_over_http);
 	tcase_add_test(tc, readyz_names_what_is_not_ready);
 	tcase_add_test(tc, worker_series_stop_at_worker_series_max);
 	tcase_add_test(tc, a_unix_peer_needs_a_role);
