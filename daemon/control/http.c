@@ -18,6 +18,7 @@
 
 #include "daemon/control/http_events.h"
 #include "daemon/control/inspect.h"
+#include "daemon/control/method_helpers.h"
 #include "daemon/control/metrics.h"
 #include "daemon/control/peers.h"
 #include "daemon/lib/clock.h"
@@ -163,9 +164,7 @@ static void serve_readyz(struct http *h, struct evhttp_request *req)
 		for (unsigned k = 0; k < p->n_slots; k++) {
 			const struct worker *w = p->workers[k];
 
-			/* as the state file sees it: what no command stopped (a failed one too) */
-			wanted += w && !w->removing && !w->held && (w->want_running ||
-			                                             w->state == WS_FAILED);
+			wanted += w && !w->removing && worker_should_run(w); /* a failed one too */
 		}
 		if (p->cfg.autostart && !p->removing && p->running < wanted)
 			json_array_append_new(missing, json_pack("{s:s, s:i, s:i}", "pool", p->cfg.name,
@@ -214,7 +213,6 @@ static void serve_tail(struct http *h, struct evhttp_request *req, const struct 
 {
 	struct evkeyvalq q;
 	const char *target, *lines;
-	struct output **os = NULL;
 	struct worker **ws = NULL;
 	unsigned long n = 50;
 	char *text = NULL, *end;
@@ -234,20 +232,12 @@ static void serve_tail(struct http *h, struct evhttp_request *req, const struct 
 		           "no such pool or worker (target=POOL or POOL:INDEX, lines=0..1000)\n");
 		return;
 	}
-	if ((os = calloc((size_t)count + 1, sizeof *os))) {
-		struct pool *p = strchr(target, ':') ? NULL : pool_find(h->sup, target);
-
-		for (int i = 0; i < count; i++)
-			os[i] = &ws[i]->output;
-		if (p)
-			os[count++] = &p->departed;
-		if ((r = output_tail(os, count, (unsigned)n))) {
-			text = json_dumps(r, JSON_COMPACT);
-			json_decref(r);
-		}
+	if ((r = method_tail(ws, count, strchr(target, ':') ? NULL : pool_find(h->sup, target),
+	                     (unsigned)n))) {
+		text = json_dumps(r, JSON_COMPACT);
+		json_decref(r);
 	}
 	evhttp_clear_headers(&q);
-	free(os);
 	free(ws);
 	if (!text) {
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");

@@ -2,6 +2,7 @@
  * error codes, the wait timeout, and parking a call until its workers settle. */
 #include "daemon/control/method_helpers.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/control/control.h"
@@ -80,4 +81,21 @@ unsigned method_timeout_param(json_t *params)
 	json_int_t t = json_integer_value(json_object_get(params, "timeout_ms"));
 
 	return t > 0 && t < 86400000 ? (unsigned)t : DEFAULT_WAIT_MS;
+}
+
+json_t *method_tail(struct worker **ws, int n_ws, struct pool *pool, unsigned lines)
+{
+	struct output **os = malloc(((size_t)n_ws + 1) * sizeof *os);
+	json_t *r;
+	int n = 0;
+
+	if (!os)
+		return NULL;
+	for (int i = 0; i < n_ws; i++)
+		os[n++] = &ws[i]->output;
+	if (pool)
+		os[n++] = &pool->departed;
+	r = output_tail(os, n, lines);
+	free(os);
+	return r;
 }

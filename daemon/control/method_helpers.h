@@ -28,4 +28,8 @@ bool method_refuse_if_removing(struct lv_rpc_call *call, struct supervisor *sup,
 /* params.timeout_ms, or the default wait. */
 unsigned method_timeout_param(json_t *params);
 
+/* The last lines of the workers (and, for a whole pool, of its workers scaled away), as
+ * the tail method and GET /api/tail answer: {"lines": [...]}, or NULL without memory. */
+json_t *method_tail(struct worker **ws, int n_ws, struct pool *pool, unsigned lines);
+
 #endif

@@ -301,25 +301,6 @@ static void m_subscribe(struct lv_rpc_call *call, json_t *params, void *app)
 	lv_rpc_reply(call, json_pack("{s:b}", "subscribed", 1));
 }
 
-/* The last lines of the workers; of a whole pool, with those of its workers scaled away. */
-static void reply_tail(struct lv_rpc_call *call, struct worker **ws, int n_ws,
-                       struct pool *pool, unsigned lines)
-{
-	struct output **os = malloc(((size_t)n_ws + 1) * sizeof *os);
-	int n = 0;
-
-	if (!os) {
-		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
-		return;
-	}
-	for (int i = 0; i < n_ws; i++)
-		os[n++] = &ws[i]->output;
-	if (pool)
-		os[n++] = &pool->departed;
-	lv_rpc_reply(call, output_tail(os, n, lines));
-	free(os);
-}
-
 static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 {
 	struct supervisor *sup = app;
@@ -328,6 +309,7 @@ static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 	json_int_t n = lines ? json_integer_value(lines) : 50;
 	struct worker **ws;
 	int count, rc;
+	json_t *r;
 
 	if (n < 0 || n > 100000) {
 		lv_rpc_fail(call, LV_RPC_INVALID_PARAMS, "params.lines: must be between 0 and 100000", NULL);
@@ -346,7 +328,11 @@ static void m_tail(struct lv_rpc_call *call, json_t *params, void *app)
 			lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 		return;
 	}
-	reply_tail(call, ws, count, strchr(target, ':') ? NULL : pool_find(sup, target), (unsigned)n);
+	if ((r = method_tail(ws, count, strchr(target, ':') ? NULL : pool_find(sup, target),
+	                     (unsigned)n)))
+		lv_rpc_reply(call, r);
+	else
+		lv_rpc_fail(call, LV_RPC_INTERNAL_ERROR, "out of memory", NULL);
 	free(ws);
 }
 

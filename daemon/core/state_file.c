@@ -25,13 +25,6 @@ char *state_file_path(const struct lv_config *cfg)
 	return path;
 }
 
-/* Should this worker run after a restart? Yes unless an operator stopped it, or it was
- * never started (autostart off) or ended by policy without a failure. */
-static bool worker_should_run(const struct worker *w)
-{
-	return !w->held && (w->want_running || w->state == WS_FAILED);
-}
-
 static json_t *pool_state(const struct pool *p)
 {
 	json_t *run = json_array();

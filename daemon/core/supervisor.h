@@ -208,6 +208,9 @@ struct worker *worker_new(struct pool *pool, unsigned index);
 void worker_free(struct worker *w);
 void worker_start(struct worker *w);          /* command: start (resets failed/backoff) */
 void worker_stop(struct worker *w);           /* command: stop, stays stopped */
+/* Should it run (after a restart, for /readyz)? Yes unless an operator stopped it, or it
+ * was never started (autostart off) or ended by policy without a failure. */
+bool worker_should_run(const struct worker *w);
 void worker_restart(struct worker *w);        /* command: stop then start */
 void worker_resume(struct worker *w);         /* the pools it waited for are running */
 void worker_ready(struct worker *w);          /* the process reported readiness */

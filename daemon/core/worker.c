@@ -439,6 +439,11 @@ static void on_hang(evutil_socket_t fd, short what, void *arg)
 	core_changed(w->pool->sup, &c);
 }
 
+bool worker_should_run(const struct worker *w)
+{
+	return !w->held && (w->want_running || w->state == WS_FAILED);
+}
+
 int worker_kill(struct worker *w, int sig, bool group)
 {
 	return procs_kill(&w->pool->sup->procs, &w->proc, sig, group);

@@ -9,29 +9,17 @@ usage: test_dashboard.py BUILD_DIR [SCREENSHOT.png]
 Prints "N passed, N failed"; exits 77 (skipped) when /usr/bin/chromium is not installed.
 The daemon and the browser are started here, in a temp dir, and ended by their pids.
 """
-import base64, json, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
+import base64, json, os, signal, socket, struct, subprocess, sys, tempfile, time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lvhttp import check, finish, free_port, until  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 build = os.path.abspath(sys.argv[1])
 screenshot = sys.argv[2] if len(sys.argv) > 2 else None
-passed = failed = 0
 
 
-def check(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"not ok - {name}\n    {detail}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DevTools:
@@ -94,17 +82,18 @@ class DevTools:
         return r["result"].get("value")
 
 
-def until(fn, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            got = fn()
-            if got:
-                return got
-        except (OSError, RuntimeError):
-            pass
-        time.sleep(0.05)
-    return None
+def until_ok(fn, seconds):
+    return until(fn, seconds, (OSError, RuntimeError))
+
+
+def need(what, fn, seconds):
+    """until() (DevTools errors count as not yet), and a failed check that ends the test
+    when it does not come."""
+    got = until_ok(fn, seconds)
+    if not got:
+        check(False, what, f"not within {seconds} s")
+        raise SystemExit(1)
+    return got
 
 
 def main():
@@ -127,24 +116,21 @@ def main():
                                   stderr=open(os.path.join(tmp, "daemon.log"), "w"))
         ctl = [os.path.join(build, "bin", "loopvisorctl"), "-s", sock]
         for pool in ("web", "s"):
-            if not until(lambda: subprocess.run(ctl + ["--timeout", "10000", "wait", pool,
-                                                       "running"],
-                                                capture_output=True).returncode == 0, 30):
-                raise SystemExit(f"not ok - the daemon did not start {pool}\n0 passed, 1 failed")
+            need(f"the daemon starts {pool}", lambda: subprocess.run(
+                ctl + ["--timeout", "10000", "wait", pool, "running"],
+                capture_output=True).returncode == 0, 30)
         browser = subprocess.Popen([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
                                     "--no-first-run", f"--user-data-dir={tmp}/profile",
                                     f"--remote-debugging-port={dt_port}",
                                     "--window-size=1280,800", "about:blank"],
                                    stdout=subprocess.DEVNULL,
                                    stderr=open(os.path.join(tmp, "chromium.log"), "w"))
-        pages = until(lambda: [t for t in json.loads(urllib.request.urlopen(
+        pages = need("chromium starts", lambda: [t for t in json.loads(urllib.request.urlopen(
             f"http://127.0.0.1:{dt_port}/json/list", timeout=5).read())
             if t["type"] == "page"], 60)
-        if not pages:
-            raise SystemExit("not ok - chromium did not start\n0 passed, 1 failed")
         dt = DevTools(pages[0]["webSocketDebuggerUrl"])
         dt.call("Page.navigate", url=f"http://127.0.0.1:{http_port}/")
-        shown = until(lambda: dt.js("document.querySelectorAll('.worker').length") == 5, 20)
+        shown = until_ok(lambda: dt.js("document.querySelectorAll('.worker').length") == 5, 20)
         check(shown, "the page shows every worker (3 of web, 2 of s)",
               dt.js("document.body.innerText"))
         status = json.loads(subprocess.run(ctl + ["--json", "status", "s:0"],
@@ -153,7 +139,7 @@ def main():
         tile = "document.querySelector('[data-worker=\"s:0\"]')"
         check(dt.js(f"{tile}.dataset.pid") == str(pid) and
               dt.js(f"{tile}.dataset.state") == "running", "s:0 shows running with its pid")
-        check(until(lambda: dt.js("document.getElementById('live').textContent")
+        check(until_ok(lambda: dt.js("document.getElementById('live').textContent")
                     .startswith("live"), 10), "the page is live on /events")
 
         os.kill(pid, signal.SIGKILL)
@@ -161,7 +147,7 @@ def main():
                                                           "restarts": 1})],
                        capture_output=True, timeout=30)
         t0 = time.monotonic()
-        seen = until(lambda: dt.js(f"{tile}.dataset.restarts") == "1" and
+        seen = until_ok(lambda: dt.js(f"{tile}.dataset.restarts") == "1" and
                      dt.js(f"{tile}.dataset.pid") not in ("", str(pid)) and
                      dt.js(f"{tile}.dataset.state") == "running", 10)
         elapsed = time.monotonic() - t0
@@ -177,14 +163,14 @@ def main():
         dt.js("const g = document.getElementById('filter'); g.value = '';"
               "g.dispatchEvent(new Event('input'))")
         dt.js(f"{tile}.click()")
-        check(until(lambda: "stdout: started" in dt.js(
+        check(until_ok(lambda: "stdout: started" in dt.js(
             "document.getElementById('detail').innerText"), 10),
               "the detail pane shows the worker's last log lines")
         dt.js("document.querySelector('[data-worker=\"web:0\"]').click()")
-        check(until(lambda: '"lag_us"' in (dt.js(
+        check(until_ok(lambda: '"lag_us"' in (dt.js(
             "(document.querySelector('#detail .inspect') || {}).textContent") or ""), 10),
               "the detail pane of a module worker shows its loops' inspect answer")
-        check(until(lambda: dt.js("document.querySelector('[data-worker=\"web:0\"] polyline')"
+        check(until_ok(lambda: dt.js("document.querySelector('[data-worker=\"web:0\"] polyline')"
                                   " !== null"), 10), "web:0 draws a loop lag sparkline")
         if screenshot:
             png = dt.call("Page.captureScreenshot", format="png")["data"]
@@ -192,23 +178,6 @@ def main():
                 f.write(base64.b64decode(png))
             print(f"# screenshot in {screenshot}")
     finally:
-        for p in (browser, daemon):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        if failed:
-            for log in ("daemon.log", "chromium.log"):
-                path = os.path.join(tmp, log)
-                if os.path.exists(path):
-                    print(f"--- {log} (last lines)")
-                    print("".join(open(path).readlines()[-15:]), end="")
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
-
+        finish((browser, daemon), tmp, ("daemon.log", "chromium.log"))
 
 main()

@@ -8,28 +8,16 @@ usage: test_prometheus.py BUILD_DIR
 Prints "N passed, N failed"; exits 77 (skipped) when /usr/bin/prometheus is not installed.
 Both processes are started here, in a temp dir, and ended by their pids.
 """
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.parse
+import json, os, signal, subprocess, sys, tempfile, urllib.parse
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from lvhttp import check, finish, free_port, until  # noqa: E402
 
 PROMETHEUS = "/usr/bin/prometheus"
 build = os.path.abspath(sys.argv[1])
-passed = failed = 0
 
 
-def check(ok, name, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok - {name}")
-    else:
-        failed += 1
-        print(f"not ok - {name}\n    {detail}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url, timeout=5):
@@ -37,19 +25,13 @@ def get(url, timeout=5):
         return r.status, r.read().decode()
 
 
-def until(what, fn, seconds):
-    """Calls fn until it returns something true, for up to seconds; each call is a real
-    request that waits on the answer, the pause between them is Prometheus' own cadence."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            got = fn()
-            if got:
-                return got
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"not ok - {what}: not within {seconds} s\n0 passed, 1 failed")
+def need(what, fn, seconds):
+    """until(), and a failed check that ends the test when it does not come."""
+    got = until(fn, seconds)
+    if not got:
+        check(False, what, f"not within {seconds} s")
+        raise SystemExit(1)
+    return got
 
 
 def query(prom_port, expr):
@@ -75,7 +57,7 @@ def main():
                                    os.path.join(tmp, "config.json"), "-s", sock],
                                   stderr=open(os.path.join(tmp, "daemon.log"), "w"))
         ctl = [os.path.join(build, "bin", "loopvisorctl"), "-s", sock]
-        until("the daemon answers", lambda: subprocess.run(
+        need("the daemon answers", lambda: subprocess.run(
             ctl + ["--timeout", "10000", "wait", "s", "running"],
             capture_output=True).returncode == 0, 20)
         with open(os.path.join(tmp, "prometheus.yml"), "w") as f:
@@ -87,40 +69,23 @@ def main():
                                  f"--web.listen-address=127.0.0.1:{prom_port}"],
                                 stdout=subprocess.DEVNULL,
                                 stderr=open(os.path.join(tmp, "prometheus.log"), "w"))
-        until("prometheus is ready",
+        need("prometheus is ready",
               lambda: get(f"http://127.0.0.1:{prom_port}/-/ready")[0] == 200, 60)
-        check(until("prometheus scrapes the daemon", lambda: query(prom_port, "up") == [1.0], 30),
+        check(need("prometheus scrapes the daemon", lambda: query(prom_port, "up") == [1.0], 30),
               "prometheus scrapes loopvisord: up is 1")
         base = 'loopvisor_pool_restarts_total{pool="s",reason="signal"}'
-        check(until("the restarts series is scraped", lambda: query(prom_port, base) == [0.0], 30),
+        check(need("the restarts series is scraped", lambda: query(prom_port, base) == [0.0], 30),
               "loopvisor_pool_restarts_total{reason=\"signal\"} is scraped, 0")
         status = json.loads(subprocess.run(ctl + ["--json", "status", "s:0"],
                                            capture_output=True, text=True).stdout)
         os.kill(status["workers"][0]["pid"], signal.SIGKILL)
-        got = until("the restart shows", lambda: [v for v in query(prom_port, base) if v >= 1], 30)
+        got = need("the restart shows", lambda: [v for v in query(prom_port, base) if v >= 1], 30)
         check(got == [1.0], "the kill -9 is one restart by signal", f"got {got}")
-        incr = until("increase() sees it", lambda: [
+        incr = need("increase() sees it", lambda: [
             v for v in query(prom_port, f"increase({base}[1m])") if v > 0], 30)
         check(round(incr[0]) == 1, f"increase(...[1m]) answers 1 (got {incr[0]:.3f})",
               f"got {incr}")
     finally:
-        for p in (prom, daemon):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        if failed:
-            for log in ("daemon.log", "prometheus.log"):
-                path = os.path.join(tmp, log)
-                if os.path.exists(path):
-                    print(f"--- {log} (last lines)")
-                    print("".join(open(path).readlines()[-15:]), end="")
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
-
+        finish((prom, daemon), tmp, ("daemon.log", "prometheus.log"))
 
 main()
