@@ -16,6 +16,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "daemon/control/http_conns.h"
 #include "daemon/control/http_events.h"
 #include "daemon/control/inspect.h"
 #include "daemon/control/method_helpers.h"
@@ -35,8 +36,7 @@ struct http {
 	LIST_HEAD(http_inspects, http_inspect) inspects; /* GET /api/inspect waiting for loops */
 	struct event *tick;                   /* lag records to /events clients, every second */
 	struct peers peers;                   /* roles of Unix peers, cached per uid */
-	struct evhttp_connection *conns[LV_HTTP_MAX_CONNS]; /* open, counted at their first request */
-	unsigned n_conns;
+	struct http_conns conns;              /* every connection, from accept to close */
 };
 
 /* A GET /api/inspect waiting for the worker's loops to answer. */
@@ -77,24 +77,7 @@ static void on_conn_closed(struct evhttp_connection *conn, void *arg)
 
 	inspects_conn_closed(h, conn);
 	sse_conn_closed(&h->sse, conn);
-	for (unsigned i = 0; i < h->n_conns; i++)
-		if (h->conns[i] == conn) {
-			h->conns[i] = h->conns[--h->n_conns];
-			return;
-		}
-}
-
-/* Counts conn at its first request; false when all places are taken. */
-static bool admit_conn(struct http *h, struct evhttp_connection *conn)
-{
-	for (unsigned i = 0; i < h->n_conns; i++)
-		if (h->conns[i] == conn)
-			return true;
-	if (h->n_conns == LV_HTTP_MAX_CONNS)
-		return false;
-	h->conns[h->n_conns++] = conn;
-	evhttp_connection_set_closecb(conn, on_conn_closed, h);
-	return true;
+	http_conns_closed(&h->conns, conn);
 }
 
 /* A Unix peer needs a role under control.access; a TCP one is on an address the config
@@ -285,8 +268,10 @@ static void inspect_failed(void *arg, int code, json_t *data, const char *messag
 }
 
 /* /api/inspect?worker=POOL:INDEX[&timeout_ms=N]: asks a module worker's loops live, as
- * the inspect method does; the answer comes once they did. */
-static void serve_inspect(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri)
+ * the inspect method does; the answer comes once they did. The connection's request deadline
+ * counts from when the answer is due. */
+static void serve_inspect(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri,
+                          struct http_conn *place)
 {
 	struct evkeyvalq q;
 	const char *target, *t;
@@ -316,6 +301,7 @@ static void serve_inspect(struct http *h, struct evhttp_request *req, const stru
 	hi->req = req;
 	hi->conn = evhttp_request_get_connection(req);
 	LIST_INSERT_HEAD(&h->inspects, hi, link);
+	place->since_ms += (int64_t)timeout;
 	to.arg = hi;
 	if ((in = inspect_ask(h->sup, &to, ws[0], (unsigned)timeout)))
 		hi->in = in; /* else it failed already, and hi is gone with its answer */
@@ -347,11 +333,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct http_conn *place = conn ? http_conns_request(&h->conns, conn) : NULL;
 
-	if (!conn || !admit_conn(h, conn)) {
+	if (!place) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		reply_text(req, 503, "Service Unavailable", "text/plain",
-		           "too many connections\n");
+		           "no place for this connection\n");
 		return;
 	}
 	if (!peer_may_read(h, conn)) {
@@ -375,9 +362,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 	else if (!strcmp(path, "/api/tail"))
 		serve_tail(h, req, uri);
 	else if (!strcmp(path, "/api/inspect"))
-		serve_inspect(h, req, uri);
+		serve_inspect(h, req, uri, place);
 	else if (!strcmp(path, "/events")) {
-		if (!sse_attach(&h->sse, req, h->sup->event_seq))
+		if (sse_attach(&h->sse, req, h->sup->event_seq))
+			place->streaming = true;
+		else
 			reply_text(req, 503, "Service Unavailable", "text/plain",
 			           "too many event streams\n");
 	}
@@ -400,7 +389,7 @@ static int add_listener(struct http *h, const char *spec, char *err, size_t errl
 		close(fd);
 		return -1;
 	}
-	if (!evhttp_accept_socket_with_handle(h->eh, fd)) {
+	if (http_conns_listen(&h->conns, h->eh, fd) < 0) {
 		snprintf(err, errlen, "%s: evhttp cannot accept on it", spec);
 		close(fd);
 		return -1;
@@ -438,6 +427,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	http_conns_sweep(&h->conns);
 	if (h->sse.n_clients == 0)
 		return;
 	jsonw_lit(&o, "event: lag\ndata: {\"workers\":{");
@@ -481,6 +471,7 @@ struct http *http_open(struct supervisor *sup, const struct lv_http_config *cfg,
 	evhttp_set_max_body_size(h->eh, 0);
 	evhttp_set_timeout(h->eh, LV_HTTP_TIMEOUT_S); /* idle and slow peers are dropped */
 	evhttp_set_gencb(h->eh, on_request, h);
+	http_conns_init(&h->conns, sup->base, h->eh, on_conn_closed, h);
 	LIST_INIT(&h->sse.clients);
 	LIST_INIT(&h->inspects);
 	{
@@ -510,6 +501,7 @@ void http_close(struct http *h)
 	lv_sinks_remove(&h->sup->sinks, h);
 	if (h->tick)
 		event_free(h->tick);
+	http_conns_free(&h->conns);
 	evhttp_free(h->eh);
 	sse_free(&h->sse);
 	peers_free(&h->peers);

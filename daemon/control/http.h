@@ -7,7 +7,6 @@
 
 #include "daemon/core/supervisor.h"
 
-#define LV_HTTP_MAX_CONNS   64     /* connections that have asked something, at once */
 #define LV_HTTP_MAX_HEADERS 8192   /* bytes of request line and headers */
 #define LV_HTTP_TIMEOUT_S   10     /* a peer idle or not reading this long is dropped */
 

@@ -1,9 +1,10 @@
 /* test_http: the "http" listener against the real daemon: /healthz, /readyz, /api/status and
  * /metrics (Prometheus text and OpenMetrics, promtool's verdict when it is installed), the
  * per-worker series cap, the read role on a Unix listener, loopback unless allowed, and the
- * bounds on headers and connections. */
+ * bounds on headers, connections and slow requests. */
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
@@ -493,47 +494,110 @@ START_TEST(other_hosts_only_when_allowed)
 }
 END_TEST
 
-/* Big headers are refused; past LV_HTTP_MAX_CONNS open connections, a new one is answered
- * 503 and closed, and the first ones still work. */
+/* The daemon's descriptors that are sockets. */
+static int daemon_sockets(void)
+{
+	char dir[64], link[400], target[64];
+	struct dirent *e;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)d.pid);
+	ck_assert_ptr_nonnull(dp = opendir(dir));
+	while ((e = readdir(dp))) {
+		ssize_t len;
+
+		snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+		if ((len = readlink(link, target, sizeof target - 1)) > 0 &&
+		    !strncmp(target, "socket:", 7))
+			n++;
+	}
+	closedir(dp);
+	return n;
+}
+
+/* Big headers are refused. Peers that connect and say nothing hold at most 64 of the
+ * daemon's descriptors: past that the listener stops accepting, and a new request waits in
+ * the kernel's backlog until places come back. */
 START_TEST(headers_and_connections_are_bounded)
 {
-	char big[16384], *t;
-	int fds[64];
+	char big[16384], req[20000], *t;
+	const char *get_req = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	int fds[100], base, waiting, tries;
 
 	start("", POOLS);
+	json_decref(lvd_wait(&d, "web", "running", 0));
+	base = daemon_sockets();
 	memset(big, 'a', sizeof big);
 	memcpy(big, "X-Big: ", 7);
 	memcpy(big + sizeof big - 5, "\r\n\r\n", 5);
-	{
-		char req[20000];
-
-		snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: x\r\n%s", big);
-		ck_assert_int_ge(exchange(connect_tcp(), req, &t), 400);
-		free(t);
-	}
-	for (int i = 0; i < 64; i++) { /* each asks once and stays (keep-alive) */
-		char buf[512];
-		const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-
-		fds[i] = connect_tcp();
-		ck_assert_int_eq(write(fds[i], req, strlen(req)), (ssize_t)strlen(req));
-		ck_assert_int_gt(read(fds[i], buf, sizeof buf), 0);
-	}
-	ck_assert_int_eq(get("/healthz", NULL, &t), 503);
-	ck_assert_ptr_nonnull(strstr(t, "too many connections"));
+	snprintf(req, sizeof req, "GET /healthz HTTP/1.1\r\nHost: x\r\n%s", big);
+	ck_assert_int_ge(exchange(connect_tcp(), req, &t), 400);
 	free(t);
-	for (int i = 0; i < 64; i++)
+	for (int i = 0; i < 100; i++)
+		fds[i] = connect_tcp(); /* the kernel completes them; the daemon accepts or not */
+	for (tries = 0; tries < 1000 && daemon_sockets() < base + 64; tries++)
+		json_decref(lvd_call(&d, "ping", NULL)); /* a turn of its loop */
+	ck_assert_int_eq(daemon_sockets(), base + 64);
+	waiting = connect_tcp();
+	ck_assert_int_eq(write(waiting, get_req, strlen(get_req)), (ssize_t)strlen(get_req));
+	for (int i = 0; i < 10; i++) /* turns of its loop: still no more than 64 */
+		json_decref(lvd_call(&d, "ping", NULL));
+	ck_assert_int_eq(daemon_sockets(), base + 64);
+	for (int i = 0; i < 100; i++)
 		close(fds[i]);
-	/* the places come back as those connections close */
-	for (int tries = 0; tries < 1000; tries++) { /* each try is a turn of its loop */
-		int code = get("/healthz", NULL, &t);
+	ck_assert_int_eq(exchange(waiting, "", &t), 200); /* served once places came back */
+	free(t);
+}
+END_TEST
 
-		free(t);
-		if (code == 200)
-			return;
-		ck_assert_int_eq(code, 503);
+/* A request whose headers trickle in is cut at the deadline (1 s here), as is a peer that
+ * never says anything; an /events stream, older than that, goes on, and an inspect has its
+ * whole timeout_ms on top. */
+START_TEST(slow_requests_are_cut)
+{
+	const char *events = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+	char env[64], buf[4096], q[128], *t;
+	int stream, slow, silent, lags = 0, turns;
+
+	snprintf(env, sizeof env, "LOOPVISOR_HTTP_REQUEST_MS=%d", test_ms(1000));
+	lvd_setenv(env);
+	port = free_port();
+	lvd_start(&d, "{\"job_path\":[\"%s\"],\"http\":{\"listen\":[\"tcp:127.0.0.1:%d\"]},"
+	              "\"pools\":[{\"name\":\"b\",\"module\":\"lv_testjob\","
+	              "\"params\":{\"block_on_inspect\":true}}]}", lvd_build_path("tests"), port);
+	json_decref(lvd_wait(&d, "b", "running", 0));
+	stream = connect_tcp();
+	ck_assert_int_eq(write(stream, events, strlen(events)), (ssize_t)strlen(events));
+	ck_assert_int_gt(read(stream, buf, sizeof buf), 0);
+	silent = connect_tcp();
+	slow = connect_tcp();
+	ck_assert_int_eq(write(slow, "GET /healthz HTTP/1.1\r\n", 23), 23);
+	/* a header every 200 ms keeps evhttp's 10 s idle timeout away; 100 turns is 20 s */
+	for (turns = 0; turns < 100; turns++) {
+		struct pollfd p = { .fd = slow, .events = POLLIN };
+
+		if (poll(&p, 1, 200) == 1)
+			break;
+		ck_assert_int_eq(write(slow, "X-A: b\r\n", 8), 8);
 	}
-	ck_abort_msg("no place came back after the connections closed");
+	ck_assert_msg(turns < 100, "a request trickling in for 20 s was not cut");
+	ck_assert_int_le(read(slow, buf, sizeof buf), 0);
+	ck_assert_int_eq(read(silent, buf, sizeof buf), 0); /* cut as well, by now */
+	while (lags < 3) { /* 3 s of lag records: past the deadline, the stream goes on */
+		ssize_t n = read(stream, buf, sizeof buf - 1);
+
+		ck_assert_int_gt(n, 0);
+		buf[n] = '\0';
+		for (char *at = buf; (at = strstr(at, "event: lag")); at++)
+			lags++;
+	}
+	snprintf(q, sizeof q, "/api/inspect?worker=b:0&timeout_ms=%d", 3 * test_ms(1000));
+	ck_assert_int_eq(get(q, NULL, &t), 504); /* its loop blocks: not cut at 1 s */
+	free(t);
+	close(stream);
+	close(slow);
+	close(silent);
 }
 END_TEST
 
@@ -554,6 +618,7 @@ int main(void)
 	tcase_add_test(tc, a_unix_peer_needs_a_role);
 	tcase_add_test(tc, other_hosts_only_when_allowed);
 	tcase_add_test(tc, headers_and_connections_are_bounded);
+	tcase_add_test(tc, slow_requests_are_cut);
 	suite_add_tcase(s, tc);
 	return lvd_run_suite(s);
 }
