@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +46,7 @@ class Bench:
         self.r = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "machine": machine(), "spawn": {}, "restart": {}, "status": {}, "idle": {},
                   "memory": {}, "control": {}, "storm": {}, "logs": {}, "baseline": {},
-                  "fork_paths": {},
+                  "fork_paths": {}, "scrape_load": {},
                   "notes": []}
 
     # -- systems -------------------------------------------------------------------------
@@ -199,6 +200,31 @@ class Bench:
                     "p50_us": percentile(lat, 50) * 1e6, "p99_us": percentile(lat, 99) * 1e6}}
         log(f"control: {self.r['control']}")
 
+    def scrape_load(self):
+        """Spawn, restart and idle CPU at 1,000 workers with Prometheus' 1 s scrape running
+        against without: the cost of being watched. Runs alternate (off, on, off, on, ...) so
+        that drift on a noisy machine falls on both sides; medians of the runs."""
+        n = 100 if self.quick else 1000
+        runs = {False: [], True: []}
+        for _ in range(1 if self.quick else 3):
+            for scraping in (False, True):
+                with self.system("loopvisor") as s:
+                    s.setup(n, SLEEP)
+                    with Scraper(s, active=scraping) as scraper:
+                        spawn = s.start_all(timeout=180)
+                        time.sleep(1.2)  # past crash-loop protection, as in after_spawn
+                        lat = [s.restart_latency((i * 7919) % n) * 1e3
+                               for i in range(self.samples)]
+                        cpu = idle(s, self.idle_s // 3)["cpu_pct"]
+                    runs[scraping].append({"spawn_s": spawn, "restart_p50_ms":
+                                           percentile(lat, 50), "idle_cpu_pct": cpu,
+                                           "scrapes": scraper.count})
+        for scraping, rs in runs.items():
+            self.r["scrape_load"]["on" if scraping else "off"] = {
+                k: statistics.median(r[k] for r in rs) for k in rs[0]} | {"runs": len(rs),
+                                                                          "workers": n}
+        log(f"scrape load: {self.r['scrape_load']}")
+
     def storm(self):
         for name in ("loopvisor", "supervisord", "runit", "s6"):
             with self.system(name) as s:
@@ -221,13 +247,28 @@ class Bench:
                 self.r["logs"][name] = s.log_throughput(10, lines, 100, 120)
                 log(f"logs {name}: {self.r['logs'][name]}")
 
-    def run(self):
+    SCENARIOS = ("baseline", "sizes", "idle", "fork_paths", "scrape_load", "control", "storm",
+                 "logs")
+
+    def run(self, only=None):
+        if only:  # a subset, for measuring one change; the table shows what ran
+            for name in only:
+                if name == "sizes":
+                    for n in self.sizes:
+                        for system in SYSTEMS:
+                            self.per_size(system, n)
+                elif name == "idle":
+                    self.idle_and_memory(self.sizes[1])
+                else:
+                    getattr(self, name)()
+            return self.r
         self.baseline()
         for n in self.sizes:
             for name in SYSTEMS:
                 self.per_size(name, n)
         self.idle_and_memory(self.sizes[1])
         self.fork_paths()
+        self.scrape_load()
         self.control()
         self.storm()
         self.logs()
@@ -235,6 +276,30 @@ class Bench:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+class Scraper:
+    """GET /metrics once a second on a thread while active, as a Prometheus server would."""
+
+    def __init__(self, s, active):
+        self.s, self.active, self.count = s, active, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        while not self.stop.wait(1.0):
+            self.s.scrape(1)
+            self.count += 1
+
+    def __enter__(self):
+        if self.active:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        if self.active:
+            self.thread.join()
+
+
 def run(argv):
     return subprocess.run(argv, check=True, stdout=subprocess.PIPE, text=True).stdout
 
@@ -341,12 +406,25 @@ def table(r, sizes):
         row += [f"{d['zygote']:.2f} / {d['daemon']:.2f}" if s == "loopvisor-module" else ""
                 for s in SYSTEMS]
         out.append("| " + " | ".join(row) + " |")
+    sl = r["scrape_load"]
+    if sl:
+        for key, label, digits in (("spawn_s", "spawn (s)", 3), ("restart_p50_ms",
+                                   "restart p50 (ms)", 2), ("idle_cpu_pct", "idle CPU (%)", 2)):
+            row = [f"{label} at {sl['off']['workers']}: no scrape / 1 s scrape", ""]
+            row += [f"{fmt(sl['off'][key], digits=digits)} / {fmt(sl['on'][key], digits=digits)}"
+                    if s == "loopvisor" else "" for s in SYSTEMS]
+            out.append("| " + " | ".join(row) + " |")
     row = ["log capture (MB/s, lines kept)", ""]
     for s in SYSTEMS:
         d = r["logs"].get(s)
         row.append(f"{d['mb_per_s']:.0f}, {d['lines_found']}/{d['lines_expected']}" if d else "-")
     out.append("| " + " | ".join(row) + " |")
-    return "\n".join(out)
+    return "\n".join(line for line in out if has_figure(line))
+
+
+def has_figure(line):
+    """False for a row of a scenario that did not run (--only): no figure in any column."""
+    return any(cell.strip() not in ("", "-") for cell in line.strip().strip("|").split("|")[1:])
 
 
 def ratios(r, sizes):
@@ -472,10 +550,12 @@ def main():
                     help="largest worker count tried with supervisord, runit and s6 (at "
                          "10000 they take 3-4 of make bench's ~8.5 minutes; 1000 for a "
                          "shorter run)")
+    ap.add_argument("--only", action="append", choices=Bench.SCENARIOS,
+                    help="run only this scenario (repeatable); every one by default")
     args = ap.parse_args()
     t0 = time.perf_counter()
     bench = Bench(args)
-    r = bench.run()
+    r = bench.run(args.only)
     r["total_s"] = time.perf_counter() - t0
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
