@@ -108,7 +108,7 @@ bench: deps-bench
 # the worker channel and the notify parser, each for FUZZ_SECONDS from the seeds in
 # tests/fuzz/corpus (new inputs collect in build-fuzz/corpus).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = rpc config channel notify envfile accept
+FUZZ_TARGETS = rpc config channel notify envfile http
 
 fuzz: deps-test
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLV_FUZZ=ON

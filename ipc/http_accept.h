@@ -1,5 +1,5 @@
 /* http_accept: what an HTTP Accept header asks for, as far as the daemon's listener needs
- * to know: whether it takes one media type. Pure, and fuzzed (fuzz_accept). */
+ * to know: whether it takes one media type. Pure, and fuzzed (fuzz_http). */
 #ifndef LV_HTTP_ACCEPT_H
 #define LV_HTTP_ACCEPT_H
 

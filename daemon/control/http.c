@@ -27,6 +27,7 @@
 #include "daemon/out/status.h"
 #include "daemon/proc/listen.h"
 #include "ipc/http_accept.h"
+#include "ipc/http_query.h"
 #include "ipc/jsonw.h"
 
 struct http {
@@ -194,23 +195,16 @@ static void serve_dashboard(struct evhttp_request *req)
 /* /api/tail?target=POOL[:INDEX]&lines=N: the last lines, as the tail method answers. */
 static void serve_tail(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri)
 {
-	struct evkeyvalq q;
-	const char *target, *lines;
+	char target[LV_POOL_NAME_MAX + 16], *text = NULL;
 	struct worker **ws = NULL;
 	unsigned long n = 50;
-	char *text = NULL, *end;
 	int count = -1;
 	json_t *r;
 
-	TAILQ_INIT(&q);
-	if (evhttp_parse_query_str(evhttp_uri_get_query(uri) ? evhttp_uri_get_query(uri) : "",
-	                           &q) == 0 &&
-	    (target = evhttp_find_header(&q, "target")) && pool_target_valid(target) &&
-	    (!(lines = evhttp_find_header(&q, "lines")) ||
-	     ((n = strtoul(lines, &end, 10)) <= 1000 && *lines && !*end)))
+	if (lv_http_query_params(evhttp_uri_get_query(uri), "target", target, sizeof target,
+	                         "lines", 0, 1000, &n) == 0 && pool_target_valid(target))
 		count = pool_resolve_target(h->sup, target, &ws);
 	if (count < 0) {
-		evhttp_clear_headers(&q);
 		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
 		           "no such pool or worker (target=POOL or POOL:INDEX, lines=0..1000)\n");
 		return;
@@ -220,7 +214,6 @@ static void serve_tail(struct http *h, struct evhttp_request *req, const struct 
 		text = json_dumps(r, JSON_COMPACT);
 		json_decref(r);
 	}
-	evhttp_clear_headers(&q);
 	free(ws);
 	if (!text) {
 		evhttp_send_error(req, HTTP_INTERNAL, "out of memory");
@@ -273,25 +266,18 @@ static void inspect_failed(void *arg, int code, json_t *data, const char *messag
 static void serve_inspect(struct http *h, struct evhttp_request *req, const struct evhttp_uri *uri,
                           struct http_conn *place)
 {
-	struct evkeyvalq q;
-	const char *target, *t;
+	char target[LV_POOL_NAME_MAX + 16];
 	struct worker **ws = NULL;
 	struct http_inspect *hi;
 	struct inspect_to to = { .answer = inspect_answered, .fail = inspect_failed };
 	struct inspect *in;
 	unsigned long timeout = LV_INSPECT_TIMEOUT_MS;
-	char *end;
 	int n = -1;
 
-	TAILQ_INIT(&q);
-	if (evhttp_parse_query_str(evhttp_uri_get_query(uri) ? evhttp_uri_get_query(uri) : "",
-	                           &q) == 0 &&
-	    (target = evhttp_find_header(&q, "worker")) && pool_target_valid(target) &&
-	    strchr(target, ':') &&
-	    (!(t = evhttp_find_header(&q, "timeout_ms")) ||
-	     ((timeout = strtoul(t, &end, 10)) > 0 && timeout <= 60000 && !*end)))
+	if (lv_http_query_params(evhttp_uri_get_query(uri), "worker", target, sizeof target,
+	                         "timeout_ms", 1, 60000, &timeout) == 0 &&
+	    pool_target_valid(target) && strchr(target, ':'))
 		n = pool_resolve_target(h->sup, target, &ws);
-	evhttp_clear_headers(&q);
 	if (n != 1 || !(hi = calloc(1, sizeof *hi))) {
 		free(ws);
 		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
@@ -347,33 +333,29 @@ static void on_request(struct evhttp_request *req, void *arg)
 		           "forbidden: control.access gives this user no role\n");
 		return;
 	}
-	if (!path)
-		reply_text(req, HTTP_BADREQUEST, "Bad Request", "text/plain", "bad request\n");
-	else if (!strcmp(path, "/metrics"))
-		serve_metrics(h, req);
-	else if (!strcmp(path, "/healthz")) /* the loop turns: it got here */
+	switch (lv_http_route(path)) {
+	case LV_ROUTE_METRICS: serve_metrics(h, req); break;
+	case LV_ROUTE_HEALTHZ: /* the loop turns: it got here */
 		reply_text(req, HTTP_OK, "OK", "text/plain", "ok\n");
-	else if (!strcmp(path, "/readyz"))
-		serve_readyz(h, req);
-	else if (!strcmp(path, "/api/status"))
-		serve_status(h, req);
-	else if (!strcmp(path, "/") || !strcmp(path, "/ui"))
-		serve_dashboard(req);
-	else if (!strcmp(path, "/api/tail"))
-		serve_tail(h, req, uri);
-	else if (!strcmp(path, "/api/inspect"))
-		serve_inspect(h, req, uri, place);
-	else if (!strcmp(path, "/events")) {
+		break;
+	case LV_ROUTE_READYZ: serve_readyz(h, req); break;
+	case LV_ROUTE_STATUS: serve_status(h, req); break;
+	case LV_ROUTE_UI: serve_dashboard(req); break;
+	case LV_ROUTE_TAIL: serve_tail(h, req, uri); break;
+	case LV_ROUTE_INSPECT: serve_inspect(h, req, uri, place); break;
+	case LV_ROUTE_EVENTS:
 		if (sse_attach(&h->sse, req, h->sup->event_seq))
 			place->streaming = true;
 		else
 			reply_text(req, 503, "Service Unavailable", "text/plain",
 			           "too many event streams\n");
-	}
-	else
+		break;
+	case LV_ROUTE_NONE:
 		reply_text(req, HTTP_NOTFOUND, "Not Found", "text/plain",
 		           "not found: /, /metrics, /healthz, /readyz, /api/status, /api/tail, "
 		           "/api/inspect, /events\n");
+		break;
+	}
 }
 
 /* Binds one address of http.listen and hands it to evhttp. */
