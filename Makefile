@@ -81,7 +81,7 @@ MUTANTS_CI = $(addprefix tests/mutants/,03-reader-may-shut-down.patch \
 	59-empty-params-array-refused.patch 60-blank-line-is-a-parse-error.patch \
 	96-http-unix-peer-without-role-reads.patch 100-restarts-all-by-exit.patch \
 	90-deb-enables-units-on-install.patch 91-pc-prefix-of-configure-time.patch \
-	92-completion-ignores-socket-option.patch)
+	92-completion-ignores-socket-option.patch 118-probe-stop-is-a-clean-exit.patch)
 MUTANTS_CHAOS = $(filter-out $(MUTANTS_CI),$(sort $(wildcard tests/mutants/*.patch)))
 CHAOS_MUTANTS ?= yes
 
@@ -100,7 +100,7 @@ BENCH_ARGS ?=
 bench: deps-bench
 	cmake -S . -B $(BUILD_RELEASE) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_RELEASE) -j $(JOBS) --target loopvisord loopvisorctl ticker \
-		lvbench_baseline lvbench_rpcload
+		lvbench_baseline lvbench_rpcload lvbench_httpd
 	python3 bench/run.py --build $(BUILD_RELEASE) --out bench/results $(BENCH_ARGS)
 
 # libFuzzer targets (clang): the control-socket framing and dispatch, the config validator,

@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import shutil
 import socket
 import statistics
@@ -23,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loopvisor import Loopvisor  # noqa: E402
+from loopvisor import Loopvisor, Rpc  # noqa: E402
 from measure import cpu_seconds, percentile, pss_kib, rss_kib  # noqa: E402
 from peers import S6, Runit, Supervisord  # noqa: E402
 
@@ -46,7 +47,7 @@ class Bench:
         self.r = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "machine": machine(), "spawn": {}, "restart": {}, "status": {}, "idle": {},
                   "memory": {}, "control": {}, "storm": {}, "logs": {}, "baseline": {},
-                  "fork_paths": {}, "scrape_load": {},
+                  "fork_paths": {}, "scrape_load": {}, "probe_load": {},
                   "notes": []}
 
     # -- systems -------------------------------------------------------------------------
@@ -225,6 +226,56 @@ class Bench:
                                                                           "workers": n}
         log(f"scrape load: {self.r['scrape_load']}")
 
+    def probe_load(self):
+        """The daemon's CPU and the control socket's ping latency at 1,000 exec workers, each
+        a small HTTP server on its own port (lvbench_httpd), with an http readiness probe of
+        every worker each second against the same workers without probes (issue 16's target:
+        under 5% of a core, ping p99 within noise). Runs alternate (off, on, off, on, ...)
+        as in scrape_load; medians of the runs. The CPU is the daemon's and its zygotes'."""
+        n = 100 if self.quick else 1000
+        window = 5 if self.quick else 10
+        runs = {False: [], True: []}
+        for _ in range(1 if self.quick else 3):
+            for probing in (False, True):
+                base = free_ports(n)
+                extra = {}
+                if probing:
+                    extra["probes"] = {"readiness": {
+                        "http": f"http://127.0.0.1:{{index+{base}}}/health", "period_ms": 1000}}
+                with self.system("loopvisor") as s:
+                    s.http_port = None  # no listener: only the probes differ between runs
+                    try:
+                        s.setup(n, [self.bin("lvbench_httpd"), f"{{index+{base}}}"],
+                                autostart=True, extra=extra)
+                        wait_ready(s, n, timeout=60)
+                    except (RuntimeError, TimeoutError) as e:  # e.g. a build without probes
+                        with open(os.path.join(s.workdir, "daemon.log"), errors="replace") as f:
+                            said = (f.read().strip().splitlines() or [""])[-1]
+                        log(f"probe load: {e}: {said}")
+                        self.r["notes"].append(f"probe_load not measured: {e}: {said}")
+                        return
+                    time.sleep(2.0)  # two periods: every worker's probe in its steady turn
+                    with Pinger(s.sock, per_s=100) as pinger:
+                        cpu = idle(s, window)["cpu_pct"]
+                    st = s.rpc.call("status", {"target": "w"})
+                    failing = sum(1 for w in st["workers"]
+                                  if w.get("probes", {}).get("readiness", {}).get("result")
+                                  == "failure")
+                    runs[probing].append({
+                        "cpu_pct": cpu, "ping_p50_ms": percentile(pinger.lat, 50) * 1e3,
+                        "ping_p99_ms": percentile(pinger.lat, 99) * 1e3,
+                        "ping_max_ms": max(pinger.lat) * 1e3, "pings": len(pinger.lat),
+                        "ready": sum(1 for w in st["workers"] if w.get("ready")),
+                        "failing": failing})
+                log(f"probe load, {'probes' if probing else 'no probes'}: {runs[probing][-1]}")
+        for probing, rs in runs.items():
+            self.r["probe_load"]["on" if probing else "off"] = {
+                k: statistics.median(r[k] for r in rs) for k in rs[0]} | {
+                "runs": len(rs), "workers": n, "window_s": window}
+        on = self.r["probe_load"]["on"]
+        log(f"probe load: {self.r['probe_load']}; daemon CPU with probes {on['cpu_pct']:.2f}% "
+            f"of a core ({'under' if on['cpu_pct'] < 5 else 'NOT under'} the 5% target)")
+
     def storm(self):
         for name in ("loopvisor", "supervisord", "runit", "s6"):
             with self.system(name) as s:
@@ -247,8 +298,8 @@ class Bench:
                 self.r["logs"][name] = s.log_throughput(10, lines, 100, 120)
                 log(f"logs {name}: {self.r['logs'][name]}")
 
-    SCENARIOS = ("baseline", "sizes", "idle", "fork_paths", "scrape_load", "control", "storm",
-                 "logs")
+    SCENARIOS = ("baseline", "sizes", "idle", "fork_paths", "scrape_load", "probe_load",
+                 "control", "storm", "logs")
 
     def run(self, only=None):
         if only:  # a subset, for measuring one change; the table shows what ran
@@ -269,6 +320,7 @@ class Bench:
         self.idle_and_memory(self.sizes[1])
         self.fork_paths()
         self.scrape_load()
+        self.probe_load()
         self.control()
         self.storm()
         self.logs()
@@ -298,6 +350,70 @@ class Scraper:
         self.stop.set()
         if self.active:
             self.thread.join()
+
+
+class Pinger:
+    """ping on a connection of its own, per_s times a second on a thread; lat: each round
+    trip in seconds. Paced, not flat out, so that it measures the daemon's latency without
+    being most of its load."""
+
+    def __init__(self, sock, per_s):
+        self.sock, self.interval, self.lat = sock, 1.0 / per_s, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def loop(self):
+        rpc = Rpc(self.sock)
+        try:
+            due = time.perf_counter()
+            while not self.stop.is_set():
+                t0 = time.perf_counter()
+                rpc.call("ping")
+                self.lat.append(time.perf_counter() - t0)
+                due += self.interval
+                self.stop.wait(max(0.0, due - time.perf_counter()))
+        finally:
+            rpc.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def wait_ready(s, n, timeout):
+    """Until the pool has n ready workers (for a probed pool: each probe passed once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pool = s.rpc.call("status", {"target": "w"})["pools"][0]
+        if pool.get("ready", pool["running"]) >= n:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{pool.get('ready')} of {n} workers ready after {timeout} s")
+        time.sleep(0.2)  # a status of 1,000 workers five times a second, before the window
+
+
+def free_ports(n, tries=50):
+    """The first of n consecutive ports on 127.0.0.1 that nothing holds now, below the
+    usual ephemeral range (32768-60999) so that outgoing connections do not take them."""
+    for _ in range(tries):
+        base = random.randrange(10000, 32768 - n)
+        socks = []
+        try:
+            for port in range(base, base + n):
+                c = socket.socket()
+                socks.append(c)
+                c.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for c in socks:
+                c.close()
+    raise RuntimeError(f"no {n} consecutive free ports found")
 
 
 def run(argv):
@@ -413,6 +529,18 @@ def table(r, sizes):
             row = [f"{label} at {sl['off']['workers']}: no scrape / 1 s scrape", ""]
             row += [f"{fmt(sl['off'][key], digits=digits)} / {fmt(sl['on'][key], digits=digits)}"
                     if s == "loopvisor" else "" for s in SYSTEMS]
+            out.append("| " + " | ".join(row) + " |")
+    pl = r["probe_load"]
+    if pl:
+        n = pl["off"]["workers"]
+        for label, cell in (
+                (f"daemon CPU at {n} (% of a core): no probes / 1 s http probe each",
+                 lambda d: fmt(d["cpu_pct"])),
+                (f"ping p50/p99 at {n} (ms): no probes / 1 s http probe each",
+                 lambda d: f"{fmt(d['ping_p50_ms'])}/{fmt(d['ping_p99_ms'])}")):
+            row = [label, ""]
+            row += [f"{cell(pl['off'])} / {cell(pl['on'])}" if s == "loopvisor" else ""
+                    for s in SYSTEMS]
             out.append("| " + " | ".join(row) + " |")
     row = ["log capture (MB/s, lines kept)", ""]
     for s in SYSTEMS:

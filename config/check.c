@@ -120,3 +120,31 @@ int cfg_template(struct cfgerr *e, const char *prefix, const char *key, const ch
 		return cfg_fail(e, prefix, key, "%s", why);
 	return 0;
 }
+
+int cfg_argv(struct cfgerr *e, const json_t *arr, const char *prefix, const char *key,
+             const char *base_dir, char ***out)
+{
+	json_t *v;
+	size_t i;
+
+	if (!(*out = calloc(json_array_size(arr) + 1, sizeof **out)))
+		return cfg_fail(e, prefix, key, "out of memory");
+	json_array_foreach(arr, i, v) {
+		char item[48];
+
+		snprintf(item, sizeof item, "%s[%zu]", key, i);
+		if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+			return cfg_fail(e, prefix, item, "must be a string");
+		if (i == 0 && json_string_length(v) == 0)
+			return cfg_fail(e, prefix, item, "must not be empty");
+		if (cfg_template(e, prefix, item, json_string_value(v)) < 0)
+			return -1;
+		/* a program with a '/' is found from the config's folder, a bare name in PATH */
+		(*out)[i] = i == 0 && strchr(json_string_value(v), '/')
+		            ? cfg_resolve_template(base_dir, json_string_value(v))
+		            : strdup(json_string_value(v));
+		if (!(*out)[i])
+			return cfg_fail(e, prefix, item, "out of memory");
+	}
+	return 0;
+}

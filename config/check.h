@@ -45,4 +45,11 @@ char *cfg_resolve_template(const char *base_dir, const char *path);
 /* Checks text as a template (template.h): 0, or -1 with "prefix.key: reason". */
 int cfg_template(struct cfgerr *e, const char *prefix, const char *key, const char *text);
 
+/* An argv of templates from arr (a non-empty array the caller checked) into *out
+ * (NULL-terminated, malloc'd; set even on failure, so the caller's clear frees it): items
+ * are strings without NUL, the first non-empty, and a first item with a '/' resolves
+ * against base_dir. Messages name "prefix.key[i]". The pool's "exec" and an exec probe's. */
+int cfg_argv(struct cfgerr *e, const json_t *arr, const char *prefix, const char *key,
+             const char *base_dir, char ***out);
+
 #endif

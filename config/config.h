@@ -15,6 +15,27 @@
 enum lv_pool_kind { LV_KIND_EXEC, LV_KIND_MODULE };
 enum lv_restart { LV_RESTART_ALWAYS, LV_RESTART_ON_FAILURE, LV_RESTART_NEVER };
 
+/* "probes": how a worker is checked besides its process being alive (docs/probes.md). */
+enum lv_probe_kind { LV_PROBE_NONE = 0, LV_PROBE_HTTP, LV_PROBE_TCP, LV_PROBE_EXEC, LV_PROBE_LOG };
+enum lv_probe_role { LV_PROBE_STARTUP, LV_PROBE_LIVENESS, LV_PROBE_READINESS };
+#define LV_PROBE_ROLES 3
+
+struct lv_probe_config {
+	enum lv_probe_kind kind;     /* LV_PROBE_NONE: this probe is not configured */
+	char *target;                /* http: "http://HOST:PORT/PATH?QUERY", tcp: "HOST:PORT",
+	                              * both templates (config/template.h) whose HOST is an IP
+	                              * literal ([v6] in brackets) or localhost; log: the POSIX
+	                              * extended regex a captured line must match */
+	char **argv;                 /* exec: NULL-terminated templates, as a pool's exec */
+	unsigned status_min, status_max; /* http: accepted status codes, default 200..399 */
+	char *body;                  /* http: POSIX extended regex the body must match, or NULL */
+	unsigned period_ms;          /* default 10000 */
+	unsigned timeout_ms;         /* default 1000, at most period_ms */
+	unsigned initial_delay_ms;   /* default 0: from the process's start */
+	unsigned failure_threshold;  /* default 3 consecutive failures */
+	unsigned success_threshold;  /* default 1 consecutive successes; readiness only */
+};
+
 struct lv_pool_config {
 	char name[LV_POOL_NAME_MAX + 1];
 	enum lv_pool_kind kind;
@@ -52,6 +73,7 @@ struct lv_pool_config {
 	int umask;                   /* -1: inherit */
 	struct lv_rlimit { int resource; unsigned long long value; } rlimits[16];
 	unsigned n_rlimits;
+	struct lv_probe_config probes[LV_PROBE_ROLES]; /* by enum lv_probe_role */
 	json_t *source;              /* the POOL object as written (owned), to compare and save */
 };
 
@@ -112,6 +134,29 @@ int lv_pool_config_from_json(const json_t *obj, const char *base_dir, const char
                              struct lv_pool_config *out, char *err, size_t errlen);
 
 void lv_pool_config_clear(struct lv_pool_config *pool);
+
+/* probes.c: a POOL's "probes" object (NULL: none) into pool->probes, for a pool whose kind,
+ * name and output are already parsed; key paths start with prefix ("pools[2].probes...").
+ * Unconfigured roles stay LV_PROBE_NONE and zero. Timings, thresholds and (http) status get
+ * their defaults (an unwritten timeout_ms is 1000, or period_ms when shorter); an http
+ * target without a path gets "/"; regexes were compiled once to check them (callers compile
+ * their own); HOST has no placeholders, but a PORT is only checked for worker 0: expand and
+ * check it again per worker. On failure pool->probes is cleared and err says why. */
+int lv_probes_from_json(const json_t *probes, const char *base_dir, const char *prefix,
+                        struct lv_pool_config *pool, char *err, size_t errlen);
+/* Frees what the probes own and zeroes them (LV_PROBE_NONE). */
+void lv_probes_clear(struct lv_probe_config probes[LV_PROBE_ROLES]);
+/* A deep copy into dst (whatever dst held is not freed); -1 and dst cleared on no memory. */
+int lv_probes_copy(struct lv_probe_config dst[LV_PROBE_ROLES],
+                   const struct lv_probe_config src[LV_PROBE_ROLES]);
+/* Splits a target expanded for one worker: "http://HOST:PORT[/PATH]" (path "/" when absent)
+ * or, for tcp, "HOST:PORT". HOST is an IPv4 literal, [IPv6] or localhost, never a name to
+ * look up; host gets the literal without brackets (localhost: 127.0.0.1), port 1..65535 (a
+ * worker past 0 may get one out of range from {index+N}), path the rest (tcp: ""). 0, or -1
+ * with why. */
+int lv_probe_target_split(enum lv_probe_kind kind, const char *target, char *host,
+                          size_t hostlen, unsigned *port, char *path, size_t pathlen,
+                          char *why, size_t whylen);
 
 /* True when a and b differ in more than their worker count (a restart is needed). */
 bool lv_pool_config_differs(const struct lv_pool_config *a, const struct lv_pool_config *b);

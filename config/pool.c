@@ -22,7 +22,7 @@ static const char *const pool_keys[] = {
 	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
 	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
 	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", "no_new_privs", "umask",
-	"rlimits", "output", "env_file", NULL,
+	"rlimits", "output", "env_file", "probes", NULL,
 };
 
 bool lv_pool_name_valid(const char *name)
@@ -50,15 +50,15 @@ void lv_pool_config_clear(struct lv_pool_config *p)
 	free(p->cwd);
 	free(p->user);
 	free(p->group);
+	lv_probes_clear(p->probes);
 	memset(p, 0, sizeof *p);
 }
 
 static int parse_program(struct cfgerr *e, const json_t *obj, const char *prefix,
                          const char *base_dir, struct lv_pool_config *p)
 {
-	json_t *exec = json_object_get(obj, "exec"), *params = json_object_get(obj, "params"), *v;
+	json_t *exec = json_object_get(obj, "exec"), *params = json_object_get(obj, "params");
 	const char *module = NULL;
-	size_t i;
 
 	if (!exec == !json_object_get(obj, "module"))
 		return cfg_fail(e, prefix, NULL, "needs exactly one of \"exec\" or \"module\"");
@@ -68,25 +68,7 @@ static int parse_program(struct cfgerr *e, const json_t *obj, const char *prefix
 		if (params)
 			return cfg_fail(e, prefix, "params", "only allowed with \"module\"");
 		p->kind = LV_KIND_EXEC;
-		if (!(p->argv = calloc(json_array_size(exec) + 1, sizeof *p->argv)))
-			return cfg_fail(e, prefix, "exec", "out of memory");
-		json_array_foreach(exec, i, v) {
-			char key[32];
-			snprintf(key, sizeof key, "exec[%zu]", i);
-			if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-				return cfg_fail(e, prefix, key, "must be a string");
-			if (i == 0 && json_string_length(v) == 0)
-				return cfg_fail(e, prefix, key, "must not be empty");
-			if (cfg_template(e, prefix, key, json_string_value(v)) < 0)
-				return -1;
-			/* a program with a '/' is found from the config's folder, a bare name in PATH */
-			p->argv[i] = i == 0 && strchr(json_string_value(v), '/')
-			             ? cfg_resolve_template(base_dir, json_string_value(v))
-			             : strdup(json_string_value(v));
-			if (!p->argv[i])
-				return cfg_fail(e, prefix, key, "out of memory");
-		}
-		return 0;
+		return cfg_argv(e, exec, prefix, "exec", base_dir, &p->argv);
 	}
 	if (cfg_string(e, obj, prefix, "module", true, &module) < 0)
 		return -1;
@@ -488,7 +470,12 @@ static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
 		return -1;
 	if (cwd && !(p->cwd = cfg_resolve_template(base_dir, cwd)))
 		return cfg_fail(e, prefix, "cwd", "out of memory");
-	return parse_env_files(e, obj, prefix, base_dir, p);
+	if (parse_env_files(e, obj, prefix, base_dir, p) < 0)
+		return -1;
+	/* after parse_program and parse_health: which probes a pool may have depends on its kind
+	 * and its output */
+	return lv_probes_from_json(json_object_get(obj, "probes"), base_dir, prefix, p, e->buf,
+	                           e->len);
 }
 
 int lv_pool_config_from_json(const json_t *obj, const char *base_dir, const char *prefix,

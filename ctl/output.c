@@ -57,7 +57,12 @@ static void row_cells(const json_t *w, char cells[N_COLS][256])
 	const json_t *pid = json_object_get(w, "pid");
 
 	snprintf(cells[COL_NAME], 256, "%s", json_string_value(json_object_get(w, "name")) ?: "?");
-	snprintf(cells[COL_STATE], 256, "%s", json_string_value(json_object_get(w, "state")) ?: "?");
+	const char *state = json_string_value(json_object_get(w, "state")) ?: "?";
+	const json_t *readiness = json_object_get(json_object_get(w, "probes"), "readiness");
+	bool unready = !strcmp(state, "running") && json_is_false(json_object_get(w, "ready"));
+
+	/* running, and its readiness probe says no: the one running that serves nothing */
+	snprintf(cells[COL_STATE], 256, "%s", unready ? "not ready" : state);
 	if (json_is_integer(pid))
 		snprintf(cells[COL_PID], 256, "%lld", (long long)json_integer_value(pid));
 	else
@@ -66,7 +71,11 @@ static void row_cells(const json_t *w, char cells[N_COLS][256])
 	                  cells[COL_UPTIME], 256);
 	snprintf(cells[COL_RESTARTS], 256, "%lld",
 	         (long long)json_integer_value(json_object_get(w, "restarts")));
-	ctl_format_last(w, cells[COL_LAST], 256);
+	if (unready && json_is_string(json_object_get(readiness, "reason")))
+		snprintf(cells[COL_LAST], 256, "readiness probe: %s",
+		         json_string_value(json_object_get(readiness, "reason")));
+	else
+		ctl_format_last(w, cells[COL_LAST], 256);
 }
 
 static bool use_color;
@@ -80,7 +89,7 @@ const char *ctl_state_sgr(const char *state)
 {
 	static const struct { const char *state, *sgr; } map[] = {
 		{ "running", "32" }, { "starting", "33" }, { "stopping", "33" }, { "backoff", "33;1" },
-		{ "failed", "31;1" },
+		{ "failed", "31;1" }, { "not ready", "33" },
 	};
 
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)

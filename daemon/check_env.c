@@ -10,6 +10,7 @@
 
 #include <loopvisor/job.h>
 
+#include "config/template.h"
 #include "daemon/check_env_access.h"
 #include "daemon/core/paths.h"
 #include "daemon/core/worker_env.h"
@@ -43,16 +44,17 @@ static const char *worker_path(char *const *env)
 	return path ? path : "/usr/local/bin:/usr/bin:/bin";
 }
 
-/* argv[0]: a path, or a bare name searched in PATH the way worker_main.c does. */
-static void check_program(struct report *r, const struct who *w, const char *prog,
-                          char *const *env)
+/* argv[0] (key: where the config says it): a path, or a bare name searched in PATH the
+ * way worker_main.c does. */
+static void check_program(struct report *r, const char *key, const struct who *w,
+                          const char *prog, char *const *env)
 {
 	const char *path = worker_path(env);
 	char why[768], first[768] = "", file[4096];
 
 	if (strchr(prog, '/')) {
 		if (who_can_reach(w, prog, REACH_EXEC, why, sizeof why) < 0)
-			say(r, "exec[0]", why);
+			say(r, key, why);
 		return;
 	}
 	for (const char *dir = path; dir; ) {
@@ -69,11 +71,11 @@ static void check_program(struct report *r, const struct who *w, const char *pro
 		dir = colon ? colon + 1 : NULL;
 	}
 	if (*first) {
-		say(r, "exec[0]", first);
+		say(r, key, first);
 		return;
 	}
 	snprintf(why, sizeof why, "%s: not found in PATH (%.600s)", prog, path);
-	say(r, "exec[0]", why);
+	say(r, key, why);
 }
 
 /* The module: found as the daemon finds it, readable by the user, and loadable with this
@@ -127,6 +129,31 @@ static void check_module(struct report *r, const struct lv_config *cfg, const st
 	dlclose(handle);
 }
 
+/* Exec probes run as the pool's user, with its env: their programs too. */
+static void check_probe_programs(struct report *r, const struct lv_pool_config *p,
+                                 const struct who *w, unsigned index, const char *name,
+                                 char *const *env)
+{
+	static const char *const keys[LV_PROBE_ROLES] = {
+		[LV_PROBE_STARTUP] = "probes.startup.exec[0]",
+		[LV_PROBE_LIVENESS] = "probes.liveness.exec[0]",
+		[LV_PROBE_READINESS] = "probes.readiness.exec[0]",
+	};
+	struct lv_template_vars vars = { .pool = p->name, .name = name, .index = index };
+	char why[LV_ERRBUF], *prog;
+
+	for (unsigned k = 0; k < LV_PROBE_ROLES; k++) {
+		if (p->probes[k].kind != LV_PROBE_EXEC)
+			continue;
+		if (!(prog = lv_template_dup(p->probes[k].argv[0], &vars, why, sizeof why))) {
+			say(r, keys[k], why);
+			continue;
+		}
+		check_program(r, keys[k], w, prog, env);
+		free(prog);
+	}
+}
+
 static void check_worker(struct report *r, const struct lv_config *cfg,
                          const struct lv_pool_config *p, const struct who *w, unsigned index)
 {
@@ -141,9 +168,10 @@ static void check_worker(struct report *r, const struct lv_config *cfg,
 		return;
 	}
 	if (p->kind == LV_KIND_EXEC)
-		check_program(r, w, e.argv[0], e.env);
+		check_program(r, "exec[0]", w, e.argv[0], e.env);
 	else if (index == 0)
 		check_module(r, cfg, w, p->module);
+	check_probe_programs(r, p, w, index, name, e.env);
 	if (e.cwd && who_can_reach(w, e.cwd, REACH_DIR, why, sizeof why) < 0)
 		say(r, "cwd", why);
 	worker_env_free(&e);

@@ -26,6 +26,15 @@ static void on_change(void *ctx, const struct core_change *c)
 	case CC_WORKER_HUNG:
 		events_worker(sup, EV_WORKER_HUNG, c->worker, json_pack("{s:s}", "error", c->error));
 		break;
+	case CC_WORKER_PROBE:
+		events_worker(sup, EV_WORKER_PROBE, c->worker,
+		              json_pack("{s:s, s:s, s:s, s:b}", "probe", c->probe, "result",
+		                        c->probe_ok ? "success" : "failure", "reason", c->error,
+		                        "ready", c->worker->ready));
+		break;
+	case CC_WORKER_READY:
+		pool_changed(c->pool); /* "after", waiters and rolls read readiness */
+		break;
 	case CC_WORKER_GONE:
 		inspect_worker_gone(sup, c->worker, "was removed");
 		break;

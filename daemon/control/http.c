@@ -150,9 +150,10 @@ static void serve_readyz(struct http *h, struct evhttp_request *req)
 
 			wanted += w && !w->removing && worker_should_run(w); /* a failed one too */
 		}
-		if (p->cfg.autostart && !p->removing && p->running < wanted)
-			json_array_append_new(missing, json_pack("{s:s, s:i, s:i}", "pool", p->cfg.name,
-			                                         "running", (int)p->running,
+		if (p->cfg.autostart && !p->removing && p->ready < wanted)
+			json_array_append_new(missing, json_pack("{s:s, s:i, s:i, s:i}", "pool",
+			                                         p->cfg.name, "running", (int)p->running,
+			                                         "ready", (int)p->ready,
 			                                         "wanted", (int)wanted));
 	}
 	ready = json_array_size(missing) == 0;

@@ -22,6 +22,7 @@
 #include "daemon/control/control.h"
 #include "daemon/control/request_stats.h"
 #include "daemon/lib/clock.h"
+#include "daemon/out/status.h"
 
 struct out {
 	struct evbuffer *b;
@@ -155,11 +156,11 @@ static void write_pools(struct out *o, const struct supervisor *sup)
 		put(o, "\"} %u\n", sup->pools[i]->cfg.workers);
 	}
 	family(o, "loopvisor_pool_ready_workers", "gauge", "Workers of a pool that are running "
-	       "(ready, where the pool has readiness).");
+	       "and ready (their readiness probe passes, where the pool has one).");
 	for (size_t i = 0; i < sup->n_pools; i++) {
 		put(o, "loopvisor_pool_ready_workers{pool=\"");
 		label(o, sup->pools[i]->cfg.name);
-		put(o, "\"} %u\n", sup->pools[i]->running);
+		put(o, "\"} %u\n", sup->pools[i]->ready);
 	}
 }
 
@@ -288,11 +289,6 @@ static void write_job_counters(struct out *o, const struct supervisor *sup)
 	}
 }
 
-static const char *const reasons[LV_RR_COUNT] = {
-	[LV_RR_EXIT] = "exit", [LV_RR_SIGNAL] = "signal", [LV_RR_HANG] = "hang",
-	[LV_RR_START_TIMEOUT] = "start_timeout", [LV_RR_COMMAND] = "command",
-	[LV_RR_RELOAD] = "reload",
-};
 static const char *const streams[3] = { "stdout", "stderr", "log" };
 
 /* NAME{pool="P"} */
@@ -303,24 +299,70 @@ static void pool_sample(struct out *o, const char *name, const struct pool *p)
 	put(o, "\"");
 }
 
-/* NAME_bucket{KEY="VALUE",le="..."} for every bound and +Inf, NAME_sum, NAME_count. */
-static void write_histogram(struct out *o, const char *name, const char *key,
-                            const char *value, const struct lv_histo *h)
+/* NAME{KEY="VALUE"[,KEY2="VALUE2"] without the closing brace. */
+static void labels2(struct out *o, const char *name, const char *key, const char *value,
+                    const char *key2, const char *value2)
 {
+	put(o, "%s{%s=\"", name, key);
+	label(o, value);
+	if (key2) {
+		put(o, "\",%s=\"", key2);
+		label(o, value2);
+	}
+	put(o, "\"");
+}
+
+/* NAME_bucket{KEY="VALUE"[,KEY2="VALUE2"],le="..."} for every bound and +Inf, NAME_sum,
+ * NAME_count (key2 NULL: one label). */
+static void write_histogram(struct out *o, const char *name, const char *key,
+                            const char *value, const char *key2, const char *value2,
+                            const struct lv_histo *h)
+{
+	char series[128];
+
 	for (unsigned i = 0; i <= LV_HISTO_BUCKETS; i++) {
-		put(o, "%s_bucket{%s=\"", name, key);
-		label(o, value);
+		snprintf(series, sizeof series, "%s_bucket", name);
+		labels2(o, series, key, value, key2, value2);
 		if (i < LV_HISTO_BUCKETS)
-			put(o, "\",le=\"%g\"} %llu\n", lv_histo_bounds_us[i] / 1e6,
+			put(o, ",le=\"%g\"} %llu\n", lv_histo_bounds_us[i] / 1e6,
 			    (unsigned long long)lv_histo_cumulative(h, i));
 		else
-			put(o, "\",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+			put(o, ",le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
 	}
-	put(o, "%s_sum{%s=\"", name, key);
-	label(o, value);
-	put(o, "\"} %.6f\n%s_count{%s=\"", h->sum_us / 1e6, name, key);
-	label(o, value);
-	put(o, "\"} %llu\n", (unsigned long long)h->count);
+	snprintf(series, sizeof series, "%s_sum", name);
+	labels2(o, series, key, value, key2, value2);
+	put(o, "} %.6f\n", h->sum_us / 1e6);
+	snprintf(series, sizeof series, "%s_count", name);
+	labels2(o, series, key, value, key2, value2);
+	put(o, "} %llu\n", (unsigned long long)h->count);
+}
+
+static const char *const probe_roles[LV_PROBE_ROLES] = {
+	[LV_PROBE_STARTUP] = "startup", [LV_PROBE_LIVENESS] = "liveness",
+	[LV_PROBE_READINESS] = "readiness",
+};
+
+/* Per pool and configured probe: results and durations. */
+static void write_probe_stats(struct out *o, const struct supervisor *sup)
+{
+	family(o, "loopvisor_probe_results_total", "counter", "Attempts of a pool's probes, by "
+	       "probe and result (success, failure); configured probes only.");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned r = 0; r < LV_PROBE_ROLES; r++)
+			for (int ok = 1; ok >= 0 && sup->pools[i]->cfg.probes[r].kind; ok--) {
+				labels2(o, "loopvisor_probe_results_total", "pool",
+				        sup->pools[i]->cfg.name, "probe", probe_roles[r]);
+				put(o, ",result=\"%s\"} %llu\n", ok ? "success" : "failure",
+				    (unsigned long long)sup->pools[i]->stats.probe_results[r][ok]);
+			}
+	family(o, "loopvisor_probe_duration_seconds", "histogram", "How long each attempt of a "
+	       "pool's probes took, by probe; configured probes only.");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned r = 0; r < LV_PROBE_ROLES; r++)
+			if (sup->pools[i]->cfg.probes[r].kind)
+				write_histogram(o, "loopvisor_probe_duration_seconds", "pool",
+				                sup->pools[i]->cfg.name, "probe", probe_roles[r],
+				                &sup->pools[i]->stats.probe_duration[r]);
 }
 
 static void write_pool_stats(struct out *o, const struct supervisor *sup)
@@ -330,7 +372,7 @@ static void write_pool_stats(struct out *o, const struct supervisor *sup)
 	for (size_t i = 0; i < sup->n_pools; i++)
 		for (unsigned r = 0; r < LV_RR_COUNT; r++) {
 			pool_sample(o, "loopvisor_pool_restarts_total", sup->pools[i]);
-			put(o, ",reason=\"%s\"} %llu\n", reasons[r],
+			put(o, ",reason=\"%s\"} %llu\n", status_reason_name(r),
 			    (unsigned long long)sup->pools[i]->stats.restarts[r]);
 		}
 	family(o, "loopvisor_loop_hangs_total", "counter", "Loops of a pool's workers found hung "
@@ -357,12 +399,13 @@ static void write_pool_stats(struct out *o, const struct supervisor *sup)
 	       "pool's module workers reported.");
 	for (size_t i = 0; i < sup->n_pools; i++)
 		write_histogram(o, "loopvisor_loop_lag_seconds", "pool", sup->pools[i]->cfg.name,
-		                &sup->pools[i]->stats.lag);
+		                NULL, NULL, &sup->pools[i]->stats.lag);
 	family(o, "loopvisor_spawn_duration_seconds", "histogram", "From a worker's process made "
 	       "to running (ready, where the pool has readiness).");
 	for (size_t i = 0; i < sup->n_pools; i++)
 		write_histogram(o, "loopvisor_spawn_duration_seconds", "pool", sup->pools[i]->cfg.name,
-		                &sup->pools[i]->stats.spawn);
+		                NULL, NULL, &sup->pools[i]->stats.spawn);
+	write_probe_stats(o, sup);
 }
 
 /* The control socket's answers: per method and code, and each method's durations. */
@@ -387,7 +430,7 @@ static void write_requests(struct out *o, const struct request_stats *st)
 	for (unsigned m = 0; m < LV_REQUEST_METHODS_MAX; m++)
 		if (seen[m])
 			write_histogram(o, "loopvisor_control_request_duration_seconds", "method",
-			                request_stats_method(st, m), &st->duration[m]);
+			                request_stats_method(st, m), NULL, NULL, &st->duration[m]);
 }
 
 /* The accept queue of each shared TCP listening socket, from the daemon's own descriptor

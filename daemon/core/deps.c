@@ -14,6 +14,8 @@ static const char *pool_readiness(const struct pool *p)
 
 		if (w && !w->removing && w->state != WS_RUNNING)
 			return fsm_wire_name(w->state);
+		if (w && !w->removing && !w->ready)
+			return "not ready"; /* running, and its readiness probe says no */
 	}
 	return "running";
 }

@@ -22,7 +22,7 @@ static const char *const input_names[FI_COUNT] = {
 	[FI_START] = "start", [FI_STOP] = "stop", [FI_RESTART] = "restart",
 	[FI_DEPS_READY] = "deps-ready", [FI_SPAWNED] = "spawned",
 	[FI_SPAWN_FAILED] = "spawn-failed", [FI_READY] = "ready", [FI_EXITED] = "exited",
-	[FI_TIMER] = "timer", [FI_HUNG] = "hung",
+	[FI_TIMER] = "timer", [FI_HUNG] = "hung", [FI_PROBE_FAILED] = "probe-failed",
 };
 
 const char *fsm_wire_name(enum worker_state s)
@@ -73,6 +73,7 @@ static void try_start(struct fsm_step *s, const struct fsm_facts *f, bool forgot
 		s->next = WS_SPAWNING;
 		s->actions |= FA_SPAWN;
 		s->stop_requested = s->hung = false;
+		s->probe_failed = FSM_PROBE_NONE;
 	}
 }
 
@@ -160,24 +161,39 @@ static void on_spawn_failed(struct fsm_step *s, enum worker_state state,
 	arm(s, lv_backoff_ms(s->quick_failures));
 }
 
-/* An exit it was asked for ends in stopped or, for a restart, in a new start; any other
- * exit goes by the pool's restart policy, backing off after short runs. */
+/* A failed process starts again at once after a stable run, else after a backoff. */
+static void restart_after_failure(struct fsm_step *s, const struct fsm_facts *f, bool quick)
+{
+	if ((s->quick_failures = quick ? f->quick_failures + 1 : 0) == 0) {
+		try_start(s, f, false);
+	} else {
+		s->next = WS_BACKOFF;
+		arm(s, lv_backoff_ms(s->quick_failures));
+	}
+}
+
+/* An exit it was asked for ends in stopped or, for a restart, in a new start; an exit a
+ * failed probe asked for is a failure whatever its status (a failed startup probe a failed
+ * start); any other exit goes by the pool's restart policy, backing off after short runs. */
 static void on_exited(struct fsm_step *s, const struct fsm_facts *f)
 {
 	s->actions |= FA_CLEAR_TIMER | FA_DISARM_HANG;
 	s->stop_requested = s->hung = false;
+	s->probe_failed = FSM_PROBE_NONE;
 	if (f->shutting_down || f->removing || !f->want_running) {
 		s->next = WS_STOPPED;
+	} else if (f->probe_failed && f->restart == LV_RESTART_NEVER) {
+		s->want_running = false;
+		s->next = WS_FAILED;
+	} else if (f->probe_failed) {
+		restart_after_failure(s, f, f->probe_failed == FSM_PROBE_STARTUP || !f->stable_run);
 	} else if (f->stop_requested) {
 		try_start(s, f, false);
 	} else if (!lv_should_restart(f->restart, f->exit_status)) {
 		s->want_running = false;
 		s->next = lv_exit_is_clean(f->exit_status) ? WS_STOPPED : WS_FAILED;
-	} else if ((s->quick_failures = f->stable_run ? 0 : f->quick_failures + 1) == 0) {
-		try_start(s, f, false);
 	} else {
-		s->next = WS_BACKOFF;
-		arm(s, lv_backoff_ms(s->quick_failures));
+		restart_after_failure(s, f, !f->stable_run);
 	}
 }
 
@@ -203,11 +219,25 @@ static void on_hung(struct fsm_step *s, enum worker_state state, const struct fs
 	arm(s, FSM_HANG_KILL_GRACE_MS);
 }
 
+/* A failed startup or liveness probe stops the process gracefully (its stop signal, then
+ * SIGKILL after stop_timeout_ms); its exit then counts as a failure. */
+static void on_probe_failed(struct fsm_step *s, enum worker_state state,
+                            const struct fsm_facts *f)
+{
+	if (!f->has_process || f->hung || f->stop_requested || f->probe_failed ||
+	    (state != WS_STARTING && state != WS_RUNNING))
+		return;
+	s->probe_failed = state == WS_STARTING ? FSM_PROBE_STARTUP : FSM_PROBE_LIVENESS;
+	s->next = WS_STOPPING;
+	s->actions |= FA_ERR_PROBE | FA_ASK_STOP | FA_DISARM_HANG;
+	arm(s, f->stop_timeout_ms);
+}
+
 struct fsm_step fsm_step(enum worker_state state, enum fsm_input in, const struct fsm_facts *f)
 {
 	struct fsm_step s = {
 		.next = state, .want_running = f->want_running, .quick_failures = f->quick_failures,
-		.stop_requested = f->stop_requested, .hung = f->hung,
+		.stop_requested = f->stop_requested, .hung = f->hung, .probe_failed = f->probe_failed,
 	};
 
 	switch (in) {
@@ -229,6 +259,7 @@ struct fsm_step fsm_step(enum worker_state state, enum fsm_input in, const struc
 	case FI_EXITED: on_exited(&s, f); break;
 	case FI_TIMER: on_timer(&s, state, f); break;
 	case FI_HUNG: on_hung(&s, state, f); break;
+	case FI_PROBE_FAILED: on_probe_failed(&s, state, f); break;
 	}
 	return s;
 }

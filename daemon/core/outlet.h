@@ -16,6 +16,8 @@ enum core_change_kind {
 	CC_WORKER_STATE,     /* worker moved from `from` to worker->state */
 	CC_WORKER_EXITED,    /* worker's process exited (status, error); its pid still set */
 	CC_WORKER_HUNG,      /* worker's process stopped beating and was aborted (error) */
+	CC_WORKER_PROBE,     /* a probe of worker gave a result (probe, probe_ok, error) */
+	CC_WORKER_READY,     /* worker's ready flag changed */
 	CC_WORKER_GONE,      /* worker is about to be freed */
 	CC_POOL_SETTLED,     /* workers of pool changed during the last loop turn */
 	CC_POOL_ADDED,       /* pool_name */
@@ -37,6 +39,8 @@ struct core_change {
 	const char *error;
 	unsigned scaled_from, scaled_to;
 	json_t *result;                /* borrowed */
+	const char *probe;             /* CC_WORKER_PROBE: "startup", "liveness", "readiness" */
+	bool probe_ok;
 };
 
 struct core_outlet {

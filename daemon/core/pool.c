@@ -113,6 +113,8 @@ int pool_copy_config(struct lv_pool_config *dst, const struct lv_pool_config *sr
 	dst->listen = dup_strv(src->listen);
 	dst->after = dup_strv(src->after);
 	dst->source = src->source ? json_deep_copy(src->source) : json_object();
+	if (lv_probes_copy(dst->probes, src->probes) < 0)
+		return -1;
 	return dst->env && dst->env_files && dst->params && dst->listen && dst->after && dst->source ? 0 : -1;
 }
 

@@ -13,8 +13,13 @@ static void on_exited(void *ctx, struct process *p, int status)
 {
 	struct supervisor *sup = ctx;
 	struct worker *w = p->owner;
-	struct pool *pool = w->pool;
+	struct pool *pool;
 
+	if (p->probe) {
+		probe_exec_exited(p->owner, status);
+		return;
+	}
+	pool = w->pool;
 	worker_exited(w, status);
 	pool_drop_stopped(pool, w);
 	if (pool_forget_if_gone(pool))
@@ -27,7 +32,8 @@ static void on_last_words(void *ctx, struct process *p)
 {
 	struct supervisor *sup = ctx;
 
-	notify_flush(sup->notify, p);
+	if (!p->probe)
+		notify_flush(sup->notify, p);
 }
 
 /* Said in the log each time, not only once the start limit gives up on it. */
@@ -36,6 +42,10 @@ static void on_start_error(void *ctx, struct process *p, const char *text, size_
 	struct worker *w = p->owner;
 
 	(void)ctx;
+	if (p->probe) { /* it exits 127 next: the probe fails with its exit */
+		log_warn("%s: probe cannot start: %.*s", p->name, (int)len, text);
+		return;
+	}
 	worker_set_exit_error(w, "%.*s", (int)len, text);
 	log_warn("%s: cannot start: %s", w->name, w->exit_error);
 }
@@ -46,7 +56,7 @@ static void on_exec_done(void *ctx, struct process *p)
 	struct worker *w = p->owner;
 
 	(void)ctx;
-	if (!w->pool->cfg.ready_notify)
+	if (!p->probe && !w->pool->cfg.ready_notify)
 		worker_ready(w);
 }
 
@@ -54,19 +64,27 @@ static int on_describe(void *ctx, struct process *p, struct lv_spawn *sp, char *
                        size_t errlen)
 {
 	(void)ctx;
+	if (p->probe)
+		return probe_exec_describe(p->owner, sp, err, errlen);
 	return worker_describe(p->owner, sp, err, errlen);
 }
 
 static void on_spawned(void *ctx, struct process *p, const struct spawn_io *io)
 {
 	(void)ctx;
-	worker_spawned(p->owner, io);
+	if (p->probe)
+		probe_exec_spawned(p->owner);
+	else
+		worker_spawned(p->owner, io);
 }
 
 static void on_spawn_failed(void *ctx, struct process *p, const char *why)
 {
 	(void)ctx;
-	worker_spawn_failed(p->owner, why);
+	if (p->probe)
+		probe_exec_spawn_failed(p->owner, why);
+	else
+		worker_spawn_failed(p->owner, why);
 }
 
 static void on_notify_ready(void *ctx, void *owner)
@@ -115,6 +133,8 @@ static void on_misbehaved(void *ctx, void *owner, const char *why)
 
 void core_process_hooks_install(struct supervisor *sup)
 {
+	sup->probe_hooks = (struct probe_hooks){ .failed = worker_probe_failed,
+	                                         .ready = worker_ready };
 	sup->channels.hooks.ready = on_loop_ready;
 	sup->channels.hooks.beat = on_loop_beat;
 	sup->channels.hooks.misbehaved = on_misbehaved;

@@ -38,9 +38,10 @@ static void roll_fail(struct pool *p, const struct worker *w)
  * stopped short (exited and backing off, failed, or stopped). */
 static int replacement(const struct pool *p, const struct worker *w)
 {
-	if (w->ran_seq > p->roll.since)
+	if (w->ready_seq > p->roll.since)
 		return 1;
 	switch (w->state) {
+	case WS_RUNNING: /* not ready yet: its readiness probe has not said so */
 	case WS_STOPPING:
 	case WS_WAITING:
 	case WS_SPAWNING:

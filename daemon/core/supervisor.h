@@ -23,6 +23,7 @@
 #include "daemon/proc/output.h"
 #include "daemon/proc/procs.h"
 #include "daemon/core/policy.h"
+#include "daemon/core/probes.h"
 #include "daemon/core/worker_env.h"
 
 struct pool;
@@ -71,11 +72,15 @@ struct worker {
 	unsigned n_loops;
 	struct output output;                /* its captured stdout, stderr and lv_log lines */
 	struct worker_env env;               /* argv, env and cwd of the start being sent */
+	struct worker_probes *probes;        /* its probes (probes.h) */
+	bool ready;                          /* running, and its readiness probe (if any) says so */
+	uint64_t ready_seq;                  /* sup->run_seq when it last became ready, 0 never */
+	enum fsm_probe_stop probe_failed;    /* its process is stopped because a probe failed */
 };
 
 /* Why a worker's process was started again (loopvisor_pool_restarts_total's reason). */
 enum lv_restart_reason { LV_RR_EXIT, LV_RR_SIGNAL, LV_RR_HANG, LV_RR_START_TIMEOUT,
-	                     LV_RR_COMMAND, LV_RR_RELOAD, LV_RR_COUNT };
+	                     LV_RR_COMMAND, LV_RR_RELOAD, LV_RR_PROBE, LV_RR_COUNT };
 
 /* What a pool counts for /metrics, from its start (a removed pool's go with it). */
 struct pool_stats {
@@ -85,6 +90,8 @@ struct pool_stats {
 	uint64_t log_dropped;                /* lines its log file could not take */
 	struct lv_histo lag;                 /* every heartbeat's loop lag */
 	struct lv_histo spawn;               /* process made to running */
+	uint64_t probe_results[LV_PROBE_ROLES][2]; /* by role, failure [0] and success [1] */
+	struct lv_histo probe_duration[LV_PROBE_ROLES];
 };
 
 struct pool {
@@ -97,6 +104,7 @@ struct pool {
 	struct worker **workers;             /* index -> worker; n_slots entries */
 	unsigned n_slots;
 	unsigned running;                    /* workers in WS_RUNNING */
+	unsigned ready;                      /* workers ready (struct worker's ready) */
 	unsigned config_workers;             /* what its config (or add) says; cfg.workers is
 	                                      * what runs, other while a scale overrides it */
 	bool removing;                       /* freed once its last worker is gone */
@@ -157,6 +165,7 @@ struct supervisor {
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int64_t started_wall_ms;             /* when it started, ms since the epoch (metrics) */
 	struct http *http;                   /* the "http" listener, or NULL (control/http.h) */
+	struct probe_hooks probe_hooks;      /* what probes ask of workers (probes.h) */
 	int exit_code;
 };
 
@@ -214,6 +223,8 @@ bool worker_should_run(const struct worker *w);
 void worker_restart(struct worker *w);        /* command: stop then start */
 void worker_resume(struct worker *w);         /* the pools it waited for are running */
 void worker_ready(struct worker *w);          /* the process reported readiness */
+/* A startup or liveness probe failed past its threshold (detail: which, and why). */
+void worker_probe_failed(struct worker *w, const char *detail);
 void worker_loop_ready(struct worker_loop *l);/* one loop reported readiness */
 void worker_heartbeat(struct worker_loop *l); /* a loop is alive: push its hang deadline */
 /* The worker misbehaves toward the supervisor: log, kill its group, restart by policy. */
@@ -227,6 +238,10 @@ void worker_set_error(struct worker *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* worker_spawn.c: the worker's process, made and ended through the process layer */
+/* What any process of w's is made as, from env (argv, env, cwd): w's identity (pool, name,
+ * user, group, limits), exec, its output inherited; the caller adds the rest. */
+void worker_spawn_identity(const struct worker *w, const struct worker_env *env,
+                           struct lv_spawn *sp);
 void worker_spawn(struct worker *w);   /* asks for it: worker_spawned or _spawn_failed follow */
 /* What the process is made from, at the moment it is made (struct proc_hooks.describe). */
 int worker_describe(struct worker *w, struct lv_spawn *sp, char *err, size_t errlen);

@@ -36,6 +36,7 @@ static void set_state(struct worker *w, enum worker_state s)
 	log_info("%s: %s -> %s", w->name, fsm_state_name(w->state), fsm_state_name(s));
 	w->state = s;
 	core_changed(w->pool->sup, &c);
+	probes_state_changed(w, c.from);
 }
 
 static void replace_text(char **slot, const char *fmt, va_list ap)
@@ -150,7 +151,8 @@ struct worker *worker_new(struct pool *pool, unsigned index)
 	w->output = (struct output){ .all = &pool->sup->outputs, .name = w->name,
 	                             .pool = pool->cfg.name, .pid = &w->proc.pid, .file = &pool->log,
 	                             .lines = pool->stats.log_lines,
-	                             .dropped = &pool->stats.log_dropped };
+	                             .dropped = &pool->stats.log_dropped,
+	                             .watch = probes_line, .watch_arg = w };
 	if (lv_start_limit_init(&w->start_limit, pool->cfg.start_limit_burst,
 	                        pool->cfg.start_limit_interval_ms) < 0 ||
 	    !(w->timer = evtimer_new(pool->sup->base, on_timer, w)) || init_loops(w) < 0) {
@@ -177,6 +179,7 @@ void worker_free(struct worker *w)
 	if (!w)
 		return;
 	settle_references(w);
+	probes_free(w);
 	worker_close_process(w);
 	if (w->timer)
 		event_free(w->timer);
@@ -223,7 +226,7 @@ struct input {
 	enum fsm_input in;
 	int status;                  /* FI_EXITED */
 	uint64_t uptime_ms;          /* FI_EXITED */
-	const char *detail;          /* FI_HUNG: what the error says */
+	const char *detail;          /* FI_HUNG, FI_PROBE_FAILED: what the error says */
 	char why[LV_ERRBUF];         /* filled: why it waits for other pools */
 	bool no_memory;              /* filled: the worker could not follow its pool's config */
 };
@@ -242,7 +245,7 @@ static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
 	*f = (struct fsm_facts){
 		.want_running = w->want_running, .quick_failures = w->quick_failures,
 		.has_process = w->proc.pid > 0 || w->proc.spawning, .hung = w->hung,
-		.stop_requested = w->stop_requested,
+		.stop_requested = w->stop_requested, .probe_failed = w->probe_failed,
 		.shutting_down = sup->shutting_down, .removing = w->removing, .deps_ready = true,
 		.restart = p->cfg.restart, .exit_status = in->status,
 		.stable_run = in->uptime_ms >= LV_STABLE_RUN_MS,
@@ -301,7 +304,7 @@ static void say_why(struct worker *w, const struct fsm_step *s, const struct inp
 	if (s->actions & FA_ERR_START_TIMEOUT)
 		worker_set_exit_error(w, "start timeout: not ready within %u ms",
 		                      w->pool->cfg.start_timeout_ms);
-	if (s->actions & FA_ERR_HUNG)
+	if (s->actions & (FA_ERR_HUNG | FA_ERR_PROBE))
 		worker_set_exit_error(w, "%s", in->detail);
 	if (!(s->actions & FA_KILL))
 		return;
@@ -335,6 +338,7 @@ static void carry_out(struct worker *w, const struct fsm_step *s, struct input *
 	w->quick_failures = s->quick_failures;
 	w->stop_requested = s->stop_requested;
 	w->hung = s->hung;
+	w->probe_failed = s->probe_failed;
 	if (s->actions & FA_FORGET_FAILURES)
 		lv_start_limit_reset(&w->start_limit);
 	if (s->actions & FA_CLEAR_TIMER)
@@ -394,8 +398,15 @@ void worker_ready(struct worker *w)
 {
 	if (w->state == WS_SPAWNING && w->proc.pid > 0)
 		w->ready_early = true;
-	else
+	else if (probes_let_ready(w)) /* else owed until its startup probe passes */
 		feed_input(w, FI_READY);
+}
+
+void worker_probe_failed(struct worker *w, const char *detail)
+{
+	struct input in = { .in = FI_PROBE_FAILED, .detail = detail };
+
+	feed(w, &in);
 }
 
 /* One timer per worker, whose meaning depends on the state it was armed in. */
@@ -518,6 +529,8 @@ static enum lv_restart_reason end_reason(const struct worker *w, int status)
 
 	if (w->hung)
 		return LV_RR_HANG;
+	if (w->probe_failed)
+		return LV_RR_PROBE;
 	if (w->start_timed_out)
 		return LV_RR_START_TIMEOUT;
 	if (w->stop_requested && w->want_running) /* a restart asked for */

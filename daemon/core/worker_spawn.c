@@ -15,24 +15,35 @@
 #include "daemon/proc/output.h"
 #include "daemon/proc/spawn.h"
 
-static void fill_spawn(struct worker *w, struct lv_spawn *sp)
+void worker_spawn_identity(const struct worker *w, const struct worker_env *env,
+                           struct lv_spawn *sp)
 {
 	const struct lv_pool_config *cfg = &w->pool->cfg;
 
 	memset(sp, 0, sizeof *sp);
-	sp->kind = cfg->kind;
+	sp->kind = LV_KIND_EXEC;
 	sp->pool = cfg->name;
 	sp->index = w->index;
 	sp->worker = w->name;
 	sp->supervisor = getpid();
 	sp->nofile_soft = w->pool->sup->nofile_soft;
-	sp->argv = w->env.argv;
-	sp->env = w->env.env;
-	sp->cwd = w->env.cwd;
+	sp->argv = env->argv;
+	sp->env = env->env;
+	sp->cwd = env->cwd;
 	sp->set_ids = cfg->user || cfg->group;
 	sp->uid = cfg->user ? cfg->uid : getuid();
 	sp->gid = cfg->gid;
 	sp->user = cfg->user;
+	sp->stdout_fd = sp->stderr_fd = -1;
+	sp->limits = cfg;
+}
+
+static void fill_spawn(struct worker *w, struct lv_spawn *sp)
+{
+	const struct lv_pool_config *cfg = &w->pool->cfg;
+
+	worker_spawn_identity(w, &w->env, sp);
+	sp->kind = cfg->kind;
 	sp->module_path = w->pool->module_path;
 	sp->params = cfg->params;
 	sp->loops = w->n_loops;
@@ -40,9 +51,7 @@ static void fill_spawn(struct worker *w, struct lv_spawn *sp)
 	sp->listen_fds = w->pool->listen_fds;
 	sp->listen_names = cfg->listen;
 	sp->n_listen = (unsigned)cfg->n_listen;
-	sp->stdout_fd = sp->stderr_fd = -1;
 	sp->output_null = cfg->output == LV_OUTPUT_NULL;
-	sp->limits = cfg;
 }
 
 /* Finds NAME.so on the job path, or takes a path as is; 0 or -1 with err. */

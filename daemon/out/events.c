@@ -16,6 +16,7 @@ static const char *const names[EV_COUNT] = {
 	[EV_POOL_ROLLING] = "pool.rolling", [EV_POOL_ROLLED] = "pool.rolled",
 	[EV_POOL_ROLL_FAILED] = "pool.roll_failed",
 	[EV_DAEMON_RELOADED] = "daemon.reloaded", [EV_DAEMON_STOPPING] = "daemon.stopping",
+	[EV_WORKER_PROBE] = "worker.probe",
 };
 
 const char *events_name(enum lv_event ev)
@@ -86,7 +87,8 @@ void events_worker_state(struct supervisor *sup, const struct worker *w, enum wo
 void events_worker_exited(struct supervisor *sup, const struct worker *w, int status,
                           const char *error)
 {
-	json_t *m = json_pack("{s:o}", "exit", status_exit_json(status));
+	json_t *m = json_pack("{s:o, s:s}", "exit", status_exit_json(status), "reason",
+	                      status_reason_name(w->end_reason));
 	json_t *text = error ? json_string(error) : NULL;
 
 	if (text)

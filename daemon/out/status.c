@@ -9,6 +9,56 @@
 #include "config/signame.h"
 #include "ipc/jsonw.h"
 
+static const char *const reasons[LV_RR_COUNT] = {
+	[LV_RR_EXIT] = "exit", [LV_RR_SIGNAL] = "signal", [LV_RR_HANG] = "hang",
+	[LV_RR_START_TIMEOUT] = "start_timeout", [LV_RR_COMMAND] = "command",
+	[LV_RR_RELOAD] = "reload", [LV_RR_PROBE] = "probe",
+};
+
+const char *status_reason_name(unsigned reason)
+{
+	return reason < LV_RR_COUNT ? reasons[reason] : "exit";
+}
+
+static const char *const probe_roles[LV_PROBE_ROLES] = {
+	[LV_PROBE_STARTUP] = "startup", [LV_PROBE_LIVENESS] = "liveness",
+	[LV_PROBE_READINESS] = "readiness",
+};
+
+/* "probes": {"readiness": {"result": "failure", "reason": "status 503", "failures": 2}}, the
+ * configured ones, while the worker has a process. */
+static void write_probes(struct jsonw *o, const struct worker *w)
+{
+	bool first = true;
+
+	if (!w->probes)
+		return;
+	for (unsigned r = 0; r < LV_PROBE_ROLES; r++) {
+		const struct probe_state *ps = &w->probes->p[r];
+
+		if (w->pool->cfg.probes[r].kind == LV_PROBE_NONE)
+			continue;
+		if (first)
+			jsonw_lit(o, ",\"probes\":{");
+		else
+			jsonw_lit(o, ",");
+		first = false;
+		jsonw_str(o, probe_roles[r]);
+		jsonw_lit(o, ":{\"result\":");
+		if (ps->last < 0)
+			jsonw_lit(o, "null");
+		else
+			jsonw_str(o, ps->last ? "success" : "failure");
+		jsonw_lit(o, ",\"reason\":");
+		jsonw_str(o, ps->last < 0 ? NULL : ps->why);
+		jsonw_lit(o, ",\"failures\":");
+		jsonw_int(o, ps->failures);
+		jsonw_lit(o, "}");
+	}
+	if (!first)
+		jsonw_lit(o, "}");
+}
+
 static void write_exit(struct jsonw *o, int status)
 {
 	const char *name;
@@ -104,6 +154,13 @@ void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
 		jsonw_lit(o, "null");
 	jsonw_lit(o, ",\"last_error\":");
 	jsonw_str(o, w->last_error);
+	jsonw_lit(o, ",\"last_end\":");
+	jsonw_str(o, w->has_exited ? status_reason_name(w->end_reason) : NULL);
+	if (w->ready)
+		jsonw_lit(o, ",\"ready\":true");
+	else
+		jsonw_lit(o, ",\"ready\":false");
+	write_probes(o, w);
 	jsonw_lit(o, ",\"loop\":");
 	write_loops(o, w, now);
 	jsonw_lit(o, ",\"counters\":");
@@ -137,6 +194,8 @@ void status_write_pool(struct jsonw *o, const struct pool *p)
 	jsonw_int(o, pool_held(p));
 	jsonw_lit(o, ",\"running\":");
 	jsonw_int(o, p->running);
+	jsonw_lit(o, ",\"ready\":");
+	jsonw_int(o, p->ready);
 	jsonw_lit(o, "}");
 }
 

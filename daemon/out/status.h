@@ -14,6 +14,8 @@ struct jsonw;
 json_t *status_worker_json(const struct worker *w);
 /* {"code": N} or {"signal": "NAME"} for a waitpid status. */
 json_t *status_exit_json(int status);
+/* The name of an enum lv_restart_reason: "exit", "signal", "hang", "probe"... */
+const char *status_reason_name(unsigned reason);
 void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now);
 void status_write_pool(struct jsonw *o, const struct pool *p);
 /* The whole status result, {"pools": [...], "workers": [...]}: the status method without a

@@ -210,6 +210,8 @@ static void capture(struct output *o, enum lv_stream stream, const char *text, s
 	++all->seq;
 	if (o->lines)
 		o->lines[stream]++;
+	if (o->watch)
+		o->watch(o->watch_arg, text, len);
 	if ((r = ring_slot(o, len)) != NULL)
 		fill_rec(r, all->seq, time_ms, stream, o, text, len);
 	if (lv_sinks_want_lines(all->sinks)) {

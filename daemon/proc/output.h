@@ -38,6 +38,8 @@ struct output {
 	struct bufferevent *bev[2];       /* read ends of the process's stdout and stderr */
 	uint64_t *lines;                  /* its pool's lines per stream, or NULL (metrics) */
 	uint64_t *dropped;                /* its pool's lines its log file did not take */
+	void (*watch)(void *arg, const char *text, size_t len); /* sees each line, or NULL */
+	void *watch_arg;
 	struct log_rec **ring;            /* its last lines */
 	unsigned ring_next, ring_len, ring_cap;
 };

@@ -35,6 +35,7 @@ struct process {
 	bool reaped;            /* its exit is known, not handled yet: pid is stale */
 	const char *name;       /* "POOL:INDEX", for the log */
 	void *owner;            /* handed back in every report */
+	bool probe;             /* the owner is a probe (core/probes.h), not a worker */
 	struct procs *ps;       /* set when it starts */
 	int error_fd;           /* read end of its start-error pipe, or -1 */
 	struct event *exec_watch; /* exec: watches that pipe; EOF = exec succeeded */

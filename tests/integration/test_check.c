@@ -45,7 +45,7 @@ static void said(const char *line)
 
 START_TEST(check_names_what_would_fail_at_start)
 {
-	char cfg[1024 * 4], path[600], *dir;
+	char cfg[1024 * 5], path[600], *dir;
 
 	/* the daemon's own folder holds the config; nothing the config names exists yet */
 	lvd_start(&d, "{\"pools\":[{\"name\":\"later\",\"exec\":[\"./later.sh\"],\"autostart\":false}]}");
@@ -64,7 +64,9 @@ START_TEST(check_names_what_would_fail_at_start)
 	         "{\"name\":\"envf\",\"exec\":[\"true\"],\"env_file\":[\"-opt.env\",\"app.env\"]},"
 	         "{\"name\":\"notx\",\"exec\":[\"/etc/passwd\"]},"
 	         "{\"name\":\"path\",\"exec\":[\"true\"],\"env\":{\"PATH\":\"/nonexistent\"}},"
-	         "{\"name\":\"ok\",\"exec\":[\"sh\",\"{index}\"],\"cwd\":\"w{index}\",\"workers\":2}]}",
+	         "{\"name\":\"ok\",\"exec\":[\"sh\",\"{index}\"],\"cwd\":\"w{index}\",\"workers\":2},"
+	         "{\"name\":\"probe\",\"exec\":[\"true\"],\"probes\":{\"readiness\":"
+	         "{\"exec\":[\"no-such-probe-lv\"]},\"liveness\":{\"exec\":[\"true\"]}}}]}",
 	         lvd_build_path("tests/lv_badabi.so"), lvd_build_path("tests/lv_nosymbol.so"));
 	snprintf(path, sizeof path, "%s/check.json", dir);
 	write_file(path, cfg, 0600);
@@ -85,6 +87,8 @@ START_TEST(check_names_what_would_fail_at_start)
 	said("loopvisord: pools[7].exec[0]: /etc/passwd: not executable by user ");
 	said("loopvisord: pools[8].exec[0]: true: not found in PATH (/nonexistent)\n");
 	ck_assert_ptr_null(strstr(err, "pools[9]"));
+	said("loopvisord: pools[10].probes.readiness.exec[0]: no-such-probe-lv: not found in PATH (");
+	ck_assert_ptr_null(strstr(err, "probes.liveness"));
 	ck_assert_ptr_null(strstr(err, "pools[2].cwd: /w0"));
 	/* every problem fixed: OK (and the daemon, which started with it, starts "later") */
 	snprintf(path, sizeof path, "%s/later.sh", dir);

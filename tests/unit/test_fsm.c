@@ -53,6 +53,7 @@ static const struct row grid[] = {
 	{ WS_STOPPED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_STOPPED, FI_TIMER, WS_STOPPED, NONE, 0, 1 },
 	{ WS_STOPPED, FI_HUNG, WS_STOPPED, NONE, 0, 1 },
+	{ WS_STOPPED, FI_PROBE_FAILED, WS_STOPPED, NONE, 0, 1 },
 
 	{ WS_WAITING, FI_START, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
@@ -64,6 +65,7 @@ static const struct row grid[] = {
 	{ WS_WAITING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_WAITING, FI_TIMER, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_HUNG, WS_WAITING, NONE, 0, 1 },
+	{ WS_WAITING, FI_PROBE_FAILED, WS_WAITING, NONE, 0, 1 },
 
 	{ WS_SPAWNING, FI_START, WS_SPAWNING, NONE, 0, 1 },
 	{ WS_SPAWNING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
@@ -75,6 +77,7 @@ static const struct row grid[] = {
 	{ WS_SPAWNING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_SPAWNING, FI_TIMER, WS_SPAWNING, NONE, 0, 1 },
 	{ WS_SPAWNING, FI_HUNG, WS_SPAWNING, NONE, 0, 1 },
+	{ WS_SPAWNING, FI_PROBE_FAILED, WS_SPAWNING, NONE, 0, 1 },
 
 	{ WS_STARTING, FI_START, WS_STARTING, NONE, 0, 1 },
 	{ WS_STARTING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
@@ -87,6 +90,7 @@ static const struct row grid[] = {
 	{ WS_STARTING, FI_TIMER, WS_STARTING, FA_ERR_START_TIMEOUT | FA_KILL, 0, 1 },
 	{ WS_STARTING, FI_HUNG, WS_STARTING, FA_ERR_HUNG | FA_ABORT | FA_ARM_TIMER,
 	  FSM_HANG_KILL_GRACE_MS, 1 },
+	{ WS_STARTING, FI_PROBE_FAILED, WS_STOPPING, FA_ERR_PROBE | STOPS, STOP_MS, 1 },
 
 	{ WS_RUNNING, FI_START, WS_RUNNING, NONE, 0, 1 },
 	{ WS_RUNNING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
@@ -99,6 +103,7 @@ static const struct row grid[] = {
 	{ WS_RUNNING, FI_TIMER, WS_RUNNING, NONE, 0, 1 },
 	{ WS_RUNNING, FI_HUNG, WS_RUNNING, FA_ERR_HUNG | FA_ABORT | FA_ARM_TIMER,
 	  FSM_HANG_KILL_GRACE_MS, 1 },
+	{ WS_RUNNING, FI_PROBE_FAILED, WS_STOPPING, FA_ERR_PROBE | STOPS, STOP_MS, 1 },
 
 	{ WS_STOPPING, FI_START, WS_STOPPING, NONE, 0, 1 },
 	{ WS_STOPPING, FI_STOP, WS_STOPPING, NONE, 0, 0 },
@@ -110,6 +115,7 @@ static const struct row grid[] = {
 	{ WS_STOPPING, FI_EXITED, WS_SPAWNING, EXIT | SPAWNS, 0, 1 }, /* a restart */
 	{ WS_STOPPING, FI_TIMER, WS_STOPPING, FA_KILL, 0, 1 },
 	{ WS_STOPPING, FI_HUNG, WS_STOPPING, NONE, 0, 1 },
+	{ WS_STOPPING, FI_PROBE_FAILED, WS_STOPPING, NONE, 0, 1 },
 
 	{ WS_BACKOFF, FI_START, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_BACKOFF, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
@@ -121,6 +127,7 @@ static const struct row grid[] = {
 	{ WS_BACKOFF, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_BACKOFF, FI_TIMER, WS_SPAWNING, SPAWNS, 0, 1 },
 	{ WS_BACKOFF, FI_HUNG, WS_BACKOFF, NONE, 0, 1 },
+	{ WS_BACKOFF, FI_PROBE_FAILED, WS_BACKOFF, NONE, 0, 1 },
 
 	{ WS_FAILED, FI_START, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_FAILED, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
@@ -132,6 +139,7 @@ static const struct row grid[] = {
 	{ WS_FAILED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_FAILED, FI_TIMER, WS_FAILED, NONE, 0, 1 },
 	{ WS_FAILED, FI_HUNG, WS_FAILED, NONE, 0, 1 },
+	{ WS_FAILED, FI_PROBE_FAILED, WS_FAILED, NONE, 0, 1 },
 };
 
 static void check_row(const struct row *r, const struct fsm_facts *f, const char *what)
@@ -221,6 +229,30 @@ static void scaled_away(struct fsm_facts *f) { f->removing = true; }
 static void hung(struct fsm_facts *f) { f->hung = true; }
 static void no_process(struct fsm_facts *f) { f->has_process = false; }
 static void asked(struct fsm_facts *f) { f->stop_requested = true; }
+static void startup_probe_failed(struct fsm_facts *f)
+{
+	f->stop_requested = false;
+	f->probe_failed = FSM_PROBE_STARTUP;
+	f->stable_run = true;
+}
+static void liveness_failed_clean(struct fsm_facts *f)
+{
+	f->stop_requested = false;
+	f->probe_failed = FSM_PROBE_LIVENESS;
+	f->stable_run = true;
+	f->restart = LV_RESTART_ON_FAILURE;
+	f->exit_status = EXITED(0);
+}
+static void liveness_failed_quickly(struct fsm_facts *f)
+{
+	f->stop_requested = false;
+	f->probe_failed = FSM_PROBE_LIVENESS;
+}
+static void liveness_failed_never(struct fsm_facts *f)
+{
+	liveness_failed_clean(f);
+	f->restart = LV_RESTART_NEVER;
+}
 
 static const struct variant variants[] = {
 	{ "after: not ready", { WS_STOPPED, FI_START, WS_WAITING,
@@ -281,6 +313,18 @@ static const struct variant variants[] = {
 	  no_process },
 	{ "an asked exit of a runner restarts", { WS_RUNNING, FI_EXITED, WS_SPAWNING,
 	  EXIT | SPAWNS, 0, 1 }, asked },
+	{ "startup probe: a failed start, however long", { WS_STOPPING, FI_EXITED, WS_BACKOFF,
+	  EXIT | FA_ARM_TIMER, 100, 1 }, startup_probe_failed },
+	{ "liveness: a clean exit still restarts, at once after a stable run", { WS_STOPPING,
+	  FI_EXITED, WS_SPAWNING, EXIT | SPAWNS, 0, 1 }, liveness_failed_clean },
+	{ "liveness: a short run backs off", { WS_STOPPING, FI_EXITED, WS_BACKOFF,
+	  EXIT | FA_ARM_TIMER, 100, 1 }, liveness_failed_quickly },
+	{ "liveness, never: failed", { WS_STOPPING, FI_EXITED, WS_FAILED, EXIT, 0, 0 },
+	  liveness_failed_never },
+	{ "a hung process is not also probed out", { WS_RUNNING, FI_PROBE_FAILED, WS_RUNNING,
+	  NONE, 0, 1 }, hung },
+	{ "no process: no probe stop", { WS_RUNNING, FI_PROBE_FAILED, WS_RUNNING, NONE, 0, 1 },
+	  no_process },
 };
 
 START_TEST(facts_that_change_the_outcome)
@@ -311,9 +355,16 @@ START_TEST(counts_and_flags_follow_the_step)
 	ck_assert(s.stop_requested);
 	s = fsm_step(WS_RUNNING, FI_HUNG, &f);
 	ck_assert(s.hung);
+	f.hung = false;
+	s = fsm_step(WS_RUNNING, FI_PROBE_FAILED, &f);
+	ck_assert(s.probe_failed == FSM_PROBE_LIVENESS && !s.stop_requested);
+	s = fsm_step(WS_STARTING, FI_PROBE_FAILED, &f);
+	ck_assert(s.probe_failed == FSM_PROBE_STARTUP);
+	f.probe_failed = FSM_PROBE_LIVENESS;
+	ck_assert(fsm_step(WS_STOPPING, FI_EXITED, &f).probe_failed == FSM_PROBE_NONE);
 	f.hung = true;
 	s = fsm_step(WS_BACKOFF, FI_TIMER, &f);
-	ck_assert(!s.hung && !s.stop_requested); /* a new process starts clean */
+	ck_assert(!s.hung && !s.stop_requested && !s.probe_failed); /* a new process starts clean */
 }
 END_TEST
 
