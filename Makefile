@@ -79,7 +79,7 @@ MUTANTS_CI = $(addprefix tests/mutants/,03-reader-may-shut-down.patch \
 	02-start-keeps-the-hold.patch 49-start-judged-on-the-state-now.patch \
 	52-reply-limit-per-client-off.patch 55-spawn-request-waits-for-its-answer.patch \
 	59-empty-params-array-refused.patch 60-blank-line-is-a-parse-error.patch \
-	96-http-unix-peer-without-role-reads.patch 100-restarts-all-by-exit.patch \
+	96-http-unix-peer-without-role-reads.patch \
 	90-deb-enables-units-on-install.patch 91-pc-prefix-of-configure-time.patch \
 	92-completion-ignores-socket-option.patch 118-probe-stop-is-a-clean-exit.patch)
 MUTANTS_CHAOS = $(filter-out $(MUTANTS_CI),$(sort $(wildcard tests/mutants/*.patch)))
