@@ -154,6 +154,9 @@ int lv_probes_copy(struct lv_probe_config dst[LV_PROBE_ROLES],
  * look up; host gets the literal without brackets (localhost: 127.0.0.1), port 1..65535 (a
  * worker past 0 may get one out of range from {index+N}), path the rest (tcp: ""). 0, or -1
  * with why. */
+/* "startup", "liveness" or "readiness": the role's key in the config, and its name in
+ * status, events and metrics. */
+const char *lv_probe_role_name(enum lv_probe_role role);
 int lv_probe_target_split(enum lv_probe_kind kind, const char *target, char *host,
                           size_t hostlen, unsigned *port, char *path, size_t pathlen,
                           char *why, size_t whylen);

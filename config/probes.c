@@ -15,6 +15,11 @@
 
 static const char *const role_keys[] = { "startup", "liveness", "readiness", NULL };
 
+const char *lv_probe_role_name(enum lv_probe_role role)
+{
+	return (unsigned)role < LV_PROBE_ROLES ? role_keys[role] : "unknown";
+}
+
 static const char *const probe_keys[] = {
 	"http", "tcp", "exec", "log", "status", "body", "period_ms", "timeout_ms",
 	"initial_delay_ms", "failure_threshold", "success_threshold", NULL,

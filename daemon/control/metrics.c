@@ -337,11 +337,6 @@ static void write_histogram(struct out *o, const char *name, const char *key,
 	put(o, "} %llu\n", (unsigned long long)h->count);
 }
 
-static const char *const probe_roles[LV_PROBE_ROLES] = {
-	[LV_PROBE_STARTUP] = "startup", [LV_PROBE_LIVENESS] = "liveness",
-	[LV_PROBE_READINESS] = "readiness",
-};
-
 /* Per pool and configured probe: results and durations. */
 static void write_probe_stats(struct out *o, const struct supervisor *sup)
 {
@@ -351,7 +346,7 @@ static void write_probe_stats(struct out *o, const struct supervisor *sup)
 		for (unsigned r = 0; r < LV_PROBE_ROLES; r++)
 			for (int ok = 1; ok >= 0 && sup->pools[i]->cfg.probes[r].kind; ok--) {
 				labels2(o, "loopvisor_probe_results_total", "pool",
-				        sup->pools[i]->cfg.name, "probe", probe_roles[r]);
+				        sup->pools[i]->cfg.name, "probe", lv_probe_role_name(r));
 				put(o, ",result=\"%s\"} %llu\n", ok ? "success" : "failure",
 				    (unsigned long long)sup->pools[i]->stats.probe_results[r][ok]);
 			}
@@ -361,7 +356,7 @@ static void write_probe_stats(struct out *o, const struct supervisor *sup)
 		for (unsigned r = 0; r < LV_PROBE_ROLES; r++)
 			if (sup->pools[i]->cfg.probes[r].kind)
 				write_histogram(o, "loopvisor_probe_duration_seconds", "pool",
-				                sup->pools[i]->cfg.name, "probe", probe_roles[r],
+				                sup->pools[i]->cfg.name, "probe", lv_probe_role_name(r),
 				                &sup->pools[i]->stats.probe_duration[r]);
 }
 

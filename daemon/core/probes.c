@@ -15,11 +15,6 @@
 #include "daemon/lib/log.h"
 #include "daemon/proc/probe_net.h"
 
-static const char *const role_names[LV_PROBE_ROLES] = {
-	[LV_PROBE_STARTUP] = "startup", [LV_PROBE_LIVENESS] = "liveness",
-	[LV_PROBE_READINESS] = "readiness",
-};
-
 static const struct lv_probe_config *config_of(const struct probe_state *ps)
 {
 	return &ps->w->pool->cfg.probes[ps->role];
@@ -70,6 +65,8 @@ static void stop_probe(struct probe_state *ps)
 	if (ps->re_ok)
 		regfree(&ps->re);
 	ps->re_ok = false;
+	free(ps->target);
+	ps->target = NULL;
 }
 
 void probes_free(struct worker *w)
@@ -142,7 +139,7 @@ static bool update_ready(struct worker *w)
 static void tell(struct probe_state *ps, bool ok, int before, bool ready_changed)
 {
 	struct core_change c = { .kind = CC_WORKER_PROBE, .worker = ps->w, .pool = ps->w->pool,
-	                         .probe = role_names[ps->role], .probe_ok = ok,
+	                         .probe = lv_probe_role_name(ps->role), .probe_ok = ok,
 	                         .error = ps->why };
 
 	if (ok && before == 1 && !ready_changed)
@@ -155,7 +152,7 @@ static void failed_past_threshold(struct probe_state *ps)
 	struct worker *w = ps->w;
 	char detail[256];
 
-	snprintf(detail, sizeof detail, "%s probe failed %u times: %s", role_names[ps->role],
+	snprintf(detail, sizeof detail, "%s probe failed %u times: %s", lv_probe_role_name(ps->role),
 	         ps->failures, ps->why);
 	log_warn("%s: %s", w->name, detail);
 	w->pool->sup->probe_hooks.failed(w, detail);
@@ -231,10 +228,7 @@ static void attempt(struct probe_state *ps)
 {
 	const struct lv_probe_config *cfg = config_of(ps);
 	struct worker *w = ps->w;
-	struct lv_template_vars vars = { .pool = w->pool->cfg.name, .name = w->name,
-	                                 .index = w->index };
 	char why[160];
-	char *target;
 
 	arm(ps, cfg->period_ms);
 	if (ps->in_flight || ps->exec.live)
@@ -249,12 +243,14 @@ static void attempt(struct probe_state *ps)
 		return;
 	case LV_PROBE_HTTP:
 	case LV_PROBE_TCP:
-		if (!(target = lv_template_dup(cfg->target, &vars, why, sizeof why)) ||
-		    !(ps->net = probe_net_start(w->pool->sup->base, cfg, target,
-		                                ps->re_ok ? &ps->re : NULL, &ps->keep, on_attempt_done,
-		                                ps, why, sizeof why)))
+		if (!ps->target) { /* its template could not be expanded when it started */
+			snprintf(why, sizeof why, "%s", ps->why);
 			probe_result(ps, false, why);
-		free(target);
+		} else if (!(ps->net = probe_net_start(w->pool->sup->base, cfg, ps->target,
+		                                     ps->re_ok ? &ps->re : NULL, &ps->keep,
+		                                     on_attempt_done, ps, why, sizeof why))) {
+			probe_result(ps, false, why);
+		}
 		return;
 	case LV_PROBE_EXEC:
 		if (probe_exec_start(&ps->exec, w, ps->role, on_attempt_done, ps, why, sizeof why) < 0)
@@ -293,10 +289,16 @@ static void start_probe(struct worker *w, enum lv_probe_role role)
 	const struct lv_probe_config *cfg = config_of(ps);
 	const char *re = cfg->kind == LV_PROBE_HTTP ? cfg->body : NULL;
 
+	struct lv_template_vars vars = { .pool = w->pool->cfg.name, .name = w->name,
+	                                 .index = w->index };
+
 	stop_probe(ps);
 	ps->passed = false;
 	ps->last = -1;
 	ps->why[0] = '\0';
+	/* expanded once per process, not per attempt (a failure says why at each attempt) */
+	if (cfg->kind == LV_PROBE_HTTP || cfg->kind == LV_PROBE_TCP)
+		ps->target = lv_template_dup(cfg->target, &vars, ps->why, sizeof ps->why);
 	/* validated with the config: compiled once per process, not per line or answer */
 	ps->re_ok = re && regcomp(&ps->re, re, REG_EXTENDED | REG_NOSUB) == 0;
 	if (configured(w, role))

@@ -23,6 +23,7 @@ struct probe_state {
 	struct event *timer;              /* the next attempt, or the attempt's end (exec) */
 	struct probe_net *net;            /* an http or tcp attempt on its way */
 	struct probe_keep keep;           /* http: the connection kept between attempts */
+	char *target;                     /* http, tcp: expanded for this worker, while it runs */
 	regex_t re;                       /* http: the body's regex */
 	bool re_ok;                       /* re is compiled (while the probe runs) */
 	bool in_flight;

@@ -20,11 +20,6 @@ const char *status_reason_name(unsigned reason)
 	return reason < LV_RR_COUNT ? reasons[reason] : "exit";
 }
 
-static const char *const probe_roles[LV_PROBE_ROLES] = {
-	[LV_PROBE_STARTUP] = "startup", [LV_PROBE_LIVENESS] = "liveness",
-	[LV_PROBE_READINESS] = "readiness",
-};
-
 /* "probes": {"readiness": {"result": "failure", "reason": "status 503", "failures": 2}}, the
  * configured ones, while the worker has a process. */
 static void write_probes(struct jsonw *o, const struct worker *w)
@@ -43,7 +38,7 @@ static void write_probes(struct jsonw *o, const struct worker *w)
 		else
 			jsonw_lit(o, ",");
 		first = false;
-		jsonw_str(o, probe_roles[r]);
+		jsonw_str(o, lv_probe_role_name(r));
 		jsonw_lit(o, ":{\"result\":");
 		if (ps->last < 0)
 			jsonw_lit(o, "null");

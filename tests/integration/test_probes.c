@@ -50,7 +50,7 @@ static void health(int index, bool present)
 	mkdir(path, 0755);
 	snprintf(path, sizeof path, "%s/h%d/health", dir, index);
 	if (present) {
-		int fd = open(path, O_CREAT | O_WRONLY, 0644);
+		int fd = open(path, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
 
 		ck_assert_int_ge(fd, 0);
 		close(fd);
