@@ -104,11 +104,12 @@ bench: deps-bench
 	python3 bench/run.py --build $(BUILD_RELEASE) --out bench/results $(BENCH_ARGS)
 
 # libFuzzer targets (clang): the control-socket framing and dispatch, the config validator,
-# the env_file parser with the template expander,
-# the worker channel and the notify parser, each for FUZZ_SECONDS from the seeds in
+# the env_file parser with the template expander, the worker channel, the notify parser,
+# the HTTP listener's own request reading and the http probes' answer reader, each for
+# FUZZ_SECONDS from the seeds in
 # tests/fuzz/corpus (new inputs collect in build-fuzz/corpus).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = rpc config channel notify envfile http
+FUZZ_TARGETS = rpc config channel notify envfile http http_response
 
 fuzz: deps-test
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLV_FUZZ=ON

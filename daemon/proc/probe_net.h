@@ -1,7 +1,6 @@
 /* probe_net: one http or tcp probe attempt on the daemon's loop, never blocking it: a
- * non-blocking connect to an IP literal (no name lookup), for http a GET through libevent's
- * HTTP client on a connection kept from one attempt to the next; one verdict by callback,
- * within the timeout. */
+ * non-blocking connect to an IP literal (no name lookup), for http a GET on a connection
+ * kept from one attempt to the next; one verdict by callback, within the timeout. */
 #ifndef LV_PROBE_NET_H
 #define LV_PROBE_NET_H
 
@@ -21,8 +20,8 @@ typedef void (*probe_done_fn)(void *arg, bool ok, const char *why);
 /* An http probe's connection, kept between attempts (keep-alive: a probe each second of
  * 1,000 workers would otherwise be 1,000 connects and closes a second). */
 struct probe_keep {
-	struct evhttp_connection *conn;
-	bool broken;                 /* its last attempt failed: made anew for the next */
+	struct event *ev;            /* the connection's read event (EV_PERSIST), NULL: none */
+	struct probe_net *pn;        /* the attempt whose request is out on it, or NULL */
 };
 
 struct probe_net;

@@ -407,15 +407,28 @@ END_TEST
 
 /* A worker's server is not to be trusted: a 1 MiB body (its first 64 KiB are what the body
  * regex sees), an endless trickle (the timeout ends it) and an answer that is not HTTP (a
- * failure) cost the daemon nothing and never block it. */
+ * failure) cost the daemon nothing and never block it. And a server that closes a kept
+ * connection when the next request comes, as at the end of its keep-alive time (/once), is
+ * asked again on a new connection, as is one that closes it between attempts (/idle): that
+ * is not a failed probe. */
 static const char hostile_py[] =
-	"import http.server, socketserver, sys, time\n"
+	"import http.server, socket, socketserver, sys, threading, time\n"
 	"class H(http.server.BaseHTTPRequestHandler):\n"
 	"    protocol_version = 'HTTP/1.1'\n"
 	"    def log_message(self, *a): pass\n"
 	"    def do_GET(self):\n"
 	"        if self.path == '/junk':\n"
 	"            self.wfile.write(b'SSH-2.0-not-http\\r\\n\\r\\n'); self.close_connection = True; return\n"
+	"        if self.path == '/idle':\n"
+	"            self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers()\n"
+	"            self.wfile.write(b'ok'); self.wfile.flush()\n"
+	"            threading.Timer(0.1, self.connection.shutdown, [socket.SHUT_RDWR]).start(); return\n"
+	"        if self.path == '/once':\n"
+	"            if getattr(self, 'served', False):\n"
+	"                self.close_connection = True; return\n"
+	"            self.served = True\n"
+	"            self.send_response(200); self.send_header('Content-Length', '2'); self.end_headers()\n"
+	"            self.wfile.write(b'ok'); return\n"
 	"        self.send_response(200)\n"
 	"        if self.path == '/big':\n"
 	"            body = b'OK-MARK' + b'x' * (1 << 20)\n"
@@ -434,6 +447,9 @@ START_TEST(hostile_answers_are_bounded)
 	json_t *w;
 	struct lv_client *sub;
 	bool big = false, slow = false, junk = false;
+	bool once_up = false, idle_up = false; /* each has succeeded: from then on, no failure */
+	int calm = -1; /* junk's failures since both did (repeated successes are not events,
+	                * failures always are) */
 
 	snprintf(path, sizeof path, "%s/hostile.py", dir);
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
@@ -444,13 +460,16 @@ START_TEST(hostile_answers_are_bounded)
 	"{\"http\":\"http://127.0.0.1:%d" path_ "\",\"period_ms\":500,\"timeout_ms\":300" extra "}}}"
 	lvd_start(&d, "{\"pools\":[{\"name\":\"srv\",\"exec\":[\"python3\",\"%s\",\"%d\"]},"
 	              PROBED("big", "/big", ",\"body\":\"^OK-MARK\"") ","
-	              PROBED("slow", "/slow", "") "," PROBED("junk", "/junk", "") "]}",
-	          path, port, port, port, port);
+	              PROBED("slow", "/slow", "") "," PROBED("junk", "/junk", "") ","
+	              PROBED("once", "/once", "") "," PROBED("idle", "/idle", "") "]}",
+	          path, port, port, port, port, port, port);
 	sub = subscribe(""); /* every pool */
 	json_decref(lvd_call(&d, "start", "{\"target\":\"big\"}"));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"slow\"}"));
 	json_decref(lvd_call(&d, "start", "{\"target\":\"junk\"}"));
-	while (!big || !slow || !junk) {
+	json_decref(lvd_call(&d, "start", "{\"target\":\"once\"}"));
+	json_decref(lvd_call(&d, "start", "{\"target\":\"idle\"}"));
+	while (!big || !slow || !junk || calm < 6) { /* 6 of junk's periods: 6 of theirs */
 		json_t *ev = next_event(sub, "worker.probe", NULL);
 		const char *who = JSTR(ev, "worker"), *result = JSTR(ev, "result");
 		const char *why = JSTR(ev, "reason");
@@ -461,9 +480,18 @@ START_TEST(hostile_answers_are_bounded)
 			ck_assert_str_eq(why, "timed out after 300 ms");
 			slow = true;
 		}
+		if (!strcmp(who, "once:0") || !strcmp(who, "idle:0")) {
+			bool *up = who[0] == 'o' ? &once_up : &idle_up;
+
+			ck_assert_msg(!*up || !strcmp(result, "success"), "%s: %s", who, why);
+			*up = *up || !strcmp(result, "success");
+			if (once_up && idle_up && calm < 0)
+				calm = 0;
+		}
 		if (big && !strcmp(who, "junk:0")) {
 			ck_assert_str_eq(result, "failure");
 			junk = true;
+			calm += calm >= 0;
 		}
 		json_decref(ev);
 	}
