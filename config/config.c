@@ -18,7 +18,7 @@
 #include "daemon/lib/strv.h"
 
 static const char *const top_keys[] = { "control", "job_path", "state_dir", "logs", "http",
-	                                     "pools", NULL };
+	                                     "cgroup", "pools", NULL };
 static const char *const logs_keys[] = { "dir", "max_bytes", "keep", "ring_lines", "target",
 	                                      NULL };
 static const char *const control_keys[] = { "socket", "mode", "group", "access", NULL };
@@ -221,6 +221,20 @@ static int parse_logs(struct cfgerr *e, const json_t *root, struct lv_config *cf
 	return 0;
 }
 
+/* "cgroup": "auto" gives each worker its own cgroup v2 leaf where the daemon can make one,
+ * "off" leaves workers in the daemon's cgroup (and their "limits" unapplied). */
+static int parse_cgroup(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
+{
+	json_t *v = json_object_get(root, "cgroup");
+	const char *mode = json_string_value(v);
+
+	if (v && !(mode && strlen(mode) == json_string_length(v) &&
+	           (!strcmp(mode, "auto") || !strcmp(mode, "off"))))
+		return cfg_fail(e, "", "cgroup", "must be \"auto\" or \"off\"");
+	cfg->cgroup = mode && !strcmp(mode, "off") ? LV_CGROUP_OFF : LV_CGROUP_AUTO;
+	return 0;
+}
+
 static int parse_pools(struct cfgerr *e, const json_t *root, struct lv_config *cfg)
 {
 	json_t *pools = json_object_get(root, "pools"), *v;
@@ -323,7 +337,7 @@ int lv_config_from_json(const json_t *root, const char *base_dir, struct lv_conf
 	if (cfg_known_keys(&e, root, "", top_keys) < 0 || parse_control(&e, root, cfg) < 0 ||
 	    parse_state_dir(&e, root, cfg) < 0 || parse_logs(&e, root, cfg) < 0 ||
 	    parse_job_path(&e, root, cfg) < 0 || cfg_parse_http(&e, root, cfg) < 0 ||
-	    parse_pools(&e, root, cfg) < 0 ||
+	    parse_cgroup(&e, root, cfg) < 0 || parse_pools(&e, root, cfg) < 0 ||
 	    lv_config_check_after(cfg, err, errlen) < 0)
 		goto fail;
 	*out = cfg;

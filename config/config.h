@@ -74,6 +74,17 @@ struct lv_pool_config {
 	struct lv_rlimit { int resource; unsigned long long value; } rlimits[16];
 	unsigned n_rlimits;
 	struct lv_probe_config probes[LV_PROBE_ROLES]; /* by enum lv_probe_role */
+	/* "limits" and "memory_restart": written to the worker's own cgroup v2 leaf
+	 * (docs/cgroups.md); plain values, so a struct copy copies them */
+	struct lv_cgroup_limits {
+		unsigned long long memory_max;   /* bytes, 0: none */
+		unsigned long long memory_high;  /* bytes, 0: none */
+		unsigned pids_max;               /* 0: none */
+		unsigned cpu_max_pct;            /* percent of one CPU (may exceed 100: 250 = 2.5 CPUs), 0: none */
+		unsigned cpu_weight;             /* 1..10000, 0: unset */
+		int memory_oom_group;            /* -1 unset, 0 false, 1 true */
+		unsigned long long memory_restart; /* bytes, 0: none */
+	} limits;
 	json_t *source;              /* the POOL object as written (owned), to compare and save */
 };
 
@@ -88,6 +99,8 @@ struct lv_http_config {
 	unsigned worker_series_max;  /* per-worker series only up to this many workers */
 	bool allow_remote;           /* TCP addresses other than loopback allowed */
 };
+
+enum lv_cgroup_mode { LV_CGROUP_AUTO, LV_CGROUP_OFF };
 
 struct lv_config {
 	char *path;                  /* absolute path of the file it came from, or NULL */
@@ -111,6 +124,7 @@ struct lv_config {
 	unsigned logs_ring;          /* lines kept in memory per worker for tail, default 200 */
 	int log_target;              /* 0 auto, 1 stderr, 2 journal ("logs": {"target"}) */
 	struct lv_http_config http;
+	enum lv_cgroup_mode cgroup;  /* "cgroup": default auto */
 	struct lv_pool_config *pools;
 	size_t n_pools;
 };
@@ -149,6 +163,12 @@ void lv_probes_clear(struct lv_probe_config probes[LV_PROBE_ROLES]);
 /* A deep copy into dst (whatever dst held is not freed); -1 and dst cleared on no memory. */
 int lv_probes_copy(struct lv_probe_config dst[LV_PROBE_ROLES],
                    const struct lv_probe_config src[LV_PROBE_ROLES]);
+/* limits.c: a POOL object's "limits" object and "memory_restart" key (both optional) into
+ * *out; key paths start with prefix ("pools[2].limits.memory_max"). Unset limits are 0, and
+ * memory_oom_group -1; a percentage memory_restart is stored as bytes of memory_high. On
+ * failure *out is zeroed and err says why. */
+int lv_cgroup_limits_from_json(const json_t *pool, const char *prefix,
+                               struct lv_cgroup_limits *out, char *err, size_t errlen);
 /* Splits a target expanded for one worker: "http://HOST:PORT[/PATH]" (path "/" when absent)
  * or, for tcp, "HOST:PORT". HOST is an IPv4 literal, [IPv6] or localhost, never a name to
  * look up; host gets the literal without brackets (localhost: 127.0.0.1), port 1..65535 (a

@@ -22,7 +22,7 @@ static const char *const pool_keys[] = {
 	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
 	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
 	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", "no_new_privs", "umask",
-	"rlimits", "output", "env_file", "probes", NULL,
+	"rlimits", "output", "env_file", "probes", "limits", "memory_restart", NULL,
 };
 
 bool lv_pool_name_valid(const char *name)
@@ -463,7 +463,8 @@ static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
 	    parse_env(e, obj, prefix, p) < 0 ||
 	    cfg_string(e, obj, prefix, "cwd", true, &cwd) < 0 || parse_ids(e, obj, prefix, p) < 0 ||
 	    parse_health(e, obj, prefix, p) < 0 || parse_listen(e, obj, prefix, base_dir, p) < 0 ||
-	    parse_after(e, obj, prefix, p) < 0 || parse_limits(e, obj, prefix, p) < 0)
+	    parse_after(e, obj, prefix, p) < 0 || parse_limits(e, obj, prefix, p) < 0 ||
+	    lv_cgroup_limits_from_json(obj, prefix, &p->limits, e->buf, e->len) < 0)
 		return -1;
 	p->workers = (unsigned)workers;
 	if (cwd && cfg_template(e, prefix, "cwd", cwd) < 0)
