@@ -81,7 +81,8 @@ MUTANTS_CI = $(addprefix tests/mutants/,03-reader-may-shut-down.patch \
 	59-empty-params-array-refused.patch 60-blank-line-is-a-parse-error.patch \
 	96-http-unix-peer-without-role-reads.patch \
 	90-deb-enables-units-on-install.patch 91-pc-prefix-of-configure-time.patch \
-	92-completion-ignores-socket-option.patch 118-probe-stop-is-a-clean-exit.patch)
+	92-completion-ignores-socket-option.patch 118-probe-stop-is-a-clean-exit.patch \
+	129-cgroup-killed-leaf-reused.patch)
 MUTANTS_CHAOS = $(filter-out $(MUTANTS_CI),$(sort $(wildcard tests/mutants/*.patch)))
 CHAOS_MUTANTS ?= yes
 

@@ -68,6 +68,7 @@ class Loopvisor:
         self.note = None
         self.env = None  # the daemon's environment (None: this one's)
         self.http_port = None  # set: the daemon serves /metrics there (every series)
+        self.cgroup = None  # set: the config's "cgroup" ("auto" or "off")
 
     def available(self):
         return os.access(os.path.join(self.build, "bin", "loopvisord"), os.X_OK)
@@ -82,6 +83,8 @@ class Loopvisor:
         return pool
 
     def _launch(self, config):
+        if self.cgroup:
+            config["cgroup"] = self.cgroup
         if self.http_port:
             config["http"] = {"listen": [f"tcp:127.0.0.1:{self.http_port}"],
                               "worker_series_max": 1000000}

@@ -47,7 +47,7 @@ class Bench:
         self.r = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "machine": machine(), "spawn": {}, "restart": {}, "status": {}, "idle": {},
                   "memory": {}, "control": {}, "storm": {}, "logs": {}, "baseline": {},
-                  "fork_paths": {}, "scrape_load": {}, "probe_load": {},
+                  "fork_paths": {}, "scrape_load": {}, "probe_load": {}, "cgroups": {},
                   "notes": []}
 
     # -- systems -------------------------------------------------------------------------
@@ -276,6 +276,39 @@ class Bench:
         log(f"probe load: {self.r['probe_load']}; daemon CPU with probes {on['cpu_pct']:.2f}% "
             f"of a core ({'under' if on['cpu_pct'] < 5 else 'NOT under'} the 5% target)")
 
+    def cgroups(self):
+        """Per-worker cgroups against none ("cgroup": "off"), exec workers, alternating runs
+        (off, auto, off, auto, ...), medians: spawning n, restart p50 (kill -9 to the
+        replacement running; issue 17's targets: spawn within 1.5x, restart within 1.3x), and
+        a status of every worker, which reads each leaf's accounting (~7 files a worker)."""
+        sizes = [100] if self.quick else [1000, 10000]
+        for n in sizes:
+            runs = {"off": [], "auto": []}
+            for _ in range(1 if self.quick or n >= 10000 else 3):
+                for mode in ("off", "auto"):
+                    with self.system("loopvisor") as s:
+                        s.cgroup, s.http_port = mode, None
+                        s.setup(n, SLEEP)
+                        spawn = s.start_all(timeout=300)
+                        state = s.rpc.call("status")["cgroup"]
+                        time.sleep(1.2)  # past the crash-loop guard, as in after_spawn
+                        lat = [s.restart_latency((i * 7919) % n) * 1e3
+                               for i in range(self.samples if n < 10000 else 10)]
+                        status = []
+                        for _ in range(5):
+                            t0 = time.perf_counter()
+                            s.rpc.call("status")
+                            status.append((time.perf_counter() - t0) * 1e3)
+                        runs[mode].append({"spawn_s": spawn, "restart_p50_ms": percentile(lat, 50),
+                                           "status_ms": statistics.median(status)})
+                        log(f"cgroups {mode} n={n} ({state}): {runs[mode][-1]}")
+            res = {mode: {k: statistics.median(r[k] for r in rs) for k in rs[0]} | {"runs": len(rs)}
+                   for mode, rs in runs.items()}
+            res["ratio"] = {k: res["auto"][k] / res["off"][k] for k in ("spawn_s", "restart_p50_ms",
+                                                                          "status_ms")}
+            self.r["cgroups"][str(n)] = res
+            log(f"cgroups n={n}: {res}")
+
     def storm(self):
         for name in ("loopvisor", "supervisord", "runit", "s6"):
             with self.system(name) as s:
@@ -299,7 +332,7 @@ class Bench:
                 log(f"logs {name}: {self.r['logs'][name]}")
 
     SCENARIOS = ("baseline", "sizes", "idle", "fork_paths", "scrape_load", "probe_load",
-                 "control", "storm", "logs")
+                 "cgroups", "control", "storm", "logs")
 
     def run(self, only=None):
         if only:  # a subset, for measuring one change; the table shows what ran
@@ -321,6 +354,7 @@ class Bench:
         self.fork_paths()
         self.scrape_load()
         self.probe_load()
+        self.cgroups()
         self.control()
         self.storm()
         self.logs()

@@ -49,8 +49,45 @@ void ctl_format_last(const json_t *w, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_RESTARTS, COL_LAST, N_COLS };
-static const char *const headers[N_COLS] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "LAST" };
+enum { COL_NAME, COL_STATE, COL_PID, COL_UPTIME, COL_CPU, COL_MEM, COL_RESTARTS, COL_LAST,
+       N_COLS };
+static const char *const headers[N_COLS] = { "NAME", "STATE", "PID", "UPTIME", "CPU", "MEM",
+                                             "RESTARTS", "LAST" };
+
+/* 7340032 as "7.0M": bytes in the largest unit that keeps the number under 1024 */
+static void format_bytes(long long n, char *buf, size_t len)
+{
+	static const char units[] = "BKMGT";
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%lldB", n);
+	else
+		snprintf(buf, len, "%.1f%c", v, units[u]);
+}
+
+/* CPU (% of one CPU over the process's life, as ps says it) and MEM of the worker's cgroup,
+ * "-" where the daemon has no figure (cgroups off, no memory controller). */
+static void resource_cells(const json_t *w, char *cpu, char *mem)
+{
+	const json_t *res = json_object_get(w, "resources");
+	const json_t *pct = json_object_get(res, "cpu_percent");
+	const json_t *bytes = json_object_get(res, "memory_bytes");
+
+	if (json_is_number(pct))
+		snprintf(cpu, 256, "%.1f%%", json_number_value(pct));
+	else
+		snprintf(cpu, 256, "-");
+	if (json_is_integer(bytes))
+		format_bytes(json_integer_value(bytes), mem, 256);
+	else
+		snprintf(mem, 256, "-");
+}
 
 static void row_cells(const json_t *w, char cells[N_COLS][256])
 {
@@ -69,6 +106,7 @@ static void row_cells(const json_t *w, char cells[N_COLS][256])
 		snprintf(cells[COL_PID], 256, "-");
 	ctl_format_uptime(json_is_integer(pid) ? json_integer_value(json_object_get(w, "uptime_ms")) : 0,
 	                  cells[COL_UPTIME], 256);
+	resource_cells(w, cells[COL_CPU], cells[COL_MEM]);
 	snprintf(cells[COL_RESTARTS], 256, "%lld",
 	         (long long)json_integer_value(json_object_get(w, "restarts")));
 	if (unready && json_is_string(json_object_get(readiness, "reason")))
@@ -98,9 +136,12 @@ const char *ctl_state_sgr(const char *state)
 	return NULL;
 }
 
+/* width 0: a column not shown */
 static void print_row(FILE *out, char cells[N_COLS][256], const int width[N_COLS], bool header)
 {
 	for (int c = 0; c < N_COLS - 1; c++) {
+		if (!width[c])
+			continue;
 		const char *sgr = use_color && !header && c == COL_STATE ? ctl_state_sgr(cells[c]) : NULL;
 
 		if (sgr) /* the padding outside the colour: columns stay aligned */
@@ -137,6 +178,17 @@ static void print_decisions(FILE *out, const json_t *pools)
 	}
 }
 
+static bool any_resources(const json_t *workers)
+{
+	const json_t *w;
+	size_t i;
+
+	json_array_foreach(workers, i, w)
+		if (json_is_object(json_object_get(w, "resources")))
+			return true;
+	return false;
+}
+
 void ctl_print_status(FILE *out, const json_t *status)
 {
 	const json_t *workers = json_object_get(status, "workers"), *w;
@@ -156,6 +208,9 @@ void ctl_print_status(FILE *out, const json_t *status)
 			if ((int)strlen(cells[c]) > width[c])
 				width[c] = (int)strlen(cells[c]);
 	}
+	/* CPU and MEM only where the daemon accounts for workers (cgroups on) */
+	if (!any_resources(workers))
+		width[COL_CPU] = width[COL_MEM] = 0;
 	for (int c = 0; c < N_COLS; c++)
 		snprintf(cells[c], 256, "%s", headers[c]);
 	print_row(out, cells, width, true);

@@ -15,6 +15,7 @@
 #include "daemon/core/paths.h"
 #include "daemon/core/worker_env.h"
 #include "daemon/lib/strv.h"
+#include "daemon/proc/cgroup.h"
 
 struct report {
 	FILE *out;
@@ -177,6 +178,34 @@ static void check_worker(struct report *r, const struct lv_config *cfg,
 	worker_env_free(&e);
 }
 
+/* A warning: told, not counted (the start would work, without what it says). */
+static void warn(struct report *r, const char *key, const char *why)
+{
+	fprintf(r->out, "warning: pools[%zu].%s: %s\n", r->pool, key, why);
+}
+
+/* A limit this host cannot apply is a warning, never a silent no-op (docs/cgroups.md). */
+static void check_limits(struct report *r, const struct lv_config *cfg,
+                         const struct lv_pool_config *p)
+{
+	static const struct lv_cgroup_limits none = { .memory_oom_group = -1 };
+	char where[4200], why[4400];
+	const char *lack;
+
+	r->worker = NULL;
+	if (!memcmp(&p->limits, &none, sizeof none))
+		return;
+	if (cfg->cgroup == LV_CGROUP_OFF) {
+		warn(r, "limits", "\"cgroup\": \"off\": workers get no cgroup, so no limit applies");
+	} else if ((lack = cgroups_host_lacks(&p->limits, where, sizeof where))) {
+		snprintf(why, sizeof why, "needs the %s controller, which %s does not offer: that limit "
+		         "would not be applied", lack, where);
+		warn(r, "limits", why);
+	}
+	if (p->limits.memory_restart)
+		warn(r, "memory_restart", "not acted on yet by this version");
+}
+
 unsigned check_env(const struct lv_config *cfg, FILE *out)
 {
 	struct report r = { .out = out };
@@ -193,6 +222,7 @@ unsigned check_env(const struct lv_config *cfg, FILE *out)
 		/* a template may differ for the last worker; the same problem is told once */
 		if (last > 0 && r.problems == before)
 			check_worker(&r, cfg, p, &w, last);
+		check_limits(&r, cfg, p);
 	}
 	return r.problems;
 }

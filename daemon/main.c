@@ -33,6 +33,7 @@
 #include "daemon/core/supervisor.h"
 #include "daemon/outlet_consumers.h"
 #include "daemon/out/waiters.h"
+#include "daemon/proc/cgroup.h"
 #include "daemon/proc/spawn.h"
 #include "daemon/proc/zygote.h"
 #include "worker/proctitle.h"
@@ -185,6 +186,10 @@ static int setup(struct supervisor *sup)
 		log_err("cannot set up the event loop");
 		return -1;
 	}
+	/* before the zygotes, which each get a leaf of their own */
+	sup->procs.cgroups = cgroups_open(sup->base, sup->cfg->cgroup, sup->cgroup_state,
+	                                  sizeof sup->cgroup_state);
+	log_info("cgroups: %s", sup->cgroup_state);
 	/* now, while the daemon holds next to nothing that a fork would copy */
 	if (zygote_start(&sup->procs) < 0)
 		log_warn("no zygote (%s): the daemon forks its workers itself", strerror(errno));
@@ -246,6 +251,7 @@ static void teardown(struct supervisor *sup)
 	if (sup->procs.pump)
 		spawn_queue_free(&sup->procs);
 	zygote_stop(&sup->procs);
+	cgroups_close(sup->procs.cgroups); /* what is left of any worker or zygote dies here */
 	lv_pidmap_free(&sup->procs.pids);
 	notify_close(sup->notify);
 	if (sup->settle)

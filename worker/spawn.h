@@ -41,6 +41,8 @@ struct lv_spawn {
 	bool output_null;            /* stdout and stderr go to /dev/null instead */
 	const struct lv_pool_config *limits; /* no_new_privs, umask, rlimits */
 	unsigned long nofile_soft;   /* RLIMIT_NOFILE soft limit to give back (0: keep) */
+	int cgroup_fd;               /* the worker's cgroup v2 leaf (a directory), or -1 */
+	bool cgroup_placed;          /* the child was born in it (clone3): no need to join */
 };
 
 /* Runs in the child right after fork with every signal blocked; never returns. It calls

@@ -228,6 +228,20 @@ static void export_listen_fds(const struct lv_spawn *sp)
 	setenv("LISTEN_FDNAMES", names, 1);
 }
 
+/* Into the worker's cgroup leaf before anything of its own runs, unless it was born there:
+ * what it forks from now on is in the leaf too, and goes with it. */
+static void join_cgroup(const struct lv_spawn *sp)
+{
+	int fd;
+
+	if (sp->cgroup_fd < 0 || sp->cgroup_placed)
+		return;
+	fd = openat(sp->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, "0", 1) != 1)
+		lv_worker_die(sp, "cannot join its cgroup: %s", strerror(errno));
+	close(fd);
+}
+
 _Noreturn void lv_worker_main(const struct lv_spawn *args)
 {
 	int listen_fds[LV_LISTEN_MAX];
@@ -235,6 +249,7 @@ _Noreturn void lv_worker_main(const struct lv_spawn *args)
 
 	/* No libevent call on anything inherited: the epoll instance is the parent's. */
 	reset_signals();
+	join_cgroup(args);
 	sp = setup_fds(args, listen_fds);
 	/* Its own session (and group): no other process can join either, so only the
 	 * worker and the descendants that stay in its session can speak for it. It fails

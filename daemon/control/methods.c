@@ -32,10 +32,12 @@ static void m_ping(struct lv_rpc_call *call, json_t *params, void *app)
 
 static void m_version(struct lv_rpc_call *call, json_t *params, void *app)
 {
+	struct supervisor *sup = app;
+
 	(void)params;
-	(void)app;
-	lv_rpc_reply(call, json_pack("{s:s, s:s, s:s}", "version", LV_VERSION, "libevent",
-	                             event_get_version(), "jansson", JANSSON_VERSION));
+	lv_rpc_reply(call, json_pack("{s:s, s:s, s:s, s:s}", "version", LV_VERSION, "libevent",
+	                             event_get_version(), "jansson", JANSSON_VERSION, "cgroup",
+	                             sup->cgroup_state));
 }
 
 /* Written as text, not jansson objects: at 10000 workers this is the difference between

@@ -23,6 +23,7 @@
 #include "daemon/control/request_stats.h"
 #include "daemon/lib/clock.h"
 #include "daemon/out/status.h"
+#include "daemon/proc/cgroup.h"
 
 struct out {
 	struct evbuffer *b;
@@ -240,6 +241,55 @@ static unsigned total_workers(const struct supervisor *sup)
 	return n;
 }
 
+/* What the kernel accounts for each worker's cgroup leaf (docs/cgroups.md), read once per
+ * worker per scrape; a figure the host does not keep has no sample. */
+static void write_worker_resources(struct out *o, const struct supervisor *sup)
+{
+	static const struct { const char *name, *type, *help; } fam[] = {
+		{ "loopvisor_worker_cpu_seconds_total", "counter",
+		  "CPU time of everything in the worker's cgroup, by mode (user, system)." },
+		{ "loopvisor_worker_memory_bytes", "gauge", "Memory of the worker's cgroup now." },
+		{ "loopvisor_worker_memory_peak_bytes", "gauge", "Most memory its cgroup used." },
+		{ "loopvisor_worker_tasks", "gauge", "Tasks (threads) in the worker's cgroup." },
+	};
+	struct row { const struct worker *w; struct cg_usage u; } *rows;
+	size_t n = 0;
+
+	if (!sup->procs.cgroups || !(rows = calloc(total_workers(sup) + 1, sizeof *rows)))
+		return;
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned k = 0; k < sup->pools[i]->n_slots; k++) {
+			const struct worker *w = sup->pools[i]->workers[k];
+
+			if (w && w->proc.cg) {
+				rows[n].w = w;
+				cgleaf_usage(w->proc.cg, &rows[n++].u);
+			}
+		}
+	for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+		family(o, fam[f].name, fam[f].type, fam[f].help);
+		for (size_t r = 0; r < n; r++) {
+			const struct cg_usage *u = &rows[r].u;
+			int64_t v[] = { u->cpu_user_usec, u->memory_current, u->memory_peak,
+			                u->pids_current };
+
+			if (f == 0) {
+				for (int m = 0; m < 2; m++) {
+					put(o, "%s", fam[f].name);
+					worker_labels(o, rows[r].w);
+					put(o, ",mode=\"%s\"} %.6f\n", m ? "system" : "user",
+					    (double)(m ? u->cpu_system_usec : u->cpu_user_usec) / 1e6);
+				}
+			} else if (v[f] >= 0) {
+				put(o, "%s", fam[f].name);
+				worker_labels(o, rows[r].w);
+				put(o, "} %lld\n", (long long)v[f]);
+			}
+		}
+	}
+	free(rows);
+}
+
 static void write_workers(struct out *o, const struct supervisor *sup)
 {
 	double wall = wall_now();
@@ -258,6 +308,7 @@ static void write_workers(struct out *o, const struct supervisor *sup)
 	family(o, "loopvisor_loop_heartbeat_age_seconds", "gauge", "Time since each loop of a "
 	       "module worker last beat.");
 	for_each_worker(o, sup, "loopvisor_loop_heartbeat_age_seconds", value_beat_age, wall, now);
+	write_worker_resources(o, sup);
 }
 
 /* The jobs' counters (lv_counter_add), summed per pool over its workers and loops. */
@@ -297,6 +348,35 @@ static void pool_sample(struct out *o, const char *name, const struct pool *p)
 	put(o, "%s{pool=\"", name);
 	label(o, p->cfg.name);
 	put(o, "\"");
+}
+
+/* Pressure stall time of each pool's folder (all its workers), per resource and kind. */
+static void write_pool_pressure(struct out *o, const struct supervisor *sup)
+{
+	static const char *const res[] = { "cpu", "memory", "memory", "io", "io" };
+	static const char *const kind[] = { "some", "some", "full", "some", "full" };
+	bool first = true;
+
+	for (size_t i = 0; sup->procs.cgroups && i < sup->n_pools; i++) {
+		struct cg_usage u;
+		int64_t v[5];
+
+		if (cgroups_pool_usage(sup->procs.cgroups, sup->pools[i]->cfg.name, &u) < 0)
+			continue;
+		v[0] = u.cpu_some_usec, v[1] = u.memory_some_usec, v[2] = u.memory_full_usec;
+		v[3] = u.io_some_usec, v[4] = u.io_full_usec;
+		for (int k = 0; k < 5; k++) {
+			if (v[k] < 0)
+				continue;
+			if (first)
+				family(o, "loopvisor_pool_pressure_stalled_seconds_total", "counter",
+				       "Time some (or all) tasks of the pool's cgroup stalled on a resource.");
+			first = false;
+			pool_sample(o, "loopvisor_pool_pressure_stalled_seconds_total", sup->pools[i]);
+			put(o, ",resource=\"%s\",kind=\"%s\"} %.6f\n", res[k], kind[k],
+			    (double)v[k] / 1e6);
+		}
+	}
 }
 
 /* NAME{KEY="VALUE"[,KEY2="VALUE2"] without the closing brace. */
@@ -462,6 +542,7 @@ int metrics_write(struct evbuffer *b, const struct supervisor *sup, bool openmet
 		write_requests(&o, control_request_stats(sup->control));
 	write_pool_stats(&o, sup);
 	write_listeners(&o, sup);
+	write_pool_pressure(&o, sup);
 	write_workers(&o, sup);
 	write_job_counters(&o, sup);
 	if (openmetrics)

@@ -164,6 +164,7 @@ struct supervisor {
 	uint64_t run_seq;                    /* run clock: bumped each time a worker becomes running */
 	unsigned long nofile_soft;           /* RLIMIT_NOFILE soft limit it started with */
 	int64_t started_wall_ms;             /* when it started, ms since the epoch (metrics) */
+	char cgroup_state[4200];             /* "on: PATH" or "off: WHY" (proc/cgroup.h) */
 	struct http *http;                   /* the "http" listener, or NULL (control/http.h) */
 	struct probe_hooks probe_hooks;      /* what probes ask of workers (probes.h) */
 	int exit_code;

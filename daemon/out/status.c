@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include "config/signame.h"
+#include "daemon/proc/cgroup.h"
 #include "ipc/jsonw.h"
 
 static const char *const reasons[LV_RR_COUNT] = {
@@ -52,6 +53,50 @@ static void write_probes(struct jsonw *o, const struct worker *w)
 	}
 	if (!first)
 		jsonw_lit(o, "}");
+}
+
+static void write_usage(struct jsonw *o, const char *key, int64_t v, bool comma)
+{
+	if (comma)
+		jsonw_lit(o, ",");
+	jsonw_str(o, key);
+	jsonw_lit(o, ":");
+	jsonw_int_or_null(o, v >= 0, v);
+}
+
+/* "cgroup" and "resources": what the kernel accounts for the worker's leaf, read now; a
+ * figure this host does not keep (no memory controller, no PSI) is null. */
+static void write_resources(struct jsonw *o, const struct worker *w, uint64_t now)
+{
+	struct cg_usage u;
+
+	if (!w->proc.cg)
+		return;
+	cgleaf_usage(w->proc.cg, &u);
+	jsonw_lit(o, ",\"cgroup\":");
+	jsonw_str(o, cgleaf_path(w->proc.cg));
+	jsonw_lit(o, ",\"resources\":{\"cpu_percent\":");
+	if (w->proc.pid > 0 && u.cpu_usage_usec >= 0 && now > w->started_ms) {
+		char pct[32]; /* over the process's life, as ps says %CPU */
+		int len = snprintf(pct, sizeof pct, "%.1f", (double)(u.cpu_usage_usec - u.cpu_base_usec) /
+		                   (double)(now - w->started_ms) / 10.0);
+
+		jsonw_raw(o, pct, (size_t)len);
+	} else {
+		jsonw_lit(o, "null");
+	}
+	write_usage(o, "cpu_user_usec", u.cpu_user_usec, true);
+	write_usage(o, "cpu_system_usec", u.cpu_system_usec, true);
+	write_usage(o, "memory_bytes", u.memory_current, true);
+	write_usage(o, "memory_peak_bytes", u.memory_peak, true);
+	write_usage(o, "tasks", u.pids_current, true);
+	jsonw_lit(o, ",\"pressure\":{");
+	write_usage(o, "cpu_some_usec", u.cpu_some_usec, false);
+	write_usage(o, "memory_some_usec", u.memory_some_usec, true);
+	write_usage(o, "memory_full_usec", u.memory_full_usec, true);
+	write_usage(o, "io_some_usec", u.io_some_usec, true);
+	write_usage(o, "io_full_usec", u.io_full_usec, true);
+	jsonw_lit(o, "}}");
 }
 
 static void write_exit(struct jsonw *o, int status)
@@ -156,6 +201,7 @@ void status_write_worker(struct jsonw *o, const struct worker *w, uint64_t now)
 	else
 		jsonw_lit(o, ",\"ready\":false");
 	write_probes(o, w);
+	write_resources(o, w, now);
 	jsonw_lit(o, ",\"loop\":");
 	write_loops(o, w, now);
 	jsonw_lit(o, ",\"counters\":");
@@ -221,6 +267,29 @@ json_t *status_worker_json(const struct worker *w)
 	return parsed(&o);
 }
 
+/* "on: PATH", "off: WHY", or "degraded: WHY" when a pool asks for what cannot be done
+ * here: a limit is never a silent no-op. */
+static void write_cgroup_state(struct jsonw *o, const struct supervisor *sup)
+{
+	char text[256];
+
+	for (size_t i = 0; sup->procs.cgroups && i < sup->n_pools; i++) {
+		const struct lv_pool_config *cfg = &sup->pools[i]->cfg;
+		const char *lack = cgroups_lacks(sup->procs.cgroups, &cfg->limits);
+
+		if (lack)
+			snprintf(text, sizeof text, "degraded: no %s controller (pool %s)", lack, cfg->name);
+		else if (cfg->limits.memory_restart)
+			snprintf(text, sizeof text, "degraded: memory_restart is not acted on yet (pool %s)",
+			         cfg->name);
+		else
+			continue;
+		jsonw_str(o, text);
+		return;
+	}
+	jsonw_str(o, sup->cgroup_state);
+}
+
 void status_write_all(struct jsonw *o, const struct supervisor *sup, uint64_t now)
 {
 	bool first = true;
@@ -240,5 +309,7 @@ void status_write_all(struct jsonw *o, const struct supervisor *sup, uint64_t no
 				first = false;
 				status_write_worker(o, sup->pools[p]->workers[i], now);
 			}
-	jsonw_lit(o, "]}");
+	jsonw_lit(o, "],\"cgroup\":");
+	write_cgroup_state(o, sup);
+	jsonw_lit(o, "}");
 }

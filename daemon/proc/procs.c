@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "daemon/lib/log.h"
+#include "daemon/proc/cgroup.h"
 #include "daemon/proc/zygote.h"
 
 struct process *procs_by_pid(struct procs *ps, pid_t pid)
@@ -51,7 +52,8 @@ void process_close_io(struct process *p)
 	p->io.n_channels = 0;
 }
 
-void procs_forget(struct procs *ps, struct process *p)
+/* p's pid no longer leads to it, and a spawn on its way is dropped. */
+static void unlink_process(struct procs *ps, struct process *p)
 {
 	if (p->spawning) {
 		if (p->queued)
@@ -64,10 +66,38 @@ void procs_forget(struct procs *ps, struct process *p)
 		lv_pidmap_del(&ps->pids, p->pid);
 }
 
+void procs_forget(struct procs *ps, struct process *p)
+{
+	unlink_process(ps, p);
+	cgleaf_close(p->cg);
+	p->cg = NULL;
+}
+
+/* The leaf a kill emptied is not used again: a child cloned into a cgroup that was killed
+ * once is killed at birth by kernels that compare the kill count of the cgroup it is born
+ * in with its parent's (seen on 6.18). The next spawn makes a fresh one. */
+static void on_drained(void *arg)
+{
+	struct process *p = arg;
+
+	cgleaf_close(p->cg);
+	p->cg = NULL;
+	p->ps->hooks.exited(p->ps->hooks.ctx, p, p->drain_status);
+}
+
 void procs_exited(struct procs *ps, struct process *p, int status)
 {
-	procs_forget(ps, p);
+	unlink_process(ps, p);
 	ps->live--;
+	p->ps = ps;
+	p->drain_status = status;
+	switch (p->cg ? cgleaf_drain(p->cg, on_drained, p) : 0) {
+	case 1:
+		return; /* reported once the kernel says the leaf is empty */
+	case 2:
+		on_drained(p); /* killed, and empty already */
+		return;
+	}
 	ps->hooks.exited(ps->hooks.ctx, p, status);
 }
 

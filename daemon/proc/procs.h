@@ -48,6 +48,8 @@ struct process {
 	struct spawn_io io;         /* the daemon's ends, from the send until hooks.spawned */
 	int pending_sig;            /* asked for while spawning: sent as soon as the pid is known */
 	bool pending_group;
+	struct cgleaf *cg;          /* a worker's cgroup leaf (cgroup.h), made at its first spawn */
+	int drain_status;           /* its exit, held until the leaf is empty */
 	TAILQ_ENTRY(process) link;  /* procs.queue */
 };
 
@@ -75,11 +77,13 @@ struct proc_hooks {
 
 struct zygote_set;
 struct notify_peer;
+struct cgroups;
 
 struct procs {
 	struct event_base *base;
 	struct lv_pidmap pids;          /* pid -> struct process */
 	struct zygote_set *zygotes;     /* the fork servers (zygote.h), or NULL */
+	struct cgroups *cgroups;        /* the daemon's cgroup subtree (cgroup.h), or NULL: off */
 	unsigned live;                  /* processes whose exit has not been reported */
 	struct proc_hooks hooks;
 	TAILQ_HEAD(, process) queue;    /* spawns waiting to be sent (spawn.h) */
@@ -99,11 +103,13 @@ struct process *procs_by_pid(struct procs *ps, pid_t pid);
 /* p runs as pid now, forked by zygote (0: the daemon). */
 void procs_adopt(struct procs *ps, struct process *p, pid_t pid, unsigned zygote);
 /* p is about to be freed: its pid no longer leads to it, a spawn on its way is dropped
- * (a zygote's answer to it then kills what it forked). */
+ * (a zygote's answer to it then kills what it forked), its cgroup leaf is removed (what is
+ * left in it killed) and an exit held for the leaf to empty is not reported. */
 void procs_forget(struct procs *ps, struct process *p);
 /* Closes the daemon's ends of p's pipes and channels that no owner has taken yet. */
 void process_close_io(struct process *p);
-/* p exited: out of the table, not live; then the exited hook (its zygote or the reaper). */
+/* p exited: out of the table, not live; then the exited hook (its zygote or the reaper),
+ * once its cgroup leaf is empty: what the process left there is killed first. */
 void procs_exited(struct procs *ps, struct process *p, int status);
 /* Signals p's process (or its whole process group); 0 or -errno. A process still spawning
  * gets the signal (the strongest asked for) once its pid is known. Only the process that

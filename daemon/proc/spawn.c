@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/lib/log.h"
+#include "daemon/proc/cgroup.h"
 #include "daemon/proc/zygote.h"
 
 void proc_close_error(struct process *p)
@@ -110,6 +111,7 @@ static pid_t fork_worker(const struct lv_spawn *sp, int *err)
 /* The child's ends of one spawn's pipes and channels; the daemon's are in p->io. */
 struct child_ends {
 	int error, out, err;
+	int cgroup;                  /* the worker's cgroup leaf, or -1 */
 	int channels[LV_LOOPS_MAX];
 	unsigned n_channels;
 };
@@ -117,6 +119,7 @@ struct child_ends {
 static void close_child_ends(struct child_ends *c)
 {
 	close_fds(&c->error, 1);
+	close_fds(&c->cgroup, 1);
 	close_fds(&c->out, 1);
 	close_fds(&c->err, 1);
 	close_fds(c->channels, c->n_channels);
@@ -230,11 +233,38 @@ static void requeue(struct procs *ps, struct process *p)
 	event_active(ps->pump, EV_READ, 0);
 }
 
+/* A worker's cgroup leaf, made at its first spawn and kept across restarts (an exec probe
+ * runs where its zygote does); its descriptor goes with the spawn (c->cgroup). 0, or -1
+ * with err. */
+static int place(struct procs *ps, struct process *p, struct lv_spawn *sp,
+                 struct child_ends *c, char *err, size_t errlen)
+{
+	sp->cgroup_fd = -1;
+	sp->cgroup_placed = false;
+	if (!ps->cgroups || p->probe)
+		return 0;
+	if (!p->cg) {
+		const char *lack = sp->limits ? cgroups_lacks(ps->cgroups, &sp->limits->limits) : NULL;
+
+		if (!(p->cg = cgleaf_open(ps->cgroups, sp->pool, sp->index, err, errlen)))
+			return -1;
+		if (lack)
+			log_warn("%s: its limits need the %s controller, which %s does not have: those "
+			         "limits are not applied", p->name, lack, cgroups_path(ps->cgroups));
+	}
+	if ((c->cgroup = sp->cgroup_fd = cgleaf_prepare(p->cg, sp->limits ? &sp->limits->limits
+	                                                                    : NULL)) < 0) {
+		snprintf(err, errlen, "cgroup %s: %s", cgleaf_path(p->cg), strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Sends the spawn at the head of the queue: false when it must wait for a zygote's room. */
 static bool send_one(struct procs *ps, struct process *p)
 {
 	struct lv_spawn sp;
-	struct child_ends c = { .error = -1, .out = -1, .err = -1 };
+	struct child_ends c = { .error = -1, .out = -1, .err = -1, .cgroup = -1 };
 	char err[LV_ERRBUF];
 	bool later = false;
 	struct zygote *z;
@@ -244,7 +274,8 @@ static bool send_one(struct procs *ps, struct process *p)
 	if (!(z = zygote_pick(ps, &later)) && later)
 		return false;
 	if (ps->hooks.describe(ps->hooks.ctx, p, &sp, err, sizeof err) < 0 ||
-	    make_ends(p, &sp, &c, err, sizeof err) < 0) {
+	    place(ps, p, &sp, &c, err, sizeof err) < 0 || make_ends(p, &sp, &c, err, sizeof err) < 0) {
+		close_fds(&c.cgroup, 1);
 		fail(ps, p, err);
 		return true;
 	}

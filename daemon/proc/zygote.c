@@ -21,6 +21,7 @@
 
 #include "daemon/lib/log.h"
 #include "daemon/lib/clock.h"
+#include "daemon/proc/cgroup.h"
 #include "daemon/proc/procs.h"
 #include "daemon/proc/zygote_int.h"
 
@@ -202,7 +203,7 @@ static void on_zygote(evutil_socket_t fd, short what, void *arg)
 struct zygote *zygote_new(struct zygote_set *set)
 {
 	struct zygote *z = calloc(1, sizeof *z), **v;
-	int sv[2], exe;
+	int sv[2], exe, leaf = -1;
 	sigset_t all, old;
 	pid_t pid, daemon = getpid();
 
@@ -224,6 +225,9 @@ struct zygote *zygote_new(struct zygote_set *set)
 		free(z);
 		return NULL;
 	}
+	/* its own cgroup leaf: what it costs shows apart from the workers and the daemon */
+	if (set->ps->cgroups && (leaf = cgroups_zygote_dir(set->ps->cgroups, z->serial)) < 0)
+		log_warn("zygote %u: no cgroup leaf: %s", z->serial, strerror(errno));
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old); /* the zygote keeps them blocked: workers expect it */
 	pid = fork();
@@ -240,6 +244,10 @@ struct zygote *zygote_new(struct zygote_set *set)
 
 		snprintf(parent, sizeof parent, "%d", (int)daemon);
 		snprintf(serial, sizeof serial, "%-*u", (int)sizeof serial - 1, z->serial);
+		int procs = leaf >= 0 ? openat(leaf, "cgroup.procs", O_WRONLY | O_CLOEXEC) : -1;
+
+		if (procs >= 0 && write(procs, "0", 1) != 1)
+			_exit(1);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != daemon || sock < 0 ||
 		    bin < 0 || dup3(sock, ZYGOTE_FD, 0) < 0 || dup3(bin, ZYGOTE_FD + 1, O_CLOEXEC) < 0)
 			_exit(1);
@@ -250,6 +258,8 @@ struct zygote *zygote_new(struct zygote_set *set)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(exe);
 	close(sv[1]);
+	if (leaf >= 0)
+		close(leaf);
 	z->set = set;
 	z->fd = sv[0];
 	z->pid = pid;

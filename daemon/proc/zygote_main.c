@@ -5,6 +5,7 @@
 #include "daemon/proc/zygote.h"
 
 #include <errno.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +71,28 @@ static void signal_request(const struct zygote_signal *rq)
 		kill(rq->pid, rq->sig);
 }
 
+/* An exec worker is born in its cgroup leaf (clone3 with CLONE_INTO_CGROUP, kernel 5.7):
+ * no migration afterwards, which costs the kernel a lock of every thread group. A module
+ * worker is forked and joins its leaf itself (lv_worker_main): it goes on running glibc
+ * without exec, and only fork() leaves glibc's view of the new thread right (its tid, its
+ * locks). So does any worker when the kernel refuses clone3 here. */
+static pid_t fork_worker(struct lv_spawn *sp)
+{
+	if (sp->cgroup_fd >= 0 && sp->kind == LV_KIND_EXEC) {
+		struct clone_args args = { .flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD,
+		                           .cgroup = (uint64_t)sp->cgroup_fd };
+		long pid = syscall(SYS_clone3, &args, sizeof args);
+
+		if (pid >= 0) {
+			sp->cgroup_placed = pid == 0;
+			return (pid_t)pid;
+		}
+		if (errno != ENOSYS && errno != EPERM && errno != EINVAL && errno != EOPNOTSUPP)
+			return -1;
+	}
+	return fork();
+}
+
 /* One request: a spawn (answered with SPAWNED) or a signal (not answered). */
 static void handle_request(int sock, char *buf, size_t size)
 {
@@ -106,7 +130,7 @@ static void handle_request(int sock, char *buf, size_t size)
 	buf[n] = '\0';
 	if ((ws.doc = json_loadb(buf, (size_t)n, 0, NULL)) && zygote_wire_parse(&ws) == 0) {
 		ws.sp.supervisor = getpid(); /* the worker's parent, for its death check */
-		pid = fork(); /* the worker makes itself a session (and group) of its own */
+		pid = fork_worker(&ws.sp); /* it makes itself a session (and group) of its own */
 		if (pid == 0) {
 			prctl(PR_SET_NAME, "loopvisord");
 			lv_worker_main(&ws.sp);

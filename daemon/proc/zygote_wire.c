@@ -31,7 +31,7 @@ json_t *zygote_wire_request(const struct lv_spawn *sp)
 	}
 	/* not the supervisor pid: the worker's parent is the zygote, which fills it in */
 	return json_pack("{s:i, s:s, s:i, s:s, s:o, s:o, s:s?, s:b, s:i, s:i, s:s?, s:s?,"
-	                 " s:O?, s:i, s:i, s:o, s:s?, s:I, s:b, s:b, s:o}",
+	                 " s:O?, s:i, s:i, s:o, s:s?, s:I, s:b, s:b, s:o, s:b}",
 	                 "kind", sp->kind, "pool", sp->pool, "index", sp->index, "worker", sp->worker,
 	                 "argv", strings(sp->argv, 0),
 	                 "env", strings(sp->env, 0), "cwd", sp->cwd, "set_ids", sp->set_ids,
@@ -41,7 +41,7 @@ json_t *zygote_wire_request(const struct lv_spawn *sp)
 	                 "listen_names", strings(sp->listen_names, sp->n_listen),
 	                 "notify_socket", sp->notify_socket, "nofile_soft",
 	                 (json_int_t)sp->nofile_soft, "output_null", sp->output_null, "capture",
-	                 sp->stdout_fd >= 0, "limits", limits);
+	                 sp->stdout_fd >= 0, "limits", limits, "cgroup", sp->cgroup_fd >= 0);
 }
 
 int zygote_wire_fds(const struct lv_spawn *sp, int *fds)
@@ -57,6 +57,8 @@ int zygote_wire_fds(const struct lv_spawn *sp, int *fds)
 		fds[n++] = sp->channel_fds[i];
 	for (unsigned i = 0; i < sp->n_listen; i++)
 		fds[n++] = sp->listen_fds[i];
+	if (sp->cgroup_fd >= 0)
+		fds[n++] = sp->cgroup_fd;
 	return n;
 }
 
@@ -127,7 +129,8 @@ int zygote_wire_parse(struct wire_spawn *ws)
 	}
 	/* the descriptors, in the order zygote_wire_fds sent them */
 	need = 1 + (json_is_true(json_object_get(d, "capture")) ? 2 : 0) +
-	       (sp->kind == LV_KIND_MODULE ? (int)sp->loops : 0) + (int)sp->n_listen;
+	       (sp->kind == LV_KIND_MODULE ? (int)sp->loops : 0) + (int)sp->n_listen +
+	       json_is_true(json_object_get(d, "cgroup"));
 	if (need != ws->n_fds || sp->n_listen > LV_LISTEN_MAX)
 		return -1;
 	sp->error_fd = ws->fds[next++];
@@ -140,6 +143,9 @@ int zygote_wire_parse(struct wire_spawn *ws)
 		ws->channels[k] = ws->fds[next++];
 	sp->channel_fds = ws->channels;
 	sp->listen_fds = ws->fds + next;
+	next += (int)sp->n_listen;
+	sp->cgroup_fd = json_is_true(json_object_get(d, "cgroup")) ? ws->fds[next] : -1;
+	sp->cgroup_placed = false;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* zygote_wire: what travels on a zygote's socket (a SOCK_SEQPACKET pair). The daemon sends
  * two kinds of request, one message each: a spawn, as JSON with its descriptors attached in
- * a fixed order (error pipe, stdout, stderr, channels, listening sockets), and a signal for
+ * a fixed order (error pipe, stdout, stderr, channels, listening sockets, cgroup leaf), and
+ * a signal for
  * one of the zygote's workers (struct zygote_signal, no answer). The zygote sends struct
  * zygote_msg back: SPAWNED with the worker's pid (or minus the errno of a failed fork) for
  * each spawn, in order, and EXITED with pid and wait status for each worker that exited,
@@ -15,7 +16,7 @@
 
 #define ZYGOTE_FD 3 /* the zygote's end of its socket */
 #define ZYGOTE_MAX_MSG (1 << 20)
-#define ZYGOTE_MAX_FDS (3 + LV_LOOPS_MAX + LV_LISTEN_MAX)
+#define ZYGOTE_MAX_FDS (4 + LV_LOOPS_MAX + LV_LISTEN_MAX)
 
 struct zygote_msg {
 	int32_t kind; /* ZYGOTE_SPAWNED or ZYGOTE_EXITED */

@@ -2,6 +2,7 @@
  * it and tears it and every worker group down, so no test leaks a process into ctest. */
 #include "harness.h"
 
+#include "cgbox.h"
 #include "check_run.h"
 
 #include <check.h>
@@ -106,6 +107,7 @@ static pid_t spawn_daemon(struct lvd *d, const char *notify_path, int max_fds)
 			struct rlimit rl = { (rlim_t)max_fds, (rlim_t)max_fds };
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
+		cgbox_enter(d->cgroup);
 		setenv("NOTIFY_SOCKET", notify_path, 1);
 		for (int i = 0; i < n_extra_env; i++)
 			putenv((char *)extra_env[i]);
@@ -202,6 +204,8 @@ static int launch(struct lvd *d, int max_fds)
 	chmod(notify_path, 0666);
 	d->notify_fd = nfd;
 	snprintf(d->notify_path, sizeof d->notify_path, "%s", notify_path);
+	if (!d->cgroup[0])
+		cgbox_make(d->cgroup, sizeof d->cgroup);
 	d->pid = spawn_daemon(d, notify_path, max_fds);
 	ready = await_ready(d, nfd);
 	if (!ready)
@@ -254,6 +258,11 @@ void lvd_start_limited(struct lvd *d, int max_fds, const char *config)
 	if (start_common(d, config, max_fds) < 0) {
 		char *log = slurp(d->log);
 		size_t len = log ? strlen(log) : 0;
+
+		if (d->pid)
+			kill(d->pid, SIGKILL);
+		if (lvd_wait_exit(d, 10000))
+			cgbox_remove(d->cgroup);
 		/* the end of the log: check's messages have a size limit */
 		ck_abort_msg("loopvisord did not get ready: ...%s", log ? log + (len > 2000 ? len - 2000 : 0)
 		                                                        : "(no log)");
@@ -278,6 +287,8 @@ int lvd_try_start(struct lvd *d, const char *config, char *log_out, size_t log_l
 
 	if (start_common(d, config, 0) == 0)
 		return 0;
+	if (lvd_wait_exit(d, 10000))
+		cgbox_remove(d->cgroup);
 	log = slurp(d->log);
 	snprintf(log_out, log_len, "%s", log ? log : "");
 	free(log);
@@ -413,9 +424,11 @@ void lvd_stop(struct lvd *d)
 		kill(d->pid, SIGKILL);
 		lvd_wait_exit(d, 5000);
 		kill_leftovers(d);
+		cgbox_remove(d->cgroup);
 		ck_abort_msg("loopvisord did not exit after shutdown");
 	}
 	kill_leftovers(d);
+	cgbox_remove(d->cgroup);
 	ck_assert_msg(!was_running || (WIFEXITED(d->status) && WEXITSTATUS(d->status) == 0),
 	              "loopvisord exit status %d; log in %s", d->status, d->log);
 	n_extra_env = 0;

@@ -29,6 +29,7 @@ struct lvd {
 	int notify_fd;        /* the daemon's NOTIFY_SOCKET, kept open for tests to read */
 	char notify_path[400];
 	char ready_msg[4096]; /* the datagram that said READY=1 */
+	char cgroup[512];     /* the cgroup v2 folder it starts in (cgbox.h), or "" */
 };
 
 /* Is the daemon run under valgrind (LV_VALGRIND, make chaos)? It is then tens of times

@@ -183,6 +183,42 @@ START_TEST(check_judges_access_as_the_pools_user)
 }
 END_TEST
 
+/* A limit this host cannot apply is a warning (the start works, without it), naming the
+ * controller and the cgroup folder that lacks it; with "cgroup": "off", that no limit
+ * applies at all. */
+START_TEST(check_warns_of_limits_the_host_cannot_apply)
+{
+	char path[128], file[4300], *controllers;
+	const char *w, *which, *end;
+
+	snprintf(path, sizeof path, "/tmp/lv-check-limits.%d.json", (int)getpid());
+	write_file(path, "{\"pools\":[{\"name\":\"web\",\"limits\":{\"memory_max\":\"64M\"},"
+	           "\"exec\":[\"true\"]}]}", 0644);
+	ck_assert_int_eq(check_file(path), 0);
+	if ((w = strstr(err, "warning: pools[0].limits: needs the memory controller, which "))) {
+		/* the folder it names has no memory controller indeed */
+		which = w + strlen("warning: pools[0].limits: needs the memory controller, which ");
+		ck_assert_ptr_nonnull(end = strstr(which, " does not offer"));
+		if (strncmp(which, "this host", 9) != 0) {
+			snprintf(file, sizeof file, "%.*s/cgroup.controllers", (int)(end - which), which);
+			ck_assert_ptr_nonnull(controllers = slurp(file));
+			ck_assert_msg(!strstr(controllers, "memory"), "%s: %s", file, controllers);
+			free(controllers);
+		}
+		printf("check: this host has no memory controller: the warning was checked\n");
+	} else {
+		ck_assert_msg(!strstr(err, "limits"), "%s", err);
+		printf("check: this host has a memory controller: no warning, as it should\n");
+	}
+	write_file(path, "{\"cgroup\":\"off\",\"pools\":[{\"name\":\"web\",\"limits\":"
+	           "{\"pids_max\":10},\"exec\":[\"true\"]}]}", 0644);
+	ck_assert_int_eq(check_file(path), 0);
+	said("warning: pools[0].limits: \"cgroup\": \"off\": workers get no cgroup, so no limit "
+	     "applies");
+	unlink(path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("check");
@@ -191,6 +227,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, check_names_what_would_fail_at_start);
+	tcase_add_test(tc, check_warns_of_limits_the_host_cannot_apply);
 	suite_add_tcase(su, tc);
 	tc = tcase_create("users");
 	tcase_add_unchecked_fixture(tc, make_tmp_name, remove_user);

@@ -35,8 +35,16 @@ check "a notify pool running as nobody gets ready under the unit's hardening" \
 	sh -c "$ctl --json status | grep -q '\"status\": \"serving\"'"
 check "its notify socket is nobody's, in the runtime folder" \
 	sh -c "[ \"\$(stat -c %U:%a /run/loopvisor/loopvisor-notify.*/65534)\" = nobody:600 ]"
+check "the daemon moved into its leaf of the delegated unit cgroup" \
+	sh -c "grep -qx '0::/system.slice/loopvisor.service/supervisor' /proc/$(mainpid)/cgroup"
+check "each worker runs in a leaf of its own" sh -c "grep -qx '0::/system.slice/loopvisor.service/pool-sleeper/w-0' \
+	/proc/\$($ctl --json status | tr -d ' \n' | sed -n 's/.*\"name\":\"sleeper:0\",[^}]*\"pid\":\([0-9]*\).*/\1/p')/cgroup"
+check "systemctl status shows the worker tree" sh -c "systemctl status loopvisor --no-pager -l | grep -q 'pool-web'"
+check "status says cgroups are on" sh -c "$ctl --json status | grep -q '\"cgroup\": \"on: /sys/fs/cgroup/'"
 check "systemctl reload loopvisor" systemctl reload loopvisor
 check "the reload reached the daemon" until_ok 50 sh -c "journalctl -u loopvisor --no-pager | grep -q 'reload: '"
+check "the reload ran in .control beside the daemon's leaf, which it left alone" \
+	sh -c "grep -qx '0::/system.slice/loopvisor.service/supervisor' /proc/$(mainpid)/cgroup"
 check "journalctl -u loopvisor LOOPVISOR_POOL=web shows the pool's lines" \
 	until_ok 50 sh -c "journalctl -u loopvisor LOOPVISOR_POOL=web --no-pager -o verbose | grep -q 'LOOPVISOR_WORKER=web:0'"
 pids=$($ctl --json status | sed -n 's/.*"pid": \([0-9]*\).*/\1/p' | tr '\n' ' ')

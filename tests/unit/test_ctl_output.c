@@ -76,6 +76,31 @@ START_TEST(table_is_aligned)
 }
 END_TEST
 
+/* With cgroups on, CPU (% over the process's life) and MEM; "-" where there is no figure
+ * (no process, no memory controller). Without any "resources", no such columns (above). */
+START_TEST(cpu_and_memory_columns)
+{
+	char *out = render(
+		"{\"workers\":["
+		"{\"name\":\"web:0\",\"state\":\"running\",\"pid\":7,\"restarts\":0,\"uptime_ms\":850,"
+		"\"last_exit\":null,\"last_error\":null,\"resources\":{\"cpu_percent\":12.34,"
+		"\"memory_bytes\":7340032}},"
+		"{\"name\":\"web:1\",\"state\":\"running\",\"pid\":8,\"restarts\":0,\"uptime_ms\":850,"
+		"\"last_exit\":null,\"last_error\":null,\"resources\":{\"cpu_percent\":0,"
+		"\"memory_bytes\":512}},"
+		"{\"name\":\"web:2\",\"state\":\"stopped\",\"pid\":null,\"restarts\":1,\"uptime_ms\":0,"
+		"\"last_exit\":{\"code\":0},\"last_error\":null,\"resources\":{\"cpu_percent\":null,"
+		"\"memory_bytes\":null}}]}");
+
+	ck_assert_str_eq(out,
+		"NAME   STATE    PID  UPTIME  CPU    MEM   RESTARTS  LAST\n"
+		"web:0  running  7    850ms   12.3%  7.0M  0         -\n"
+		"web:1  running  8    850ms   0.0%   512B  0         -\n"
+		"web:2  stopped  -    -       -      -     1         exit 0\n");
+	free(out);
+}
+END_TEST
+
 START_TEST(stopped_worker_hides_uptime)
 {
 	/* no process: PID and UPTIME are "-" even if a stale uptime came along; a number
@@ -199,6 +224,7 @@ int main(void)
 	tcase_add_test(tc, last_column);
 	tcase_add_test(tc, table_is_aligned);
 	tcase_add_test(tc, stopped_worker_hides_uptime);
+	tcase_add_test(tc, cpu_and_memory_columns);
 	tcase_add_test(tc, missing_workers_key);
 	tcase_add_test(tc, empty_status);
 	tcase_add_test(tc, names);
