@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/out/status.h"
 #include "daemon/proc/loop_channel.h"
 #include "daemon/lib/log.h"
 
@@ -135,6 +136,7 @@ void inspect_reply(void *ctx, void *owner, unsigned loop, json_t *msg)
 	const struct worker *w = owner;
 	json_int_t id = json_integer_value(json_object_get(msg, "id"));
 	struct inspect *in;
+	json_t *st;
 
 	LIST_FOREACH(in, &sup->inspects, link)
 		if (in->id == id && in->w == w && in->pid == w->proc.pid)
@@ -146,8 +148,12 @@ void inspect_reply(void *ctx, void *owner, unsigned loop, json_t *msg)
 	json_array_set(in->loops, loop, msg);
 	if (--in->missing > 0)
 		return;
-	in->to.answer(in->to.arg, json_pack("{s:s, s:i, s:O}", "worker", in->w->name, "pid",
-	                                    (int)in->pid, "loops", in->loops));
+	/* beside what the loops say, what the kernel accounts for the worker (cgroups on) */
+	st = status_worker_json(in->w);
+	in->to.answer(in->to.arg, json_pack("{s:s, s:i, s:O, s:O*}", "worker", in->w->name, "pid",
+	                                    (int)in->pid, "loops", in->loops, "resources",
+	                                    json_object_get(st, "resources")));
+	json_decref(st);
 	inspect_free(in);
 }
 

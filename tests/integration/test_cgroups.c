@@ -132,6 +132,10 @@ START_TEST(workers_are_placed_in_their_own_leaves)
 	st = lvd_call(&d, "version", NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(st, "cgroup")), state);
 	json_decref(st);
+	/* inspect answers with the same accounting beside what the loops say */
+	st = lvd_call(&d, "inspect", "{\"target\":\"tick:0\"}");
+	ck_assert(json_is_integer(json_object_get(json_object_get(st, "resources"), "tasks")));
+	json_decref(st);
 }
 END_TEST
 
