@@ -236,7 +236,7 @@ static void join_cgroup(const struct lv_spawn *sp)
 
 	if (sp->cgroup_fd < 0 || sp->cgroup_placed)
 		return;
-	fd = openat(sp->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+	fd = openat(sp->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || write(fd, "0", 1) != 1)
 		lv_worker_die(sp, "cannot join its cgroup: %s", strerror(errno));
 	close(fd);

@@ -244,7 +244,7 @@ struct zygote *zygote_new(struct zygote_set *set)
 
 		snprintf(parent, sizeof parent, "%d", (int)daemon);
 		snprintf(serial, sizeof serial, "%-*u", (int)sizeof serial - 1, z->serial);
-		int procs = leaf >= 0 ? openat(leaf, "cgroup.procs", O_WRONLY | O_CLOEXEC) : -1;
+		int procs = leaf >= 0 ? openat(leaf, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
 
 		if (procs >= 0 && write(procs, "0", 1) != 1)
 			_exit(1);

@@ -88,7 +88,7 @@ void cgbox_enter(const char *path)
 	if (!path[0])
 		return;
 	snprintf(procs, sizeof procs, "%s/cgroup.procs", path);
-	if ((fd = open(procs, O_WRONLY | O_CLOEXEC)) >= 0) {
+	if ((fd = open(procs, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
 		if (write(fd, "0", 1) != 1)
 			_exit(123);
 		close(fd);
@@ -129,7 +129,7 @@ void cgbox_remove(char *path)
 	if (!path[0])
 		return;
 	snprintf(file, sizeof file, "%s/cgroup.kill", path);
-	if ((fd = open(file, O_WRONLY | O_CLOEXEC)) >= 0) {
+	if ((fd = open(file, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
 		if (write(fd, "1", 1) < 0)
 			fprintf(stderr, "cgbox: %s: %s\n", file, strerror(errno));
 		close(fd);

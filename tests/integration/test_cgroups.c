@@ -69,6 +69,15 @@ static void cgroup_of(pid_t pid, char *out, size_t len)
 	fclose(f);
 }
 
+/* The top-level "cgroup" of a status: "on: PATH", "off: WHY" or "degraded: WHY". */
+static void daemon_state(char *out, size_t len)
+{
+	json_t *st = lvd_call(&d, "status", NULL);
+
+	snprintf(out, len, "%s", json_string_value(json_object_get(st, "cgroup")));
+	json_decref(st);
+}
+
 static bool has_pid(void *arg)
 {
 	char *text = slurp(arg);
@@ -108,9 +117,7 @@ START_TEST(workers_are_placed_in_their_own_leaves)
 		return;
 	lvd_start(&d, "{\"pools\":[{\"name\":\"web\",\"workers\":2,\"exec\":[\"sleep\",\"1000\"]},"
 	              "{\"name\":\"tick\",\"module\":\"ticker\"}]}");
-	st = lvd_call(&d, "status", NULL);
-	snprintf(state, sizeof state, "%s", json_string_value(json_object_get(st, "cgroup")));
-	json_decref(st);
+	daemon_state(state, sizeof state);
 	ck_assert_msg(!strncmp(state, "on: ", 4), "%s", state);
 	/* under the harness's folder, as loopvisor-PID */
 	snprintf(box, sizeof box, "%s/loopvisor-%d", d.cgroup, (int)d.pid);
@@ -287,16 +294,14 @@ END_TEST
  * (this project's CI hosts have no memory controller in cgroup v2), the status says so. */
 START_TEST(limits_are_applied_or_reported)
 {
-	json_t *st, *w;
+	json_t *w;
 	char state[700], file[1200], *text;
 
 	if (!cgroups_here())
 		return;
 	lvd_start(&d, "{\"pools\":[{\"name\":\"web\",\"limits\":{\"memory_max\":\"64M\"},"
 	              "\"exec\":[\"sleep\",\"1000\"]}]}");
-	st = lvd_call(&d, "status", NULL);
-	snprintf(state, sizeof state, "%s", json_string_value(json_object_get(st, "cgroup")));
-	json_decref(st);
+	daemon_state(state, sizeof state);
 	w = lvd_worker(&d, "web:0");
 	ck_assert_str_eq(JSTR(w, "state"), "running");
 	if (strncmp(state, "on: ", 4) == 0) {
