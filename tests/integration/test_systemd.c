@@ -56,21 +56,24 @@ START_TEST(ready_status_reload_and_stopping)
 	char *msg, *log;
 	FILE *f;
 
+	/* "n" says it is ready a second after it starts: READY=1 of the daemon waits for it */
 	lvd_start(&d, "{\"pools\":[{\"name\":\"m\",\"module\":\"ticker\",\"workers\":2},"
-	              "{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	              "{\"name\":\"s\",\"exec\":[\"sleep\",\"1000\"]},"
+	              "{\"name\":\"n\",\"ready\":\"notify\",\"exec\":[\"sh\",\"-c\","
+	              "\"sleep 1; systemd-notify --ready; exec sleep 1000\"]}]}");
 	/* READY=1 came (the harness waited for it) and by then every worker ran */
 	st = lvd_call(&d, "status", NULL);
 	json_array_foreach(json_object_get(st, "workers"), i, w)
 		ck_assert_str_eq(JSTR(w, "state"), "running");
 	json_decref(st);
-	ck_assert_str_eq(d.ready_msg, "READY=1\nSTATUS=2 pools, 3/3 workers running");
+	ck_assert_str_eq(d.ready_msg, "READY=1\nSTATUS=3 pools, 4/4 workers running");
 
 	json_decref(lvd_call(&d, "reload", NULL));
 	msg = notify_until("RELOADING=1", 5000);
 	ck_assert_ptr_nonnull(strstr(msg, "MONOTONIC_USEC="));
 	free(msg);
 	msg = notify_until("READY=1", 5000);
-	ck_assert_ptr_nonnull(strstr(msg, "\nSTATUS=2 pools, 3/3 workers running"));
+	ck_assert_ptr_nonnull(strstr(msg, "\nSTATUS=3 pools, 4/4 workers running"));
 	free(msg);
 
 	/* a worker has nothing of the daemon's NOTIFY_SOCKET: it cannot speak for it */
