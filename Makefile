@@ -5,7 +5,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test deps-bench deps-deb build build-asan run test test-normal test-asan deb fuzz \
+.PHONY: all deps deps-test deps-bench deps-deb deps-vm test-vm build build-asan run test test-normal test-asan deb fuzz \
 	chaos mutants mutants-ci bench clean
 
 all: build
@@ -18,6 +18,9 @@ deps-test:
 
 deps-bench:
 	@./scripts/install-deps.sh bench
+
+deps-vm:
+	@./scripts/install-deps.sh vm
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -57,6 +60,12 @@ CHAOS_SECONDS ?= 30
 # ... and then every integration suite again with the daemon under valgrind's memcheck
 # (its workers, forked by the zygote it exec'd, run natively; test_chaos also memchecks the
 # zygote and module workers). Waits stretch with CK_TIMEOUT_MULTIPLIER.
+
+# What needs the memory controller in cgroup v2 (test_memory, which this project's CI hosts
+# skip for the lack of it), with test_cgroups, in a VM of Debian's kernel under qemu's
+# software emulation (tests/vm/run.sh). A few minutes; not part of make test or CI.
+test-vm: deps-test deps-vm build
+	sh tests/vm/run.sh $(BUILD)
 
 chaos: deps-test build
 	cd $(BUILD) && CHAOS_SECONDS=$(CHAOS_SECONDS) ctest --output-on-failure -L chaos -V | \

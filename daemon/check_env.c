@@ -188,22 +188,22 @@ static void warn(struct report *r, const char *key, const char *why)
 static void check_limits(struct report *r, const struct lv_config *cfg,
                          const struct lv_pool_config *p)
 {
-	static const struct lv_cgroup_limits none = { .memory_oom_group = -1 };
+	struct lv_cgroup_limits none = { .memory_oom_group = -1 };
 	char where[4200], why[4400];
-	const char *lack;
+	const char *lack, *key;
 
 	r->worker = NULL;
 	if (!memcmp(&p->limits, &none, sizeof none))
 		return;
+	none.memory_restart = p->limits.memory_restart; /* is it all there is? */
+	key = memcmp(&p->limits, &none, sizeof none) ? "limits" : "memory_restart";
 	if (cfg->cgroup == LV_CGROUP_OFF) {
-		warn(r, "limits", "\"cgroup\": \"off\": workers get no cgroup, so no limit applies");
+		warn(r, key, "\"cgroup\": \"off\": workers get no cgroup, so no limit applies");
 	} else if ((lack = cgroups_host_lacks(&p->limits, where, sizeof where))) {
 		snprintf(why, sizeof why, "needs the %s controller, which %s does not offer: that limit "
 		         "would not be applied", lack, where);
-		warn(r, "limits", why);
+		warn(r, key, why);
 	}
-	if (p->limits.memory_restart)
-		warn(r, "memory_restart", "not acted on yet by this version");
 }
 
 unsigned check_env(const struct lv_config *cfg, FILE *out)

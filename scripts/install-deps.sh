@@ -25,6 +25,11 @@ if [ "${1:-}" = "test" ]; then
 	# chromium: the dashboard in a real browser (test_dashboard)
 	PKGS="$PKGS zsh prometheus chromium"
 fi
+# make test-vm: a VM under software emulation with Debian's kernel (downloaded, not
+# installed: tests/vm/run.sh), booted from an initramfs of busybox and the build.
+if [ "${1:-}" = "vm" ]; then
+	PKGS="$PKGS qemu-system-x86 busybox-static cpio"
+fi
 # The peers make bench compares with, its driver and its plots.
 if [ "${1:-}" = "bench" ]; then
 	PKGS="$PKGS python3 supervisor runit s6 gnuplot-nox"

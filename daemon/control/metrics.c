@@ -290,6 +290,28 @@ static void write_worker_resources(struct out *o, const struct supervisor *sup)
 	free(rows);
 }
 
+/* OOM kills in each worker's leaf: its ended processes', and its live one's so far (a child
+ * killed while the worker lives on). None where the host keeps no memory.events. */
+static void write_oom_kills(struct out *o, const struct supervisor *sup)
+{
+	if (!sup->procs.cgroups)
+		return;
+	family(o, "loopvisor_worker_oom_kills_total", "counter", "Processes of the worker's "
+	       "cgroup that the kernel's OOM killer ended.");
+	for (size_t i = 0; i < sup->n_pools; i++)
+		for (unsigned k = 0; k < sup->pools[i]->n_slots; k++) {
+			const struct worker *w = sup->pools[i]->workers[k];
+			int64_t live = w && w->proc.cg && w->proc.pid > 0 ? cgleaf_oom_kills(w->proc.cg)
+			                                                  : -1;
+
+			if (!w || (live < 0 && !w->oom_kills))
+				continue;
+			put(o, "loopvisor_worker_oom_kills_total");
+			worker_labels(o, w);
+			put(o, "} %llu\n", (unsigned long long)(w->oom_kills + (live > 0 ? live : 0)));
+		}
+}
+
 static void write_workers(struct out *o, const struct supervisor *sup)
 {
 	double wall = wall_now();
@@ -309,6 +331,7 @@ static void write_workers(struct out *o, const struct supervisor *sup)
 	       "module worker last beat.");
 	for_each_worker(o, sup, "loopvisor_loop_heartbeat_age_seconds", value_beat_age, wall, now);
 	write_worker_resources(o, sup);
+	write_oom_kills(o, sup);
 }
 
 /* The jobs' counters (lv_counter_add), summed per pool over its workers and loops. */

@@ -22,7 +22,7 @@ static const char *const input_names[FI_COUNT] = {
 	[FI_START] = "start", [FI_STOP] = "stop", [FI_RESTART] = "restart",
 	[FI_DEPS_READY] = "deps-ready", [FI_SPAWNED] = "spawned",
 	[FI_SPAWN_FAILED] = "spawn-failed", [FI_READY] = "ready", [FI_EXITED] = "exited",
-	[FI_TIMER] = "timer", [FI_HUNG] = "hung", [FI_PROBE_FAILED] = "probe-failed",
+	[FI_TIMER] = "timer", [FI_HUNG] = "hung", [FI_FAULT] = "fault",
 };
 
 const char *fsm_wire_name(enum worker_state s)
@@ -73,7 +73,7 @@ static void try_start(struct fsm_step *s, const struct fsm_facts *f, bool forgot
 		s->next = WS_SPAWNING;
 		s->actions |= FA_SPAWN;
 		s->stop_requested = s->hung = false;
-		s->probe_failed = FSM_PROBE_NONE;
+		s->fault = FSM_FAULT_NONE;
 	}
 }
 
@@ -179,14 +179,14 @@ static void on_exited(struct fsm_step *s, const struct fsm_facts *f)
 {
 	s->actions |= FA_CLEAR_TIMER | FA_DISARM_HANG;
 	s->stop_requested = s->hung = false;
-	s->probe_failed = FSM_PROBE_NONE;
+	s->fault = FSM_FAULT_NONE;
 	if (f->shutting_down || f->removing || !f->want_running) {
 		s->next = WS_STOPPED;
-	} else if (f->probe_failed && f->restart == LV_RESTART_NEVER) {
+	} else if (f->fault && f->restart == LV_RESTART_NEVER) {
 		s->want_running = false;
 		s->next = WS_FAILED;
-	} else if (f->probe_failed) {
-		restart_after_failure(s, f, f->probe_failed == FSM_PROBE_STARTUP || !f->stable_run);
+	} else if (f->fault) {
+		restart_after_failure(s, f, f->fault == FSM_FAULT_STARTUP || !f->stable_run);
 	} else if (f->stop_requested) {
 		try_start(s, f, false);
 	} else if (!lv_should_restart(f->restart, f->exit_status)) {
@@ -219,17 +219,17 @@ static void on_hung(struct fsm_step *s, enum worker_state state, const struct fs
 	arm(s, FSM_HANG_KILL_GRACE_MS);
 }
 
-/* A failed startup or liveness probe stops the process gracefully (its stop signal, then
- * SIGKILL after stop_timeout_ms); its exit then counts as a failure. */
-static void on_probe_failed(struct fsm_step *s, enum worker_state state,
-                            const struct fsm_facts *f)
+/* A fault (a failed startup or liveness probe, memory past memory_restart) stops the
+ * process gracefully (its stop signal, then SIGKILL after stop_timeout_ms); its exit then
+ * counts as a failure. */
+static void on_fault(struct fsm_step *s, enum worker_state state, const struct fsm_facts *f)
 {
-	if (!f->has_process || f->hung || f->stop_requested || f->probe_failed ||
+	if (!f->has_process || f->hung || f->stop_requested || f->fault ||
 	    (state != WS_STARTING && state != WS_RUNNING))
 		return;
-	s->probe_failed = state == WS_STARTING ? FSM_PROBE_STARTUP : FSM_PROBE_LIVENESS;
+	s->fault = state == WS_STARTING ? FSM_FAULT_STARTUP : FSM_FAULT_LIVENESS;
 	s->next = WS_STOPPING;
-	s->actions |= FA_ERR_PROBE | FA_ASK_STOP | FA_DISARM_HANG;
+	s->actions |= FA_ERR_FAULT | FA_ASK_STOP | FA_DISARM_HANG;
 	arm(s, f->stop_timeout_ms);
 }
 
@@ -237,7 +237,7 @@ struct fsm_step fsm_step(enum worker_state state, enum fsm_input in, const struc
 {
 	struct fsm_step s = {
 		.next = state, .want_running = f->want_running, .quick_failures = f->quick_failures,
-		.stop_requested = f->stop_requested, .hung = f->hung, .probe_failed = f->probe_failed,
+		.stop_requested = f->stop_requested, .hung = f->hung, .fault = f->fault,
 	};
 
 	switch (in) {
@@ -259,7 +259,7 @@ struct fsm_step fsm_step(enum worker_state state, enum fsm_input in, const struc
 	case FI_EXITED: on_exited(&s, f); break;
 	case FI_TIMER: on_timer(&s, state, f); break;
 	case FI_HUNG: on_hung(&s, state, f); break;
-	case FI_PROBE_FAILED: on_probe_failed(&s, state, f); break;
+	case FI_FAULT: on_fault(&s, state, f); break;
 	}
 	return s;
 }

@@ -36,13 +36,16 @@ enum fsm_input {
 	FI_EXITED,         /* the process exited */
 	FI_TIMER,          /* the worker's one timer is due */
 	FI_HUNG,           /* a loop of the process stopped beating */
-	FI_PROBE_FAILED,   /* its startup (starting) or liveness (running) probe failed past
-	                    * its threshold */
+	FI_FAULT,          /* the daemon found its process faulty: its startup (starting) or
+	                    * liveness (running) probe failed past its threshold, or its
+	                    * memory passed memory_restart */
 };
 #define FI_COUNT 11
 
-/* Why a process is being stopped by a probe (facts and step: probe_failed). */
-enum fsm_probe_stop { FSM_PROBE_NONE = 0, FSM_PROBE_STARTUP, FSM_PROBE_LIVENESS };
+/* Why the daemon is stopping a process for a fault it found (facts and step: fault): a
+ * failed startup or liveness probe, or memory past memory_restart; while starting, the
+ * fault is a failed start. */
+enum fsm_fault { FSM_FAULT_NONE = 0, FSM_FAULT_STARTUP, FSM_FAULT_LIVENESS };
 
 /* What the input finds: only facts of the worker, its pool and the daemon. */
 struct fsm_facts {
@@ -51,7 +54,7 @@ struct fsm_facts {
 	bool has_process;         /* a process exists or is being made (not reaped) */
 	bool hung;                /* that process was aborted as hung */
 	bool stop_requested;      /* that process was asked to stop (an exit is expected) */
-	enum fsm_probe_stop probe_failed; /* that process is stopped because a probe failed */
+	enum fsm_fault fault;     /* that process is stopped for a fault */
 	bool shutting_down;       /* the daemon drains: nothing starts again */
 	bool removing;            /* the worker was scaled away */
 	bool deps_ready;          /* the pools its pool follows all run */
@@ -78,7 +81,7 @@ enum fsm_action {
 	FA_ERR_START_LIMIT = 1 << 10, /* error text: the start limit was hit */
 	FA_ERR_START_TIMEOUT = 1 << 11, /* exit error: not ready within start_timeout_ms */
 	FA_ERR_HUNG        = 1 << 12, /* exit error: no heartbeat; the process is hung */
-	FA_ERR_PROBE       = 1 << 13, /* exit error: which probe failed and why */
+	FA_ERR_FAULT       = 1 << 13, /* exit error: what the fault is */
 };
 
 struct fsm_step {
@@ -89,7 +92,7 @@ struct fsm_step {
 	unsigned quick_failures;   /* after the input */
 	bool stop_requested;       /* after the input */
 	bool hung;                 /* after the input */
-	enum fsm_probe_stop probe_failed; /* after the input */
+	enum fsm_fault fault; /* after the input */
 };
 
 /* A hung process gets this long after SIGABRT before SIGKILL. */

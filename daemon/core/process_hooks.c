@@ -125,6 +125,13 @@ static void on_loop_beat(void *ctx, void *owner, unsigned loop)
 	worker_heartbeat(&w->loops[loop]);
 }
 
+static void on_memory_over(void *ctx, struct process *p, const char *detail)
+{
+	(void)ctx;
+	if (!p->probe)
+		worker_memory_over(p->owner, detail);
+}
+
 static void on_misbehaved(void *ctx, void *owner, const char *why)
 {
 	(void)ctx;
@@ -142,6 +149,6 @@ void core_process_hooks_install(struct supervisor *sup)
 	sup->procs.hooks = (struct proc_hooks){
 		.exited = on_exited, .last_words = on_last_words, .start_error = on_start_error,
 		.exec_done = on_exec_done, .describe = on_describe, .spawned = on_spawned,
-		.spawn_failed = on_spawn_failed, .ctx = sup,
+		.spawn_failed = on_spawn_failed, .memory_over = on_memory_over, .ctx = sup,
 	};
 }

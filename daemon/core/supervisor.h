@@ -75,12 +75,15 @@ struct worker {
 	struct worker_probes *probes;        /* its probes (probes.h) */
 	bool ready;                          /* running, and its readiness probe (if any) says so */
 	uint64_t ready_seq;                  /* sup->run_seq when it last became ready, 0 never */
-	enum fsm_probe_stop probe_failed;    /* its process is stopped because a probe failed */
+	enum fsm_fault fault;                /* its process is stopped for a fault... */
+	unsigned char fault_reason;          /* ...enum lv_restart_reason: probe or memory */
+	uint64_t oom_kills;                  /* processes of its leaf the OOM killer ended */
 };
 
 /* Why a worker's process was started again (loopvisor_pool_restarts_total's reason). */
 enum lv_restart_reason { LV_RR_EXIT, LV_RR_SIGNAL, LV_RR_HANG, LV_RR_START_TIMEOUT,
-	                     LV_RR_COMMAND, LV_RR_RELOAD, LV_RR_PROBE, LV_RR_COUNT };
+	                     LV_RR_COMMAND, LV_RR_RELOAD, LV_RR_PROBE, LV_RR_MEMORY, LV_RR_OOM,
+	                     LV_RR_COUNT };
 
 /* What a pool counts for /metrics, from its start (a removed pool's go with it). */
 struct pool_stats {
@@ -226,6 +229,8 @@ void worker_resume(struct worker *w);         /* the pools it waited for are run
 void worker_ready(struct worker *w);          /* the process reported readiness */
 /* A startup or liveness probe failed past its threshold (detail: which, and why). */
 void worker_probe_failed(struct worker *w, const char *detail);
+/* its memory passed memory_restart: stopped gracefully, restarted with reason memory */
+void worker_memory_over(struct worker *w, const char *detail);
 void worker_loop_ready(struct worker_loop *l);/* one loop reported readiness */
 void worker_heartbeat(struct worker_loop *l); /* a loop is alive: push its hang deadline */
 /* The worker misbehaves toward the supervisor: log, kill its group, restart by policy. */

@@ -226,7 +226,7 @@ struct input {
 	enum fsm_input in;
 	int status;                  /* FI_EXITED */
 	uint64_t uptime_ms;          /* FI_EXITED */
-	const char *detail;          /* FI_HUNG, FI_PROBE_FAILED: what the error says */
+	const char *detail;          /* FI_HUNG, FI_FAULT: what the error says */
 	char why[LV_ERRBUF];         /* filled: why it waits for other pools */
 	bool no_memory;              /* filled: the worker could not follow its pool's config */
 };
@@ -245,7 +245,7 @@ static void gather(struct worker *w, struct input *in, struct fsm_facts *f)
 	*f = (struct fsm_facts){
 		.want_running = w->want_running, .quick_failures = w->quick_failures,
 		.has_process = w->proc.pid > 0 || w->proc.spawning, .hung = w->hung,
-		.stop_requested = w->stop_requested, .probe_failed = w->probe_failed,
+		.stop_requested = w->stop_requested, .fault = w->fault,
 		.shutting_down = sup->shutting_down, .removing = w->removing, .deps_ready = true,
 		.restart = p->cfg.restart, .exit_status = in->status,
 		.stable_run = in->uptime_ms >= LV_STABLE_RUN_MS,
@@ -304,7 +304,7 @@ static void say_why(struct worker *w, const struct fsm_step *s, const struct inp
 	if (s->actions & FA_ERR_START_TIMEOUT)
 		worker_set_exit_error(w, "start timeout: not ready within %u ms",
 		                      w->pool->cfg.start_timeout_ms);
-	if (s->actions & (FA_ERR_HUNG | FA_ERR_PROBE))
+	if (s->actions & (FA_ERR_HUNG | FA_ERR_FAULT))
 		worker_set_exit_error(w, "%s", in->detail);
 	if (!(s->actions & FA_KILL))
 		return;
@@ -338,7 +338,7 @@ static void carry_out(struct worker *w, const struct fsm_step *s, struct input *
 	w->quick_failures = s->quick_failures;
 	w->stop_requested = s->stop_requested;
 	w->hung = s->hung;
-	w->probe_failed = s->probe_failed;
+	w->fault = s->fault;
 	if (s->actions & FA_FORGET_FAILURES)
 		lv_start_limit_reset(&w->start_limit);
 	if (s->actions & FA_CLEAR_TIMER)
@@ -402,11 +402,24 @@ void worker_ready(struct worker *w)
 		feed_input(w, FI_READY);
 }
 
+/* A fault found in its process: a failed probe, memory past memory_restart. */
+static void fault(struct worker *w, enum lv_restart_reason why, const char *detail)
+{
+	struct input in = { .in = FI_FAULT, .detail = detail };
+
+	if (!w->fault) /* the first fault is the one it stops for */
+		w->fault_reason = why;
+	feed(w, &in);
+}
+
 void worker_probe_failed(struct worker *w, const char *detail)
 {
-	struct input in = { .in = FI_PROBE_FAILED, .detail = detail };
+	fault(w, LV_RR_PROBE, detail);
+}
 
-	feed(w, &in);
+void worker_memory_over(struct worker *w, const char *detail)
+{
+	fault(w, LV_RR_MEMORY, detail);
 }
 
 /* One timer per worker, whose meaning depends on the state it was armed in. */
@@ -527,10 +540,12 @@ static enum lv_restart_reason end_reason(const struct worker *w, int status)
 {
 	const struct pool *p = w->pool;
 
+	if (w->proc.oom_kills && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		return LV_RR_OOM; /* whatever it was doing, the OOM killer ended it */
 	if (w->hung)
 		return LV_RR_HANG;
-	if (w->probe_failed)
-		return LV_RR_PROBE;
+	if (w->fault)
+		return w->fault_reason;
 	if (w->start_timed_out)
 		return LV_RR_START_TIMEOUT;
 	if (w->stop_requested && w->want_running) /* a restart asked for */
@@ -549,6 +564,10 @@ void worker_exited(struct worker *w, int status)
 
 	log_exit(w, status, in.uptime_ms);
 	w->end_reason = end_reason(w, status);
+	w->oom_kills += w->proc.oom_kills;
+	if (w->end_reason == LV_RR_OOM && !w->exit_error)
+		worker_set_exit_error(w, "killed by the OOM killer (%u processes of its cgroup)",
+		                      w->proc.oom_kills);
 	output_drain(&w->output); /* its last words come before the news of its death */
 	if (worker_drain_error(w))
 		worker_ready(w);

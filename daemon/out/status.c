@@ -13,7 +13,8 @@
 static const char *const reasons[LV_RR_COUNT] = {
 	[LV_RR_EXIT] = "exit", [LV_RR_SIGNAL] = "signal", [LV_RR_HANG] = "hang",
 	[LV_RR_START_TIMEOUT] = "start_timeout", [LV_RR_COMMAND] = "command",
-	[LV_RR_RELOAD] = "reload", [LV_RR_PROBE] = "probe",
+	[LV_RR_RELOAD] = "reload", [LV_RR_PROBE] = "probe", [LV_RR_MEMORY] = "memory",
+	[LV_RR_OOM] = "oom",
 };
 
 const char *status_reason_name(unsigned reason)
@@ -277,13 +278,9 @@ static void write_cgroup_state(struct jsonw *o, const struct supervisor *sup)
 		const struct lv_pool_config *cfg = &sup->pools[i]->cfg;
 		const char *lack = cgroups_lacks(sup->procs.cgroups, &cfg->limits);
 
-		if (lack)
-			snprintf(text, sizeof text, "degraded: no %s controller (pool %s)", lack, cfg->name);
-		else if (cfg->limits.memory_restart)
-			snprintf(text, sizeof text, "degraded: memory_restart is not acted on yet (pool %s)",
-			         cfg->name);
-		else
+		if (!lack)
 			continue;
+		snprintf(text, sizeof text, "degraded: no %s controller (pool %s)", lack, cfg->name);
 		jsonw_str(o, text);
 		return;
 	}

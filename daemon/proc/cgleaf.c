@@ -33,9 +33,9 @@ struct cgleaf *cgleaf_open(struct cgroups *cg, const char *pool, unsigned index,
 		return NULL;
 	}
 	leaf->cg = cg;
-	leaf->wd = -1;
+	leaf->wd = leaf->mwd = -1;
 	if ((mkdirat(cg->dir, pooldir, 0755) < 0 && errno != EEXIST) ||
-	    (mkdirat(cg->dir, leaf->name, 0755) < 0 && errno != EEXIST)) {
+	    (!(leaf->fresh = mkdirat(cg->dir, leaf->name, 0755) == 0) && errno != EEXIST)) {
 		snprintf(why, whylen, "cgroup %s/%s: %s", cg->abs, leaf->name, strerror(errno));
 		free(leaf);
 		return NULL;
@@ -60,11 +60,14 @@ static bool leaf_populated(const struct cgleaf *leaf)
 	return yes;
 }
 
+/* v if set, else unset: the kernel's default, which a fresh leaf (unset NULL) has already */
 static void write_limit(const struct cgleaf *leaf, int dir, const char *file,
                         unsigned long long v, bool set, const char *unset)
 {
 	char text[64];
 
+	if (!set && !unset)
+		return;
 	if (set)
 		snprintf(text, sizeof text, "%llu", v);
 	if (cg_write_at(dir, file, set ? text : unset) < 0 && (set || errno != ENOENT))
@@ -75,11 +78,13 @@ static void write_limit(const struct cgleaf *leaf, int dir, const char *file,
 static void apply_limits(struct cgleaf *leaf, int dir, const struct lv_cgroup_limits *l)
 {
 	struct cgroups *cg = leaf->cg;
-	unsigned want = cg_needs(l) & cg->controllers;
+	/* memory and pids also for their accounting, where the subtree has them */
+	unsigned want = (cg_needs(l) | CG_MEMORY | CG_PIDS) & cg->controllers;
 	char pooldir[sizeof leaf->name], cpu[64];
+	bool fresh = !leaf->limits_set;
 	int fd;
 
-	if (!memcmp(&leaf->applied, l, sizeof *l))
+	if (leaf->limits_set && !memcmp(&leaf->applied, l, sizeof *l))
 		return;
 	if (want & ~cg->enabled) { /* the subtree first, then the pool's folder */
 		cg_enable(cg->dir, want & ~cg->enabled);
@@ -92,20 +97,24 @@ static void apply_limits(struct cgleaf *leaf, int dir, const struct lv_cgroup_li
 		close(fd);
 	}
 	if (cg->enabled & CG_MEMORY) {
-		write_limit(leaf, dir, "memory.max", l->memory_max, l->memory_max, "max");
-		write_limit(leaf, dir, "memory.high", l->memory_high, l->memory_high, "max");
-		write_limit(leaf, dir, "memory.oom.group", 1, l->memory_oom_group == 1, "0");
+		write_limit(leaf, dir, "memory.max", l->memory_max, l->memory_max, fresh ? NULL : "max");
+		write_limit(leaf, dir, "memory.high", l->memory_high, l->memory_high,
+		            fresh ? NULL : "max");
+		write_limit(leaf, dir, "memory.oom.group", 1, l->memory_oom_group == 1,
+		            fresh ? NULL : "0");
 	}
 	if (cg->enabled & CG_PIDS)
-		write_limit(leaf, dir, "pids.max", l->pids_max, l->pids_max, "max");
+		write_limit(leaf, dir, "pids.max", l->pids_max, l->pids_max, fresh ? NULL : "max");
 	if (cg->enabled & CG_CPU) {
 		/* a percentage of one CPU: that many ms of every 100 ms */
 		snprintf(cpu, sizeof cpu, "%u 100000", l->cpu_max_pct * 1000);
-		if (cg_write_at(dir, "cpu.max", l->cpu_max_pct ? cpu : "max 100000") < 0)
+		if ((l->cpu_max_pct || !fresh) &&
+		    cg_write_at(dir, "cpu.max", l->cpu_max_pct ? cpu : "max 100000") < 0)
 			log_warn("%s: cannot write cpu.max: %s", leaf->path, strerror(errno));
-		write_limit(leaf, dir, "cpu.weight", l->cpu_weight, l->cpu_weight, "100");
+		write_limit(leaf, dir, "cpu.weight", l->cpu_weight, l->cpu_weight, fresh ? NULL : "100");
 	}
 	leaf->applied = *l;
+	leaf->limits_set = true;
 }
 
 int cgleaf_prepare(struct cgleaf *leaf, const struct lv_cgroup_limits *l)
@@ -115,11 +124,13 @@ int cgleaf_prepare(struct cgleaf *leaf, const struct lv_cgroup_limits *l)
 
 	if (dir < 0)
 		return -1;
-	if (l)
-		apply_limits(leaf, dir, l);
-	/* its CPU share is counted from here, as ps counts %CPU over a process's life */
-	leaf->cpu_base_usec = cg_read_at(dir, "cpu.stat", buf, sizeof buf) > 0
+	apply_limits(leaf, dir, l ? l : &(struct lv_cgroup_limits){ .memory_oom_group = -1 });
+	cgmem_arm(leaf, l);
+	/* its CPU share is counted from here, as ps counts %CPU over a process's life (a leaf
+	 * just made has counted nothing: one file read less on a first start) */
+	leaf->cpu_base_usec = !leaf->fresh && cg_read_at(dir, "cpu.stat", buf, sizeof buf) > 0
 	                      ? cg_keyed(buf, "usage_usec") : 0;
+	leaf->fresh = false;
 	return dir;
 }
 
@@ -176,6 +187,8 @@ void cgleaf_on_inotify(evutil_socket_t fd, short what, void *arg)
 					break;
 			if (leaf && !leaf_populated(leaf))
 				drained(leaf);
+			else if (!leaf)
+				cgmem_on_events(cg, ev->wd);
 		}
 	}
 }
@@ -186,6 +199,7 @@ int cgleaf_drain(struct cgleaf *leaf, void (*done)(void *arg), void *arg)
 	char events[2 * PATH_MAX];
 	int dir = open_leaf(leaf);
 
+	cgmem_disarm(leaf); /* the process it was armed for is gone */
 	if (dir < 0 || !cg_populated(dir)) {
 		if (dir >= 0)
 			close(dir);
@@ -223,6 +237,7 @@ void cgleaf_close(struct cgleaf *leaf)
 	if (!leaf)
 		return;
 	cgleaf_drain_cancel(leaf);
+	cgmem_disarm(leaf);
 	if ((dir = open_leaf(leaf)) >= 0) {
 		if (cg_populated(dir)) /* what dies later goes at exit, with the subtree */
 			cg_kill_all(leaf->cg->has_kill, dir);
@@ -236,12 +251,8 @@ void cgleaf_close(struct cgleaf *leaf)
 
 void cgleaf_usage(const struct cgleaf *leaf, struct cg_usage *u)
 {
-	int dir = open_leaf(leaf);
-
-	memset(u, 0xff, sizeof *u); /* -1 everywhere: nothing known */
-	if (dir >= 0) {
-		cg_usage_of(dir, u);
-		close(dir);
-	}
+	/* the files are reached through the subtree's folder: a leaf's own open costs as much
+	 * as reading one of them */
+	cg_usage_of(leaf->cg->dir, leaf->name, leaf->cg->enabled, u);
 	u->cpu_base_usec = leaf->cpu_base_usec;
 }

@@ -195,16 +195,13 @@ struct cgroups *cgroups_open(struct event_base *base, enum lv_cgroup_mode mode, 
 		snprintf(state, statelen, "off: the config says \"cgroup\": \"off\"");
 		return NULL;
 	}
-	if (getenv("LOOPVISOR_CGROUP_ROOT_OFF")) { /* tests: a host without a writable folder */
-		snprintf(state, statelen, "off: %s", getenv("LOOPVISOR_CGROUP_ROOT_OFF"));
-		return NULL;
-	}
 	if (find_own(mount, sizeof mount, own, sizeof own, state, statelen) < 0 ||
 	    !(cg = calloc(1, sizeof *cg)))
 		return NULL;
 	cg->base = base;
 	cg->dir = cg->inotify = -1;
 	LIST_INIT(&cg->draining);
+	LIST_INIT(&cg->watched);
 	if (place_subtree(cg, mount, own, state, statelen) < 0) {
 		free(cg);
 		return NULL;
@@ -241,14 +238,9 @@ int cgroups_zygote_dir(struct cgroups *cg, unsigned serial)
 int cgroups_pool_usage(const struct cgroups *cg, const char *pool, struct cg_usage *u)
 {
 	char name[LV_POOL_NAME_MAX + 8];
-	int fd;
 
 	snprintf(name, sizeof name, "pool-%s", pool);
-	if ((fd = openat(cg->dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -1;
-	cg_usage_of(fd, u);
-	close(fd);
-	return 0;
+	return cg_usage_of(cg->dir, name, cg->enabled, u) ? 0 : -1;
 }
 
 void cgroups_close(struct cgroups *cg)
@@ -257,6 +249,7 @@ void cgroups_close(struct cgroups *cg)
 		return;
 	while (!LIST_EMPTY(&cg->draining))
 		cgleaf_drain_cancel(LIST_FIRST(&cg->draining));
+	cgmem_close(cg);
 	if (cg->inotify_ev)
 		event_free(cg->inotify_ev);
 	if (cg->dir >= 0 && cg->made) {

@@ -65,6 +65,17 @@ int cgleaf_drain(struct cgleaf *leaf, void (*done)(void *arg), void *arg);
 /* Drops a drain on its way: done is not called. */
 void cgleaf_drain_cancel(struct cgleaf *leaf);
 
+/* memory_restart (docs/cgroups.md): over(arg, detail) is called from the loop, once per
+ * process, when the memory of the leaf's process passes the threshold of the limits its
+ * cgleaf_prepare had: memory.events counting "high" (watched, not polled) while the
+ * threshold is at most memory_high, or memory.current at a check every second. Only where
+ * the leaf has the memory controller. Set once per leaf. */
+void cgleaf_on_memory(struct cgleaf *leaf, void (*over)(void *arg, const char *detail),
+                      void *arg);
+/* How many processes of the leaf the OOM killer ended since cgleaf_prepare; -1 where the
+ * leaf has no memory controller. */
+int64_t cgleaf_oom_kills(const struct cgleaf *leaf);
+
 /* What the kernel accounts for a leaf; a field the host does not provide stays -1. */
 struct cg_usage {
 	int64_t cpu_user_usec, cpu_system_usec;

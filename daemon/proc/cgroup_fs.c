@@ -188,24 +188,31 @@ void cg_enable(int dir, unsigned bits)
 		log_warn("cgroup: cannot enable %s: %s", text, strerror(errno));
 }
 
-static int64_t number_at(int dir, const char *name)
+/* File name of folder sub: "sub/name" into path (all names here are short and fixed). */
+static const char *file_of(char *path, size_t len, const char *sub, const char *name)
 {
-	char buf[64];
+	snprintf(path, len, "%s/%s", sub, name);
+	return path;
+}
 
-	return cg_read_at(dir, name, buf, sizeof buf) > 0 && buf[0] >= '0' && buf[0] <= '9'
-	       ? strtoll(buf, NULL, 10) : -1;
+static int64_t number_at(int dir, const char *sub, const char *name)
+{
+	char buf[64], path[PATH_MAX];
+
+	return cg_read_at(dir, file_of(path, sizeof path, sub, name), buf, sizeof buf) > 0 &&
+	       buf[0] >= '0' && buf[0] <= '9' ? strtoll(buf, NULL, 10) : -1;
 }
 
 /* "some avg10=... total=N" / "full ... total=N" of a pressure file. */
-static void pressure(int dir, const char *name, int64_t *some, int64_t *full)
+static void pressure(int dir, const char *sub, const char *name, int64_t *some, int64_t *full)
 {
-	char buf[512];
+	char buf[512], path[PATH_MAX];
 	const char *t;
 
 	*some = -1;
 	if (full)
 		*full = -1;
-	if (cg_read_at(dir, name, buf, sizeof buf) <= 0)
+	if (cg_read_at(dir, file_of(path, sizeof path, sub, name), buf, sizeof buf) <= 0)
 		return;
 	if (!strncmp(buf, "some ", 5) && (t = strstr(buf, "total=")))
 		*some = strtoll(t + 6, NULL, 10);
@@ -213,32 +220,38 @@ static void pressure(int dir, const char *name, int64_t *some, int64_t *full)
 		*full = strtoll(t + 6, NULL, 10);
 }
 
-void cg_usage_of(int dir, struct cg_usage *u)
+bool cg_usage_of(int dir, const char *sub, unsigned have, struct cg_usage *u)
 {
-	char buf[8192];
+	char buf[8192], path[PATH_MAX];
 
-	u->cpu_user_usec = u->cpu_system_usec = u->cpu_usage_usec = -1;
+	memset(u, 0xff, sizeof *u); /* -1 everywhere: nothing known */
 	u->cpu_base_usec = 0;
-	if (cg_read_at(dir, "cpu.stat", buf, sizeof buf) > 0) {
-		u->cpu_usage_usec = cg_keyed(buf, "usage_usec");
-		u->cpu_user_usec = cg_keyed(buf, "user_usec");
-		u->cpu_system_usec = cg_keyed(buf, "system_usec");
+	if (cg_read_at(dir, file_of(path, sizeof path, sub, "cpu.stat"), buf, sizeof buf) <= 0)
+		return false; /* no such folder */
+	u->cpu_usage_usec = cg_keyed(buf, "usage_usec");
+	u->cpu_user_usec = cg_keyed(buf, "user_usec");
+	u->cpu_system_usec = cg_keyed(buf, "system_usec");
+	if (have & CG_MEMORY) {
+		u->memory_current = number_at(dir, sub, "memory.current");
+		u->memory_peak = number_at(dir, sub, "memory.peak");
 	}
-	u->memory_current = number_at(dir, "memory.current");
-	u->memory_peak = number_at(dir, "memory.peak");
-	if ((u->pids_current = number_at(dir, "pids.current")) < 0 && /* no pids controller */
-	    cg_read_at(dir, "cgroup.threads", buf, sizeof buf) >= 0) {
+	if (have & CG_PIDS) {
+		u->pids_current = number_at(dir, sub, "pids.current");
+	} else if (cg_read_at(dir, file_of(path, sizeof path, sub, "cgroup.threads"), buf,
+	                      sizeof buf) >= 0) {
 		u->pids_current = 0;
 		for (const char *l = buf; (l = strchr(l, '\n')); l++)
 			u->pids_current++;
 	}
-	pressure(dir, "cpu.pressure", &u->cpu_some_usec, NULL);
-	pressure(dir, "memory.pressure", &u->memory_some_usec, &u->memory_full_usec);
-	pressure(dir, "io.pressure", &u->io_some_usec, &u->io_full_usec);
+	pressure(dir, sub, "cpu.pressure", &u->cpu_some_usec, NULL);
+	pressure(dir, sub, "memory.pressure", &u->memory_some_usec, &u->memory_full_usec);
+	pressure(dir, sub, "io.pressure", &u->io_some_usec, &u->io_full_usec);
+	return true;
 }
 
 unsigned cg_needs(const struct lv_cgroup_limits *l)
 {
-	return (l->memory_max || l->memory_high || l->memory_oom_group == 1 ? CG_MEMORY : 0) |
+	return (l->memory_max || l->memory_high || l->memory_oom_group == 1 || l->memory_restart
+	        ? CG_MEMORY : 0) |
 	       (l->pids_max ? CG_PIDS : 0) | (l->cpu_max_pct || l->cpu_weight ? CG_CPU : 0);
 }

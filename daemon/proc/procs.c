@@ -76,10 +76,18 @@ void procs_forget(struct procs *ps, struct process *p)
 /* The leaf a kill emptied is not used again: a child cloned into a cgroup that was killed
  * once is killed at birth by kernels that compare the kill count of the cgroup it is born
  * in with its parent's (seen on 6.18). The next spawn makes a fresh one. */
+static void count_oom_kills(struct process *p)
+{
+	int64_t n = p->cg ? cgleaf_oom_kills(p->cg) : 0;
+
+	p->oom_kills = n > 0 ? (unsigned)n : 0;
+}
+
 static void on_drained(void *arg)
 {
 	struct process *p = arg;
 
+	count_oom_kills(p);
 	cgleaf_close(p->cg);
 	p->cg = NULL;
 	p->ps->hooks.exited(p->ps->hooks.ctx, p, p->drain_status);
@@ -98,6 +106,7 @@ void procs_exited(struct procs *ps, struct process *p, int status)
 		on_drained(p); /* killed, and empty already */
 		return;
 	}
+	count_oom_kills(p);
 	ps->hooks.exited(ps->hooks.ctx, p, status);
 }
 

@@ -50,6 +50,7 @@ struct process {
 	bool pending_group;
 	struct cgleaf *cg;          /* a worker's cgroup leaf (cgroup.h), made at its first spawn */
 	int drain_status;           /* its exit, held until the leaf is empty */
+	unsigned oom_kills;         /* at its exit: processes of its leaf the OOM killer ended */
 	TAILQ_ENTRY(process) link;  /* procs.queue */
 };
 
@@ -72,6 +73,9 @@ struct proc_hooks {
 	void (*spawned)(void *ctx, struct process *p, const struct spawn_io *io);
 	/* p's process could not be made; it is not spawning any more */
 	void (*spawn_failed)(void *ctx, struct process *p, const char *why);
+	/* the memory of p's cgroup leaf passed its pool's memory_restart (detail: by how much);
+	 * once per process */
+	void (*memory_over)(void *ctx, struct process *p, const char *detail);
 	void *ctx;
 };
 

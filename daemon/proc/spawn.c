@@ -233,6 +233,14 @@ static void requeue(struct procs *ps, struct process *p)
 	event_active(ps->pump, EV_READ, 0);
 }
 
+/* Its leaf says the worker's memory passed memory_restart. */
+static void memory_over(void *arg, const char *detail)
+{
+	struct process *p = arg;
+
+	p->ps->hooks.memory_over(p->ps->hooks.ctx, p, detail);
+}
+
 /* A worker's cgroup leaf, made at its first spawn and kept across restarts (an exec probe
  * runs where its zygote does); its descriptor goes with the spawn (c->cgroup). 0, or -1
  * with err. */
@@ -248,6 +256,7 @@ static int place(struct procs *ps, struct process *p, struct lv_spawn *sp,
 
 		if (!(p->cg = cgleaf_open(ps->cgroups, sp->pool, sp->index, err, errlen)))
 			return -1;
+		cgleaf_on_memory(p->cg, memory_over, p);
 		if (lack)
 			log_warn("%s: its limits need the %s controller, which %s does not have: those "
 			         "limits are not applied", p->name, lack, cgroups_path(ps->cgroups));

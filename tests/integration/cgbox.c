@@ -63,6 +63,31 @@ static void sweep_stale(const char *own)
 		closedir(d);
 }
 
+static bool as_unit;
+
+void cgbox_as_unit(bool yes)
+{
+	as_unit = yes;
+}
+
+bool cgbox_offers(const char *path, const char *controller)
+{
+	char file[PATH_MAX + 32], *text;
+	bool yes = false;
+	FILE *f;
+
+	snprintf(file, sizeof file, "%s/cgroup.controllers", path);
+	if ((f = fopen(file, "re"))) {
+		char line[512];
+
+		for (text = fgets(line, sizeof line, f) ? strtok(line, " \n") : NULL; text && !yes;
+		     text = strtok(NULL, " \n"))
+			yes = !strcmp(text, controller);
+		fclose(f);
+	}
+	return yes;
+}
+
 bool cgbox_make(char *path, size_t len)
 {
 	static unsigned n;
@@ -72,7 +97,8 @@ bool cgbox_make(char *path, size_t len)
 	if (geteuid() != 0 || !own_folder(own, sizeof own))
 		return false;
 	sweep_stale(own); /* as the box of every test of a run must go, whatever its test did */
-	if (snprintf(path, len, "%s/lvtest-%d-%u", own, (int)getpid(), ++n) >= (int)len ||
+	if (snprintf(path, len, "%s/lvtest-%d-%u%s", own, (int)getpid(), ++n,
+	             as_unit ? ".service" : "") >= (int)len ||
 	    mkdir(path, 0755) < 0) {
 		path[0] = '\0';
 		return false;

@@ -11,6 +11,12 @@
 
 /* Makes lvtest-PID-N in the test's own cgroup v2 folder: its absolute path, or false. */
 bool cgbox_make(char *path, size_t len);
+/* Boxes made from now on are named like a systemd service's folder ("lvtest-PID-N.service"):
+ * a daemon started in one with INVOCATION_ID set takes it for its unit's and moves into its
+ * "supervisor" leaf, so that the box can hand controllers down to the workers. */
+void cgbox_as_unit(bool yes);
+/* Whether a box can have controller ("memory") for what it holds. */
+bool cgbox_offers(const char *path, const char *controller);
 /* In a child before exec: moves it into the box (nothing when path is empty). */
 void cgbox_enter(const char *path);
 /* Kills whatever is left in the box, waits for the kernel to say it is empty, and removes

@@ -12,9 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,26 +235,6 @@ static bool cpu_counted(void *arg)
 	return ok;
 }
 
-/* GET /metrics from the daemon's Unix listener at path: the whole answer. */
-static char *scrape(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
-	char *text = calloc(1, 1 << 20);
-	size_t len = 0;
-	ssize_t n;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	ck_assert_ptr_nonnull(text);
-	ck_assert_int_lt(snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path), (int)sizeof sa.sun_path);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	ck_assert_int_eq(write(fd, req, sizeof req - 1), (ssize_t)sizeof req - 1);
-	while (len < (1 << 20) - 1 && (n = read(fd, text + len, (1 << 20) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	return text;
-}
-
 START_TEST(cpu_time_and_tasks_are_accounted)
 {
 	json_t *w, *res;
@@ -280,7 +258,7 @@ START_TEST(cpu_time_and_tasks_are_accounted)
 	ck_assert(json_is_object(json_object_get(res, "pressure")));
 	json_decref(w);
 	/* and the same figures as metrics, per worker and (pressure) per pool */
-	text = scrape(http);
+	text = scrape_metrics(http);
 	ck_assert_msg(strstr(text, "loopvisor_worker_cpu_seconds_total{pool=\"busy\",worker=\"busy:0\","
 	                           "mode=\"user\"} "), "%.2000s", text);
 	ck_assert_ptr_nonnull(strstr(text, "loopvisor_worker_tasks{pool=\"busy\",worker=\"busy:0\"} 2\n"));
@@ -299,7 +277,9 @@ START_TEST(limits_are_applied_or_reported)
 
 	if (!cgroups_here())
 		return;
-	lvd_start(&d, "{\"pools\":[{\"name\":\"web\",\"limits\":{\"memory_max\":\"64M\"},"
+	/* memory_restart needs the memory controller as much as a limit does */
+	lvd_start(&d, "{\"pools\":[{\"name\":\"grow\",\"memory_restart\":\"64M\",\"exec\":"
+	              "[\"sleep\",\"1000\"]},{\"name\":\"web\",\"limits\":{\"memory_max\":\"64M\"},"
 	              "\"exec\":[\"sleep\",\"1000\"]}]}");
 	daemon_state(state, sizeof state);
 	w = lvd_worker(&d, "web:0");
@@ -310,7 +290,7 @@ START_TEST(limits_are_applied_or_reported)
 		ck_assert_str_eq(text, "67108864\n");
 		free(text);
 	} else {
-		ck_assert_str_eq(state, "degraded: no memory controller (pool web)");
+		ck_assert_str_eq(state, "degraded: no memory controller (pool grow)");
 		printf("limits: this host has no memory controller in cgroup v2: checked the report\n");
 	}
 	json_decref(w);
@@ -338,6 +318,36 @@ START_TEST(off_keeps_workers_in_the_daemons_cgroup)
 }
 END_TEST
 
+/* A unit's folder the daemon cannot write (no Delegate=yes): cgroups off, saying why, and
+ * the workers run all the same. The daemon runs as a user of its own there, for root may
+ * write any cgroup folder. */
+START_TEST(a_folder_it_cannot_write_turns_cgroups_off)
+{
+	static const char *const as_user[] = { "setpriv", "--reuid=lvt_cgroup", "--regid=lvt_cgroup",
+		                                   "--clear-groups", NULL };
+	char state[700], expect[700];
+	json_t *w;
+
+	if (!cgroups_here()) /* root, with a cgroup v2 folder */
+		return;
+	ensure_user("lvt_cgroup");
+	cgbox_as_unit(true);
+	lvd_setenv("INVOCATION_ID=lvtest");
+	lvd_set_wrapper(as_user);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"web\",\"exec\":[\"sleep\",\"1000\"]}]}");
+	lvd_set_wrapper(NULL);
+	cgbox_as_unit(false);
+	daemon_state(state, sizeof state);
+	snprintf(expect, sizeof expect, "off: %s is not writable (does the unit say Delegate=yes?)",
+	         d.cgroup);
+	ck_assert_str_eq(state, expect);
+	w = lvd_worker(&d, "web:0");
+	ck_assert_str_eq(JSTR(w, "state"), "running");
+	ck_assert_ptr_null(json_object_get(w, "cgroup"));
+	json_decref(w);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *su = suite_create("cgroups");
@@ -353,6 +363,7 @@ int main(void)
 	tcase_add_test(tc, cpu_time_and_tasks_are_accounted);
 	tcase_add_test(tc, limits_are_applied_or_reported);
 	tcase_add_test(tc, off_keeps_workers_in_the_daemons_cgroup);
+	tcase_add_test(tc, a_folder_it_cannot_write_turns_cgroups_off);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }

@@ -215,6 +215,12 @@ START_TEST(check_warns_of_limits_the_host_cannot_apply)
 	ck_assert_int_eq(check_file(path), 0);
 	said("warning: pools[0].limits: \"cgroup\": \"off\": workers get no cgroup, so no limit "
 	     "applies");
+	/* memory_restart alone is named as itself */
+	write_file(path, "{\"cgroup\":\"off\",\"pools\":[{\"name\":\"web\",\"memory_restart\":"
+	           "\"64M\",\"exec\":[\"true\"]}]}", 0644);
+	ck_assert_int_eq(check_file(path), 0);
+	said("warning: pools[0].memory_restart: \"cgroup\": \"off\": workers get no cgroup, so no "
+	     "limit applies");
 	unlink(path);
 }
 END_TEST

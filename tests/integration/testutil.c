@@ -15,6 +15,7 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -222,4 +223,24 @@ void ensure_user(const char *name)
 	snprintf(cmd, sizeof cmd, "id %s >/dev/null 2>&1 || useradd -r -M -s /usr/sbin/nologin %s",
 	         name, name);
 	ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+/* GET /metrics from the daemon's Unix listener at path: the whole answer. */
+char *scrape_metrics(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	char *text = calloc(1, 1 << 20);
+	size_t len = 0;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_lt(snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path), (int)sizeof sa.sun_path);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(write(fd, req, sizeof req - 1), (ssize_t)sizeof req - 1);
+	while (len < (1 << 20) - 1 && (n = read(fd, text + len, (1 << 20) - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	return text;
 }

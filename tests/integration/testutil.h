@@ -43,4 +43,7 @@ bool skip_unless_root(const char *what);
 /* Makes a system user (no home, no shell) unless it exists; fails the test otherwise. */
 void ensure_user(const char *name);
 
+/* GET /metrics from a daemon's Unix HTTP listener at path: the whole answer (malloc'd). */
+char *scrape_metrics(const char *path);
+
 #endif

@@ -53,7 +53,7 @@ static const struct row grid[] = {
 	{ WS_STOPPED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_STOPPED, FI_TIMER, WS_STOPPED, NONE, 0, 1 },
 	{ WS_STOPPED, FI_HUNG, WS_STOPPED, NONE, 0, 1 },
-	{ WS_STOPPED, FI_PROBE_FAILED, WS_STOPPED, NONE, 0, 1 },
+	{ WS_STOPPED, FI_FAULT, WS_STOPPED, NONE, 0, 1 },
 
 	{ WS_WAITING, FI_START, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
@@ -65,7 +65,7 @@ static const struct row grid[] = {
 	{ WS_WAITING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_WAITING, FI_TIMER, WS_WAITING, NONE, 0, 1 },
 	{ WS_WAITING, FI_HUNG, WS_WAITING, NONE, 0, 1 },
-	{ WS_WAITING, FI_PROBE_FAILED, WS_WAITING, NONE, 0, 1 },
+	{ WS_WAITING, FI_FAULT, WS_WAITING, NONE, 0, 1 },
 
 	{ WS_SPAWNING, FI_START, WS_SPAWNING, NONE, 0, 1 },
 	{ WS_SPAWNING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
@@ -77,7 +77,7 @@ static const struct row grid[] = {
 	{ WS_SPAWNING, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_SPAWNING, FI_TIMER, WS_SPAWNING, NONE, 0, 1 },
 	{ WS_SPAWNING, FI_HUNG, WS_SPAWNING, NONE, 0, 1 },
-	{ WS_SPAWNING, FI_PROBE_FAILED, WS_SPAWNING, NONE, 0, 1 },
+	{ WS_SPAWNING, FI_FAULT, WS_SPAWNING, NONE, 0, 1 },
 
 	{ WS_STARTING, FI_START, WS_STARTING, NONE, 0, 1 },
 	{ WS_STARTING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
@@ -90,7 +90,7 @@ static const struct row grid[] = {
 	{ WS_STARTING, FI_TIMER, WS_STARTING, FA_ERR_START_TIMEOUT | FA_KILL, 0, 1 },
 	{ WS_STARTING, FI_HUNG, WS_STARTING, FA_ERR_HUNG | FA_ABORT | FA_ARM_TIMER,
 	  FSM_HANG_KILL_GRACE_MS, 1 },
-	{ WS_STARTING, FI_PROBE_FAILED, WS_STOPPING, FA_ERR_PROBE | STOPS, STOP_MS, 1 },
+	{ WS_STARTING, FI_FAULT, WS_STOPPING, FA_ERR_FAULT | STOPS, STOP_MS, 1 },
 
 	{ WS_RUNNING, FI_START, WS_RUNNING, NONE, 0, 1 },
 	{ WS_RUNNING, FI_STOP, WS_STOPPING, STOPS, STOP_MS, 0 },
@@ -103,7 +103,7 @@ static const struct row grid[] = {
 	{ WS_RUNNING, FI_TIMER, WS_RUNNING, NONE, 0, 1 },
 	{ WS_RUNNING, FI_HUNG, WS_RUNNING, FA_ERR_HUNG | FA_ABORT | FA_ARM_TIMER,
 	  FSM_HANG_KILL_GRACE_MS, 1 },
-	{ WS_RUNNING, FI_PROBE_FAILED, WS_STOPPING, FA_ERR_PROBE | STOPS, STOP_MS, 1 },
+	{ WS_RUNNING, FI_FAULT, WS_STOPPING, FA_ERR_FAULT | STOPS, STOP_MS, 1 },
 
 	{ WS_STOPPING, FI_START, WS_STOPPING, NONE, 0, 1 },
 	{ WS_STOPPING, FI_STOP, WS_STOPPING, NONE, 0, 0 },
@@ -115,7 +115,7 @@ static const struct row grid[] = {
 	{ WS_STOPPING, FI_EXITED, WS_SPAWNING, EXIT | SPAWNS, 0, 1 }, /* a restart */
 	{ WS_STOPPING, FI_TIMER, WS_STOPPING, FA_KILL, 0, 1 },
 	{ WS_STOPPING, FI_HUNG, WS_STOPPING, NONE, 0, 1 },
-	{ WS_STOPPING, FI_PROBE_FAILED, WS_STOPPING, NONE, 0, 1 },
+	{ WS_STOPPING, FI_FAULT, WS_STOPPING, NONE, 0, 1 },
 
 	{ WS_BACKOFF, FI_START, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_BACKOFF, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
@@ -127,7 +127,7 @@ static const struct row grid[] = {
 	{ WS_BACKOFF, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_BACKOFF, FI_TIMER, WS_SPAWNING, SPAWNS, 0, 1 },
 	{ WS_BACKOFF, FI_HUNG, WS_BACKOFF, NONE, 0, 1 },
-	{ WS_BACKOFF, FI_PROBE_FAILED, WS_BACKOFF, NONE, 0, 1 },
+	{ WS_BACKOFF, FI_FAULT, WS_BACKOFF, NONE, 0, 1 },
 
 	{ WS_FAILED, FI_START, WS_SPAWNING, FA_FORGET_FAILURES | SPAWNS, 0, 1 },
 	{ WS_FAILED, FI_STOP, WS_STOPPED, FA_CLEAR_TIMER, 0, 0 },
@@ -139,7 +139,7 @@ static const struct row grid[] = {
 	{ WS_FAILED, FI_EXITED, WS_BACKOFF, EXIT | FA_ARM_TIMER, 100, 1 },
 	{ WS_FAILED, FI_TIMER, WS_FAILED, NONE, 0, 1 },
 	{ WS_FAILED, FI_HUNG, WS_FAILED, NONE, 0, 1 },
-	{ WS_FAILED, FI_PROBE_FAILED, WS_FAILED, NONE, 0, 1 },
+	{ WS_FAILED, FI_FAULT, WS_FAILED, NONE, 0, 1 },
 };
 
 static void check_row(const struct row *r, const struct fsm_facts *f, const char *what)
@@ -232,13 +232,13 @@ static void asked(struct fsm_facts *f) { f->stop_requested = true; }
 static void startup_probe_failed(struct fsm_facts *f)
 {
 	f->stop_requested = false;
-	f->probe_failed = FSM_PROBE_STARTUP;
+	f->fault = FSM_FAULT_STARTUP;
 	f->stable_run = true;
 }
 static void liveness_failed_clean(struct fsm_facts *f)
 {
 	f->stop_requested = false;
-	f->probe_failed = FSM_PROBE_LIVENESS;
+	f->fault = FSM_FAULT_LIVENESS;
 	f->stable_run = true;
 	f->restart = LV_RESTART_ON_FAILURE;
 	f->exit_status = EXITED(0);
@@ -246,7 +246,7 @@ static void liveness_failed_clean(struct fsm_facts *f)
 static void liveness_failed_quickly(struct fsm_facts *f)
 {
 	f->stop_requested = false;
-	f->probe_failed = FSM_PROBE_LIVENESS;
+	f->fault = FSM_FAULT_LIVENESS;
 }
 static void liveness_failed_never(struct fsm_facts *f)
 {
@@ -321,9 +321,9 @@ static const struct variant variants[] = {
 	  EXIT | FA_ARM_TIMER, 100, 1 }, liveness_failed_quickly },
 	{ "liveness, never: failed", { WS_STOPPING, FI_EXITED, WS_FAILED, EXIT, 0, 0 },
 	  liveness_failed_never },
-	{ "a hung process is not also probed out", { WS_RUNNING, FI_PROBE_FAILED, WS_RUNNING,
+	{ "a hung process is not also probed out", { WS_RUNNING, FI_FAULT, WS_RUNNING,
 	  NONE, 0, 1 }, hung },
-	{ "no process: no probe stop", { WS_RUNNING, FI_PROBE_FAILED, WS_RUNNING, NONE, 0, 1 },
+	{ "no process: no probe stop", { WS_RUNNING, FI_FAULT, WS_RUNNING, NONE, 0, 1 },
 	  no_process },
 };
 
@@ -356,15 +356,15 @@ START_TEST(counts_and_flags_follow_the_step)
 	s = fsm_step(WS_RUNNING, FI_HUNG, &f);
 	ck_assert(s.hung);
 	f.hung = false;
-	s = fsm_step(WS_RUNNING, FI_PROBE_FAILED, &f);
-	ck_assert(s.probe_failed == FSM_PROBE_LIVENESS && !s.stop_requested);
-	s = fsm_step(WS_STARTING, FI_PROBE_FAILED, &f);
-	ck_assert(s.probe_failed == FSM_PROBE_STARTUP);
-	f.probe_failed = FSM_PROBE_LIVENESS;
-	ck_assert(fsm_step(WS_STOPPING, FI_EXITED, &f).probe_failed == FSM_PROBE_NONE);
+	s = fsm_step(WS_RUNNING, FI_FAULT, &f);
+	ck_assert(s.fault == FSM_FAULT_LIVENESS && !s.stop_requested);
+	s = fsm_step(WS_STARTING, FI_FAULT, &f);
+	ck_assert(s.fault == FSM_FAULT_STARTUP);
+	f.fault = FSM_FAULT_LIVENESS;
+	ck_assert(fsm_step(WS_STOPPING, FI_EXITED, &f).fault == FSM_FAULT_NONE);
 	f.hung = true;
 	s = fsm_step(WS_BACKOFF, FI_TIMER, &f);
-	ck_assert(!s.hung && !s.stop_requested && !s.probe_failed); /* a new process starts clean */
+	ck_assert(!s.hung && !s.stop_requested && !s.fault); /* a new process starts clean */
 }
 END_TEST
 
