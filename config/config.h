@@ -63,6 +63,8 @@ struct lv_pool_config {
 	unsigned hang_timeout_ms;    /* no heartbeat this long = hung; default 10000, 0 = off */
 	unsigned start_timeout_ms;   /* starting longer than this fails the start; default 60000 */
 	bool ready_notify;           /* exec: running on READY=1 ("ready": "notify") */
+	bool python;                 /* "python": a module pool of the "python" job (python.c) */
+	bool python_ready_late;      /* ... running once the app calls ctx.ready() */
 	enum lv_output { LV_OUTPUT_CAPTURE, LV_OUTPUT_INHERIT, LV_OUTPUT_NULL } output;
 	                             /* stdout/stderr: pipes to the log sinks (2 descriptors in
 	                              * the daemon per worker), the daemon's own, or /dev/null */
@@ -163,6 +165,11 @@ void lv_probes_clear(struct lv_probe_config probes[LV_PROBE_ROLES]);
 /* A deep copy into dst (whatever dst held is not freed); -1 and dst cleared on no memory. */
 int lv_probes_copy(struct lv_probe_config dst[LV_PROBE_ROLES],
                    const struct lv_probe_config src[LV_PROBE_ROLES]);
+/* python.c: a POOL object's "python" (if any), after its env and stop timeout were parsed:
+ * LOOPVISOR_PYTHON_* entries added to p->env for the "python" job; 0 or -1 with err. */
+int lv_python_from_json(const json_t *pool, const char *base_dir, const char *prefix,
+                        struct lv_pool_config *p, char *err, size_t errlen);
+
 /* limits.c: a POOL object's "limits" object and "memory_restart" key (both optional) into
  * *out; key paths start with prefix ("pools[2].limits.memory_max"). Unset limits are 0, and
  * memory_oom_group -1; a percentage memory_restart is stored as bytes of memory_high. On

@@ -19,7 +19,7 @@
 #include "config/template.h"
 
 static const char *const pool_keys[] = {
-	"name", "exec", "module", "params", "workers", "restart", "autostart", "stop_signal",
+	"name", "exec", "module", "python", "params", "workers", "restart", "autostart", "stop_signal",
 	"stop_timeout_ms", "start_limit", "env", "cwd", "user", "group", "loops", "heartbeat_ms",
 	"hang_timeout_ms", "start_timeout_ms", "ready", "listen", "after", "no_new_privs", "umask",
 	"rlimits", "output", "env_file", "probes", "limits", "memory_restart", NULL,
@@ -60,20 +60,22 @@ static int parse_program(struct cfgerr *e, const json_t *obj, const char *prefix
 	json_t *exec = json_object_get(obj, "exec"), *params = json_object_get(obj, "params");
 	const char *module = NULL;
 
-	if (!exec == !json_object_get(obj, "module"))
-		return cfg_fail(e, prefix, NULL, "needs exactly one of \"exec\" or \"module\"");
+	if (!!exec + !!json_object_get(obj, "module") + !!json_object_get(obj, "python") != 1)
+		return cfg_fail(e, prefix, NULL, "needs exactly one of \"exec\", \"module\" or \"python\"");
 	if (exec) {
 		if (!json_is_array(exec) || json_array_size(exec) == 0)
 			return cfg_fail(e, prefix, "exec", "must be a non-empty array of strings");
 		if (params)
-			return cfg_fail(e, prefix, "params", "only allowed with \"module\"");
+			return cfg_fail(e, prefix, "params", "only allowed with \"module\" or \"python\"");
 		p->kind = LV_KIND_EXEC;
 		return cfg_argv(e, exec, prefix, "exec", base_dir, &p->argv);
 	}
-	if (cfg_string(e, obj, prefix, "module", true, &module) < 0)
+	if (!(p->python = json_object_get(obj, "python") != NULL) &&
+	    cfg_string(e, obj, prefix, "module", true, &module) < 0)
 		return -1;
-	p->kind = LV_KIND_MODULE;
-	p->module = strchr(module, '/') ? cfg_resolve(base_dir, module) : strdup(module);
+	p->kind = LV_KIND_MODULE; /* python: the shipped "python" job runs the app (python.c) */
+	p->module = p->python ? strdup("python")
+	                      : strchr(module, '/') ? cfg_resolve(base_dir, module) : strdup(module);
 	if (!p->module)
 		return cfg_fail(e, prefix, "module", "out of memory");
 	if (params && !json_is_object(params))
@@ -374,8 +376,11 @@ static int parse_health(struct cfgerr *e, const json_t *obj, const char *prefix,
 		return cfg_fail(e, prefix, "loops", "only allowed with \"module\"");
 	if (p->kind == LV_KIND_EXEC && json_object_get(obj, "heartbeat_ms"))
 		return cfg_fail(e, prefix, "heartbeat_ms", "only allowed with \"module\"");
-	if (ready && p->kind == LV_KIND_MODULE)
-		return cfg_fail(e, prefix, "ready", "only allowed with \"exec\"");
+	if (ready && p->python && strcmp(ready, "notify") != 0)
+		return cfg_fail(e, prefix, "ready", "with \"python\" must be \"notify\" (the app calls "
+		                "ctx.ready())");
+	if (ready && p->kind == LV_KIND_MODULE && !p->python)
+		return cfg_fail(e, prefix, "ready", "only allowed with \"exec\" or \"python\"");
 	if (ready && strcmp(ready, "exec") != 0 && strcmp(ready, "notify") != 0)
 		return cfg_fail(e, prefix, "ready", "must be \"exec\" or \"notify\"");
 	if (p->kind == LV_KIND_MODULE && hang && hang < hb)
@@ -384,7 +389,8 @@ static int parse_health(struct cfgerr *e, const json_t *obj, const char *prefix,
 	p->heartbeat_ms = (unsigned)hb;
 	p->hang_timeout_ms = (unsigned)hang;
 	p->start_timeout_ms = (unsigned)start;
-	p->ready_notify = ready && !strcmp(ready, "notify");
+	p->ready_notify = ready && !strcmp(ready, "notify") && !p->python;
+	p->python_ready_late = ready && p->python;
 	return 0;
 }
 
@@ -471,7 +477,8 @@ static int parse_pool(struct cfgerr *e, const json_t *obj, const char *base_dir,
 		return -1;
 	if (cwd && !(p->cwd = cfg_resolve_template(base_dir, cwd)))
 		return cfg_fail(e, prefix, "cwd", "out of memory");
-	if (parse_env_files(e, obj, prefix, base_dir, p) < 0)
+	if (parse_env_files(e, obj, prefix, base_dir, p) < 0 ||
+	    lv_python_from_json(obj, base_dir, prefix, p, e->buf, e->len) < 0)
 		return -1;
 	/* after parse_program and parse_health: which probes a pool may have depends on its kind
 	 * and its output */

@@ -118,9 +118,9 @@ static void check_module(struct report *r, const struct lv_config *cfg, const st
 	if (!(job = dlsym(handle, LV_JOB_SYMBOL)))
 		snprintf(why, sizeof why, "%.600s: no %s symbol: not a loopvisor job module", path,
 		         LV_JOB_SYMBOL);
-	else if (job->abi_version != LV_JOB_ABI_VERSION)
-		snprintf(why, sizeof why, "%.600s: job ABI version %u, this loopvisord supports %u", path,
-		         job->abi_version, LV_JOB_ABI_VERSION);
+	else if (job->abi_version < 1 || job->abi_version > LV_JOB_ABI_VERSION)
+		snprintf(why, sizeof why, "%.600s: job ABI version %u, this loopvisord supports 1 to %u",
+		         path, job->abi_version, LV_JOB_ABI_VERSION);
 	else if (!job->start)
 		snprintf(why, sizeof why, "%.600s: job has no start callback", path);
 	else

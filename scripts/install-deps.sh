@@ -4,9 +4,10 @@
 # are present.
 set -eu
 
-# libncurses-dev: loopvisorctl top draws its screen with ncurses.
+# libncurses-dev: loopvisorctl top draws its screen with ncurses; libpython3-dev: the
+# "python" job embeds CPython (docs/python.md).
 PKGS="build-essential cmake pkg-config libevent-dev libjansson-dev libsystemd-dev check"
-PKGS="$PKGS libncurses-dev"
+PKGS="$PKGS libncurses-dev libpython3-dev"
 # Real programs the integration tests supervise: redis-server and systemd-notify speak
 # sd_notify without knowing loopvisor; systemd-nspawn and debootstrap boot a real systemd.
 if [ "${1:-}" = "test" ]; then

@@ -2,9 +2,11 @@
  * the supervisor, heartbeats that measure the loop's lag, inspect, and graceful stop. */
 #include "worker/loop.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -68,19 +70,26 @@ static void on_stop_fd(evutil_socket_t fd, short what, void *arg)
  * 10000 workers it makes bursts of hundreds of processes waking at the same instant. */
 #define HEARTBEAT_GRID_US 20000u
 
-static void arm_heartbeat(struct lv_ctx *ctx)
+/* The next heartbeat's time into ctx->due_us; how long until then (µs). */
+static uint64_t next_due(struct lv_ctx *ctx)
 {
 	uint64_t now = now_us(), period = (uint64_t)ctx->spawn->heartbeat_ms * 1000u;
 	uint64_t grid = period / 2 < HEARTBEAT_GRID_US ? period / 2 : HEARTBEAT_GRID_US;
-	uint64_t due = (now + period) / grid * grid, wait;
-	struct timeval tv;
+	uint64_t due = (now + period) / grid * grid;
 
 	if (due <= now)
 		due += grid;
-	wait = due - now;
+	ctx->due_us = due;
+	return due - now;
+}
+
+static void arm_heartbeat(struct lv_ctx *ctx)
+{
+	uint64_t wait = next_due(ctx);
+	struct timeval tv;
+
 	tv.tv_sec = (time_t)(wait / 1000000u);
 	tv.tv_usec = (suseconds_t)(wait % 1000000u);
-	ctx->due_us = due;
 	evtimer_add(ctx->heartbeat, &tv);
 }
 
@@ -116,19 +125,23 @@ static void send_heartbeat(struct lv_ctx *ctx)
 	free(counters);
 }
 
-/* How late the timer fired is how long the loop was busy with something else. */
-static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+/* How late the heartbeat came is how long the loop was busy with something else. */
+static void beat(struct lv_ctx *ctx)
 {
-	struct lv_ctx *ctx = arg;
 	uint64_t now = now_us();
 
-	(void)fd;
-	(void)what;
 	ctx->lag_us = now > ctx->due_us ? (int64_t)(now - ctx->due_us) : 0;
 	if (ctx->lag_us > ctx->lag_max_us)
 		ctx->lag_max_us = ctx->lag_us;
 	send_heartbeat(ctx);
-	arm_heartbeat(ctx);
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	beat(arg);
+	arm_heartbeat(arg);
 }
 
 static void answer_inspect(struct lv_ctx *ctx, json_t *request)
@@ -201,6 +214,53 @@ void lv_loop_send_ready(struct lv_ctx *ctx)
 	lv_loop_send(ctx, lv_msg_new(LV_MSG_READY, NULL));
 }
 
+/* LV_JOB_OWN_LOOP (job.h): the job's loop drives this one's events without blocking. */
+static bool own_loop(const struct lv_ctx *ctx)
+{
+	return ctx->job->abi_version >= 2 && (ctx->job->flags & LV_JOB_OWN_LOOP) && ctx->job->run;
+}
+
+/* One epoll instance over what this loop's base waits on (the channel, the stop eventfd,
+ * loop 0's signal eventfd): readable when a pass of the base has work. */
+static int make_wake_fd(struct lv_ctx *ctx)
+{
+	int fds[] = { bufferevent_getfd(ctx->channel), ctx->stop_fd, ctx->signal_fd };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		lv_worker_die(ctx->spawn, "epoll_create1: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+
+		if (fds[i] >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			lv_worker_die(ctx->spawn, "epoll_ctl: %s", strerror(errno));
+	}
+	return ep;
+}
+
+int lv_wake_fd(lv_ctx *ctx)
+{
+	return ctx->wake_fd;
+}
+
+int lv_pump(lv_ctx *ctx)
+{
+	event_base_loop(ctx->base, EVLOOP_NONBLOCK);
+	return ctx->stopping;
+}
+
+void lv_beat(lv_ctx *ctx)
+{
+	beat(ctx);
+	next_due(ctx);
+	event_base_loop(ctx->base, EVLOOP_NONBLOCK); /* sends it */
+}
+
+unsigned long long lv_beat_due(lv_ctx *ctx)
+{
+	return ctx->due_us;
+}
+
 void lv_loop_run(struct lv_ctx *ctx)
 {
 	struct event_config *cfg = event_config_new();
@@ -220,8 +280,15 @@ void lv_loop_run(struct lv_ctx *ctx)
 		lv_worker_die(ctx->spawn, "start failed: %s", ctx->fail[0] ? ctx->fail : "no reason given");
 	if (!(ctx->job->flags & LV_JOB_READY_LATER))
 		lv_loop_send_ready(ctx);
-	arm_heartbeat(ctx);
-	event_base_dispatch(ctx->base);
+	if (own_loop(ctx)) {
+		ctx->wake_fd = make_wake_fd(ctx);
+		next_due(ctx);
+		ctx->exit_code = ctx->job->run(ctx);
+		close(ctx->wake_fd);
+	} else {
+		arm_heartbeat(ctx);
+		event_base_dispatch(ctx->base);
+	}
 	/* Flush what the job said last (its final log lines) before the process exits; the
 	 * bufferevent keeps its output's start frozen for itself, so take it over. */
 	{

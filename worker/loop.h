@@ -35,6 +35,8 @@ struct lv_ctx {
 	void *data;
 	char fail[512];
 	bool stopping, ready_sent;
+	int wake_fd;                  /* LV_JOB_OWN_LOOP: lv_wake_fd's epoll instance */
+	int exit_code;                /* what the job's run returned (0 otherwise) */
 };
 
 /* Runs one loop to completion in the calling thread (builds its base there). */

@@ -28,8 +28,8 @@ static const struct lv_job *load_job(const struct lv_spawn *sp)
 	if (!job)
 		lv_worker_die(sp, "%s: no %s symbol: not a loopvisor job module", sp->module_path,
 		              LV_JOB_SYMBOL);
-	if (job->abi_version != LV_JOB_ABI_VERSION)
-		lv_worker_die(sp, "%s: job ABI version %u, this loopvisord supports %u",
+	if (job->abi_version < 1 || job->abi_version > LV_JOB_ABI_VERSION)
+		lv_worker_die(sp, "%s: job ABI version %u, this loopvisord supports 1 to %u",
 		              sp->module_path, job->abi_version, LV_JOB_ABI_VERSION);
 	if (!job->start)
 		lv_worker_die(sp, "%s: job has no start callback", sp->module_path);
@@ -149,6 +149,10 @@ _Noreturn void lv_module_run(const struct lv_spawn *sp)
 	lv_loop_run(&loops[0]);
 	for (unsigned i = 1; i < n_loops; i++)
 		pthread_join(loops[i].thread, NULL);
-	/* Every job said it is done; never return into the parent's frames. */
+	/* Every job said it is done (a job running its own loop with an exit status); never
+	 * return into the parent's frames. */
+	for (unsigned i = 0; i < n_loops; i++)
+		if (loops[i].exit_code)
+			_exit(loops[i].exit_code & 0xff ? loops[i].exit_code & 0xff : 1);
 	_exit(0);
 }

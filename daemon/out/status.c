@@ -223,7 +223,7 @@ void status_write_pool(struct jsonw *o, const struct pool *p)
 	jsonw_lit(o, "{\"name\":");
 	jsonw_str(o, p->cfg.name);
 	jsonw_lit(o, ",\"kind\":");
-	jsonw_str(o, p->cfg.kind == LV_KIND_EXEC ? "exec" : "module");
+	jsonw_str(o, p->cfg.kind == LV_KIND_EXEC ? "exec" : p->cfg.python ? "python" : "module");
 	jsonw_lit(o, ",\"workers\":");
 	jsonw_int(o, p->cfg.workers);
 	jsonw_lit(o, ",\"config_workers\":");

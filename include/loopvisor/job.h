@@ -10,8 +10,9 @@
 extern "C" {
 #endif
 
-/* Bumped whenever the descriptor or the ctx functions change incompatibly. */
-#define LV_JOB_ABI_VERSION 1
+/* The descriptor's version. 2 added "run" (LV_JOB_OWN_LOOP); loopvisord still loads
+ * version 1 modules, whose descriptors end before it. */
+#define LV_JOB_ABI_VERSION 2
 
 /* The name of the descriptor a module exports (see LV_JOB_DEFINE). */
 #define LV_JOB_SYMBOL "loopvisor_job"
@@ -24,6 +25,8 @@ typedef void (*lv_done_fn)(lv_ctx *ctx);
 
 /* Descriptor flags. */
 #define LV_JOB_READY_LATER 0x1u /* running only once the job calls lv_ready(ctx) */
+#define LV_JOB_OWN_LOOP    0x2u /* ABI 2: the job runs an event loop of its own in the
+                                 * loop's thread (run), not lv_base's (see lv_wake_fd) */
 
 struct lv_job {
 	unsigned abi_version;  /* must be LV_JOB_ABI_VERSION */
@@ -38,6 +41,11 @@ struct lv_job {
 	/* Optional: a new reference to a JSON object describing the job's state, for the
 	 * inspect method. Runs on the loop, so a blocked loop cannot answer. */
 	json_t *(*inspect)(lv_ctx *ctx);
+	/* ABI 2, with LV_JOB_OWN_LOOP: runs the job's own loop, after start, in the loop's
+	 * thread, until the job is done (after a stop, or on its own); returns the exit status
+	 * it wants for the process (0: done). Its loop watches lv_wake_fd(ctx), calls
+	 * lv_pump(ctx) when it is readable, and lv_beat(ctx) when lv_beat_due(ctx) comes. */
+	int (*run)(lv_ctx *ctx);
 };
 
 /* The loop this instance runs on: created in the worker after fork, never shared. */
@@ -76,6 +84,17 @@ unsigned lv_listen_count(lv_ctx *ctx);
 int lv_listen_fd(lv_ctx *ctx, unsigned i);
 /* The address as configured, e.g. "tcp:127.0.0.1:8080". */
 const char *lv_listen_name(lv_ctx *ctx, unsigned i);
+
+/* For LV_JOB_OWN_LOOP jobs (their loop, not lv_base's, is what must stay responsive):
+ * lv_wake_fd is readable when the supervisor or a signal has something for this loop;
+ * lv_pump then handles it (without blocking) and returns 1 once a graceful stop was asked
+ * (stop is called too, if the job has one), else 0. lv_beat sends the heartbeat that was due
+ * at lv_beat_due (CLOCK_MONOTONIC, in µs), its lateness as the loop's lag, with the
+ * counters; the next one is due at the new lv_beat_due. */
+int lv_wake_fd(lv_ctx *ctx);
+int lv_pump(lv_ctx *ctx);
+void lv_beat(lv_ctx *ctx);
+unsigned long long lv_beat_due(lv_ctx *ctx);
 
 /* Declares the module's descriptor: LV_JOB_DEFINE("ticker", start, stop); */
 #define LV_JOB_DEFINE(NAME, START, STOP)                                      \

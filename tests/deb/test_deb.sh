@@ -64,6 +64,10 @@ for b in usr/sbin/loopvisord usr/bin/loopvisorctl; do
 	check "$b is stripped" sh -c "! readelf -S '$root/$b' | grep -q -e '\.debug_info' -e '\.symtab'"
 done
 check "the shipped job modules" test -f "$(find "$root/usr/lib" -path '*/loopvisor/jobs/ticker.so')"
+# the python job has a package of its own: loopvisor alone needs no libpython
+py=$(ls "$out"/loopvisor-python_"$version"_*.deb 2>/dev/null | head -n 1)
+check "loopvisor-python holds the python job" sh -c "dpkg-deb -c '$py' | grep -q 'loopvisor/jobs/python.so'"
+check "and loopvisor does not, nor needs libpython" sh -c "! dpkg-deb -c '$deb' | grep -q python.so && ! dpkg-deb -f '$deb' Depends | grep -q libpython"
 for m in man1/loopvisorctl.1 man5/loopvisor.json.5 man8/loopvisord.8; do
 	check "man page $m, compressed" test -f "$root/usr/share/man/$m.gz" -a ! -e "$root/usr/share/man/$m"
 done

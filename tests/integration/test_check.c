@@ -78,7 +78,7 @@ START_TEST(check_names_what_would_fail_at_start)
 	said("loopvisord: pools[2].cwd: ");
 	said("/w2: No such file or directory (worker tpl:2)\n");
 	said("loopvisord: pools[3].module: ");
-	said("lv_badabi.so: job ABI version 2, this loopvisord supports 1\n");
+	said("lv_badabi.so: job ABI version 3, this loopvisord supports 1 to 2\n");
 	said("lv_nosymbol.so: no loopvisor_job symbol: not a loopvisor job module\n");
 	said("loopvisord: pools[5].module: no no-such-module-lv.so in the job path\n");
 	said("loopvisord: pools[6].env_file: "); /* the optional one is not named */

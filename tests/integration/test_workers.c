@@ -289,7 +289,7 @@ START_TEST(module_errors_are_text)
 	              "{\"name\":\"notelf\",\"module\":\"/etc/passwd\",\"restart\":\"never\"}]}",
 	              lvd_build_path("tests"));
 	w = lvd_wait(&d, "abi", "failed", 0);
-	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "job ABI version 2"));
+	ck_assert_ptr_nonnull(strstr(JSTR(first_worker(w), "last_error"), "job ABI version 3"));
 	json_decref(w);
 	w = lvd_wait(&d, "refuses", "failed", 0);
 	ck_assert_str_eq(JSTR(first_worker(w), "last_error"), "start failed: port taken");

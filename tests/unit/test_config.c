@@ -143,15 +143,15 @@ START_TEST(errors_name_the_key_path)
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"workers\":\"2\"}]}",
 	            "pools[0].workers: must be an integer between 0 and 10000");
 	parse_fails("{\"pools\":[{\"name\":\"a\"}]}",
-	            "pools[0]: needs exactly one of \"exec\" or \"module\"");
+	            "pools[0]: needs exactly one of \"exec\", \"module\" or \"python\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"module\":\"m\"}]}",
-	            "pools[0]: needs exactly one of \"exec\" or \"module\"");
+	            "pools[0]: needs exactly one of \"exec\", \"module\" or \"python\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\",\"y\",3]}]}",
 	            "pools[0].exec[2]: must be a string");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[]}]}",
 	            "pools[0].exec: must be a non-empty array of strings");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"params\":{}}]}",
-	            "pools[0].params: only allowed with \"module\"");
+	            "pools[0].params: only allowed with \"module\" or \"python\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"params\":[]}]}",
 	            "pools[0].params: must be an object");
 	parse_fails("{\"pools\":[{\"exec\":[\"x\"]}]}", "pools[0].name: required");
@@ -187,7 +187,7 @@ START_TEST(errors_name_the_key_path)
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"loops\":65}]}",
 	            "pools[0].loops: must be an integer between 1 and 64");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"module\":\"m\",\"ready\":\"notify\"}]}",
-	            "pools[0].ready: only allowed with \"exec\"");
+	            "pools[0].ready: only allowed with \"exec\" or \"python\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"ready\":\"sometime\"}]}",
 	            "pools[0].ready: must be \"exec\" or \"notify\"");
 	parse_fails("{\"pools\":[{\"name\":\"a\",\"exec\":[\"x\"],\"output\":\"file\"}]}",
