@@ -91,6 +91,7 @@ MUTANTS_CI = $(addprefix tests/mutants/,03-reader-may-shut-down.patch \
 	96-http-unix-peer-without-role-reads.patch \
 	90-deb-enables-units-on-install.patch 91-pc-prefix-of-configure-time.patch \
 	92-completion-ignores-socket-option.patch 118-probe-stop-is-a-clean-exit.patch \
+	140-regex-cost-unchecked.patch \
 	129-cgroup-killed-leaf-reused.patch)
 MUTANTS_CHAOS = $(filter-out $(MUTANTS_CI),$(sort $(wildcard tests/mutants/*.patch)))
 CHAOS_MUTANTS ?= yes

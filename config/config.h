@@ -165,6 +165,13 @@ void lv_probes_clear(struct lv_probe_config probes[LV_PROBE_ROLES]);
 /* A deep copy into dst (whatever dst held is not freed); -1 and dst cleared on no memory. */
 int lv_probes_copy(struct lv_probe_config dst[LV_PROBE_ROLES],
                    const struct lv_probe_config src[LV_PROBE_ROLES]);
+/* regex.c: how many nodes glibc's regcomp may build for a POSIX extended regex (what
+ * repetitions copy, multiplied out), saturating past LV_REGEX_COST_MAX; a regex past it, or
+ * with groups nested deeper than LV_REGEX_DEPTH_MAX, is refused before regcomp sees it. */
+#define LV_REGEX_COST_MAX 1000
+#define LV_REGEX_DEPTH_MAX 32
+unsigned long long lv_regex_cost(const char *re);
+
 /* python.c: a POOL object's "python" (if any), after its env and stop timeout were parsed:
  * LOOPVISOR_PYTHON_* entries added to p->env for the "python" job; 0 or -1 with err. */
 int lv_python_from_json(const json_t *pool, const char *base_dir, const char *prefix,

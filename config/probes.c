@@ -55,13 +55,17 @@ int lv_probes_copy(struct lv_probe_config dst[LV_PROBE_ROLES],
 	return ok ? 0 : -1;
 }
 
-/* A POSIX extended regex, compiled once to know it is one; the text is what is kept. */
+/* A POSIX extended regex, compiled once to know it is one; the text is what is kept. What
+ * would make regcomp build a huge tree is refused before it is compiled (regex.c). */
 static int check_regex(struct cfgerr *e, const char *prefix, const char *key, const char *re)
 {
 	regex_t rx;
-	int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+	int rc;
 
-	if (rc != 0) {
+	if (lv_regex_cost(re) > LV_REGEX_COST_MAX)
+		return cfg_fail(e, prefix, key, "too costly a regex: its repetitions ('+', '{n}') "
+		                "multiply out to over %d copies", LV_REGEX_COST_MAX);
+	if ((rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB)) != 0) {
 		char why[128];
 
 		regerror(rc, &rx, why, sizeof why);
