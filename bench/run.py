@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loopvisor import Loopvisor, Rpc  # noqa: E402
 from measure import cpu_seconds, percentile, pss_kib, rss_kib  # noqa: E402
 from peers import S6, Runit, Supervisord  # noqa: E402
+import python_apps  # noqa: E402
 
 SLEEP = ["sleep", "1000"]
 SYSTEMS = ["loopvisor", "loopvisor-module", "supervisord", "runit", "s6"]
@@ -47,7 +48,7 @@ class Bench:
         self.r = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "machine": machine(), "spawn": {}, "restart": {}, "status": {}, "idle": {},
                   "memory": {}, "control": {}, "storm": {}, "logs": {}, "baseline": {},
-                  "fork_paths": {}, "scrape_load": {}, "probe_load": {}, "cgroups": {},
+                  "fork_paths": {}, "scrape_load": {}, "probe_load": {}, "cgroups": {}, "python": {},
                   "notes": []}
 
     # -- systems -------------------------------------------------------------------------
@@ -331,8 +332,24 @@ class Bench:
                 self.r["logs"][name] = s.log_throughput(10, lines, 100, 120)
                 log(f"logs {name}: {self.r['logs'][name]}")
 
+    def python(self):
+        """An ASGI app, 4 workers: loopvisor's python job against gunicorn's uvicorn workers."""
+        n, seconds = 4, 3 if self.quick else 10
+        for name in ("loopvisor", "gunicorn"):
+            with tempfile.TemporaryDirectory(prefix="lvbench-py.") as d:
+                with open(os.path.join(d, "app.py"), "w") as f:
+                    f.write(python_apps.APP)
+                port = free_port()
+                system = (python_apps.LoopvisorPython(d, self.build, n, port)
+                          if name == "loopvisor" else python_apps.Gunicorn(d, n, port))
+                if name == "gunicorn" and not system.available():
+                    self.r["notes"].append("python: gunicorn is not installed")
+                    continue
+                self.r["python"][name] = python_apps.measure(system, seconds) | {"workers": n}
+                log(f"python {name}: {self.r['python'][name]}")
+
     SCENARIOS = ("baseline", "sizes", "idle", "fork_paths", "scrape_load", "probe_load",
-                 "cgroups", "control", "storm", "logs")
+                 "cgroups", "python", "control", "storm", "logs")
 
     def run(self, only=None):
         if only:  # a subset, for measuring one change; the table shows what ran
@@ -355,6 +372,7 @@ class Bench:
         self.scrape_load()
         self.probe_load()
         self.cgroups()
+        self.python()
         self.control()
         self.storm()
         self.logs()
@@ -575,6 +593,17 @@ def table(r, sizes):
             row = [label, ""]
             row += [f"{cell(pl['off'])} / {cell(pl['on'])}" if s == "loopvisor" else ""
                     for s in SYSTEMS]
+            out.append("| " + " | ".join(row) + " |")
+    py = r["python"]
+    if "loopvisor" in py:
+        g = py.get("gunicorn", {})
+        for key, label, digits in (
+                ("requests_per_s", "requests/s", 0), ("kill9_to_serving_ms", "kill -9 to serving (ms)", 0),
+                ("blocked_to_serving_s", "blocked loop to serving (s, timeout 5 s)", 1),
+                ("rss_kib_per_worker", "RSS per worker (KiB)", 0)):
+            row = [f"ASGI app, 4 workers, {label}: loopvisor / gunicorn+uvicorn", ""]
+            row += [f"{fmt(py['loopvisor'][key], digits=digits)} / {fmt(g.get(key), digits=digits)}"
+                    if s == "loopvisor" else "" for s in SYSTEMS]
             out.append("| " + " | ".join(row) + " |")
     row = ["log capture (MB/s, lines kept)", ""]
     for s in SYSTEMS:

@@ -10,9 +10,10 @@
 
 #include "config/check.h"
 
-static const char *const python_keys[] = { "app", "path", "venv", NULL };
+static const char *const python_keys[] = { "app", "asgi", "path", "venv", NULL };
 
-/* "package.module:callable": dotted identifiers, a colon, an identifier. */
+/* "package.module:callable": dotted identifiers, a colon, an identifier (or an attribute
+ * path, for asgi: "pkg.mod:api.app"). */
 static bool app_valid(const char *app)
 {
 	const char *colon = strchr(app, ':');
@@ -21,7 +22,7 @@ static bool app_valid(const char *app)
 	if (!colon || colon == app || !colon[1])
 		return false;
 	for (const char *c = app; *c; c++) {
-		if (c == colon || (*c == '.' && c < colon)) {
+		if (c == colon || *c == '.') {
 			if (start)
 				return false; /* an empty part */
 			start = true;
@@ -93,7 +94,7 @@ int lv_python_from_json(const json_t *pool, const char *base_dir, const char *pr
 {
 	struct cfgerr e = { err, errlen };
 	const json_t *py = json_object_get(pool, "python");
-	const char *app = NULL, *venv = NULL;
+	const char *app = NULL, *asgi = NULL, *venv = NULL;
 	char *path = NULL, *dir, stop[32], pp[160];
 	int rc;
 
@@ -103,14 +104,21 @@ int lv_python_from_json(const json_t *pool, const char *base_dir, const char *pr
 		return cfg_fail(&e, prefix, "python", "must be an object");
 	snprintf(pp, sizeof pp, "%s.python", prefix);
 	if (cfg_known_keys(&e, py, pp, python_keys) < 0 || cfg_string(&e, py, pp, "app", true, &app) < 0 ||
+	    cfg_string(&e, py, pp, "asgi", true, &asgi) < 0 ||
 	    cfg_string(&e, py, pp, "venv", true, &venv) < 0)
 		return -1;
-	if (!app || !app_valid(app))
+	if (!app == !asgi)
+		return cfg_fail(&e, pp, NULL, "needs exactly one of \"app\" or \"asgi\"");
+	if (app && !app_valid(app))
 		return cfg_fail(&e, pp, "app", "must be \"package.module:callable\"");
+	if (asgi && !app_valid(asgi))
+		return cfg_fail(&e, pp, "asgi", "must be \"package.module:app\"");
 	if (json_object_get(py, "path") && join_path(&e, json_object_get(py, "path"), pp, base_dir, &path) < 0)
 		return -1;
 	snprintf(stop, sizeof stop, "%u", p->stop_timeout_ms);
-	rc = add_env(&e, prefix, p, "LOOPVISOR_PYTHON_APP", app) < 0 ||
+	p->python_ready_late |= asgi != NULL; /* ready once uvicorn listens */
+	rc = add_env(&e, prefix, p, app ? "LOOPVISOR_PYTHON_APP" : "LOOPVISOR_PYTHON_ASGI",
+	             app ? app : asgi) < 0 ||
 	     (path && add_env(&e, prefix, p, "LOOPVISOR_PYTHON_PATH", path) < 0) ||
 	     add_env(&e, prefix, p, "LOOPVISOR_STOP_TIMEOUT_MS", stop) < 0 ||
 	     (p->python_ready_late && add_env(&e, prefix, p, "LOOPVISOR_PYTHON_READY", "notify") < 0);

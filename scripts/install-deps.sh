@@ -15,6 +15,8 @@ if [ "${1:-}" = "test" ]; then
 	PKGS="$PKGS valgrind util-linux patch"
 	# test_top runs loopvisorctl top in a tmux pane and reads the screen back
 	PKGS="$PKGS tmux"
+	# test_python_serve: an ASGI app under uvicorn and an aiohttp app
+	PKGS="$PKGS python3-uvicorn python3-aiohttp"
 fi
 # Building the Debian packages and checking them (make deb, and test_deb in the suite);
 # zsh for test_completion's syntax check of the zsh completion.
@@ -34,6 +36,8 @@ fi
 # The peers make bench compares with, its driver and its plots.
 if [ "${1:-}" = "bench" ]; then
 	PKGS="$PKGS python3 supervisor runit s6 gnuplot-nox"
+	# the python scenario: gunicorn with uvicorn's worker class, wrk for the load
+	PKGS="$PKGS gunicorn python3-uvicorn wrk"
 fi
 
 missing=""

@@ -28,10 +28,54 @@ def setup():
     faulthandler.enable(file=sys.stderr, all_threads=True)
 
 
+def _find(spec):
+    """The object "package.module:name" names."""
+    module, _, name = spec.partition(":")
+    obj = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _asgi_main(app):
+    """main(ctx) for an ASGI app: uvicorn serving it on the pool's sockets, in this loop."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def install_signal_handlers(self):
+            pass  # SIGTERM and SIGINT stay loopvisor's; ctx.stopping says when to stop
+
+    async def main(ctx):
+        # no request log, as under gunicorn: an app logs what it wants
+        server = Server(uvicorn.Config(app, lifespan="auto", access_log=False))
+        startup = server.startup
+
+        async def started(sockets=None):
+            await startup(sockets=sockets)
+            if server.started:
+                ctx.ready()
+
+        async def stop_when_asked():
+            await ctx.stopping.wait()
+            server.should_exit = True
+
+        server.startup = started
+        watcher = asyncio.get_running_loop().create_task(stop_when_asked())
+        try:
+            await server.serve(sockets=ctx.sockets)
+        finally:
+            watcher.cancel()
+        if not server.started:
+            raise RuntimeError("uvicorn did not start (its output says why)")
+
+    return main
+
+
 def load():
     """The app's main, imported (in start: an import error is the worker's start error)."""
-    module, _, name = os.environ["LOOPVISOR_PYTHON_APP"].partition(":")
-    main = getattr(importlib.import_module(module), name)
+    if "LOOPVISOR_PYTHON_ASGI" in os.environ:
+        return _asgi_main(_find(os.environ["LOOPVISOR_PYTHON_ASGI"]))
+    main = _find(os.environ["LOOPVISOR_PYTHON_APP"])
     if not callable(main):
         raise TypeError("%s is not callable" % os.environ["LOOPVISOR_PYTHON_APP"])
     return main

@@ -8,7 +8,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -385,21 +385,6 @@ static void kill_leftovers(struct lvd *d)
 	}
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-/* The temp dir goes once a test passed; a failed one keeps it for the log. */
-static void remove_tree(const char *dir)
-{
-	if (dir[0])
-		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 void lvd_stop(struct lvd *d)
 {
 	json_t *r = NULL, *e = NULL;
@@ -436,7 +421,7 @@ void lvd_stop(struct lvd *d)
 		close(d->notify_fd);
 	d->notify_fd = -1;
 	ck_assert_msg(shutdown_answered, "loopvisord did not answer shutdown; log in %s", d->log);
-	remove_tree(d->dir);
+	remove_tree(d->dir); /* once a test passed; a failed one keeps it for the log */
 }
 
 static json_t *vcall(struct lvd *d, bool want_error, const char *method, const char *fmt,

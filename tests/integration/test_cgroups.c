@@ -24,18 +24,13 @@ static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/lv-cgroups.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	make_temp_dir(dir, sizeof dir, "cgroups");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	lvd_stop(&d);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	remove_tree(dir);
 }
 
 /* Whether this host gives the daemon cgroups: said, and the test skipped, when not. */

@@ -25,8 +25,7 @@ static int port, http_port;
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/lv-probes.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	make_temp_dir(dir, sizeof dir, "probes");
 	/* two ports in a row for two workers, {index+port}; the first free one is a guess */
 	port = free_port();
 	http_port = free_port();
@@ -34,12 +33,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	lvd_stop(&d);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	remove_tree(dir);
 }
 
 static void health(int index, bool present)

@@ -27,19 +27,13 @@ static char dir[64];
 
 static void setup(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/lv-python.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	chmod(dir, 0755);
+	make_temp_dir(dir, sizeof dir, "python");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
 	lvd_stop(&d);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	remove_tree(dir);
 }
 
 /* dir/NAME.py: the warnings filter first, then body. */

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -243,4 +245,25 @@ char *scrape_metrics(const char *path)
 		len += (size_t)n;
 	close(fd);
 	return text;
+}
+
+void make_temp_dir(char *dir, size_t len, const char *name)
+{
+	snprintf(dir, len, "/tmp/lv-%s.XXXXXX", name);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	chmod(dir, 0755);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void remove_tree(const char *dir)
+{
+	if (dir[0])
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -46,4 +46,8 @@ void ensure_user(const char *name);
 /* GET /metrics from a daemon's Unix HTTP listener at path: the whole answer (malloc'd). */
 char *scrape_metrics(const char *path);
 
+/* A new folder /tmp/lv-NAME.XXXXXX (mode 0755) into dir; remove_tree removes it whole. */
+void make_temp_dir(char *dir, size_t len, const char *name);
+void remove_tree(const char *dir);
+
 #endif

@@ -69,13 +69,23 @@ START_TEST(a_python_pool_is_a_module_pool_of_the_python_job)
 	ck_assert(!p->python_ready_late && !has_env(p, "LOOPVISOR_PYTHON_READY=notify"));
 	ck_assert(has_env(p, "LOOPVISOR_STOP_TIMEOUT_MS=10000"));
 	lv_config_free(cfg);
+	/* an ASGI app (an attribute path too): ready once uvicorn listens */
+	ck_assert_msg(load("\"python\":{\"asgi\":\"svc.web:api.app\"}", &cfg) == 0, "%s", err);
+	p = &cfg->pools[0];
+	ck_assert(p->python_ready_late && has_env(p, "LOOPVISOR_PYTHON_READY=notify"));
+	ck_assert(has_env(p, "LOOPVISOR_PYTHON_ASGI=svc.web:api.app"));
+	ck_assert(!has_env(p, "LOOPVISOR_PYTHON_APP=svc.web:api.app"));
+	lv_config_free(cfg);
 }
 END_TEST
 
 START_TEST(mistakes_name_their_key)
 {
 	fails("\"python\":\"app:main\"", "pools[0].python: must be an object");
-	fails("\"python\":{}", "pools[0].python.app: must be \"package.module:callable\"");
+	fails("\"python\":{}", "pools[0].python: needs exactly one of \"app\" or \"asgi\"");
+	fails("\"python\":{\"app\":\"a:main\",\"asgi\":\"a:app\"}",
+	      "pools[0].python: needs exactly one of \"app\" or \"asgi\"");
+	fails("\"python\":{\"asgi\":\"a\"}", "pools[0].python.asgi: must be \"package.module:app\"");
 	fails("\"python\":{\"app\":\"app\"}", "pools[0].python.app: must be \"package.module:callable\"");
 	fails("\"python\":{\"app\":\"a..b:main\"}",
 	      "pools[0].python.app: must be \"package.module:callable\"");
