@@ -3,9 +3,10 @@
  * pool's listening socket served by asyncio), two loops each with a loop and an epoll
  * instance of its own (kcmp), a graceful stop whose finally runs (and a main that ignores
  * the stop, cancelled before the kill), an exception in main, an import error as the start
- * error, and a loop blocked by time.sleep: seen through the heartbeats the asyncio loop
- * sends, its traceback in the output, restarted. Each app turns DeprecationWarning into an
- * error before the host builds its loop. */
+ * error, a loop blocked by time.sleep: seen as lag through the heartbeats the asyncio loop
+ * sends, and past hang_timeout_ms dumped (its traceback in the output) and restarted; path
+ * and venv; a hostile app. Each app turns DeprecationWarning into an error before the host
+ * builds its loop. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -299,12 +300,25 @@ START_TEST(a_blocked_loop_is_dumped_and_restarted)
 	struct follower f;
 	char *line;
 
+	/* "slow" blocks its loop 0.5 s once: lag (at least that less a 100 ms period), no hang */
 	app("stuck", "import asyncio, time\n"
 	             "async def main(ctx):\n"
 	             "    await asyncio.sleep(0.5)\n"
-	             "    time.sleep(3600)  # the loop stops here\n");
+	             "    time.sleep(3600 if ctx.pool == 'stuck' else 0.5)  # the loop stops here\n"
+	             "    await asyncio.sleep(0.3)\n"
+	             "    ctx.log('info', 'slept')\n"
+	             "    await ctx.stopping.wait()\n");
 	lvd_start(&d, "{\"pools\":[{\"name\":\"stuck\",\"heartbeat_ms\":100,\"hang_timeout_ms\":1000,"
-	              "\"python\":{\"app\":\"stuck:main\",\"path\":[\"%s\"]}}]}", dir);
+	              "\"python\":{\"app\":\"stuck:main\",\"path\":[\"%s\"]}},{\"name\":\"slow\","
+	              "\"heartbeat_ms\":100,\"hang_timeout_ms\":1000,\"python\":{\"app\":\"stuck:main\","
+	              "\"path\":[\"%s\"]}}]}", dir, dir);
+	follow(&f, "slow");
+	free(until_line(&f, "slept")); /* after the heartbeat that came late */
+	unfollow(&f);
+	w = lvd_worker(&d, "slow:0");
+	ck_assert_int_ge(JINT(json_object_get(w, "loop"), "lag_max_us"), 350000);
+	ck_assert_int_eq(JINT(w, "restarts"), 0);
+	json_decref(w);
 	json_decref(lvd_wait(&d, "stuck:0", "[\"starting\",\"running\",\"backoff\"]", 1));
 	w = lvd_worker(&d, "stuck:0");
 	ck_assert_msg(strstr(JSTR(w, "last_error"), "hung: no heartbeat"), "%s", JSTR(w, "last_error"));
@@ -313,6 +327,40 @@ START_TEST(a_blocked_loop_is_dumped_and_restarted)
 	follow(&f, "stuck");
 	line = until_line(&f, "stuck.py\", line 6 in main");
 	ck_assert_msg(strstr(line, "File \""), "%s", line);
+	free(line);
+	unfollow(&f);
+}
+END_TEST
+
+/* python.venv's site-packages and python.path are importable, path first. */
+START_TEST(path_and_venv_are_importable)
+{
+	char site[160], file[200];
+	struct follower f;
+	char *line;
+	FILE *out;
+
+	/* the layout a venv of the embedded CPython has */
+	const char *parts[] = { "venv", "lib", "python" LV_PYTHON_VERSION, "site-packages" };
+
+	snprintf(site, sizeof site, "%s", dir);
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		snprintf(site + strlen(site), sizeof site - strlen(site), "/%s", parts[i]);
+		ck_assert_int_eq(mkdir(site, 0755), 0);
+	}
+	snprintf(file, sizeof file, "%s/fromvenv.py", site);
+	ck_assert_ptr_nonnull(out = fopen(file, "w"));
+	fputs("WHERE = 'venv'\n", out);
+	ck_assert_int_eq(fclose(out), 0);
+	app("withvenv", "import fromvenv\n"
+	                "async def main(ctx):\n"
+	                "    ctx.log('info', f'imported from {fromvenv.WHERE}')\n"
+	                "    await ctx.stopping.wait()\n");
+	lvd_start(&d, "{\"pools\":[{\"name\":\"v\",\"python\":{\"app\":\"withvenv:main\",\"path\":"
+	              "[\"%s\"],\"venv\":\"%s/venv\"}}]}", dir, dir);
+	follow(&f, "v");
+	line = until_line(&f, "imported from");
+	ck_assert_str_eq(line, "imported from venv");
 	free(line);
 	unfollow(&f);
 }
@@ -365,6 +413,7 @@ int main(void)
 	tcase_add_test(tc, an_exception_in_main_is_a_failure_with_its_traceback);
 	tcase_add_test(tc, a_blocked_loop_is_dumped_and_restarted);
 	tcase_add_test(tc, a_hostile_app_is_evicted_or_refused);
+	tcase_add_test(tc, path_and_venv_are_importable);
 	suite_add_tcase(su, tc);
 	return lvd_run_suite(su);
 }
