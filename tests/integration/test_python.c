@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <linux/kcmp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,7 +333,7 @@ START_TEST(a_blocked_loop_is_dumped_and_restarted)
 }
 END_TEST
 
-/* python.venv's site-packages and python.path are importable, path first. */
+/* python.venv's site-packages and python.path are importable; a pool's user runs it. */
 START_TEST(path_and_venv_are_importable)
 {
 	char site[160], file[200];
@@ -352,15 +353,16 @@ START_TEST(path_and_venv_are_importable)
 	ck_assert_ptr_nonnull(out = fopen(file, "w"));
 	fputs("WHERE = 'venv'\n", out);
 	ck_assert_int_eq(fclose(out), 0);
-	app("withvenv", "import fromvenv\n"
+	app("withvenv", "import fromvenv, os\n"
 	                "async def main(ctx):\n"
-	                "    ctx.log('info', f'imported from {fromvenv.WHERE}')\n"
+	                "    ctx.log('info', f'imported from {fromvenv.WHERE} as uid {os.getuid()}')\n"
 	                "    await ctx.stopping.wait()\n");
-	lvd_start(&d, "{\"pools\":[{\"name\":\"v\",\"python\":{\"app\":\"withvenv:main\",\"path\":"
-	              "[\"%s\"],\"venv\":\"%s/venv\"}}]}", dir, dir);
+	lvd_start(&d, "{\"pools\":[{\"name\":\"v\",\"user\":\"nobody\",\"python\":{\"app\":"
+	              "\"withvenv:main\",\"path\":[\"%s\"],\"venv\":\"%s/venv\"}}]}", dir, dir);
 	follow(&f, "v");
 	line = until_line(&f, "imported from");
-	ck_assert_str_eq(line, "imported from venv");
+	snprintf(file, sizeof file, "imported from venv as uid %u", (unsigned)getpwnam("nobody")->pw_uid);
+	ck_assert_str_eq(line, file);
 	free(line);
 	unfollow(&f);
 }
