@@ -162,3 +162,6 @@ def run(cap, main):
         loop.remove_reader(wake)
         _finish(loop)
         asyncio.set_event_loop(None)
+        # the worker ends with _exit, which flushes nothing: what the app printed is kept
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
