@@ -41,13 +41,8 @@ static void teardown(void)
 /* dir/NAME.py: the warnings filter first, then body. */
 static void app(const char *name, const char *body)
 {
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s.py", dir, name);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	fprintf(f, "import warnings\nwarnings.simplefilter('error', DeprecationWarning)\n%s", body);
-	ck_assert_int_eq(fclose(f), 0);
+	write_python(dir, name, "import warnings\nwarnings.simplefilter('error', DeprecationWarning)\n",
+	             body);
 }
 
 /* What a target's workers write: their last 200 lines, then each new one as it comes. */

@@ -31,13 +31,7 @@ static void teardown(void)
 
 static void app(const char *name, const char *body)
 {
-	char path[128];
-	FILE *f;
-
-	snprintf(path, sizeof path, "%s/%s.py", dir, name);
-	ck_assert_ptr_nonnull(f = fopen(path, "w"));
-	fputs(body, f);
-	ck_assert_int_eq(fclose(f), 0);
+	write_python(dir, name, "", body);
 }
 
 /* Back-to-back GETs on a loopback port, in a thread, until told to stop: answered, refused

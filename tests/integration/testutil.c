@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -266,4 +267,15 @@ void remove_tree(const char *dir)
 {
 	if (dir[0])
 		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void write_python(const char *dir, const char *name, const char *header, const char *body)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s.py", dir, name);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fprintf(f, "%s%s", header, body);
+	ck_assert_int_eq(fclose(f), 0);
 }

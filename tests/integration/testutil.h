@@ -49,5 +49,7 @@ char *scrape_metrics(const char *path);
 /* A new folder /tmp/lv-NAME.XXXXXX (mode 0755) into dir; remove_tree removes it whole. */
 void make_temp_dir(char *dir, size_t len, const char *name);
 void remove_tree(const char *dir);
+/* dir/NAME.py with header then body (the Python suites' apps). */
+void write_python(const char *dir, const char *name, const char *header, const char *body);
 
 #endif
