@@ -174,6 +174,7 @@ START_TEST(each_loop_has_its_own_loop_and_epoll)
 {
 	pid_t pids[2];
 	int epfd[2][2];
+	unsigned long thread[2][2] = { { 0 } };
 	struct follower f;
 	char *line, what[128];
 
@@ -191,17 +192,20 @@ START_TEST(each_loop_has_its_own_loop_and_epoll)
 	memset(epfd, 0xff, sizeof epfd);
 	for (int seen = 0; seen < 4;) { /* the four come in any order */
 		int w, l, fd;
+		unsigned long tid;
 
 		line = until_line(&f, " epoll ");
-		ck_assert_int_eq(sscanf(line, "loop %d.%d epoll %d", &w, &l, &fd), 3);
+		ck_assert_int_eq(sscanf(line, "loop %d.%d epoll %d thread %lu", &w, &l, &fd, &tid), 4);
 		ck_assert(w >= 0 && w < 2 && l >= 0 && l < 2 && epfd[w][l] < 0);
 		epfd[w][l] = fd;
+		thread[w][l] = tid;
 		seen++;
 		free(line);
 		fd_target(pids[w], fd, what, sizeof what);
 		ck_assert_str_eq(what, "anon_inode:[eventpoll]");
 	}
 	unfollow(&f);
+	ck_assert(thread[0][0] != thread[0][1] && thread[1][0] != thread[1][1]);
 	ck_assert(!same_file(pids[0], epfd[0][0], pids[0], epfd[0][1]));
 	ck_assert(!same_file(pids[0], epfd[0][0], pids[1], epfd[1][0]));
 	/* and none of the daemon's */
