@@ -250,9 +250,14 @@ char *scrape_metrics(const char *path)
 
 void make_temp_dir(char *dir, size_t len, const char *name)
 {
+	int fd;
+
 	snprintf(dir, len, "/tmp/lv-%s.XXXXXX", name);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	chmod(dir, 0755);
+	/* readable by the pools' users: the folder mkdtemp made, never what a name points at */
+	ck_assert_int_ge(fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), 0);
+	ck_assert_int_eq(fchmod(fd, 0755), 0);
+	close(fd);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
